@@ -1,0 +1,1 @@
+"""Gyroscope bias, gravity reference and sensor-to-segment alignment from the session's calibration phases."""

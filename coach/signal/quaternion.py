@@ -1,0 +1,134 @@
+"""Vectorised unit-quaternion helpers, scalar first ``[w, x, y, z]``.
+
+A quaternion ``q`` rotates a sensor-frame vector into the earth frame: ``v_E = q ⊗ v_S ⊗ q*``
+(DESIGN.md §3). Every function takes arrays of shape ``(n, 4)`` / ``(n, 3)`` (or a single ``(4,)`` /
+``(3,)``, broadcast) and works on all rows at once, so the pipeline never loops over samples in Python.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from coach.samples import FloatArray
+
+IDENTITY: FloatArray = np.array([1.0, 0.0, 0.0, 0.0])
+
+
+def multiply(p: FloatArray, q: FloatArray) -> FloatArray:
+    """Hamilton product ``p ⊗ q`` (apply ``q`` first, then ``p``)."""
+    p = np.asarray(p, dtype=np.float64)
+    q = np.asarray(q, dtype=np.float64)
+    pw, px, py, pz = p[..., 0], p[..., 1], p[..., 2], p[..., 3]
+    qw, qx, qy, qz = q[..., 0], q[..., 1], q[..., 2], q[..., 3]
+    out = np.empty(np.broadcast_shapes(p.shape, q.shape))
+    out[..., 0] = pw * qw - px * qx - py * qy - pz * qz
+    out[..., 1] = pw * qx + px * qw + py * qz - pz * qy
+    out[..., 2] = pw * qy - px * qz + py * qw + pz * qx
+    out[..., 3] = pw * qz + px * qy - py * qx + pz * qw
+    return out
+
+
+def conjugate(q: FloatArray) -> FloatArray:
+    """Inverse of a unit quaternion."""
+    out = np.array(q, dtype=np.float64, copy=True)
+    out[..., 1:] *= -1.0
+    return out
+
+
+def normalize(q: FloatArray) -> FloatArray:
+    q = np.asarray(q, dtype=np.float64)
+    out: FloatArray = q / np.linalg.norm(q, axis=-1, keepdims=True)
+    return out
+
+
+def rotate(q: FloatArray, v: FloatArray) -> FloatArray:
+    """Rotate vectors ``v`` by ``q`` (sensor frame → earth frame for a VQF quaternion)."""
+    q = np.asarray(q, dtype=np.float64)
+    v = np.asarray(v, dtype=np.float64)
+    w, x, y, z = q[..., 0], q[..., 1], q[..., 2], q[..., 3]
+    vx, vy, vz = v[..., 0], v[..., 1], v[..., 2]
+    # t = 2 u × v; v' = v + w t + u × t
+    tx = 2.0 * (y * vz - z * vy)
+    ty = 2.0 * (z * vx - x * vz)
+    tz = 2.0 * (x * vy - y * vx)
+    out = np.empty(np.broadcast_shapes((*q.shape[:-1], 3), v.shape))
+    out[..., 0] = vx + w * tx + (y * tz - z * ty)
+    out[..., 1] = vy + w * ty + (z * tx - x * tz)
+    out[..., 2] = vz + w * tz + (x * ty - y * tx)
+    return out
+
+
+def rotate_inverse(q: FloatArray, v: FloatArray) -> FloatArray:
+    """Rotate vectors ``v`` by ``q*`` (earth frame → sensor frame)."""
+    return rotate(conjugate(q), v)
+
+
+def to_matrix(q: FloatArray) -> FloatArray:
+    """Rotation matrices ``(…, 3, 3)``; columns are the rotated frame's axes in the outer frame."""
+    w, x, y, z = np.moveaxis(normalize(q), -1, 0)
+    return np.stack(
+        (
+            np.stack((1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)), axis=-1),
+            np.stack((2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)), axis=-1),
+            np.stack((2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)), axis=-1),
+        ),
+        axis=-2,
+    )
+
+
+def from_matrix(m: FloatArray) -> FloatArray:
+    """Quaternion of one proper rotation matrix ``(3, 3)`` (Shepperd's method, w ≥ 0)."""
+    m = np.asarray(m, dtype=np.float64)
+    tr = float(np.trace(m))
+    if tr > 0:
+        s = 2.0 * np.sqrt(tr + 1.0)
+        q = np.array([0.25 * s, (m[2, 1] - m[1, 2]) / s, (m[0, 2] - m[2, 0]) / s, (m[1, 0] - m[0, 1]) / s])
+    elif m[0, 0] > m[1, 1] and m[0, 0] > m[2, 2]:
+        s = 2.0 * np.sqrt(1.0 + m[0, 0] - m[1, 1] - m[2, 2])
+        q = np.array([(m[2, 1] - m[1, 2]) / s, 0.25 * s, (m[0, 1] + m[1, 0]) / s, (m[0, 2] + m[2, 0]) / s])
+    elif m[1, 1] > m[2, 2]:
+        s = 2.0 * np.sqrt(1.0 + m[1, 1] - m[0, 0] - m[2, 2])
+        q = np.array([(m[0, 2] - m[2, 0]) / s, (m[0, 1] + m[1, 0]) / s, 0.25 * s, (m[1, 2] + m[2, 1]) / s])
+    else:
+        s = 2.0 * np.sqrt(1.0 + m[2, 2] - m[0, 0] - m[1, 1])
+        q = np.array([(m[1, 0] - m[0, 1]) / s, (m[0, 2] + m[2, 0]) / s, (m[1, 2] + m[2, 1]) / s, 0.25 * s])
+    q = q / np.linalg.norm(q)
+    out: FloatArray = q if q[0] >= 0 else -q
+    return out
+
+
+def about_axis(axis: FloatArray, angle_rad: FloatArray | float) -> FloatArray:
+    """Rotation by ``angle_rad`` about the unit ``axis`` (right-hand rule)."""
+    axis = np.asarray(axis, dtype=np.float64)
+    half = 0.5 * np.asarray(angle_rad, dtype=np.float64)[..., None]
+    return np.concatenate((np.cos(half), np.sin(half) * axis), axis=-1)
+
+
+def about_z(angle_rad: FloatArray | float) -> FloatArray:
+    """Rotation about the earth vertical (a heading change)."""
+    return about_axis(np.array([0.0, 0.0, 1.0]), angle_rad)
+
+
+def heading_rad(q: FloatArray) -> FloatArray:
+    """Heading of an orientation: the twist angle of ``q`` about the earth z axis."""
+    q = np.asarray(q, dtype=np.float64)
+    return 2.0 * np.arctan2(q[..., 3], q[..., 0])
+
+
+def interpolate(t_query: FloatArray, t_s: FloatArray, q: FloatArray) -> FloatArray:
+    """Orientation at ``t_query`` by normalised linear interpolation between the samples around it.
+
+    ``t_s`` must be increasing; queries outside ``[t_s[0], t_s[-1]]`` take the end sample. Neighbouring
+    samples are brought to the same hemisphere first, so the blend never takes the long way round.
+    """
+    t_query = np.asarray(t_query, dtype=np.float64)
+    if t_s.size == 1:
+        return np.repeat(q[:1], t_query.size, axis=0)
+    i = np.clip(np.searchsorted(t_s, t_query, side="right") - 1, 0, t_s.size - 2)
+    t0 = t_s[i]
+    t1 = t_s[i + 1]
+    f = np.clip((t_query - t0) / (t1 - t0), 0.0, 1.0)[:, None]
+    q0 = q[i]
+    q1 = q[i + 1]
+    q1 = np.where(np.sum(q0 * q1, axis=1, keepdims=True) < 0, -q1, q1)
+    return normalize((1.0 - f) * q0 + f * q1)

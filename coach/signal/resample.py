@@ -1,0 +1,174 @@
+"""Streaming resampling of one sensor's samples onto a uniform time grid.
+
+VQF needs a fixed sampling time, and real streams are not uniform: BLE jitter, dropped packets, whole
+disconnections, clocks that run a little fast. :class:`UniformResampler` puts each role on its own
+grid ``t_k = t0 + k / rate_hz`` (``t0``: the role's first sample; ``rate_hz``: ``meta.sensors.<role>
+.rate_hz``, or the median sample interval of the first half second) and interpolates linearly between
+the raw samples around each grid point. A grid point whose surrounding raw samples are more than
+``max_gap_s`` apart is a gap: it is not emitted.
+
+Every output depends only on the samples, never on how they were split into blocks or on when
+:meth:`UniformResampler.pull` was called, so a live session and a replay of its trace agree exactly.
+The clock (``clock_s``: no sample older than this will still arrive) only lets a silent sensor's gap
+be decided before its next sample shows up.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from coach.samples import FloatArray
+
+IntArray = npt.NDArray[np.int64]
+
+#: Raw samples used to measure the rate when ``meta`` does not give it.
+RATE_WINDOW_S = 0.5
+#: Times closer than this are the same instant (trace files store microseconds).
+_EPS_S = 1e-9
+#: Rate used when the first half second holds fewer than two samples.
+FALLBACK_RATE_HZ = 100.0
+
+
+@dataclass(frozen=True, slots=True)
+class GridBatch:
+    """Grid points decided by one :meth:`UniformResampler.pull` (valid points only).
+
+    ``k`` are grid indices (``t_s = t0 + k / rate_hz``); gaps are the indices left out.
+    """
+
+    k: IntArray
+    t_s: FloatArray
+    acc_mps2: FloatArray
+    gyr_rps: FloatArray
+
+    def __len__(self) -> int:
+        return int(self.k.shape[0])
+
+
+def _empty_batch() -> GridBatch:
+    return GridBatch(np.empty(0, np.int64), np.empty(0), np.empty((0, 3)), np.empty((0, 3)))
+
+
+class UniformResampler:
+    """Raw samples in (:meth:`push`), uniform grid points out (:meth:`pull`).
+
+    Args:
+        rate_hz: grid rate, or ``None`` to measure it from the first :data:`RATE_WINDOW_S` of samples.
+        max_gap_s: raw samples further apart than this leave the grid points between them empty.
+    """
+
+    def __init__(self, rate_hz: float | None, max_gap_s: float) -> None:
+        self.rate_hz: float | None = rate_hz
+        self.max_gap_s = max_gap_s
+        self.t0_s: float | None = None
+        self.late_samples = 0
+        self.duplicate_samples = 0
+        self._next_k = 0
+        self._frontier_s = -math.inf  # every grid point before this is decided
+        self._t = np.empty(0)
+        self._acc = np.empty((0, 3))
+        self._gyr = np.empty((0, 3))
+
+    @property
+    def last_sample_s(self) -> float:
+        return float(self._t[-1]) if self._t.size else -math.inf
+
+    @property
+    def frontier_s(self) -> float:
+        """All grid points with ``t < frontier_s`` have been decided (emitted or found to be gaps)."""
+        return self._frontier_s
+
+    @property
+    def next_k(self) -> int:
+        """Every grid index below this has been decided."""
+        return self._next_k
+
+    @property
+    def dt_s(self) -> float | None:
+        return None if self.rate_hz is None else 1.0 / self.rate_hz
+
+    def grid_time(self, k: IntArray | int) -> FloatArray:
+        assert self.t0_s is not None and self.rate_hz is not None
+        return np.asarray(self.t0_s + np.asarray(k, dtype=np.float64) / self.rate_hz, dtype=np.float64)
+
+    def push(self, t_s: FloatArray, acc_mps2: FloatArray, gyr_rps: FloatArray) -> None:
+        """Append raw samples (time order). Samples older than the last one or than the decided
+        frontier are late (dropped, counted in :attr:`late_samples`); a repeated time keeps the first
+        sample (counted in :attr:`duplicate_samples`)."""
+        if t_s.size == 0:
+            return
+        # Within a block times are non-decreasing: drop the stale head and repeated times.
+        fresh = t_s > max(self.last_sample_s, self._frontier_s)
+        repeat = np.concatenate(([False], np.diff(t_s) <= 0)) | (t_s == self.last_sample_s)
+        if not fresh.all() or repeat.any():
+            self.duplicate_samples += int(repeat.sum())
+            self.late_samples += int((~fresh & ~repeat).sum())
+            keep = fresh & ~repeat
+            t_s, acc_mps2, gyr_rps = t_s[keep], acc_mps2[keep], gyr_rps[keep]
+            if t_s.size == 0:
+                return
+        if self.t0_s is None:
+            self.t0_s = float(t_s[0])
+        self._t = np.concatenate((self._t, t_s))
+        self._acc = np.concatenate((self._acc, acc_mps2))
+        self._gyr = np.concatenate((self._gyr, gyr_rps))
+
+    def pull(self, clock_s: float = -math.inf) -> GridBatch:
+        """Decide every grid point the samples (and the clock) allow; return the valid ones."""
+        if self.t0_s is None:
+            return _empty_batch()
+        if self.rate_hz is None and not self._measure_rate(clock_s):
+            return _empty_batch()
+        assert self.rate_hz is not None
+        last = self.last_sample_s
+        # Grid points up to the last sample can be interpolated now; beyond it only a clock that is
+        # more than max_gap_s past the last sample proves a gap.
+        limit = last
+        gap_by_clock = clock_s - last > self.max_gap_s
+        if gap_by_clock:
+            limit = clock_s
+        k_end = math.floor((limit - self.t0_s) * self.rate_hz + 1e-9)
+        if gap_by_clock and self.t0_s + k_end / self.rate_hz >= clock_s:
+            k_end -= 1  # points at or after the clock are not decided yet
+        if k_end < self._next_k:
+            self._frontier_s = max(self._frontier_s, limit if gap_by_clock else last)
+            return _empty_batch()
+        k = np.arange(self._next_k, k_end + 1, dtype=np.int64)
+        tk = self.grid_time(k)
+        t = self._t
+        eps = _EPS_S
+        i = np.searchsorted(t, tk + eps, side="right") - 1
+        before_first = i < 0
+        i = np.maximum(i, 0)
+        exact = np.abs(tk - t[i]) <= eps
+        j = np.minimum(i + 1, t.size - 1)
+        span = t[j] - t[i]
+        inside = ~before_first & (tk <= last + eps)
+        ok = inside & (exact | ((span > 0) & (span <= self.max_gap_s)))
+        f = np.clip((tk - t[i]) / np.where(span > 0, span, 1.0), 0.0, 1.0)
+        f = np.where(exact, 0.0, f)[:, None]
+        acc = self._acc[i] * (1 - f) + self._acc[j] * f
+        gyr = self._gyr[i] * (1 - f) + self._gyr[j] * f
+        self._next_k = int(k_end) + 1
+        self._frontier_s = max(self._frontier_s, limit if gap_by_clock else last)
+        # Keep only the raw sample at or before the next grid point, and everything after it.
+        t_next = float(self.grid_time(self._next_k))
+        drop = max(int(np.searchsorted(t, t_next + eps, side="right")) - 1, 0)
+        if drop:
+            self._t, self._acc, self._gyr = t[drop:], self._acc[drop:], self._gyr[drop:]
+        return GridBatch(k[ok], tk[ok], acc[ok], gyr[ok])
+
+    def _measure_rate(self, clock_s: float) -> bool:
+        assert self.t0_s is not None
+        end = self.t0_s + RATE_WINDOW_S
+        if self.last_sample_s < end and clock_s < end:
+            return False
+        window = self._t[self._t < end]
+        dt = np.diff(window)
+        dt = dt[dt > 0]
+        self.rate_hz = float(1.0 / np.median(dt)) if dt.size else FALLBACK_RATE_HZ
+        return True

@@ -1,0 +1,159 @@
+"""Wrist angles from a forearm and a hand sensor, and the heading drift between them.
+
+Angles (DESIGN.md §5). The hand's rotation relative to the forearm, ``R_w = R_F⁻¹ · R_H`` (segment
+frames, the hand frame made to coincide with the forearm frame in the ``still`` pose), is split as
+intrinsic Y-then-Z, ``R_w = R_y(β) · R_z(γ)``:
+
+- flexion/extension β about the forearm y axis, **positive = palmar flexion** on either arm (a
+  positive turn about +y takes the fingers (+x) toward the palm (−z));
+- radial/ulnar deviation γ about the hand's z axis, reported **positive = radial** on either arm:
+  +y is the radial side only on a right arm, so a left arm flips the sign.
+
+Heading drift. Two 6-axis sensors each have their own earth frame, equal up to a rotation δ about
+the vertical that drifts as gyro bias errors integrate. ``R_F⁻¹ · R_z(δ) · R_H`` is the relative
+rotation; δ is found at the ``still`` pose (the two long axes point the same way) and then tracked
+with the wrist's two-degree-of-freedom joint constraint, as in the magnetometer-free two-IMU
+literature (Laidig, Weygers, Seel: "Self-calibrating magnetometer-free inertial motion tracking of
+2-DoF joints", Sensors 2022, 22(24):9850): with ``R_w = R_y(β) R_z(γ)`` the flexion axis (forearm y)
+and the deviation axis (hand z) are always perpendicular, so ``(R_F e_y) · R_z(δ) (R_H e_z) = 0``.
+Each sample gives one equation ``A cos δ + B sin δ + C = 0``; :class:`HeadingOffsetTracker` folds
+them, one second at a time, into a small Kalman filter on (δ, dδ/dt). The constraint sees δ through
+the forearm's elevation (the residual of a heading error grows with sin θ), so it is strongest with
+the hand raised (the therapy's position) and blind with the forearm horizontal; then δ coasts on its
+estimated drift rate.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from coach.samples import FloatArray
+from coach.signal import quaternion as quat
+from coach.signal.roll import arm_sign
+
+#: DESIGN.md §5 defaults; a therapist may change them.
+DEFAULT_FLEXION_LIMIT_DEG = 15.0
+DEFAULT_DEVIATION_LIMIT_DEG = 10.0
+
+
+def wrist_angles_deg(q_forearm: FloatArray, q_hand: FloatArray, arm: str) -> tuple[FloatArray, FloatArray]:
+    """Flexion (+palmar) and deviation (+radial) in degrees from segment quaternions in one earth frame."""
+    r = quat.to_matrix(quat.multiply(quat.conjugate(q_forearm), q_hand))
+    flexion = np.degrees(np.arctan2(r[..., 0, 2], r[..., 2, 2]))
+    deviation = np.degrees(np.arctan2(r[..., 1, 0], r[..., 1, 1]))
+    return flexion, arm_sign(arm) * deviation
+
+
+def is_neutral(
+    flexion_deg: FloatArray,
+    deviation_deg: FloatArray,
+    flexion_limit_deg: float = DEFAULT_FLEXION_LIMIT_DEG,
+    deviation_limit_deg: float = DEFAULT_DEVIATION_LIMIT_DEG,
+) -> np.ndarray:
+    """|flexion| ≤ limit and |deviation| ≤ limit (False where NaN; mask those separately)."""
+    with np.errstate(invalid="ignore"):
+        return np.asarray(
+            (np.abs(flexion_deg) <= flexion_limit_deg) & (np.abs(deviation_deg) <= deviation_limit_deg)
+        )
+
+
+def heading_offset_to_align(x_forearm_earth: FloatArray, x_hand_earth: FloatArray) -> float:
+    """δ that turns the hand's long axis onto the forearm's heading (mean over the rows given)."""
+    a = np.arctan2(x_forearm_earth[:, 1], x_forearm_earth[:, 0])
+    b = np.arctan2(x_hand_earth[:, 1], x_hand_earth[:, 0])
+    d = a - b
+    return float(np.arctan2(np.mean(np.sin(d)), np.mean(np.cos(d))))
+
+
+def constraint_terms(j1_earth: FloatArray, j2_earth: FloatArray) -> FloatArray:
+    """Per-sample ``(A, B, C)`` of the joint constraint ``A cos δ + B sin δ + C = 0``.
+
+    ``j1_earth`` is the forearm y axis in the forearm's earth frame, ``j2_earth`` the hand z axis in
+    the hand's earth frame; ``R_z(δ)`` maps the hand's earth frame onto the forearm's.
+    """
+    p1, p2, p3 = j1_earth[:, 0], j1_earth[:, 1], j1_earth[:, 2]
+    q1, q2, q3 = j2_earth[:, 0], j2_earth[:, 1], j2_earth[:, 2]
+    return np.stack((p1 * q1 + p2 * q2, p2 * q1 - p1 * q2, p3 * q3), axis=1)
+
+
+@dataclass(slots=True)
+class HeadingOffsetTracker:
+    """Kalman filter on the relative heading δ (rad) and its drift rate (rad/s).
+
+    Feed it the constraint moments ``Σ v vᵀ`` (``v = (A, B, C)``) of consecutive blocks of
+    ``block_s`` seconds with :meth:`update`; read δ at any time with :meth:`offset_at`.
+
+    Attributes:
+        residual_sigma: standard deviation of one sample's constraint residual (soft tissue, a wrist
+            that is not a perfect universal joint); a sin of an angle, so 0.05 ≈ 3°.
+        samples_per_block_cap: information of one block is capped at this many samples' worth, so that
+            correlated samples (the posture grid oversamples slow motion) do not make it overconfident.
+        rate_noise: random-walk intensity of the drift rate (rad/s per √s).
+    """
+
+    delta_rad: float
+    rate_rps: float = 0.0
+    t_s: float = 0.0
+    p_dd: float = math.radians(2.0) ** 2
+    p_dr: float = 0.0
+    p_rr: float = math.radians(0.3) ** 2
+    residual_sigma: float = 0.05
+    samples_per_block_cap: float = 10.0
+    rate_noise: float = math.radians(0.01)
+    angle_noise: float = math.radians(0.02)
+
+    def offset_at(self, t_s: FloatArray) -> FloatArray:
+        """δ predicted at times ``t_s`` (at or after the last update)."""
+        return self.delta_rad + self.rate_rps * (np.asarray(t_s, dtype=np.float64) - self.t_s)
+
+    def update(self, t_s: float, moments: FloatArray, n_samples: int) -> None:
+        """Predict to ``t_s`` (the end of a block) and fold in that block's constraint moments."""
+        dt = t_s - self.t_s
+        if dt > 0:
+            # Constant-rate prediction with a random walk on the rate and a little on the angle.
+            q = self.rate_noise**2
+            self.delta_rad += self.rate_rps * dt
+            self.p_dd += 2 * dt * self.p_dr + dt * dt * self.p_rr + q * dt**3 / 3 + self.angle_noise**2 * dt
+            self.p_dr += dt * self.p_rr + q * dt**2 / 2
+            self.p_rr += q * dt
+            self.t_s = t_s
+        if n_samples <= 0:
+            return
+        scale = min(1.0, self.samples_per_block_cap / n_samples) / self.residual_sigma**2
+        m = np.asarray(moments, dtype=np.float64) * scale
+        # Gauss-Newton on δ with the prior; the rate follows through the covariance.
+        det = self.p_dd * self.p_rr - self.p_dr**2
+        info_dd, info_dr, info_rr = self.p_rr / det, -self.p_dr / det, self.p_dd / det
+        d0, r0 = self.delta_rad, self.rate_rps
+        d, r = d0, r0
+        for _ in range(3):
+            c, s = math.cos(d), math.sin(d)
+            res_sum, hh = _residual_moments(m, c, s)
+            # Normal equations of: prior (d - d0, r - r0) + data (on d only).
+            g_d = info_dd * (d - d0) + info_dr * (r - r0) + res_sum
+            g_r = info_dr * (d - d0) + info_rr * (r - r0)
+            h_dd = info_dd + hh
+            h_det = h_dd * info_rr - info_dr**2
+            step_d = (info_rr * g_d - info_dr * g_r) / h_det
+            step_r = (-info_dr * g_d + h_dd * g_r) / h_det
+            d -= step_d
+            r -= step_r
+            if abs(step_d) < 1e-9:
+                break
+        c, s = math.cos(d), math.sin(d)
+        _res, hh = _residual_moments(m, c, s)
+        h_dd = info_dd + hh
+        h_det = h_dd * info_rr - info_dr**2
+        self.p_dd, self.p_dr, self.p_rr = info_rr / h_det, -info_dr / h_det, h_dd / h_det
+        self.delta_rad = math.atan2(math.sin(d), math.cos(d))
+        self.rate_rps = r
+
+
+def _residual_moments(m: FloatArray, c: float, s: float) -> tuple[float, float]:
+    """``Σ r·∂r/∂δ`` and ``Σ (∂r/∂δ)²`` at δ = atan2(s, c) from the moments ``m = Σ v vᵀ``."""
+    u = np.array([c, s, 1.0])  # r = v · u
+    du = np.array([-s, c, 0.0])  # ∂r/∂δ = v · du
+    return float(du @ m @ u), float(du @ m @ du)
