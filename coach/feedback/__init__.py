@@ -1,0 +1,1 @@
+"""Live feedback: debounced cue rules (and, from other modules, the terminal view and audio)."""

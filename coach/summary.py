@@ -1,0 +1,125 @@
+"""The session summary (DESIGN.md §7 ``summary`` event) and its human table.
+
+:class:`SummaryBuilder` accumulates, per decision point of the active session (after calibration,
+not paused), how long the forearm was elevated and the wrist neutral, and collects the strokes; at the
+end it builds the ``summary`` fields. Fractions are shares of the active time in which the quantity
+was observable (a short sensor gap is neither elevated nor lowered); ``wrist_neutral_fraction`` is
+``null`` when the wrist was never observable (no ``hand`` sensor).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from coach.signal.cadence import mean_cadence_spm
+
+BoolArray = npt.NDArray[np.bool_]
+
+
+@dataclass(slots=True)
+class SummaryBuilder:
+    """Running totals for the summary (see the module docstring)."""
+
+    dt_s: float
+    start_s: float | None = None
+    active_points: int = 0
+    paused_points: int = 0
+    elevation_points: int = 0
+    elevated_points: int = 0
+    wrist_points: int = 0
+    neutral_points: int = 0
+    strokes: dict[str, int] = field(default_factory=lambda: {"proximal": 0, "distal": 0, "unknown": 0})
+    stroke_starts_s: list[float] = field(default_factory=list)
+    cues: dict[str, int] = field(default_factory=dict)
+
+    def add_span(
+        self,
+        active: BoolArray,
+        treated_ok: BoolArray,
+        elevated: BoolArray,
+        hand_ok: BoolArray,
+        neutral: BoolArray,
+    ) -> None:
+        self.active_points += int(active.sum())
+        self.paused_points += int((~active).sum())
+        obs = active & treated_ok
+        self.elevation_points += int(obs.sum())
+        self.elevated_points += int((obs & elevated).sum())
+        wobs = active & hand_ok
+        self.wrist_points += int(wobs.sum())
+        self.neutral_points += int((wobs & neutral).sum())
+
+    def add_stroke(self, t_start_s: float, direction: str) -> None:
+        self.strokes[direction] = self.strokes.get(direction, 0) + 1
+        self.stroke_starts_s.append(t_start_s)
+
+    def add_cue(self, code: str) -> None:
+        self.cues[code] = self.cues.get(code, 0) + 1
+
+    def fields(self, end_s: float, wall_utc: str | None, calibration: dict[str, Any]) -> dict[str, Any]:
+        """The ``summary`` event fields."""
+        start = self.start_s if self.start_s is not None else end_s
+        cadence = mean_cadence_spm(self.stroke_starts_s)
+        return {
+            "wall_utc": wall_utc,
+            "duration_s": round(max(0.0, end_s - start), 3),
+            "strokes_total": sum(self.strokes.values()),
+            "strokes_proximal": self.strokes.get("proximal", 0),
+            "strokes_distal": self.strokes.get("distal", 0),
+            "strokes_unknown": self.strokes.get("unknown", 0),
+            "mean_cadence_spm": None if cadence is None else round(cadence, 2),
+            "elevated_fraction": _share(self.elevated_points, self.elevation_points),
+            "wrist_neutral_fraction": _share(self.neutral_points, self.wrist_points),
+            "calibration": calibration,
+            "active_s": round(self.active_points * self.dt_s, 3),
+            "paused_s": round(self.paused_points * self.dt_s, 3),
+            "cues": dict(sorted(self.cues.items())),
+        }
+
+
+def _share(part: int, whole: int) -> float | None:
+    return None if whole == 0 else round(part / whole, 4)
+
+
+def format_table(summary: dict[str, Any]) -> str:
+    """A plain-text table of a summary event for people (``coach replay --summary``)."""
+
+    def pct(v: Any) -> str:
+        return "n/a" if v is None else f"{100 * float(v):.1f} %"
+
+    cal = summary.get("calibration") or {}
+    rows = [
+        ("duration", f"{summary.get('duration_s', 0):.1f} s (active {summary.get('active_s', 0):.1f} s)"),
+        (
+            "strokes",
+            f"{summary.get('strokes_total', 0)} (proximal {summary.get('strokes_proximal', 0)}, "
+            f"distal {summary.get('strokes_distal', 0)}, unknown {summary.get('strokes_unknown', 0)})",
+        ),
+        (
+            "mean cadence",
+            "n/a"
+            if summary.get("mean_cadence_spm") is None
+            else f"{summary['mean_cadence_spm']:.1f} strokes/min",
+        ),
+        ("hand elevated", pct(summary.get("elevated_fraction"))),
+        ("wrist neutral", pct(summary.get("wrist_neutral_fraction"))),
+        ("mounting", str(cal.get("mounting"))),
+        ("still phase", _span(cal.get("still"))),
+        ("rotate phase", _span(cal.get("rotate"))),
+        ("checks off", ", ".join(cal.get("checks_off") or []) or "none"),
+    ]
+    cues = summary.get("cues") or {}
+    if cues:
+        rows.append(("cues", ", ".join(f"{k} ×{v}" for k, v in cues.items())))
+    width = max(len(k) for k, _ in rows)
+    return "\n".join(f"{k.ljust(width)}  {v}" for k, v in rows)
+
+
+def _span(v: Any) -> str:
+    if not v:
+        return "none"
+    return f"{float(v[0]):.1f}–{float(v[1]):.1f} s"
