@@ -1,0 +1,544 @@
+"""Train the stroke detector's small models and write ``coach/signal/strokes_model.py``.
+
+    python -m benchmarks.stroke_training [--train 3000-3159] [--jobs 2]
+
+Training sessions are simulated with the simulator's public API (seeds 3000–3159 by default; the
+accuracy benchmark tunes on 1000–1039 and reports on 2000–2039, so none of them is trained on). Each
+session is replayed through the real pipeline with a recording detector (:class:`StrokeDetector` with
+``model=None``), so the evidence the models learn from is computed by exactly the code that runs live.
+
+1. Candidate contacts: every ``[a, b)`` of the detector's frames, labelled by overlap (IoU) with the
+   true contacts (:func:`labels_of`). Two networks (16 ReLU units)
+   learn the log-odds: one from ``treated`` evidence, one with the ``stroker`` evidence added.
+2. Direction: the sessions are replayed again with those networks; every committed contact matched to a
+   true stroke gives a row of direction evidence; two logistic models learn P(distal).
+3. Calibration: P(stroke) = sigmoid(a · log-odds + b) fitted on committed contacts (matched or not).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import math
+import sys
+import time
+from collections.abc import Iterable
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.corpus import OUT_DIR, ensure_session, read_labels, replay
+from benchmarks.scoring import match_strokes
+
+MODEL_PATH = Path(__file__).resolve().parents[1] / "coach" / "signal" / "strokes_model.py"
+CACHE = OUT_DIR / "training"
+POS_IOU, NEG_IOU = 0.6, 0.3
+NEG_PER_POS = 4
+MAX_POS_PER_CHUNK = 800
+HIDDEN = 16
+#: Weight of candidates inside a fidget: DESIGN.md §6 insists they must not count, and they are rare.
+FIDGET_WEIGHT = 3.0
+
+
+def parse_keys(text: str) -> list[str]:
+    """Session keys: ``3000-3159`` and ``nostroke3200-3239`` ranges, comma-separated."""
+    out: list[str] = []
+    for part in text.split(","):
+        head = part.split("-")[0].rstrip("0123456789")
+        body = part[len(head) :]
+        out.extend(f"{head}{s}" for s in parse_seeds(body))
+    return out
+
+
+def parse_seeds(text: str) -> list[int]:
+    out: list[int] = []
+    for part in text.split(","):
+        if "-" in part:
+            a, b = part.split("-")
+            out.extend(range(int(a), int(b) + 1))
+        elif part:
+            out.append(int(part))
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# 1. candidate evidence
+
+
+def _recording_factory(holder: list[Any], model: Any, **kw: Any) -> Any:
+    from coach.signal.strokes import StrokeDetector
+
+    def factory(ctx: Any) -> Any:
+        det = StrokeDetector(ctx, model=model, **kw)
+        holder.append(det)
+        return det
+
+    return factory
+
+
+def _session(key: str) -> tuple[int, str]:
+    """``"3000"`` → (3000, ""); ``"nostroke3200"`` → (3200, "nostroke")."""
+    head = key.rstrip("0123456789")
+    return int(key[len(head) :]), head
+
+
+def candidate_rows(key: str) -> Path:
+    """Sampled candidate evidence of one training session → ``out/training/cand_<key>.npz``."""
+    from coach.signal.strokes_segments import DURATIONS, segment_features
+
+    out = CACHE / f"cand_{key}.npz"
+    if out.exists():
+        return out
+    seed, variant = _session(key)
+    trace = ensure_session(seed, variant=variant)
+    labels = read_labels(trace)
+    holder: list[Any] = []
+    replay(trace, posture_hz=1.0, stroke_detector=_recording_factory(holder, None, keep_frames=True))
+    h = holder[0].history
+    n = int(h.t_s.shape[0])
+    true = np.array([[s["t_start"], s["t_end"]] for s in labels["strokes"]], dtype=np.float64).reshape(-1, 2)
+    rng = np.random.default_rng(seed + (7 if variant else 0))
+    xs_t, xs_s, ys, ctx = [], [], [], []
+    t0, fs = float(h.t_s[0]), h.frame_s
+    for lo in range(h.start, h.end, 1000):
+        ends = np.arange(lo, min(lo + 1000, h.end - 3), dtype=np.int64)
+        if ends.size == 0:
+            continue
+        batch = segment_features(h, ends)
+        ta = t0 + (ends[:, None] - DURATIONS[None, :] - h.start) * fs
+        tb = t0 + (ends[:, None] - h.start) * fs * np.ones((1, DURATIONS.shape[0]))
+        iou = np.zeros(ta.shape)
+        da = np.full(ta.shape, np.nan)
+        db = np.full(ta.shape, np.nan)
+        near = (true[:, 1] > ta.min() - 1) & (true[:, 0] < tb.max() + 1)
+        for s0, s1 in true[near]:
+            inter = np.clip(np.minimum(tb, s1) - np.maximum(ta, s0), 0.0, None)
+            union = np.maximum(tb, s1) - np.minimum(ta, s0)
+            this = inter / union
+            better = this > iou
+            iou = np.where(better, this, iou)
+            da = np.where(better, ta - s0, da)
+            db = np.where(better, tb - s1, db)
+        ok = batch.ok
+        close = np.flatnonzero((ok & (iou >= NEG_IOU)).ravel())
+        if len(close) > MAX_POS_PER_CHUNK:
+            close = rng.choice(close, MAX_POS_PER_CHUNK, replace=False)
+        hard = np.flatnonzero((ok & (iou >= 0.05) & (iou < NEG_IOU)).ravel())
+        # candidates away from any stroke but with motion in them (fidgets, posture changes, returns)
+        xt_all = batch.x_treated
+        moving = (xt_all[..., 8] > 2.0) | (xt_all[..., 9] > 2.0) | (xt_all[..., 13] > math.log(0.1))
+        # candidates inside a fidget (the arm, or the resting massaging hand, moving without contact)
+        in_fidget = np.zeros(ta.shape, dtype=bool)
+        for f in labels.get("fidgets", []):
+            in_fidget |= (ta < float(f["t_end"])) & (tb > float(f["t_start"]))
+        fidget = np.flatnonzero((ok & (iou < 0.05) & in_fidget).ravel())
+        busy = np.flatnonzero((ok & (iou < 0.05) & moving & ~in_fidget).ravel())
+        easy = np.flatnonzero((ok & (iou < 0.05) & ~moving).ravel())
+        k = max(len(close), 200) // 2
+        neg = np.concatenate(
+            (
+                rng.choice(fidget, min(len(fidget), 4000), replace=False),
+                rng.choice(hard, min(len(hard), NEG_PER_POS * k), replace=False),
+                rng.choice(busy, min(len(busy), NEG_PER_POS * k), replace=False),
+                rng.choice(easy, min(len(easy), NEG_PER_POS * k), replace=False),
+            )
+        )
+        idx = np.concatenate((close, neg))
+        xt = batch.x_treated.reshape(-1, batch.x_treated.shape[-1])[idx]
+        xs_t.append(xt.astype(np.float32))
+        if batch.x_stroker is not None:
+            xsv = batch.x_stroker.reshape(-1, batch.x_stroker.shape[-1])[idx]
+            sok = batch.stroker_ok.ravel()[idx]
+            xsv = np.where(sok[:, None], xsv, np.nan)
+            xs_s.append(xsv.astype(np.float32))
+        fid = np.isin(idx, fidget).astype(np.float64)
+        ys.append(
+            np.column_stack((iou.ravel()[idx], da.ravel()[idx], db.ravel()[idx], fid)).astype(np.float32)
+        )
+        ctx.append(batch.context.reshape(-1, 2)[idx].astype(np.float32))
+    CACHE.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(
+        out,
+        x_treated=np.concatenate(xs_t),
+        x_stroker=np.concatenate(xs_s) if xs_s else np.empty((0, 0), np.float32),
+        y=np.concatenate(ys),  # iou, start offset, end offset (s) against the best-overlapping stroke
+        context=np.concatenate(ctx),
+        n_frames=n,
+    )
+    return out
+
+
+def labels_of(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Training target and mask from (IoU, start offset, end offset): a stroke when it overlaps one well
+    and ends at most 0.05 s after it (a late end delays the event); not a stroke when it overlaps
+    none, or ends far from the true end; the rest is left out."""
+    iou, da, db = y[:, 0], y[:, 1], y[:, 2]
+    pos = (iou >= POS_IOU) & (db >= -0.25) & (db <= 0.05) & (np.abs(da) <= 0.3)
+    neg = (iou < NEG_IOU) | ((db > 0.2) | (db < -0.45))
+    neg &= ~pos
+    return pos.astype(np.float64), pos | neg
+
+
+# --------------------------------------------------------------------------------------------------
+# 2. networks and logistic models (numpy)
+
+
+def train_mlp(
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    weight: np.ndarray | None = None,
+    hidden: int = HIDDEN,
+    epochs: int = 25,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """A one-hidden-layer ReLU network with logistic loss (Adam, L2 1e-4)."""
+    rng = np.random.default_rng(seed)
+    x = x.astype(np.float64)
+    sw = np.ones(len(y)) if weight is None else weight
+    mean, scale = x.mean(0), x.std(0) + 1e-6
+    z = (x - mean) / scale
+    params = {
+        "w1": rng.normal(0, 1 / math.sqrt(z.shape[1]), (z.shape[1], hidden)),
+        "b1": np.zeros(hidden),
+        "w2": rng.normal(0, 1 / math.sqrt(hidden), hidden),
+        "b2": np.zeros(1),
+    }
+    m = {k: np.zeros_like(v) for k, v in params.items()}
+    v = {k: np.zeros_like(p) for k, p in params.items()}
+    lr, l2, bs, step = 3e-3, 1e-4, 4096, 0
+    for epoch in range(epochs):
+        if epoch == int(epochs * 0.7):
+            lr /= 3
+        order = rng.permutation(z.shape[0])
+        for i in range(0, z.shape[0], bs):
+            j = order[i : i + bs]
+            xb, yb, wb = z[j], y[j], sw[j]
+            pre = xb @ params["w1"] + params["b1"]
+            hid = np.maximum(pre, 0.0)
+            logit = hid @ params["w2"] + params["b2"][0]
+            p = 1 / (1 + np.exp(-np.clip(logit, -40, 40)))
+            g = wb * (p - yb) / len(j)
+            grads = {"w2": hid.T @ g + l2 * params["w2"], "b2": np.array([g.sum()])}
+            dh = np.outer(g, params["w2"]) * (pre > 0)
+            grads["w1"] = xb.T @ dh + l2 * params["w1"]
+            grads["b1"] = dh.sum(0)
+            step += 1
+            for k in params:
+                m[k] = 0.9 * m[k] + 0.1 * grads[k]
+                v[k] = 0.999 * v[k] + 0.001 * grads[k] ** 2
+                params[k] = params[k] - lr * (m[k] / (1 - 0.9**step)) / (
+                    np.sqrt(v[k] / (1 - 0.999**step)) + 1e-8
+                )
+    return {
+        "clip_lo": np.percentile(x, 0.1, axis=0).tolist(),
+        "clip_hi": np.percentile(x, 99.9, axis=0).tolist(),
+        "mean": mean.tolist(),
+        "scale": scale.tolist(),
+        "w1": params["w1"].tolist(),
+        "b1": params["b1"].tolist(),
+        "w2": params["w2"].tolist(),
+        "b2": float(params["b2"][0]),
+    }
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1.0) -> tuple[np.ndarray, float]:
+    """Logistic regression by Newton steps (L2 on the weights, not the intercept)."""
+    x1 = np.column_stack((x, np.ones(len(x))))
+    w = np.zeros(x1.shape[1])
+    reg = np.full(x1.shape[1], l2)
+    reg[-1] = 0.0
+    for _ in range(50):
+        p = 1 / (1 + np.exp(-np.clip(x1 @ w, -40, 40)))
+        g = x1.T @ (p - y) + reg * w
+        hess = (x1 * (p * (1 - p))[:, None]).T @ x1 + np.diag(reg) + 1e-9 * np.eye(len(w))
+        delta = np.linalg.solve(hess, g)
+        w -= delta
+        if np.abs(delta).max() < 1e-8:
+            break
+    return w[:-1], float(w[-1])
+
+
+# --------------------------------------------------------------------------------------------------
+# 3. direction and calibration rows
+
+
+def contact_rows(args: tuple[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Committed contacts of one session under ``model`` with their truth (matched stroke or none)."""
+    key, model_dict = args
+    from coach.signal.strokes import DetectorModel
+
+    model = DetectorModel.from_dict(model_dict)
+    seed, variant = _session(key)
+    trace = ensure_session(seed, variant=variant)
+    labels = read_labels(trace)
+    holder: list[Any] = []
+    replay(trace, posture_hz=1.0, stroke_detector=_recording_factory(holder, model, record=True))
+    recs = holder[0].records or []
+    true = np.array([[s["t_start"], s["t_end"]] for s in labels["strokes"]], dtype=np.float64).reshape(-1, 2)
+    det = np.array([[r.t_start_s, r.t_end_s] for r in recs], dtype=np.float64).reshape(-1, 2)
+    match = {d: t for t, d in match_strokes(true, det)}
+    rows = []
+    for i, r in enumerate(recs):
+        t = match.get(i)
+        rows.append(
+            {
+                "logit": r.logit,
+                "matched": t is not None,
+                "distal": None if t is None else labels["strokes"][t]["direction"] == "distal",
+                "treated": [float(v) for v in np.nan_to_num(r.treated)],
+                "stroker": None if r.stroker is None else [float(v) for v in np.nan_to_num(r.stroker)],
+            }
+        )
+    return rows
+
+
+def tune_logits(args: tuple[int, dict[str, Any]]) -> dict[str, Any]:
+    """Log-odds (without bias) of every candidate of one tune session, split by which model scored it,
+    with the frame times and the truth: enough to replay the segmenter for any bias."""
+    seed, model_dict = args
+    from coach.signal.strokes import DetectorModel
+    from coach.signal.strokes_segments import DURATIONS, segment_features
+
+    model = DetectorModel.from_dict(model_dict)
+    trace = ensure_session(seed)
+    labels = read_labels(trace)
+    holder: list[Any] = []
+    replay(trace, posture_hz=1.0, stroke_detector=_recording_factory(holder, None, keep_frames=True))
+    det = holder[0]
+    h = det.history
+    ends = np.arange(h.start, h.end - 3, dtype=np.int64)
+    lt = np.full((ends.size, DURATIONS.shape[0]), -np.inf)
+    ls = np.full((ends.size, DURATIONS.shape[0]), -np.inf)
+    quiet = np.ones((ends.size, DURATIONS.shape[0]), dtype=bool)
+    for i in range(0, ends.size, 1000):
+        batch = segment_features(h, ends[i : i + 1000])
+        sel = batch.ok
+        if model.quiet_max is not None:
+            qm = model.quiet_max
+            quiet[i : i + 1000] = (batch.context[..., 0] <= qm[0]) & (batch.context[..., 1] <= qm[1])
+        if model.screen is not None:
+            sw_, sb_, least_ = model.screen
+            sel = sel & ((batch.x_treated @ sw_ + sb_) >= least_)
+        lt[i : i + 1000][sel] = model.treated.logit(batch.x_treated[sel])
+        if model.with_stroker is not None and batch.x_stroker is not None and batch.stroker_ok.any():
+            ss = batch.stroker_ok & sel
+            x = np.concatenate((batch.x_treated[ss], batch.x_stroker[ss]), axis=-1)
+            blk = ls[i : i + 1000]
+            blk[ss] = model.with_stroker.logit(x)
+    return {
+        "seed": seed,
+        "stroker": "stroker" in labels["roles"],
+        "t0": float(h.t_s[0]),
+        "start": h.start,
+        "frame_s": h.frame_s,
+        "max_late": det.segmenter.max_late,
+        "lt": lt,
+        "ls": ls,
+        "quiet": quiet,
+        "true": np.array([[x["t_start"], x["t_end"]] for x in labels["strokes"]]).reshape(-1, 2),
+    }
+
+
+def segment_counts(d: dict[str, Any], bias: float, bias_stroker: float) -> np.ndarray:
+    """(true, detected, matched) for one tune session under the given biases."""
+    from coach.signal.strokes_segments import Segmenter
+
+    logits = np.where(np.isfinite(d["ls"]), d["ls"] + bias_stroker, d["lt"] + bias)
+    logits = np.where(d["quiet"], logits, -np.inf)
+    seg = Segmenter(d["max_late"])
+    seg.start_at(d["start"])
+    got = []
+    for i in range(logits.shape[0]):
+        got += seg.step(d["start"] + i, logits[i])
+    det = np.array(
+        [
+            [d["t0"] + (g.a - d["start"]) * d["frame_s"], d["t0"] + (g.b - d["start"]) * d["frame_s"]]
+            for g in got
+        ]
+    ).reshape(-1, 2)
+    return np.array([len(d["true"]), len(det), len(match_strokes(d["true"], det))])
+
+
+def _f1(c: np.ndarray) -> float:
+    return float(2 * c[2] / max(c[0] + c[1], 1))
+
+
+def _pool_map(fn: Any, items: Iterable[Any], jobs: int) -> list[Any]:
+    items = list(items)
+    if jobs <= 1:
+        return [fn(i) for i in items]
+    with get_context("fork").Pool(jobs) as pool:
+        return list(pool.imap(fn, items, chunksize=1))
+
+
+def write_model(model: dict[str, Any], info: dict[str, Any]) -> None:
+    text = (
+        '"""Trained parameters of the stroke detector.\n'
+        "Generated by ``python -m benchmarks.stroke_training``; do not edit by hand (docs/strokes.md).\n\n"
+        + "\n".join(f"{k}: {v}" for k, v in info.items())
+        + '\n"""\n\nfrom typing import Any\n\nMODEL: dict[str, Any] = '
+        + json.dumps(model, separators=(",", ":"))
+        + "\n"
+    )
+    MODEL_PATH.write_text(text, encoding="utf-8")
+
+
+def fit_direction(model: dict[str, Any], seeds: list[str], jobs: int, t0: float) -> None:
+    """Direction models and the P(stroke) calibration from the committed contacts of ``seeds``."""
+    from coach.signal.strokes_direction import STROKER_DIRECTION_FEATURES, TREATED_DIRECTION_FEATURES
+
+    n_t, n_s = len(TREATED_DIRECTION_FEATURES), len(STROKER_DIRECTION_FEATURES)
+    model["direction_treated"] = {"w": [0.0] * n_t, "b": 0.0}
+    model["direction_stroker"] = {"w": [0.0] * (n_t + n_s), "b": 0.0}
+    rows = [r for rs in _pool_map(contact_rows, [(s, model) for s in seeds], jobs) for r in rs]
+    m = [r for r in rows if r["matched"]]
+    xt = np.array([r["treated"] for r in m])
+    yd = np.array([float(r["distal"]) for r in m])
+    w, b = fit_logistic(xt, yd)
+    model["direction_treated"] = {"w": w.tolist(), "b": b}
+    ms = [r for r in m if r["stroker"] is not None]
+    if ms:
+        xs2 = np.array([r["treated"] + r["stroker"] for r in ms])
+        w2, b2 = fit_logistic(xs2, np.array([float(r["distal"]) for r in ms]))
+        model["direction_stroker"] = {"w": w2.tolist(), "b": b2}
+    lg = np.array([[r["logit"]] for r in rows])
+    ca, cb = fit_logistic(lg, np.array([float(r["matched"]) for r in rows]), l2=1e-3)
+    model["calib_a"], model["calib_b"] = float(ca[0]), cb
+    print(
+        f"direction rows: {len(m)} matched contacts ({len(ms)} with stroker) of {len(rows)} committed; "
+        f"calibration a={ca[0]:.3f} b={cb:.3f} ({time.time() - t0:.0f} s)",
+        flush=True,
+    )
+
+
+_INFO: dict[str, Any] = {}
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(
+        prog="python -m benchmarks.stroke_training", description=__doc__.split("\n")[0]
+    )
+    ap.add_argument(
+        "--train",
+        default="3000-3159,nostroke3200-3239",
+        help="training sessions: random_scenario seeds, and seeds of the stroke-free variant",
+    )
+    ap.add_argument("--tune", default="1000-1039", help="tune seeds for the stroke prior (bias)")
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument(
+        "--direction-only",
+        action="store_true",
+        help="keep the networks and prior, refit direction and calibration",
+    )
+    args = ap.parse_args(argv)
+    seeds = parse_keys(args.train)
+    t0 = time.time()
+    print(f"training sessions: {len(seeds)} (seeds {args.train})", flush=True)
+    if args.direction_only:
+        import coach.signal.strokes_model as current
+
+        model_: dict[str, Any] = dict(current.MODEL)
+        for line in (current.__doc__ or "").splitlines():
+            key, sep, value = line.partition(": ")
+            if sep and key in ("trained on", "stroke prior tuned on", "date", "candidates"):
+                _INFO[key] = value
+        fit_direction(model_, seeds, args.jobs, t0)
+        write_model(model_, {**_INFO, "direction refitted": dt.date.today().isoformat()})
+        print(f"wrote {MODEL_PATH}", flush=True)
+        return 0
+    paths = _pool_map(candidate_rows, seeds, args.jobs)
+    print(f"candidate evidence ready ({time.time() - t0:.0f} s)", flush=True)
+    data = [np.load(p) for p in paths]
+    x_t = np.concatenate([d["x_treated"] for d in data]).astype(np.float64)
+    y, use = labels_of(np.concatenate([d["y"] for d in data]).astype(np.float64))
+    ctx = np.concatenate([d["context"] for d in data]).astype(np.float64)
+    pos_ctx = ctx[(y > 0.5) & use]
+    # The limb was at least this quiet before 99.9 % of the training strokes (plus a margin).
+    quiet_max = [
+        float(np.percentile(pos_ctx[:, 0], 99.9)) + 0.5,
+        float(np.percentile(pos_ctx[:, 1], 99.9)) + 0.5,
+    ]
+    print(
+        f"quiet limit before a stroke: gyro {math.exp(quiet_max[0]):.3f} rad/s, drag band {quiet_max[1]:+.2f}"
+    )
+    fid_w = 1.0 + (FIDGET_WEIGHT - 1.0) * np.concatenate([d["y"][:, 3] for d in data]).astype(np.float64)
+    x_t, y, w_t = x_t[use], y[use], fid_w[use]
+    treated = train_mlp(x_t, y, weight=w_t)
+    # the linear pre-screen: a logistic model, and the score 99.9 % of the training strokes reach
+    mu, sd = x_t.mean(0), x_t.std(0) + 1e-6
+    sw, sb = fit_logistic((x_t - mu) / sd, y, l2=1.0)
+    w_raw = sw / sd
+    b_raw = sb - float((mu / sd) @ sw)
+    pos_score = x_t[y > 0.5] @ w_raw + b_raw
+    screen = {"w": w_raw.tolist(), "b": b_raw, "least": float(np.percentile(pos_score, 0.1)) - 1.0}
+    passed = float(np.mean((x_t[y < 0.5] @ w_raw + b_raw) >= screen["least"]))
+    print(f"pre-screen passes {100 * passed:.0f} % of the sampled non-strokes", flush=True)
+    print(
+        f"treated network: {len(y)} candidates, {int(y.sum())} strokes ({time.time() - t0:.0f} s)", flush=True
+    )
+    xs = [d["x_stroker"] for d in data]
+    have = [i for i, d in enumerate(data) if xs[i].size]
+    with_stroker = None
+    if have:
+        xt_s = np.concatenate([data[i]["x_treated"] for i in have]).astype(np.float64)
+        xs_s = np.concatenate([xs[i] for i in have]).astype(np.float64)
+        y_s = np.concatenate([data[i]["y"] for i in have]).astype(np.float64)
+        ys, use_s = labels_of(y_s)
+        ok = np.isfinite(xs_s).all(1) & use_s
+        w_s = 1.0 + (FIDGET_WEIGHT - 1.0) * y_s[:, 3]
+        with_stroker = train_mlp(np.concatenate((xt_s, xs_s), 1)[ok], ys[ok], weight=w_s[ok])
+        print(f"with-stroker network: {int(ok.sum())} candidates ({time.time() - t0:.0f} s)", flush=True)
+    model: dict[str, Any] = {
+        "treated": treated,
+        "with_stroker": with_stroker,
+        "bias": 0.0,
+        "bias_stroker": 0.0,
+        "direction_treated": {"w": [0.0, 0.0, 0.0], "b": 0.0},
+        "direction_stroker": {"w": [0.0] * 7, "b": 0.0},
+        "calib_a": 1.0,
+        "calib_b": 0.0,
+        "quiet_max": quiet_max,
+        "screen": screen,
+    }
+    tune = parse_seeds(args.tune)
+    if tune:
+        sessions = _pool_map(tune_logits, [(s, model) for s in tune], args.jobs)
+        grid = [-1.0, 0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 5.0]
+        alone = [d for d in sessions if not d["stroker"]]
+        withs = [d for d in sessions if d["stroker"]]
+        zero = np.zeros(3)
+        f_alone = {b: _f1(sum((segment_counts(d, b, b) for d in alone), zero)) for b in grid}
+        model["bias"] = max(grid, key=lambda b: f_alone[b])
+        f_with = {b: _f1(sum((segment_counts(d, model["bias"], b) for d in withs), zero)) for b in grid}
+        model["bias_stroker"] = max(grid, key=lambda b: f_with[b])
+        print(
+            "bias on tune seeds, F1 treated alone: "
+            + ", ".join(f"{b:+.1f}: {f:.3f}" for b, f in f_alone.items())
+        )
+        print(
+            "bias on tune seeds, F1 with stroker:  "
+            + ", ".join(f"{b:+.1f}: {f:.3f}" for b, f in f_with.items())
+        )
+        print(
+            f"chosen: bias {model['bias']:+.1f}, stroker bias {model['bias_stroker']:+.1f} "
+            f"({time.time() - t0:.0f} s)",
+            flush=True,
+        )
+    fit_direction(model, seeds, args.jobs, t0)
+    info = {
+        "trained on": f"seeds {args.train} ({len(seeds)} sessions of random_scenario)",
+        "stroke prior tuned on": f"seeds {args.tune}",
+        "date": dt.date.today().isoformat(),
+        "candidates": f"{len(y)} treated ({int(y.sum())} strokes)",
+    }
+    write_model(model, info)
+    print(f"wrote {MODEL_PATH}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

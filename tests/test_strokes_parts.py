@@ -1,0 +1,176 @@
+"""Parts of the stroke detector: the frame stream, glide integration, the segment chooser, the glide axis."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from coach.signal.stroke_api import RoleSignals
+from coach.signal.strokes_direction import GlideAxis
+from coach.signal.strokes_frames import SETTLE_FRAMES, Frames, FrameStream
+from coach.signal.strokes_segments import (
+    DURATIONS,
+    FrameHistory,
+    Segmenter,
+    glide_displacement,
+    segment_features,
+)
+
+
+def _role(t: np.ndarray, rng: np.random.Generator, valid: np.ndarray | None = None) -> RoleSignals:
+    n = t.size
+    acc = rng.normal(0, 0.05, (n, 3)) + np.array([0, 0, 9.80665])
+    up = np.tile([0.0, 0.0, 1.0], (n, 1))
+    ok = np.ones(n, dtype=bool) if valid is None else valid
+    nan3 = np.where(ok[:, None], 1.0, np.nan)
+    return RoleSignals(
+        "treated",
+        100.0,
+        t,
+        ok,
+        acc * nan3,
+        rng.normal(0, 0.01, (n, 3)) * nan3,
+        np.tile([1.0, 0, 0, 0], (n, 1)) * np.where(ok[:, None], 1.0, np.nan),
+        up * nan3,
+        np.tile([1.0, 0, 0], (n, 1)) * nan3,
+        (acc - [0, 0, 9.80665]) * nan3,
+        np.where(ok, 20.0, np.nan),
+    )
+
+
+def _split(s: RoleSignals, cuts: list[int]) -> list[RoleSignals]:
+    out = []
+    bounds = [0, *sorted(set(cuts)), len(s)]
+    for a, b in itertools.pairwise(bounds):
+        if b > a:
+            out.append(
+                RoleSignals(
+                    s.role,
+                    s.rate_hz,
+                    s.t_s[a:b],
+                    s.valid[a:b],
+                    s.acc_mps2[a:b],
+                    s.gyr_rps[a:b],
+                    s.quat[a:b],
+                    s.up[a:b],
+                    s.x_earth[a:b],
+                    s.acc_lin_earth_mps2[a:b],
+                    s.elevation_deg[a:b],
+                )
+            )
+    return out
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.integers(1, 1999), max_size=12))
+def test_frames_do_not_depend_on_span_boundaries(cuts: list[int]) -> None:
+    rng = np.random.default_rng(1)
+    t = 5.0 + np.arange(2000) / 100.0
+    valid = np.ones(2000, dtype=bool)
+    valid[700:730] = False
+    sig = _role(t, rng, valid)
+    one = FrameStream("treated", 100.0).push(sig)
+    fs = FrameStream("treated", 100.0)
+    parts = [fs.push(p) for p in _split(sig, cuts)]
+    assert sum(len(p) for p in parts) == len(one) == 200
+    for name in one.cols:
+        got = np.concatenate([p.cols[name] for p in parts])
+        np.testing.assert_allclose(got, one.cols[name], rtol=1e-9, atol=1e-12, equal_nan=True)
+    np.testing.assert_array_equal(np.concatenate([p.valid for p in parts]), one.valid)
+    # the gap (frames 70-72) and the settling frames after it are invalid, the rest valid
+    bad = np.flatnonzero(~one.valid)
+    assert bad[0] == 70 and bad[-1] == 72 + SETTLE_FRAMES
+
+
+def test_glide_displacement_of_a_minimum_jerk_glide_ignores_constant_bias() -> None:
+    frame_s = 0.1
+    n = 30
+    tau = np.linspace(0, 1, n + 1)
+    length = np.array([0.20, -0.05, 0.10])
+    pos = (10 * tau**3 - 15 * tau**4 + 6 * tau**5)[:, None] * length
+    vel = np.gradient(pos, frame_s, axis=0)
+    acc = np.gradient(vel, frame_s, axis=0)[:n]  # frame means ~ samples at frame starts
+    acc_biased = acc + np.array([0.3, -0.2, 0.15])
+    d = glide_displacement(acc_biased, np.array([0]), np.array([n]), frame_s)[0]
+    np.testing.assert_allclose(d, length, atol=0.02)
+    d0 = glide_displacement(acc, np.array([0]), np.array([n]), frame_s)[0]
+    np.testing.assert_allclose(d, d0, atol=1e-12)  # a constant bias cancels exactly
+
+
+def _history(n: int = 400, seed: int = 5) -> FrameHistory:
+    rng = np.random.default_rng(seed)
+    h = FrameHistory(0.1, 100.0)
+    cols = {k: rng.normal(size=n) for k in ("hf", "lf", "el", "gm", "lz", "lx", "ex", "ey", "wx", "wy", "wz")}
+    valid = np.ones(n, dtype=bool)
+    valid[150:155] = False
+    h.add_treated(Frames(0, 10.0 + 0.1 * np.arange(n), valid, cols))
+    return h
+
+
+def test_candidate_evidence_does_not_depend_on_the_batch() -> None:
+    h = _history()
+    ends = np.arange(60, 398)
+    whole = segment_features(h, ends)
+    for lo, hi in ((60, 61), (61, 200), (200, 398)):
+        part = segment_features(h, np.arange(lo, hi))
+        k = slice(lo - 60, hi - 60)
+        np.testing.assert_array_equal(part.x_treated, whole.x_treated[k])
+        np.testing.assert_array_equal(part.ok, whole.ok[k])
+    # every candidate touching the invalid frames (and their look-back/ahead) is out
+    a = ends[:, None] - DURATIONS[None, :]
+    touches = (a - 5 < 155) & (ends[:, None] + 3 > 150)
+    assert not whole.ok[touches].any()
+    assert whole.ok[~touches & (a - 5 >= 70)].all()  # floors exist from the second block on
+
+
+def _run_segmenter(rows: dict[int, np.ndarray], n: int, max_late: int = 2) -> list[tuple[int, int, int]]:
+    seg = Segmenter(max_late)
+    seg.start_at(0)
+    out = []
+    for e in range(n):
+        row = rows.get(e, np.full(DURATIONS.shape, -5.0))
+        out += [(s.a, s.b, s.committed_at) for s in seg.step(e, row)]
+    return out
+
+
+def _row(scores: dict[int, float]) -> np.ndarray:
+    row = np.full(DURATIONS.shape, -5.0)
+    for d, v in scores.items():
+        row[d - DURATIONS[0]] = v
+    return row
+
+
+def test_segmenter_prefers_the_best_non_overlapping_set_and_commits_one_frame_later() -> None:
+    # Candidates ending at 20: [10, 20) scores 3; ending at 22: [12, 22) scores 1 (overlaps, worse).
+    rows = {20: _row({10: 3.0}), 22: _row({10: 1.0})}
+    assert _run_segmenter(rows, 40) == [(10, 20, 21)]
+    # Two short ones beat one long one that covers both.
+    rows = {15: _row({5: 2.0}), 25: _row({5: 2.0, 15: 3.0})}
+    assert _run_segmenter(rows, 40) == [(10, 15, 16), (20, 25, 26)]
+
+
+def test_segmenter_commits_before_a_later_overlapping_candidate_is_seen() -> None:
+    # Streaming: [10, 20) is committed at frame 21; a better [10, 30) seen at 30 can no longer win.
+    rows = {20: _row({10: 1.0}), 30: _row({20: 5.0})}
+    assert _run_segmenter(rows, 40) == [(10, 20, 21)]
+
+
+def test_glide_axis_learns_the_proximal_direction_from_clear_strokes() -> None:
+    axis = GlideAxis()
+    proximal_h = np.array([np.cos(0.7), np.sin(0.7)])
+    for k in range(6):
+        sign = 1.0 if k % 2 == 0 else -1.0  # proximal, distal alternately
+        glide = np.concatenate((0.15 * sign * proximal_h, [-0.06 * sign]))  # proximal goes down
+        axis.learn(glide, sin_elev=0.5)
+    assert axis.weight == 1.0
+    flat = np.concatenate((0.15 * proximal_h, [0.0]))
+    assert axis.cos_to(flat) == pytest.approx(1.0, abs=1e-6)
+    assert axis.cos_to(-flat) == pytest.approx(-1.0, abs=1e-6)
+    # near horizontal the vertical cue is not clear enough to teach anything
+    before = axis.count
+    axis.learn(np.array([0.1, 0.0, -0.01]), sin_elev=0.05)
+    assert axis.count == before
