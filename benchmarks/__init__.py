@@ -1,0 +1,1 @@
+"""Benchmarks: accuracy, speed and memory, clock alignment, live latency, monitor scale."""

@@ -1,0 +1,221 @@
+"""DESIGN.md §9 scoring (benchmarks/scoring.py): matching, stroke figures, posture, latency, cadence."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from benchmarks.scoring import (
+    PostureTruth,
+    Score,
+    TrueStroke,
+    Truth,
+    match_strokes,
+    outside,
+    sample_gaps,
+    score_session,
+)
+from coach.signal.cadence import mean_cadence_spm
+
+
+def _stroke_event(
+    t0: float, t1: float, direction: str, t: float | None = None, conf: float = 0.9
+) -> dict[str, Any]:
+    return {
+        "type": "stroke",
+        "t": t1 + 0.2 if t is None else t,
+        "id": f"stroke-{t0}",
+        "t_start": t0,
+        "t_end": t1,
+        "direction": direction,
+        "confidence": conf,
+        "sensor": "treated",
+    }
+
+
+def _truth(strokes: list[TrueStroke], posture: PostureTruth | None = None) -> Truth:
+    return Truth(tuple(strokes), posture, 0.0, 100.0)
+
+
+def test_overlap_threshold_is_half_of_the_shorter_interval() -> None:
+    true = np.array([[10.0, 12.0]])
+    assert match_strokes(true, np.array([[11.0, 15.0]])) == [(0, 0)]  # 1 s of the shorter 2 s: exactly 50 %
+    assert match_strokes(true, np.array([[11.1, 15.0]])) == []  # 0.9 s of 2 s
+    assert match_strokes(true, np.array([[11.5, 11.9]])) == [(0, 0)]  # inside: 100 % of the shorter
+    assert match_strokes(true, np.array([[12.0, 13.0]])) == []  # touching is no overlap
+
+
+def test_matching_is_one_to_one_and_maximal() -> None:
+    # Two detections inside one true stroke: only one may match.
+    assert len(match_strokes(np.array([[0.0, 4.0]]), np.array([[0.0, 1.9], [2.0, 4.0]]))) == 1
+    # A greedy "best overlap first" would give d0 to t1 and leave t0 unmatched; the maximum matching
+    # pairs d0-t0 and d1-t1.
+    true = np.array([[0.0, 1.0], [0.6, 2.0]])
+    det = np.array([[0.4, 1.2], [1.0, 2.0]])
+    pairs = match_strokes(true, det)
+    assert len(pairs) == 2
+    assert sorted(pairs) == [(0, 0), (1, 1)]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.floats(0, 100), st.floats(0.1, 5)), min_size=0, max_size=12))
+def test_matching_pairs_are_candidates_and_unique(raw: list[tuple[float, float]]) -> None:
+    iv = np.array([[a, a + d] for a, d in raw]).reshape(-1, 2)
+    shifted = iv + 0.3
+    pairs = match_strokes(iv, shifted)
+    assert len({p[0] for p in pairs}) == len(pairs) == len({p[1] for p in pairs})
+    for i, j in pairs:
+        lo, hi = max(iv[i, 0], shifted[j, 0]), min(iv[i, 1], shifted[j, 1])
+        assert hi - lo >= 0.5 * min(iv[i, 1] - iv[i, 0], shifted[j, 1] - shifted[j, 0]) - 1e-9
+    # Matching a set with itself matches everything.
+    assert len(match_strokes(iv, iv)) == len(iv)
+
+
+def test_stroke_figures_count_unknown_as_wrong_and_show_distal_recall() -> None:
+    truth = _truth(
+        [
+            TrueStroke(1.0, 2.0, "proximal"),
+            TrueStroke(4.0, 5.0, "distal"),
+            TrueStroke(7.0, 8.0, "distal"),
+            TrueStroke(10.0, 11.0, "proximal"),
+        ]
+    )
+    events = [
+        _stroke_event(1.1, 2.0, "proximal"),
+        _stroke_event(4.0, 5.1, "proximal"),  # wrong direction
+        _stroke_event(7.0, 8.0, "unknown"),  # unknown: wrong
+        _stroke_event(20.0, 21.0, "proximal"),  # false positive
+    ]
+    s = score_session(events, truth)
+    assert (s.strokes_true, s.strokes_detected, s.strokes_matched) == (4, 4, 3)
+    assert s.precision == pytest.approx(0.75)
+    assert s.recall == pytest.approx(0.75)
+    assert s.f1 == pytest.approx(0.75)
+    assert s.direction_accuracy == pytest.approx(1 / 3)
+    assert s.direction_unknown == 1
+    assert s.distal_recall == 0.0  # the detector never said distal
+    assert s.stroke_latencies_s == pytest.approx([0.2, 0.3, 0.2])
+
+
+def test_perfect_detector_scores_one() -> None:
+    rng = np.random.default_rng(3)
+    starts = np.cumsum(rng.uniform(2.0, 5.0, 30))
+    true = [TrueStroke(a, a + 1.2, "distal" if rng.random() < 0.3 else "proximal") for a in starts]
+    events = [_stroke_event(s.t_start_s, s.t_end_s, s.direction) for s in true]
+    s = score_session(events, _truth(true))
+    assert s.f1 == 1.0
+    assert s.direction_accuracy == 1.0
+    assert s.distal_recall == 1.0
+    assert s.stroke_latency_p95_s == pytest.approx(0.2)
+
+
+def _posture_truth() -> PostureTruth:
+    t = np.arange(200) / 10.0
+    elev = np.where((t >= 5.0) & (t < 12.0), -5.0, 20.0)
+    return PostureTruth(
+        t_s=t,
+        elevated=elev > 10.0,
+        elevation_deg=elev,
+        observable=np.ones(t.size, dtype=bool),
+        wrist_neutral=np.ones(t.size, dtype=bool),
+        flexion_deg=np.zeros(t.size),
+        wrist_observable=np.ones(t.size, dtype=bool),
+    )
+
+
+def _posture(
+    t: float, elevated: bool | None, elev: float | None, neutral: bool | None = True
+) -> dict[str, Any]:
+    return {
+        "type": "posture",
+        "t": t,
+        "id": f"posture-{t}",
+        "elevated": elevated,
+        "elevation_deg": elev,
+        "wrist_neutral": neutral,
+        "wrist_flexion_deg": None if neutral is None else 1.0,
+        "wrist_deviation_deg": None if neutral is None else 0.0,
+        "forearm_roll_deg": 0.0,
+    }
+
+
+def test_posture_uses_latest_event_and_counts_null_as_wrong() -> None:
+    truth = Truth((), _posture_truth(), 2.0, 20.0)
+    events = [
+        _posture(0.0, None, None, None),  # calibration: not scored
+        _posture(2.0, None, None, None),  # null while observable: wrong, 1 s
+        _posture(3.0, True, 21.0),
+        _posture(5.5, False, -4.0),  # 0.5 s late: 5 samples wrong
+        _posture(12.0, True, 19.0),  # on time
+    ]
+    s = score_session(events, truth)
+    n = 180  # 2.0 ... 19.9
+    assert s.elevated_scored == n
+    assert s.elevated_null == 10
+    assert s.elevated_agree == n - 10 - 5
+    assert s.elevated_agreement == pytest.approx((n - 15) / n)
+    # MAE where a value exists: 21 vs 20 for 2 s, 21 vs -5 for 0.5 s, -4 vs -5 for 6.5 s, 19 vs 20 for 8 s
+    expect = (20 * 1.0 + 5 * 26.0 + 65 * 1.0 + 80 * 1.0) / 170
+    assert s.elevation_mae_deg == pytest.approx(expect)
+    assert s.elevation_coverage == pytest.approx(170 / 180)
+    assert s.elevated_change_latencies_s == pytest.approx([0.5, 0.0])
+    assert s.wrist_agreement == pytest.approx(170 / 180)
+    assert s.flexion_mae_deg == pytest.approx(1.0)
+
+
+def test_missed_posture_change_is_infinite_latency() -> None:
+    truth = Truth((), _posture_truth(), 2.0, 20.0)
+    events = [_posture(2.0, True, 20.0)]  # never reports the lowering
+    s = score_session(events, truth)
+    assert s.elevated_change_latencies_s[0] == math.inf
+    assert s.elevated_change_p95_s == math.inf
+
+
+def test_unobservable_truth_is_not_scored() -> None:
+    p = _posture_truth()
+    gap = outside(p.t_s, [(8.0, 10.0)])
+    p2 = PostureTruth(p.t_s, p.elevated, p.elevation_deg, gap, p.wrist_neutral, p.flexion_deg, gap)
+    events = [_posture(2.0, True, 20.0), _posture(5.0, False, -5.0), _posture(8.0, None, None, None)]
+    s = score_session(events, Truth((), p2, 2.0, 10.0))
+    assert s.elevated_scored == 80 - 19  # 2.0 ... 9.9, but 8.1 ... 9.9 are inside the gap
+    assert s.elevated_agree == s.elevated_scored - 1  # 8.0 itself is observable but null
+
+
+def test_cadence_against_the_true_starts() -> None:
+    starts = np.arange(0.0, 60.0, 3.0)  # 20 spm
+    true = [TrueStroke(a, a + 1.0, "proximal") for a in starts]
+    events: list[dict[str, Any]] = [_stroke_event(a, a + 1.0, "proximal") for a in starts]
+    events.append({"type": "cadence", "t": 10.2, "id": "cadence-1", "strokes_per_min": 21.0})
+    events.append({"type": "summary", "t": 70.0, "id": "summary-1", "mean_cadence_spm": 19.5})
+    s = score_session(events, _truth(true))
+    assert mean_cadence_spm(starts) == pytest.approx(20.0)
+    assert s.cadence_abs_err_spm == pytest.approx([0.5])
+    assert s.live_cadence_abs_err_spm == pytest.approx([1.0])  # ended by 10.2: starts 0, 3, 6 → 20 spm
+
+
+def test_cadence_missing_when_reported_null() -> None:
+    starts = np.arange(0.0, 30.0, 3.0)
+    true = [TrueStroke(a, a + 1.0, "proximal") for a in starts]
+    events = [{"type": "summary", "t": 40.0, "id": "summary-1", "mean_cadence_spm": None}]
+    s = score_session(events, _truth(true))
+    assert s.cadence_missing == 1
+    assert s.cadence_abs_err_spm == []
+
+
+def test_scores_pool_counts_not_averages() -> None:
+    a = score_session([_stroke_event(0.0, 1.0, "proximal")], _truth([TrueStroke(0.0, 1.0, "proximal")]))
+    b = score_session([], _truth([TrueStroke(0.0, 1.0, "proximal")] * 3))
+    total = Score.pooled([a, b])
+    assert total.sessions == 2
+    assert total.recall == pytest.approx(1 / 4)  # pooled; the mean of session recalls would be 0.5
+    assert total.precision == 1.0
+
+
+def test_sample_gaps() -> None:
+    t = np.array([0.0, 0.01, 0.02, 0.5, 0.51, 2.0])
+    assert sample_gaps(t, 0.25) == [(0.02, 0.5), (0.51, 2.0)]
