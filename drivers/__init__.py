@@ -1,0 +1,1 @@
+"""BLE device profiles (pure decoders and encoders), connection management and sample clocks."""

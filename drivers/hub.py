@@ -1,0 +1,192 @@
+"""The hub: every worn device on one session clock, as one async iterator for the live session.
+
+    async with open_session_stream(devices, backend="simulated", time_scale=5.0) as stream:
+        async for item in stream:
+            if isinstance(item, SampleBlock): ...     # one role's samples, session clock, SI, sensor frame
+            elif isinstance(item, SampleGap): ...     # samples of a role are missing between two times
+            elif isinstance(item, LinkStatus): ...    # a link went up/down, or a battery level was read
+
+``devices`` are :class:`~drivers.connection.DeviceSpec` s (role, address or name, optional profile and
+settings). ``backend="bleak"`` uses the platform's bleak backend (BlueZ on Linux); ``"simulated"`` uses
+the simulated world (``world=`` one, or :func:`simulators.ble.world.default_world` with one device of
+every profile). Session time 0 is when the stream opens; ``stream.now()`` reads it.
+
+Per role, sample times never decrease. Blocks of different roles come as they are ready, so a consumer
+that needs all roles up to a time waits for each role's latest time (``stream.latest_t_s``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Literal
+
+from coach.errors import ConfigError
+from coach.samples import ROLES, SampleBlock
+from drivers.connection import Backend, DeviceLink, DeviceSpec, Found, HubItem, LinkStatus, SessionClock, scan
+from drivers.stream import SampleGap
+
+if TYPE_CHECKING:
+    from simulators.ble.world import SimWorld
+
+__all__ = [
+    "DeviceSpec",
+    "HubItem",
+    "LinkStatus",
+    "SampleGap",
+    "SessionStream",
+    "make_backend",
+    "open_session_stream",
+]
+
+
+def make_backend(
+    backend: Literal["simulated", "bleak"], world: SimWorld | None = None, time_scale: float = 1.0
+) -> tuple[Backend, SimWorld | None]:
+    """The bleak backend classes to use (and the simulated world, created if needed)."""
+    if backend == "bleak":
+        if time_scale != 1.0:
+            raise ConfigError("time_scale other than 1 needs the simulated backend")
+        return Backend(), None
+    if backend != "simulated":
+        raise ConfigError(f"backend must be 'simulated' or 'bleak', not {backend!r}")
+    if world is None:
+        from simulators.ble.world import default_world
+
+        world = default_world(time_scale)
+    return Backend(world.scanner_backend, world.client_backend), world
+
+
+class SessionStream:
+    """The running hub: an async iterator of :data:`~drivers.connection.HubItem` (see module doc)."""
+
+    def __init__(
+        self,
+        devices: Sequence[DeviceSpec],
+        backend: Backend,
+        clock: SessionClock,
+        world: SimWorld | None = None,
+        *,
+        queue_size: int = 10000,
+        link_options: dict[str, Any] | None = None,
+    ) -> None:
+        roles = [d.role for d in devices]
+        if not devices:
+            raise ConfigError("a session needs at least one device")
+        if len(set(roles)) != len(roles):
+            raise ConfigError(f"each role takes one device, got {roles}")
+        unknown = [r for r in roles if r not in ROLES]
+        if unknown:
+            raise ConfigError(f"unknown role(s) {unknown}; roles are {', '.join(ROLES)}")
+        self.devices = list(devices)
+        self.backend = backend
+        self.clock = clock
+        self.world = world
+        self._queue: asyncio.Queue[HubItem] = asyncio.Queue(queue_size)
+        self._scan_lock = asyncio.Lock()
+        self._links: list[DeviceLink] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self._link_options = link_options or {}
+        self.dropped_items = 0
+        #: Latest sample time per role (session seconds).
+        self.latest_t_s: dict[str, float] = {}
+
+    def now(self) -> float:
+        """The session clock (seconds since the stream opened)."""
+        return self.clock.now()
+
+    @property
+    def links(self) -> list[DeviceLink]:
+        return list(self._links)
+
+    def _emit(self, item: HubItem) -> None:
+        if isinstance(item, SampleBlock) and len(item):
+            self.latest_t_s[item.role] = float(item.t_s[-1])
+        try:
+            self._queue.put_nowait(item)
+        except asyncio.QueueFull:  # the consumer stalls: drop rather than block the radio side
+            self.dropped_items += 1
+
+    async def start(self, scan_s: float = 3.0) -> None:
+        """One scan for all devices (a device not seen is searched again by its own link), then a link
+        task per device."""
+        found: dict[str, Found] = {}
+        async with self._scan_lock:
+            for f in await scan(self.backend, self.clock, scan_s):
+                found[f.device.address.lower()] = f
+                if f.name:
+                    found.setdefault(f.name.lower(), f)
+        for spec in self.devices:
+            link = DeviceLink(
+                spec,
+                self.backend,
+                self.clock,
+                self._emit,
+                self._scan_lock,
+                found.get(spec.device.lower()),
+                **self._link_options,
+            )
+            self._links.append(link)
+            self._tasks.append(asyncio.get_running_loop().create_task(link.run()))
+
+    async def aclose(self) -> None:
+        """Stop every device (stop-stream writes, disconnect) and end the iteration."""
+        for link in self._links:
+            await link.stop()
+        if self._tasks:
+            _, pending = await asyncio.wait(self._tasks, timeout=5.0)
+            for task in pending:
+                task.cancel()
+            for task in self._tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        self._tasks = []
+
+    async def __aenter__(self) -> SessionStream:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    def __aiter__(self) -> AsyncIterator[HubItem]:
+        return self
+
+    async def __anext__(self) -> HubItem:
+        if not self._tasks and self._queue.empty():
+            raise StopAsyncIteration
+        return await self._queue.get()
+
+    def get_nowait(self) -> HubItem | None:
+        """The next item if one is ready (for consumers that tick on their own clock)."""
+        try:
+            return self._queue.get_nowait()
+        except asyncio.QueueEmpty:
+            return None
+
+
+def open_session_stream(
+    devices: Sequence[DeviceSpec],
+    backend: Literal["simulated", "bleak"] = "bleak",
+    *,
+    time_scale: float = 1.0,
+    world: SimWorld | None = None,
+    **link_options: Any,
+) -> SessionStream:
+    """The hub for ``devices``; use it as ``async with open_session_stream(...) as stream``.
+
+    Args:
+        devices: which devices for which roles.
+        backend: ``"bleak"`` (real radios) or ``"simulated"``.
+        time_scale: the simulated world runs this many times faster than real time (session times are
+            in world seconds); 1 with real radios.
+        world: the simulated world to use (default: one device of every profile).
+        **link_options: passed to each :class:`~drivers.connection.DeviceLink` (``scan_timeout_s``,
+            ``battery_interval_s``, ``poll_interval_s``, ``max_backoff_s``).
+    """
+    be, world = make_backend(backend, world, time_scale)
+    return SessionStream(devices, be, SessionClock(time_scale), world, link_options=link_options)
