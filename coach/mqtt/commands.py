@@ -1,0 +1,323 @@
+"""Therapist commands on ``coach/v1/<p>/cmd`` (DESIGN.md §7): signing, verification and validation.
+
+A command is ``{"id", "cmd", "args", "issued_at", "by", "sig"}``. ``sig`` is HMAC-SHA256, in lower-case
+hex, over the command's canonical JSON without ``sig`` (:func:`canonical_json`: sorted keys, no
+spaces, UTF-8, no NaN), keyed with the patient's enrolment secret, which the monitor and that
+patient's coach share. The coach accepts only commands whose signature verifies (every command, not
+just the safety-relevant ones: an unsigned ``stop`` from anyone who can publish on the topic would be
+a denial of service). The monitor uses :func:`sign_command` to make them.
+
+Commands and their ``args`` (all numbers in the units their names say):
+
+=====================  ==================================================================
+``set_target_duration``  ``{"target_duration_s": 60–3600}``
+``set_cadence_range``    ``{"min_spm": 1–120, "max_spm": 1–120}`` with min < max
+``set_thresholds``       any of ``{"elevation_margin_m": -0.2–0.5, "wrist_flexion_deg": 1–60,
+                         "wrist_deviation_deg": 1–60}`` (at least one)
+``pause``, ``resume``, ``stop``   ``{}``
+``clear_screening``      ``{"valid_days": 1–30}`` (optional, default 1)
+=====================  ==================================================================
+
+The same signature scheme covers the retained ``targets`` document (:func:`parse_targets`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import math
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+
+from coach.errors import CoachError
+
+#: Commands older than this are refused as stale (a persistent session may deliver late, but a
+#: week-old pause or stop is no longer what the therapist meant).
+DEFAULT_MAX_AGE = timedelta(days=7)
+#: Clock skew tolerated for ``issued_at`` in the future.
+MAX_FUTURE_SKEW = timedelta(minutes=5)
+
+_CMD_ID_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
+_SIG_RE: Final = re.compile(r"^[0-9a-f]{64}$")
+ENVELOPE_KEYS: Final = frozenset({"id", "cmd", "args", "issued_at", "by", "sig"})
+
+
+class CommandError(CoachError):
+    """A command that changes nothing, with the reason that goes to ``cmd_result``."""
+
+    def __init__(self, cmd_id: str | None, reason: str) -> None:
+        self.cmd_id = cmd_id
+        self.reason = reason
+        super().__init__(f"command {cmd_id or '(no id)'} rejected: {reason}")
+
+
+def canonical_json(obj: Mapping[str, Any]) -> bytes:
+    """The bytes that are signed: sorted keys, no spaces, UTF-8, strict numbers."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode(
+        "utf-8"
+    )
+
+
+def signature(obj: Mapping[str, Any], secret: str) -> str:
+    """HMAC-SHA256 (hex) of ``obj`` without its ``sig`` key."""
+    body = {k: v for k, v in obj.items() if k != "sig"}
+    return hmac.new(secret.encode("utf-8"), canonical_json(body), hashlib.sha256).hexdigest()
+
+
+def sign_command(command: Mapping[str, Any], secret: str) -> dict[str, Any]:
+    """A copy of ``command`` with its ``sig`` set (for the monitor and for tests)."""
+    signed = {k: v for k, v in command.items() if k != "sig"}
+    signed["sig"] = signature(signed, secret)
+    return signed
+
+
+def verify_signature(obj: Mapping[str, Any], secret: str) -> bool:
+    sig = obj.get("sig")
+    if not isinstance(sig, str) or not _SIG_RE.match(sig):
+        return False
+    try:
+        expected = signature(obj, secret)
+    except (TypeError, ValueError):
+        return False
+    return hmac.compare_digest(sig, expected)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def format_utc(when: datetime) -> str:
+    """ISO 8601 UTC with a ``Z`` and millisecond precision."""
+    return when.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_utc(text: str) -> datetime:
+    """Parse an ISO 8601 time with an explicit offset or ``Z``; naive times are refused."""
+    when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if when.tzinfo is None:
+        raise ValueError("time without a UTC offset")
+    return when.astimezone(UTC)
+
+
+# -- argument validation ----------------------------------------------------------------------------
+
+
+def _number(args: Mapping[str, Any], key: str, lo: float, hi: float) -> float:
+    v = args.get(key)
+    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+        raise ValueError(f"{key} must be a number")
+    if not lo <= v <= hi:
+        raise ValueError(f"{key} must be within {lo:g}–{hi:g}, not {v:g}")
+    return float(v)
+
+
+def _no_extra(args: Mapping[str, Any], allowed: set[str]) -> None:
+    extra = sorted(set(args) - allowed)
+    if extra:
+        raise ValueError(f"unknown argument(s) {', '.join(extra)}")
+
+
+def _args_target_duration(args: Mapping[str, Any]) -> dict[str, Any]:
+    _no_extra(args, {"target_duration_s"})
+    return {"target_duration_s": _number(args, "target_duration_s", 60, 3600)}
+
+
+def _args_cadence(args: Mapping[str, Any]) -> dict[str, Any]:
+    _no_extra(args, {"min_spm", "max_spm"})
+    lo = _number(args, "min_spm", 1, 120)
+    hi = _number(args, "max_spm", 1, 120)
+    if not lo < hi:
+        raise ValueError("min_spm must be below max_spm")
+    return {"min_spm": lo, "max_spm": hi}
+
+
+THRESHOLD_RANGES: Final[dict[str, tuple[float, float]]] = {
+    "elevation_margin_m": (-0.2, 0.5),
+    "wrist_flexion_deg": (1.0, 60.0),
+    "wrist_deviation_deg": (1.0, 60.0),
+}
+
+
+def _args_thresholds(args: Mapping[str, Any]) -> dict[str, Any]:
+    _no_extra(args, set(THRESHOLD_RANGES))
+    if not args:
+        raise ValueError(f"give at least one of {', '.join(THRESHOLD_RANGES)}")
+    return {k: _number(args, k, *THRESHOLD_RANGES[k]) for k in args}
+
+
+def _args_none(args: Mapping[str, Any]) -> dict[str, Any]:
+    _no_extra(args, set())
+    return {}
+
+
+def _args_clear(args: Mapping[str, Any]) -> dict[str, Any]:
+    _no_extra(args, {"valid_days"})
+    if "valid_days" not in args:
+        return {"valid_days": 1}
+    v = args["valid_days"]
+    if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 30:
+        raise ValueError("valid_days must be a whole number of days within 1–30")
+    return {"valid_days": v}
+
+
+#: Command name -> validator returning the normalised args (raises ValueError with the reason).
+COMMANDS: Final[dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]]] = {
+    "set_target_duration": _args_target_duration,
+    "set_cadence_range": _args_cadence,
+    "set_thresholds": _args_thresholds,
+    "pause": _args_none,
+    "resume": _args_none,
+    "stop": _args_none,
+    "clear_screening": _args_clear,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """A verified, validated therapist command."""
+
+    id: str
+    cmd: str
+    args: dict[str, Any]
+    issued_at: str
+    by: str
+    issued: datetime = field(compare=False)
+
+    def record(self) -> dict[str, Any]:
+        """The command as written to ``<trace>.commands.jsonl`` and handed to the pipeline (no ``sig``)."""
+        return {
+            "id": self.id,
+            "cmd": self.cmd,
+            "args": dict(self.args),
+            "issued_at": self.issued_at,
+            "by": self.by,
+        }
+
+
+def parse_command(
+    payload: bytes | str,
+    secret: str | None,
+    *,
+    now: datetime | None = None,
+    max_age: timedelta = DEFAULT_MAX_AGE,
+) -> Command:
+    """Decode, verify and validate one command payload; raise :class:`CommandError` with the reason.
+
+    Checks, in order: JSON object with exactly the envelope keys and their types; signature (before
+    anything else is interpreted); known command; its arguments; ``issued_at`` neither stale nor in
+    the future.
+    """
+    try:
+        obj = json.loads(payload, parse_constant=_refuse_constant)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise CommandError(None, f"malformed: not JSON ({exc})") from None
+    if not isinstance(obj, dict):
+        raise CommandError(None, "malformed: a command must be a JSON object")
+    cmd_id = obj.get("id")
+    if not isinstance(cmd_id, str) or not _CMD_ID_RE.match(cmd_id):
+        raise CommandError(None, "malformed: 'id' must be 1–64 characters of letters, digits, _ . : -")
+    missing = sorted(ENVELOPE_KEYS - set(obj))
+    if missing:
+        raise CommandError(cmd_id, f"malformed: missing {', '.join(missing)}")
+    extra = sorted(set(obj) - ENVELOPE_KEYS)
+    if extra:
+        raise CommandError(cmd_id, f"malformed: unknown field(s) {', '.join(extra)}")
+    for key in ("cmd", "issued_at", "by", "sig"):
+        if not isinstance(obj[key], str):
+            raise CommandError(cmd_id, f"malformed: '{key}' must be a string")
+    if not isinstance(obj["args"], dict):
+        raise CommandError(cmd_id, "malformed: 'args' must be an object")
+    if secret is None:
+        raise CommandError(cmd_id, "unauthorised: this coach has no enrolment secret to verify commands")
+    if not verify_signature(obj, secret):
+        raise CommandError(cmd_id, "unauthorised: signature does not verify")
+    validator = COMMANDS.get(obj["cmd"])
+    if validator is None:
+        raise CommandError(cmd_id, f"unknown command {obj['cmd']!r}; known: {', '.join(COMMANDS)}")
+    try:
+        args = validator(obj["args"])
+    except ValueError as exc:
+        raise CommandError(cmd_id, f"invalid args for {obj['cmd']}: {exc}") from None
+    issued = _check_issued(cmd_id, obj["issued_at"], now or utc_now(), max_age)
+    return Command(cmd_id, obj["cmd"], args, obj["issued_at"], obj["by"], issued)
+
+
+def _check_issued(cmd_id: str | None, text: str, now: datetime, max_age: timedelta) -> datetime:
+    try:
+        issued = parse_utc(text)
+    except ValueError:
+        raise CommandError(cmd_id, f"malformed: issued_at {text!r} is not an ISO 8601 UTC time") from None
+    if issued > now + MAX_FUTURE_SKEW:
+        raise CommandError(cmd_id, f"issued_at {text} is in the future (clock skew?)")
+    if issued < now - max_age:
+        raise CommandError(cmd_id, f"stale: issued_at {text} is older than {max_age.days} days")
+    return issued
+
+
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+# -- the retained targets document --------------------------------------------------------------------
+
+TARGET_KEYS: Final = frozenset({"target_duration_s", "cadence_spm", "thresholds", "issued_at", "by", "sig"})
+
+
+@dataclass(frozen=True, slots=True)
+class Targets:
+    """Verified targets from ``coach/v1/<p>/targets``; ``None`` fields are not set by the therapist."""
+
+    target_duration_s: float | None
+    cadence_spm: tuple[float, float] | None
+    thresholds: dict[str, float]
+    issued_at: str
+    by: str
+
+
+def parse_targets(payload: bytes | str, secret: str | None) -> Targets:
+    """Decode and verify the retained targets document (signed like a command, without ``id``)::
+
+    {"target_duration_s": 720, "cadence_spm": {"min_spm": 10, "max_spm": 30},
+     "thresholds": {"wrist_flexion_deg": 20}, "issued_at": "...Z", "by": "t-01", "sig": "..."}
+    """
+    try:
+        obj = json.loads(payload, parse_constant=_refuse_constant)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise CommandError("targets", f"malformed: not JSON ({exc})") from None
+    if not isinstance(obj, dict):
+        raise CommandError("targets", "malformed: targets must be a JSON object")
+    extra = sorted(set(obj) - TARGET_KEYS)
+    if extra:
+        raise CommandError("targets", f"malformed: unknown field(s) {', '.join(extra)}")
+    for key in ("issued_at", "by", "sig"):
+        if not isinstance(obj.get(key), str):
+            raise CommandError("targets", f"malformed: '{key}' must be a string")
+    if secret is None:
+        raise CommandError("targets", "unauthorised: this coach has no enrolment secret to verify targets")
+    if not verify_signature(obj, secret):
+        raise CommandError("targets", "unauthorised: signature does not verify")
+    try:
+        parse_utc(obj["issued_at"])
+        duration = (
+            _args_target_duration({"target_duration_s": obj["target_duration_s"]})["target_duration_s"]
+            if "target_duration_s" in obj
+            else None
+        )
+        cadence_doc = obj.get("cadence_spm")
+        cadence = None
+        if cadence_doc is not None:
+            if not isinstance(cadence_doc, dict):
+                raise ValueError("cadence_spm must be an object with min_spm and max_spm")
+            c = _args_cadence(cadence_doc)
+            cadence = (c["min_spm"], c["max_spm"])
+        th_doc = obj.get("thresholds") or {}
+        if not isinstance(th_doc, dict):
+            raise ValueError("thresholds must be an object")
+        thresholds = _args_thresholds(th_doc) if th_doc else {}
+    except ValueError as exc:
+        raise CommandError("targets", f"invalid targets: {exc}") from None
+    return Targets(duration, cadence, thresholds, obj["issued_at"], obj["by"])

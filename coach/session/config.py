@@ -1,0 +1,237 @@
+"""The ``coach run`` configuration file (TOML): patient, devices and roles, broker, targets.
+
+``coach run --example-config`` prints a documented example (``example_session.toml``). Errors name the
+file and the key. Secrets are never read from this file: only paths to 0600 files, or the environment.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from coach.errors import ConfigError, ValidationError
+from coach.mqtt.topics import check_id
+from coach.samples import ROLES
+
+PROFILES = ("metamotion", "polar-verity", "witmotion", "movesense", "thingy52", "coach-imu")
+_TOP_KEYS = {
+    "patient",
+    "arm",
+    "target_duration_min",
+    "target_duration_s",
+    "posture_hz",
+    "audio",
+    "record_dir",
+    "devices",
+    "body",
+    "thresholds",
+    "cadence",
+    "broker",
+    "enrolment",
+    "simulation",
+}
+
+
+@dataclass(frozen=True)
+class DeviceConfig:
+    role: str
+    profile: str
+    address: str
+    rate_hz: float | None = None
+
+
+@dataclass(frozen=True)
+class BrokerConfig:
+    url: str
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """A validated ``coach run`` configuration."""
+
+    source: str
+    patient: str
+    devices: tuple[DeviceConfig, ...]
+    arm: str | None = None
+    target_duration_s: float = 720.0
+    posture_hz: float = 1.0
+    audio: bool = False
+    record_dir: Path | None = None
+    body: dict[str, float] = field(default_factory=dict)
+    thresholds: dict[str, float] = field(default_factory=dict)
+    cadence_spm: tuple[float, float] | None = None
+    broker: BrokerConfig | None = None
+    enrolment_secret_file: Path | None = None
+    simulation: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def roles(self) -> list[str]:
+        return [d.role for d in self.devices]
+
+
+def example_config() -> str:
+    return resources.files("coach.session").joinpath("example_session.toml").read_text(encoding="utf-8")
+
+
+def _num(doc: dict[str, Any], key: str, where: str, lo: float, hi: float) -> float:
+    v = doc[key]
+    if isinstance(v, bool) or not isinstance(v, int | float) or not lo <= v <= hi:
+        raise ConfigError(f"{where}: '{key}' must be a number within {lo:g}–{hi:g}, not {v!r}")
+    return float(v)
+
+
+def _path(v: Any, where: str, key: str) -> Path:
+    if not isinstance(v, str) or not v:
+        raise ConfigError(f"{where}: '{key}' must be a path")
+    return Path(v).expanduser()
+
+
+def _table(doc: dict[str, Any], key: str, where: str) -> dict[str, Any]:
+    value = doc.get(key, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: [{key}] must be a table")
+    return value
+
+
+def parse_config(doc: dict[str, Any], source: str) -> RunConfig:
+    """Validate a parsed TOML document (``source`` names it in errors)."""
+    unknown = sorted(set(doc) - _TOP_KEYS)
+    if unknown:
+        raise ConfigError(f"{source}: unknown key(s) {', '.join(unknown)}")
+    if "patient" not in doc:
+        raise ConfigError(f"{source}: 'patient' (a pseudonymous id) is required")
+    try:
+        patient = check_id(doc["patient"], "patient")
+    except ValidationError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+    arm = doc.get("arm")
+    if arm is not None and arm not in ("left", "right"):
+        raise ConfigError(f"{source}: 'arm' must be 'left' or 'right', not {arm!r}")
+    target_s = 720.0
+    if "target_duration_min" in doc and "target_duration_s" in doc:
+        raise ConfigError(f"{source}: give target_duration_min or target_duration_s, not both")
+    if "target_duration_min" in doc:
+        target_s = 60.0 * _num(doc, "target_duration_min", source, 1, 60)
+    elif "target_duration_s" in doc:
+        target_s = _num(doc, "target_duration_s", source, 10, 3600)
+    posture_hz = _num(doc, "posture_hz", source, 0.1, 100) if "posture_hz" in doc else 1.0
+    audio = doc.get("audio", False)
+    if not isinstance(audio, bool):
+        raise ConfigError(f"{source}: 'audio' must be true or false")
+    record_dir = _path(doc["record_dir"], source, "record_dir") if "record_dir" in doc else None
+
+    devices_doc = doc.get("devices", [])
+    if not isinstance(devices_doc, list):
+        raise ConfigError(f"{source}: [[devices]] must be an array of tables")
+    devices = []
+    for i, d in enumerate(devices_doc, 1):
+        where = f"{source}: devices #{i}"
+        if not isinstance(d, dict):
+            raise ConfigError(f"{where}: must be a table")
+        extra = sorted(set(d) - {"role", "profile", "address", "rate_hz"})
+        if extra:
+            raise ConfigError(f"{where}: unknown key(s) {', '.join(extra)}")
+        role, profile, address = d.get("role"), d.get("profile"), d.get("address")
+        if role not in ROLES:
+            raise ConfigError(f"{where}: 'role' must be one of {', '.join(ROLES)}, not {role!r}")
+        if profile not in PROFILES:
+            raise ConfigError(f"{where}: 'profile' must be one of {', '.join(PROFILES)}, not {profile!r}")
+        if not isinstance(address, str) or not address:
+            raise ConfigError(f"{where}: 'address' (BLE address or advertised name) is required")
+        rate = _num(d, "rate_hz", where, 1, 2000) if "rate_hz" in d else None
+        devices.append(DeviceConfig(role, profile, address, rate))
+    roles = [d.role for d in devices]
+    if len(set(roles)) != len(roles):
+        raise ConfigError(f"{source}: each role may have one device only")
+    if devices and "treated" not in roles:
+        raise ConfigError(f"{source}: a session needs a device with role 'treated'")
+
+    body_doc = _table(doc, "body", source)
+    body = {}
+    for key, (lo, hi) in {"forearm_length_m": (0.05, 0.6), "elbow_to_heart_m": (-1.0, 1.0)}.items():
+        if key in body_doc:
+            body[key] = _num(body_doc, key, f"{source}: [body]", lo, hi)
+    if set(body_doc) - {"forearm_length_m", "elbow_to_heart_m"}:
+        raise ConfigError(f"{source}: [body] knows forearm_length_m and elbow_to_heart_m only")
+
+    from coach.mqtt.commands import THRESHOLD_RANGES
+
+    th_doc = _table(doc, "thresholds", source)
+    thresholds = {}
+    for key, value in th_doc.items():
+        if key not in THRESHOLD_RANGES:
+            known = ", ".join(THRESHOLD_RANGES)
+            raise ConfigError(f"{source}: [thresholds] unknown key {key!r} (known: {known})")
+        thresholds[key] = _num({key: value}, key, f"{source}: [thresholds]", *THRESHOLD_RANGES[key])
+    cad_doc = _table(doc, "cadence", source)
+    cadence = None
+    if cad_doc:
+        if set(cad_doc) != {"min_spm", "max_spm"}:
+            raise ConfigError(f"{source}: [cadence] needs exactly min_spm and max_spm")
+        lo = _num(cad_doc, "min_spm", f"{source}: [cadence]", 1, 120)
+        hi = _num(cad_doc, "max_spm", f"{source}: [cadence]", 1, 120)
+        if not lo < hi:
+            raise ConfigError(f"{source}: [cadence] min_spm must be below max_spm")
+        cadence = (lo, hi)
+
+    broker = None
+    b_doc = _table(doc, "broker", source)
+    if b_doc:
+        extra = sorted(set(b_doc) - {"url", "ca_file", "cert_file", "key_file"})
+        if extra:
+            bad = ", ".join(extra)
+            hint = (
+                " (credentials come from COACH_MQTT_USERNAME / COACH_MQTT_PASSWORD)"
+                if any(k in ("username", "password") for k in extra)
+                else ""
+            )
+            raise ConfigError(f"{source}: [broker] unknown key(s) {bad}{hint}")
+        if not isinstance(b_doc.get("url"), str):
+            raise ConfigError(f"{source}: [broker] needs 'url' (mqtt:// or mqtts://)")
+        broker = BrokerConfig(
+            b_doc["url"],
+            *(
+                _path(b_doc[k], f"{source}: [broker]", k) if k in b_doc else None
+                for k in ("ca_file", "cert_file", "key_file")
+            ),
+        )
+    e_doc = _table(doc, "enrolment", source)
+    if set(e_doc) - {"secret_file"}:
+        raise ConfigError(f"{source}: [enrolment] knows secret_file only (the secret itself never goes here)")
+    secret_file = _path(e_doc["secret_file"], source, "secret_file") if "secret_file" in e_doc else None
+    simulation = _table(doc, "simulation", source)
+    if set(simulation) - {"seed", "speed", "scenario"}:
+        raise ConfigError(f"{source}: [simulation] knows seed, speed and scenario")
+    return RunConfig(
+        source,
+        patient,
+        tuple(devices),
+        arm,
+        target_s,
+        posture_hz,
+        audio,
+        record_dir,
+        body,
+        thresholds,
+        cadence,
+        broker,
+        secret_file,
+        dict(simulation),
+    )
+
+
+def load_config(path: str | Path) -> RunConfig:
+    p = Path(path)
+    try:
+        doc = tomllib.loads(p.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{p}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{p}: {exc}") from None
+    return parse_config(doc, str(p))

@@ -1,0 +1,195 @@
+"""Recording a live session: the raw samples as a `coach-trace` v1 file, the applied commands, the
+events and the summary, so the session can be replayed (``coach replay``) with the same result.
+
+Files, for a session id ``S`` in the recording folder (pseudonymous names only):
+
+- ``S.csv``: the trace; its ``meta`` carries the calibration times found by the guided calibration,
+  the sensors, the arm and body, the target duration, cadence range and thresholds in force at the
+  start (DESIGN.md §7);
+- ``S.commands.jsonl``: every command applied to the pipeline with its ``t`` (therapist commands, and
+  the coach's own pauses while a sensor was lost), in the form ``coach replay`` reads;
+- ``S.events.jsonl``: every event as published; ``S.summary.json``: the summary.
+
+The trace is opened once calibration is over (its ``meta`` needs the calibration times); samples until
+then are held in memory and written first. Rows go out in time order across sensors: samples are held
+until every sensor that is up has reached their time (a sensor whose link is down does not hold the
+others back).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from coach.events import Event, to_json
+from coach.samples import SampleBlock
+from coach.trace import TraceMeta, TraceWriter
+from coach.trace.writer import _FMT as TRACE_FORMATS  # the resolution the trace file keeps
+
+
+def _digits(fmt: str) -> int:
+    return int(fmt.removeprefix("%.").removesuffix("f"))
+
+
+def _quantize_digits(values: np.ndarray, digits: np.ndarray) -> np.ndarray:
+    """``float("%.{d}f" % v)`` for every value, ``d`` broadcast against ``values`` (per column), fast.
+
+    Rounding ``v·10^d`` to an integer ``n`` gives the same ``n`` as the decimal formatting whenever
+    ``v·10^d`` is not within a hair of a tie (its rounding error is far below that hair for any value
+    a trace holds), and ``n / 10^d`` is then the double nearest that decimal, exactly what parsing
+    the formatted text gives. The few values near a tie take the formatting path itself.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    scale = np.broadcast_to(10.0 ** np.asarray(digits, dtype=np.float64), values.shape)
+    scaled = values * scale
+    out = np.round(scaled) / scale
+    frac = np.abs(scaled - np.trunc(scaled))
+    near_tie = np.abs(frac - 0.5) < 1e-4
+    if near_tie.any():
+        d = np.broadcast_to(np.asarray(digits), values.shape)
+        for idx in zip(*np.nonzero(near_tie), strict=True):
+            out[idx] = float(f"%.{int(d[idx])}f" % values[idx])
+    return out
+
+
+def _quantize(values: np.ndarray, fmt: str) -> np.ndarray:
+    """``float(fmt % v)`` for every value (``fmt`` like ``%.5f``)."""
+    return _quantize_digits(values, np.asarray(_digits(fmt)))
+
+
+def as_recorded(block: SampleBlock) -> SampleBlock:
+    """The block with every value exactly as the trace file will give it back (same decimal digits).
+
+    The live pipeline is fed these, so a replay of the recorded trace sees bit-identical samples and
+    produces the same events (to the last digit), not merely close ones.
+    """
+    # One pass over t, acc and gyr together (this runs for every notification).
+    joined = np.column_stack((block.t_s, block.acc_mps2, block.gyr_rps))
+    digits = np.array(
+        [_digits(TRACE_FORMATS["t"])]
+        + [_digits(TRACE_FORMATS["acc"])] * 3
+        + [_digits(TRACE_FORMATS["gyr"])] * 3
+    )
+    q = _quantize_digits(joined, digits)
+    return SampleBlock(
+        block.role,
+        np.ascontiguousarray(q[:, 0]),
+        np.ascontiguousarray(q[:, 1:4]),
+        np.ascontiguousarray(q[:, 4:7]),
+        None if block.mag_ut is None else _quantize(block.mag_ut, TRACE_FORMATS["mag"]),
+        None if block.pressure_pa is None else _quantize(block.pressure_pa, TRACE_FORMATS["pressure"]),
+    )
+
+
+def _private_open(path: Path) -> IO[str]:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    return os.fdopen(fd, "w", encoding="utf-8", newline="\n")
+
+
+class SessionRecorder:
+    """Writes the files of one session into ``directory`` (created, mode 0700)."""
+
+    def __init__(self, directory: Path, session_id: str) -> None:
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.directory = directory
+        self.session_id = session_id
+        self.trace_path = directory / f"{session_id}.csv"
+        self.commands_path = directory / f"{session_id}.commands.jsonl"
+        self.events_path = directory / f"{session_id}.events.jsonl"
+        self.summary_path = directory / f"{session_id}.summary.json"
+        self._writer: TraceWriter | None = None
+        self._held: dict[str, list[SampleBlock]] = {}
+        self._last_t: dict[str, float] = {}
+        self._down: set[str] = set()
+        self._events: IO[str] = _private_open(self.events_path)
+        self._commands: IO[str] | None = None
+        self.samples_written = 0
+
+    # -- samples -----------------------------------------------------------------------------------
+    def add(self, block: SampleBlock) -> None:
+        """Hold a block; :meth:`flush` writes it once every live sensor has reached its time."""
+        if not len(block):
+            return
+        self._held.setdefault(block.role, []).append(block)
+        self._last_t[block.role] = float(block.t_s[-1])
+        self._down.discard(block.role)
+
+    def flush(self) -> None:
+        """Write what every live sensor has reached (called a few times a second: one write for
+        many notifications; a crash loses at most the samples since the last call)."""
+        if self._writer is not None:
+            self._flush(final=False)
+
+    def link(self, role: str, up: bool) -> None:
+        """A sensor's link went down (it stops holding the others) or up."""
+        if up:
+            self._down.discard(role)
+        else:
+            self._down.add(role)
+
+    def open_trace(self, meta: TraceMeta) -> None:
+        """Calibration is over: create the trace with its final ``meta`` and write what was held."""
+        roles = list(meta.sensor_roles)
+        held = [b for blocks in self._held.values() for b in blocks]
+        _private_open(self.trace_path).close()  # created 0600 before any sample is in it
+        self._writer = TraceWriter(
+            self.trace_path,
+            meta,
+            mag=any(b.mag_ut is not None for b in held),
+            pressure=any(b.pressure_pa is not None for b in held),
+        )
+        for role in roles:
+            self._held.setdefault(role, [])
+        self._flush(final=False)
+
+    def _flush(self, *, final: bool) -> None:
+        assert self._writer is not None
+        live = [r for r in self._held if r not in self._down and r in self._last_t]
+        if final:
+            watermark = np.inf
+        elif not live:
+            return
+        else:
+            watermark = min(self._last_t[r] for r in live)
+        out: list[SampleBlock] = []
+        for role, blocks in self._held.items():
+            if not blocks:
+                continue
+            joined = SampleBlock.concat(blocks) if len(blocks) > 1 else blocks[0]
+            cut = int(np.searchsorted(joined.t_s, watermark, side="right"))
+            if cut:
+                out.append(joined.slice(0, cut))
+            self._held[role] = [joined.slice(cut, len(joined))] if cut < len(joined) else []
+        if out:
+            self.samples_written += self._writer.write_blocks(out)
+
+    # -- commands and events -----------------------------------------------------------------------
+    def command(self, t_s: float, command: dict[str, Any]) -> None:
+        """One applied command, as ``coach replay`` reads it (``t`` plus the command)."""
+        if self._commands is None:
+            self._commands = _private_open(self.commands_path)
+        self._commands.write(json.dumps({"t": t_s, **command}, separators=(",", ":")) + "\n")
+        self._commands.flush()
+
+    def events(self, events: Iterable[Event]) -> None:
+        lines = [to_json(e) + "\n" for e in events]
+        if lines:
+            self._events.write("".join(lines))
+            self._events.flush()
+
+    def summary(self, summary: Event) -> None:
+        with _private_open(self.summary_path) as f:
+            f.write(json.dumps(summary, indent=2, allow_nan=False) + "\n")
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._flush(final=True)
+            self._writer.close()
+        self._events.close()
+        if self._commands is not None:
+            self._commands.close()

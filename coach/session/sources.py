@@ -1,0 +1,179 @@
+"""What a live session reads: sample blocks and link-status items on the session clock.
+
+A source is an async iterator of :class:`~coach.samples.SampleBlock` (one role's samples, trace
+seconds) and :class:`LinkStatus` items (a sensor's link went up or down; its battery). The drivers hub
+provides one for real or simulated BLE devices; :class:`PacedSamples` plays samples it is given (a
+simulated session, a recorded trace) at the pace of a :class:`SessionClock`, in notification-sized
+blocks, as a device would deliver them.
+
+Times: ``t = 0`` is the start of calibration. A :class:`SessionClock` runs ``speed`` times faster than
+the wall clock (``coach demo`` accelerates a whole session); ``now_s()`` is in trace seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from coach.samples import FloatArray, SampleBlock
+
+
+@dataclass(frozen=True, slots=True)
+class LinkStatus:
+    """A sensor's link changed (or reported its battery) at session time ``t_s``."""
+
+    role: str
+    up: bool
+    t_s: float
+    battery_pct: float | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Notified:
+    """A block with the ``time.monotonic()`` at which its notification entered the driver: what the
+    live-latency benchmark measures from. Sources that do not track it yield plain blocks."""
+
+    block: SampleBlock
+    #: One time for the whole block, or one per sample (the notification that carried each sample).
+    entered_monotonic_s: float | FloatArray
+
+
+SourceItem = SampleBlock | Notified | LinkStatus
+
+
+class SessionClock:
+    """Trace seconds since :meth:`start`, running ``speed`` times as fast as ``time.monotonic``."""
+
+    def __init__(self, speed: float = 1.0) -> None:
+        if not speed > 0:
+            raise ValueError("clock speed must be positive")
+        self.speed = float(speed)
+        self._t0_monotonic = time.monotonic()
+
+    def start(self, at_monotonic: float | None = None) -> None:
+        """``t = 0`` now (or at the given ``time.monotonic()`` value)."""
+        self._t0_monotonic = time.monotonic() if at_monotonic is None else at_monotonic
+
+    def now_s(self) -> float:
+        return (time.monotonic() - self._t0_monotonic) * self.speed
+
+    def monotonic_at(self, t_s: float) -> float:
+        """The ``time.monotonic()`` value at which the clock reads ``t_s``."""
+        return self._t0_monotonic + t_s / self.speed
+
+    async def sleep_until(self, t_s: float) -> None:
+        delay = self.monotonic_at(t_s) - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+
+class SampleSource(Protocol):
+    """What :class:`~coach.session.live.LiveSession` reads from."""
+
+    @property
+    def sensors(self) -> Mapping[str, Mapping[str, Any]]:
+        """Per role: ``{"rate_hz": ..., "device": ...}`` for the trace ``meta``."""
+        ...
+
+    async def start(self, clock: SessionClock) -> None:
+        """Begin delivering: sample times from now on are on ``clock`` (t = 0 at its start)."""
+
+    def items(self) -> AsyncIterator[SourceItem]:
+        """Blocks and link changes in arrival order; ends when the source has no more data."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+@dataclass
+class _Cursor:
+    block: SampleBlock
+    next_index: int = 0
+    up: bool = False
+    battery_pct: float | None = None
+
+
+@dataclass
+class PacedSamples:
+    """Deliver pre-computed samples at the pace of the clock: every ``notify_wall_s`` of wall time,
+    each role's samples that are due (2 at 100 Hz in real time; more on an accelerated clock).
+
+    A pause in a role's samples longer than ``link_gap_s`` is reported as that sensor's link going
+    down (and up again when samples return): that is what a disconnection looks like in the samples
+    (a simulated session's transport faults), standing in for the link events the BLE drivers report.
+    Blocks come as :class:`Notified` with their release time.
+    """
+
+    blocks: Mapping[str, SampleBlock]
+    sensors: Mapping[str, Mapping[str, Any]]
+    notify_wall_s: float = 0.02
+    link_gap_s: float = 0.5
+    battery_pct: float | None = 87.0
+    queue_size: int = 10_000
+    dropped_blocks: int = 0
+    _queue: asyncio.Queue[SourceItem | None] = field(default_factory=lambda: asyncio.Queue(10_000))
+    _task: asyncio.Task[None] | None = None
+
+    async def start(self, clock: SessionClock) -> None:
+        self._queue = asyncio.Queue(self.queue_size)
+        self._task = asyncio.create_task(self._run(clock), name="paced-samples")
+
+    def _put(self, item: SourceItem | None) -> None:
+        try:
+            self._queue.put_nowait(item)
+        except asyncio.QueueFull:
+            self.dropped_blocks += 1  # bounded, like a notification queue: count, never block
+
+    async def _run(self, clock: SessionClock) -> None:
+        cursors = {role: _Cursor(block, battery_pct=self.battery_pct) for role, block in self.blocks.items()}
+        start = time.monotonic()
+        k = 0
+        try:
+            while any(c.next_index < len(c.block) for c in cursors.values()):
+                k += 1
+                delay = start + k * self.notify_wall_s - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                now = clock.now_s()
+                entered = time.monotonic()
+                for role, c in cursors.items():
+                    n = len(c.block)
+                    if c.next_index >= n:
+                        continue
+                    stop = int(np.searchsorted(c.block.t_s, now, side="right"))
+                    if stop > c.next_index:
+                        if not c.up:
+                            c.up = True
+                            t_up = float(c.block.t_s[c.next_index])
+                            self._put(LinkStatus(role, True, t_up, c.battery_pct))
+                        self._put(Notified(c.block.slice(c.next_index, stop), entered))
+                        c.next_index = stop
+                    elif (
+                        c.up
+                        and c.next_index > 0
+                        and now - float(c.block.t_s[c.next_index - 1]) > self.link_gap_s
+                    ):
+                        c.up = False
+                        self._put(LinkStatus(role, False, now, c.battery_pct, "no samples"))
+        finally:
+            self._put(None)
+
+    async def items(self) -> AsyncIterator[SourceItem]:
+        while True:
+            item = await self._queue.get()
+            if item is None:
+                return
+            yield item
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task

@@ -1,0 +1,61 @@
+"""`coach demo` as the README runs it: no terminal (stdin closed), defaults, ends by itself in under
+3 minutes, prints where the trace and summary are, and the web monitor it starts stored the session."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from coach.trace import read_trace
+from tests.fixtures.live import contract_problems
+
+pytestmark = pytest.mark.slow
+
+
+def test_demo_runs_a_whole_session_unattended(tmp_path: Path) -> None:
+    env = {**os.environ, "COACH_DATA_DIR": str(tmp_path / "data"), "COACH_RUNTIME_DIR": str(tmp_path / "run")}
+    for name in ("COACH_MQTT_USERNAME", "COACH_MQTT_PASSWORD", "COACH_ENROLMENT_SECRET"):
+        env.pop(name, None)
+    start = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, "-m", "coach", "demo"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=180,
+        check=False,
+    )
+    elapsed = time.monotonic() - start
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert elapsed < 180
+    err = proc.stderr
+    assert proc.stdout == ""  # stdout is for JSON Lines only; the demo talks on stderr
+    paths = dict(re.findall(r"^\s+(trace|events|summary):\s+(\S+)$", err, re.MULTILINE))
+    trace, events, summary = Path(paths["trace"]), Path(paths["events"]), Path(paths["summary"])
+    assert trace.is_relative_to(tmp_path) and trace.exists() and summary.exists()
+    doc = json.loads(summary.read_text())
+    assert doc["type"] == "summary" and doc["pain_0_10"] == 2 and doc["screening"]["blocked_by"] == []
+    assert doc["calibration"]["mounting"] == "meta" and doc["active_s"] >= 360.0
+    assert contract_problems(events, hand=True) == []
+    assert set(read_trace(trace).roles) == {"treated", "hand", "stroker"}
+    assert "Session summary" in err and "session finished" in err
+    # The therapist's web monitor ran beside it and stored the whole session from the broker.
+    assert "therapist web monitor at http://127.0.0.1:" in err
+    db = sqlite3.connect(tmp_path / "data" / "demo" / "monitor.sqlite3")
+    try:
+        sessions = db.execute("SELECT patient_id, session_id FROM coach_sessions").fetchall()
+        stored = db.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+    finally:
+        db.close()
+    assert sessions == [("p-demo", doc["session"])]
+    assert stored == len(events.read_text().splitlines())
+    assert not (tmp_path / "run" / "broker.json").exists()  # the embedded broker cleaned up after itself

@@ -1,0 +1,202 @@
+"""Parts of a live session on their own: trace quantisation and recording order, the terminal view,
+console input, the run configuration, the guided calibration checks, the event ordering."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from coach.errors import ConfigError
+from coach.feedback.terminal import TerminalView, format_summary
+from coach.samples import SampleBlock
+from coach.session.calibration import GuidedCalibration
+from coach.session.config import example_config, load_config, parse_config
+from coach.session.console import Console
+from coach.session.live import _Merger
+from coach.session.recorder import SessionRecorder, _quantize, as_recorded
+from coach.trace import TraceMeta, read_trace
+from tests.fixtures.live import simulated_blocks
+
+
+@pytest.mark.parametrize(("fmt", "scale"), [("%.5f", 20.0), ("%.6f", 3.0), ("%.6f", 3600.0), ("%.3f", 60.0)])
+def test_quantisation_equals_formatting_then_parsing(fmt: str, scale: float) -> None:
+    rng = np.random.default_rng(4)
+    digits = int(fmt[2])
+    values = rng.normal(0, scale, 50_000)
+    ties = (np.round(values[:5000] * 10**digits) + 0.5) / 10**digits  # values at (binary-nearest) ties
+    values = np.concatenate([values, ties, [0.0, -1e-12, 1e-12]])
+    expected = np.array([float(fmt % v) for v in values])
+    assert np.array_equal(_quantize(values, fmt), expected)
+
+
+def test_recorded_samples_read_back_bit_identical(tmp_path: Path) -> None:
+    rng = np.random.default_rng(5)
+    t = np.cumsum(rng.uniform(0.009, 0.011, 300))
+    block = as_recorded(SampleBlock("treated", t, rng.normal(0, 5, (300, 3)), rng.normal(0, 1, (300, 3))))
+    rec = SessionRecorder(tmp_path, "s-1")
+    rec.add(block)
+    rec.open_trace(TraceMeta({"sensors": {"treated": {"rate_hz": 100}}}))
+    rec.close()
+    back = read_trace(rec.trace_path).blocks["treated"]
+    assert np.array_equal(back.t_s, block.t_s)
+    assert np.array_equal(back.acc_mps2, block.acc_mps2) and np.array_equal(back.gyr_rps, block.gyr_rps)
+
+
+def test_recorder_keeps_rows_in_time_order_and_a_lost_sensor_does_not_hold_the_others(tmp_path: Path) -> None:
+    def block(role: str, t0: float, n: int) -> SampleBlock:
+        t = t0 + np.arange(n) * 0.01
+        return SampleBlock(role, t, np.zeros((n, 3)) + 9.8, np.zeros((n, 3)))
+
+    rec = SessionRecorder(tmp_path, "s-2")
+    rec.open_trace(TraceMeta({"sensors": {"treated": {"rate_hz": 100}, "hand": {"rate_hz": 100}}}))
+    rec.add(block("treated", 0.0, 100))
+    rec.add(block("hand", 0.005, 50))
+    rec.flush()
+    assert rec.samples_written == 50 + 50  # treated held back beyond the hand's last sample
+    rec.link("hand", up=False)
+    rec.flush()
+    assert rec.samples_written == 150  # the lost hand no longer holds treated back
+    rec.close()
+    lines = rec.trace_path.read_text().splitlines()[3:]
+    times = [float(line.split(",")[0]) for line in lines]
+    assert times == sorted(times) and len(times) == 150
+    assert rec.trace_path.stat().st_mode & 0o077 == 0
+
+
+def test_merger_keeps_t_non_decreasing() -> None:
+    m = _Merger()
+    assert m.session({"type": "cue", "t": 4.0, "id": "session-cue-1"}) == []  # waits for the pipeline
+    out = m.pipeline([{"type": "posture", "t": 3.0, "id": "p-1"}, {"type": "posture", "t": 5.0, "id": "p-2"}])
+    assert [e["id"] for e in out] == ["p-1", "session-cue-1", "p-2"]
+    m.pipeline_done = True
+    late = m.session({"type": "cue", "t": 1.0, "id": "session-cue-2"})
+    assert late == [{"type": "cue", "t": 5.0, "id": "session-cue-2"}]
+
+
+def test_guided_calibration_finds_the_simulated_phases() -> None:
+    blocks = simulated_blocks(("treated", "hand"), 40.0, seed=5)
+    cal = GuidedCalibration(list(blocks))
+    prompts = cal.begin(0.0)
+    for k in range(1, 300):
+        t = k * 0.1
+        for b in blocks.values():
+            idx = np.flatnonzero((b.t_s >= t - 0.1) & (b.t_s < t))
+            if idx.size:
+                cal.feed(b.slice(int(idx[0]), int(idx[-1]) + 1))
+        prompts += cal.step(t)
+        if cal.done:
+            break
+    assert [p.code for p in prompts] == ["calibration_still", "calibration_rotate", "calibration_done"]
+    assert cal.still is not None and cal.rotate is not None
+    assert cal.still[1] - cal.still[0] == pytest.approx(3.0) and cal.still[1] <= cal.rotate[0]
+    # The simulated patient was told to hold still from about 1.5 s and turned from about 5 s on.
+    assert 0.5 <= cal.still[0] <= 3.0 and 4.0 <= cal.rotate[0] <= 8.0 and cal.rotate[1] <= 13.0
+
+
+def test_terminal_view_line_mode_and_panel() -> None:
+    out = io.StringIO()
+    view = TerminalView(out, interactive=False, status_every_s=0.0)
+    view.model.state = "active"
+    view.on_event(
+        {"type": "cue", "t": 65.0, "id": "cue-1", "code": "raise_hand", "message": "Raise your hand."}
+    )
+    view.on_event({"type": "stroke", "t": 66.0, "id": "stroke-1", "direction": "distal"})
+    view.set_sensor("hand", "down", 40.0)
+    text = out.getvalue()
+    assert "[01:05] Raise your hand." in text and "the hand sensor lost its link" in text
+    assert "\x1b[" not in text  # no cursor control outside a terminal
+    assert "fingers 1" in view.status_line() and "hand down" in view.status_line()
+    tty = io.StringIO()
+    panel = TerminalView(tty, interactive=True)
+    panel.on_event({"type": "posture", "t": 3.0, "id": "p", "elevated": False, "elevation_deg": -4.0})
+    panel.say("hello")
+    assert "\x1b[" in tty.getvalue() and "LOW" in "\n".join(panel.panel())
+    summary = format_summary(
+        {"duration_s": 600.0, "strokes_total": 3, "elevated_fraction": 0.5, "pain_0_10": 2}
+    )
+    assert "10:00" in summary and "50%" in summary and "2 / -" in summary
+
+
+async def test_console_reads_lines_from_a_pipe_and_treats_closed_stdin_as_end() -> None:
+    read_fd, write_fd = os.pipe()
+    os.write(write_fd, b"yes\nno\n")
+    os.close(write_fd)
+    with os.fdopen(read_fd) as stdin:
+        console = Console(stdin)
+        assert not console.is_tty and not console.watch_keys(lambda _: None)
+        assert await console.readline() == "yes"
+        assert await console.readline() == "no"
+        assert await console.readline() is None
+    r, w = os.pipe()
+    os.close(w)
+    closed = os.fdopen(r)
+    closed.close()  # `coach demo` runs with stdin closed
+    console = Console(closed)
+    assert console.closed and await asyncio.wait_for(console.readline(), 1) is None
+
+
+def test_example_config_parses_and_errors_name_the_key(tmp_path: Path) -> None:
+    example = tmp_path / "session.toml"
+    example.write_text(example_config())
+    cfg = load_config(example)
+    assert cfg.patient == "p-0001" and cfg.roles == ["treated", "hand", "stroker"]
+    assert cfg.target_duration_s == 720.0 and cfg.broker is not None and cfg.broker.url.startswith("mqtts://")
+    with pytest.raises(ConfigError, match=r"\[broker\] unknown key\(s\) password.*COACH_MQTT"):
+        parse_config({"patient": "p-1", "broker": {"url": "mqtt://h", "password": "x"}}, "s.toml")
+    with pytest.raises(ConfigError, match="needs a device with role 'treated'"):
+        parse_config(
+            {"patient": "p-1", "devices": [{"role": "hand", "profile": "witmotion", "address": "x"}]}, "s"
+        )
+    with pytest.raises(ConfigError, match="pseudonymous id"):
+        parse_config({"patient": "Jane Doe"}, "s.toml")
+    with pytest.raises(ConfigError, match="'target_duration_min' must be a number within 1–60"):
+        parse_config({"patient": "p-1", "target_duration_min": 0}, "s.toml")
+
+
+def test_latency_attribution_picks_the_notification_that_completed_a_decision(tmp_path: Path) -> None:
+    from tests.fixtures.live import make_session
+
+    blocks = simulated_blocks(("treated", "hand"), 40.0, seed=5)
+    session = make_session(tmp_path, blocks)
+    # Before this batch: treated up to 10.02 s, hand up to 9.97 s. A decision at 10.00 s needs both
+    # one sample period (0.01 s) past it: treated already has it, the hand's sample at 10.01 s came in
+    # the second of its notifications below.
+    session._fed_before = {"treated": 10.02, "hand": 9.97}
+    session._notes = [
+        ("hand", np.array([9.98, 9.99, 10.00]), np.array([100.0, 100.0, 100.0])),
+        ("treated", np.array([10.03, 10.04]), np.array([100.5, 100.5])),
+        ("hand", np.array([10.01, 10.02]), np.array([101.0, 101.0])),
+    ]
+    assert session._decider(10.00) == 101.0
+    assert session._decider(9.985) == 100.0  # the hand's first notification was enough
+    session._fed_before = {"treated": 20.0, "hand": 20.0}
+    assert session._decider(10.00) == 100.0  # nothing was missing: the batch's earliest (conservative)
+    session.store.close()
+    session.recorder.close()
+
+
+async def test_audio_cues_use_espeak_when_present_and_stay_quiet_otherwise(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from coach.feedback.audio import AudioCues
+
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    assert not AudioCues(enabled=True).enabled  # nothing to play with: quiet, no error
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    spoken = tmp_path / "spoken.txt"
+    fake = bin_dir / "espeak-ng"
+    fake.write_text(f'#!/bin/sh\nfor a in "$@"; do last="$a"; done\nprintf "%s\\n" "$last" >> {spoken}\n')
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    assert not AudioCues().enabled  # off by default
+    audio = AudioCues(enabled=True)
+    assert audio.player is not None and audio.player[0] == "speech"
+    await audio.play("Raise your hand a little.")
+    await audio.close()
+    assert spoken.read_text() == "Raise your hand a little.\n"
