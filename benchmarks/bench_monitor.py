@@ -1,0 +1,792 @@
+"""Monitor ingest at scale (issue 5 item 5): N simulated coaches → local Mosquitto → ``coach monitor``.
+
+Each simulated coach is a light publisher on its own MQTT connection that replays a recorded event
+stream in real time (``coach simulate`` + ``coach replay``, made at start; ``--streams synthetic`` uses
+the contract-built streams of :mod:`coach.monitor.feed` instead) and publishes its retained status at
+1 Hz. Every event carries the wall time it was published (``bench_pub_unix_s``, an added field); the
+monitor stamps ``received_unix_s`` and ``stored_unix_s`` (when its batch write starts) on each row. So:
+
+- loss: events published − distinct events stored, per session (must be 0);
+- latency publish → stored: ``stored_unix_s − bench_pub_unix_s``; the batch commit that follows adds at
+  most the longest batch write, reported beside it (``p99 + max write`` is the upper bound quoted);
+- duplicates across two instances on one shared subscription: each instance's own count of new rows
+  (``/healthz``) must add up to the rows in the database, with no key stored twice.
+
+Runs (default): 500 sessions on one instance with SQLite; 500 sessions on two instances sharing
+``$share/bench/coach/v1/#`` with PostgreSQL; then a ramp of N on one instance with SQLite until p99
+exceeds 1 s, an event is lost, or the load generator itself falls behind (its ceiling, not the monitor's).
+
+    ./run bench monitor
+    ./run bench monitor -- --runs ramp --ramp 1000,2000,3000 --duration 30
+    ./run bench monitor -- --runs single --sessions 500 --db postgresql
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import multiprocessing as mp
+import os
+import resource
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+P99_LIMIT_S = 1.0
+#: The broker's ``max_inflight_messages`` by default in the runs (``--broker-inflight``); the monitor is
+#: told, so its batches close at half of it (MQTT 3.1.1 cannot ask the broker for a window).
+BROKER_INFLIGHT = 1000
+PUBLISHER_LAG_LIMIT_S = 1.0
+
+
+# --- event streams ------------------------------------------------------------------------------
+
+
+def recorded_streams(count: int, duration_s: float, workdir: Path) -> tuple[list[list[dict[str, Any]]], str]:
+    """Real coach event streams: simulate a session, replay it through the pipeline (falls back to the
+    synthetic streams, saying so, when the pipeline cannot run)."""
+    try:
+        return _record(count, duration_s, workdir), "recorded (coach simulate --random + coach replay)"
+    except subprocess.CalledProcessError as exc:
+        tail = (exc.stderr or b"").decode(errors="replace").strip().splitlines()[-1:]
+        print(f"could not record streams ({' '.join(exc.cmd[2:4])} failed: {tail}); using synthetic ones")
+        return synthetic_streams(count, duration_s), "synthetic (recording failed)"
+
+
+def _record(count: int, duration_s: float, workdir: Path) -> list[list[dict[str, Any]]]:
+    streams = []
+    for seed in range(count):
+        trace = workdir / f"bench-{seed}.csv"
+        subprocess.run(
+            [sys.executable, "-m", "coach", "simulate", "-o", str(trace), "--seed", str(seed), "--random",
+             "--duration", str(duration_s + 20.0)],
+            check=True, capture_output=True, timeout=600,
+        )  # fmt: skip
+        done = subprocess.run(
+            [sys.executable, "-m", "coach", "replay", str(trace)],
+            check=True, capture_output=True, timeout=600,
+        )  # fmt: skip
+        streams.append([json.loads(line) for line in done.stdout.decode().splitlines() if line.strip()])
+    return streams
+
+
+def synthetic_streams(count: int, duration_s: float) -> list[list[dict[str, Any]]]:
+    from coach.monitor.feed import synthetic_session
+
+    return [synthetic_session(seed, active_s=duration_s + 20.0) for seed in range(count)]
+
+
+# --- publishers (separate processes) ------------------------------------------------------------
+
+
+def _publisher_main(
+    port: int, coaches: list[tuple[int, str, str]], streams: list[list[dict[str, Any]]],
+    start_unix_s: float, duration_s: float, out: Any,
+) -> None:  # fmt: skip
+    os.nice(10)  # the load generator yields the CPU to the broker, the monitor and the database
+    result = asyncio.run(_publish_all(port, coaches, streams, start_unix_s, duration_s))
+    result["cpu_s"] = time.process_time()
+    out.put(result)
+
+
+class RawPublisher:
+    """A minimal MQTT 3.1.1 publisher (CONNECT, PUBLISH at QoS 1, PUBACK counting, DISCONNECT).
+
+    The load generator shares 2 cores with the broker, the monitor and the database; a full client
+    (aiomqtt on paho) costs so much per message in Python that at a few thousand messages a second it
+    measured itself rather than the monitor. This writes the bytes of the MQTT standard directly.
+    """
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+        self.sent = 0
+        self.acked = 0
+        self._next_id = 0
+        self._acks = asyncio.create_task(self._read_acks())
+
+    @staticmethod
+    def _length(n: int) -> bytes:
+        out = bytearray()
+        while True:
+            byte, n = n % 128, n // 128
+            out.append(byte | (0x80 if n else 0))
+            if not n:
+                return bytes(out)
+
+    @staticmethod
+    def _text(s: str) -> bytes:
+        b = s.encode()
+        return len(b).to_bytes(2, "big") + b
+
+    @classmethod
+    async def connect(cls, port: int, client_id: str) -> RawPublisher:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        body = cls._text("MQTT") + bytes([4, 0x02]) + (60).to_bytes(2, "big") + cls._text(client_id)
+        writer.write(b"\x10" + cls._length(len(body)) + body)
+        connack = await reader.readexactly(4)
+        if connack[0] != 0x20 or connack[3] != 0:
+            raise ConnectionError(f"CONNACK refused: {connack.hex()}")
+        return cls(reader, writer)
+
+    def publish(self, topic: str, payload: bytes, retain: bool = False) -> None:
+        self._next_id = self._next_id % 65535 + 1
+        body = self._text(topic) + self._next_id.to_bytes(2, "big") + payload
+        self.writer.write(bytes([0x32 | int(retain)]) + self._length(len(body)) + body)
+        self.sent += 1
+
+    async def _read_acks(self) -> None:
+        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+            while True:
+                head = await self.reader.readexactly(2)
+                rest = await self.reader.readexactly(head[1])
+                if head[0] == 0x40 and len(rest) == 2:
+                    self.acked += 1
+
+    async def close(self, timeout_s: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while self.acked < self.sent and time.monotonic() < deadline:  # noqa: ASYNC110 - polls a counter
+            await asyncio.sleep(0.05)
+        self.writer.write(b"\xe0\x00")
+        with contextlib.suppress(ConnectionError):
+            await self.writer.drain()
+        self.writer.close()
+        self._acks.cancel()
+        with contextlib.suppress(asyncio.CancelledError, ConnectionError):
+            await self._acks
+
+
+async def _publish_all(
+    port: int, coaches: list[tuple[int, str, str]], streams: list[list[dict[str, Any]]],
+    start_unix_s: float, duration_s: float,
+) -> dict[str, Any]:  # fmt: skip
+    lags: list[float] = []
+    published: dict[str, int] = {}
+    counts = {"statuses": 0, "sent": 0, "acked": 0}
+    errors: list[str] = []
+
+    async def coach(index: int, patient: str, session: str) -> None:
+        stream = [e for e in streams[index % len(streams)] if e["t"] < duration_s]
+        begin = start_unix_s + (index % 997) / 997.0  # spread the coaches over the second
+        events_topic = f"coach/v1/{patient}/{session}/events"
+        status_topic = f"coach/v1/{patient}/status"
+        count = 0
+        try:
+            client = await RawPublisher.connect(port, f"bench-{patient}")
+            next_status = 0.0
+            state = "idle"
+            for event in stream:
+                while next_status <= event["t"]:
+                    wait = begin + next_status - time.time()
+                    if wait > 0:
+                        await asyncio.sleep(wait)
+                    body = {
+                        "state": state,
+                        "session": session,
+                        "sensors": {"treated": {"link": "up", "battery_pct": 80}},
+                    }
+                    client.publish(status_topic, json.dumps(body).encode(), retain=True)
+                    counts["statuses"] += 1
+                    next_status += 1.0
+                wait = begin + event["t"] - time.time()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                if event["type"] == "state":
+                    state = event["state"]
+                now = time.time()
+                lags.append(now - (begin + event["t"]))
+                payload = dict(event, bench_pub_unix_s=now)
+                client.publish(events_topic, json.dumps(payload, separators=(",", ":")).encode())
+                count += 1
+            await client.close()
+            counts["sent"] += client.sent
+            counts["acked"] += client.acked
+        except Exception as exc:  # reported; the run counts it against the load generator
+            errors.append(f"{patient}: {type(exc).__name__}: {exc}")
+        published[f"{patient}/{session}"] = count
+
+    await asyncio.gather(*(coach(i, p, s) for i, p, s in coaches))
+    lags.sort()
+    return {
+        "published": published,
+        "statuses": counts["statuses"],
+        "unacked": counts["sent"] - counts["acked"],
+        "lag_p99_s": lags[int(0.99 * (len(lags) - 1))] if lags else 0.0,
+        "lag_max_s": lags[-1] if lags else 0.0,
+        "errors": errors[:5],
+        "error_count": len(errors),
+    }
+
+
+# --- monitors -----------------------------------------------------------------------------------
+
+
+@dataclass
+class MonitorProcess:
+    proc: subprocess.Popen[bytes]
+    port: int
+    cpu_start_s: float = 0.0
+    profiler: subprocess.Popen[bytes] | None = None
+
+    def health(self) -> dict[str, Any]:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=10) as r:
+            body: dict[str, Any] = json.load(r)
+        return body
+
+    def cpu_s(self) -> float:
+        return _cpu_s(self.proc.pid)
+
+
+def _cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _postgres_cpu_s() -> dict[int, float]:
+    """CPU seconds of every PostgreSQL server process (the whole local cluster)."""
+    out = {}
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                if (proc / "comm").read_text().strip() == "postgres":
+                    out[int(proc.name)] = _cpu_s(int(proc.name))
+    return out
+
+
+def watch_broker_queue(port: int, stop: threading.Event, out: list[int]) -> None:
+    """Mosquitto's $SYS counters (every second): messages it holds minus the retained ones, i.e. the
+    QoS 1 messages queued or in flight for subscribers that have not acknowledged them yet."""
+    import paho.mqtt.client as mqtt
+
+    counts = {"stored": 0, "retained": 0}
+
+    def on_message(_c: Any, _u: Any, msg: Any) -> None:
+        key = "stored" if msg.topic.endswith("store/messages/count") else "retained"
+        counts[key] = int(msg.payload)
+        out.append(counts["stored"] - counts["retained"])
+
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-sys-watch")
+    client.on_message = on_message
+    client.connect("127.0.0.1", port)
+    client.subscribe([("$SYS/broker/store/messages/count", 0), ("$SYS/broker/retained messages/count", 0)])
+    client.loop_start()
+    stop.wait()
+    client.loop_stop()
+    client.disconnect()
+
+
+def watch_lock_waits(db_url: str, stop: threading.Event, out: list[int]) -> None:
+    """Every 100 ms: how many of the run database's sessions wait on a lock (row locks between
+    instances would show here)."""
+    import psycopg
+
+    name = db_url.rsplit("/", 1)[1]
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        while not stop.wait(0.1):
+            row = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock'",
+                (name,),
+            ).fetchone()
+            out.append(int(row[0]) if row else 0)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_monitor(
+    broker_url: str, db_url: str, workdir: Path, shared_group: str | None, name: str, inflight: int
+) -> MonitorProcess:
+    port = _free_port()
+    profile = os.environ.get("BENCH_MONITOR_PROFILE")  # a folder: run the monitor under cProfile
+    prefix = ["-m", "cProfile", "-o", f"{profile}/monitor-{name}.prof"] if profile else []
+    args = [sys.executable, *prefix, "-m", "coach", "monitor", "--broker", broker_url, "--db", db_url,
+            "--listen", f"127.0.0.1:{port}", "--client-id", f"bench-monitor-{name}"]  # fmt: skip
+    if shared_group:
+        args += ["--shared-group", shared_group]  # MQTT 5: asks for its own in-flight window
+    else:
+        args += ["--mqtt-inflight", str(inflight)]
+    data = os.environ.get("COACH_DATA_DIR", str(workdir / "data"))  # shared with the bench: one key
+    env = {**os.environ, "COACH_DATA_DIR": data, "COACH_RUNTIME_DIR": str(workdir / "run")}
+    log = open(workdir / f"monitor-{name}.log", "wb")
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=log, env=env)
+    log.close()
+    m = MonitorProcess(proc, port)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError):
+            if m.health()["ingest"]["connected"]:
+                m.cpu_start_s = m.cpu_s()
+                pyspy = os.environ.get("BENCH_MONITOR_PYSPY")  # a folder: sample the monitor with py-spy
+                if pyspy:
+                    m.profiler = subprocess.Popen(
+                        ["py-spy", "record", "--pid", str(proc.pid), "--rate", "200", "--nonblocking",
+                         "--format", "raw", "-o", f"{pyspy}/monitor-{name}.txt"],
+                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                    )  # fmt: skip
+                return m
+        time.sleep(0.1)
+    proc.terminate()
+    raise RuntimeError(f"monitor {name} did not connect; see {workdir}/monitor-{name}.log")
+
+
+def stop_monitor(m: MonitorProcess) -> None:
+    if m.profiler is not None:
+        m.profiler.send_signal(signal.SIGINT)  # py-spy writes its samples on SIGINT
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            m.profiler.wait(timeout=20)
+    m.proc.terminate()
+    try:
+        m.proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        m.proc.kill()
+        m.proc.wait()
+
+
+# --- the dashboard's live view, watched during a run --------------------------------------------
+
+WATCHER_PASSWORD = "bench-watcher-password"
+
+
+async def _seed_watcher(db_url: str) -> None:
+    """A therapist following the first simulated patient, so the run can watch its live card."""
+    from coach.monitor import accounts
+    from coach.monitor.db import open_database
+
+    db = await open_database(db_url)
+    try:
+        await accounts.create_therapist(db, "bench", "Bench Watcher", WATCHER_PASSWORD)
+        await accounts.create_patient(db, "p-00000", "Watched Patient")
+        await accounts.assign(db, "bench", "p-00000")
+    finally:
+        await db.close()
+
+
+def watch_dashboard(port: int, start_unix_s: float, stop: threading.Event, out: list[float]) -> None:
+    """Log in, follow the overview stream, and time each new ``t`` of patient p-00000's session
+    against when its coach was scheduled to publish that event (coach 0 starts at ``start_unix_s``)."""
+    import http.client
+
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        conn.request("POST", "/api/login", json.dumps({"username": "bench", "password": WATCHER_PASSWORD}),
+                     {"Content-Type": "application/json"})  # fmt: skip
+        resp = conn.getresponse()
+        cookie = resp.getheader("Set-Cookie", "").split(";", 1)[0]
+        resp.read()
+        conn.request("GET", "/api/stream/overview", headers={"Cookie": cookie})
+        stream = conn.getresponse()
+        last_t = -1.0
+        while not stop.is_set():
+            line = stream.readline()
+            if not line:
+                break
+            if not line.startswith(b"data: "):
+                continue
+            cards = json.loads(line[6:])["patients"]
+            session = cards[0]["session"] if cards else None
+            if session and session["t_s"] > last_t:
+                last_t = session["t_s"]
+                out.append(time.time() - (start_unix_s + last_t))
+        conn.close()
+    except (OSError, ValueError, KeyError) as exc:
+        print(f"  dashboard watcher stopped: {exc}", file=sys.stderr)
+
+
+# --- one run ------------------------------------------------------------------------------------
+
+
+@dataclass
+class RunResult:
+    label: str
+    sessions: int
+    instances: int
+    db: str
+    duration_s: float
+    published: int = 0
+    stored: int = 0
+    lost: int = 0
+    duplicate_keys: int = 0
+    per_instance_new: list[int] = field(default_factory=list)
+    msgs_per_s: float = 0.0
+    p50_s: float = float("nan")
+    p99_s: float = float("nan")
+    max_s: float = float("nan")
+    write_max_s: float = 0.0
+    arrival_p99_s: float = float("nan")
+    drain_s: float = float("nan")
+    monitor_cpu_pct: list[float] = field(default_factory=list)
+    broker_cpu_pct: float = 0.0
+    publishers_cpu_pct: float = 0.0
+    postgres_cpu_pct: float = 0.0
+    loop_lag_max_s: list[float] = field(default_factory=list)
+    loop_stalls: list[int] = field(default_factory=list)
+    lock_wait_samples: int = 0
+    lock_samples: int = 0
+    broker_queue_max: int = 0
+    broker_inflight: int = BROKER_INFLIGHT
+    publisher_lag_p99_s: float = 0.0
+    publisher_errors: int = 0
+    unacked: int = 0
+    statuses_stored: int = 0
+    load_avg: tuple[float, float] = (0.0, 0.0)
+    dashboard_p50_s: float = float("nan")
+    dashboard_p99_s: float = float("nan")
+    dashboard_updates: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.lost == 0 and self.duplicate_keys == 0 and self.p99_s + self.write_max_s <= P99_LIMIT_S
+
+    @property
+    def harness_limited(self) -> bool:
+        return (
+            self.publisher_lag_p99_s > PUBLISHER_LAG_LIMIT_S or self.publisher_errors > 0 or self.unacked > 0
+        )
+
+
+async def _db_rows(db_url: str) -> tuple[list[dict[str, Any]], int]:
+    from coach.monitor.db import open_database
+
+    db = await open_database(db_url)
+    try:
+        rows = await db.fetchall(
+            "SELECT patient_id, session_id, event_id, payload, received_unix_s, stored_unix_s FROM events"
+        )
+        statuses = await db.fetchone("SELECT COUNT(*) AS n FROM statuses")
+        return rows, int(statuses["n"]) if statuses else 0
+    finally:
+        await db.close()
+
+
+async def _db_count(db_url: str) -> int:
+    from coach.monitor.db import open_database
+
+    db = await open_database(db_url)
+    try:
+        row = await db.fetchone("SELECT COUNT(*) AS n FROM events")
+        return int(row["n"]) if row else 0
+    finally:
+        await db.close()
+
+
+def run_once(
+    label: str, sessions: int, instances: int, db_kind: str, duration_s: float,
+    streams: list[list[dict[str, Any]]], publishers: int, workdir: Path, group_single: bool = False,
+    broker_inflight: int = BROKER_INFLIGHT,
+) -> RunResult:  # fmt: skip
+    from tests.fixtures.monitor_services import fresh_postgres_database
+    from tests.fixtures.mosquitto import MosquittoBroker, MosquittoConfig
+
+    res = RunResult(label, sessions, instances, db_kind, duration_s)
+    load_before = os.getloadavg()[0]
+    run_dir = Path(tempfile.mkdtemp(prefix=f"{label}-", dir=workdir))
+    res.broker_inflight = broker_inflight
+    extra = ("sys_interval 1", f"max_inflight_messages {broker_inflight}")  # the later line wins
+    broker = MosquittoBroker(run_dir / "mosquitto", MosquittoConfig(persistence=False, extra=extra))
+    broker.start()
+    db_ctx: contextlib.AbstractContextManager[str]
+    if db_kind == "postgresql":
+        db_ctx = fresh_postgres_database("coach_monitor_bench")
+    else:
+        db_ctx = contextlib.nullcontext(f"sqlite:///{run_dir}/monitor.sqlite3")
+    monitors: list[MonitorProcess] = []
+    try:
+        with db_ctx as db_url:
+            asyncio.run(_seed_watcher(db_url))
+            group = "bench" if instances > 1 or group_single else None
+            monitors = [
+                start_monitor(broker.url, db_url, run_dir, group, f"{label}-{k}", broker_inflight)
+                for k in range(instances)
+            ]
+            coaches = [(i, f"p-{i:05d}", f"s-{label}-{i:05d}") for i in range(sessions)]
+            assert broker.process is not None
+            broker_cpu_start_s = _cpu_s(broker.process.pid)
+            pg_cpu_start = _postgres_cpu_s()
+            lock_waits: list[int] = []
+            stop_locks = threading.Event()
+            broker_queue: list[int] = []
+            threading.Thread(
+                target=watch_broker_queue, args=(broker.port, stop_locks, broker_queue), daemon=True
+            ).start()
+            if db_kind == "postgresql":
+                threading.Thread(
+                    target=watch_lock_waits, args=(db_url, stop_locks, lock_waits), daemon=True
+                ).start()
+            start_unix_s = time.time() + 3.0 + sessions / 500.0  # time to connect every coach
+            stop_watch, dashboard_lat = threading.Event(), []
+            watcher = threading.Thread(
+                target=watch_dashboard,
+                args=(monitors[0].port, start_unix_s, stop_watch, dashboard_lat),
+                daemon=True,
+            )
+            watcher.start()
+            ctx = mp.get_context("spawn")
+            queue = ctx.Queue()
+            procs = []
+            for k in range(publishers):
+                mine = coaches[k::publishers]
+                proc = ctx.Process(
+                    target=_publisher_main,
+                    args=(broker.port, mine, streams, start_unix_s, duration_s, queue),
+                )
+                proc.start()
+                procs.append(proc)
+            outs = [queue.get(timeout=duration_s + 300) for _ in procs]
+            for proc in procs:
+                proc.join(timeout=30)
+            end_publish = time.time()
+            stop_watch.set()
+            published = {k: v for out in outs for k, v in out["published"].items()}
+            res.published = sum(published.values())
+            res.publisher_lag_p99_s = max(out["lag_p99_s"] for out in outs)
+            res.publisher_errors = sum(out["error_count"] for out in outs)
+            res.unacked = sum(out["unacked"] for out in outs)
+            for out in outs:
+                for err in out["errors"]:
+                    print(f"  publisher error: {err}", file=sys.stderr)
+            statuses = sum(out["statuses"] for out in outs)
+            res.msgs_per_s = (res.published + statuses) / duration_s
+            # Drain: wait until every published event is stored (or give up after 60 s).
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                if asyncio.run(_db_count(db_url)) >= res.published:
+                    break
+                time.sleep(0.2)
+            res.drain_s = time.time() - end_publish
+            # The instances count a batch just after its commit: let the counters settle.
+            stored_now = asyncio.run(_db_count(db_url))
+            deadline = time.monotonic() + 10
+            healths = [m.health()["ingest"] for m in monitors]
+            while sum(h["stored_new"] for h in healths) < stored_now and time.monotonic() < deadline:
+                time.sleep(0.2)
+                healths = [m.health()["ingest"] for m in monitors]
+            wall_s = time.time() - start_unix_s
+            res.monitor_cpu_pct = [100.0 * (m.cpu_s() - m.cpu_start_s) / wall_s for m in monitors]
+            res.broker_cpu_pct = 100.0 * (_cpu_s(broker.process.pid) - broker_cpu_start_s) / wall_s
+            pg_cpu = _postgres_cpu_s()
+            res.postgres_cpu_pct = (
+                100.0 * sum(v - pg_cpu_start.get(pid, 0.0) for pid, v in pg_cpu.items()) / wall_s
+            )
+            res.publishers_cpu_pct = 100.0 * sum(out["cpu_s"] for out in outs) / wall_s
+            res.loop_lag_max_s = [h["loop_lag_s_max"] for h in healths]
+            res.loop_stalls = [h["loop_stalls_100ms"] for h in healths]
+            stop_locks.set()
+            res.broker_queue_max = max(broker_queue, default=0)
+            res.lock_samples = len(lock_waits)
+            res.lock_wait_samples = sum(1 for n in lock_waits if n)
+            res.per_instance_new = [h["stored_new"] for h in healths]
+            res.write_max_s = max(h["write_s_max"] for h in healths)
+            rows, res.statuses_stored = asyncio.run(_db_rows(db_url))
+            res.load_avg = (load_before, os.getloadavg()[0])
+    finally:
+        for m in monitors:
+            stop_monitor(m)
+        broker.stop()
+    keys = [(r["patient_id"], r["session_id"], r["event_id"]) for r in rows]
+    res.stored = len(keys)
+    res.duplicate_keys = len(keys) - len(set(keys))
+    stored_per_session: dict[str, int] = {}
+    for p, s, _ in set(keys):
+        stored_per_session[f"{p}/{s}"] = stored_per_session.get(f"{p}/{s}", 0) + 1
+    res.lost = sum(max(0, n - stored_per_session.get(k, 0)) for k, n in published.items())
+    pub = [json.loads(r["payload"])["bench_pub_unix_s"] for r in rows]
+    dump = os.environ.get("BENCH_MONITOR_DUMP")  # a folder: per-event times, to see where latency goes
+    if dump:
+        times = [
+            (t, r["received_unix_s"], r["stored_unix_s"], r["patient_id"])
+            for r, t in zip(rows, pub, strict=True)
+        ]
+        Path(dump, f"{label}-times.json").write_text(
+            json.dumps({"start_unix_s": start_unix_s, "times": times})
+        )
+    arrivals = sorted(r["received_unix_s"] - t for r, t in zip(rows, pub, strict=True))
+    if arrivals:
+        res.arrival_p99_s = arrivals[int(0.99 * (len(arrivals) - 1))]
+    latencies = sorted(r["stored_unix_s"] - t for r, t in zip(rows, pub, strict=True))
+    if latencies:
+        res.p50_s = statistics.median(latencies)
+        res.p99_s = latencies[int(0.99 * (len(latencies) - 1))]
+        res.max_s = latencies[-1]
+    lat = sorted(dashboard_lat[2:])  # the first updates include the session's start-up
+    if lat:
+        res.dashboard_updates = len(lat)
+        res.dashboard_p50_s = statistics.median(lat)
+        res.dashboard_p99_s = lat[int(0.99 * (len(lat) - 1))]
+    if instances > 1 and sum(res.per_instance_new) != res.stored:
+        res.duplicate_keys += abs(sum(res.per_instance_new) - res.stored)
+    return res
+
+
+def report(r: RunResult) -> None:
+    split = " + ".join(str(n) for n in r.per_instance_new)
+    cpu = ", ".join(f"{c:.0f} %" for c in r.monitor_cpu_pct)
+    verdict = "OK" if r.ok else "FAIL"
+    lags = ", ".join(f"{x * 1000:.0f}" for x in r.loop_lag_max_s)
+    stalls = ", ".join(str(x) for x in r.loop_stalls)
+    locks = (
+        f"; sessions waiting on a lock in {r.lock_wait_samples} of {r.lock_samples} samples"
+        if r.lock_samples
+        else ""
+    )
+    if r.harness_limited:
+        verdict += " (load generator behind schedule: its limit, not the monitor's)"
+    ms = 1000.0
+    print(
+        f"{r.label:>12}: {r.sessions:5d} sessions, {r.instances} instance(s), {r.db:<10} | "
+        f"{r.msgs_per_s:7.0f} msg/s in | events published {r.published}, stored {r.stored} "
+        f"(per instance {split}), lost {r.lost}, duplicate keys {r.duplicate_keys}, "
+        f"statuses {r.statuses_stored} | publish→stored p50 {r.p50_s * ms:.0f} ms, "
+        f"p99 {r.p99_s * ms:.0f} ms, "
+        f"max {r.max_s * ms:.0f} ms (publish→received p99 {r.arrival_p99_s * ms:.0f} ms), "
+        f"longest batch write {r.write_max_s * ms:.0f} ms | "
+        f"drained {r.drain_s:.1f} s after the last publish | "
+        f"CPU (% of one core): monitor {cpu}, broker {r.broker_cpu_pct:.0f} %, "
+        f"publishers {r.publishers_cpu_pct:.0f} %, PostgreSQL cluster {r.postgres_cpu_pct:.0f} % | "
+        f"monitor event loop late by up to {lags} ms (> 100 ms: {stalls} times){locks} | "
+        f"broker holding up to {r.broker_queue_max} unacknowledged messages "
+        f"(in-flight window {r.broker_inflight}) | "
+        f"publisher lag p99 {r.publisher_lag_p99_s * ms:.0f} ms, "
+        f"unacked by the broker {r.unacked} | dashboard (overview stream) behind the coach's schedule: "
+        f"p50 {r.dashboard_p50_s * ms:.0f} ms, p99 {r.dashboard_p99_s * ms:.0f} ms "
+        f"over {r.dashboard_updates} updates | machine load avg {r.load_avg[0]:.1f}→{r.load_avg[1]:.1f} "
+        f"| {verdict}",
+        flush=True,
+    )
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="bench monitor", description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", default="single,shared,ramp", help="any of single, shared, ramp")
+    parser.add_argument("--sessions", type=int, default=500)
+    parser.add_argument(
+        "--db", choices=("sqlite", "postgresql"), default="sqlite", help="for single and ramp"
+    )
+    parser.add_argument("--duration", type=float, default=30.0, help="seconds of publishing per run")
+    parser.add_argument("--ramp", default="250,500,750,1000,1500,2000,3000")
+    parser.add_argument("--publishers", type=int, default=2, help="publisher processes")
+    parser.add_argument("--streams", choices=("recorded", "synthetic"), default="recorded")
+    parser.add_argument("--stream-count", type=int, default=4)
+    parser.add_argument("--repeat", type=int, default=1, help="run single and shared this many times")
+    parser.add_argument(
+        "--broker-inflight",
+        type=int,
+        default=BROKER_INFLIGHT,
+        help=f"Mosquitto's max_inflight_messages, told to MQTT 3.1.1 monitors (default {BROKER_INFLIGHT})",
+    )
+    parser.add_argument(
+        "--group-single", action="store_true", help="single run on a shared subscription (MQTT 5)"
+    )
+    args = parser.parse_args(argv)
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # one socket per simulated coach
+    runs = [r.strip() for r in args.runs.split(",") if r.strip()]
+    with tempfile.TemporaryDirectory(prefix="bench-monitor-") as tmp:
+        workdir = Path(tmp)
+        # The bench's own database work (the watcher's patient) and the monitors share one data folder,
+        # hence one enrolment-secret key (coach/monitor/secret_box.py).
+        os.environ["COACH_DATA_DIR"] = str(workdir / "data")
+        if args.streams == "recorded":
+            streams, kind = recorded_streams(args.stream_count, args.duration, workdir)
+        else:
+            streams, kind = synthetic_streams(args.stream_count, args.duration), "synthetic"
+        rates = [sum(1 for e in s if e["t"] < args.duration) / args.duration for s in streams]
+        print(
+            f"settings: {kind} streams ×{len(streams)} ({statistics.mean(rates):.2f} events/s per "
+            f"session + status 1 Hz), {args.duration:.0f} s per run, {args.publishers} publisher processes, "
+            "one MQTT connection per coach (raw MQTT 3.1.1 publishers at nice 10), Mosquitto 2 (QoS 1), "
+            f"{os.cpu_count()} CPU cores, target p99 (+ longest batch write) ≤ {P99_LIMIT_S * 1000:.0f} ms "
+            "with no loss",
+            flush=True,
+        )
+        results: list[RunResult] = []
+        for _ in range(args.repeat):
+            if "single" in runs:
+                results.append(
+                    run_once(
+                        "single",
+                        args.sessions,
+                        1,
+                        args.db,
+                        args.duration,
+                        streams,
+                        args.publishers,
+                        workdir,
+                        args.group_single,
+                        args.broker_inflight,
+                    )
+                )
+                report(results[-1])
+            if "shared" in runs:
+                results.append(
+                    run_once(
+                        "shared",
+                        args.sessions,
+                        2,
+                        "postgresql",
+                        args.duration,
+                        streams,
+                        args.publishers,
+                        workdir,
+                        broker_inflight=args.broker_inflight,
+                    )
+                )
+                report(results[-1])
+        if "ramp" in runs:
+            ceiling, first_fail = None, None
+            for n in [int(x) for x in args.ramp.split(",") if x]:
+                r = run_once(
+                    f"ramp-{n}",
+                    n,
+                    1,
+                    args.db,
+                    args.duration,
+                    streams,
+                    args.publishers,
+                    workdir,
+                    broker_inflight=args.broker_inflight,
+                )
+                report(r)
+                results.append(r)
+                if not r.ok or r.harness_limited:
+                    first_fail = r
+                    break
+                ceiling = r
+            best = (
+                f"{ceiling.sessions} sessions ({ceiling.msgs_per_s:.0f} msg/s)"
+                if ceiling
+                else "none of the ramp"
+            )
+            limit = f"; {first_fail.sessions} did not" if first_fail else "; the ramp ended first"
+            print(
+                f"ceiling on this machine ({args.db}, one instance): {best} within the target{limit}",
+                flush=True,
+            )
+    for label in ("single", "shared"):
+        mine = [r for r in results if r.label == label]
+        if len(mine) > 1:
+            p99s = ", ".join(f"{(r.p99_s + r.write_max_s) * 1000:.0f}" for r in mine)
+            loads = ", ".join(f"{r.load_avg[0]:.1f}→{r.load_avg[1]:.1f}" for r in mine)
+            print(
+                f"{label}: within the target in {sum(r.ok for r in mine)} of {len(mine)} runs; "
+                f"p99 + longest write (ms): {p99s}; load avg: {loads}",
+                flush=True,
+            )
+    return 0 if all(r.ok for r in results if r.label in ("single", "shared")) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

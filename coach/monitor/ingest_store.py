@@ -1,0 +1,229 @@
+"""Writing what arrives over MQTT: events, summaries, statuses and command results, idempotently.
+
+An event is keyed by (patient, session, event id): storing it twice (a QoS 1 redelivery, the retained
+summary after the summary event, a coach replaying its spool, two monitor instances) keeps one row.
+Statuses keep the latest received per patient (the retained status the broker hands over on a
+reconnect is the newest one; the last will ``{"state": "offline"}`` carries no time of its own).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from coach.events import to_json
+from coach.monitor.db import Database, Tx
+from coach.monitor.messages import CmdResultRecord, EventRecord, Record, StatusRecord, parse_wall_utc
+
+#: Rows per multi-row INSERT (10 parameters each, well under both engines' parameter limits).
+CHUNK_ROWS: Final = 400
+#: A session's ``last_received_unix_s`` is refreshed at most this often (unless a start or summary
+#: arrives): rewriting every live session's row in every batch made concurrent instances wait on
+#: each other's row locks.
+SESSION_TOUCH_S: Final = 5.0
+
+
+class SessionCache:
+    """Which session rows this instance wrote lately, and when (see :data:`SESSION_TOUCH_S`)."""
+
+    def __init__(self, max_entries: int = 100_000) -> None:
+        self.touched: dict[tuple[str, str], float] = {}
+        self.max_entries = max_entries
+
+    def needs_write(self, key: tuple[str, str], now: float, news: bool) -> bool:
+        last = self.touched.get(key)
+        return news or last is None or now - last >= SESSION_TOUCH_S
+
+    def wrote(self, keys: Sequence[tuple[str, str]], now: float) -> None:
+        if len(self.touched) > self.max_entries:
+            self.touched.clear()
+        for key in keys:
+            self.touched[key] = now
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """A validated record with the wall-clock time its message arrived."""
+
+    record: Record
+    received_unix_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class StoreResult:
+    events_new: int
+    events_duplicate: int
+    statuses: int
+    cmd_results: int
+
+
+def _event_row(item: Received, stored_unix_s: float) -> tuple[Any, ...]:
+    assert isinstance(item.record, EventRecord)
+    ev = item.record.event
+    elevated = ev.get("elevated") if ev["type"] == "posture" else None
+    return (
+        item.record.patient_id,
+        item.record.session_id,
+        ev["id"],
+        ev["type"],
+        float(ev["t"]),
+        None if elevated is None else int(bool(elevated)),
+        ev.get("direction") if ev["type"] == "stroke" else None,
+        item.record.text or to_json(ev),
+        item.received_unix_s,
+        stored_unix_s,
+    )
+
+
+_EVENT_COLUMNS: Final = (
+    "patient_id, session_id, event_id, type, t_s, elevated, direction, payload,"
+    " received_unix_s, stored_unix_s"
+)
+#: PostgreSQL: one fixed statement over column arrays. The same text every batch is parsed once and
+#: prepared by psycopg, where a multi-row VALUES list of varying length was converted and parsed anew
+#: each time (psycopg does not cache long queries: ~10 % of the monitor's CPU under load).
+_PG_INSERT_EVENTS: Final = (
+    f"INSERT INTO events ({_EVENT_COLUMNS}) SELECT * FROM unnest(?::text[], ?::text[], ?::text[],"
+    " ?::text[], ?::float8[], ?::int[], ?::text[], ?::text[], ?::float8[], ?::float8[])"
+    " ON CONFLICT (patient_id, session_id, event_id) DO NOTHING RETURNING patient_id, session_id, event_id"
+)
+
+
+async def _insert_events(tx: Tx, rows: list[tuple[Any, ...]], dialect: str) -> list[tuple[str, str, str]]:
+    """Insert event rows, skipping ones already stored; returns the keys actually inserted."""
+    inserted: list[tuple[str, str, str]] = []
+    if dialect == "postgresql":
+        got = await tx.fetchall(_PG_INSERT_EVENTS, [list(column) for column in zip(*rows, strict=True)])
+        return [(r["patient_id"], r["session_id"], r["event_id"]) for r in got]
+    for start in range(0, len(rows), CHUNK_ROWS):
+        chunk = rows[start : start + CHUNK_ROWS]
+        values = ",".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
+        params = [v for row in chunk for v in row]
+        got = await tx.fetchall(
+            f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES {values}"
+            " ON CONFLICT (patient_id, session_id, event_id) DO NOTHING"
+            " RETURNING patient_id, session_id, event_id",
+            params,
+        )
+        inserted.extend((r["patient_id"], r["session_id"], r["event_id"]) for r in got)
+    return inserted
+
+
+async def store_batch(
+    db: Database, batch: Sequence[Received], cache: SessionCache | None = None
+) -> StoreResult:
+    """Store one batch of validated records in one transaction.
+
+    Rows are written in key order, so that two instances writing at once lock rows in the same order
+    (no deadlock, only a short wait).
+    """
+    stored_unix_s = time.time()
+    event_rows: list[tuple[Any, ...]] = []
+    seen_keys: set[tuple[str, str, str]] = set()
+    sessions: dict[tuple[str, str], dict[str, Any]] = {}
+    statuses: dict[str, Received] = {}
+    results: list[Received] = []
+    for item in batch:
+        rec = item.record
+        if isinstance(rec, EventRecord):
+            key = (rec.patient_id, rec.session_id, rec.event["id"])
+            if key not in seen_keys:  # one statement may not insert the same key twice (PostgreSQL)
+                seen_keys.add(key)
+                event_rows.append(_event_row(item, stored_unix_s))
+            sess = sessions.setdefault(
+                (rec.patient_id, rec.session_id),
+                {"first": item.received_unix_s, "last": item.received_unix_s, "start": None, "summary": None},
+            )
+            sess["first"] = min(sess["first"], item.received_unix_s)
+            sess["last"] = max(sess["last"], item.received_unix_s)
+            if rec.event["type"] == "state":
+                wall = parse_wall_utc(rec.event.get("wall_utc"))
+                if wall is not None:
+                    sess["start"] = wall if sess["start"] is None else min(sess["start"], wall)
+            elif rec.event["type"] == "summary":
+                sess["summary"] = rec.text or to_json(rec.event)
+        elif isinstance(rec, StatusRecord):
+            statuses[rec.patient_id] = item  # arrival order: the later one wins
+        elif isinstance(rec, CmdResultRecord):
+            results.append(item)
+
+    least, greatest = db.fn["least"], db.fn["greatest"]
+    now = time.time()
+    session_keys = sorted(
+        key
+        for key, v in sessions.items()
+        if cache is None or cache.needs_write(key, now, v["start"] is not None or v["summary"] is not None)
+    )
+    event_rows.sort(key=lambda row: (row[0], row[1], row[2]))
+    async with db.transaction() as tx:
+        inserted = await _insert_events(tx, event_rows, db.dialect) if event_rows else []
+        if session_keys:
+            await tx.executemany(
+                "INSERT INTO coach_sessions (patient_id, session_id, first_received_unix_s,"
+                " last_received_unix_s, start_unix_s, summary) VALUES (?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (patient_id, session_id) DO UPDATE SET"
+                f" first_received_unix_s = {least}(coach_sessions.first_received_unix_s,"
+                " excluded.first_received_unix_s),"
+                f" last_received_unix_s = {greatest}(coach_sessions.last_received_unix_s,"
+                " excluded.last_received_unix_s),"
+                " start_unix_s = COALESCE("
+                f"{least}(coach_sessions.start_unix_s, excluded.start_unix_s),"
+                " coach_sessions.start_unix_s, excluded.start_unix_s),"
+                " summary = COALESCE(excluded.summary, coach_sessions.summary)",
+                [
+                    (p, s, v["first"], v["last"], v["start"], v["summary"])
+                    for (p, s), v in ((key, sessions[key]) for key in session_keys)
+                ],
+            )
+        if statuses:
+            await tx.executemany(
+                "INSERT INTO statuses (patient_id, state, session_id, payload, status_unix_s,"
+                " received_unix_s) VALUES (?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (patient_id) DO UPDATE SET state = excluded.state,"
+                " session_id = COALESCE(excluded.session_id, statuses.session_id),"
+                " payload = excluded.payload, status_unix_s = excluded.status_unix_s,"
+                " received_unix_s = excluded.received_unix_s"
+                " WHERE excluded.received_unix_s >= statuses.received_unix_s",
+                [_status_row(statuses[patient]) for patient in sorted(statuses)],
+            )
+        if results:
+            await tx.executemany(
+                "INSERT INTO cmd_results (cmd_id, patient_id, ok, reason, received_unix_s)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (cmd_id) DO NOTHING",
+                [_result_row(item) for item in sorted(results, key=lambda i: _result_row(i)[0])],
+            )
+    if cache is not None:
+        cache.wrote(session_keys, now)
+    return StoreResult(
+        events_new=len(inserted),
+        events_duplicate=sum(isinstance(i.record, EventRecord) for i in batch) - len(inserted),
+        statuses=len(statuses),
+        cmd_results=len(results),
+    )
+
+
+def _status_time(item: Received) -> float:
+    assert isinstance(item.record, StatusRecord)
+    return item.record.status_unix_s if item.record.status_unix_s is not None else item.received_unix_s
+
+
+def _status_row(item: Received) -> tuple[Any, ...]:
+    rec = item.record
+    assert isinstance(rec, StatusRecord)
+    return (
+        rec.patient_id,
+        rec.status["state"],
+        rec.status.get("session"),
+        json.dumps(rec.status, separators=(",", ":")),
+        _status_time(item),
+        item.received_unix_s,
+    )
+
+
+def _result_row(item: Received) -> tuple[Any, ...]:
+    rec = item.record
+    assert isinstance(rec, CmdResultRecord)
+    return (rec.cmd_id, rec.patient_id, int(rec.ok), rec.reason, item.received_unix_s)
