@@ -144,7 +144,7 @@ def _double_integral(t: FloatArray, acc: FloatArray) -> FloatArray:
     x = np.where(finite, acc - (acc[finite].mean() if finite.any() else 0.0), 0.0)
     vel = np.cumsum(x) * dt
     vel -= np.linspace(0.0, vel[-1], vel.shape[0])
-    pos = np.cumsum(vel) * dt
+    pos: FloatArray = np.cumsum(vel) * dt
     pos -= np.linspace(pos[0], pos[-1], pos.shape[0])
     return pos
 

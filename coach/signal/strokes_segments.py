@@ -381,7 +381,6 @@ def segment_features(h: FrameHistory, ends: IntArray) -> SegmentBatch:
     n = int(h.t_s.shape[0])
     b_rel = ends - h.start
     fs = h.frame_s
-    n_e = ends.shape[0]
     der = _derived(h, int(b_rel.min()) - _W0, int(b_rel.max()) + LOOKAHEAD + 1)
     valid_w = _rows(h.valid.astype(np.float64), b_rel, 0.0) > 0.5
 
@@ -527,6 +526,8 @@ class Mlp:
         # Inputs are clipped to the range seen in training (0.1-99.9 %): a ReLU network extrapolates
         # linearly, so evidence far outside what it learned from (a hand waving a sensor around) must
         # not produce arbitrarily confident answers.
+        self.lo: FloatArray
+        self.hi: FloatArray
         self.lo, self.hi = (
             clip if clip is not None else (np.full(mean.shape, -np.inf), np.full(mean.shape, np.inf))
         )
