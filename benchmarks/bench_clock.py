@@ -27,7 +27,9 @@ from __future__ import annotations
 
 import argparse
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -149,10 +151,11 @@ def pairwise_alignment_ms(a: SensorResult, b: SensorResult) -> FloatArray:
     lo, hi = max(a.rest_at[0], b.rest_at[0]), min(a.rest_at[-1], b.rest_at[-1])
     sel = (a.rest_at >= lo) & (a.rest_at <= hi)
     other = np.interp(a.rest_at[sel], b.rest_at, b.rest_ms)
-    return np.abs(a.rest_ms[sel] - other)
+    out: np.ndarray = np.abs(a.rest_ms[sel] - other)
+    return out
 
 
-GROUPS = {
+GROUPS: dict[str, Callable[[Any], bool]] = {
     "device-time sensors": lambda k: k.timestamps,
     "+ arrival sensors, unlocked links": lambda k: "locked" not in k.name,
     "all, locked links too": lambda k: True,

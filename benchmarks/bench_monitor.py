@@ -274,7 +274,7 @@ def watch_broker_queue(port: int, stop: threading.Event, out: list[int]) -> None
         counts[key] = int(msg.payload)
         out.append(counts["stored"] - counts["retained"])
 
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-sys-watch")
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-sys-watch")  # type: ignore[attr-defined]
     client.on_message = on_message
     client.connect("127.0.0.1", port)
     client.subscribe([("$SYS/broker/store/messages/count", 0), ("$SYS/broker/retained messages/count", 0)])
@@ -527,7 +527,8 @@ def run_once(
                     target=watch_lock_waits, args=(db_url, stop_locks, lock_waits), daemon=True
                 ).start()
             start_unix_s = time.time() + 3.0 + sessions / 500.0  # time to connect every coach
-            stop_watch, dashboard_lat = threading.Event(), []
+            stop_watch = threading.Event()
+            dashboard_lat: list[float] = []
             watcher = threading.Thread(
                 target=watch_dashboard,
                 args=(monitors[0].port, start_unix_s, stop_watch, dashboard_lat),
