@@ -46,6 +46,8 @@ from coach.signal.strokes_segments import (
 )
 
 _EPS: Final = 1e-9
+#: Candidate end frames scored at once (60 s of frames).
+_ENDS_PER_BATCH: Final = 600
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,20 +176,23 @@ class StrokeDetector:
         first = self.segmenter.next_end
         if first > last_end:
             return []
-        ends = np.arange(first, last_end + 1, dtype=np.int64)
         if self.model is None:
             self.segmenter.next_end = last_end + 1
             h.trim(last_end)
             return []
-        batch = segment_features(h, ends)
         m = self.model
-        logits = segment_logits(
-            batch, m.treated, m.with_stroker, m.bias, m.bias_stroker, m.quiet_max, m.screen
-        )
         out: list[Stroke] = []
-        for i, e in enumerate(ends):
-            for seg in self.segmenter.step(int(e), logits[i]):
-                out.append(self._stroke(seg))
+        # A long span (a replay reads ~10 minutes at a time) is scored in slices of frames: the evidence
+        # of one end does not depend on the others, and the memory stays bounded (~50 MB a slice).
+        for lo in range(first, last_end + 1, _ENDS_PER_BATCH):
+            ends = np.arange(lo, min(lo + _ENDS_PER_BATCH, last_end + 1), dtype=np.int64)
+            batch = segment_features(h, ends)
+            logits = segment_logits(
+                batch, m.treated, m.with_stroker, m.bias, m.bias_stroker, m.quiet_max, m.screen
+            )
+            for i, e in enumerate(ends):
+                for seg in self.segmenter.step(int(e), logits[i]):
+                    out.append(self._stroke(seg))
         h.trim(self.segmenter.base)
         keep_s = self._frame_t(min(self.segmenter.base, h.end - 1)) - 2.0
         self._ring_t.trim_before(keep_s)
