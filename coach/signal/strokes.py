@@ -27,9 +27,10 @@ from coach.samples import FloatArray
 from coach.signal.stroke_api import MAX_STROKE_LATENCY_S, Stroke, StrokeContext, StrokeStep
 from coach.signal.strokes_direction import (
     MIN_DIRECTION_PROB,
+    DirectionModel,
     GlideAxis,
-    Logistic,
     SampleRing,
+    direction_model_from_dict,
     stroker_evidence,
     stroker_glide,
     treated_evidence,
@@ -58,8 +59,8 @@ class DetectorModel:
     with_stroker: Mlp | None
     bias: float
     bias_stroker: float
-    direction_treated: Logistic
-    direction_stroker: Logistic | None
+    direction_treated: DirectionModel
+    direction_stroker: DirectionModel | None
     calib_a: float  # P(stroke) = sigmoid(calib_a · log-odds + calib_b)
     calib_b: float
     quiet_max: tuple[float, float] | None = None
@@ -72,8 +73,8 @@ class DetectorModel:
             Mlp.from_dict(d["with_stroker"]) if d.get("with_stroker") else None,
             float(d.get("bias", 0.0)),
             float(d.get("bias_stroker", d.get("bias", 0.0))),
-            Logistic.from_dict(d["direction_treated"]),
-            Logistic.from_dict(d["direction_stroker"]) if d.get("direction_stroker") else None,
+            direction_model_from_dict(d["direction_treated"]),
+            direction_model_from_dict(d["direction_stroker"]) if d.get("direction_stroker") else None,
             float(d.get("calib_a", 1.0)),
             float(d.get("calib_b", 0.0)),
             (float(d["quiet_max"][0]), float(d["quiet_max"][1])) if d.get("quiet_max") else None,

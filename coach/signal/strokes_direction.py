@@ -28,11 +28,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 
 from coach.samples import FloatArray
+from coach.signal.strokes_segments import Mlp
 
 #: Below this probability for either way the direction is ``unknown``.
 MIN_DIRECTION_PROB: Final = 0.6
@@ -105,6 +106,31 @@ class Logistic:
     @staticmethod
     def from_dict(d: dict[str, object]) -> Logistic:
         return Logistic(np.asarray(d["w"], dtype=np.float64), float(d["b"]))  # type: ignore[arg-type]
+
+
+class NetDirection:
+    """P(distal) = sigmoid(network(x)): a small ReLU network (:class:`~coach.signal.strokes_segments.Mlp`)
+    that can learn what a linear model cannot, e.g. to trust the stroker's vertical cue where it is
+    strong and the limb's drag where it is not."""
+
+    __slots__ = ("net",)
+
+    def __init__(self, net: Mlp) -> None:
+        self.net = net
+
+    def p(self, x: FloatArray) -> float:
+        z = float(self.net.logit(np.asarray(x, dtype=np.float64)[None, :])[0])
+        return 1.0 / (1.0 + math.exp(-max(-40.0, min(40.0, z))))
+
+
+DirectionModel = Logistic | NetDirection
+
+
+def direction_model_from_dict(d: dict[str, Any]) -> DirectionModel:
+    """A network when the trained parameters have layers (``w1``), else a logistic model."""
+    if "w1" in d:
+        return NetDirection(Mlp.from_dict(d))
+    return Logistic.from_dict(d)
 
 
 class SampleRing:
