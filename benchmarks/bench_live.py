@@ -131,6 +131,26 @@ def _summarise(
     }
 
 
+async def _watch(
+    proc: subprocess.Popen[bytes], work: Path, what: str
+) -> tuple[dict[str, Any], list[tuple[float, float]]]:
+    """Sample the child's CPU time every 0.25 s until it exits; its last stdout line (JSON) and the
+    samples (monotonic time, CPU seconds)."""
+    cpu: list[tuple[float, float]] = []
+    while proc.poll() is None:
+        c = _cpu_s(proc.pid)
+        if c is not None:
+            cpu.append((time.monotonic(), c))
+        await asyncio.sleep(0.25)
+    out = proc.stdout.read().decode() if proc.stdout else ""
+    if proc.stdout:
+        proc.stdout.close()
+    if proc.returncode != 0:
+        raise RuntimeError(f"{what} failed ({proc.returncode}); see {work / 'coach.log'}")
+    info: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    return info, cpu
+
+
 async def latency_and_cpu(
     host: str,
     port: int,
@@ -146,18 +166,7 @@ async def latency_and_cpu(
     sub = asyncio.create_task(_subscribe(host, port, "coach/v1/p-bench/+/events", arrivals, ready))
     await asyncio.wait_for(ready.wait(), 10)
     proc = _start_coach(url, seconds, work, feed_interval_s, posture_hz, profiles)
-    cpu: list[tuple[float, float]] = []
-    while proc.poll() is None:
-        c = _cpu_s(proc.pid)
-        if c is not None:
-            cpu.append((time.monotonic(), c))
-        await asyncio.sleep(0.25)
-    out = proc.stdout.read().decode() if proc.stdout else ""
-    if proc.stdout:
-        proc.stdout.close()
-    if proc.returncode != 0:
-        raise RuntimeError(f"coach process failed ({proc.returncode}); see {work / 'coach.log'}")
-    info = json.loads(out.strip().splitlines()[-1])
+    info, cpu = await _watch(proc, work, "coach process")
     await asyncio.sleep(0.5)
     sub.cancel()
     with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -177,18 +186,7 @@ async def devices_only_cpu(seconds: float, work: Path, profiles: str) -> float:
     """CPU share of a process running only the simulated devices and the drivers (no session): the
     part of the coach process's figure that the simulated devices and the drivers account for."""
     proc = _start_coach("mqtt://127.0.0.1:1", seconds, work, 0.0, 1.0, profiles, devices_only=True)
-    cpu: list[tuple[float, float]] = []
-    while proc.poll() is None:
-        c = _cpu_s(proc.pid)
-        if c is not None:
-            cpu.append((time.monotonic(), c))
-        await asyncio.sleep(0.25)
-    out = proc.stdout.read().decode() if proc.stdout else ""
-    if proc.stdout:
-        proc.stdout.close()
-    if proc.returncode != 0:
-        raise RuntimeError(f"devices-only process failed; see {work / 'coach.log'}")
-    info = json.loads(out.strip().splitlines()[-1])
+    info, cpu = await _watch(proc, work, "devices-only process")
     # From 12 s after the links came up (as the session's active part starts after calibration).
     window = [(t, c) for t, c in cpu if info["start_monotonic"] + 12.0 <= t <= info["end_monotonic"]]
     if len(window) < 2:

@@ -20,8 +20,9 @@ Evidence from ``stroker`` (the massaging wrist):
   own earth frame is then compared with the *proximal direction* learned from the session's strokes
   whose vertical cue was strong (:class:`GlideAxis`), since the two sensors share no heading.
 
-A logistic model per evidence set (:mod:`coach.signal.strokes_model`) gives P(distal); the direction is
-``unknown`` when neither way reaches :data:`MIN_DIRECTION_PROB`.
+A small network per evidence set (:class:`NetDirection`, parameters in :mod:`coach.signal.strokes_model`;
+:class:`Logistic` for models trained before them) gives P(distal); the direction is ``unknown`` when
+neither way reaches :data:`MIN_DIRECTION_PROB`.
 """
 
 from __future__ import annotations
