@@ -79,24 +79,39 @@ def test_active_time_counts_only_active_spans() -> None:
     assert active_time_s(states, 50.0) == 38.0
 
 
-async def test_login_limiter_locks_a_name_then_releases_it(tmp_path: Path) -> None:
+async def test_login_limiter_locks_a_pair_with_backoff_and_sprays_per_address(tmp_path: Path) -> None:
     db = await open_database(f"sqlite:///{tmp_path}/monitor.sqlite3")
-    limiter = LoginLimiter(per_user=3, per_remote=10, window_s=60.0)
+    limiter = LoginLimiter(per_pair=3, per_remote=10, window_s=600.0, backoff_s=10.0)
+
+    async def fail(name: str, addr: str, at: float) -> None:
+        attempt, wait = await limiter.begin(db, name, addr, now=at)
+        assert attempt is not None and wait == 0.0
+        await limiter.finish(db, attempt, ok=False, now=at)
+
     try:
         for k in range(3):
-            assert await limiter.retry_after_s(db, "bob", "10.0.0.1", now=float(k)) == 0.0
-            await limiter.failed(db, "bob", "10.0.0.1", now=float(k))
-        assert await limiter.retry_after_s(db, "bob", "10.0.0.2", now=3.0) > 50.0  # another address
-        assert await limiter.retry_after_s(db, "Bob", "10.0.0.2", now=3.0) > 50.0  # no case games
-        assert await limiter.retry_after_s(db, "alice", "10.0.0.1", now=3.0) == 0.0
-        assert await limiter.retry_after_s(db, "bob", "10.0.0.1", now=61.0) == 0.0  # the window moved on
-        for k in range(10):
-            await limiter.failed(db, f"user{k}", "10.0.0.9", now=100.0)
-        assert await limiter.retry_after_s(db, "someone", "10.0.0.9", now=101.0) > 0.0  # a spray
-        await limiter.failed(db, "carl", "10.0.0.5", now=200.0)
-        await limiter.succeeded(db, "carl")
-        rows = await db.fetchall("SELECT key FROM login_failures ORDER BY key")
-        assert [r["key"] for r in rows] == ["r:10.0.0.5"]  # old ones purged; carl's name forgiven
+            await fail("bob", "10.0.0.1", float(k))
+        attempt, wait = await limiter.begin(db, "Bob", "10.0.0.1", now=3.0)  # no case games
+        assert attempt is None and 8.0 < wait <= 10.0
+        # a stranger's failures lock only the stranger's pair: bob from his own address still gets in
+        attempt, wait = await limiter.begin(db, "bob", "10.0.0.2", now=3.0)
+        assert attempt is not None and wait == 0.0
+        await limiter.finish(db, attempt, ok=True, username="bob", remote="10.0.0.2", now=3.0)
+        await fail("bob", "10.0.0.1", 12.5)  # after the first lock: one more try, then a longer lock
+        attempt, wait = await limiter.begin(db, "bob", "10.0.0.1", now=13.0)
+        assert attempt is None and 19.0 < wait <= 20.0
+        for k in range(10):  # a spray over many names from one address
+            await fail(f"user{k}", "10.0.0.9", 100.0)
+        attempt, wait = await limiter.begin(db, "someone", "10.0.0.9", now=101.0)
+        assert attempt is None and wait > 500.0
+        await fail("carl", "10.0.0.5", 200.0)
+        attempt, _ = await limiter.begin(db, "carl", "10.0.0.5", now=201.0)
+        assert attempt is not None
+        await limiter.finish(db, attempt, ok=True, username="carl", remote="10.0.0.5", now=201.0)
+        rows = await db.fetchall("SELECT key FROM login_attempts WHERE key LIKE 'p:carl%'")
+        assert rows == []  # carl's pair forgiven after his success
+        attempt, _ = await limiter.begin(db, "bob", "10.0.0.1", now=700.0)
+        assert attempt is not None  # the window moved on
     finally:
         await db.close()
 

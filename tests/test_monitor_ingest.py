@@ -112,7 +112,7 @@ def test_valid_messages_become_records() -> None:
         ),
         ("coach/v1/p-01/s-1/events", b'{"type":"posture","t":1,"id":"p"}', "lacks 'elevated'"),
         ("coach/v1/p-01/s-1/events", b'{"type":"state","t":1,"id":"s","state":"dancing"}', "not in"),
-        ("coach/v1/p-01/s-1/events", b'{"type":"cadence","t":1}', "'id'"),
+        ("coach/v1/p-01/s-1/events", b'{"type":"cadence","t":1}', "cadence id: must be"),
         ("coach/v1/p-01/s-1/summary", json.dumps(GOOD_STROKE).encode(), "summary topic"),
         ("coach/v1/p 01/s-1/events", json.dumps(GOOD_STROKE).encode(), "pseudonymous id"),
         ("coach/v1/p-01/status", b'{"state":"active","sensors":{"treated":{"link":"maybe"}}}', "link"),
@@ -143,7 +143,7 @@ async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Da
         async with database.transaction() as tx:
             await tx.script(
                 "TRUNCATE events, coach_sessions, statuses, cmd_results, commands, targets, audit_log,"
-                " web_sessions, assignments, patients, therapists, login_failures, secret_key"
+                " web_sessions, assignments, patients, therapists, login_attempts, quarantine, secret_key"
             )
     try:
         yield database

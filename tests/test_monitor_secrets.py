@@ -14,7 +14,7 @@ import pytest
 
 from coach.errors import ConfigError
 from coach.monitor import accounts
-from coach.monitor.db import Database, open_database
+from coach.monitor.db import MIGRATIONS_DIR, Database, open_database
 from coach.monitor.secret_box import KEY_ENV, KEY_FILE_NAME, load_key
 from tests.fixtures.monitor_services import fresh_postgres_database
 
@@ -117,6 +117,10 @@ async def _database_at_version_2(db_url: str) -> Database:
     db = await open_database(db_url)  # migrated to the latest: roll the schema back to version 2
     async with db.transaction() as tx:
         await tx.script("DROP TABLE secret_key")
+        # and what versions 5 and 6 did
+        await tx.script("DROP INDEX events_by_delivery; ALTER TABLE events DROP COLUMN delivery_seq")
+        await tx.script("DROP TABLE quarantine; DROP TABLE login_attempts")
+        await tx.script((MIGRATIONS_DIR / db.dialect / "0002_login_failures.sql").read_text())
         await tx.execute("DELETE FROM schema_version WHERE version > 2")
         await tx.execute(
             "INSERT INTO patients (patient_id, display_name, enrolment_secret, sessions_per_day,"

@@ -72,7 +72,7 @@ async def running(
         async with db.transaction() as tx:
             await tx.script(
                 "TRUNCATE events, coach_sessions, statuses, cmd_results, commands, targets, audit_log,"
-                " web_sessions, assignments, patients, therapists, login_failures, secret_key"
+                " web_sessions, assignments, patients, therapists, login_attempts, quarantine, secret_key"
             )
         await db.close()
     monitor, clinic = await _start(db_url, mosquitto.url)
@@ -331,10 +331,11 @@ async def test_targets_and_commands_are_signed_and_their_results_shown(
             assert (
                 targets.target_duration_s == 660 and targets.cadence_spm == (12, 24) and targets.by == "alice"
             )
-            commands = [parse_command(p, secret) for p in got["coach/v1/p-anna/cmd"]]
+            commands = [parse_command(p, secret, session="s-any") for p in got["coach/v1/p-anna/cmd"]]
+            assert {c.session for c in commands} == {"next"}  # settings: for whichever session runs next
             assert {c.cmd for c in commands} == {"set_target_duration", "set_cadence_range", "set_thresholds"}
             with pytest.raises(Exception, match="signature"):
-                parse_command(got["coach/v1/p-anna/cmd"][0], running.clinic.secrets["p-ben"])
+                parse_command(got["coach/v1/p-anna/cmd"][0], running.clinic.secrets["p-ben"], session="s-any")
             # The coach answers; the monitor shows the results.
             await coach.publish(
                 "coach/v1/p-anna/cmd_result",

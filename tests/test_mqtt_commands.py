@@ -14,6 +14,7 @@ from coach.mqtt.commands import (
     COMMANDS,
     CommandError,
     canonical_json,
+    command_envelope,
     format_utc,
     parse_command,
     parse_targets,
@@ -22,6 +23,7 @@ from coach.mqtt.commands import (
 
 SECRET = "0123456789abcdef" * 4
 NOW = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
+SESSION = "s-20261124T092800Z-ab12"
 
 
 def _cmd(cmd: str = "set_target_duration", args: dict[str, Any] | None = None, **over: Any) -> dict[str, Any]:
@@ -30,6 +32,8 @@ def _cmd(cmd: str = "set_target_duration", args: dict[str, Any] | None = None, *
         "cmd": cmd,
         "args": {"target_duration_s": 600} if args is None else args,
         "issued_at": format_utc(NOW - timedelta(minutes=1)),
+        "expires_at": format_utc(NOW + timedelta(minutes=4)),
+        "session": SESSION,
         "by": "t-01",
     }
     doc.update(over)
@@ -50,7 +54,7 @@ def test_signature_is_hmac_sha256_of_sorted_compact_json_without_sig() -> None:
 
 
 def test_valid_command_parses_with_normalised_args() -> None:
-    command = parse_command(_payload(_cmd()), SECRET, now=NOW)
+    command = parse_command(_payload(_cmd()), SECRET, session=SESSION, now=NOW)
     assert (command.id, command.cmd, command.args, command.by) == (
         "c-0001",
         "set_target_duration",
@@ -73,7 +77,7 @@ def test_valid_command_parses_with_normalised_args() -> None:
     ],
 )
 def test_every_command_kind_is_accepted(cmd: str, args: dict[str, Any]) -> None:
-    assert parse_command(_payload(_cmd(cmd, args)), SECRET, now=NOW).cmd == cmd
+    assert parse_command(_payload(_cmd(cmd, args)), SECRET, session=SESSION, now=NOW).cmd == cmd
 
 
 def test_known_commands_are_the_documented_ones() -> None:
@@ -88,9 +92,9 @@ def test_known_commands_are_the_documented_ones() -> None:
     }
 
 
-def _reason(payload: bytes | str, secret: str | None = SECRET) -> tuple[str | None, str]:
+def _reason(payload: bytes | str, secret: str | None = SECRET, now: datetime = NOW) -> tuple[str | None, str]:
     with pytest.raises(CommandError) as info:
-        parse_command(payload, secret, now=NOW)
+        parse_command(payload, secret, session=SESSION, now=now)
     return info.value.cmd_id, info.value.reason
 
 
@@ -117,7 +121,10 @@ def test_signature_is_checked_before_the_command_is_interpreted() -> None:
         (b"not json", "malformed: not JSON"),
         (b"[1, 2]", "JSON object"),
         (b'{"id": "bad id with spaces"}', "'id'"),
-        (json.dumps({"id": "c-1", "cmd": "stop"}).encode(), "missing args, by, issued_at, sig"),
+        (
+            json.dumps({"id": "c-1", "cmd": "stop"}).encode(),
+            "missing args, by, expires_at, issued_at, session, sig",
+        ),
         (
             b'{"id": "c-1", "cmd": "stop", "args": {}, "issued_at": "x", "by": "t", "sig": "s", "x": NaN}',
             "not JSON",
@@ -167,3 +174,32 @@ def test_targets_document_is_verified_and_validated() -> None:
     bad = sign_command(dict(doc, target_duration_s=10), SECRET)
     with pytest.raises(CommandError, match="invalid targets"):
         parse_targets(json.dumps(bad), SECRET)
+
+
+def test_commands_are_bound_to_their_session_and_valid_for_a_short_stated_time() -> None:
+    assert "wrong session" in _reason(_payload(_cmd("pause", {}, session="s-other")))[1]
+    # explicitly the next session: whichever session receives it
+    assert parse_command(_payload(_cmd("pause", {}, session="next")), SECRET, session="s-x", now=NOW)
+    # a signed pause issued six days ago, for a session that has ended, pauses nothing
+    six_days = NOW - timedelta(days=6)
+    old = _cmd(
+        "pause", {}, issued_at=format_utc(six_days), expires_at=format_utc(six_days + timedelta(minutes=5))
+    )
+    assert _reason(_payload(old))[1].startswith("expired")
+    # nor does one that claims a long validity: at most 10 minutes for pause, resume and stop
+    long = _cmd("pause", {}, expires_at=format_utc(NOW + timedelta(days=6)))
+    assert "at most 10 minutes later" in _reason(_payload(long))[1]
+    day = _cmd("clear_screening", {}, expires_at=format_utc(NOW + timedelta(hours=23)))
+    assert parse_command(_payload(day), SECRET, session=SESSION, now=NOW).cmd == "clear_screening"
+    assert "after issued_at" in _reason(_payload(_cmd(expires_at=format_utc(NOW - timedelta(hours=1)))))[1]
+    assert "session id or" in _reason(_payload(_cmd(session="s/1")))[1]
+
+
+def test_the_envelope_helper_makes_what_the_coach_accepts() -> None:
+    for cmd, args in (("pause", {}), ("clear_screening", {}), ("set_thresholds", {"wrist_flexion_deg": 20})):
+        doc = command_envelope("c-9", cmd, args, by="t-01", session=SESSION, issued=NOW)
+        assert (
+            parse_command(_payload(doc), SECRET, session=SESSION, now=NOW + timedelta(minutes=9)).cmd == cmd
+        )
+    late = command_envelope("c-9", "stop", {}, by="t-01", session=SESSION, issued=NOW)
+    assert _reason(_payload(late), now=NOW + timedelta(minutes=11))[1].startswith("expired")

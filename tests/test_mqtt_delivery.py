@@ -105,7 +105,9 @@ async def test_events_arrive_in_order_and_complete_with_retained_status_and_summ
         f"posture-{k}" for k in range(1, n + 1)
     ]
     assert await publisher.stop()
-    assert len(spool) == 0
+    # The broker has everything; the events stay until a monitor confirms them (none here), the
+    # summary's retained copy left at its PUBACK.
+    assert spool.unsent() == 0 and spool.unconfirmed() == n == len(spool)
     # A therapist who connects later still finds the summary and the offline status (retained).
     async with aiomqtt.Client(broker.host, broker.port, identifier="late", username="late") as late:
         await late.subscribe([(TOPICS.summary(SESSION), 1), (TOPICS.status, 1)])

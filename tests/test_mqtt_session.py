@@ -19,7 +19,7 @@ import aiomqtt
 import pytest
 
 from coach.mqtt.broker_config import BrokerSettings
-from coach.mqtt.commands import format_utc, sign_command, utc_now
+from coach.mqtt.commands import command_envelope, format_utc, sign_command, utc_now
 from coach.mqtt.topics import PatientTopics
 from tests.fixtures.embedded import EmbeddedBrokerProcess
 from tests.fixtures.live import SECRET, contract_problems, make_session, read_events, simulated_blocks
@@ -55,9 +55,7 @@ def _signed(doc: dict[str, Any]) -> bytes:
 
 
 def _cmd(cmd: str, cmd_id: str, args: dict[str, Any] | None = None) -> bytes:
-    return _signed(
-        {"id": cmd_id, "cmd": cmd, "args": args or {}, "issued_at": format_utc(utc_now()), "by": "t-01"}
-    )
+    return _signed(command_envelope(cmd_id, cmd, args or {}, by="t-01", session="next"))
 
 
 async def test_live_session_over_a_broker(broker: Any, sink: Sink, tmp_path: Path) -> None:

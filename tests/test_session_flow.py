@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from coach.cli import main as coach_main
-from coach.mqtt.commands import format_utc, sign_command, utc_now
+from coach.mqtt.commands import command_envelope, format_utc, sign_command, utc_now
 from coach.samples import SampleBlock
 from coach.session.console import Console
 from coach.session.screening import QUESTIONS, ScriptedAnswers, evaluate
@@ -36,7 +36,7 @@ pytestmark = pytest.mark.slow
 
 
 def _cmd(cmd: str, args: dict[str, Any] | None = None, cmd_id: str = "c-1", secret: str = SECRET) -> bytes:
-    body = {"id": cmd_id, "cmd": cmd, "args": args or {}, "issued_at": format_utc(utc_now()), "by": "t-01"}
+    body = command_envelope(cmd_id, cmd, args or {}, by="t-01", session="next")
     return json.dumps(sign_command(body, secret)).encode()
 
 

@@ -5,6 +5,7 @@
     coach monitor add-patient PATIENT_ID --name "Display Name" [--sessions-per-day N] [--secret-file PATH]
     coach monitor new-secret PATIENT_ID [--secret-file PATH] | import-secret PATIENT_ID --secret-file PATH
     coach monitor assign USERNAME PATIENT_ID | unassign USERNAME PATIENT_ID | list | audit [--patient P]
+    coach monitor quarantine [--limit N] [--payload]
 
 Passwords are typed at a prompt (or read from stdin with ``--password-stdin``), never given as
 arguments. An enrolment secret is shown once on stdout, or written to a 0600 file with ``--secret-file``.
@@ -32,6 +33,7 @@ ADMIN_COMMANDS = (
     "unassign",
     "list",
     "audit",
+    "quarantine",
 )
 
 
@@ -84,6 +86,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "only once stored; a batch closes at N/2",
     )
     parser.add_argument(
+        "--receipt-interval-s",
+        type=float,
+        default=5.0,
+        metavar="S",
+        help="publish each patient's delivery receipt (coach/v1/<p>/stored) at most this often "
+        "(default 5 s; at once when a session's summary is stored)",
+    )
+    parser.add_argument(
         "--no-ingest",
         action="store_true",
         help="serve the dashboard only (another instance ingests into the same database)",
@@ -132,6 +142,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p = sub.add_parser("audit", help="the latest audit log entries")
     p.add_argument("--patient", help="only this patient")
     p.add_argument("--limit", type=int, default=50)
+    p = sub.add_parser(
+        "quarantine", help="messages ingest could not store (kept, never delivered again), newest first"
+    )
+    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--payload", action="store_true", help="also print each payload (escaped, first 2 KiB)")
 
 
 def _read_password(args: argparse.Namespace) -> str:
@@ -201,6 +216,8 @@ async def _admin(args: argparse.Namespace, db_url: str) -> int:
             )
         elif cmd == "list":
             _print_accounts(await accounts.list_accounts(db))
+        elif cmd == "quarantine":
+            await _print_quarantine(db, args.limit, args.payload)
         elif cmd == "audit":
             from datetime import datetime
 
@@ -211,6 +228,22 @@ async def _admin(args: argparse.Namespace, db_url: str) -> int:
         return 0
     finally:
         await db.close()
+
+
+async def _print_quarantine(db: Any, limit: int, with_payload: bool) -> None:
+    from datetime import datetime
+
+    from coach.monitor.quarantine import entries, printable
+
+    rows = await entries(db, limit)
+    if not rows:
+        print("the quarantine is empty", file=sys.stderr)
+    for e in reversed(rows):
+        when = datetime.fromtimestamp(e["received_unix_s"]).astimezone().isoformat(timespec="seconds")
+        print(f"{e['id']:>6}  {when}  {e['topic']}  ({e['payload_bytes']} bytes)\n        {e['reason']}")
+        if with_payload:
+            text = e["payload"][:2048].decode("utf-8", "backslashreplace")
+            print(f"        payload: {printable(text, 2048)}")
 
 
 def _print_accounts(data: dict[str, list[dict[str, Any]]]) -> None:
@@ -235,12 +268,11 @@ def run(args: argparse.Namespace) -> int:
     if args.admin_command:
         return asyncio.run(_admin(args, db_url))
     from coach.monitor.alerts import AlertConfig
-    from coach.monitor.broker import default_broker_url
     from coach.monitor.server import MonitorConfig, parse_listen, serve
 
     host, port = parse_listen(args.listen)
     cfg = MonitorConfig(
-        broker_url=args.broker or default_broker_url(),
+        broker_url=args.broker,
         db_url=db_url,
         host=host,
         port=port,
@@ -249,6 +281,7 @@ def run(args: argparse.Namespace) -> int:
         shared_group=args.shared_group,
         client_id=args.client_id,
         mqtt_inflight=args.mqtt_inflight,
+        receipt_interval_s=args.receipt_interval_s,
         ingest=not args.no_ingest,
         alerts=AlertConfig(hand_low_s=args.hand_low_alert_s),
     )

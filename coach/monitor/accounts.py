@@ -8,6 +8,7 @@ never logged, and stored encrypted (``coach.monitor.secret_box``).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
 import time
@@ -94,9 +95,16 @@ async def verify_login(db: Database, username: str, password: str) -> Therapist 
         (username,),
     )
     stored = row["password_hash"] if row else _DUMMY_HASH
-    try:
-        _hasher.verify(stored, password)
-    except (VerificationError, InvalidHashError):
+
+    def check() -> bool:
+        try:
+            return bool(_hasher.verify(stored, password))
+        except (VerificationError, InvalidHashError):
+            return False
+
+    # Argon2 takes tens of milliseconds of CPU: off the event loop, so logins run concurrently
+    # (the limiter counts each one before this) and pages and ingest do not stall.
+    if not await asyncio.to_thread(check):
         return None
     if row is None:
         return None

@@ -12,6 +12,7 @@ WAL is what SQLite does best); PostgreSQL uses psycopg 3's async connection pool
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import time
 from abc import ABC, abstractmethod
@@ -138,6 +139,18 @@ class Database(ABC):
 # --- SQLite -------------------------------------------------------------------------------------
 
 
+def private_file(path: Path) -> None:
+    """Make ``path`` exist with mode 0600, creating missing folders with mode 0700 (health data).
+
+    An existing folder keeps its mode (it may be shared, e.g. ``/tmp``); the default data folder is
+    made 0700 by :func:`coach.mqtt.paths.data_dir`.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    os.close(fd)
+    path.chmod(0o600)
+
+
 class _SqliteTx(Tx):
     def __init__(self, db: SqliteDatabase) -> None:
         self._db = db
@@ -178,9 +191,13 @@ class SqliteDatabase(Database):
 
     async def open(self) -> None:
         def connect() -> sqlite3.Connection:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            private_file(self.path)
             conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA journal_mode=WAL")
+            for suffix in ("-wal", "-shm"):  # SQLite makes them with the database's mode; make sure
+                side = self.path.with_name(self.path.name + suffix)
+                if side.exists():
+                    side.chmod(0o600)
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
             conn.execute("PRAGMA busy_timeout=10000")

@@ -5,8 +5,14 @@ MQTT 5 ``clean_start=False`` and a session expiry) so QoS 1 messages published w
 away are delivered when it returns. With a shared-subscription group (MQTT 5, e.g. Mosquitto 2) several
 monitor instances split the messages; the database keys make a redelivered message harmless.
 
-A malformed message is logged with its topic and reason and dropped; ingest goes on. A database error
-keeps the batch and retries it, so nothing validated is lost while the database is briefly away.
+A message that fails validation is acknowledged, logged once with its topic and reason, and kept in
+the quarantine table (:mod:`coach.monitor.quarantine`); ingest goes on. A database error keeps the
+batch and retries it, so nothing validated is lost while the database is briefly away; a batch that
+keeps failing is stored record by record, and a record the database refuses on its own goes to the
+quarantine, so no single message can stop ingest.
+
+After each commit, the delivery numbers stored feed the receipts (:mod:`coach.monitor.receipts`) the
+coaches wait for before they drop events from their spools.
 
 Acknowledge after commit: every QoS 1 message is acknowledged (PUBACK) only once the transaction that
 stored it has committed, or once it was judged malformed or a duplicate. A monitor killed between
@@ -20,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -30,14 +37,32 @@ import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from coach.monitor import quarantine
 from coach.monitor.db import Database
-from coach.monitor.ingest_store import Received, SessionCache, StoreResult, store_batch
-from coach.monitor.messages import Ignored, MessageError, parse_message
+from coach.monitor.ingest_store import Quarantined, Received, SessionCache, StoreResult, store_batch
+from coach.monitor.messages import (
+    CmdResultRecord,
+    EventRecord,
+    Ignored,
+    MessageError,
+    StatusRecord,
+    parse_message,
+)
+from coach.monitor.receipts import Receipts
 from coach.mqtt.broker_config import BrokerSettings
 
 log = logging.getLogger("coach.monitor.ingest")
 
-SUBSCRIPTION: Final = "coach/v1/#"
+#: What coaches publish (not ``#``: the monitor's own retained receipts, targets and commands would
+#: come back to it).
+SUBSCRIPTIONS: Final = (
+    "coach/v1/+/+/events",
+    "coach/v1/+/+/summary",
+    "coach/v1/+/status",
+    "coach/v1/+/cmd_result",
+)
+#: Consecutive failures of a whole batch before it is stored record by record.
+ISOLATE_AFTER: Final = 2
 #: In-flight window (unacknowledged QoS 1 messages the broker sends) when none is configured: with
 #: MQTT 3.1.1 the broker decides (Mosquitto's ``max_inflight_messages`` defaults to 20); with MQTT 5
 #: the monitor asks for this many in its CONNECT (Receive Maximum).
@@ -50,6 +75,7 @@ SESSION_EXPIRY_S: Final = 7 * 24 * 3600
 @dataclass
 class IngestStats:
     received: int = 0
+    #: Messages quarantined (failed validation, or refused by the database on their own).
     malformed: int = 0
     ignored: int = 0
     stored_new: int = 0
@@ -76,6 +102,7 @@ class Delivery:
     """One message as it arrived: its record (``None`` when malformed or ignored) and how to ack it."""
 
     received: Received | None
+    quarantined: Quarantined | None
     mid: int
     qos: int
     #: ``time.monotonic()`` at arrival: a batch fills for ``batch_wait_s`` from its first arrival.
@@ -154,9 +181,16 @@ class Ingest:
         inflight_window: int | None = None,
         changes: ChangeFeed | None = None,
         on_stored: Callable[[StoreResult], None] | None = None,
+        receipt_interval_s: float = 5.0,
+        broker_resolver: Callable[[], BrokerSettings] | None = None,
     ) -> None:
         self.db = db
         self.broker = broker
+        #: When given, asked for the broker before every connection attempt (a monitor started with
+        #: no --broker follows the embedded broker of a coach on this machine once one starts).
+        self.broker_resolver = broker_resolver
+        #: When the link to the broker last went up or down (for the dashboard's banner).
+        self.link_changed_unix_s = time.time()
         self.client_id = client_id
         self.shared_group = shared_group
         self.batch_max = batch_max
@@ -179,10 +213,17 @@ class Ingest:
         self._all_acked = asyncio.Event()
         self._all_acked.set()
         self._sessions = SessionCache()
+        self._quarantine_log = quarantine.QuarantineLog()
+        self._quarantined_since_prune = 0
+        self.receipts = Receipts(db, self._publish_receipt, min_interval_s=receipt_interval_s)
 
     @property
-    def topic_filter(self) -> str:
-        return f"$share/{self.shared_group}/{SUBSCRIPTION}" if self.shared_group else SUBSCRIPTION
+    def topic_filters(self) -> list[str]:
+        prefix = f"$share/{self.shared_group}/" if self.shared_group else ""
+        return [prefix + f for f in SUBSCRIPTIONS]
+
+    async def _publish_receipt(self, topic: str, payload: bytes) -> None:
+        await self.publish(topic, payload, qos=1, retain=True)
 
     def _make_client(self) -> aiomqtt.Client:
         conn: list[Any] = []  # the paho client, once made: each delivery remembers its connection
@@ -219,10 +260,12 @@ class Ingest:
     async def run(self) -> None:
         writer = asyncio.create_task(self._write_loop(), name="monitor-ingest-writer")
         probe = asyncio.create_task(self._watch_loop_lag(), name="monitor-loop-lag")
+        receipts = asyncio.create_task(self.receipts.run(), name="monitor-receipts")
         try:
             await self._subscribe_loop()
         finally:
             probe.cancel()
+            receipts.cancel()
             writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await writer
@@ -241,16 +284,23 @@ class Ingest:
     async def _subscribe_loop(self) -> None:
         backoff_s = 0.5
         while True:
+            if self.broker_resolver is not None:
+                with contextlib.suppress(Exception):
+                    found = self.broker_resolver()
+                    if found.url != self.broker.url:
+                        log.warning("ingest: the broker is now %s (was %s)", found.url, self.broker.url)
+                        self.broker = found
             try:
                 client = self._make_client()
                 # Before connecting: a persistent session's queued messages follow the CONNACK at once.
                 self._paho = client._client  # see enable_manual_ack
                 async with client:
                     self._client = client
-                    await client.subscribe(self.topic_filter, qos=1)
+                    await client.subscribe([(f, 1) for f in self.topic_filters])
                     self.stats.connects += 1
                     self.connected.set()
-                    log.info("ingest: subscribed to %s on %s", self.topic_filter, self.broker.url)
+                    self.link_changed_unix_s = time.time()
+                    log.info("ingest: subscribed to %s on %s", ", ".join(self.topic_filters), self.broker.url)
                     backoff_s = 0.5
                     try:
                         async for _ in client.messages:  # nothing comes here (direct_delivery) ...
@@ -265,6 +315,8 @@ class Ingest:
             finally:
                 self._client = None
                 self._paho = None
+                if self.connected.is_set():
+                    self.link_changed_unix_s = time.time()
                 self.connected.clear()
             await asyncio.sleep(backoff_s)
             backoff_s = min(backoff_s * 2, 10.0)
@@ -280,15 +332,20 @@ class Ingest:
         received_unix_s = time.time()
         self.unacked += 1
         self._all_acked.clear()
-        record: Received | None = None
+        record: Received | Quarantined | None = None
         try:
             record = self._validate(topic, payload, received_unix_s)
+        except Exception as exc:  # never let anything out into paho's callback
+            reason = f"unexpected {type(exc).__name__} in validation"
+            record = Quarantined(topic, reason, b"", received_unix_s)
         finally:  # every delivery is queued: even a dropped one is acknowledged in arrival order
-            self._queue.put_nowait(Delivery(record, mid, qos, time.monotonic(), conn))
+            good = record if isinstance(record, Received) else None
+            bad = record if isinstance(record, Quarantined) else None
+            self._queue.put_nowait(Delivery(good, bad, mid, qos, time.monotonic(), conn))
             if self._queue.qsize() + 1 >= self.batch_cut:  # + the one the writer holds while waiting
                 self._batch_ready.set()
 
-    def _validate(self, topic: str, payload: object, received_unix_s: float) -> Received | None:
+    def _validate(self, topic: str, payload: object, received_unix_s: float) -> Received | Quarantined | None:
         self.stats.received += 1
         if isinstance(payload, str):
             data = payload.encode("utf-8")
@@ -299,9 +356,7 @@ class Ingest:
         try:
             record = parse_message(topic, data)
         except MessageError as exc:
-            self.stats.malformed += 1
-            log.warning("ingest: dropped a message on %s: %s", exc.topic, exc.reason)
-            return None
+            return Quarantined(topic, exc.reason, data, received_unix_s)
         if isinstance(record, Ignored):
             self.stats.ignored += 1
             return None
@@ -339,17 +394,22 @@ class Ingest:
                 paho.ack(delivery.mid, delivery.qos)
                 self.stats.acked += 1
 
-    async def _store(self, batch: list[Received]) -> None:
+    async def _store(self, batch: list[Received], bad: list[Quarantined]) -> None:
         backoff_s = 0.2
+        failures = 0
         while True:
             try:
                 started = time.perf_counter()
-                result = await store_batch(self.db, batch, self._sessions)
+                if failures >= ISOLATE_AFTER and batch:
+                    result = await self._store_one_by_one(batch, bad)
+                else:
+                    result = await store_batch(self.db, batch, self._sessions, bad)
                 write_s = time.perf_counter() - started
                 break
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the database is away or refused the batch: keep it, retry
+                failures += 1
                 self.stats.db_errors += 1
                 self.stats.last_error = f"{type(exc).__name__}: {exc}"
                 log.error(
@@ -357,6 +417,9 @@ class Ingest:
                 )
                 await asyncio.sleep(backoff_s)
                 backoff_s = min(backoff_s * 2, 5.0)
+        for q in bad:
+            self._quarantine_log.note(q.topic, q.reason)
+        self.stats.malformed += result.quarantined
         self.stats.batches += 1
         self.stats.write_s_total += write_s
         self.stats.write_s_max = max(self.stats.write_s_max, write_s)
@@ -364,16 +427,63 @@ class Ingest:
         self.stats.duplicates += result.events_duplicate
         self.stats.statuses += result.statuses
         self.stats.cmd_results += result.cmd_results
+        self.receipts.note(result)
         self.changes.bump()
         if self.on_stored is not None:
             self.on_stored(result)
+        self._quarantined_since_prune += result.quarantined
+        if self._quarantined_since_prune >= 1000:
+            self._quarantined_since_prune = 0
+            with contextlib.suppress(Exception):
+                await quarantine.prune(self.db)
+
+    async def _store_one_by_one(self, batch: list[Received], bad: list[Quarantined]) -> StoreResult:
+        """A batch that keeps failing: each record in its own transaction. One the database refuses
+        goes to the quarantine with the database's reason; if every record fails (the database is
+        away), the error goes up and the whole batch is tried again later."""
+        parts: list[StoreResult] = []
+        refused: list[Quarantined] = []
+        last_error: Exception | None = None
+        for item in batch:
+            try:
+                parts.append(await store_batch(self.db, [item], self._sessions))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                last_error = exc
+                refused.append(
+                    Quarantined(
+                        _record_topic(item),
+                        f"the database refused it: {type(exc).__name__}: {str(exc)[:300]}",
+                        _record_payload(item),
+                        item.received_unix_s,
+                    )
+                )
+        if not parts and last_error is not None:
+            raise last_error
+        bad.extend(refused)
+        tail = await store_batch(self.db, [], None, bad)
+        seqs: dict[tuple[str, str], list[int]] = {}
+        for part in parts:
+            for key, values in part.stored_seqs.items():
+                seqs.setdefault(key, []).extend(values)
+        return StoreResult(
+            events_new=sum(p.events_new for p in parts),
+            events_duplicate=sum(p.events_duplicate for p in parts),
+            statuses=sum(p.statuses for p in parts),
+            cmd_results=sum(p.cmd_results for p in parts),
+            stored_seqs=seqs,
+            summaries=frozenset().union(*(p.summaries for p in parts)),
+            quarantined=tail.quarantined,
+        )
 
     async def _write_loop(self) -> None:
         while True:
             self._inflight = batch = await self._next_batch()
             records = [d.received for d in batch if d.received is not None]
-            if records:
-                await self._store(records)
+            bad = [d.quarantined for d in batch if d.quarantined is not None]
+            if records or bad:
+                await self._store(records, bad)
             self._ack(batch)
             self._inflight = []
             self.unacked -= len(batch)
@@ -386,9 +496,10 @@ class Ingest:
         while not self._queue.empty():
             deliveries.append(self._queue.get_nowait())
         batch = [d.received for d in deliveries if d.received is not None]
-        if batch:
+        bad = [d.quarantined for d in deliveries if d.quarantined is not None]
+        if batch or bad:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(store_batch(self.db, batch), 10.0)
+                await asyncio.wait_for(store_batch(self.db, batch, None, bad), 10.0)
 
     @property
     def pending(self) -> int:
@@ -408,3 +519,27 @@ class Ingest:
         if client is None or not self.connected.is_set():
             raise ConnectionError(f"not connected to the broker {self.broker.url}")
         await client.publish(topic, payload, qos=qos, retain=retain)
+
+
+def _record_topic(item: Received) -> str:
+    rec = item.record
+    if isinstance(rec, EventRecord):
+        kind = "summary" if rec.event.get("type") == "summary" else "events"
+        return f"coach/v1/{rec.patient_id}/{rec.session_id}/{kind}"
+    if isinstance(rec, StatusRecord):
+        return f"coach/v1/{rec.patient_id}/status"
+    if isinstance(rec, CmdResultRecord):
+        return f"coach/v1/{rec.patient_id}/cmd_result"
+    return "coach/v1/?"
+
+
+def _record_payload(item: Received) -> bytes:
+    rec = item.record
+    if isinstance(rec, EventRecord):
+        return (rec.text or json.dumps(rec.event)).encode("utf-8", "replace")
+    if isinstance(rec, StatusRecord):
+        return json.dumps(rec.status).encode("utf-8", "replace")
+    if isinstance(rec, CmdResultRecord):
+        doc = {"cmd_id": rec.cmd_id, "ok": rec.ok, "reason": rec.reason}
+        return json.dumps(doc).encode("utf-8", "replace")
+    return b""

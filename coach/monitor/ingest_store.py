@@ -11,14 +11,15 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from coach.events import to_json
 from coach.monitor.db import Database, Tx
 from coach.monitor.messages import CmdResultRecord, EventRecord, Record, StatusRecord, parse_wall_utc
+from coach.monitor.quarantine import MAX_KEPT_BYTES, printable
 
-#: Rows per multi-row INSERT (10 parameters each, well under both engines' parameter limits).
+#: Rows per multi-row INSERT (11 parameters each, well under both engines' parameter limits).
 CHUNK_ROWS: Final = 400
 #: A session's ``last_received_unix_s`` is refreshed at most this often (unless a start or summary
 #: arrives): rewriting every live session's row in every batch made concurrent instances wait on
@@ -53,11 +54,26 @@ class Received:
 
 
 @dataclass(frozen=True, slots=True)
+class Quarantined:
+    """A message that failed validation or storage (see :mod:`coach.monitor.quarantine`)."""
+
+    topic: str
+    reason: str
+    payload: bytes
+    received_unix_s: float
+
+
+@dataclass(frozen=True, slots=True)
 class StoreResult:
     events_new: int
     events_duplicate: int
     statuses: int
     cmd_results: int
+    #: Delivery numbers now stored, per (patient, session) (new or already there).
+    stored_seqs: dict[tuple[str, str], list[int]] = field(default_factory=dict)
+    #: Sessions whose summary is in this batch (their receipts go out at once).
+    summaries: frozenset[tuple[str, str]] = frozenset()
+    quarantined: int = 0
 
 
 def _event_row(item: Received, stored_unix_s: float) -> tuple[Any, ...]:
@@ -75,19 +91,20 @@ def _event_row(item: Received, stored_unix_s: float) -> tuple[Any, ...]:
         item.record.text or to_json(ev),
         item.received_unix_s,
         stored_unix_s,
+        item.record.seq,
     )
 
 
 _EVENT_COLUMNS: Final = (
     "patient_id, session_id, event_id, type, t_s, elevated, direction, payload,"
-    " received_unix_s, stored_unix_s"
+    " received_unix_s, stored_unix_s, delivery_seq"
 )
 #: PostgreSQL: one fixed statement over column arrays. The same text every batch is parsed once and
 #: prepared by psycopg, where a multi-row VALUES list of varying length was converted and parsed anew
 #: each time (psycopg does not cache long queries: ~10 % of the monitor's CPU under load).
 _PG_INSERT_EVENTS: Final = (
     f"INSERT INTO events ({_EVENT_COLUMNS}) SELECT * FROM unnest(?::text[], ?::text[], ?::text[],"
-    " ?::text[], ?::float8[], ?::int[], ?::text[], ?::text[], ?::float8[], ?::float8[])"
+    " ?::text[], ?::float8[], ?::int[], ?::text[], ?::text[], ?::float8[], ?::float8[], ?::int8[])"
     " ON CONFLICT (patient_id, session_id, event_id) DO NOTHING RETURNING patient_id, session_id, event_id"
 )
 
@@ -100,7 +117,7 @@ async def _insert_events(tx: Tx, rows: list[tuple[Any, ...]], dialect: str) -> l
         return [(r["patient_id"], r["session_id"], r["event_id"]) for r in got]
     for start in range(0, len(rows), CHUNK_ROWS):
         chunk = rows[start : start + CHUNK_ROWS]
-        values = ",".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
+        values = ",".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
         params = [v for row in chunk for v in row]
         got = await tx.fetchall(
             f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES {values}"
@@ -113,9 +130,12 @@ async def _insert_events(tx: Tx, rows: list[tuple[Any, ...]], dialect: str) -> l
 
 
 async def store_batch(
-    db: Database, batch: Sequence[Received], cache: SessionCache | None = None
+    db: Database,
+    batch: Sequence[Received],
+    cache: SessionCache | None = None,
+    quarantined: Sequence[Quarantined] = (),
 ) -> StoreResult:
-    """Store one batch of validated records in one transaction.
+    """Store one batch of validated records (and the quarantined messages) in one transaction.
 
     Rows are written in key order, so that two instances writing at once lock rows in the same order
     (no deadlock, only a short wait).
@@ -126,25 +146,37 @@ async def store_batch(
     sessions: dict[tuple[str, str], dict[str, Any]] = {}
     statuses: dict[str, Received] = {}
     results: list[Received] = []
+    stored_seqs: dict[tuple[str, str], list[int]] = {}
+    summary_seqs: dict[tuple[str, str, str], int] = {}
     for item in batch:
         rec = item.record
         if isinstance(rec, EventRecord):
             key = (rec.patient_id, rec.session_id, rec.event["id"])
+            if rec.seq is not None:
+                stored_seqs.setdefault((rec.patient_id, rec.session_id), []).append(rec.seq)
+                if rec.event["type"] == "summary":
+                    summary_seqs[key] = rec.seq
             if key not in seen_keys:  # one statement may not insert the same key twice (PostgreSQL)
                 seen_keys.add(key)
                 event_rows.append(_event_row(item, stored_unix_s))
             sess = sessions.setdefault(
                 (rec.patient_id, rec.session_id),
-                {"first": item.received_unix_s, "last": item.received_unix_s, "start": None, "summary": None},
-            )
+                {"first": item.received_unix_s, "last": item.received_unix_s, "start": None, "summary": None,
+                 "end": None, "reason": None, "summary_start": None},
+            )  # fmt: skip
             sess["first"] = min(sess["first"], item.received_unix_s)
             sess["last"] = max(sess["last"], item.received_unix_s)
             if rec.event["type"] == "state":
                 wall = parse_wall_utc(rec.event.get("wall_utc"))
                 if wall is not None:
                     sess["start"] = wall if sess["start"] is None else min(sess["start"], wall)
+                if rec.event["state"] in ("finished", "aborted"):
+                    sess["end"], sess["reason"] = rec.event["state"], rec.event.get("reason")
             elif rec.event["type"] == "summary":
                 sess["summary"] = rec.text or to_json(rec.event)
+                wall = parse_wall_utc(rec.event.get("wall_utc"))
+                if wall is not None:  # the session's own start, when no state event says it
+                    sess["summary_start"] = wall - float(rec.event["duration_s"])
         elif isinstance(rec, StatusRecord):
             statuses[rec.patient_id] = item  # arrival order: the later one wins
         elif isinstance(rec, CmdResultRecord):
@@ -155,15 +187,36 @@ async def store_batch(
     session_keys = sorted(
         key
         for key, v in sessions.items()
-        if cache is None or cache.needs_write(key, now, v["start"] is not None or v["summary"] is not None)
+        if cache is None
+        or cache.needs_write(key, now, any(v[k] is not None for k in ("start", "summary", "end")))
     )
     event_rows.sort(key=lambda row: (row[0], row[1], row[2]))
     async with db.transaction() as tx:
         inserted = await _insert_events(tx, event_rows, db.dialect) if event_rows else []
+        # A summary may have come first as the retained copy without a delivery number: the copy on
+        # the events topic, a duplicate by its id, gives it one.
+        missing = sorted(set(summary_seqs) - set(inserted))
+        if missing:
+            await tx.executemany(
+                "UPDATE events SET delivery_seq = ? WHERE patient_id = ? AND session_id = ?"
+                " AND event_id = ? AND delivery_seq IS NULL",
+                [(summary_seqs[k], *k) for k in missing],
+            )
+        if quarantined:
+            await tx.executemany(
+                "INSERT INTO quarantine (received_unix_s, topic, reason, payload, payload_bytes)"
+                " VALUES (?, ?, ?, ?, ?)",
+                [
+                    (q.received_unix_s, printable(q.topic, 512), printable(q.reason, 2000),
+                     q.payload[:MAX_KEPT_BYTES], len(q.payload))
+                    for q in quarantined
+                ],
+            )  # fmt: skip
         if session_keys:
             await tx.executemany(
                 "INSERT INTO coach_sessions (patient_id, session_id, first_received_unix_s,"
-                " last_received_unix_s, start_unix_s, summary) VALUES (?, ?, ?, ?, ?, ?)"
+                " last_received_unix_s, start_unix_s, summary, end_state, end_reason)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (patient_id, session_id) DO UPDATE SET"
                 f" first_received_unix_s = {least}(coach_sessions.first_received_unix_s,"
                 " excluded.first_received_unix_s),"
@@ -172,11 +225,10 @@ async def store_batch(
                 " start_unix_s = COALESCE("
                 f"{least}(coach_sessions.start_unix_s, excluded.start_unix_s),"
                 " coach_sessions.start_unix_s, excluded.start_unix_s),"
-                " summary = COALESCE(excluded.summary, coach_sessions.summary)",
-                [
-                    (p, s, v["first"], v["last"], v["start"], v["summary"])
-                    for (p, s), v in ((key, sessions[key]) for key in session_keys)
-                ],
+                " summary = COALESCE(excluded.summary, coach_sessions.summary),"
+                " end_state = COALESCE(excluded.end_state, coach_sessions.end_state),"
+                " end_reason = COALESCE(excluded.end_reason, coach_sessions.end_reason)",
+                [_session_row(key, sessions[key]) for key in session_keys],
             )
         if statuses:
             await tx.executemany(
@@ -202,7 +254,15 @@ async def store_batch(
         events_duplicate=sum(isinstance(i.record, EventRecord) for i in batch) - len(inserted),
         statuses=len(statuses),
         cmd_results=len(results),
+        stored_seqs=stored_seqs,
+        summaries=frozenset(k for k, v in sessions.items() if v["summary"] is not None),
+        quarantined=len(quarantined),
     )
+
+
+def _session_row(key: tuple[str, str], v: dict[str, Any]) -> tuple[Any, ...]:
+    start = v["start"] if v["start"] is not None else v["summary_start"]
+    return (*key, v["first"], v["last"], start, v["summary"], v["end"], v["reason"])
 
 
 def _status_time(item: Received) -> float:

@@ -1,31 +1,67 @@
 """What the monitor accepts from MQTT: topic parsing and payload validation (DESIGN.md §7).
 
-Every message becomes one typed record, or a :class:`MessageError` naming the topic and the reason.
-Ingest logs such errors and carries on; nothing here raises anything else for any input bytes.
+Every message becomes one typed record, or a :class:`MessageError` naming the topic and the reason;
+nothing here raises anything else for any input bytes (``tests/test_monitor_fuzz.py`` throws generated
+JSON and raw bytes at it). What passes is safe for both databases and for every page:
+
+- the whole payload first (:func:`check_tree`): at most :data:`MAX_PAYLOAD_BYTES`, nested at most
+  :data:`MAX_DEPTH` deep with at most :data:`MAX_NODES` values; every integer within ±2^53 (a
+  401-digit number would overflow every float conversion after it), every number finite; every
+  string valid Unicode (no lone surrogates) without NUL or other control characters (tab and newline
+  aside) and at most :data:`MAX_STRING_CHARS` long;
+- then each known field of each known event type, status and command result with its type and
+  range (:mod:`coach.monitor.fields`): times and durations, fractions 0–1, ratings 0–10, angles,
+  counts, ids by pattern, dates (``wall_utc``) parsed and between 2000 and 2100.
+
+Unknown event types pass with valid ``type``, ``t`` and ``id`` (the contract lets new types appear);
+unknown fields pass the whole-payload checks and are kept in the stored payload, never shown.
 """
 
 from __future__ import annotations
 
-import math
-import re
+import json
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Final
 
 from coach.errors import ValidationError
-from coach.events import DIRECTIONS, POSTURE_FIELDS, STATES, SUMMARY_FIELDS, from_json
+from coach.events import STATES
+from coach.monitor.fields import (
+    ID_PATTERN,
+    FieldError,
+    check_cmd_result,
+    check_event,
+    check_status,
+    check_tree,
+    parse_wall_utc,
+)
+
+__all__ = [
+    "ID_PATTERN",
+    "MAX_PAYLOAD_BYTES",
+    "SELF_REPORT_FIELDS",
+    "SELF_REPORT_TYPE",
+    "STATUS_STATES",
+    "CmdResultRecord",
+    "EventRecord",
+    "Ignored",
+    "MessageError",
+    "Record",
+    "StatusRecord",
+    "parse_message",
+    "parse_wall_utc",
+    "validate_event",
+]
 
 TOPIC_ROOT: Final = "coach/v1"
-#: Pseudonymous patient and session ids: short, no MQTT wildcards or separators, no spaces.
-ID_PATTERN: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 MAX_PAYLOAD_BYTES: Final = 64 * 1024
-MAX_EVENT_ID_CHARS: Final = 128
 #: Status states: the session states plus what a coach reports outside a session.
 STATUS_STATES: Final = (*STATES, "idle", "offline")
 #: Event type carrying the patient's after-session log (DESIGN.md §1): pain and swelling, 0–10 each,
 #: in ``pain_0_10`` and ``swelling_0_10`` (the summary carries the same two fields).
 SELF_REPORT_TYPE: Final = "self_report"
 SELF_REPORT_FIELDS: Final = ("pain_0_10", "swelling_0_10")
+#: Topics the monitor itself publishes: nothing to store.
+_OWN_KINDS: Final = (["targets"], ["cmd"], ["stored"])
 
 
 class MessageError(ValidationError):
@@ -46,6 +82,12 @@ class EventRecord:
     event: dict[str, Any]
     #: The payload as received (validated strict JSON), stored as is.
     text: str = ""
+
+    @property
+    def seq(self) -> int | None:
+        """The coach's per-session delivery number (``None`` from coaches that send none)."""
+        value = self.event.get("seq")
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +111,7 @@ class CmdResultRecord:
 
 @dataclass(frozen=True, slots=True)
 class Ignored:
-    """A topic the monitor itself publishes (``targets``, ``cmd``): nothing to store."""
+    """A topic the monitor itself publishes (``targets``, ``cmd``, ``stored``): nothing to store."""
 
     topic: str
 
@@ -77,26 +119,11 @@ class Ignored:
 Record = EventRecord | StatusRecord | CmdResultRecord | Ignored
 
 
-def _is_num(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def parse_wall_utc(text: Any) -> float | None:
-    """ISO 8601 wall-clock time to Unix seconds; ``None`` when absent or unreadable."""
-    if not isinstance(text, str) or not text:
-        return None
-    try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        return None
-    return parsed.timestamp()
-
-
 def _check_id(topic: str, what: str, value: str) -> None:
     if not ID_PATTERN.match(value):
-        raise MessageError(topic, f"{what} {value!r} is not a pseudonymous id ([A-Za-z0-9._-], ≤ 64 chars)")
+        raise MessageError(
+            topic, f"{what} {value[:80]!r} is not a pseudonymous id ([A-Za-z0-9._-], ≤ 64 chars)"
+        )
 
 
 def _load_object(topic: str, payload: bytes) -> tuple[dict[str, Any], str]:
@@ -107,96 +134,29 @@ def _load_object(topic: str, payload: bytes) -> tuple[dict[str, Any], str]:
     except UnicodeDecodeError as exc:
         raise MessageError(topic, f"payload is not UTF-8 ({exc.reason} at byte {exc.start})") from None
     try:
-        return from_json(text), text
+        value = json.loads(text, parse_constant=_refuse_constant)
     except (ValueError, RecursionError) as exc:
-        raise MessageError(topic, f"payload is not a strict JSON object ({exc})") from None
+        raise MessageError(topic, f"payload is not a strict JSON object ({str(exc)[:200]})") from None
+    if not isinstance(value, dict):
+        raise MessageError(topic, "payload is not a strict JSON object (a JSON object is needed)")
+    try:
+        check_tree(value)
+    except FieldError as exc:
+        raise MessageError(topic, str(exc)) from None
+    return value, text
 
 
-def _require(topic: str, ok: bool, reason: str) -> None:
-    if not ok:
-        raise MessageError(topic, reason)
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
 
 
 def validate_event(topic: str, event: dict[str, Any]) -> None:
-    """Check one event against DESIGN.md §7; unknown types pass with their common fields."""
-    typ = event.get("type")
-    _require(topic, isinstance(typ, str) and bool(typ), "event needs a non-empty string 'type'")
-    _require(topic, _is_num(event.get("t")) and event["t"] >= 0, f"{typ} needs a finite number t >= 0")
-    eid = event.get("id")
-    _require(
-        topic,
-        isinstance(eid, str) and 0 < len(eid) <= MAX_EVENT_ID_CHARS,
-        f"{typ} needs a string 'id' of 1–{MAX_EVENT_ID_CHARS} characters",
-    )
-    where = f"{typ} {eid}"
-    if typ == "stroke":
-        ok = _is_num(event.get("t_start")) and _is_num(event.get("t_end"))
-        _require(topic, ok and event["t_start"] <= event["t_end"], f"{where}: needs t_start <= t_end")
-        _require(topic, event.get("direction") in DIRECTIONS, f"{where}: direction not in {DIRECTIONS}")
-        conf: Any = event.get("confidence")
-        _require(topic, _is_num(conf) and 0 <= float(conf) <= 1, f"{where}: confidence must be in [0, 1]")
-    elif typ == "posture":
-        for key in POSTURE_FIELDS:
-            _require(topic, key in event, f"{where}: lacks {key!r} (null when unknown)")
-            value = event[key]
-            if key in ("elevated", "wrist_neutral"):
-                _require(topic, value in (True, False, None), f"{where}: {key} must be true, false or null")
-            else:
-                _require(topic, value is None or _is_num(value), f"{where}: {key} must be a number or null")
-    elif typ == "cadence":
-        spm: Any = event.get("strokes_per_min")
-        _require(topic, _is_num(spm) and float(spm) >= 0, f"{where}: strokes_per_min must be a number >= 0")
-    elif typ == "cue":
-        ok = isinstance(event.get("code"), str) and isinstance(event.get("message"), str)
-        _require(topic, ok and bool(event["code"]), f"{where}: needs string code and message")
-    elif typ == "state":
-        _require(
-            topic, event.get("state") in STATES, f"{where}: state {event.get('state')!r} not in {STATES}"
-        )
-    elif typ == "summary":
-        missing = [k for k in SUMMARY_FIELDS if k not in event]
-        _require(topic, not missing, f"{where}: lacks {', '.join(missing)}")
-        for key in ("duration_s", "strokes_total", "strokes_proximal", "strokes_distal", "strokes_unknown"):
-            _require(topic, _is_num(event[key]) and event[key] >= 0, f"{where}: {key} must be a number >= 0")
-        for key in ("mean_cadence_spm", "elevated_fraction", "wrist_neutral_fraction"):
-            value = event[key]
-            _require(topic, value is None or _is_num(value), f"{where}: {key} must be a number or null")
-    elif typ == SELF_REPORT_TYPE:
-        for key in SELF_REPORT_FIELDS:
-            value = event.get(key)
-            _require(
-                topic,
-                value is None or (_is_num(value) and 0 <= float(value) <= 10),
-                f"{where}: {key} must be a number in [0, 10] or null",
-            )
-
-
-def _validate_status(topic: str, status: dict[str, Any]) -> None:
-    state = status.get("state")
-    # DESIGN.md §7 lists no closed set of status states (the coach reports its session states, and
-    # "offline" as its last will): any short name is kept, so a new state never hides the sensors.
-    _require(
-        topic,
-        isinstance(state, str) and 0 < len(state) <= 32,
-        f"status state must be a short string (e.g. {', '.join(STATUS_STATES)})",
-    )
-    session = status.get("session")
-    _require(topic, session is None or isinstance(session, str), "status 'session' must be a string or null")
-    if isinstance(session, str):
-        _check_id(topic, "status session", session)
-    sensors = status.get("sensors", {})
-    _require(topic, isinstance(sensors, dict), "status 'sensors' must be an object")
-    for role, info in sensors.items():
-        _require(topic, isinstance(info, dict), f"status sensor {role!r} must be an object")
-        _require(
-            topic, info.get("link") in ("up", "down"), f"status sensor {role!r}: link must be up or down"
-        )
-        battery = info.get("battery_pct")
-        _require(
-            topic,
-            battery is None or (_is_num(battery) and 0 <= float(battery) <= 100),
-            f"status sensor {role!r}: battery_pct must be in [0, 100] or null",
-        )
+    """Check one event's fields against DESIGN.md §7; unknown types pass with their common fields."""
+    try:
+        check_tree(event)
+        check_event(event)
+    except FieldError as exc:
+        raise MessageError(topic, str(exc)) from None
 
 
 def parse_message(topic: str, payload: bytes) -> Record:
@@ -207,28 +167,28 @@ def parse_message(topic: str, payload: bytes) -> Record:
     patient = parts[2]
     _check_id(topic, "patient id", patient)
     rest = parts[3:]
-    if rest in (["targets"], ["cmd"]):
+    if rest in _OWN_KINDS:
         return Ignored(topic)
     if len(rest) == 2 and rest[1] in ("events", "summary"):
         session = rest[0]
         _check_id(topic, "session id", session)
         event, text = _load_object(topic, payload)
         validate_event(topic, event)
-        if rest[1] == "summary":
-            _require(topic, event["type"] == "summary", "the summary topic carries a 'summary' event")
+        if rest[1] == "summary" and event["type"] != "summary":
+            raise MessageError(topic, "the summary topic carries a 'summary' event")
         return EventRecord(patient, session, event, text)
     if rest == ["status"]:
         status, _ = _load_object(topic, payload)
-        _validate_status(topic, status)
+        try:
+            check_status(status)
+        except FieldError as exc:
+            raise MessageError(topic, str(exc)) from None
         return StatusRecord(patient, status, parse_wall_utc(status.get("wall_utc")))
     if rest == ["cmd_result"]:
         result, _ = _load_object(topic, payload)
-        cmd_id = result.get("cmd_id")
-        _require(
-            topic, isinstance(cmd_id, str) and 0 < len(cmd_id) <= 128, "cmd_result needs a string cmd_id"
-        )
-        _require(topic, isinstance(result.get("ok"), bool), "cmd_result needs a boolean 'ok'")
-        reason = result.get("reason")
-        _require(topic, reason is None or isinstance(reason, str), "cmd_result 'reason' must be a string")
-        return CmdResultRecord(patient, str(cmd_id), bool(result["ok"]), reason)
+        try:
+            check_cmd_result(result)
+        except FieldError as exc:
+            raise MessageError(topic, str(exc)) from None
+        return CmdResultRecord(patient, str(result["cmd_id"]), bool(result["ok"]), result.get("reason"))
     raise MessageError(topic, "unknown topic under coach/v1/<patient>/")

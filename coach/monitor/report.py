@@ -78,8 +78,10 @@ async def export_report(data: dict[str, Any], fmt: str, timeout_s: float = 60.0)
         )
     with tempfile.TemporaryDirectory(prefix="coach-report-") as tmp:
         folder = Path(tmp)
-        page = folder / "report.html"
-        page.write_text(render_report(data, inline=True), encoding="utf-8")
+        page = folder / "report.html"  # the folder is 0700; the files 0600 (health data)
+        fd = os.open(page, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+        os.write(fd, render_report(data, inline=True).encode("utf-8"))
+        os.close(fd)
         out = folder / f"report.{fmt}"
         args = [
             chromium,
@@ -106,4 +108,5 @@ async def export_report(data: dict[str, Any], fmt: str, timeout_s: float = 60.0)
             raise ConfigError(
                 f"chromium could not render the report (exit {proc.returncode}): {' | '.join(tail)}"
             )
+        out.chmod(0o600)
         return out.read_bytes()

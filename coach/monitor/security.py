@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import time
 from typing import Final
 
@@ -23,49 +24,89 @@ SECURITY_HEADERS: Final = {
 
 
 class LoginLimiter:
-    """Counts failed logins per user name and per client address in a sliding window, in the database.
+    """Limits password guessing without letting strangers lock a therapist out.
 
-    A name is locked after ``per_user`` failures and an address after ``per_remote`` failures within
-    ``window_s``; :meth:`retry_after_s` says how long until the oldest counted failure leaves the
-    window. The failures live in the ``login_failures`` table, not in memory, so several monitor
-    instances behind a load balancer share one count (wall-clock times: the instances' clocks must
-    agree to within seconds, which NTP gives). Two attempts checked at the same instant on two
-    instances may both pass: the limit can be exceeded by the number of instances, not more.
+    Two counts, in the database (``login_attempts``), so instances behind a load balancer share them:
+
+    - per **user name and client address** pair: after ``per_pair`` failures within ``window_s``, the
+      pair waits ``backoff_s`` after its latest failure, doubling with each further failure up to
+      ``window_s``. A stranger's failures from another address never lock the therapist's own pair;
+    - per **client address**: ``per_remote`` failures within ``window_s`` (a spray over many names)
+      lock that address until the oldest counted failure leaves the window.
+
+    An attempt is counted *before* its password is checked (:meth:`begin` inserts it as ``pending``
+    in the same transaction that reads the counts, serialised per key: SQLite's write lock, or
+    PostgreSQL advisory locks), so concurrent attempts cannot all pass the check; :meth:`finish`
+    then marks it failed, or on success removes it and forgives the pair. There is no lock per name
+    alone: someone with many addresses can try ``per_pair`` passwords from each (Argon2id and the
+    ten-character minimum make that slow; the audit log shows it).
     """
 
-    def __init__(self, per_user: int = 5, per_remote: int = 20, window_s: float = 900.0) -> None:
-        self.per_user = per_user
+    def __init__(
+        self, per_pair: int = 5, per_remote: int = 20, window_s: float = 900.0, backoff_s: float = 60.0
+    ) -> None:
+        self.per_pair = per_pair
         self.per_remote = per_remote
         self.window_s = window_s
+        self.backoff_s = backoff_s
 
     @staticmethod
     def _keys(username: str, remote: str) -> tuple[str, str]:
-        return f"u:{username.lower()[:200]}", f"r:{remote[:200]}"
+        return f"p:{username.lower()[:200]} {remote[:200]}", f"r:{remote[:200]}"
 
-    async def retry_after_s(
+    async def begin(
         self, db: Database, username: str, remote: str, now: float | None = None
-    ) -> float:
-        """0 when a login attempt is allowed, else the seconds to wait."""
+    ) -> tuple[str | None, float]:
+        """Count one attempt if allowed: ``(attempt id, 0)``, else ``(None, seconds to wait)``."""
         now = time.time() if now is None else now
-        waits = []
-        for key, limit in zip(self._keys(username, remote), (self.per_user, self.per_remote), strict=True):
-            row = await db.fetchone(
-                "SELECT at_unix_s FROM login_failures WHERE key = ? AND at_unix_s > ?"
-                " ORDER BY at_unix_s DESC LIMIT 1 OFFSET ?",
-                (key, now - self.window_s, limit - 1),
+        pair, addr = self._keys(username, remote)
+        since = now - self.window_s
+        async with db.transaction() as tx:
+            if db.dialect == "postgresql":
+                for key in sorted((pair, addr)):
+                    await tx.fetchall("SELECT pg_advisory_xact_lock(hashtext(?))", (key,))
+            await tx.execute("DELETE FROM login_attempts WHERE at_unix_s <= ?", (since,))
+            waits = []
+            rows = await tx.fetchall(
+                "SELECT at_unix_s FROM login_attempts WHERE key = ? AND at_unix_s > ? ORDER BY at_unix_s",
+                (pair, since),
             )
-            if row is not None:  # the limit-th latest failure is inside the window
-                waits.append(float(row["at_unix_s"]) + self.window_s - now)
-        return max(waits, default=0.0)
+            if len(rows) >= self.per_pair:
+                over = len(rows) - self.per_pair
+                lock_s = min(self.window_s, self.backoff_s * 2.0**over)
+                waits.append(float(rows[-1]["at_unix_s"]) + lock_s - now)
+            rows = await tx.fetchall(
+                "SELECT at_unix_s FROM login_attempts WHERE key = ? AND at_unix_s > ?"
+                " ORDER BY at_unix_s DESC LIMIT 1 OFFSET ?",
+                (addr, since, self.per_remote - 1),
+            )
+            if rows:
+                waits.append(float(rows[0]["at_unix_s"]) + self.window_s - now)
+            wait_s = max(waits, default=0.0)
+            if wait_s > 0:
+                return None, wait_s
+            attempt = secrets.token_hex(12)
+            await tx.executemany(
+                "INSERT INTO login_attempts (key, attempt_id, outcome, at_unix_s)"
+                " VALUES (?, ?, 'pending', ?)",
+                [(pair, attempt, now), (addr, attempt, now)],
+            )
+        return attempt, 0.0
 
-    async def failed(self, db: Database, username: str, remote: str, now: float | None = None) -> None:
+    async def finish(
+        self, db: Database, attempt: str, *, ok: bool, username: str = "", remote: str = "",
+        now: float | None = None,
+    ) -> None:  # fmt: skip
+        """The password check's outcome: a failure stays counted; a success forgives the pair."""
         now = time.time() if now is None else now
         async with db.transaction() as tx:
-            await tx.execute("DELETE FROM login_failures WHERE at_unix_s <= ?", (now - self.window_s,))
-            await tx.executemany(
-                "INSERT INTO login_failures (key, at_unix_s) VALUES (?, ?)",
-                [(key, now) for key in self._keys(username, remote)],
-            )
-
-    async def succeeded(self, db: Database, username: str) -> None:
-        await db.execute("DELETE FROM login_failures WHERE key = ?", (self._keys(username, "")[0],))
+            if ok:
+                await tx.execute("DELETE FROM login_attempts WHERE attempt_id = ?", (attempt,))
+                await tx.execute(
+                    "DELETE FROM login_attempts WHERE key = ?", (self._keys(username, remote)[0],)
+                )
+            else:
+                await tx.execute(
+                    "UPDATE login_attempts SET outcome = 'failed', at_unix_s = ? WHERE attempt_id = ?",
+                    (now, attempt),
+                )

@@ -15,6 +15,7 @@ from aiohttp import web
 
 from coach.errors import ConfigError
 from coach.monitor.alerts import AlertConfig
+from coach.monitor.broker import DEFAULT_BROKER_URL, default_broker_url
 from coach.monitor.db import Database, describe_url, open_database
 from coach.monitor.ingest import ChangeFeed, Ingest
 from coach.monitor.secret_box import secret_box
@@ -26,7 +27,9 @@ log = logging.getLogger("coach.monitor")
 
 @dataclass
 class MonitorConfig:
-    broker_url: str
+    #: ``None``: the embedded broker of a coach on this machine (followed when it appears or moves),
+    #: else ``mqtt://127.0.0.1:1883`` (:mod:`coach.monitor.broker`).
+    broker_url: str | None
     db_url: str
     host: str = "127.0.0.1"
     port: int = 8080
@@ -39,6 +42,8 @@ class MonitorConfig:
     batch_wait_s: float = 0.05
     #: The broker's in-flight window for this connection (``None``: the protocol's default).
     mqtt_inflight: int | None = None
+    #: How often, at most, a patient's delivery receipt is published (docs/mqtt.md).
+    receipt_interval_s: float = 5.0
 
 
 def parse_listen(text: str) -> tuple[str, int]:
@@ -86,7 +91,15 @@ class Monitor:
             if not (cfg.tls_cert and cfg.tls_key):
                 raise ConfigError("HTTPS needs both --tls-cert and --tls-key")
             ssl_ctx = tls_context(cfg.tls_cert, cfg.tls_key)
-        broker = BrokerSettings.from_url(cfg.broker_url) if cfg.ingest else None
+        resolver = None
+        if cfg.ingest and cfg.broker_url is None:
+
+            def resolver() -> BrokerSettings:
+                return BrokerSettings.from_url(default_broker_url())
+
+        broker = None
+        if cfg.ingest:
+            broker = resolver() if resolver is not None else BrokerSettings.from_url(str(cfg.broker_url))
         self.db = await open_database(cfg.db_url)
         try:  # load (on the first run: create) the enrolment secrets' key now, and check it fits
             await secret_box(self.db)
@@ -103,6 +116,8 @@ class Monitor:
                 changes=changes,
                 batch_wait_s=cfg.batch_wait_s,
                 inflight_window=cfg.mqtt_inflight,
+                receipt_interval_s=cfg.receipt_interval_s,
+                broker_resolver=resolver,
             )
             self._ingest_task = asyncio.create_task(self.ingest.run(), name="monitor-ingest")
         ctx = MonitorContext(
@@ -129,6 +144,20 @@ class Monitor:
             self.url,
             describe_url(cfg.db_url),
             broker.url if broker else "(none)",
+        )
+
+    def broker_line(self) -> str:
+        """Which broker this instance listens on, and why that one (printed at start)."""
+        if self.ingest is None:
+            return "no ingest (--no-ingest): this instance serves the dashboard only"
+        url = self.ingest.broker.url
+        if self.cfg.broker_url is not None:
+            return f"listening on the broker {url} (--broker)"
+        if url != DEFAULT_BROKER_URL:
+            return f"listening on the broker {url} (the embedded broker of a coach on this machine)"
+        return (
+            f"listening on the broker {url}: no coach on this machine runs an embedded broker yet; the "
+            "monitor switches to it when one starts (or give --broker URL)"
         )
 
     async def stop(self) -> None:
@@ -171,4 +200,5 @@ async def serve(cfg: MonitorConfig) -> None:
             loop.add_signal_handler(sig, stop.set)
     async with Monitor(cfg) as monitor:
         print(f"coach monitor: dashboard on {monitor.url}", flush=True)
+        print(f"coach monitor: {monitor.broker_line()}", flush=True)
         await stop.wait()

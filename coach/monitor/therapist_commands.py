@@ -12,15 +12,34 @@ import json
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any
+from datetime import timedelta
+from typing import Any, Final
 
 from coach.errors import ValidationError
 from coach.monitor.accounts import Therapist, enrolment_secret
 from coach.monitor.db import Database
-from coach.mqtt.commands import COMMANDS, canonical_json, format_utc, sign_command, signature, utc_now
+from coach.mqtt.commands import (
+    COMMANDS,
+    NEXT_SESSION,
+    canonical_json,
+    command_envelope,
+    format_utc,
+    sign_command,
+    signature,
+    utc_now,
+)
 from coach.mqtt.topics import PatientTopics
 
 Publish = Callable[[str, bytes, int, bool], Awaitable[None]]
+#: How long a command the monitor sends stays valid (the coach accepts at most
+#: :data:`coach.mqtt.commands.MAX_VALIDITY`): a pause, resume or stop is for now; a clearance or a
+#: setting waits a day for a coach that is offline.
+VALIDITY: Final = {
+    "pause": timedelta(minutes=5),
+    "resume": timedelta(minutes=5),
+    "stop": timedelta(minutes=5),
+}
+DEFAULT_VALIDITY: Final = timedelta(hours=24)
 
 
 def _validated(cmd: str, args: dict[str, Any]) -> dict[str, Any]:
@@ -43,26 +62,43 @@ async def _secret(db: Database, patient_id: str) -> str:
 
 
 async def send_command(
-    db: Database, publish: Publish, therapist: Therapist, patient_id: str, cmd: str, args: dict[str, Any]
+    db: Database,
+    publish: Publish,
+    therapist: Therapist,
+    patient_id: str,
+    cmd: str,
+    args: dict[str, Any],
+    *,
+    session: str = NEXT_SESSION,
 ) -> dict[str, Any]:
-    """Validate, sign, store and publish one command (QoS 1, not retained); returns the stored record."""
+    """Validate, sign, store and publish one command (QoS 1, not retained) bound to ``session`` (a
+    session id, or ``"next"``) and valid for :data:`VALIDITY`; returns the stored record."""
     clean = _validated(cmd, args)
     secret = await _secret(db, patient_id)
-    body = {
-        "id": f"cmd-{uuid.uuid4().hex[:24]}",
-        "cmd": cmd,
-        "args": clean,
-        "issued_at": format_utc(utc_now()),
-        "by": therapist.username,
-    }
+    body = command_envelope(
+        f"cmd-{uuid.uuid4().hex[:24]}",
+        cmd,
+        clean,
+        by=therapist.username,
+        session=session,
+        valid_for=VALIDITY.get(cmd, DEFAULT_VALIDITY),
+    )
     signed = sign_command(body, secret)
     await db.execute(
-        "INSERT INTO commands (cmd_id, patient_id, cmd, args, issued_at, by_user, published_unix_s)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (body["id"], patient_id, cmd, json.dumps(clean), body["issued_at"], therapist.username, time.time()),
-    )
+        "INSERT INTO commands (cmd_id, patient_id, cmd, args, issued_at, by_user, published_unix_s,"
+        " session_id, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (body["id"], patient_id, cmd, json.dumps(clean), body["issued_at"], therapist.username, time.time(),
+         session, body["expires_at"]),
+    )  # fmt: skip
     await publish(PatientTopics(patient_id).cmd, canonical_json(signed), 1, False)
-    return {"cmd_id": body["id"], "cmd": cmd, "args": clean, "issued_at": body["issued_at"]}
+    return {
+        "cmd_id": body["id"],
+        "cmd": cmd,
+        "args": clean,
+        "issued_at": body["issued_at"],
+        "expires_at": body["expires_at"],
+        "session": session,
+    }
 
 
 async def set_targets(
@@ -136,14 +172,27 @@ async def current_targets(db: Database, patient_id: str) -> dict[str, Any] | Non
 
 async def recent_commands(db: Database, patient_id: str, limit: int = 20) -> list[dict[str, Any]]:
     rows = await db.fetchall(
-        "SELECT c.cmd_id, c.cmd, c.args, c.issued_at, c.by_user, c.published_unix_s, r.ok, r.reason,"
+        "SELECT c.cmd_id, c.cmd, c.args, c.issued_at, c.expires_at, c.session_id, c.by_user,"
+        " c.published_unix_s, r.ok, r.reason,"
         " r.received_unix_s AS result_unix_s FROM commands c LEFT JOIN cmd_results r ON r.cmd_id = c.cmd_id"
         " WHERE c.patient_id = ? ORDER BY c.published_unix_s DESC LIMIT ?",
         (patient_id, limit),
     )
     return [
         {
-            **{k: r[k] for k in ("cmd_id", "cmd", "issued_at", "by_user", "published_unix_s", "reason")},
+            **{
+                k: r[k]
+                for k in (
+                    "cmd_id",
+                    "cmd",
+                    "issued_at",
+                    "expires_at",
+                    "session_id",
+                    "by_user",
+                    "published_unix_s",
+                    "reason",
+                )
+            },
             "args": json.loads(r["args"]),
             "ok": None if r["ok"] is None else bool(r["ok"]),
             "result_unix_s": r["result_unix_s"],

@@ -2,186 +2,55 @@
 
 Everything is derived from the database (not from one instance's memory), so several monitor
 instances behind a shared subscription all show the same picture, whichever of them stored a message.
+Every stored value is read with its contract type and range (:func:`coach.monitor.fields.number`),
+so nothing stored, not even by an older monitor, can break a page. The live card of a session is
+:mod:`coach.monitor.live_card`.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import date, datetime, timedelta
 from typing import Any, Final
 
-from coach.monitor.alerts import (
-    RUNNING_STATES,
-    AlertConfig,
-    missed_sessions_alert,
-    session_alerts,
-    swelling_alert,
-)
+from coach.monitor.alerts import AlertConfig, missed_sessions_alert, swelling_alert
 from coach.monitor.db import Database
-from coach.monitor.messages import SELF_REPORT_TYPE, parse_wall_utc
+from coach.monitor.fields import MAX_SESSION_S, number, parse_wall_utc
+from coach.monitor.live_card import (
+    active_time_s,
+    current_session_id,
+    load,
+    patient_status,
+    session_live,
+    summary_view,
+)
+from coach.monitor.messages import SELF_REPORT_TYPE
 
-#: Session length a coach uses when no target was set (the live-session default).
-DEFAULT_TARGET_DURATION_S: Final = 720.0
+__all__ = ["active_time_s", "overview", "patient_history", "self_reports", "session_detail"]
+
 CALENDAR_DAYS: Final = 56
 
 
-def _load(text: str | None) -> dict[str, Any]:
-    if not text:
-        return {}
-    value = json.loads(text)
-    return value if isinstance(value, dict) else {}
+_load = load
 
 
-async def _latest_event(db: Database, p: str, s: str, typ: str) -> dict[str, Any] | None:
-    row = await db.fetchone(
-        "SELECT payload FROM events WHERE patient_id = ? AND session_id = ? AND type = ?"
-        " ORDER BY t_s DESC, seq DESC LIMIT 1",
-        (p, s, typ),
-    )
-    return None if row is None else _load(row["payload"])
+def _ordinal(unix_s: Any) -> float | None:
+    """A stored Unix time within the years the contract allows, else ``None``."""
+    from coach.monitor.fields import EARLIEST_UNIX_S, LATEST_UNIX_S
+
+    return number(unix_s, EARLIEST_UNIX_S, LATEST_UNIX_S)
 
 
-def active_time_s(states: list[tuple[float, str]], until_t_s: float) -> float:
-    """Seconds spent in state ``active`` up to ``until_t_s``, from the ordered state changes."""
-    total = 0.0
-    for i, (t, name) in enumerate(states):
-        end = states[i + 1][0] if i + 1 < len(states) else until_t_s
-        if name == "active":
-            total += max(0.0, min(end, until_t_s) - t)
-    return total
-
-
-async def target_duration_s(db: Database, patient_id: str, status: dict[str, Any] | None) -> float:
-    if status and isinstance(status.get("target_duration_s"), int | float):
-        return float(status["target_duration_s"])
-    row = await db.fetchone("SELECT payload FROM targets WHERE patient_id = ?", (patient_id,))
-    doc = _load(row["payload"]) if row else {}
-    if isinstance(doc.get("target_duration_s"), int | float):
-        return float(doc["target_duration_s"])
-    return DEFAULT_TARGET_DURATION_S
-
-
-async def session_live(
-    db: Database, p: str, s: str, status: dict[str, Any] | None, cfg: AlertConfig
-) -> dict[str, Any]:
-    """The live picture of one session: state, posture, strokes, cadence, time left, alerts."""
-    posture = await _latest_event(db, p, s, "posture")
-    cadence = await _latest_event(db, p, s, "cadence")
-    cue = await _latest_event(db, p, s, "cue")
-    tally_rows = await db.fetchall(
-        "SELECT direction, COUNT(*) AS n FROM events"
-        " WHERE patient_id = ? AND session_id = ? AND type = 'stroke' GROUP BY direction",
-        (p, s),
-    )
-    tally = {"proximal": 0, "distal": 0, "unknown": 0}
-    for r in tally_rows:
-        tally[str(r["direction"])] = int(r["n"])
-    state_rows = await db.fetchall(
-        "SELECT t_s, payload FROM events WHERE patient_id = ? AND session_id = ? AND type = 'state'"
-        " ORDER BY t_s, seq",
-        (p, s),
-    )
-    states = [(float(r["t_s"]), _load(r["payload"])) for r in state_rows]
-    last = await db.fetchone(
-        "SELECT MAX(t_s) AS t FROM events WHERE patient_id = ? AND session_id = ?", (p, s)
-    )
-    last_t = float(last["t"]) if last and last["t"] is not None else 0.0
-    state = states[-1][1].get("state") if states else None
-    reason = states[-1][1].get("reason") if states else None
-    blocked = any(
-        doc.get("state") in ("aborted", "screening")
-        and "screening" in str(doc.get("reason") or "")
-        and "block" in str(doc.get("reason") or "")
-        for _, doc in states
-    ) or (cue is not None and str(cue.get("code", "")).startswith("screening_blocked"))
-    if status is not None and status.get("session") == s and status.get("screening") == "blocked":
-        blocked = True
-    low_for_s = await _low_for_s(db, p, s, posture)
-    strokes = await db.fetchall(
-        "SELECT direction FROM events WHERE patient_id = ? AND session_id = ? AND type = 'stroke'"
-        " ORDER BY t_s DESC, seq DESC LIMIT ?",
-        (p, s, cfg.distal_window),
-    )
-    target_s = await target_duration_s(db, p, status)
-    active_s = active_time_s([(t, str(d.get("state"))) for t, d in states], last_t)
-    if status and isinstance(status.get("time_left_s"), int | float) and status.get("session") == s:
-        time_left_s: float | None = float(status["time_left_s"])
-    elif state in RUNNING_STATES:
-        time_left_s = max(0.0, target_s - active_s)
-    else:
-        time_left_s = None
-    session_status = status if status and status.get("session") == s else None
-    alerts = session_alerts(
-        cfg,
-        state=state,
-        state_reason=reason,
-        low_for_s=low_for_s,
-        last_strokes=[str(r["direction"]) for r in strokes],
-        status=session_status,
-        screening_blocked=blocked,
-    )
-    return {
-        "session_id": s,
-        "state": state,
-        "state_reason": reason,
-        "t_s": last_t,
-        "posture": posture,
-        "cadence_spm": cadence.get("strokes_per_min") if cadence else None,
-        "tally": tally,
-        "last_cue": cue,
-        "active_s": active_s,
-        "target_duration_s": target_s,
-        "time_left_s": time_left_s,
-        "low_for_s": low_for_s,
-        "alerts": alerts,
-    }
-
-
-async def _low_for_s(db: Database, p: str, s: str, posture: dict[str, Any] | None) -> float | None:
-    """How long the hand has been low, from the trailing run of ``elevated = false`` posture events."""
-    if posture is None or posture.get("elevated") is not False:
-        return None
-    high = await db.fetchone(
-        "SELECT MAX(t_s) AS t FROM events WHERE patient_id = ? AND session_id = ? AND type = 'posture'"
-        " AND elevated = 1",
-        (p, s),
-    )
-    after = float(high["t"]) if high and high["t"] is not None else -1.0
-    first_low = await db.fetchone(
-        "SELECT MIN(t_s) AS t FROM events WHERE patient_id = ? AND session_id = ? AND type = 'posture'"
-        " AND elevated = 0 AND t_s > ?",
-        (p, s, after),
-    )
-    if first_low is None or first_low["t"] is None:
-        return None
-    return max(0.0, float(posture["t"]) - float(first_low["t"]))
-
-
-async def patient_status(db: Database, patient_id: str) -> tuple[dict[str, Any] | None, float | None]:
-    row = await db.fetchone(
-        "SELECT payload, received_unix_s FROM statuses WHERE patient_id = ?", (patient_id,)
-    )
-    if row is None:
-        return None, None
-    return _load(row["payload"]), float(row["received_unix_s"])
-
-
-async def current_session_id(db: Database, patient_id: str, status: dict[str, Any] | None) -> str | None:
-    if status and isinstance(status.get("session"), str):
-        return str(status["session"])
-    row = await db.fetchone(
-        "SELECT session_id FROM coach_sessions WHERE patient_id = ?"
-        " ORDER BY last_received_unix_s DESC LIMIT 1",
-        (patient_id,),
-    )
-    return None if row is None else str(row["session_id"])
+def _start(row: dict[str, Any]) -> float:
+    start = _ordinal(row.get("start_unix_s"))
+    return start if start is not None else float(row["first_received_unix_s"])
 
 
 async def self_reports(db: Database, patient_id: str, since_unix_s: float) -> list[dict[str, Any]]:
     """Pain and swelling ratings (0–10): from ``self_report`` events and from summary fields."""
     rows = await db.fetchall(
-        "SELECT e.session_id, e.type, e.payload, c.start_unix_s, e.received_unix_s FROM events e"
+        "SELECT e.session_id, e.type, e.payload, c.start_unix_s, c.first_received_unix_s, e.received_unix_s"
+        " FROM events e"
         " JOIN coach_sessions c ON c.patient_id = e.patient_id AND c.session_id = e.session_id"
         " WHERE e.patient_id = ? AND e.type IN ('summary', ?) AND e.received_unix_s >= ?",
         (patient_id, SELF_REPORT_TYPE, since_unix_s - 86400.0),
@@ -189,12 +58,12 @@ async def self_reports(db: Database, patient_id: str, since_unix_s: float) -> li
     per_session: dict[str, dict[str, Any]] = {}
     for r in sorted(rows, key=lambda row: row["type"] == SELF_REPORT_TYPE):  # the explicit report wins
         doc = _load(r["payload"])
-        pain, swelling = doc.get("pain_0_10"), doc.get("swelling_0_10")
+        pain, swelling = number(doc.get("pain_0_10"), 0.0, 10.0), number(doc.get("swelling_0_10"), 0.0, 10.0)
         entry = per_session.setdefault(
             r["session_id"], {"session_id": r["session_id"], "unix_s": None, "pain": None, "swelling": None}
         )
         if entry["unix_s"] is None or r["type"] == "summary":
-            entry["unix_s"] = parse_wall_utc(doc.get("wall_utc")) or r["start_unix_s"] or r["received_unix_s"]
+            entry["unix_s"] = parse_wall_utc(doc.get("wall_utc")) or _start(r)
         if pain is not None or swelling is not None:
             entry["pain"], entry["swelling"] = pain, swelling
     out = [
@@ -207,18 +76,18 @@ async def self_reports(db: Database, patient_id: str, since_unix_s: float) -> li
 
 
 async def completed_per_day(db: Database, patient_id: str, days: int, now_unix_s: float) -> list[int]:
-    """Completed sessions (with a summary) on each of the last ``days`` full local days, oldest first."""
+    """Finished sessions (not aborted ones) on each of the last ``days`` full local days, oldest first."""
     today = _local_date(now_unix_s)
     since = datetime.combine(today - timedelta(days=days), datetime.min.time()).astimezone().timestamp()
     rows = await db.fetchall(
         "SELECT start_unix_s, first_received_unix_s FROM coach_sessions"
-        " WHERE patient_id = ? AND summary IS NOT NULL"
+        " WHERE patient_id = ? AND end_state = 'finished'"
         " AND COALESCE(start_unix_s, first_received_unix_s) >= ?",
         (patient_id, since),
     )
     counts = dict.fromkeys(((today - timedelta(days=d)) for d in range(days, 0, -1)), 0)
     for r in rows:
-        day = _local_date(float(r["start_unix_s"] or r["first_received_unix_s"]))
+        day = _local_date(_start(r))
         if day in counts:
             counts[day] += 1
     return list(counts.values())
@@ -234,7 +103,7 @@ async def overview(
         p = patient["patient_id"]
         status, status_received = await patient_status(db, p)
         s = await current_session_id(db, p, status)
-        live = await session_live(db, p, s, status, cfg) if s else None
+        live = await session_live(db, p, s, status, status_received, cfg, now) if s else None
         reports = await self_reports(db, p, now - cfg.swelling_window_days * 86400.0)
         swell = swelling_alert(
             cfg, [(r["unix_s"], float(r["swelling"])) for r in reports if r["swelling"] is not None], now
@@ -258,11 +127,18 @@ async def overview(
     return cards
 
 
+_ANGLES: Final = ("elevation_deg", "wrist_flexion_deg", "wrist_deviation_deg", "forearm_roll_deg")
+
+
+def _cells(e: dict[str, Any], keys: tuple[str, ...], lo: float, hi: float) -> list[float | None]:
+    return [number(e.get(k), lo, hi) for k in keys]
+
+
 async def session_detail(db: Database, p: str, s: str) -> dict[str, Any] | None:
     """Everything the session page and the report draw: series, strokes, states, cues, summary."""
     meta = await db.fetchone(
-        "SELECT start_unix_s, first_received_unix_s, last_received_unix_s, summary FROM coach_sessions"
-        " WHERE patient_id = ? AND session_id = ?",
+        "SELECT start_unix_s, first_received_unix_s, last_received_unix_s, summary, end_state, end_reason"
+        " FROM coach_sessions WHERE patient_id = ? AND session_id = ?",
         (p, s),
     )
     if meta is None:
@@ -273,41 +149,50 @@ async def session_detail(db: Database, p: str, s: str) -> dict[str, Any] | None:
         (p, s, SELF_REPORT_TYPE),
     )
     posture: list[list[Any]] = []
-    cadence: list[list[float]] = []
+    cadence: list[list[Any]] = []
     strokes: list[dict[str, Any]] = []
     states: list[dict[str, Any]] = []
     cues: list[dict[str, Any]] = []
     for r in rows:
         e = _load(r["payload"])
         typ = r["type"]
+        t = number(e.get("t"), 0.0, MAX_SESSION_S)
+        if t is None:
+            continue
         if typ == "posture":
-            posture.append(
-                [
-                    e["t"],
-                    e.get("elevation_deg"),
-                    e.get("elevated"),
-                    e.get("wrist_flexion_deg"),
-                    e.get("wrist_deviation_deg"),
-                    e.get("forearm_roll_deg"),
-                    e.get("wrist_neutral"),
-                ]
-            )
+            elevated = e.get("elevated") if isinstance(e.get("elevated"), bool) else None
+            neutral = e.get("wrist_neutral") if isinstance(e.get("wrist_neutral"), bool) else None
+            angles = _cells(e, _ANGLES, -360.0, 360.0)
+            posture.append([t, angles[0], elevated, angles[1], angles[2], angles[3], neutral])
         elif typ == "cadence":
-            cadence.append([e["t"], e["strokes_per_min"]])
+            cadence.append([t, number(e.get("strokes_per_min"), 0.0, 600.0)])
         elif typ == "stroke":
             strokes.append(
-                {k: e.get(k) for k in ("id", "t", "t_start", "t_end", "direction", "confidence", "sensor")}
+                {
+                    "id": str(e.get("id", ""))[:128],
+                    "t": t,
+                    "t_start": number(e.get("t_start"), 0.0, MAX_SESSION_S),
+                    "t_end": number(e.get("t_end"), 0.0, MAX_SESSION_S),
+                    "direction": e.get("direction")
+                    if e.get("direction") in ("proximal", "distal")
+                    else "unknown",
+                    "confidence": number(e.get("confidence"), 0.0, 1.0),
+                    "sensor": e.get("sensor") if isinstance(e.get("sensor"), str) else None,
+                }
             )
         elif typ == "state":
-            states.append({k: e.get(k) for k in ("t", "state", "reason", "wall_utc")})
+            states.append({"t": t, **{k: _text(e.get(k)) for k in ("state", "reason", "wall_utc")}})
         elif typ == "cue":
-            cues.append({k: e.get(k) for k in ("t", "code", "message")})
+            cues.append({"t": t, "code": _text(e.get("code")), "message": _text(e.get("message"))})
+    summary = _load(meta["summary"])
     return {
         "patient_id": p,
         "session_id": s,
-        "start_unix_s": meta["start_unix_s"] or meta["first_received_unix_s"],
+        "start_unix_s": _start(meta),
         "last_received_unix_s": meta["last_received_unix_s"],
-        "summary": _load(meta["summary"]) or None,
+        "end_state": meta["end_state"],
+        "end_reason": meta["end_reason"],
+        "summary": summary_view(summary) if summary else None,
         "posture_columns": [
             "t",
             "elevation_deg",
@@ -325,6 +210,10 @@ async def session_detail(db: Database, p: str, s: str) -> dict[str, Any] | None:
     }
 
 
+def _text(value: Any) -> str | None:
+    return value[:1000] if isinstance(value, str) else None
+
+
 def _local_date(unix_s: float) -> date:
     return datetime.fromtimestamp(unix_s).astimezone().date()
 
@@ -332,31 +221,36 @@ def _local_date(unix_s: float) -> date:
 async def patient_history(
     db: Database, patient: dict[str, Any], cfg: AlertConfig, now_unix_s: float | None = None
 ) -> dict[str, Any]:
-    """Sessions, adherence calendar (sessions per day against the dose), weekly trends, self reports."""
+    """Sessions, adherence calendar (finished sessions per day against the dose), weekly trends,
+    self reports. Aborted sessions are listed with their reason and count nowhere else."""
     now = time.time() if now_unix_s is None else now_unix_s
     p = patient["patient_id"]
     rows = await db.fetchall(
-        "SELECT session_id, start_unix_s, first_received_unix_s, summary FROM coach_sessions"
-        " WHERE patient_id = ? ORDER BY COALESCE(start_unix_s, first_received_unix_s) DESC LIMIT 1000",
+        "SELECT session_id, start_unix_s, first_received_unix_s, summary, end_state, end_reason"
+        " FROM coach_sessions WHERE patient_id = ?"
+        " ORDER BY COALESCE(start_unix_s, first_received_unix_s) DESC LIMIT 1000",
         (p,),
     )
     sessions: list[dict[str, Any]] = []
     for r in rows:
-        summary = _load(r["summary"])
-        start = float(r["start_unix_s"] or r["first_received_unix_s"])
-        total = summary.get("strokes_total") or 0
+        summary = summary_view(_load(r["summary"]))
+        start = _start(r)
+        total = summary["strokes_total"]
+        proximal = summary["strokes_proximal"]
         sessions.append(
             {
                 "session_id": r["session_id"],
                 "start_unix_s": start,
                 "date": _local_date(start).isoformat(),
-                "complete": bool(summary),
-                "duration_s": summary.get("duration_s"),
-                "strokes_total": summary.get("strokes_total"),
-                "proximal_fraction": (summary.get("strokes_proximal", 0) / total) if total else None,
-                "mean_cadence_spm": summary.get("mean_cadence_spm"),
-                "elevated_fraction": summary.get("elevated_fraction"),
-                "wrist_neutral_fraction": summary.get("wrist_neutral_fraction"),
+                "end_state": r["end_state"],
+                "end_reason": r["end_reason"],
+                "complete": r["end_state"] == "finished",
+                "duration_s": summary["duration_s"],
+                "strokes_total": total,
+                "proximal_fraction": min(1.0, proximal / total) if total and proximal is not None else None,
+                "mean_cadence_spm": summary["mean_cadence_spm"],
+                "elevated_fraction": summary["elevated_fraction"],
+                "wrist_neutral_fraction": summary["wrist_neutral_fraction"],
             }
         )
     dose = int(patient.get("sessions_per_day") or 1)

@@ -17,19 +17,22 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
+from urllib.parse import quote
 
 from aiohttp import web
 
 from coach.errors import CoachError, ValidationError
 from coach.monitor import accounts
 from coach.monitor.accounts import Therapist, WebSession
-from coach.monitor.alerts import AlertConfig
+from coach.monitor.alerts import RUNNING_STATES, AlertConfig
 from coach.monitor.db import Database
+from coach.monitor.fields import ID_PATTERN
 from coach.monitor.ingest import ChangeFeed, Ingest
 from coach.monitor.report import STATIC_DIR, export_report, render_report
 from coach.monitor.security import SECURITY_HEADERS, LoginLimiter
 from coach.monitor.therapist_commands import current_targets, recent_commands, send_command, set_targets
 from coach.monitor.views import overview, patient_history, session_detail
+from coach.mqtt.commands import NEXT_SESSION
 from coach.mqtt.topics import check_id
 
 log = logging.getLogger("coach.monitor.web")
@@ -100,7 +103,7 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
     if session is None and not public:
         if path.startswith("/api/"):
             return _error(401, "log in first")
-        raise web.HTTPFound(f"/login?next={path}")
+        raise web.HTTPFound(f"/login?next={quote(path, safe='/')}")
     changes_state = request.method not in ("GET", "HEAD", "OPTIONS") and path != "/api/login"
     if session is not None and changes_state and request.headers.get("X-CSRF-Token") != session.csrf_token:
         return _error(403, "missing or wrong CSRF token")
@@ -216,31 +219,33 @@ async def api_login(request: web.Request) -> web.StreamResponse:
     except (ValueError, KeyError, TypeError):
         return _error(400, "send JSON with username and password")
     remote = _remote(request)
-    wait_s = await ctx.limiter.retry_after_s(ctx.db, username, remote)
-    if wait_s > 0:
+    attempt, wait_s = await ctx.limiter.begin(ctx.db, username, remote)
+    if attempt is None:
         await accounts.audit(ctx.db, username[:64], "login_throttled", remote=remote)
         return web.json_response(
             {"error": f"too many failed logins; try again in {wait_s:.0f} s"},
             status=429,
             headers={"Retry-After": str(int(wait_s) + 1)},
         )
-    therapist = await accounts.verify_login(ctx.db, username, password)
+    therapist = None
+    try:
+        therapist = await accounts.verify_login(ctx.db, username, password)
+    finally:
+        await ctx.limiter.finish(ctx.db, attempt, ok=therapist is not None, username=username, remote=remote)
     if therapist is None:
-        await ctx.limiter.failed(ctx.db, username, remote)
         await accounts.audit(ctx.db, username[:64], "login_failed", remote=remote)
         return _error(401, "wrong user name or password")
-    await ctx.limiter.succeeded(ctx.db, username)
     old = request.cookies.get(COOKIE)
     if old:
         await accounts.end_session(ctx.db, old)
     token, session = await accounts.start_session(ctx.db, therapist)
     await accounts.audit(ctx.db, therapist.username, "login", remote=remote)
-    response = _json(_me(session))
+    response = _json(_me(session, ctx))
     response.set_cookie(COOKIE, token, httponly=True, samesite="Strict", secure=ctx.secure_cookies, path="/")
     return response
 
 
-def _me(session: WebSession) -> dict[str, Any]:
+def _me(session: WebSession, ctx: MonitorContext) -> dict[str, Any]:
     t = session.therapist
     return {
         "username": t.username,
@@ -248,6 +253,21 @@ def _me(session: WebSession) -> dict[str, Any]:
         "is_admin": t.is_admin,
         "csrf_token": session.csrf_token,
         "expires_unix_s": session.expires_unix_s,
+        "monitor": link_info(ctx),
+    }
+
+
+def link_info(ctx: MonitorContext) -> dict[str, Any]:
+    """This instance's link to the broker, for the banner on every page."""
+    ingest = ctx.ingest
+    if ingest is None:
+        return {"ingest": False, "broker": None, "connected": None, "since_unix_s": None, "error": None}
+    return {
+        "ingest": True,
+        "broker": ingest.broker.url,
+        "connected": ingest.connected.is_set(),
+        "since_unix_s": ingest.link_changed_unix_s,
+        "error": None if ingest.connected.is_set() else ingest.stats.last_error,
     }
 
 
@@ -263,7 +283,7 @@ async def api_logout(request: web.Request) -> web.StreamResponse:
 
 
 async def api_me(request: web.Request) -> web.StreamResponse:
-    return _json(_me(_session(request)))
+    return _json(_me(_session(request), request.app[CTX]))
 
 
 # --- API: data ----------------------------------------------------------------------------------
@@ -281,7 +301,7 @@ async def api_patients(request: web.Request) -> web.StreamResponse:
     await accounts.audit(
         ctx.db, therapist.username, "view_overview", detail=f"{len(cards)} patients", remote=_remote(request)
     )
-    return _json({"patients": cards, "server_unix_s": time.time()})
+    return _json({"patients": cards, "server_unix_s": time.time(), "monitor": link_info(ctx)})
 
 
 async def api_patient(request: web.Request) -> web.StreamResponse:
@@ -387,9 +407,18 @@ async def api_send_command(request: web.Request) -> web.StreamResponse:
     args = body.get("args") or {}
     if cmd not in PAGE_COMMANDS or not isinstance(args, dict):
         return _error(400, f"cmd must be one of {', '.join(PAGE_COMMANDS)} with an args object")
+    bound = await _command_session(ctx, patient, cmd, body.get("session"))
+    if bound is None:
+        return _error(409, f"no session is running to {cmd}")
     try:
         sent = await send_command(
-            ctx.db, _publisher(ctx), _session(request).therapist, patient["patient_id"], cmd, args
+            ctx.db,
+            _publisher(ctx),
+            _session(request).therapist,
+            patient["patient_id"],
+            cmd,
+            args,
+            session=bound,
         )
     except ValidationError as exc:
         return _error(400, str(exc))
@@ -404,6 +433,19 @@ async def api_send_command(request: web.Request) -> web.StreamResponse:
         remote=_remote(request),
     )
     return _json(sent)
+
+
+async def _command_session(ctx: MonitorContext, patient: dict[str, Any], cmd: str, asked: Any) -> str | None:
+    """The session a command is bound to: the one asked for (an id or "next"), else the patient's
+    running session; ``pause``, ``resume`` and ``stop`` need a running one, ``clear_screening`` goes to
+    the next session when none runs."""
+    if isinstance(asked, str) and (asked == NEXT_SESSION or ID_PATTERN.match(asked)):
+        return asked
+    cards = await overview(ctx.db, [patient], ctx.alerts)
+    live = cards[0]["session"]
+    if live is not None and live["phase"] in RUNNING_STATES:
+        return str(live["session_id"])
+    return NEXT_SESSION if cmd == "clear_screening" else None
 
 
 async def api_audit(request: web.Request) -> web.StreamResponse:
@@ -445,9 +487,16 @@ async def healthz(request: web.Request) -> web.StreamResponse:
 
 
 async def _stream(
-    request: web.Request, name: str, produce: Callable[[], Awaitable[Any]]
+    request: web.Request,
+    name: str,
+    produce: Callable[[], Awaitable[Any]],
+    allowed: Callable[[], Awaitable[bool]] | None = None,
 ) -> web.StreamResponse:
-    """Send ``produce()`` as an SSE event whenever it changes (checked on new data and every second)."""
+    """Send ``produce()`` as an SSE event whenever it changes (checked on new data and every second).
+
+    Before every message the login session is checked again, and ``allowed()`` (the patient is still
+    assigned to this therapist): a logout, an expiry or an ended assignment ends the stream at once.
+    """
     ctx = request.app[CTX]
     token = request.cookies.get(COOKIE, "")
     response = web.StreamResponse(
@@ -456,16 +505,18 @@ async def _stream(
     await response.prepare(request)
     last_text = ""
     last_sent = 0.0
-    last_auth_check = time.monotonic()
     generation = -1
     try:
         while True:
             now = time.monotonic()
-            if now - last_auth_check > 10.0:  # a logout or an expiry ends the stream
-                if await accounts.resume_session(ctx.db, token) is None:
-                    await response.write(b"event: logout\ndata: {}\n\n")
-                    break
-                last_auth_check = now
+            if await accounts.resume_session(ctx.db, token) is None:
+                await response.write(b"event: logout\ndata: {}\n\n")
+                break
+            if allowed is not None and not await allowed():
+                await response.write(
+                    b'event: forbidden\ndata: {"error": "this patient is no longer assigned to you"}\n\n'
+                )
+                break
             text = json.dumps(await produce(), allow_nan=False, separators=(",", ":"))
             if text != last_text:
                 await response.write(f"event: {name}\ndata: {text}\n\n".encode())
@@ -485,7 +536,11 @@ async def stream_overview(request: web.Request) -> web.StreamResponse:
     therapist = _session(request).therapist
 
     async def produce() -> Any:
-        return {"patients": await _overview_for(ctx, therapist), "server_unix_s": round(time.time())}
+        return {
+            "patients": await _overview_for(ctx, therapist),
+            "server_unix_s": round(time.time()),
+            "monitor": link_info(ctx),
+        }
 
     await accounts.audit(ctx.db, therapist.username, "watch_overview", remote=_remote(request))
     return await _stream(request, "overview", produce)
@@ -496,15 +551,19 @@ async def stream_session(request: web.Request) -> web.StreamResponse:
     s = _session_id(request)
     patient = await _patient_for(request, "watch_session", detail=s)
     p = patient["patient_id"]
+    therapist = _session(request).therapist
 
     async def produce() -> Any:
         detail = await session_detail(ctx.db, p, s)
         if detail is not None:
             detail["display_name"] = patient["display_name"]
         cards = await overview(ctx.db, [patient], ctx.alerts)
-        return {"detail": detail, "live": cards[0]}
+        return {"detail": detail, "live": cards[0], "monitor": link_info(ctx)}
 
-    return await _stream(request, "session", produce)
+    async def allowed() -> bool:
+        return await accounts.is_assigned(ctx.db, therapist, p)
+
+    return await _stream(request, "session", produce, allowed)
 
 
 # --- the application ----------------------------------------------------------------------------

@@ -205,7 +205,8 @@ def render_acl(roster: Roster) -> str:
         "# Mosquitto ACL for retro-coach (written by `coach broker-config`).",
         "# Patients publish only under their own id and read only their commands and targets;",
         "# therapists read only their assigned patients and send them commands and targets;",
-        "# monitor services read every patient. Anything not granted here is denied.",
+        "# monitor services read every patient and write the receipts (stored) the coaches wait for.",
+        "# Anything not granted here is denied.",
         "",
     ]
     for p in roster.patients:
@@ -218,6 +219,7 @@ def render_acl(roster: Roster) -> str:
             f"topic write {base}/+/summary",
             f"topic read {base}/cmd",
             f"topic read {base}/targets",
+            f"topic read {base}/stored",
             "",
         ]
     for t, assigned in roster.therapists.items():
@@ -232,6 +234,7 @@ def render_acl(roster: Roster) -> str:
             f"topic read {PREFIX}/#",
             f"topic write {PREFIX}/+/cmd",
             f"topic write {PREFIX}/+/targets",
+            f"topic write {PREFIX}/+/stored",
             "",
         ]
     return "\n".join(lines)
@@ -259,14 +262,16 @@ def render_mosquitto_conf(
     log_dest: str = "stderr",
 ) -> str:
     """A Mosquitto 2 configuration: one listener, no anonymous access, password file and ACL,
-    persistence so queued QoS 1 messages and persistent sessions survive a broker restart."""
+    persistence so queued QoS 1 messages and persistent sessions usually survive a broker restart
+    (a convenience: the coaches' receipts make the record complete without it, docs/mqtt.md)."""
     lines = [
         "# Mosquitto configuration for retro-coach (written by `coach broker-config`).",
         "per_listener_settings false",
         "allow_anonymous false",
         f"password_file {password_file}",
         f"acl_file {acl_file}",
-        # Queue enough QoS 1 messages for an offline monitor or coach (a long session's events).
+        # A buffer for a monitor that is away: the record's completeness does not rest on it (the
+        # coaches send again what no receipt covers), only how much is sent twice.
         "max_queued_messages 100000",
         f"log_dest {log_dest}",
         "log_type error",

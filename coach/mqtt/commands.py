@@ -1,6 +1,10 @@
 """Therapist commands on ``coach/v1/<p>/cmd`` (DESIGN.md §7): signing, verification and validation.
 
-A command is ``{"id", "cmd", "args", "issued_at", "by", "sig"}``. ``sig`` is HMAC-SHA256, in lower-case
+A command is ``{"id", "cmd", "args", "issued_at", "expires_at", "session", "by", "sig"}``. ``session``
+binds it to one session (its id) or, explicitly, to ``"next"``: the first session that receives it.
+``expires_at`` ends its validity, at most :data:`MAX_VALIDITY` after ``issued_at`` (10 minutes for
+``pause``, ``resume`` and ``stop``, a day for the others): a signed ``pause`` from six days ago, or
+one meant for another session, changes nothing. ``sig`` is HMAC-SHA256, in lower-case
 hex, over the command's canonical JSON without ``sig`` (:func:`canonical_json`: sorted keys, no
 spaces, UTF-8, no NaN), keyed with the patient's enrolment secret, which the monitor and that
 patient's coach share. The coach accepts only commands whose signature verifies (every command, not
@@ -35,15 +39,28 @@ from typing import Any, Final
 
 from coach.errors import CoachError
 
-#: Commands older than this are refused as stale (a persistent session may deliver late, but a
-#: week-old pause or stop is no longer what the therapist meant).
+#: Commands older than this are refused as stale, whatever their ``expires_at``.
 DEFAULT_MAX_AGE = timedelta(days=7)
 #: Clock skew tolerated for ``issued_at`` in the future.
 MAX_FUTURE_SKEW = timedelta(minutes=5)
+#: The longest ``expires_at - issued_at`` a coach accepts per command (a persistent session may
+#: deliver late, but a pause is meant for now, not for whenever the coach next connects).
+MAX_VALIDITY: Final[dict[str, timedelta]] = {
+    "pause": timedelta(minutes=10),
+    "resume": timedelta(minutes=10),
+    "stop": timedelta(minutes=10),
+    "set_target_duration": timedelta(days=1),
+    "set_cadence_range": timedelta(days=1),
+    "set_thresholds": timedelta(days=1),
+    "clear_screening": timedelta(days=1),
+}
+#: ``session`` value that binds a command to the first session receiving it.
+NEXT_SESSION: Final = "next"
+_SESSION_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 _CMD_ID_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
 _SIG_RE: Final = re.compile(r"^[0-9a-f]{64}$")
-ENVELOPE_KEYS: Final = frozenset({"id", "cmd", "args", "issued_at", "by", "sig"})
+ENVELOPE_KEYS: Final = frozenset({"id", "cmd", "args", "issued_at", "expires_at", "session", "by", "sig"})
 
 
 class CommandError(CoachError):
@@ -186,6 +203,9 @@ class Command:
     issued_at: str
     by: str
     issued: datetime = field(compare=False)
+    #: The session it is bound to, or ``"next"``.
+    session: str = NEXT_SESSION
+    expires: datetime | None = field(default=None, compare=False)
 
     def record(self) -> dict[str, Any]:
         """The command as written to ``<trace>.commands.jsonl`` and handed to the pipeline (no ``sig``)."""
@@ -202,14 +222,17 @@ def parse_command(
     payload: bytes | str,
     secret: str | None,
     *,
+    session: str,
     now: datetime | None = None,
     max_age: timedelta = DEFAULT_MAX_AGE,
 ) -> Command:
-    """Decode, verify and validate one command payload; raise :class:`CommandError` with the reason.
+    """Decode, verify and validate one command payload for the coach's session ``session``; raise
+    :class:`CommandError` with the reason.
 
     Checks, in order: JSON object with exactly the envelope keys and their types; signature (before
     anything else is interpreted); known command; its arguments; ``issued_at`` neither stale nor in
-    the future.
+    the future; ``expires_at`` after ``issued_at``, within :data:`MAX_VALIDITY` of it, and not past;
+    ``session`` this session or ``"next"``.
     """
     try:
         obj = json.loads(payload, parse_constant=_refuse_constant)
@@ -226,9 +249,11 @@ def parse_command(
     extra = sorted(set(obj) - ENVELOPE_KEYS)
     if extra:
         raise CommandError(cmd_id, f"malformed: unknown field(s) {', '.join(extra)}")
-    for key in ("cmd", "issued_at", "by", "sig"):
+    for key in ("cmd", "issued_at", "expires_at", "session", "by", "sig"):
         if not isinstance(obj[key], str):
             raise CommandError(cmd_id, f"malformed: '{key}' must be a string")
+    if obj["session"] != NEXT_SESSION and not _SESSION_RE.match(obj["session"]):
+        raise CommandError(cmd_id, "malformed: 'session' must be a session id or \"next\"")
     if not isinstance(obj["args"], dict):
         raise CommandError(cmd_id, "malformed: 'args' must be an object")
     if secret is None:
@@ -242,8 +267,58 @@ def parse_command(
         args = validator(obj["args"])
     except ValueError as exc:
         raise CommandError(cmd_id, f"invalid args for {obj['cmd']}: {exc}") from None
-    issued = _check_issued(cmd_id, obj["issued_at"], now or utc_now(), max_age)
-    return Command(cmd_id, obj["cmd"], args, obj["issued_at"], obj["by"], issued)
+    now = now or utc_now()
+    issued = _check_issued(cmd_id, obj["issued_at"], now, max_age)
+    expires = _check_expires(cmd_id, obj["cmd"], obj["expires_at"], issued, now)
+    bound = obj["session"]
+    if bound != NEXT_SESSION and bound != session:
+        raise CommandError(cmd_id, f"wrong session: issued for {bound}, this is {session}")
+    return Command(cmd_id, obj["cmd"], args, obj["issued_at"], obj["by"], issued, bound, expires)
+
+
+def _check_expires(cmd_id: str, cmd: str, text: str, issued: datetime, now: datetime) -> datetime:
+    try:
+        expires = parse_utc(text)
+    except ValueError:
+        raise CommandError(cmd_id, f"malformed: expires_at {text!r} is not an ISO 8601 UTC time") from None
+    longest = MAX_VALIDITY[cmd]
+    if not issued < expires <= issued + longest:
+        raise CommandError(
+            cmd_id, f"invalid: expires_at must be after issued_at and at most {_span(longest)} later"
+        )
+    if now > expires:
+        raise CommandError(cmd_id, f"expired: valid until {text}")
+    return expires
+
+
+def _span(delta: timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    return f"{minutes} minutes" if minutes < 120 else f"{minutes // 60} hours"
+
+
+def command_envelope(
+    cmd_id: str,
+    cmd: str,
+    args: Mapping[str, Any],
+    *,
+    by: str,
+    session: str,
+    issued: datetime | None = None,
+    valid_for: timedelta | None = None,
+) -> dict[str, Any]:
+    """An unsigned command, ``expires_at`` = ``issued_at`` + ``valid_for`` (default: the longest the
+    coach accepts for that command). Sign it with :func:`sign_command`."""
+    issued = parse_utc(format_utc(issued or utc_now()))  # what the text says, to the millisecond
+    valid_for = min(valid_for or MAX_VALIDITY[cmd], MAX_VALIDITY[cmd])
+    return {
+        "id": cmd_id,
+        "cmd": cmd,
+        "args": dict(args),
+        "issued_at": format_utc(issued),
+        "expires_at": format_utc(issued + valid_for),
+        "session": session,
+        "by": by,
+    }
 
 
 def _check_issued(cmd_id: str | None, text: str, now: datetime, max_age: timedelta) -> datetime:

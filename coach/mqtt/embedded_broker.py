@@ -12,8 +12,10 @@ Differences from a clinic's Mosquitto, on purpose or by amqtt's design:
 - any client on loopback may connect, with or without a username (it is a single-user machine's
   private broker). amqtt keeps no queued messages for *anonymous* persistent sessions, so the plugin
   here marks every client as authenticated, which makes ``clean_session=False`` work as the spec says;
-- sessions, queued messages and retained messages live in memory: they survive network gaps but not a
-  restart of the broker itself (the coach's own spool still holds every unacknowledged event).
+- sessions, queued messages and retained messages live in memory: they survive network gaps, not the
+  broker process. A child broker that dies is started again on the same port
+  (:class:`BrokerSupervisor`); what it held is gone, and the coach's spool sends again every event no
+  monitor has confirmed (docs/mqtt.md, "End to end").
 
 Run it alone with ``python -m coach.mqtt.embedded_broker [--port N]`` (used by tests).
 """
@@ -93,7 +95,10 @@ class BrokerAddress:
 
 
 def _port_free(port: int) -> bool:
+    """Nobody listens on the port (connections of a dead listener waiting out TIME_WAIT do not count,
+    as for the server itself, which binds with SO_REUSEADDR)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:
@@ -213,13 +218,7 @@ async def embedded_broker(port: int | None = None) -> AsyncIterator[EmbeddedBrok
         yield broker
 
 
-@contextlib.asynccontextmanager
-async def embedded_broker_process(
-    port: int | None = None, start_timeout_s: float = 30.0
-) -> AsyncIterator[str]:
-    """The broker in a child process (its own event loop and CPU, so a busy session cannot delay its
-    acknowledgements); yields its URL. The child stops when this context exits, and by itself when
-    the parent dies (it watches its stdin, a pipe from the parent, for end of file)."""
+async def _spawn(port: int | None, start_timeout_s: float) -> tuple[asyncio.subprocess.Process, str]:
     args = [sys.executable, "-m", "coach.mqtt.embedded_broker", "--watch-stdin"]
     if port is not None:
         args += ["--port", str(port)]
@@ -229,20 +228,87 @@ async def embedded_broker_process(
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.DEVNULL,
     )
-    assert proc.stdout is not None and proc.stdin is not None
+    assert proc.stdout is not None
     try:
         line = await asyncio.wait_for(proc.stdout.readline(), start_timeout_s)
-        url = line.decode().strip()
-        if not url.startswith("mqtt://"):
-            raise OSError(f"the embedded broker did not start (exit status {proc.returncode})")
-        yield url
-    finally:
+    except TimeoutError:
+        line = b""
+    url = line.decode().strip()
+    if not url.startswith("mqtt://"):
+        await _end(proc)
+        raise OSError(f"the embedded broker did not start (exit status {proc.returncode})")
+    return proc, url
+
+
+async def _end(proc: asyncio.subprocess.Process) -> None:
+    if proc.stdin is not None:
         proc.stdin.close()
-        try:
-            await asyncio.wait_for(proc.wait(), 10)
-        except TimeoutError:
-            proc.kill()
-            await proc.wait()
+    try:
+        await asyncio.wait_for(proc.wait(), 10)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+
+
+class BrokerSupervisor:
+    """Keeps the embedded broker's child process alive: one that dies (killed, crashed) is started
+    again on the same port, so the coach and a monitor on this machine reconnect to the same address.
+    What the dead broker held in memory is gone; the coach's spool sends again what no monitor
+    confirmed (docs/mqtt.md)."""
+
+    def __init__(self, proc: asyncio.subprocess.Process, url: str, start_timeout_s: float) -> None:
+        self.proc = proc
+        self.url = url
+        self.port = int(url.rsplit(":", 1)[1])
+        self.restarts = 0
+        self._start_timeout_s = start_timeout_s
+        self._task = asyncio.create_task(self._watch(), name="embedded-broker-watch")
+
+    async def _watch(self) -> None:
+        while True:
+            status = await self.proc.wait()
+            log.warning("the embedded broker on %s ended (status %s); starting it again", self.url, status)
+            delay_s = 0.1
+            while True:
+                try:
+                    self.proc, _ = await _spawn(self.port, self._start_timeout_s)
+                    break
+                except OSError as exc:
+                    log.warning("restarting the embedded broker failed: %s", exc)
+                    await asyncio.sleep(delay_s)
+                    delay_s = min(delay_s * 2, 5.0)
+            self.restarts += 1
+
+    async def close(self) -> None:
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        await _end(self.proc)
+
+
+@contextlib.asynccontextmanager
+async def embedded_broker_supervised(
+    port: int | None = None, start_timeout_s: float = 30.0
+) -> AsyncIterator[BrokerSupervisor]:
+    """The broker in a child process (its own event loop and CPU, so a busy session cannot delay its
+    acknowledgements), started again on the same port if it dies. The child stops when this context
+    exits, and by itself when the parent dies (it watches its stdin, a pipe from the parent, for end
+    of file)."""
+    proc, url = await _spawn(port, start_timeout_s)
+    supervisor = BrokerSupervisor(proc, url, start_timeout_s)
+    try:
+        yield supervisor
+    finally:
+        await supervisor.close()
+
+
+@contextlib.asynccontextmanager
+async def embedded_broker_process(
+    port: int | None = None, start_timeout_s: float = 30.0
+) -> AsyncIterator[str]:
+    """:func:`embedded_broker_supervised`, yielding only the broker's URL."""
+    async with embedded_broker_supervised(port, start_timeout_s) as supervisor:
+        yield supervisor.url
 
 
 def main(argv: list[str] | None = None) -> int:

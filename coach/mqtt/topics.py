@@ -56,6 +56,11 @@ class PatientTopics:
     def cmd_result(self) -> str:
         return f"{self.base}/cmd_result"
 
+    @property
+    def stored(self) -> str:
+        """Retained, written by the monitor: how far it has stored each session (docs/mqtt.md)."""
+        return f"{self.base}/stored"
+
     def events(self, session: str) -> str:
         return f"{self.base}/{check_id(session, 'session id')}/events"
 
@@ -72,7 +77,7 @@ class ParsedTopic:
     kind: str
 
 
-_PATIENT_KINDS: Final = ("status", "targets", "cmd", "cmd_result")
+_PATIENT_KINDS: Final = ("status", "targets", "cmd", "cmd_result", "stored")
 _SESSION_KINDS: Final = ("events", "summary")
 
 

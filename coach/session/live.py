@@ -918,7 +918,7 @@ class LiveSession:
     def _on_command(self, payload: bytes) -> None:
         secret = self.secret.reveal() if self.secret is not None else None
         try:
-            command = parse_command(payload, secret)
+            command = parse_command(payload, secret, session=self.session_id)
         except CommandError as exc:
             self.store.audit(
                 "command_rejected", session=self.session_id, cmd_id=exc.cmd_id, reason=exc.reason

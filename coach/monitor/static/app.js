@@ -45,6 +45,7 @@ const App = (() => {
 
   async function start(title) {
     me = await api("/api/me");
+    banner(me.monitor);
     const header = h("header", { class: "top" },
       h("a", { class: "brand", href: "/" }, "Retro Coach ", h("span", {}, "· Therapist monitor")),
       h("nav", { "aria-label": "main" }, h("a", { href: "/" }, "Patients")),
@@ -73,8 +74,59 @@ const App = (() => {
 
   function stateBadge(state) {
     const s = state || "none";
-    const labels = { none: "no session", idle: "idle", offline: "offline" };
+    const labels = { none: "no session", idle: "idle", offline: "offline", lost_contact: "lost contact", unknown: "unknown" };
     return h("span", { class: `badge ${s}` }, labels[s] || s);
+  }
+
+  function clock(unix) { return unix ? new Date(unix * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" }) : "–"; }
+
+  /** The banner at the top of every page while this monitor's link to the broker is down (or when it
+   * serves the dashboard only): nothing on the page is live then, and it says so. */
+  function banner(info) {
+    let box = document.getElementById("link-banner");
+    if (!box) {
+      box = h("div", { id: "link-banner", role: "status" });
+      const main = document.querySelector("main");
+      if (main) main.prepend(box); else document.body.prepend(box);
+    }
+    box.textContent = "";
+    box.className = "";
+    if (!info) return;
+    if (info.ingest === false) {
+      box.className = "notice info";
+      box.append("This dashboard does not receive live data itself (another monitor instance stores it).");
+    } else if (!info.connected) {
+      box.className = "notice error link-down";
+      box.setAttribute("role", "alert");
+      box.append(h("strong", {}, "No connection to the broker "), h("code", {}, info.broker || "?"),
+        h("strong", {}, ` since ${clock(info.since_unix_s)}.`),
+        " Live values below are not current; running sessions show “lost contact”.",
+        info.error ? h("span", { class: "sub" }, ` (${info.error})`) : null);
+    }
+    const foot = document.getElementById("broker-line") || h("div", { id: "broker-line", class: "sub" });
+    foot.textContent = info.broker ? `Broker: ${info.broker} · ${info.connected ? "connected" : "not connected"}` : "";
+    if (!foot.parentNode) (document.querySelector("main") || document.body).appendChild(foot);
+  }
+
+  /** Why a session shows no live values (finished, aborted, lost contact), or null while it runs. */
+  function phaseNote(live) {
+    if (!live) return null;
+    if (live.phase === "lost_contact") {
+      return h("div", { class: "notice error", "data-field": "phase-note" }, `Lost contact: last heard from the coach at ${clock(live.last_heard_unix_s)}. Live values are cleared until it is back.`);
+    }
+    if (live.phase === "aborted") return h("div", { class: "notice error", "data-field": "phase-note" }, `Aborted: ${live.state_reason || "no reason given"}.`);
+    if (live.phase === "finished") return h("div", { class: "notice ok", "data-field": "phase-note" }, "Finished.");
+    return null;
+  }
+
+  function summaryList(sm) {
+    if (!sm) return h("div", { class: "sub" }, "No summary yet.");
+    return h("dl", { class: "kv", "data-field": "summary" },
+      h("dt", {}, "Duration"), h("dd", {}, fmtDuration(sm.duration_s)),
+      h("dt", {}, "Strokes"), h("dd", {}, sm.strokes_total === null ? "–" : `${sm.strokes_total} (${sm.strokes_proximal ?? "–"} toward the elbow, ${sm.strokes_distal ?? "–"} toward the fingertips)`),
+      h("dt", {}, "Hand raised"), h("dd", {}, pct(sm.elevated_fraction)),
+      h("dt", {}, "Wrist neutral"), h("dd", {}, sm.wrist_neutral_fraction === null ? "not measured" : pct(sm.wrist_neutral_fraction)),
+      h("dt", {}, "Pain / swelling"), h("dd", {}, `${sm.pain_0_10 ?? "–"} / ${sm.swelling_0_10 ?? "–"} (0–10)`));
   }
 
   function postureText(posture) {
@@ -113,27 +165,38 @@ const App = (() => {
     return h("ul", { class: "alerts", "aria-label": "alerts" }, alerts.map((a) => h("li", { class: a.level, "data-code": a.code }, a.message)));
   }
 
-  /** The live card of one patient (overview and patient page). */
+  const RUNNING = ["screening", "calibrating", "active", "paused"];
+
+  /** The live card of one patient (overview and patient page). Running sessions show the latest
+   * event of each kind; finished and aborted ones their summary; lost contact says so, no values. */
   function patientCard(card, withLinks) {
     const live = card.session;
     const status = card.status;
-    const state = status && status.state === "offline" ? "offline" : (live && live.state) || (status && status.state) || "none";
+    const phase = live ? live.phase : (status && status.state === "offline" ? "offline" : "none");
+    const running = live && RUNNING.includes(live.phase);
     const p = encodeURIComponent(card.patient_id);
     const title = withLinks ? h("a", { href: `/patient/${p}` }, card.display_name) : card.display_name;
-    const body = h("div", { class: "card", "data-patient": card.patient_id },
-      h("div", { class: "row" }, h("h3", {}, title), h("span", { class: "spacer" }), stateBadge(state)),
-      h("div", { class: "pid" }, `id ${card.patient_id}${live ? " · session " + live.session_id : ""}`),
-      alertsList(card.alerts),
-      h("dl", { class: "kv" },
-        h("dt", {}, "Hand"), h("dd", { "data-field": "hand" }, postureText(live && live.posture)),
-        h("dt", {}, "Wrist"), h("dd", { "data-field": "wrist" }, wristText(live && live.posture)),
-        h("dt", {}, "Cadence"), h("dd", { "data-field": "cadence" }, live && live.cadence_spm !== null && live.cadence_spm !== undefined ? `${num(live.cadence_spm)} strokes/min` : "–"),
+    const started = live && live.start_unix_s ? ` · started ${dateTime(live.start_unix_s)}` : "";
+    const body = h("div", { class: "card", "data-patient": card.patient_id, "data-phase": phase },
+      h("div", { class: "row" }, h("h3", {}, title), h("span", { class: "spacer" }), stateBadge(phase)),
+      h("div", { class: "pid" }, `id ${card.patient_id}${live ? " · session " + live.session_id : ""}${started}`),
+      alertsList(card.alerts), phaseNote(live));
+    if (running || !live || phase === "lost_contact") {
+      const posture = running ? live.posture : null;
+      const asOf = posture && posture.t !== null ? ` at ${fmtDuration(posture.t)}` : "";
+      body.appendChild(h("dl", { class: "kv" },
+        h("dt", {}, "Hand"), h("dd", { "data-field": "hand", title: `latest posture event${asOf}` }, running ? postureText(posture) : "–"),
+        h("dt", {}, "Wrist"), h("dd", { "data-field": "wrist" }, running ? wristText(posture) : "–"),
+        h("dt", {}, "Cadence"), h("dd", { "data-field": "cadence" }, running && live.cadence_spm !== null ? `${num(live.cadence_spm)} strokes/min` : "–"),
         h("dt", {}, "Strokes"), h("dd", { "data-field": "tally" }, tallyText(live && live.tally)),
-        h("dt", {}, "Time left"), h("dd", { "data-field": "time-left" }, live && live.time_left_s !== null && live.time_left_s !== undefined ? fmtDuration(live.time_left_s) : "–"),
-        h("dt", {}, "Sensors"), h("dd", { "data-field": "sensors" }, sensorsView(status, true))));
+        h("dt", {}, "Time left"), h("dd", { "data-field": "time-left" }, running && live.time_left_s !== null ? fmtDuration(live.time_left_s) : "–"),
+        h("dt", {}, "Sensors"), h("dd", { "data-field": "sensors" }, running ? sensorsView(status, true) : "–")));
+    } else {
+      body.appendChild(summaryList(live.summary));
+    }
     if (withLinks) {
       const actions = h("div", { class: "actions" }, h("a", { class: "btn secondary", href: `/patient/${p}` }, "History"));
-      if (live) actions.prepend(h("a", { class: "btn", href: `/patient/${p}/session/${encodeURIComponent(live.session_id)}` }, state === "active" || state === "paused" ? "Watch live" : "Open session"));
+      if (live) actions.prepend(h("a", { class: "btn", href: `/patient/${p}/session/${encodeURIComponent(live.session_id)}` }, running ? "Watch live" : "Open session"));
       body.appendChild(actions);
     }
     return body;
@@ -145,6 +208,7 @@ const App = (() => {
       source = new EventSource(url);
       source.addEventListener(eventName, (ev) => { onState && onState(true); onData(JSON.parse(ev.data)); });
       source.addEventListener("logout", () => { location.href = "/login"; });
+      source.addEventListener("forbidden", () => { source.close(); location.reload(); });
       source.onerror = () => { onState && onState(false); };
     }
     open();
@@ -156,5 +220,5 @@ const App = (() => {
     where.appendChild(h("div", { class: "notice error", role: "alert" }, err.status === 403 ? "You do not have access to this patient." : `Could not load: ${err.message}`));
   }
 
-  return { h, api, start, fmtDuration, pct, num, dateTime, stateBadge, postureText, wristText, tallyText, sensorsView, alertsList, patientCard, stream, showError, get me() { return me; } };
+  return { h, api, start, banner, clock, fmtDuration, pct, num, dateTime, stateBadge, phaseNote, summaryList, postureText, wristText, tallyText, sensorsView, alertsList, patientCard, stream, showError, RUNNING, get me() { return me; } };
 })();

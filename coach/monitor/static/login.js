@@ -1,4 +1,14 @@
 "use strict";
+/** Where to go after signing in: only a path on this site. Browsers read "\\" as "/", so
+ * "/\\evil.example/" would be "//evil.example/" (another site): the target is resolved as the
+ * browser would and kept only if it stays on this origin and is an ordinary path. */
+function sameSiteTarget(next) {
+  if (!next || next[0] !== "/" || /[\\\u0000-\u001f]/.test(next)) return "/";
+  let url;
+  try { url = new URL(next, location.origin); } catch (e) { return "/"; }
+  if (url.origin !== location.origin || url.pathname.startsWith("//")) return "/";
+  return url.pathname + url.search + url.hash;
+}
 document.getElementById("login-form").addEventListener("submit", async (ev) => {
   ev.preventDefault();
   const message = document.getElementById("message");
@@ -6,8 +16,7 @@ document.getElementById("login-form").addEventListener("submit", async (ev) => {
   const body = { username: document.getElementById("username").value, password: document.getElementById("password").value };
   const res = await fetch("/api/login", { method: "POST", credentials: "same-origin", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
   if (res.ok) {
-    const next = new URLSearchParams(location.search).get("next");
-    location.href = next && next.startsWith("/") && !next.startsWith("//") ? next : "/";
+    location.href = sameSiteTarget(new URLSearchParams(location.search).get("next"));
     return;
   }
   let text = "Sign-in failed.";

@@ -11,13 +11,16 @@
   document.getElementById("pid").textContent = `id ${data.patient_id}`;
   document.title = `${data.display_name} · Therapist monitor`;
 
+  let current = data.live;
   function renderLive(card) {
+    current = card;
     const live = document.getElementById("live");
     live.textContent = "";
     live.appendChild(App.patientCard(card, false));
     if (card.session) {
       const s = encodeURIComponent(card.session.session_id);
-      live.querySelector(".card").appendChild(h("div", { class: "actions" }, h("a", { class: "btn", href: `/patient/${encodeURIComponent(p)}/session/${s}` }, "Open live session")));
+      const running = App.RUNNING.includes(card.session.phase);
+      live.querySelector(".card").appendChild(h("div", { class: "actions" }, h("a", { class: "btn", href: `/patient/${encodeURIComponent(p)}/session/${s}` }, running ? "Open live session" : "Open session")));
     }
   }
   renderLive(data.live);
@@ -89,7 +92,9 @@
     h("tbody", {}, data.sessions.map((x) => {
       const s = encodeURIComponent(x.session_id);
       return h("tr", { "data-session": x.session_id },
-        h("td", {}, App.dateTime(x.start_unix_s), x.complete ? "" : h("span", { class: "badge paused" }, " running / incomplete")),
+        h("td", {}, App.dateTime(x.start_unix_s), " ", x.end_state === "finished" ? "" : x.end_state === "aborted"
+          ? h("span", { class: "badge aborted", title: x.end_reason || "" }, `aborted${x.end_reason ? ": " + x.end_reason : ""}`)
+          : h("span", { class: "badge paused" }, "running or interrupted")),
         h("td", { class: "num" }, App.fmtDuration(x.duration_s)),
         h("td", { class: "num" }, x.strokes_total ?? "–"),
         h("td", { class: "num" }, App.pct(x.proximal_fraction)),
@@ -131,7 +136,12 @@
     button.addEventListener("click", async () => {
       const cmd = button.dataset.cmd;
       if (!confirm(`Send "${button.textContent}" to ${data.display_name}'s coach?`)) return;
-      try { await App.api(`${base}/commands`, { method: "POST", body: { cmd, args: {} } }); note("ok", "Command sent."); refreshCommands(); }
+      // Bound to the session shown in the live card (pause, resume, stop); a clearance without a
+      // running session is for the next one.
+      const running = current && current.session && App.RUNNING.includes(current.session.phase);
+      const session = running ? current.session.session_id : (cmd === "clear_screening" ? "next" : null);
+      if (!session) { note("error", "No session is running."); return; }
+      try { await App.api(`${base}/commands`, { method: "POST", body: { cmd, args: {}, session } }); note("ok", "Command sent."); refreshCommands(); }
       catch (e) { note("error", e.message); }
     });
   }
@@ -142,7 +152,7 @@
     box.appendChild(h("table", { id: "commands-table" }, h("thead", {}, h("tr", {}, ["Sent", "Command", "By", "Result"].map((t) => h("th", {}, t)))),
       h("tbody", {}, list.map((c) => h("tr", { "data-cmd-id": c.cmd_id },
         h("td", {}, App.dateTime(c.published_unix_s)),
-        h("td", {}, `${c.cmd} ${Object.keys(c.args).length ? JSON.stringify(c.args) : ""}`),
+        h("td", {}, `${c.cmd} ${Object.keys(c.args).length ? JSON.stringify(c.args) : ""}`, h("div", { class: "sub" }, `${c.session_id === "next" ? "next session" : c.session_id ? "session " + c.session_id : ""}${c.expires_at ? " · valid until " + App.dateTime(Date.parse(c.expires_at) / 1000) : ""}`)),
         h("td", {}, c.by_user),
         h("td", { class: "result" }, c.ok === null ? h("span", { class: "muted" }, "waiting for the coach…") : c.ok ? h("span", { class: "good" }, "applied") : h("span", { class: "bad" }, `refused: ${c.reason || "no reason given"}`)))))));
   }
@@ -151,5 +161,5 @@
   }
   renderCommands(data.commands);
   setInterval(refreshCommands, 3000);
-  App.stream("/api/stream/overview", "overview", (ov) => { const card = ov.patients.find((c) => c.patient_id === p); if (card) renderLive(card); });
+  App.stream("/api/stream/overview", "overview", (ov) => { App.banner(ov.monitor); const card = ov.patients.find((c) => c.patient_id === p); if (card) renderLive(card); else location.reload(); });
 })();

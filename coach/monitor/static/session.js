@@ -13,23 +13,39 @@
     return h("div", { class: "tile", "data-field": field }, h("div", { class: "label" }, label), h("div", { class: "value" }, value));
   }
 
-  function render(detail, live) {
+  function tallyOf(detail) {
+    const t = { proximal: 0, distal: 0, unknown: 0 };
+    for (const st of detail.strokes) t[st.direction] = (t[st.direction] || 0) + 1;
+    return t;
+  }
+
+  function render(detail, live, monitor) {
+    if (monitor) App.banner(monitor);
     document.getElementById("back").textContent = `← ${detail.display_name || p}`;
     document.getElementById("title").textContent = `${detail.display_name || p} · session ${s}`;
-    const session = live.session && live.session.session_id === s ? live.session : null;
+    // The live card speaks for this session only while it is the patient's current one; an older
+    // session is over: its own end state (or "interrupted" when it never sent one).
+    const current = live.session && live.session.session_id === s ? live.session : null;
+    const phase = current ? current.phase : detail.end_state || "interrupted";
+    const running = App.RUNNING.includes(phase);
     const alerts = document.getElementById("alerts");
     alerts.textContent = "";
-    if (session) { const list = App.alertsList(session.alerts); if (list) alerts.appendChild(list); }
+    if (current) { const list = App.alertsList(current.alerts); if (list) alerts.appendChild(list); }
+    const note = App.phaseNote(current || { phase, state_reason: detail.end_reason });
+    if (note) alerts.appendChild(note);
+    document.getElementById("started").textContent = `Started ${App.dateTime(detail.start_unix_s)}`;
     tiles.textContent = "";
-    const state = session ? session.state : (detail.summary ? "finished" : null);
+    tiles.setAttribute("data-phase", phase);
+    const posture = running ? current.posture : null;
     tiles.append(
-      tile("State", App.stateBadge(live.status && live.status.state === "offline" && session && session.state !== "finished" ? "offline" : state), "state"),
-      tile("Hand", App.postureText(session && session.posture), "hand"),
-      tile("Wrist", App.wristText(session && session.posture), "wrist"),
-      tile("Cadence", session && session.cadence_spm !== null ? `${App.num(session.cadence_spm)} /min` : "–", "cadence"),
-      tile("Strokes", App.tallyText(session ? session.tally : null), "tally"),
-      tile("Time left", session && session.time_left_s !== null ? App.fmtDuration(session.time_left_s) : "–", "time-left"),
-      tile("Sensors", App.sensorsView(session ? live.status : null, true), "sensors"));
+      tile("State", App.stateBadge(phase === "interrupted" ? "unknown" : phase), "state"),
+      tile("Hand", running ? App.postureText(posture) : "–", "hand"),
+      tile("Wrist", running ? App.wristText(posture) : "–", "wrist"),
+      tile("Cadence", running && current.cadence_spm !== null ? `${App.num(current.cadence_spm)} /min` : "–", "cadence"),
+      tile("Strokes", App.tallyText(current ? current.tally : tallyOf(detail)), "tally"),
+      tile("Time left", running && current.time_left_s !== null ? App.fmtDuration(current.time_left_s) : "–", "time-left"),
+      tile("Sensors", running ? App.sensorsView(live.status, true) : "–", "sensors"));
+    if (posture && posture.t !== null) tiles.appendChild(h("div", { class: "sub", "data-field": "as-of" }, `Posture as of ${App.fmtDuration(posture.t)} into the session.`));
     Charts.session(document.getElementById("charts"), detail);
     const cues = document.getElementById("cues");
     cues.textContent = "";
@@ -57,8 +73,9 @@
     render(detail, patient.live);
   } catch (e) { App.showError(document.getElementById("error"), e); return; }
   App.stream(`/api/stream/patients/${encodeURIComponent(p)}/sessions/${encodeURIComponent(s)}`, "session", (data) => {
-    if (data.detail) render(data.detail, data.live);
+    if (data.detail) render(data.detail, data.live, data.monitor);
     liveState.textContent = "";
-    liveState.append(h("span", { class: "live-dot" }), `live · ${new Date().toLocaleTimeString()}`);
+    const ok = !data.monitor || data.monitor.connected !== false;
+    liveState.append(h("span", { class: ok ? "live-dot" : "live-dot stale" }), ok ? `live · ${new Date().toLocaleTimeString()}` : "not live");
   }, (ok) => { if (!ok) { liveState.textContent = ""; liveState.append(h("span", { class: "live-dot stale" }), "reconnecting…"); } });
 })();
