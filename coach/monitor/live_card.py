@@ -245,12 +245,17 @@ def summary_view(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 async def patient_status(db: Database, patient_id: str) -> tuple[dict[str, Any] | None, float | None]:
+    """The latest status and when it arrived. The last will (``{"state": "offline"}``) names no session:
+    it is the coach of the session its previous status named."""
     row = await db.fetchone(
-        "SELECT payload, received_unix_s FROM statuses WHERE patient_id = ?", (patient_id,)
+        "SELECT payload, session_id, received_unix_s FROM statuses WHERE patient_id = ?", (patient_id,)
     )
     if row is None:
         return None, None
-    return load(row["payload"]), float(row["received_unix_s"])
+    status = load(row["payload"])
+    if status.get("session") is None and row["session_id"]:
+        status["session"] = row["session_id"]
+    return status, float(row["received_unix_s"])
 
 
 async def current_session_id(db: Database, patient_id: str, status: dict[str, Any] | None) -> str | None:

@@ -112,15 +112,15 @@ const App = (() => {
   function phaseNote(live) {
     if (!live) return null;
     if (live.phase === "lost_contact") {
-      return h("div", { class: "notice error", "data-field": "phase-note" }, `Lost contact: last heard from the coach at ${clock(live.last_heard_unix_s)}. Live values are cleared until it is back.`);
+      return h("div", { class: "notice error", "data-field": "phase-note" }, `Last heard from the coach at ${clock(live.last_heard_unix_s)}; live values are cleared until it is back.`);
     }
     if (live.phase === "aborted") return h("div", { class: "notice error", "data-field": "phase-note" }, `Aborted: ${live.state_reason || "no reason given"}.`);
     if (live.phase === "finished") return h("div", { class: "notice ok", "data-field": "phase-note" }, "Finished.");
     return null;
   }
 
-  function summaryList(sm) {
-    if (!sm) return h("div", { class: "sub" }, "No summary yet.");
+  function summaryList(sm, phase) {
+    if (!sm) return h("div", { class: "sub" }, phase === "aborted" ? "No summary: the session ended before it began." : "No summary yet.");
     return h("dl", { class: "kv", "data-field": "summary" },
       h("dt", {}, "Duration"), h("dd", {}, fmtDuration(sm.duration_s)),
       h("dt", {}, "Strokes"), h("dd", {}, sm.strokes_total === null ? "–" : `${sm.strokes_total} (${sm.strokes_proximal ?? "–"} toward the elbow, ${sm.strokes_distal ?? "–"} toward the fingertips)`),
@@ -192,7 +192,7 @@ const App = (() => {
         h("dt", {}, "Time left"), h("dd", { "data-field": "time-left" }, running && live.time_left_s !== null ? fmtDuration(live.time_left_s) : "–"),
         h("dt", {}, "Sensors"), h("dd", { "data-field": "sensors" }, running ? sensorsView(status, true) : "–")));
     } else {
-      body.appendChild(summaryList(live.summary));
+      body.appendChild(summaryList(live.summary, live.phase));
     }
     if (withLinks) {
       const actions = h("div", { class: "actions" }, h("a", { class: "btn secondary", href: `/patient/${p}` }, "History"));
