@@ -12,9 +12,13 @@ monitor stamps ``received_unix_s`` and ``stored_unix_s`` (when its batch write s
 - duplicates across two instances on one shared subscription: each instance's own count of new rows
   (``/healthz``) must add up to the rows in the database, with no key stored twice.
 
-Runs (default): 500 sessions on one instance with SQLite; 500 sessions on two instances sharing
-``$share/bench/coach/v1/#`` with PostgreSQL; then a ramp of N on one instance with SQLite until p99
-exceeds 1 s, an event is lost, or the load generator itself falls behind (its ceiling, not the monitor's).
+Each event carries its session's delivery number ``seq`` as a coach's spool adds it, and each simulated
+coach subscribes to its receipts (``coach/v1/<p>/stored``), so the monitor publishes them as it would.
+
+Runs (default): the yardstick (Mosquitto's own QoS 1 throughput on this machine, :mod:`mqtt_raw`);
+2000 sessions on one instance with SQLite; 2000 sessions on two instances sharing one MQTT 5
+subscription with PostgreSQL; then a ramp of N on one instance with SQLite until p99 exceeds 1 s, an
+event is lost, or the load generator itself falls behind (its ceiling, not the monitor's).
 
     ./run bench monitor
     ./run bench monitor -- --runs ramp --ramp 1000,2000,3000 --duration 30
@@ -38,16 +42,12 @@ import tempfile
 import threading
 import time
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-P99_LIMIT_S = 1.0
-#: The broker's ``max_inflight_messages`` by default in the runs (``--broker-inflight``); the monitor is
-#: told, so its batches close at half of it (MQTT 3.1.1 cannot ask the broker for a window).
-BROKER_INFLIGHT = 1000
-PUBLISHER_LAG_LIMIT_S = 1.0
-
+from benchmarks.monitor_results import BROKER_INFLIGHT, P99_LIMIT_S, RunResult, report
+from benchmarks.mqtt_raw import RawClient, broker_yardstick
 
 # --- event streams ------------------------------------------------------------------------------
 
@@ -99,79 +99,13 @@ def _publisher_main(
     out.put(result)
 
 
-class RawPublisher:
-    """A minimal MQTT 3.1.1 publisher (CONNECT, PUBLISH at QoS 1, PUBACK counting, DISCONNECT).
-
-    The load generator shares 2 cores with the broker, the monitor and the database; a full client
-    (aiomqtt on paho) costs so much per message in Python that at a few thousand messages a second it
-    measured itself rather than the monitor. This writes the bytes of the MQTT standard directly.
-    """
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader, self.writer = reader, writer
-        self.sent = 0
-        self.acked = 0
-        self._next_id = 0
-        self._acks = asyncio.create_task(self._read_acks())
-
-    @staticmethod
-    def _length(n: int) -> bytes:
-        out = bytearray()
-        while True:
-            byte, n = n % 128, n // 128
-            out.append(byte | (0x80 if n else 0))
-            if not n:
-                return bytes(out)
-
-    @staticmethod
-    def _text(s: str) -> bytes:
-        b = s.encode()
-        return len(b).to_bytes(2, "big") + b
-
-    @classmethod
-    async def connect(cls, port: int, client_id: str) -> RawPublisher:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        body = cls._text("MQTT") + bytes([4, 0x02]) + (60).to_bytes(2, "big") + cls._text(client_id)
-        writer.write(b"\x10" + cls._length(len(body)) + body)
-        connack = await reader.readexactly(4)
-        if connack[0] != 0x20 or connack[3] != 0:
-            raise ConnectionError(f"CONNACK refused: {connack.hex()}")
-        return cls(reader, writer)
-
-    def publish(self, topic: str, payload: bytes, retain: bool = False) -> None:
-        self._next_id = self._next_id % 65535 + 1
-        body = self._text(topic) + self._next_id.to_bytes(2, "big") + payload
-        self.writer.write(bytes([0x32 | int(retain)]) + self._length(len(body)) + body)
-        self.sent += 1
-
-    async def _read_acks(self) -> None:
-        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
-            while True:
-                head = await self.reader.readexactly(2)
-                rest = await self.reader.readexactly(head[1])
-                if head[0] == 0x40 and len(rest) == 2:
-                    self.acked += 1
-
-    async def close(self, timeout_s: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout_s
-        while self.acked < self.sent and time.monotonic() < deadline:  # noqa: ASYNC110 - polls a counter
-            await asyncio.sleep(0.05)
-        self.writer.write(b"\xe0\x00")
-        with contextlib.suppress(ConnectionError):
-            await self.writer.drain()
-        self.writer.close()
-        self._acks.cancel()
-        with contextlib.suppress(asyncio.CancelledError, ConnectionError):
-            await self._acks
-
-
 async def _publish_all(
     port: int, coaches: list[tuple[int, str, str]], streams: list[list[dict[str, Any]]],
     start_unix_s: float, duration_s: float,
 ) -> dict[str, Any]:  # fmt: skip
     lags: list[float] = []
     published: dict[str, int] = {}
-    counts = {"statuses": 0, "sent": 0, "acked": 0}
+    counts = {"statuses": 0, "sent": 0, "acked": 0, "receipts": 0}
     errors: list[str] = []
 
     async def coach(index: int, patient: str, session: str) -> None:
@@ -181,7 +115,8 @@ async def _publish_all(
         status_topic = f"coach/v1/{patient}/status"
         count = 0
         try:
-            client = await RawPublisher.connect(port, f"bench-{patient}")
+            client = await RawClient.connect(port, f"bench-{patient}")
+            client.subscribe(f"coach/v1/{patient}/stored")  # the monitor's receipts, as a coach does
             next_status = 0.0
             state = "idle"
             for event in stream:
@@ -204,12 +139,14 @@ async def _publish_all(
                     state = event["state"]
                 now = time.time()
                 lags.append(now - (begin + event["t"]))
-                payload = dict(event, bench_pub_unix_s=now)
-                client.publish(events_topic, json.dumps(payload, separators=(",", ":")).encode())
                 count += 1
+                payload = dict(event, seq=count, bench_pub_unix_s=now)  # seq: as the coach's spool adds
+                client.publish(events_topic, json.dumps(payload, separators=(",", ":")).encode())
+            await asyncio.sleep(3.0)  # the receipt of the last events
             await client.close()
             counts["sent"] += client.sent
             counts["acked"] += client.acked
+            counts["receipts"] += client.received
         except Exception as exc:  # reported; the run counts it against the load generator
             errors.append(f"{patient}: {type(exc).__name__}: {exc}")
         published[f"{patient}/{session}"] = count
@@ -219,6 +156,7 @@ async def _publish_all(
     return {
         "published": published,
         "statuses": counts["statuses"],
+        "receipts": counts["receipts"],
         "unacked": counts["sent"] - counts["acked"],
         "lag_p99_s": lags[int(0.99 * (len(lags) - 1))] if lags else 0.0,
         "lag_max_s": lags[-1] if lags else 0.0,
@@ -409,55 +347,6 @@ def watch_dashboard(port: int, start_unix_s: float, stop: threading.Event, out: 
 # --- one run ------------------------------------------------------------------------------------
 
 
-@dataclass
-class RunResult:
-    label: str
-    sessions: int
-    instances: int
-    db: str
-    duration_s: float
-    published: int = 0
-    stored: int = 0
-    lost: int = 0
-    duplicate_keys: int = 0
-    per_instance_new: list[int] = field(default_factory=list)
-    msgs_per_s: float = 0.0
-    p50_s: float = float("nan")
-    p99_s: float = float("nan")
-    max_s: float = float("nan")
-    write_max_s: float = 0.0
-    arrival_p99_s: float = float("nan")
-    drain_s: float = float("nan")
-    monitor_cpu_pct: list[float] = field(default_factory=list)
-    broker_cpu_pct: float = 0.0
-    publishers_cpu_pct: float = 0.0
-    postgres_cpu_pct: float = 0.0
-    loop_lag_max_s: list[float] = field(default_factory=list)
-    loop_stalls: list[int] = field(default_factory=list)
-    lock_wait_samples: int = 0
-    lock_samples: int = 0
-    broker_queue_max: int = 0
-    broker_inflight: int = BROKER_INFLIGHT
-    publisher_lag_p99_s: float = 0.0
-    publisher_errors: int = 0
-    unacked: int = 0
-    statuses_stored: int = 0
-    load_avg: tuple[float, float] = (0.0, 0.0)
-    dashboard_p50_s: float = float("nan")
-    dashboard_p99_s: float = float("nan")
-    dashboard_updates: int = 0
-
-    @property
-    def ok(self) -> bool:
-        return self.lost == 0 and self.duplicate_keys == 0 and self.p99_s + self.write_max_s <= P99_LIMIT_S
-
-    @property
-    def harness_limited(self) -> bool:
-        return (
-            self.publisher_lag_p99_s > PUBLISHER_LAG_LIMIT_S or self.publisher_errors > 0 or self.unacked > 0
-        )
-
-
 async def _db_rows(db_url: str) -> tuple[list[dict[str, Any]], int]:
     from coach.monitor.db import open_database
 
@@ -560,6 +449,7 @@ def run_once(
                 for err in out["errors"]:
                     print(f"  publisher error: {err}", file=sys.stderr)
             statuses = sum(out["statuses"] for out in outs)
+            res.receipts = sum(out["receipts"] for out in outs)
             res.msgs_per_s = (res.published + statuses) / duration_s
             # Drain: wait until every published event is stored (or give up after 60 s).
             deadline = time.monotonic() + 60
@@ -577,6 +467,10 @@ def run_once(
                 healths = [m.health()["ingest"] for m in monitors]
             wall_s = time.time() - start_unix_s
             res.monitor_cpu_pct = [100.0 * (m.cpu_s() - m.cpu_start_s) / wall_s for m in monitors]
+            received = sum(h["received"] for h in healths)
+            res.monitor_cpu_us_per_msg = (
+                1e6 * sum(m.cpu_s() - m.cpu_start_s for m in monitors) / max(received, 1)
+            )
             res.broker_cpu_pct = 100.0 * (_cpu_s(broker.process.pid) - broker_cpu_start_s) / wall_s
             pg_cpu = _postgres_cpu_s()
             res.postgres_cpu_pct = (
@@ -632,47 +526,39 @@ def run_once(
     return res
 
 
-def report(r: RunResult) -> None:
-    split = " + ".join(str(n) for n in r.per_instance_new)
-    cpu = ", ".join(f"{c:.0f} %" for c in r.monitor_cpu_pct)
-    verdict = "OK" if r.ok else "FAIL"
-    lags = ", ".join(f"{x * 1000:.0f}" for x in r.loop_lag_max_s)
-    stalls = ", ".join(str(x) for x in r.loop_stalls)
-    locks = (
-        f"; sessions waiting on a lock in {r.lock_wait_samples} of {r.lock_samples} samples"
-        if r.lock_samples
-        else ""
-    )
-    if r.harness_limited:
-        verdict += " (load generator behind schedule: its limit, not the monitor's)"
-    ms = 1000.0
+def run_yardstick(
+    workdir: Path, payload_bytes: int, broker_inflight: int, seconds: float
+) -> dict[str, float]:
+    """Mosquitto's own QoS 1 throughput on this machine, with the runs' broker settings."""
+    from tests.fixtures.mosquitto import MosquittoBroker, MosquittoConfig
+
+    extra = ("sys_interval 1", f"max_inflight_messages {broker_inflight}")
+    broker = MosquittoBroker(Path(tempfile.mkdtemp(prefix="yardstick-", dir=workdir)),
+                             MosquittoConfig(persistence=False, extra=extra))  # fmt: skip
+    broker.start()
+    try:
+        assert broker.process is not None
+        load = os.getloadavg()[0]
+        out = broker_yardstick(broker.port, broker.process.pid, payload_bytes, seconds)
+        out["load_before"], out["load_after"] = load, os.getloadavg()[0]
+    finally:
+        broker.stop()
     print(
-        f"{r.label:>12}: {r.sessions:5d} sessions, {r.instances} instance(s), {r.db:<10} | "
-        f"{r.msgs_per_s:7.0f} msg/s in | events published {r.published}, stored {r.stored} "
-        f"(per instance {split}), lost {r.lost}, duplicate keys {r.duplicate_keys}, "
-        f"statuses {r.statuses_stored} | publish→stored p50 {r.p50_s * ms:.0f} ms, "
-        f"p99 {r.p99_s * ms:.0f} ms, "
-        f"max {r.max_s * ms:.0f} ms (publish→received p99 {r.arrival_p99_s * ms:.0f} ms), "
-        f"longest batch write {r.write_max_s * ms:.0f} ms | "
-        f"drained {r.drain_s:.1f} s after the last publish | "
-        f"CPU (% of one core): monitor {cpu}, broker {r.broker_cpu_pct:.0f} %, "
-        f"publishers {r.publishers_cpu_pct:.0f} %, PostgreSQL cluster {r.postgres_cpu_pct:.0f} % | "
-        f"monitor event loop late by up to {lags} ms (> 100 ms: {stalls} times){locks} | "
-        f"broker holding up to {r.broker_queue_max} unacknowledged messages "
-        f"(in-flight window {r.broker_inflight}) | "
-        f"publisher lag p99 {r.publisher_lag_p99_s * ms:.0f} ms, "
-        f"unacked by the broker {r.unacked} | dashboard (overview stream) behind the coach's schedule: "
-        f"p50 {r.dashboard_p50_s * ms:.0f} ms, p99 {r.dashboard_p99_s * ms:.0f} ms "
-        f"over {r.dashboard_updates} updates | machine load avg {r.load_avg[0]:.1f}→{r.load_avg[1]:.1f} "
-        f"| {verdict}",
+        f"   yardstick: Mosquitto QoS 1, 8 raw publishers → broker → 1 raw subscriber acknowledging each, "
+        f"{payload_bytes}-byte payloads: {out['msgs_per_s']:.0f} msg/s delivered "
+        f"(broker CPU {out['broker_cpu_us_per_msg']:.1f} µs per message) | machine load avg "
+        f"{out['load_before']:.1f}→{out['load_after']:.1f}",
         flush=True,
     )
+    return out
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="bench monitor", description=__doc__.split("\n")[0])
-    parser.add_argument("--runs", default="single,shared,ramp", help="any of single, shared, ramp")
-    parser.add_argument("--sessions", type=int, default=500)
+    parser.add_argument(
+        "--runs", default="yardstick,single,shared,ramp", help="any of yardstick, single, shared, ramp"
+    )
+    parser.add_argument("--sessions", type=int, default=2000)
     parser.add_argument(
         "--db", choices=("sqlite", "postgresql"), default="sqlite", help="for single and ramp"
     )
@@ -714,6 +600,12 @@ def main(argv: list[str]) -> int:
             flush=True,
         )
         results: list[RunResult] = []
+        yardstick = None
+        if "yardstick" in runs:
+            sizes = [
+                len(json.dumps(dict(e, seq=1, bench_pub_unix_s=time.time()))) for s in streams for e in s
+            ]
+            yardstick = run_yardstick(workdir, int(statistics.mean(sizes)), args.broker_inflight, 10.0)
         for _ in range(args.repeat):
             if "single" in runs:
                 results.append(
@@ -776,6 +668,13 @@ def main(argv: list[str]) -> int:
                 f"ceiling on this machine ({args.db}, one instance): {best} within the target{limit}",
                 flush=True,
             )
+            if yardstick is not None and ceiling is not None:
+                print(
+                    f"side by side: the monitor's ceiling {ceiling.msgs_per_s:.0f} msg/s is "
+                    f"{ceiling.msgs_per_s / yardstick['msgs_per_s']:.2f} × Mosquitto's own QoS 1 throughput "
+                    f"({yardstick['msgs_per_s']:.0f} msg/s) measured in this run",
+                    flush=True,
+                )
     for label in ("single", "shared"):
         mine = [r for r in results if r.label == label]
         if len(mine) > 1:

@@ -46,8 +46,23 @@ def _fail(where: str, why: str) -> FieldError:
     return FieldError(f"{where}: {why}")
 
 
-def check_tree(value: Any, *, max_depth: int = MAX_DEPTH, max_nodes: int = MAX_NODES) -> None:
-    """Whole-payload limits (see :mod:`coach.monitor.messages`), without recursion."""
+#: In the JSON text: a raw DEL or C1 control, or an escape that may decode to a control character or
+#: a surrogate. Raw C0 controls cannot be in strict JSON. A text without any of these holds no string
+#: :func:`check_tree` would refuse for its characters, so it can skip that per-string work (a match,
+#: which an escaped backslash can also cause, only means the full check runs).
+_SUSPECT_TEXT: Final = re.compile(r"[\x7f-\x9f]|\\u00[0189][0-9a-fA-F]|\\u007[fF]|\\[bf]|\\u[dD][89a-fA-F]")
+
+
+def text_is_plain(text: str) -> bool:
+    """The JSON text holds no escape or character that could decode to a refused string."""
+    return _SUSPECT_TEXT.search(text) is None
+
+
+def check_tree(
+    value: Any, *, max_depth: int = MAX_DEPTH, max_nodes: int = MAX_NODES, plain_text: bool = False
+) -> None:
+    """Whole-payload limits (see :mod:`coach.monitor.messages`), without recursion. ``plain_text``:
+    the JSON text passed :func:`text_is_plain`, so strings need only their length checked."""
     stack: list[tuple[Any, int, str]] = [(value, 0, "payload")]
     nodes = 0
     while stack:
@@ -66,10 +81,18 @@ def check_tree(value: Any, *, max_depth: int = MAX_DEPTH, max_nodes: int = MAX_N
             if not math.isfinite(item):
                 raise _fail(where, "number is not finite")
         elif isinstance(item, str):
-            _check_text(where, item, MAX_STRING_CHARS)
+            if plain_text:
+                if len(item) > MAX_STRING_CHARS:
+                    raise _fail(where, f"string longer than {MAX_STRING_CHARS} characters")
+            else:
+                _check_text(where, item, MAX_STRING_CHARS)
         elif isinstance(item, dict):
             for key, sub in item.items():
-                _check_text(f"{where} key", key, 128)
+                if plain_text:
+                    if len(key) > 128:
+                        raise _fail(f"{where} key", "string longer than 128 characters")
+                else:
+                    _check_text(f"{where} key", key, 128)
                 stack.append((sub, depth + 1, key[:64]))
         elif isinstance(item, list):
             stack.extend((sub, depth + 1, where) for sub in item)

@@ -33,6 +33,7 @@ from coach.monitor.fields import (
     check_status,
     check_tree,
     parse_wall_utc,
+    text_is_plain,
 )
 
 __all__ = [
@@ -134,13 +135,13 @@ def _load_object(topic: str, payload: bytes) -> tuple[dict[str, Any], str]:
     except UnicodeDecodeError as exc:
         raise MessageError(topic, f"payload is not UTF-8 ({exc.reason} at byte {exc.start})") from None
     try:
-        value = json.loads(text, parse_constant=_refuse_constant)
+        value = _DECODER.decode(text)
     except (ValueError, RecursionError) as exc:
         raise MessageError(topic, f"payload is not a strict JSON object ({str(exc)[:200]})") from None
     if not isinstance(value, dict):
         raise MessageError(topic, "payload is not a strict JSON object (a JSON object is needed)")
     try:
-        check_tree(value)
+        check_tree(value, plain_text=text_is_plain(text))
     except FieldError as exc:
         raise MessageError(topic, str(exc)) from None
     return value, text
@@ -150,10 +151,16 @@ def _refuse_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
 
 
-def validate_event(topic: str, event: dict[str, Any]) -> None:
-    """Check one event's fields against DESIGN.md §7; unknown types pass with their common fields."""
+#: One decoder for every message (``json.loads`` with options builds a new one per call).
+_DECODER: Final = json.JSONDecoder(parse_constant=_refuse_constant)
+
+
+def validate_event(topic: str, event: dict[str, Any], *, tree_checked: bool = False) -> None:
+    """Check one event's fields against DESIGN.md §7; unknown types pass with their common fields.
+    ``tree_checked``: the whole-payload limits were checked already (:func:`parse_message`)."""
     try:
-        check_tree(event)
+        if not tree_checked:
+            check_tree(event)
         check_event(event)
     except FieldError as exc:
         raise MessageError(topic, str(exc)) from None
@@ -173,7 +180,7 @@ def parse_message(topic: str, payload: bytes) -> Record:
         session = rest[0]
         _check_id(topic, "session id", session)
         event, text = _load_object(topic, payload)
-        validate_event(topic, event)
+        validate_event(topic, event, tree_checked=True)
         if rest[1] == "summary" and event["type"] != "summary":
             raise MessageError(topic, "the summary topic carries a 'summary' event")
         return EventRecord(patient, session, event, text)

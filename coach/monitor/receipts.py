@@ -58,10 +58,15 @@ class _Session:
 class Receipts:
     """Tracks stored delivery numbers and publishes the receipts (run :meth:`run` as a task)."""
 
-    def __init__(self, db: Database, publish: Publish, *, min_interval_s: float = 5.0) -> None:
+    def __init__(
+        self, db: Database, publish: Publish, *, min_interval_s: float = 5.0, per_tick: int = 100
+    ) -> None:
         self.db = db
         self.publish = publish
         self.min_interval_s = min_interval_s
+        #: Receipts sent at most per tick (a tenth of a second), so thousands of sessions do not
+        #: all go out at once, every ``min_interval_s``, in one burst.
+        self.per_tick = per_tick
         #: patient -> session -> what is known of it.
         self._sessions: dict[str, dict[str, _Session]] = {}
         self._forgot_at = time.monotonic()
@@ -76,6 +81,8 @@ class Receipts:
         """Called after a batch committed (no I/O here: the writer must not wait)."""
         now = time.time()
         for key, seqs in result.stored_seqs.items():
+            if key[0] not in self._last_sent:  # first news of a patient: its receipt goes out now,
+                self._last_sent[key[0]] = time.monotonic() - self.min_interval_s  # then on its own beat
             state = self._sessions.setdefault(key[0], {}).setdefault(key[1], _Session())
             state.fresh.extend(seqs)
             state.touched_unix_s = now
@@ -99,7 +106,7 @@ class Receipts:
                 p
                 for p, urgent in self._dirty.items()
                 if urgent or now - self._last_sent.get(p, -1e9) >= self.min_interval_s
-            ]
+            ][: self.per_tick]
             if not due:
                 continue
             for p in due:
@@ -128,6 +135,8 @@ class Receipts:
 
     async def _update(self, patient: str, session: str, state: _Session) -> None:
         fresh, state.fresh = state.fresh, []
+        if not state.loaded and 1 in fresh:
+            state.loaded = True  # it began while this instance ran: what it stored is what it saw
         if state.loaded and not state.above:
             state.merge(fresh)
             if not state.above:
