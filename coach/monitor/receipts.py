@@ -141,7 +141,20 @@ class Receipts:
             state.merge(fresh)
             if not state.above:
                 return
-        # First sight of the session, or holes in this instance's view: read what is committed.
+        # First sight of the session, or holes in this instance's view: read what is committed. Most
+        # often (another instance on the shared subscription stored the rest) it is one unbroken run
+        # beyond ``through``: one aggregate row says so.
+        agg = await self.db.fetchone(
+            "SELECT COUNT(*) AS n, MAX(delivery_seq) AS top FROM events WHERE patient_id = ?"
+            " AND session_id = ? AND delivery_seq > ?",
+            (patient, session, state.through),
+        )
+        if agg is not None and agg["top"] is not None and int(agg["n"]) == int(agg["top"]) - state.through:
+            state.loaded = True
+            state.through = int(agg["top"])
+            state.above = {s for s in state.above if s > state.through}
+            state.merge(fresh)
+            return
         rows = await self.db.fetchall(
             "SELECT delivery_seq FROM events WHERE patient_id = ? AND session_id = ?"
             " AND delivery_seq > ? ORDER BY delivery_seq LIMIT ?",
