@@ -141,3 +141,37 @@ def test_the_default_broker_is_the_embedded_one_a_coach_started(
         )
         assert default_broker_url() == f"mqtt://127.0.0.1:{port}"
     assert default_broker_url() == DEFAULT_BROKER_URL  # a stale file (nobody listens) is ignored
+
+
+@pytest.mark.mqtt
+async def test_a_monitor_started_before_the_coach_says_so_and_moves_to_its_broker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    from coach.monitor import broker as broker_module
+    from coach.monitor import server as server_module
+    from coach.monitor.server import Monitor, MonitorConfig
+    from coach.monitor.web import MonitorContext, link_info
+    from coach.mqtt.embedded_broker import embedded_broker_supervised
+    from tests.fixtures.mosquitto import free_port
+
+    monkeypatch.setenv("COACH_RUNTIME_DIR", str(tmp_path / "run"))
+    monkeypatch.setenv("COACH_DATA_DIR", str(tmp_path / "data"))
+    fallback = f"mqtt://127.0.0.1:{free_port()}"  # the default 1883 may be another broker on this machine
+    monkeypatch.setattr(broker_module, "DEFAULT_BROKER_URL", fallback)
+    monkeypatch.setattr(server_module, "DEFAULT_BROKER_URL", fallback)
+    monitor = Monitor(MonitorConfig(broker_url=None, db_url=f"sqlite:///{tmp_path}/m.sqlite3", port=0))
+    await monitor.start()
+    try:
+        line = monitor.broker_line()
+        assert "no coach on this machine runs an embedded broker yet" in line and fallback in line
+        async with embedded_broker_supervised() as broker:  # the coach starts, with its broker
+            assert monitor.ingest is not None
+            await asyncio.wait_for(monitor.ingest.connected.wait(), 30)
+            assert monitor.db is not None
+            info = link_info(MonitorContext(db=monitor.db, ingest=monitor.ingest))
+            assert info["broker"] == broker.url and info["connected"]
+            assert "the embedded broker of a coach on this machine" in monitor.broker_line()
+    finally:
+        await monitor.stop()
