@@ -120,6 +120,13 @@ async def _database_at_version_2(db_url: str) -> Database:
         # and what versions 5 and 6 did
         await tx.script("DROP INDEX events_by_delivery; ALTER TABLE events DROP COLUMN delivery_seq")
         await tx.script("DROP TABLE quarantine; DROP TABLE login_attempts")
+        for table, column in (
+            ("coach_sessions", "end_state"),
+            ("coach_sessions", "end_reason"),
+            ("commands", "session_id"),
+            ("commands", "expires_at"),
+        ):  # and version 7
+            await tx.script(f"ALTER TABLE {table} DROP COLUMN {column}")
         await tx.script((MIGRATIONS_DIR / db.dialect / "0002_login_failures.sql").read_text())
         await tx.execute("DELETE FROM schema_version WHERE version > 2")
         await tx.execute(

@@ -177,6 +177,8 @@ async def test_killed_coach_process_delivers_its_spool_when_restarted(
     _, err = await asyncio.get_running_loop().run_in_executor(None, second.communicate)
     assert arrived, err.decode()[-2000:]
     delivered = sink.events(topic)
-    assert delivered[: len(killed)] == killed  # the dead session's spooled events, in order, once
+    # the dead session's spooled events, in order, once, each with its delivery number (MQTT only)
+    assert [e.pop("seq") for e in delivered[: len(killed)]] == list(range(1, len(killed) + 1))
+    assert delivered[: len(killed)] == killed
     await sink.stop()
     await proxy.close()

@@ -37,10 +37,7 @@ HAND = "p-ben"
 
 
 @pytest.fixture
-async def monitor(
-    tmp_path: Path, mosquitto: MosquittoBroker, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[Monitor]:
-    monkeypatch.setattr(live_card, "LOST_CONTACT_S", 3.0)  # the stated 30 s, shortened for the test
+async def monitor(tmp_path: Path, mosquitto: MosquittoBroker) -> AsyncIterator[Monitor]:
     db_url = f"sqlite:///{tmp_path}/monitor.sqlite3"
     db = await open_database(db_url)
     await seed_clinic(db, history_days=3)
@@ -108,8 +105,9 @@ async def test_broker_link_down_shows_a_banner_with_the_broker(
 
 
 async def test_a_silent_session_loses_contact_and_its_values_are_cleared(
-    monitor: Monitor, browser: Any, mosquitto: MosquittoBroker
+    monitor: Monitor, browser: Any, mosquitto: MosquittoBroker, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(live_card, "LOST_CONTACT_S", 3.0)  # the stated 30 s, shortened for the test
     events = synthetic_session(11, active_s=120.0, start_utc=datetime.now(UTC) - timedelta(seconds=40))
     running = [e for e in events if e["t"] <= 40.0]
     page = await browser.new_page(viewport=SIZES["desktop"])
@@ -206,8 +204,12 @@ async def test_tiles_show_what_the_latest_event_says(
     running = [e for e in events if e["t"] <= 30.0]
     page = await browser.new_page(viewport=SIZES["desktop"])
     await _login(page, monitor.url, "alice", PASSWORD_ALICE)
-    await page.goto(f"{monitor.url}/patient/{HAND}/session/s-tiles")
     await _publish(mosquitto.port, HAND, "s-tiles", running, _status("active", "s-tiles", time_left_s=300))
+    for _ in range(200):  # the session page needs the session to exist
+        if await monitor.db.fetchone("SELECT 1 AS ok FROM coach_sessions WHERE session_id = 's-tiles'"):
+            break
+        await asyncio.sleep(0.05)
+    await page.goto(f"{monitor.url}/patient/{HAND}/session/s-tiles")
     await page.locator('#tiles[data-phase="active"]').wait_for(timeout=15000)
     for k, (elevated, deg) in enumerate(((True, 34.6), (False, -21.4), (True, 12.2))):
         posture = {"type": "posture", "t": 31.0 + k, "id": f"posture-x{k}", "elevated": elevated,
