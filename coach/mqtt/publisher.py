@@ -485,6 +485,7 @@ class Publisher:
                     raise failure[0]
                 self._wake.clear()
                 if self._rewind:  # rows were marked unsent again: read the spool from its start
+                    self._flush_acks()  # (acknowledged rows must not look unsent when read again)
                     self._rewind, last_seq = False, 0
                 rows = self.spool.pending(after_seq=last_seq, limit=self.max_inflight)
                 fresh = [r for r in rows if r.seq not in tasks]
