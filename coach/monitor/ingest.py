@@ -237,6 +237,8 @@ class Ingest:
             "keepalive": 30,
             "timeout": 10.0,
             "queue_type": direct_delivery(deliver),
+            # Receipts go out a hundred at a time: let that many be in flight, without a warning each.
+            "max_inflight_messages": 200,
         }
         if self.shared_group:
             props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
@@ -255,6 +257,7 @@ class Ingest:
                 clean_session=False,
             )
         conn.append(enable_manual_ack(client))
+        client.pending_calls_threshold = 10_000  # aiomqtt logs a warning per publish above this
         return client
 
     async def run(self) -> None:
