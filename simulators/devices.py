@@ -23,7 +23,7 @@ from scipy import signal
 from scipy.spatial.transform import Rotation
 
 from coach.samples import FloatArray
-from simulators.frames import GRAVITY_MPS2
+from coach.units import GRAVITY_MPS2
 from simulators.scenario import SensorSpec, draw
 
 _DEG = np.pi / 180.0

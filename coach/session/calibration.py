@@ -22,8 +22,7 @@ import numpy as np
 
 from calibration import phases
 from coach.samples import FloatArray, SampleBlock
-
-GRAVITY_MPS2 = 9.80665
+from coach.units import GRAVITY_MPS2
 
 PROMPTS: dict[str, str] = {
     "calibration_still": (

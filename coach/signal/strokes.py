@@ -35,7 +35,7 @@ from coach.signal.strokes_direction import (
     stroker_glide,
     treated_evidence,
 )
-from coach.signal.strokes_frames import GRAVITY_MPS2, FrameStream
+from coach.signal.strokes_frames import FrameStream
 from coach.signal.strokes_segments import (
     LOOKAHEAD,
     FrameHistory,
@@ -45,6 +45,7 @@ from coach.signal.strokes_segments import (
     segment_features,
     segment_logits,
 )
+from coach.units import GRAVITY_MPS2
 
 _EPS: Final = 1e-9
 #: Candidate end frames scored at once (60 s of frames).

@@ -38,11 +38,11 @@ import numpy.typing as npt
 
 from coach.samples import FloatArray
 from coach.signal.stroke_api import RoleSignals
+from coach.units import GRAVITY_MPS2
 
 BoolArray = npt.NDArray[np.bool_]
 
 FRAME_HZ: Final = 10.0
-GRAVITY_MPS2: Final = 9.80665
 #: Frames after a gap that stay invalid while the band filters settle.
 SETTLE_FRAMES: Final = 5
 HF_MAX_CUTOFF_HZ: Final = 15.0
