@@ -100,8 +100,9 @@ async def main(argv: list[str]) -> int:
     )
     if args.devices_only:
         # The baseline: the same simulated devices and the drivers, their blocks read and dropped.
+        from coach.clock import SessionClock
         from coach.samples import SampleBlock
-        from coach.session.sources import Notified, SessionClock
+        from coach.session.sources import Notified
 
         clock = SessionClock()
         await source.start(clock)

@@ -30,7 +30,6 @@ the ``still`` gyro bias, over everything buffered since the first sample. See do
 
 from __future__ import annotations
 
-import datetime as dt
 import importlib
 import math
 from dataclasses import dataclass, field
@@ -42,6 +41,7 @@ import numpy.typing as npt
 from calibration.mounting import SensorCalibration, calibrate_sensor, nominal
 from calibration.phases import PhaseDetector
 from calibration.profiles import ProfileStore, device_key, profile_from_calibration
+from coach.clock import wall_utc
 from coach.errors import ValidationError
 from coach.events import Event, EventIds, make_event
 from coach.feedback.cues import MESSAGES, CueEngine
@@ -62,12 +62,12 @@ from coach.signal.stroke_api import (
 )
 from coach.summary import SummaryBuilder
 from coach.trace.meta import TraceMeta
+from coach.units import GRAVITY_MPS2
 
 BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.int64]
 
 MOUNTINGS: Final = ("meta", "auto", "nominal")
-GRAVITY_MPS2: Final = 9.80665
 _EPS: Final = 1e-9
 # Order of events that share a time: state changes first, cues last.
 _PRIORITY: Final = {"state": 0, "posture": 1, "stroke": 2, "cadence": 3, "cue": 4, "summary": 5}
@@ -852,17 +852,7 @@ class SessionPipeline:
         return out
 
     def _wall(self, t_s: float) -> str | None:
-        start = self.meta.start_utc
-        if not start:
-            return None
-        try:
-            t0 = dt.datetime.fromisoformat(start.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-        if t0.tzinfo is None:
-            t0 = t0.replace(tzinfo=dt.UTC)
-        wall = t0 + dt.timedelta(seconds=t_s)
-        return wall.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        return wall_utc(self.meta.start_utc, t_s)
 
     def _trim(self) -> None:
         if self._j_next is None or self._cal is None:

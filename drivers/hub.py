@@ -23,9 +23,10 @@ from collections.abc import AsyncIterator, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
+from coach.clock import SessionClock
 from coach.errors import ConfigError
-from coach.samples import ROLES, SampleBlock
-from drivers.connection import Backend, DeviceLink, DeviceSpec, Found, HubItem, LinkStatus, SessionClock, scan
+from coach.samples import ROLES, LinkStatus, SampleBlock
+from drivers.connection import Backend, DeviceLink, DeviceSpec, Found, HubItem, scan
 from drivers.stream import SampleGap
 
 if TYPE_CHECKING:
@@ -95,7 +96,7 @@ class SessionStream:
 
     def now(self) -> float:
         """The session clock (seconds since the stream opened)."""
-        return self.clock.now()
+        return self.clock.now_s()
 
     @property
     def links(self) -> list[DeviceLink]:

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
+from coach.clock import format_utc
 from coach.mqtt.commands import (
     COMMANDS,
     CommandError,
     canonical_json,
-    format_utc,
     parse_command,
     parse_targets,
     sign_command,

@@ -18,8 +18,9 @@ from typing import Any
 import aiomqtt
 import pytest
 
+from coach.clock import format_utc, utc_now
 from coach.mqtt.broker_config import BrokerSettings
-from coach.mqtt.commands import format_utc, sign_command, utc_now
+from coach.mqtt.commands import sign_command
 from coach.mqtt.topics import PatientTopics
 from tests.fixtures.embedded import EmbeddedBrokerProcess
 from tests.fixtures.live import SECRET, contract_problems, make_session, read_events, simulated_blocks

@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 
 from coach.cli import main as coach_main
+from coach.clock import SessionClock
 from coach.session.hub_source import HubSource, simulated_world
 from coach.session.live import LiveConfig, LiveSession, ScriptedSelfReport
 from coach.session.screening import ScriptedAnswers
-from coach.session.sources import SessionClock
 from coach.session.store import LocalStore
 from coach.trace import read_trace
 from simulators.ble.device import FaultPlan

@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 
 from coach.cli import main as coach_main
-from coach.mqtt.commands import format_utc, sign_command, utc_now
+from coach.clock import format_utc, utc_now
+from coach.mqtt.commands import sign_command
 from coach.samples import SampleBlock
 from coach.session.console import Console
 from coach.session.screening import QUESTIONS, ScriptedAnswers, evaluate

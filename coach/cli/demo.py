@@ -38,8 +38,8 @@ def run(args: argparse.Namespace) -> int:
     import asyncio
 
     from coach.errors import ConfigError
-    from coach.mqtt.paths import data_dir
     from coach.mqtt.secrets import write_secret_file
+    from coach.paths import data_dir
     from coach.session.config import RunConfig
     from coach.session.live import ScriptedSelfReport
     from coach.session.runner import SessionRun, run_session, simulated_source

@@ -36,7 +36,7 @@ ADMIN_COMMANDS = (
 
 
 def default_db_url() -> str:
-    from coach.mqtt.paths import data_dir
+    from coach.paths import data_dir
 
     return f"sqlite:///{data_dir() / 'monitor.sqlite3'}"
 

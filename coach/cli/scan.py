@@ -29,9 +29,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import asyncio
 
+    from coach.clock import SessionClock
     from coach.errors import ConfigError
     from coach.events import to_json
-    from drivers.connection import SessionClock, probe_battery, scan
+    from drivers.connection import probe_battery, scan
     from drivers.hub import make_backend
 
     if args.duration <= 0:

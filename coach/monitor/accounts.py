@@ -18,8 +18,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from coach.errors import ValidationError
+from coach.ids import ID_PATTERN
 from coach.monitor.db import Database
-from coach.monitor.messages import ID_PATTERN
 from coach.monitor.secret_box import secret_box
 
 SESSION_LIFETIME_S: Final = 8 * 3600.0

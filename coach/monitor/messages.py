@@ -7,17 +7,16 @@ Ingest logs such errors and carries on; nothing here raises anything else for an
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
 from coach.errors import ValidationError
 from coach.events import DIRECTIONS, POSTURE_FIELDS, STATES, SUMMARY_FIELDS, from_json
+from coach.ids import ID_PATTERN
 
 TOPIC_ROOT: Final = "coach/v1"
 #: Pseudonymous patient and session ids: short, no MQTT wildcards or separators, no spaces.
-ID_PATTERN: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 MAX_PAYLOAD_BYTES: Final = 64 * 1024
 MAX_EVENT_ID_CHARS: Final = 128
 #: Status states: the session states plus what a coach reports outside a session.

@@ -72,7 +72,7 @@ def is_encrypted(stored: str) -> bool:
 
 
 def key_file_path() -> Path:
-    from coach.mqtt.paths import data_dir
+    from coach.paths import data_dir
 
     return data_dir() / KEY_FILE_NAME
 

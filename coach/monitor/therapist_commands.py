@@ -14,10 +14,11 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from coach.clock import format_utc, utc_now
 from coach.errors import ValidationError
 from coach.monitor.accounts import Therapist, enrolment_secret
 from coach.monitor.db import Database
-from coach.mqtt.commands import COMMANDS, canonical_json, format_utc, sign_command, signature, utc_now
+from coach.mqtt.commands import COMMANDS, canonical_json, sign_command, signature
 from coach.mqtt.topics import PatientTopics
 
 Publish = Callable[[str, bytes, int, bool], Awaitable[None]]

@@ -21,6 +21,7 @@ from typing import Any, Final
 from aiohttp import web
 
 from coach.errors import CoachError, ValidationError
+from coach.ids import check_id
 from coach.monitor import accounts
 from coach.monitor.accounts import Therapist, WebSession
 from coach.monitor.alerts import AlertConfig
@@ -30,7 +31,6 @@ from coach.monitor.report import STATIC_DIR, export_report, render_report
 from coach.monitor.security import SECURITY_HEADERS, LoginLimiter
 from coach.monitor.therapist_commands import current_targets, recent_commands, send_command, set_targets
 from coach.monitor.views import overview, patient_history, session_detail
-from coach.mqtt.topics import check_id
 
 log = logging.getLogger("coach.monitor.web")
 

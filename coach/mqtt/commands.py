@@ -30,9 +30,10 @@ import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Final
 
+from coach.clock import parse_utc, utc_now
 from coach.errors import CoachError
 
 #: Commands older than this are refused as stale (a persistent session may deliver late, but a
@@ -84,23 +85,6 @@ def verify_signature(obj: Mapping[str, Any], secret: str) -> bool:
     except (TypeError, ValueError):
         return False
     return hmac.compare_digest(sig, expected)
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def format_utc(when: datetime) -> str:
-    """ISO 8601 UTC with a ``Z`` and millisecond precision."""
-    return when.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def parse_utc(text: str) -> datetime:
-    """Parse an ISO 8601 time with an explicit offset or ``Z``; naive times are refused."""
-    when = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if when.tzinfo is None:
-        raise ValueError("time without a UTC offset")
-    return when.astimezone(UTC)
 
 
 # -- argument validation ----------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from coach.errors import ConfigError, ValidationError
-from coach.mqtt.topics import check_id
+from coach.ids import check_id
 from coach.samples import ROLES
 
 PROFILES = ("metamotion", "polar-verity", "witmotion", "movesense", "thingy52", "coach-imu")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -23,9 +24,10 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from coach.clock import SessionClock
 from coach.errors import ConfigError
-from coach.samples import FloatArray, SampleBlock
-from coach.session.sources import LinkStatus, Notified, SessionClock, SourceItem
+from coach.samples import FloatArray, LinkStatus, SampleBlock
+from coach.session.sources import Notified, SourceItem
 
 if TYPE_CHECKING:
     from drivers.hub import SessionStream
@@ -153,7 +155,6 @@ class HubSource:
     async def start(self, clock: SessionClock) -> None:
         """Open the hub, wait for every link, and put ``t = 0`` (of ``clock`` too) at that moment."""
         from drivers.hub import DeviceSpec, open_session_stream
-        from drivers.hub import LinkStatus as HubLink
 
         specs = [DeviceSpec(role, device, profile) for role, device, profile in self.devices]
         self.stream = open_session_stream(
@@ -162,12 +163,12 @@ class HubSource:
         await self.stream.start()
         up: set[str] = set()
         roles = {role for role, _, _ in self.devices}
-        links: dict[str, HubLink] = {}
+        links: dict[str, LinkStatus] = {}
         try:
             async with asyncio.timeout(self.connect_timeout_s):
                 while up != roles:
                     item = await self.stream.__anext__()
-                    if isinstance(item, HubLink):
+                    if isinstance(item, LinkStatus):
                         links[item.role] = item
                         (up.add if item.link == "up" else up.discard)(item.role)
                     elif isinstance(item, SampleBlock):
@@ -186,14 +187,12 @@ class HubSource:
             if start_at is not None:
                 start_at(self.world.now())  # the simulated person starts following the prompts now
         self._pending = [
-            LinkStatus(r, True, 0.0, link.battery_pct)
+            LinkStatus(r, "up", 0.0, link.battery_pct, address=link.address)
             for r, link in sorted(links.items())
-            if link.link == "up"
+            if link.up
         ]
 
     def _convert(self, item: object) -> SourceItem | None:
-        from drivers.hub import LinkStatus as HubLink
-
         if isinstance(item, SampleBlock):
             arrivals = self.arrival_of(item) if self.arrival_of is not None else None
             t = item.t_s - self._offset_s
@@ -211,15 +210,9 @@ class HubSource:
             if arrivals is None or self.stream is None:
                 return block
             clock = self.stream.clock
-            return Notified(block, clock.t0_host + arrivals[keep:] / clock.time_scale)
-        if isinstance(item, HubLink):
-            return LinkStatus(
-                item.role,
-                item.link == "up",
-                max(0.0, item.t_s - self._offset_s),
-                item.battery_pct,
-                item.reason or "",
-            )
+            return Notified(block, clock.t0_monotonic + arrivals[keep:] / clock.speed)
+        if isinstance(item, LinkStatus):
+            return dataclasses.replace(item, t_s=max(0.0, item.t_s - self._offset_s))
         return None  # SampleGap: the pipeline sees the gap in the sample times
 
     async def items(self) -> AsyncIterator[SourceItem]:

@@ -28,40 +28,39 @@ import contextlib
 import json
 import logging
 import math
-import secrets as pysecrets
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
+from coach.clock import SessionClock, format_utc, utc_now
 from coach.errors import ValidationError
 from coach.events import Event, EventIds, make_event
 from coach.feedback.audio import AudioCues
 from coach.feedback.terminal import TerminalView
+from coach.ids import check_id, new_session_id
 from coach.mqtt.broker_config import BrokerSettings
 from coach.mqtt.commands import (
     Command,
     CommandError,
-    format_utc,
     parse_command,
     parse_targets,
-    utc_now,
 )
 from coach.mqtt.publisher import Publisher
 from coach.mqtt.secrets import Secret
 from coach.mqtt.spool import Spool
-from coach.mqtt.topics import PatientTopics, check_id
+from coach.mqtt.topics import PatientTopics
 from coach.pipeline import PipelineConfig, SessionPipeline
-from coach.samples import FloatArray, SampleBlock
+from coach.samples import FloatArray, LinkStatus, SampleBlock
 from coach.session.calibration import GuidedCalibration, Prompt
 from coach.session.console import STOP_KEYS, Console
 from coach.session.recorder import SessionRecorder, as_recorded
 from coach.session.screening import BLOCKED_MESSAGE, AnswerSource, ScreeningResult, run_screening
-from coach.session.sources import LinkStatus, Notified, SampleSource, SessionClock, SourceItem
+from coach.session.sources import Notified, SampleSource, SourceItem
 from coach.session.store import LocalStore
 from coach.trace import TraceMeta
 
@@ -149,11 +148,6 @@ class SessionResult:
     summary: Event
     events_total: int
     spool_empty: bool
-
-
-def new_session_id(now: datetime | None = None) -> str:
-    when = (now or utc_now()).astimezone(UTC)
-    return f"s-{when:%Y%m%dT%H%M%SZ}-{pysecrets.token_hex(2)}"
 
 
 class _SessionIds(EventIds):

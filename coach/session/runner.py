@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from coach.clock import SessionClock
 from coach.events import Event
 from coach.feedback.audio import AudioCues
 from coach.feedback.terminal import TerminalView
@@ -23,7 +24,7 @@ from coach.session.console import Console
 from coach.session.hub_source import HubSource, simulated_world
 from coach.session.live import LiveConfig, LiveSession, SelfReport, SessionResult
 from coach.session.screening import AnswerSource, TerminalAnswers, ask_score
-from coach.session.sources import SampleSource, SessionClock
+from coach.session.sources import SampleSource
 from coach.session.store import LocalStore, patient_dir
 
 ENROLMENT_ENV = "COACH_ENROLMENT_SECRET"

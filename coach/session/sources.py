@@ -21,18 +21,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from coach.samples import FloatArray, SampleBlock
-
-
-@dataclass(frozen=True, slots=True)
-class LinkStatus:
-    """A sensor's link changed (or reported its battery) at session time ``t_s``."""
-
-    role: str
-    up: bool
-    t_s: float
-    battery_pct: float | None = None
-    reason: str = ""
+from coach.clock import SessionClock
+from coach.samples import FloatArray, LinkStatus, SampleBlock
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,32 +36,6 @@ class Notified:
 
 
 SourceItem = SampleBlock | Notified | LinkStatus
-
-
-class SessionClock:
-    """Trace seconds since :meth:`start`, running ``speed`` times as fast as ``time.monotonic``."""
-
-    def __init__(self, speed: float = 1.0) -> None:
-        if not speed > 0:
-            raise ValueError("clock speed must be positive")
-        self.speed = float(speed)
-        self._t0_monotonic = time.monotonic()
-
-    def start(self, at_monotonic: float | None = None) -> None:
-        """``t = 0`` now (or at the given ``time.monotonic()`` value)."""
-        self._t0_monotonic = time.monotonic() if at_monotonic is None else at_monotonic
-
-    def now_s(self) -> float:
-        return (time.monotonic() - self._t0_monotonic) * self.speed
-
-    def monotonic_at(self, t_s: float) -> float:
-        """The ``time.monotonic()`` value at which the clock reads ``t_s``."""
-        return self._t0_monotonic + t_s / self.speed
-
-    async def sleep_until(self, t_s: float) -> None:
-        delay = self.monotonic_at(t_s) - time.monotonic()
-        if delay > 0:
-            await asyncio.sleep(delay)
 
 
 class SampleSource(Protocol):
@@ -152,7 +116,7 @@ class PacedSamples:
                         if not c.up:
                             c.up = True
                             t_up = float(c.block.t_s[c.next_index])
-                            self._put(LinkStatus(role, True, t_up, c.battery_pct))
+                            self._put(LinkStatus(role, "up", t_up, c.battery_pct))
                         self._put(Notified(c.block.slice(c.next_index, stop), entered))
                         c.next_index = stop
                     elif (
@@ -161,7 +125,7 @@ class PacedSamples:
                         and now - float(c.block.t_s[c.next_index - 1]) > self.link_gap_s
                     ):
                         c.up = False
-                        self._put(LinkStatus(role, False, now, c.battery_pct, "no samples"))
+                        self._put(LinkStatus(role, "down", now, c.battery_pct, "no samples"))
         finally:
             self._put(None)
 
