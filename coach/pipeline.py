@@ -42,6 +42,7 @@ from calibration.mounting import SensorCalibration, calibrate_sensor, nominal
 from calibration.phases import PhaseDetector
 from calibration.profiles import ProfileStore, device_key, profile_from_calibration
 from coach.clock import wall_utc
+from coach.commands import THRESHOLD_KEYS, check_recorded
 from coach.errors import ValidationError
 from coach.events import Event, EventIds, make_event
 from coach.feedback.cues import MESSAGES, CueEngine
@@ -71,19 +72,6 @@ MOUNTINGS: Final = ("meta", "auto", "nominal")
 _EPS: Final = 1e-9
 # Order of events that share a time: state changes first, cues last.
 _PRIORITY: Final = {"state": 0, "posture": 1, "stroke": 2, "cadence": 3, "cue": 4, "summary": 5}
-#: Therapist commands the pipeline acts on (names and args as in coach.mqtt.commands); ``set_targets``
-#: takes a whole targets document; ``clear_screening`` belongs to the session layer and is ignored here.
-COMMANDS: Final = (
-    "set_target_duration",
-    "set_cadence_range",
-    "set_thresholds",
-    "set_targets",
-    "pause",
-    "resume",
-    "stop",
-    "clear_screening",
-)
-_THRESHOLD_KEYS: Final = ("elevation_margin_m", "wrist_flexion_deg", "wrist_deviation_deg")
 
 
 @dataclass(slots=True)
@@ -268,7 +256,7 @@ class SessionPipeline:
         """Apply a therapist command at ``t_s`` (or at once, if the pipeline is already past it).
 
         ``command`` is ``{"cmd": name, "args": {...}}`` (extra keys such as ``id`` are ignored), with the
-        commands of :mod:`coach.mqtt.commands`: ``set_target_duration`` (``target_duration_s``),
+        commands of :mod:`coach.commands`: ``set_target_duration`` (``target_duration_s``),
         ``set_cadence_range`` (``min_spm``, ``max_spm``), ``set_thresholds`` (any of
         ``elevation_margin_m``, ``wrist_flexion_deg``, ``wrist_deviation_deg``), ``pause``, ``resume``,
         ``stop``; also ``set_targets`` with a targets document (``target_duration_s``, ``cadence_spm``,
@@ -278,7 +266,7 @@ class SessionPipeline:
         """
         if self.finished:
             return []
-        _validate_command(command)
+        check_recorded(command)
         j = math.ceil(float(t_s) * self.decision_hz - 1e-6)
         if self._j_next is not None:
             j = max(j, self._j_next)
@@ -801,7 +789,7 @@ class SessionPipeline:
             self.cadence_max_spm = float(max_spm)
 
     def _set_thresholds(self, args: dict[str, Any]) -> None:
-        for key in _THRESHOLD_KEYS:
+        for key in THRESHOLD_KEYS:
             if args.get(key) is not None:
                 setattr(self.thresholds, key, float(args[key]))
 
@@ -920,29 +908,6 @@ def _still_quats(
     if int(h.valid.sum()) < 3:
         return sel.quat, None
     return sel.quat[h.valid], h.quat[h.valid]
-
-
-def _validate_command(command: Any) -> None:
-    """Shape and numbers of a command (ranges are checked where commands arrive: coach.mqtt.commands)."""
-    if not isinstance(command, dict) or command.get("cmd") not in COMMANDS:
-        name = command.get("cmd") if isinstance(command, dict) else command
-        raise ValidationError(f"unknown command {name!r} (known: {', '.join(COMMANDS)})")
-    args = command.get("args") or {}
-    if not isinstance(args, dict):
-        raise ValidationError("command args must be an object")
-    numbers = dict(args)
-    if command["cmd"] == "set_targets":
-        for sub in ("cadence_spm", "thresholds"):
-            inner = args.get(sub) or {}
-            if not isinstance(inner, dict):
-                raise ValidationError(f"set_targets: {sub} must be an object")
-            numbers.update(inner)
-    for key in ("target_duration_s", "min_spm", "max_spm", *_THRESHOLD_KEYS):
-        value = numbers.get(key)
-        if value is None:
-            continue
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            raise ValidationError(f"command {command['cmd']}: {key} must be a number, not {value!r}")
 
 
 def _num_or_none(v: Any) -> float | None:

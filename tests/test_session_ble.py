@@ -67,7 +67,7 @@ def _pipeline_events(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 async def test_ble_session_survives_a_lost_sensor_and_replays(tmp_path: Path) -> None:
     # The hand's Movesense drops the link at world time 30 s and stays away 4 s (then it is rescanned).
-    session = _session(tmp_path, {"hand": FaultPlan(disconnect_at_s=(30.0,), down_s=4.0)}, target_s=50.0)
+    session = _session(tmp_path, {"hand": FaultPlan(disconnect_at_s=(30.0,), down_s=4.0)}, target_s=60.0)
     result = await session.run()
     assert result.state == "finished", result.reason
     events = read_events(result.events_path)

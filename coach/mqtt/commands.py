@@ -1,4 +1,4 @@
-"""Therapist commands on ``coach/v1/<p>/cmd`` (DESIGN.md §7): signing, verification and validation.
+"""Therapist commands on ``coach/v1/<p>/cmd`` (DESIGN.md §7): the wire envelope, signing and verification.
 
 A command is ``{"id", "cmd", "args", "issued_at", "by", "sig"}``. ``sig`` is HMAC-SHA256, in lower-case
 hex, over the command's canonical JSON without ``sig`` (:func:`canonical_json`: sorted keys, no
@@ -7,16 +7,7 @@ patient's coach share. The coach accepts only commands whose signature verifies 
 just the safety-relevant ones: an unsigned ``stop`` from anyone who can publish on the topic would be
 a denial of service). The monitor uses :func:`sign_command` to make them.
 
-Commands and their ``args`` (all numbers in the units their names say):
-
-=====================  ==================================================================
-``set_target_duration``  ``{"target_duration_s": 60–3600}``
-``set_cadence_range``    ``{"min_spm": 1–120, "max_spm": 1–120}`` with min < max
-``set_thresholds``       any of ``{"elevation_margin_m": -0.2–0.5, "wrist_flexion_deg": 1–60,
-                         "wrist_deviation_deg": 1–60}`` (at least one)
-``pause``, ``resume``, ``stop``   ``{}``
-``clear_screening``      ``{"valid_days": 1–30}`` (optional, default 1)
-=====================  ==================================================================
+The command names, their arguments and ranges are :mod:`coach.commands` (one home).
 
 The same signature scheme covers the retained ``targets`` document (:func:`parse_targets`).
 """
@@ -26,14 +17,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final
 
 from coach.clock import parse_utc, utc_now
+from coach.commands import COMMANDS, cadence_args, target_duration_args, threshold_args
 from coach.errors import CoachError
 
 #: Commands older than this are refused as stale (a persistent session may deliver late, but a
@@ -85,79 +76,6 @@ def verify_signature(obj: Mapping[str, Any], secret: str) -> bool:
     except (TypeError, ValueError):
         return False
     return hmac.compare_digest(sig, expected)
-
-
-# -- argument validation ----------------------------------------------------------------------------
-
-
-def _number(args: Mapping[str, Any], key: str, lo: float, hi: float) -> float:
-    v = args.get(key)
-    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
-        raise ValueError(f"{key} must be a number")
-    if not lo <= v <= hi:
-        raise ValueError(f"{key} must be within {lo:g}–{hi:g}, not {v:g}")
-    return float(v)
-
-
-def _no_extra(args: Mapping[str, Any], allowed: set[str]) -> None:
-    extra = sorted(set(args) - allowed)
-    if extra:
-        raise ValueError(f"unknown argument(s) {', '.join(extra)}")
-
-
-def _args_target_duration(args: Mapping[str, Any]) -> dict[str, Any]:
-    _no_extra(args, {"target_duration_s"})
-    return {"target_duration_s": _number(args, "target_duration_s", 60, 3600)}
-
-
-def _args_cadence(args: Mapping[str, Any]) -> dict[str, Any]:
-    _no_extra(args, {"min_spm", "max_spm"})
-    lo = _number(args, "min_spm", 1, 120)
-    hi = _number(args, "max_spm", 1, 120)
-    if not lo < hi:
-        raise ValueError("min_spm must be below max_spm")
-    return {"min_spm": lo, "max_spm": hi}
-
-
-THRESHOLD_RANGES: Final[dict[str, tuple[float, float]]] = {
-    "elevation_margin_m": (-0.2, 0.5),
-    "wrist_flexion_deg": (1.0, 60.0),
-    "wrist_deviation_deg": (1.0, 60.0),
-}
-
-
-def _args_thresholds(args: Mapping[str, Any]) -> dict[str, Any]:
-    _no_extra(args, set(THRESHOLD_RANGES))
-    if not args:
-        raise ValueError(f"give at least one of {', '.join(THRESHOLD_RANGES)}")
-    return {k: _number(args, k, *THRESHOLD_RANGES[k]) for k in args}
-
-
-def _args_none(args: Mapping[str, Any]) -> dict[str, Any]:
-    _no_extra(args, set())
-    return {}
-
-
-def _args_clear(args: Mapping[str, Any]) -> dict[str, Any]:
-    _no_extra(args, {"valid_days"})
-    if "valid_days" not in args:
-        return {"valid_days": 1}
-    v = args["valid_days"]
-    if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 30:
-        raise ValueError("valid_days must be a whole number of days within 1–30")
-    return {"valid_days": v}
-
-
-#: Command name -> validator returning the normalised args (raises ValueError with the reason).
-COMMANDS: Final[dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]]] = {
-    "set_target_duration": _args_target_duration,
-    "set_cadence_range": _args_cadence,
-    "set_thresholds": _args_thresholds,
-    "pause": _args_none,
-    "resume": _args_none,
-    "stop": _args_none,
-    "clear_screening": _args_clear,
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,7 +205,7 @@ def parse_targets(payload: bytes | str, secret: str | None) -> Targets:
     try:
         parse_utc(obj["issued_at"])
         duration = (
-            _args_target_duration({"target_duration_s": obj["target_duration_s"]})["target_duration_s"]
+            target_duration_args({"target_duration_s": obj["target_duration_s"]})["target_duration_s"]
             if "target_duration_s" in obj
             else None
         )
@@ -296,12 +214,12 @@ def parse_targets(payload: bytes | str, secret: str | None) -> Targets:
         if cadence_doc is not None:
             if not isinstance(cadence_doc, dict):
                 raise ValueError("cadence_spm must be an object with min_spm and max_spm")
-            c = _args_cadence(cadence_doc)
+            c = cadence_args(cadence_doc)
             cadence = (c["min_spm"], c["max_spm"])
         th_doc = obj.get("thresholds") or {}
         if not isinstance(th_doc, dict):
             raise ValueError("thresholds must be an object")
-        thresholds = _args_thresholds(th_doc) if th_doc else {}
+        thresholds = threshold_args(th_doc) if th_doc else {}
     except ValueError as exc:
         raise CommandError("targets", f"invalid targets: {exc}") from None
     return Targets(duration, cadence, thresholds, obj["issued_at"], obj["by"])

@@ -12,6 +12,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from coach.commands import CADENCE_SPM, TARGET_DURATION_S, THRESHOLD_RANGES
 from coach.errors import ConfigError, ValidationError
 from coach.ids import check_id
 from coach.samples import ROLES
@@ -117,9 +118,10 @@ def parse_config(doc: dict[str, Any], source: str) -> RunConfig:
     if "target_duration_min" in doc and "target_duration_s" in doc:
         raise ConfigError(f"{source}: give target_duration_min or target_duration_s, not both")
     if "target_duration_min" in doc:
-        target_s = 60.0 * _num(doc, "target_duration_min", source, 1, 60)
+        lo_min, hi_min = (v / 60.0 for v in TARGET_DURATION_S)
+        target_s = 60.0 * _num(doc, "target_duration_min", source, lo_min, hi_min)
     elif "target_duration_s" in doc:
-        target_s = _num(doc, "target_duration_s", source, 10, 3600)
+        target_s = _num(doc, "target_duration_s", source, *TARGET_DURATION_S)
     posture_hz = _num(doc, "posture_hz", source, 0.1, 100) if "posture_hz" in doc else 1.0
     audio = doc.get("audio", False)
     if not isinstance(audio, bool):
@@ -160,8 +162,6 @@ def parse_config(doc: dict[str, Any], source: str) -> RunConfig:
     if set(body_doc) - {"forearm_length_m", "elbow_to_heart_m"}:
         raise ConfigError(f"{source}: [body] knows forearm_length_m and elbow_to_heart_m only")
 
-    from coach.mqtt.commands import THRESHOLD_RANGES
-
     th_doc = _table(doc, "thresholds", source)
     thresholds = {}
     for key, value in th_doc.items():
@@ -174,8 +174,8 @@ def parse_config(doc: dict[str, Any], source: str) -> RunConfig:
     if cad_doc:
         if set(cad_doc) != {"min_spm", "max_spm"}:
             raise ConfigError(f"{source}: [cadence] needs exactly min_spm and max_spm")
-        lo = _num(cad_doc, "min_spm", f"{source}: [cadence]", 1, 120)
-        hi = _num(cad_doc, "max_spm", f"{source}: [cadence]", 1, 120)
+        lo = _num(cad_doc, "min_spm", f"{source}: [cadence]", *CADENCE_SPM)
+        hi = _num(cad_doc, "max_spm", f"{source}: [cadence]", *CADENCE_SPM)
         if not lo < hi:
             raise ConfigError(f"{source}: [cadence] min_spm must be below max_spm")
         cadence = (lo, hi)

@@ -38,6 +38,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from coach.clock import SessionClock, format_utc, utc_now
+from coach.commands import check_target_duration, setting_values, targets_command
 from coach.errors import ValidationError
 from coach.events import Event, EventIds, make_event
 from coach.feedback.audio import AudioCues
@@ -117,8 +118,7 @@ class LiveConfig:
         check_id(self.patient, "patient id")
         if self.session_id is not None:
             check_id(self.session_id, "session id")
-        if not 10 <= self.target_duration_s <= 3600:
-            raise ValidationError(f"target_duration_s must be 10–3600 s, not {self.target_duration_s}")
+        check_target_duration(self.target_duration_s)
 
 
 class SelfReport(Protocol):
@@ -953,7 +953,7 @@ class LiveSession:
             self._cleared.set()
             return True, f"screening cleared until {format_utc(clearance.valid_until)}"
         if name in ("set_target_duration", "set_cadence_range", "set_thresholds"):
-            values = _setting_values(name, args)
+            values = setting_values(name, args)
             applied = self.store.update_settings(values, command.issued_at)
             if not applied:
                 return False, "a newer setting is already in force"
@@ -1021,29 +1021,5 @@ class LiveSession:
         if self.view is not None and "target_duration_s" in applied:
             self.view.model.target_duration_s = applied["target_duration_s"]
         if self.pipeline is not None and not self.pipeline.finished:
-            args: dict[str, Any] = {}
-            if "target_duration_s" in applied:
-                args["target_duration_s"] = applied["target_duration_s"]
-            cad = {k: applied[f"cadence_{k}"] for k in ("min_spm", "max_spm") if f"cadence_{k}" in applied}
-            if cad:
-                args["cadence_spm"] = cad
-            th = {
-                k: v for k, v in applied.items() if not k.startswith("cadence_") and k != "target_duration_s"
-            }
-            if th:
-                args["thresholds"] = th
-            command = {
-                "id": f"targets-{targets.issued_at}",
-                "cmd": "set_targets",
-                "args": args,
-                "by": targets.by,
-            }
+            command = targets_command(applied, targets.issued_at, targets.by)
             self._pipeline_events(self.pipeline.apply_command(command, self.clock.now_s()))
-
-
-def _setting_values(name: str, args: dict[str, Any]) -> dict[str, float]:
-    if name == "set_target_duration":
-        return {"target_duration_s": float(args["target_duration_s"])}
-    if name == "set_cadence_range":
-        return {"cadence_min_spm": float(args["min_spm"]), "cadence_max_spm": float(args["max_spm"])}
-    return {k: float(v) for k, v in args.items()}
