@@ -22,7 +22,7 @@ import os
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
@@ -295,7 +295,7 @@ def real_false_positives() -> list[tuple[str, float, int, float]]:
         for name, path in items:
             events = replay(path, posture_hz=1.0)
             strokes = sum(1 for e in events if e["type"] == "stroke")
-            summary = events[-1]
+            summary: Mapping[str, Any] = events[-1]
             minutes = float(summary.get("duration_s") or 0.0) / 60.0
             out.append((name, minutes, strokes, strokes / minutes if minutes > 0 else math.nan))
     finally:

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.scoring import PostureTruth, TrueStroke, Truth, outside, sample_gaps
+from coach.events import Event
 
 OUT_DIR = Path(__file__).resolve().parent / "out"
 CORPUS_DIR = OUT_DIR / "corpus"
@@ -111,13 +112,13 @@ def replay(
     posture_hz: float = 10.0,
     stroke_detector: Any = "default",
     on_pipeline: Callable[[Any], None] | None = None,
-) -> list[dict[str, Any]]:
+) -> list[Event]:
     """Events of the trace through the real pipeline, as ``coach replay`` produces them."""
     from coach.cli.replay import CLOCK_SLACK_S
     from coach.pipeline import PipelineConfig, SessionPipeline
     from coach.trace import open_trace
 
-    events: list[dict[str, Any]] = []
+    events: list[Event] = []
     with open_trace(trace) as reader:
         pipeline = SessionPipeline(
             reader.meta, PipelineConfig(posture_hz=posture_hz, stroke_detector=stroke_detector)

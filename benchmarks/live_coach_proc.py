@@ -60,6 +60,7 @@ class ArrivalTracker:
 
 
 async def main(argv: list[str]) -> int:
+    from coach.events import Event
     from coach.session.config import BrokerConfig, RunConfig
     from coach.session.live import ScriptedSelfReport
     from coach.session.runner import SessionRun, run_session, simulated_source
@@ -118,7 +119,7 @@ async def main(argv: list[str]) -> int:
         return 0
     log = args.latency_log.open("w", encoding="utf-8")
 
-    def on_decided(event: dict[str, Any], entered_monotonic_s: float) -> None:
+    def on_decided(event: Event, entered_monotonic_s: float) -> None:
         log.write(f"{event['id']} {entered_monotonic_s:.6f} {event['type']}\n")
 
     run = SessionRun(

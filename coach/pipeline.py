@@ -44,7 +44,7 @@ from calibration.profiles import ProfileStore, device_key, profile_from_calibrat
 from coach.clock import wall_utc
 from coach.commands import THRESHOLD_KEYS, check_recorded
 from coach.errors import ValidationError
-from coach.events import Event, EventIds, make_event
+from coach.events import Event, EventIds, assign_id, make_event
 from coach.feedback.cues import MESSAGES, CueEngine
 from coach.samples import ROLES, FloatArray, SampleBlock
 from coach.signal import quaternion as quat
@@ -61,7 +61,7 @@ from coach.signal.stroke_api import (
     StrokeDetector,
     StrokeStep,
 )
-from coach.summary import SummaryBuilder
+from coach.summary import SummaryBuilder, calibration_summary
 from coach.trace.meta import TraceMeta
 from coach.units import GRAVITY_MPS2
 
@@ -826,15 +826,11 @@ class SessionPipeline:
         self._set_state(pending, 0, "aborted" if aborted else "finished", reason, t_s=end_t)
         out = self._emit(pending)
         cal = self._cal or _Calibration(self._requested_mounting, checks_off=["calibration_not_completed"])
-        calibration = {
-            "mounting": cal.mounting,
-            "still": None if cal.still is None else [round(cal.still[0], 3), round(cal.still[1], 3)],
-            "rotate": None if cal.rotate is None else [round(cal.rotate[0], 3), round(cal.rotate[1], 3)],
-            "checks_off": sorted(set(cal.checks_off)),
-        }
-        fields = self._summary.fields(end_t, self._wall(end_t), calibration)
+        calibration = calibration_summary(cal.mounting, cal.still, cal.rotate, cal.checks_off)
         t_sum = max(round(end_t, 6), self._last_event_t)
-        out.append(make_event(self.ids, "summary", t_sum, **fields))
+        summary = self._summary.event(t_sum, end_t, self._wall(end_t), calibration)
+        assign_id(self.ids, summary)
+        out.append(summary)
         self._last_event_t = t_sum
         self.finished = True
         return out

@@ -15,7 +15,6 @@ import pytest
 
 from coach.events import to_json
 from coach.monitor.db import MIGRATIONS_DIR, Database, data_migrations, open_database
-from coach.monitor.feed import FeedPublisher, synthetic_session
 from coach.monitor.ingest import Ingest
 from coach.monitor.ingest_store import Received, store_batch
 from coach.monitor.messages import (
@@ -28,6 +27,7 @@ from coach.monitor.messages import (
 )
 from coach.monitor.views import self_reports, session_detail
 from coach.mqtt.broker_config import BrokerSettings
+from tests.fixtures.event_feed import FeedPublisher, synthetic_session
 from tests.fixtures.monitor_services import fresh_postgres_database
 from tests.fixtures.mosquitto import MosquittoBroker
 

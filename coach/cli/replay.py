@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -93,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
     path: Path = args.trace
     reader = open_trace(path)
     out = sys.stdout
-    summary: dict[str, Any] | None = None
+    summary: Mapping[str, Any] | None = None
     status = 0
     with reader:
         meta = reader.meta
@@ -141,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
     return status
 
 
-def _write(out: IO[str], events: list[dict[str, Any]], encode: Any) -> None:
+def _write(out: IO[str], events: Sequence[Mapping[str, Any]], encode: Any) -> None:
     if events:
         out.write("".join(encode(e) + "\n" for e in events))
 

@@ -12,10 +12,9 @@ from __future__ import annotations
 import sys
 import time
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TextIO
-
-from coach.events import Event
 
 
 @dataclass
@@ -82,7 +81,7 @@ class TerminalView:
         self.lines_written = 0
 
     # -- updates -----------------------------------------------------------------------------------
-    def on_event(self, event: Event) -> None:
+    def on_event(self, event: Mapping[str, Any]) -> None:
         m = self.model
         kind = event.get("type")
         m.t_s = max(m.t_s, float(event.get("t", 0.0)))
@@ -202,7 +201,7 @@ class TerminalView:
         )
 
 
-def format_summary(summary: Event) -> str:
+def format_summary(summary: Mapping[str, Any]) -> str:
     """The end-of-session summary in plain words."""
 
     def pct(v: Any) -> str:

@@ -40,7 +40,7 @@ import numpy as np
 from coach.clock import SessionClock, format_utc, utc_now
 from coach.commands import check_target_duration, setting_values, targets_command
 from coach.errors import ValidationError
-from coach.events import Event, EventIds, make_event
+from coach.events import Event, EventIds, Gap, StateEvent, encode, make_event, with_t
 from coach.feedback.audio import AudioCues
 from coach.feedback.terminal import TerminalView
 from coach.ids import check_id, new_session_id
@@ -63,6 +63,7 @@ from coach.session.recorder import SessionRecorder, as_recorded
 from coach.session.screening import BLOCKED_MESSAGE, AnswerSource, ScreeningResult, run_screening
 from coach.session.sources import Notified, SampleSource, SourceItem
 from coach.session.store import LocalStore
+from coach.summary import session_summary
 from coach.trace import TraceMeta
 
 log = logging.getLogger("coach.session")
@@ -196,7 +197,7 @@ class _Merger:
 
     def _stamp(self, e: Event) -> Event:
         if e["t"] < self.last_t:
-            e = {**e, "t": self.last_t}
+            e = with_t(e, self.last_t)
         self.last_t = e["t"]
         return e
 
@@ -260,7 +261,7 @@ class LiveSession:
             r: {"link": "down", "battery_pct": None} for r in source.sensors
         }
         self._down_since: dict[str, float] = {}
-        self.gaps: list[dict[str, Any]] = []
+        self.gaps: list[Gap] = []
         self._pause_reasons: set[str] = set()
         self._link_cmds = 0
         self._commands_recorded = 0
@@ -713,7 +714,7 @@ class LiveSession:
             ready.append(e)
         self._sink(self._merger.pipeline(ready))
 
-    def _track_active(self, event: Event) -> None:
+    def _track_active(self, event: StateEvent) -> None:
         t = float(event["t"])
         if self._active_since is not None:
             self._active_accum_s += t - self._active_since
@@ -772,7 +773,7 @@ class LiveSession:
         if self.publisher is not None:  # the spool first: what the events file shows is already safe
             topic = self.topics.events(self.session_id)
             for e in events:
-                self.publisher.enqueue(topic, json.dumps(e, allow_nan=False, separators=(",", ":")).encode())
+                self.publisher.enqueue(topic, encode(e))
         self.recorder.events(events)
         self.events_total += len(events)
         if self.on_event is not None:
@@ -831,30 +832,26 @@ class LiveSession:
                 report = make_event(self._ids, "self_report", t_end, pain_0_10=pain, swelling_0_10=swelling)
                 self._show(report)
                 self._sink(self._merger.session(report))
-        summary = next(e for e in self._final if e["type"] == "summary")
-        summary.update(
-            {
-                "session": self.session_id,
-                "gaps": self._all_gaps(float(summary["t"])),
-                "pain_0_10": pain,
-                "swelling_0_10": swelling,
-                "screening": None
-                if self.screening is None
-                else {"blocked_by": list(self.screening.blocked_by), "cleared_by": self.cleared_by},
-            }
+        k, pipeline_summary = next((k, e) for k, e in enumerate(self._final) if e["type"] == "summary")
+        self._final[k] = session_summary(
+            pipeline_summary,
+            session=self.session_id,
+            gaps=self._all_gaps(float(pipeline_summary["t"])),
+            pain_0_10=pain,
+            swelling_0_10=swelling,
+            screening=None
+            if self.screening is None
+            else {"blocked_by": list(self.screening.blocked_by), "cleared_by": self.cleared_by},
         )
         final = self._merger.stamp_all(self._final)  # after the session's own events, never before
         summary = final[-1]
+        assert summary["type"] == "summary"
         for e in final:
             self._show(e)
         self._sink(final)
         self.recorder.summary(summary)
         if self.publisher is not None:
-            self.publisher.enqueue(
-                self.topics.summary(self.session_id),
-                json.dumps(summary, allow_nan=False, separators=(",", ":")).encode(),
-                retain=True,
-            )
+            self.publisher.enqueue(self.topics.summary(self.session_id), encode(summary), retain=True)
             self._status("aborted" if aborted else "finished")
             self.publisher.set_final_retained(
                 self.topics.status,
@@ -885,8 +882,8 @@ class LiveSession:
             spool_empty,
         )
 
-    def _all_gaps(self, end_s: float) -> list[dict[str, Any]]:
-        open_gaps = [
+    def _all_gaps(self, end_s: float) -> list[Gap]:
+        open_gaps: list[Gap] = [
             {"role": role, "start_s": round(start, 3), "end_s": round(end_s, 3)}
             for role, start in self._down_since.items()
             if self.pipeline is not None
