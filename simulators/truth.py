@@ -23,6 +23,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from coach.samples import FloatArray
+from coach.signal.cadence import mean_cadence_spm  # the §5 rule, one home
 from simulators import quat
 from simulators.body import BodyModel
 from simulators.frames import elevation_rad, roll_rad, wrap_rad, wrist_angles
@@ -31,8 +32,6 @@ POSTURE_RATE_HZ = 10.0
 ELEVATION_MARGIN_M = 0.05
 WRIST_FLEXION_MAX_DEG = 15.0
 WRIST_DEVIATION_MAX_DEG = 10.0
-#: Start-to-start gaps under this many seconds keep strokes in one bout (DESIGN.md §5).
-BOUT_GAP_S = 10.0
 
 
 def reference_pose(model: BodyModel) -> tuple[Rotation, float]:
@@ -74,22 +73,6 @@ def posture_at(model: BodyModel, t_s: FloatArray) -> dict[str, FloatArray]:
 
 def posture_grid(duration_s: float) -> FloatArray:
     return np.arange(int(np.floor(duration_s * POSTURE_RATE_HZ + 1e-9)) + 1) / POSTURE_RATE_HZ
-
-
-def mean_cadence_spm(starts_s: FloatArray) -> float | None:
-    """Summary cadence of DESIGN.md §5: 60 · strokes in bouts of ≥ 2 / active stroking time."""
-    starts = np.sort(np.asarray(starts_s, dtype=np.float64))
-    if len(starts) < 2:
-        return None
-    breaks = np.flatnonzero(np.diff(starts) >= BOUT_GAP_S) + 1
-    active = 0.0
-    counted = 0
-    for bout in np.split(starts, breaks):
-        if len(bout) < 2:
-            continue
-        active += float(bout[-1] - bout[0] + np.median(np.diff(bout)))
-        counted += len(bout)
-    return 60.0 * counted / active if active > 0 else None
 
 
 def _r(x: Any, nd: int = 4) -> Any:
