@@ -15,12 +15,13 @@ import pytest
 
 from coach.cli import main as coach_main
 from coach.clock import SessionClock
-from coach.session.hub_source import HubSource, simulated_world
 from coach.session.live import LiveConfig, LiveSession, ScriptedSelfReport
+from coach.session.runner import world_source
 from coach.session.screening import ScriptedAnswers
 from coach.session.store import LocalStore
 from coach.trace import read_trace
 from simulators.ble.device import FaultPlan
+from simulators.ble.world import simulated_world
 from tests.fixtures.live import contract_problems, read_events
 
 pytestmark = [pytest.mark.ble, pytest.mark.slow]
@@ -38,7 +39,7 @@ def _session(tmp_path: Path, faults: dict[str, FaultPlan], target_s: float) -> L
     world, devices = simulated_world(
         {"treated": "coach-imu", "hand": "movesense"}, motion.blocks, time_scale=SPEED, seed=4, faults=faults
     )
-    source = HubSource([(d.role, d.address, d.profile) for d in devices], "simulated", world=world)
+    source = world_source(world, devices)
     cfg = LiveConfig(
         patient="p-0001",
         arm="right",

@@ -158,26 +158,26 @@ def test_example_config_parses_and_errors_name_the_key(tmp_path: Path) -> None:
         parse_config({"patient": "p-1", "target_duration_min": 0}, "s.toml")
 
 
-def test_latency_attribution_picks_the_notification_that_completed_a_decision(tmp_path: Path) -> None:
-    from tests.fixtures.live import make_session
+def test_latency_attribution_picks_the_notification_that_completed_a_decision() -> None:
+    """bench_live times the coach from outside: delivered samples are matched to the recorded trace,
+    and an event waits for one sample period past its time on every role."""
+    from benchmarks.live_latency import RoleDeliveries, decided_at, match_session_times
 
-    blocks = simulated_blocks(("treated", "hand"), 40.0, seed=5)
-    session = make_session(tmp_path, blocks)
-    # Before this batch: treated up to 10.02 s, hand up to 9.97 s. A decision at 10.00 s needs both
-    # one sample period (0.01 s) past it: treated already has it, the hand's sample at 10.01 s came in
-    # the second of its notifications below.
-    session._fed_before = {"treated": 10.02, "hand": 9.97}
-    session._notes = [
-        ("hand", np.array([9.98, 9.99, 10.00]), np.array([100.0, 100.0, 100.0])),
-        ("treated", np.array([10.03, 10.04]), np.array([100.5, 100.5])),
-        ("hand", np.array([10.01, 10.02]), np.array([101.0, 101.0])),
-    ]
-    assert session._decider(10.00) == 101.0
-    assert session._decider(9.985) == 100.0  # the hand's first notification was enough
-    session._fed_before = {"treated": 20.0, "hand": 20.0}
-    assert session._decider(10.00) == 100.0  # nothing was missing: the batch's earliest (conservative)
-    session.store.close()
-    session.recorder.close()
+    # Delivered samples: true (world) times; the session started at world time 500 s and the drivers'
+    # clock fit puts samples 4 ms later than their true time. Three samples before t = 0 are not recorded.
+    true_t = 500.0 + np.arange(-3, 20) * 0.01
+    trace_t = np.round(np.arange(0, 20) * 0.01 + 0.004, 6)
+    session_t = match_session_times(true_t, trace_t, 500.0, 100.0)
+    assert np.isnan(session_t[:3]).all() and np.allclose(session_t[3:], trace_t)
+    # The hand came in notifications of three samples at 100 and 101 s; treated earlier, at 99 s.
+    hand = RoleDeliveries(
+        np.array([0.084, 0.094, 0.104, 0.114, 0.124]), np.array([100.0] * 3 + [101.0] * 2), 100.0
+    )
+    treated = RoleDeliveries(np.array([0.09, 0.10, 0.11, 0.12]), np.array([99.0] * 4), 100.0)
+    roles = {"treated": treated, "hand": hand}
+    assert decided_at(0.100, roles) == 101.0  # the hand's sample at 0.114 s came in its second notification
+    assert decided_at(0.085, roles) == 100.0  # the hand's first notification was enough
+    assert decided_at(0.120, roles) is None  # nobody has a sample past 0.13 s yet
 
 
 async def test_audio_cues_use_espeak_when_present_and_stay_quiet_otherwise(

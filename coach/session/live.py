@@ -35,8 +35,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-import numpy as np
-
 from coach.clock import SessionClock, format_utc, utc_now
 from coach.commands import check_target_duration, setting_values, targets_command
 from coach.errors import ValidationError
@@ -56,12 +54,12 @@ from coach.mqtt.secrets import Secret
 from coach.mqtt.spool import Spool
 from coach.mqtt.topics import PatientTopics
 from coach.pipeline import PipelineConfig, SessionPipeline
-from coach.samples import FloatArray, LinkStatus, SampleBlock
+from coach.samples import LinkStatus, SampleBlock
 from coach.session.calibration import GuidedCalibration, Prompt
 from coach.session.console import STOP_KEYS, Console
 from coach.session.recorder import SessionRecorder, as_recorded
 from coach.session.screening import BLOCKED_MESSAGE, AnswerSource, ScreeningResult, run_screening
-from coach.session.sources import Notified, SampleSource, SourceItem
+from coach.session.sources import SampleSource, SourceItem
 from coach.session.store import LocalStore
 from coach.summary import session_summary
 from coach.trace import TraceMeta
@@ -221,7 +219,6 @@ class LiveSession:
         view: TerminalView | None = None,
         audio: AudioCues | None = None,
         on_event: Callable[[Event], None] | None = None,
-        on_decided: Callable[[Event, float], None] | None = None,
     ) -> None:
         self.config = config
         self.source = source
@@ -234,12 +231,7 @@ class LiveSession:
         self.view = view
         self.audio = audio or AudioCues(False)
         self.on_event = on_event
-        #: Called with each pipeline event a notification decided and that notification's entry time
-        #: into the driver (``time.monotonic()``); for the live-latency benchmark.
-        self.on_decided = on_decided
-        self._notes: list[tuple[str, FloatArray, FloatArray]] = []
         self._fed_until: dict[str, float] = {}
-        self._fed_before: dict[str, float] = {}
         self.topics = PatientTopics(config.patient)
         self.session_id = config.session_id or new_session_id()
         record_dir = config.record_dir or (store.directory / "sessions")
@@ -488,56 +480,19 @@ class LiveSession:
     def _process(self, items: list[SourceItem]) -> None:
         """Blocks of one role that arrived together are fed as one; link changes keep their place."""
         held: dict[str, list[SampleBlock]] = {}
-        notes: list[tuple[str, FloatArray, FloatArray]] = []  # (role, sample times, entered) per block
 
         def flush() -> None:
-            self._notes = list(notes)
-            self._fed_before = dict(self._fed_until)
-            try:
-                for blocks in held.values():
-                    self._on_block(blocks[0] if len(blocks) == 1 else SampleBlock.concat(blocks))
-            finally:
-                self._notes = []
+            for blocks in held.values():
+                self._on_block(blocks[0] if len(blocks) == 1 else SampleBlock.concat(blocks))
             held.clear()
-            notes.clear()
 
         for item in items:
             if isinstance(item, LinkStatus):
                 flush()
                 self._on_link(item)
                 continue
-            block = item.block if isinstance(item, Notified) else item
-            if isinstance(item, Notified) and len(block):
-                entered = np.broadcast_to(
-                    np.asarray(item.entered_monotonic_s, dtype=np.float64), (len(block),)
-                )
-                notes.append((block.role, block.t_s, entered))
-            held.setdefault(block.role, []).append(block)
+            held.setdefault(item.role, []).append(item)
         flush()
-
-    def _decider(self, t_s: float) -> float | None:
-        """When the data that completed a decision at ``t_s`` entered the driver: for each role whose
-        samples had not reached ``t_s`` plus one sample period before this batch (what the pipeline
-        waits for), the entry time of its first sample that far; the latest of those (the last piece
-        that was missing). ``None`` outside a batch."""
-        notes = self._notes
-        if not notes:
-            return None
-        latest: float | None = None
-        for role in {role for role, _, _ in notes}:
-            # The pipeline decides a time once every role has a sample one sample period past it.
-            rate = self.source.sensors.get(role, {}).get("rate_hz") or 100.0
-            need = t_s + 1.0 / float(rate) - 1e-6
-            if self._fed_before.get(role, -math.inf) >= need:
-                continue
-            for r, t, entered in notes:
-                if r == role and t[-1] >= need:
-                    when = float(entered[int(np.searchsorted(t, need, side="left"))])
-                    latest = when if latest is None else max(latest, when)
-                    break
-        if latest is None:  # every role had reached t_s before: the batch's first sample completed it
-            latest = min(float(entered[0]) for _, _, entered in notes)
-        return latest
 
     async def _tick_loop(self) -> None:
         last_status = 0.0
@@ -707,8 +662,6 @@ class LiveSession:
                     self._end(str(e.get("reason") or "finished"), aborted=e["state"] == "aborted")
                 continue
             self._show(e)
-            if self.on_decided is not None and (entered := self._decider(float(e["t"]))) is not None:
-                self.on_decided(e, entered)
             if e["type"] == "cue" and e.get("code") == "session_complete" and self.config.end_at_target:
                 self._end("target duration reached", aborted=False)
             ready.append(e)

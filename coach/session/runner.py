@@ -1,6 +1,10 @@
 """Putting a live session together: broker (configured or embedded), local store and secret, sample
 source (simulated or real devices), terminal view, audio and keyboard; used by ``coach run`` and
-``coach demo``."""
+``coach demo``.
+
+This is the composition root of ``--simulated``: the only module of the session that assembles
+simulated devices (``simulators.ble.world``); everything else takes its sample source as given.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from coach.clock import SessionClock
 from coach.events import Event
@@ -18,14 +22,16 @@ from coach.feedback.terminal import TerminalView
 from coach.mqtt.broker_config import BrokerSettings
 from coach.mqtt.embedded_broker import embedded_broker_process
 from coach.mqtt.secrets import Secret, read_secret_file, secret_from
-from coach.samples import FloatArray, SampleBlock
 from coach.session.config import RunConfig
 from coach.session.console import Console
-from coach.session.hub_source import HubSource, simulated_world
+from coach.session.hub_source import HubSource
 from coach.session.live import LiveConfig, LiveSession, SelfReport, SessionResult
 from coach.session.screening import AnswerSource, TerminalAnswers, ask_score
 from coach.session.sources import SampleSource
 from coach.session.store import LocalStore, patient_dir
+
+if TYPE_CHECKING:
+    from simulators.ble.world import SimDevice, SimWorld
 
 ENROLMENT_ENV = "COACH_ENROLMENT_SECRET"
 
@@ -47,7 +53,7 @@ def enrolment_secret(cfg: RunConfig, store: LocalStore) -> Secret | None:
 DEFAULT_SIM_PROFILES: dict[str, str] = {"treated": "coach-imu", "hand": "movesense", "stroker": "coach-imu"}
 
 
-def simulated_source(
+def simulated_world_for(
     cfg: RunConfig,
     *,
     seed: int,
@@ -55,17 +61,17 @@ def simulated_source(
     speed: float = 1.0,
     motion_rate_hz: float = 200.0,
     profiles: dict[str, str] | None = None,
-    arrival_of: Callable[[SampleBlock], FloatArray | None] | None = None,
-) -> HubSource:
-    """Simulated devices through the simulated bleak backend, measuring a simulated session.
+) -> tuple[SimWorld, list[SimDevice]]:
+    """A simulated world for ``cfg``: one simulated device per configured role (its configured profile;
+    all three roles with :data:`DEFAULT_SIM_PROFILES` when the config names no devices), measuring a
+    simulated session.
 
-    One simulated device per configured role (its configured profile; all three roles with
-    :data:`DEFAULT_SIM_PROFILES` when the config names no devices). The person is the session
-    simulator's (``simulators.simulate_motion``: calibration phases, strokes, posture episodes); the
-    devices sample that motion on their own clocks and send it in their own byte formats, over a
-    radio model, to the real driver code.
+    The person is the session simulator's (``simulators.simulate_motion``: calibration phases, strokes,
+    posture episodes); the devices sample that motion on their own clocks and send it in their own byte
+    formats, over a radio model, to the real driver code.
     """
     from simulators import Scenario, simulate_motion
+    from simulators.ble.world import simulated_world
 
     if profiles is None:
         profiles = {d.role: d.profile for d in cfg.devices} if cfg.devices else dict(DEFAULT_SIM_PROFILES)
@@ -81,15 +87,40 @@ def simulated_source(
         else Scenario.from_dict(base)
     )
     motion = simulate_motion(scenario, seed=seed)
-    world, devices = simulated_world(profiles, motion.blocks, time_scale=speed, seed=seed)
+    return simulated_world(profiles, motion.blocks, time_scale=speed, seed=seed)
+
+
+def world_source(world: SimWorld, devices: list[SimDevice]) -> HubSource:
+    """The simulated world's devices through the simulated bleak backend and the real drivers; the
+    simulated person starts following the prompts at session ``t = 0``."""
+    from simulators.ble.world import start_person
+
     return HubSource(
-        [(d.role, d.address, d.profile) for d in devices], "simulated", world=world, arrival_of=arrival_of
+        [(d.role, d.address, d.profile) for d in devices],
+        world.backend(),
+        on_clock_start=lambda: start_person(world),
     )
+
+
+def simulated_source(
+    cfg: RunConfig,
+    *,
+    seed: int,
+    duration_s: float,
+    speed: float = 1.0,
+    motion_rate_hz: float = 200.0,
+    profiles: dict[str, str] | None = None,
+) -> HubSource:
+    """Simulated devices measuring a simulated session (:func:`simulated_world_for`), as a source."""
+    world, devices = simulated_world_for(
+        cfg, seed=seed, duration_s=duration_s, speed=speed, motion_rate_hz=motion_rate_hz, profiles=profiles
+    )
+    return world_source(world, devices)
 
 
 def device_source(cfg: RunConfig) -> HubSource:
     """Real BLE devices through the drivers hub (bleak)."""
-    return HubSource([(d.role, d.address, d.profile) for d in cfg.devices], "bleak")
+    return HubSource([(d.role, d.address, d.profile) for d in cfg.devices])
 
 
 class TerminalSelfReport:
@@ -120,7 +151,6 @@ class SessionRun:
     audio: bool = False
     on_broker: Callable[[str], None] | None = None
     on_event: Callable[[Event], None] | None = None
-    on_decided: Callable[[Event, float], None] | None = None
     live_overrides: dict[str, Any] = field(default_factory=dict)
     data_dir: Path | None = None
 
@@ -174,7 +204,6 @@ async def run_session(cfg: RunConfig, run: SessionRun) -> SessionResult:
             view=view,
             audio=AudioCues(run.audio or cfg.audio),
             on_event=run.on_event,
-            on_decided=run.on_decided,
         )
         print(
             f"coach: session {session.session_id} for {cfg.patient}; broker {settings.url}; "

@@ -22,20 +22,9 @@ from typing import Any, Protocol
 import numpy as np
 
 from coach.clock import SessionClock
-from coach.samples import FloatArray, LinkStatus, SampleBlock
+from coach.samples import LinkStatus, SampleBlock
 
-
-@dataclass(frozen=True, slots=True)
-class Notified:
-    """A block with the ``time.monotonic()`` at which its notification entered the driver: what the
-    live-latency benchmark measures from. Sources that do not track it yield plain blocks."""
-
-    block: SampleBlock
-    #: One time for the whole block, or one per sample (the notification that carried each sample).
-    entered_monotonic_s: float | FloatArray
-
-
-SourceItem = SampleBlock | Notified | LinkStatus
+SourceItem = SampleBlock | LinkStatus
 
 
 class SampleSource(Protocol):
@@ -72,7 +61,6 @@ class PacedSamples:
     A pause in a role's samples longer than ``link_gap_s`` is reported as that sensor's link going
     down (and up again when samples return): that is what a disconnection looks like in the samples
     (a simulated session's transport faults), standing in for the link events the BLE drivers report.
-    Blocks come as :class:`Notified` with their release time.
     """
 
     blocks: Mapping[str, SampleBlock]
@@ -106,7 +94,6 @@ class PacedSamples:
                 if delay > 0:
                     await asyncio.sleep(delay)
                 now = clock.now_s()
-                entered = time.monotonic()
                 for role, c in cursors.items():
                     n = len(c.block)
                     if c.next_index >= n:
@@ -117,7 +104,7 @@ class PacedSamples:
                             c.up = True
                             t_up = float(c.block.t_s[c.next_index])
                             self._put(LinkStatus(role, "up", t_up, c.battery_pct))
-                        self._put(Notified(c.block.slice(c.next_index, stop), entered))
+                        self._put(c.block.slice(c.next_index, stop))
                         c.next_index = stop
                     elif (
                         c.up
