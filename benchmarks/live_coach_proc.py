@@ -46,7 +46,7 @@ class Deliveries:
 
 async def main(argv: list[str]) -> int:
     from coach.session.config import BrokerConfig, RunConfig
-    from coach.session.live import ScriptedSelfReport
+    from coach.session.flow import ScriptedSelfReport
     from coach.session.runner import SessionRun, run_session, simulated_world_for, world_source
     from coach.session.screening import ScriptedAnswers
 

@@ -19,8 +19,7 @@ from coach.commands import (
 )
 from coach.errors import ConfigError, ValidationError
 from coach.mqtt.commands import CommandError, parse_command, parse_targets, sign_command
-from coach.session.config import parse_config
-from coach.session.live import LiveConfig
+from coach.session.config import LiveConfig, parse_config
 
 SECRET = "ab" * 32
 

@@ -15,7 +15,8 @@ import pytest
 
 from coach.cli import main as coach_main
 from coach.clock import SessionClock
-from coach.session.live import LiveConfig, LiveSession, ScriptedSelfReport
+from coach.session.config import LiveConfig
+from coach.session.flow import LiveSession, ScriptedSelfReport
 from coach.session.runner import world_source
 from coach.session.screening import ScriptedAnswers
 from coach.session.store import LocalStore

@@ -277,7 +277,7 @@ async def test_calibration_retries_with_a_clear_cue_then_fails(tmp_path: Path) -
     gyr = np.column_stack([np.sin(2 * np.pi * 0.5 * t), np.zeros_like(t), np.zeros_like(t)])
     acc = np.column_stack([np.zeros_like(t), 3 * np.sin(2 * np.pi * 0.5 * t), np.full_like(t, 9.3)])
     blocks = {"treated": SampleBlock("treated", t, acc, gyr)}
-    session = make_session(tmp_path, blocks, calibration={"attempt_s": 4.0, "max_attempts": 2})
+    session = make_session(tmp_path, blocks, guided_calibration={"attempt_s": 4.0, "max_attempts": 2})
     result = await session.run()
     events = read_events(result.events_path)
     codes = [e["code"] for e in events if e["type"] == "cue"]

@@ -14,10 +14,10 @@ import pytest
 from coach.errors import ConfigError
 from coach.feedback.terminal import TerminalView, format_summary
 from coach.samples import SampleBlock
-from coach.session.calibration import GuidedCalibration
 from coach.session.config import example_config, load_config, parse_config
 from coach.session.console import Console
-from coach.session.live import _Merger
+from coach.session.event_sink import Merger
+from coach.session.guided_calibration import GuidedCalibration
 from coach.session.recorder import SessionRecorder, _quantize, as_recorded
 from coach.trace import TraceMeta, read_trace
 from tests.fixtures.live import simulated_blocks
@@ -69,7 +69,7 @@ def test_recorder_keeps_rows_in_time_order_and_a_lost_sensor_does_not_hold_the_o
 
 
 def test_merger_keeps_t_non_decreasing() -> None:
-    m = _Merger()
+    m = Merger()
     assert m.session({"type": "cue", "t": 4.0, "id": "session-cue-1"}) == []  # waits for the pipeline
     out = m.pipeline([{"type": "posture", "t": 3.0, "id": "p-1"}, {"type": "posture", "t": 5.0, "id": "p-2"}])
     assert [e["id"] for e in out] == ["p-1", "session-cue-1", "p-2"]

@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     from coach.mqtt.secrets import write_secret_file
     from coach.paths import data_dir
     from coach.session.config import RunConfig
-    from coach.session.live import ScriptedSelfReport
+    from coach.session.flow import ScriptedSelfReport
     from coach.session.runner import SessionRun, run_session, simulated_source
     from coach.session.screening import ScriptedAnswers
     from coach.session.store import patient_dir
@@ -105,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
         result = asyncio.run(main())
     except KeyboardInterrupt:
         return 130
-    from coach.session.live import SessionResult
+    from coach.session.flow import SessionResult
 
     assert isinstance(result, SessionResult)
     print(f"\ncoach demo: session {result.session_id} {result.state} ({result.reason})", file=sys.stderr)

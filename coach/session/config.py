@@ -1,4 +1,5 @@
-"""The ``coach run`` configuration file (TOML): patient, devices and roles, broker, targets.
+"""How a live session runs: the ``coach run`` configuration file (TOML: patient, devices and roles,
+broker, targets), and :class:`LiveConfig`, the settings of one :class:`~coach.session.flow.LiveSession`.
 
 ``coach run --example-config`` prints a documented example (``example_session.toml``). Errors name the
 file and the key. Secrets are never read from this file: only paths to 0600 files, or the environment.
@@ -7,15 +8,19 @@ file and the key. Secrets are never read from this file: only paths to 0600 file
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from coach.commands import CADENCE_SPM, TARGET_DURATION_S, THRESHOLD_RANGES
+from coach.clock import format_utc
+from coach.commands import CADENCE_SPM, TARGET_DURATION_S, THRESHOLD_RANGES, check_target_duration
 from coach.errors import ConfigError, ValidationError
 from coach.ids import check_id
 from coach.samples import ROLES
+from coach.trace import TraceMeta
 
 PROFILES = ("metamotion", "polar-verity", "witmotion", "movesense", "thingy52", "coach-imu")
 _TOP_KEYS = {
@@ -74,6 +79,88 @@ class RunConfig:
     @property
     def roles(self) -> list[str]:
         return [d.role for d in self.devices]
+
+
+DEFAULT_TARGET_DURATION_S = 720.0
+
+
+@dataclass
+class LiveConfig:
+    """How a live session runs (see docs/live-sessions.md for the matching TOML keys)."""
+
+    patient: str
+    arm: str | None = None
+    body: dict[str, float] | None = None
+    target_duration_s: float = DEFAULT_TARGET_DURATION_S
+    cadence_spm: tuple[float, float] | None = None
+    thresholds: dict[str, float] = field(default_factory=dict)
+    posture_hz: float = 1.0
+    #: The pipeline is told that no sample older than ``advance_lag_s`` of wall time (times the clock
+    #: speed in session seconds) will still arrive: longer than any delivery delay of a live sensor.
+    advance_lag_s: float = 0.3
+    #: ... and no earlier than this many session seconds before the newest sample fed.
+    gap_margin_s: float = 0.5
+    #: Wall seconds between clock ticks.
+    tick_s: float = 0.1
+    #: Feed the pipeline at most this often (wall seconds; 0: as soon as a notification is in). Larger
+    #: values cost less CPU and add up to that much latency (benchmarks/bench_live.py measures both).
+    feed_interval_s: float = 0.0
+    #: After a blocking screening answer, how long to wait for a therapist's clearance.
+    screening_wait_s: float = 600.0
+    #: Wait this long at the start for the broker and the retained targets (wall seconds).
+    connect_wait_s: float = 3.0
+    self_report: bool = True
+    self_report_wait_s: float = 300.0
+    end_at_target: bool = True
+    #: A session never runs longer than this many target durations (plus calibration).
+    max_duration_factor: float = 2.0
+    record_dir: Path | None = None
+    session_id: str | None = None
+    #: Options of the guided calibration at the start (:class:`~coach.session.guided_calibration.
+    #: GuidedCalibration`: ``still_s``, ``attempt_s``, ``max_attempts``, ...).
+    guided_calibration: dict[str, Any] = field(default_factory=dict)
+    drain_timeout_s: float = 10.0
+    #: SIGINT/SIGTERM end the session properly (the commands set this; tests and embedders need not).
+    handle_signals: bool = False
+
+    def __post_init__(self) -> None:
+        check_id(self.patient, "patient id")
+        if self.session_id is not None:
+            check_id(self.session_id, "session id")
+        check_target_duration(self.target_duration_s)
+
+    def trace_meta(
+        self,
+        settings: Mapping[str, float],
+        sensors: Mapping[str, Mapping[str, Any]],
+        session_id: str,
+        start: datetime,
+        still: tuple[float, float] | None = None,
+        rotate: tuple[float, float] | None = None,
+    ) -> TraceMeta:
+        """The trace ``meta`` of a session with these settings (target, thresholds, cadence range in
+        force), sensors, start and, when both were found, the guided calibration's phase times."""
+        raw: dict[str, Any] = {
+            "start_utc": format_utc(start),
+            "sensors": {role: dict(info) for role, info in sensors.items()},
+            "target_duration_s": settings["target_duration_s"],
+            "session_id": session_id,
+        }
+        if self.arm is not None:
+            raw["arm"] = self.arm
+        if self.body:
+            raw["body"] = dict(self.body)
+        thresholds = {k: settings[k] for k in THRESHOLD_RANGES if k in settings}
+        if thresholds:
+            raw["thresholds"] = thresholds
+        if "cadence_min_spm" in settings and "cadence_max_spm" in settings:
+            raw["cadence_spm"] = {
+                "min_spm": settings["cadence_min_spm"],
+                "max_spm": settings["cadence_max_spm"],
+            }
+        if still is not None and rotate is not None:
+            raw["calibration"] = {"still": list(still), "rotate": list(rotate)}
+        return TraceMeta(raw)
 
 
 def example_config() -> str:

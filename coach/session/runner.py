@@ -22,10 +22,10 @@ from coach.feedback.terminal import TerminalView
 from coach.mqtt.broker_config import BrokerSettings
 from coach.mqtt.embedded_broker import embedded_broker_process
 from coach.mqtt.secrets import Secret, read_secret_file, secret_from
-from coach.session.config import RunConfig
+from coach.session.config import LiveConfig, RunConfig
 from coach.session.console import Console
+from coach.session.flow import LiveSession, SelfReport, SessionResult
 from coach.session.hub_source import HubSource
-from coach.session.live import LiveConfig, LiveSession, SelfReport, SessionResult
 from coach.session.screening import AnswerSource, TerminalAnswers, ask_score
 from coach.session.sources import SampleSource
 from coach.session.store import LocalStore, patient_dir
