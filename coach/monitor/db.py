@@ -24,6 +24,7 @@ from typing import Any, Final, TypeVar
 from urllib.parse import unquote, urlsplit
 
 from coach.errors import ConfigError
+from coach.monitor.secret_box import encrypt_plaintext_secrets
 
 Row = dict[str, Any]
 Params = Sequence[Any]
@@ -35,8 +36,6 @@ DataStep = Callable[["Tx"], Awaitable[None]]
 
 
 def data_migrations() -> dict[int, tuple[str, DataStep]]:
-    from coach.monitor.secret_box import encrypt_plaintext_secrets
-
     return {4: ("0004_encrypt_enrolment_secrets", encrypt_plaintext_secrets)}
 
 
