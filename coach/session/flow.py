@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from coach.clock import SessionClock, format_utc, utc_now
-from coach.events import Event, StateEvent, encode, make_event
+from coach.events import Event, Gap, StateEvent, encode, make_event
 from coach.feedback.audio import AudioCues
 from coach.feedback.terminal import TerminalView
 from coach.ids import new_session_id
@@ -195,7 +195,7 @@ class LiveSession:
         return self.sink.events_total
 
     @property
-    def gaps(self) -> list[Any]:
+    def gaps(self) -> list[Gap]:
         return self.links.gaps
 
     def running(self) -> bool:
