@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "decode": "decode",
     "monitor": "monitor",
     "broker-config": "broker_config",
+    "check-events": "check_events",
 }
 
 

@@ -1,7 +1,7 @@
 """Event streams for the monitor's tests, demos and load benchmark, and a light publisher that replays them.
 
 :func:`synthetic_session` builds a session's events from the contract of DESIGN.md §7 (it is checked by
-``../shared/tools/check_events.py`` in the tests): states, 1 Hz posture with a lowered episode and a
+``coach check-events`` in the tests): states, 1 Hz posture with a lowered episode and a
 bent-wrist episode, strokes with some distal ones, live cadence, cues, and a summary computed with the
 definitions of §5. :func:`load_stream` reads a recorded JSON-Lines stream (``coach replay`` output)
 instead, when one is at hand. :class:`FeedPublisher` plays a stream to MQTT like a coach does: events on
