@@ -90,13 +90,21 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
 
 @web.middleware
 async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
+    from coach.monitor.clinic import routes as clinic_routes
+
     ctx = request.app[CTX]
     token = request.cookies.get(COOKIE)
     session = await accounts.resume_session(ctx.db, token) if token else None
     if session is not None:
         request[SESSION] = session
     path = request.path
-    public = path in ("/login", "/api/login", "/healthz", "/favicon.ico") or path.startswith("/static/")
+    public = path in (
+        "/login",
+        "/api/login",
+        "/healthz",
+        "/favicon.ico",
+        *clinic_routes.PUBLIC_PATHS,
+    ) or path.startswith(("/static/", *clinic_routes.PUBLIC_PREFIXES))
     if session is None and not public:
         if path.startswith("/api/"):
             return _error(401, "log in first")
@@ -511,6 +519,8 @@ async def stream_session(request: web.Request) -> web.StreamResponse:
 
 
 def build_app(ctx: MonitorContext) -> web.Application:
+    from coach.monitor.clinic import routes as clinic_routes
+
     app = web.Application(middlewares=[security_headers, authenticate], client_max_size=64 * 1024)
     app[CTX] = ctx
     r = app.router
@@ -534,4 +544,5 @@ def build_app(ctx: MonitorContext) -> web.Application:
     r.add_get("/api/stream/overview", stream_overview)
     r.add_get("/api/stream/patients/{patient}/sessions/{session}", stream_session)
     r.add_get("/api/audit", api_audit)
+    clinic_routes.register(app)  # accounting, FHIR, data export, audit review, clinic sign-in
     return app

@@ -36,8 +36,8 @@ _FIELDS: Final = ("at_unix_s", "actor", "action", "patient_id", "detail", "remot
 
 def entry_hash(prev_sha256: str, entry: dict[str, Any]) -> str:
     """The hash that chains ``entry`` (its audit fields) to the previous entry's hash."""
-    body = {k: entry.get(k) for k in _FIELDS}
-    body["at_unix_s"] = float(body["at_unix_s"])
+    body: dict[str, Any] = {k: entry.get(k) for k in _FIELDS}
+    body["at_unix_s"] = float(entry["at_unix_s"])
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(f"{prev_sha256}\n{canonical}".encode()).hexdigest()
 
@@ -168,7 +168,7 @@ async def purge_expired(db: Database, actor: str, now_unix_s: float | None = Non
         anchor = await tx.fetchone("SELECT id, entry_sha256 FROM audit_log WHERE id = ?", (upto,))
         if anchor is None:
             return 0
-        n = await tx.execute("DELETE FROM audit_log WHERE id <= ?", (upto,))
+        n = int(await tx.execute("DELETE FROM audit_log WHERE id <= ?", (upto,)))
         await tx.execute(
             "UPDATE audit_settings SET anchor_id = ?, anchor_sha256 = ? WHERE id = 1",
             (upto, anchor["entry_sha256"]),
@@ -181,7 +181,8 @@ async def entries(
     db: Database, *, patient_id: str | None = None, before_id: int | None = None, limit: int = 100
 ) -> list[dict[str, Any]]:
     """The newest entries (optionally of one patient, older than ``before_id``), newest first."""
-    where, params = ["1 = 1"], []
+    where: list[str] = ["1 = 1"]
+    params: list[Any] = []
     if patient_id is not None:
         where.append("patient_id = ?")
         params.append(patient_id)

@@ -47,7 +47,7 @@ const App = (() => {
     me = await api("/api/me");
     const header = h("header", { class: "top" },
       h("a", { class: "brand", href: "/" }, "Retro Coach ", h("span", {}, "· Therapist monitor")),
-      h("nav", { "aria-label": "main" }, h("a", { href: "/" }, "Patients")),
+      h("nav", { "aria-label": "main" }, h("a", { href: "/" }, "Patients"), h("a", { href: "/clinic/rtm" }, "Remote monitoring"), me.is_admin ? h("a", { href: "/clinic/audit" }, "Audit log") : null),
       h("span", { class: "who" }, `Signed in as ${me.display_name}`),
       h("button", { type: "button", id: "logout", onclick: logout }, "Log out"));
     document.body.prepend(header);
