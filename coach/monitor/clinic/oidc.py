@@ -165,7 +165,9 @@ def _client(conf: ProviderConfig) -> AsyncOAuth2Client:
 
 
 async def _metadata(client: AsyncOAuth2Client, conf: ProviderConfig) -> dict[str, Any]:
-    response = await client.get(f"{conf.issuer}/.well-known/openid-configuration")
+    response = await client.request(
+        "GET", f"{conf.issuer}/.well-known/openid-configuration", withhold_token=True
+    )
     response.raise_for_status()
     meta: dict[str, Any] = response.json()
     if meta.get("issuer", "").rstrip("/") != conf.issuer:
@@ -202,7 +204,7 @@ async def start(request: web.Request) -> web.StreamResponse:
     except Exception as exc:  # the provider is down or misconfigured: say so on the login page
         log.warning("oidc: %s: discovery failed: %s", conf.name, exc)
         raise web.HTTPFound(
-            "/login?error=" + quote("the clinic sign-in is not reachable; try again")
+            "/login?error=" + quote("The clinic sign-in is not reachable; please try again.")
         ) from None
     now = time.time()
     await db.execute("DELETE FROM oidc_logins WHERE created_unix_s < ?", (now - LOGIN_TTL_S,))
@@ -231,7 +233,7 @@ def _refuse(reason: str) -> web.HTTPFound:
 async def _verified_claims(
     client: AsyncOAuth2Client, conf: ProviderConfig, meta: dict[str, Any], id_token: str, nonce: str
 ) -> dict[str, Any]:
-    response = await client.get(meta["jwks_uri"])
+    response = await client.request("GET", meta["jwks_uri"], withhold_token=True)
     response.raise_for_status()
     keys = KeySet.import_key_set(response.json())
     token = jwt.decode(
@@ -256,11 +258,11 @@ async def callback(request: web.Request) -> web.StreamResponse:
     state = request.query.get("state", "")
     if "error" in request.query:
         await accounts.audit(ctx.db, f"oidc:{conf.name}", "login_oidc_failed", detail="provider refused")
-        raise _refuse("the clinic sign-in was cancelled or refused")
+        raise _refuse("The clinic sign-in was cancelled or refused.")
     cookie = request.cookies.get(STATE_COOKIE, "")
     if not state or not secrets.compare_digest(state, cookie):
         await accounts.audit(ctx.db, f"oidc:{conf.name}", "login_oidc_failed", detail="state", remote=remote)
-        raise _refuse("this sign-in was not started in this browser; try again")
+        raise _refuse("This sign-in was not started in this browser; please try again.")
     async with ctx.db.transaction() as tx:
         pending = await tx.fetchone(
             "SELECT provider, nonce, code_verifier, next_path, created_unix_s FROM oidc_logins"
@@ -273,7 +275,7 @@ async def callback(request: web.Request) -> web.StreamResponse:
         or pending["provider"] != conf.name
         or pending["created_unix_s"] < time.time() - LOGIN_TTL_S
     ):
-        raise _refuse("this sign-in expired; try again")
+        raise _refuse("This sign-in expired; please try again.")
     try:
         async with _client(conf) as client:
             meta = await _metadata(client, conf)
@@ -289,13 +291,13 @@ async def callback(request: web.Request) -> web.StreamResponse:
     except (JoseError, ValueError, KeyError, ConfigError) as exc:
         log.warning("oidc: %s: token rejected: %s", conf.name, exc)
         await accounts.audit(ctx.db, f"oidc:{conf.name}", "login_oidc_failed", detail="token", remote=remote)
-        raise _refuse("the clinic sign-in could not be verified") from None
+        raise _refuse("The clinic sign-in could not be verified.") from None
     except Exception as exc:
         log.warning("oidc: %s: token exchange failed: %s", conf.name, exc)
         await accounts.audit(
             ctx.db, f"oidc:{conf.name}", "login_oidc_failed", detail="exchange", remote=remote
         )
-        raise _refuse("the clinic sign-in could not be completed; try again") from None
+        raise _refuse("The clinic sign-in could not be completed; please try again.") from None
     subject = str(claims["sub"])
     therapist = await therapist_for(ctx.db, conf.issuer, subject)
     if therapist is None:
@@ -303,7 +305,7 @@ async def callback(request: web.Request) -> web.StreamResponse:
             ctx.db, f"oidc:{conf.name}", "login_oidc_unmapped", detail=f"sub={subject[:80]}", remote=remote
         )
         raise _refuse(
-            f"your clinic account ({subject}) is not linked to a monitor therapist yet: ask an "
+            f"Your clinic account ({subject}) is not linked to a monitor therapist yet: ask an "
             f"administrator to run  coach monitor oidc-map {conf.name} {subject} USERNAME"
         )
     old = request.cookies.get(COOKIE)
