@@ -26,7 +26,7 @@ from coach.monitor.accounts import Therapist, WebSession
 from coach.monitor.alerts import AlertConfig
 from coach.monitor.db import Database
 from coach.monitor.ingest import ChangeFeed, Ingest
-from coach.monitor.report import STATIC_DIR, export_report, render_report
+from coach.monitor.report import STATIC_DIR, export_report, render_report, targets_in_force
 from coach.monitor.security import SECURITY_HEADERS, LoginLimiter
 from coach.monitor.therapist_commands import current_targets, recent_commands, send_command, set_targets
 from coach.monitor.views import overview, patient_history, session_detail
@@ -207,6 +207,8 @@ async def _report_data(request: web.Request, action: str) -> dict[str, Any]:
     detail["display_name"] = patient["display_name"]
     detail["generated_unix_s"] = time.time()
     detail["therapist"] = _session(request).therapist.display_name
+    detail["targets"] = await current_targets(request.app[CTX].db, patient["patient_id"])
+    detail["paper"] = request.query.get("paper")  # a4 | letter; default: the clinic's locale
     return detail
 
 
@@ -299,6 +301,7 @@ async def api_patient(request: web.Request) -> web.StreamResponse:
     cards = await overview(ctx.db, [patient], ctx.alerts)
     history["live"] = cards[0]
     history["targets"] = await current_targets(ctx.db, patient["patient_id"])
+    history["targets_in_force"] = targets_in_force(history["targets"])
     history["commands"] = await recent_commands(ctx.db, patient["patient_id"])
     return _json(history)
 

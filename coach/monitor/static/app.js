@@ -61,7 +61,7 @@ const App = (() => {
 
   function fmtDuration(s) {
     if (s === null || s === undefined) return "–";
-    const m = Math.floor(s / 60), r = Math.round(s % 60);
+    const total = Math.round(s), m = Math.floor(total / 60), r = total % 60;  // never "0:60"
     return `${m}:${String(r).padStart(2, "0")}`;
   }
   function pct(x) { return x === null || x === undefined ? "–" : `${Math.round(x * 100)} %`; }
