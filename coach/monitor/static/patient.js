@@ -114,8 +114,9 @@
   form.wrist_deviation_deg.value = f.wrist_deviation_deg;
   form.elevation_deg.value = f.elevation_deg;
   form.sessions_per_day.value = data.sessions_per_day;
-  document.getElementById("targets-note").textContent = f.defaults.length
-    ? `Coach defaults in force for: ${f.defaults.map((k) => k.replace(/_/g, " ")).join(", ")}.`
+  document.getElementById("targets-note").textContent = f.defaults.length === 6
+    ? "No targets sent yet: the values shown are the coach's defaults, in force now."
+    : f.defaults.length ? `Sent by ${data.targets.set_by}; coach defaults for the rest.`
     : (data.targets ? `Sent by ${data.targets.set_by} on ${App.dateTime(data.targets.set_unix_s)}.` : "");
   const message = document.getElementById("targets-message");
   function note(kind, text) { message.textContent = ""; message.appendChild(h("div", { class: `notice ${kind}`, role: kind === "error" ? "alert" : "status" }, text)); }
