@@ -27,6 +27,8 @@ COMMANDS: dict[str, str] = {
     "decode": "decode",
     "monitor": "monitor",
     "broker-config": "broker_config",
+    "bids-export": "bids_export",
+    "patient-data": "patient_data",
 }
 
 
