@@ -200,20 +200,25 @@ async def entries(
 
 
 _SQLITE_TRIGGERS: Final = (
-    "CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log"
+    # A chained row never changes; an unchained one (written before the chain) may be chained once.
+    "CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log"
+    " WHEN OLD.entry_sha256 IS NOT NULL"
     " BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END",
-    "CREATE TRIGGER audit_log_keep BEFORE DELETE ON audit_log"
+    "CREATE TRIGGER IF NOT EXISTS audit_log_keep BEFORE DELETE ON audit_log"
     " WHEN OLD.at_unix_s >= CAST(strftime('%s', 'now') AS REAL)"
     " - 86400.0 * (SELECT retention_days FROM audit_settings WHERE id = 1)"
     " BEGIN SELECT RAISE(ABORT, 'audit_log entries are kept for the retention period'); END",
 )
 _PG_TRIGGERS: Final = (
-    "CREATE FUNCTION audit_log_guard() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
-    " IF TG_OP = 'UPDATE' THEN RAISE EXCEPTION 'audit_log is append-only'; END IF;"
+    "CREATE OR REPLACE FUNCTION audit_log_guard() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+    " IF TG_OP = 'UPDATE' THEN"
+    " IF OLD.entry_sha256 IS NOT NULL THEN RAISE EXCEPTION 'audit_log is append-only'; END IF;"
+    " RETURN NEW; END IF;"
     " IF OLD.at_unix_s >= EXTRACT(EPOCH FROM now())"
     " - 86400.0 * (SELECT retention_days FROM audit_settings WHERE id = 1) THEN"
     " RAISE EXCEPTION 'audit_log entries are kept for the retention period'; END IF;"
     " RETURN OLD; END $$",
+    "DROP TRIGGER IF EXISTS audit_log_guard ON audit_log",
     "CREATE TRIGGER audit_log_guard BEFORE UPDATE OR DELETE ON audit_log"
     " FOR EACH ROW EXECUTE FUNCTION audit_log_guard()",
 )
@@ -228,14 +233,34 @@ async def _is_postgresql(tx: Tx) -> bool:
     return probe is not None
 
 
+async def _columns(tx: Tx, postgres: bool) -> set[str]:
+    if postgres:
+        rows = await tx.fetchall(
+            "SELECT column_name AS name FROM information_schema.columns"
+            " WHERE table_schema = current_schema() AND table_name = 'audit_log'"
+        )
+    else:
+        rows = await tx.fetchall("SELECT name FROM pragma_table_info('audit_log')")
+    return {str(r["name"]) for r in rows}
+
+
 async def chain_existing_and_protect(tx: Tx) -> None:
-    """Data step 11: hash-chain the existing rows in ``id`` order, then add the append-only triggers."""
+    """Data step 11: add the chain's columns, chain the rows that are not yet (in ``id`` order), then
+    add the append-only triggers. Applying it again changes nothing."""
     postgres = await _is_postgresql(tx)
+    columns = await _columns(tx, postgres)
+    for name in ("prev_sha256", "entry_sha256"):
+        if name not in columns:
+            await tx.execute(f"ALTER TABLE audit_log ADD COLUMN {name} TEXT")
     rows = await tx.fetchall(
-        "SELECT id, at_unix_s, actor, action, patient_id, detail, remote FROM audit_log ORDER BY id"
+        "SELECT id, at_unix_s, actor, action, patient_id, detail, remote, entry_sha256 FROM audit_log"
+        " ORDER BY id"
     )
     prev = GENESIS
     for row in rows:
+        if row["entry_sha256"] is not None:
+            prev = str(row["entry_sha256"])
+            continue
         digest = entry_hash(prev, row)
         await tx.execute(
             "UPDATE audit_log SET prev_sha256 = ?, entry_sha256 = ? WHERE id = ?", (prev, digest, row["id"])
