@@ -28,6 +28,8 @@ COMMANDS: dict[str, str] = {
     "monitor": "monitor",
     "broker-config": "broker_config",
     "check-events": "check_events",
+    "bids-export": "bids_export",
+    "patient-data": "patient_data",
 }
 
 

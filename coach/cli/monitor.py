@@ -129,9 +129,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         p.add_argument("username")
         p.add_argument("patient_id")
     sub.add_parser("list", help="therapists, patients and assignments")
-    p = sub.add_parser("audit", help="the latest audit log entries")
+    p = sub.add_parser("audit", help="the latest audit log entries; 'audit verify' checks the hash chain")
     p.add_argument("--patient", help="only this patient")
     p.add_argument("--limit", type=int, default=50)
+    from coach.cli import monitor_clinic
+
+    monitor_clinic.add_audit_actions(p)
+    monitor_clinic.add_subcommands(sub)
 
 
 def _read_password(args: argparse.Namespace) -> str:
@@ -169,6 +173,12 @@ async def _admin(args: argparse.Namespace, db_url: str) -> int:
     db = await open_database(db_url)
     try:
         cmd = args.admin_command
+        from coach.cli import monitor_clinic
+
+        if cmd in monitor_clinic.COMMANDS:
+            return await monitor_clinic.run(args, db)
+        if cmd == "audit" and args.action != "show":
+            return await monitor_clinic.run_audit(args, db)
         if cmd == "add-therapist":
             t = await accounts.create_therapist(
                 db, args.username, args.name, _read_password(args), is_admin=args.admin

@@ -8,6 +8,7 @@ import logging
 import signal
 import socket
 import ssl
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -171,4 +172,10 @@ async def serve(cfg: MonitorConfig) -> None:
             loop.add_signal_handler(sig, stop.set)
     async with Monitor(cfg) as monitor:
         print(f"coach monitor: dashboard on {monitor.url}", flush=True)
+        if monitor.db is not None:
+            from coach.monitor.clinic.routes import first_run_hint
+
+            hint = await first_run_hint(monitor.db)
+            if hint:
+                print(hint, file=sys.stderr, flush=True)
         await stop.wait()

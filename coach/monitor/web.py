@@ -26,7 +26,7 @@ from coach.monitor.accounts import Therapist, WebSession
 from coach.monitor.alerts import AlertConfig
 from coach.monitor.db import Database
 from coach.monitor.ingest import ChangeFeed, Ingest
-from coach.monitor.report import STATIC_DIR, export_report, render_report
+from coach.monitor.report import STATIC_DIR, export_report, render_report, targets_in_force
 from coach.monitor.security import SECURITY_HEADERS, LoginLimiter
 from coach.monitor.therapist_commands import current_targets, recent_commands, send_command, set_targets
 from coach.monitor.views import overview, patient_history, session_detail
@@ -90,13 +90,21 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
 
 @web.middleware
 async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
+    from coach.monitor.clinic import routes as clinic_routes
+
     ctx = request.app[CTX]
     token = request.cookies.get(COOKIE)
     session = await accounts.resume_session(ctx.db, token) if token else None
     if session is not None:
         request[SESSION] = session
     path = request.path
-    public = path in ("/login", "/api/login", "/healthz", "/favicon.ico") or path.startswith("/static/")
+    public = path in (
+        "/login",
+        "/api/login",
+        "/healthz",
+        "/favicon.ico",
+        *clinic_routes.PUBLIC_PATHS,
+    ) or path.startswith(("/static/", *clinic_routes.PUBLIC_PREFIXES))
     if session is None and not public:
         if path.startswith("/api/"):
             return _error(401, "log in first")
@@ -199,6 +207,8 @@ async def _report_data(request: web.Request, action: str) -> dict[str, Any]:
     detail["display_name"] = patient["display_name"]
     detail["generated_unix_s"] = time.time()
     detail["therapist"] = _session(request).therapist.display_name
+    detail["targets"] = await current_targets(request.app[CTX].db, patient["patient_id"])
+    detail["paper"] = request.query.get("paper")  # a4 | letter; default: the clinic's locale
     return detail
 
 
@@ -291,6 +301,7 @@ async def api_patient(request: web.Request) -> web.StreamResponse:
     cards = await overview(ctx.db, [patient], ctx.alerts)
     history["live"] = cards[0]
     history["targets"] = await current_targets(ctx.db, patient["patient_id"])
+    history["targets_in_force"] = targets_in_force(history["targets"])
     history["commands"] = await recent_commands(ctx.db, patient["patient_id"])
     return _json(history)
 
@@ -511,6 +522,8 @@ async def stream_session(request: web.Request) -> web.StreamResponse:
 
 
 def build_app(ctx: MonitorContext) -> web.Application:
+    from coach.monitor.clinic import routes as clinic_routes
+
     app = web.Application(middlewares=[security_headers, authenticate], client_max_size=64 * 1024)
     app[CTX] = ctx
     r = app.router
@@ -534,4 +547,5 @@ def build_app(ctx: MonitorContext) -> web.Application:
     r.add_get("/api/stream/overview", stream_overview)
     r.add_get("/api/stream/patients/{patient}/sessions/{session}", stream_session)
     r.add_get("/api/audit", api_audit)
+    clinic_routes.register(app)  # accounting, FHIR, data export, audit review, clinic sign-in
     return app
