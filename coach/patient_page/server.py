@@ -210,6 +210,8 @@ class PageServer:
         )
         await response.prepare(request)
         client = self.view.listeners.add()
+        if "Last-Event-ID" not in request.headers:  # a page just opened (not one reconnecting)
+            client.says.extend(self.view.current_lines())
         self._streams[client] = request.transport
         closing = asyncio.ensure_future(self._closing.wait())
         try:

@@ -246,6 +246,22 @@ class PageView:
         self.listeners.say({"n": self.says, "id": cue_id or f"say-{self.says}", "code": code,
                             "text": text, "urgent": urgent, "lang": self.tr.language})  # fmt: skip
 
+    def current_lines(self) -> list[dict[str, Any]]:
+        """What a page opened just now should say: the question or the advice on screen."""
+        text = ""
+        if self.screen == "question" and self.question is not None and self.question["answer"] is None:
+            text = self.question["text"]
+        elif self.screen in ("blocked", "calibrating") and self.cue is not None:
+            text = self.cue["text"]
+        elif self.screen == "report" and self.report["step"] is not None:
+            from coach.patient_page.texts import PAGE_TEXTS
+
+            text = self.tr(PAGE_TEXTS[f"report_{self.report['step']}_question"])
+        if not text:
+            return []
+        return [{"n": self.says, "id": f"now-{self.seq}", "code": f"now_{self.screen}", "text": text,
+                 "urgent": self.screen == "blocked", "lang": self.tr.language}]  # fmt: skip
+
     def changed(self) -> None:
         self.seq += 1
         self.listeners.changed()

@@ -110,6 +110,7 @@ let source = null;
 let lastMessage = Date.now();
 let current = null;
 window.coachRenders = 0;
+window.coachSeen = []; // what the page has shown (the browser tests read it)
 
 function setConnection(ok) {
   const el = $("conn");
@@ -262,9 +263,10 @@ function renderCalibration(c) {
   const title = { 1: T.calibration_still_title, 2: T.calibration_rotate_title, 3: T.calibration_done_title }[c.step];
   $("cal-title").textContent = title;
   $("cal-text").textContent = c.text;
-  $("pose-still").hidden = c.step !== 1;
-  $("pose-rotate").hidden = c.step !== 2;
-  $("pose-stroke").hidden = c.step !== 3;
+  $("pose-still").toggleAttribute("hidden", c.step !== 1); // SVG elements have no .hidden property
+  $("pose-rotate").toggleAttribute("hidden", c.step !== 2);
+  $("pose-stroke").toggleAttribute("hidden", c.step !== 3);
+  window.coachSeen.push(`calibration-${c.step}`);
 }
 
 function statusText(el, text, kind) {
@@ -284,7 +286,10 @@ function renderActive(s) {
   const cue = $("cue");
   cue.textContent = s.cue ? s.cue.text : T.no_cue_yet;
   cue.classList.toggle("urgent", !!(s.cue && s.cue.urgent));
-  if (s.cue) cue.dataset.cueId = s.cue.id;
+  if (s.cue) {
+    cue.dataset.cueId = s.cue.id;
+    cue.dataset.code = s.cue.code;
+  }
 
   const p = s.posture;
   const h = p.height_m;
