@@ -57,13 +57,17 @@ async def browser() -> AsyncIterator[Any]:
         finally:
             await b.close()
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
-            (ARTIFACTS / "patient-page-axe.json").write_text(json.dumps(AXE_RESULTS, indent=1, sort_keys=True))
+            (ARTIFACTS / "patient-page-axe.json").write_text(
+                json.dumps(AXE_RESULTS, indent=1, sort_keys=True)
+            )
 
 
 async def _pages(browser: Any, *, https: bool = False, speech_ms: int = 150) -> dict[str, Any]:
     pages = {}
     for name, viewport in SIZES.items():
-        context = await browser.new_context(viewport=viewport, ignore_https_errors=https, has_touch=name == "phone")
+        context = await browser.new_context(
+            viewport=viewport, ignore_https_errors=https, has_touch=name == "phone"
+        )
         await context.add_init_script(FAKE_SPEECH % speech_ms)
         page = await context.new_page()
         errors: list[str] = []
@@ -151,7 +155,9 @@ async def test_a_whole_session_through_the_page(browser: Any, tmp_path: Path) ->
         assert len(cue_text) > 10
         font_px = await phone.eval_on_selector("#cue", "e => parseFloat(getComputedStyle(e).fontSize)")
         assert font_px >= 32
-        await phone.wait_for_function("() => Number(document.querySelector('#strokes-total').textContent) > 0")
+        await phone.wait_for_function(
+            "() => Number(document.querySelector('#strokes-total').textContent) > 0"
+        )
         await _shoot(pages, "active")
         # Pause and resume from the page.
         await phone.get_by_role("button", name="Pause").click()
@@ -221,7 +227,9 @@ async def test_a_blocked_screening_says_what_to_do_next(browser: Any, tmp_path: 
             await page.context.close()
 
 
-async def test_pairing_is_refused_without_the_code_and_nothing_is_readable(browser: Any, tmp_path: Path) -> None:
+async def test_pairing_is_refused_without_the_code_and_nothing_is_readable(
+    browser: Any, tmp_path: Path
+) -> None:
     ps = await start_page_session(tmp_path, network=True)
     assert ps.url.startswith("https://")
     pages = await _pages(browser, https=True)
@@ -238,7 +246,9 @@ async def test_pairing_is_refused_without_the_code_and_nothing_is_readable(brows
         refused = await phone.request.post(ps.base + "/api/answer", data={"code": "pain", "answer": False})
         assert refused.status == 401
         await _shoot(pages, "pair")
-        await phone.get_by_label("Pairing code").fill("000000" if ps.page.pairing.code != "000000" else "111111")
+        await phone.get_by_label("Pairing code").fill(
+            "000000" if ps.page.pairing.code != "000000" else "111111"
+        )
         await phone.get_by_role("button", name="Connect").click()
         await phone.locator("#pair-error").filter(has_text="not right").wait_for()
         await _shoot(pages, "pair-wrong", axe=False)
