@@ -14,7 +14,7 @@ from coach.errors import ConfigError
 from coach.feedback.cues import MESSAGES
 from coach.feedback.progress import assess, load_history
 from coach.i18n import texts
-from coach.patient_page import PatientPage, PageOptions, qr_text
+from coach.patient_page import PageOptions, PatientPage, qr_text
 from coach.patient_page.inputs import DelayedAnswers, SharedAnswers, SharedSelfReport
 from coach.patient_page.pairing import Pairing, ensure_certificate
 from coach.patient_page.state import PageView
@@ -120,8 +120,8 @@ def test_progress_compares_with_the_last_sessions(tmp_path) -> None:  # type: ig
     history = load_history(tmp_path, exclude="s-2")
     assert [h["strokes_proximal"] for h in history] == [50]
     history = load_history(tmp_path)
-    today = {"wall_utc": "2026-11-25T09:00:00Z", "duration_s": 700, "strokes_total": 100, "strokes_proximal": 80,
-             "strokes_distal": 20, "elevated_fraction": 0.7, "swelling_0_10": 5}  # fmt: skip
+    today = {"wall_utc": "2026-11-25T09:00:00Z", "duration_s": 700, "strokes_total": 100,
+             "strokes_proximal": 80, "strokes_distal": 20, "elevated_fraction": 0.7, "swelling_0_10": 5}  # fmt: skip
     progress = assess(today, history, texts("en"))
     assert progress.code == "direction_better" and progress.sessions_compared == 2
     assert progress.streak == "You have done 3 sessions in the last 7 days."
