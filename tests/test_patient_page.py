@@ -121,7 +121,8 @@ def test_progress_compares_with_the_last_sessions(tmp_path) -> None:  # type: ig
     assert [h["strokes_proximal"] for h in history] == [50]
     history = load_history(tmp_path)
     today = {"wall_utc": "2026-11-25T09:00:00Z", "duration_s": 700, "strokes_total": 100,
-             "strokes_proximal": 80, "strokes_distal": 20, "elevated_fraction": 0.7, "swelling_0_10": 5}  # fmt: skip
+             "strokes_proximal": 80, "strokes_distal": 20, "elevated_fraction": 0.7,
+             "swelling_0_10": 5}  # fmt: skip
     progress = assess(today, history, texts("en"))
     assert progress.code == "direction_better" and progress.sessions_compared == 2
     assert progress.streak == "You have done 3 sessions in the last 7 days."

@@ -116,7 +116,8 @@ async def _open(ps: PageSession, pages: dict[str, Any]) -> None:
 async def test_a_whole_session_through_the_page(browser: Any, tmp_path: Path) -> None:
     history = [
         {"wall_utc": f"2026-11-2{d}T09:00:00Z", "duration_s": 700.0, "strokes_total": 100,
-         "strokes_proximal": 70, "strokes_distal": 30, "strokes_unknown": 0, "elevated_fraction": 0.6, "wrist_neutral_fraction": 0.8,
+         "strokes_proximal": 70, "strokes_distal": 30, "strokes_unknown": 0, "elevated_fraction": 0.6,
+         "wrist_neutral_fraction": 0.8,
          "pain_0_10": 3, "swelling_0_10": 4}
         for d in (1, 2, 3)
     ]  # fmt: skip
