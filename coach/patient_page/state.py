@@ -333,7 +333,8 @@ class PageView:
             return None if v is None else round(100 * float(v))
 
         return {
-            "duration_s": s.get("duration_s"),
+            # the massage itself: active time (no calibration, no pauses) when the summary has it
+            "duration_s": s.get("active_s", s.get("duration_s")),
             "strokes_total": s.get("strokes_total"),
             "strokes_proximal": s.get("strokes_proximal"),
             "strokes_distal": s.get("strokes_distal"),

@@ -111,6 +111,7 @@ let lastMessage = Date.now();
 let current = null;
 window.coachRenders = 0;
 window.coachSeen = []; // what the page has shown (the browser tests read it)
+window.coachCueDelays = []; // ms from a cue reaching the coach's page view to the page showing it
 
 function setConnection(ok) {
   const el = $("conn");
@@ -231,9 +232,9 @@ function render(s) {
   if (screen === "report") renderReport(s.report);
   if (screen === "summary" && s.summary) renderSummary(s.summary);
   if (screen === "ended") renderEnded(s);
-  if (s.cue && s.cue.urgent && (!previous || !previous.cue || previous.cue.id !== s.cue.id)) {
-    $("alert").textContent = s.cue.text;
-  }
+  const newCue = s.cue && (!previous || !previous.cue || previous.cue.id !== s.cue.id);
+  if (newCue) window.coachCueDelays.push(Date.now() - s.cue.wall_ms); // event at the coach → on screen
+  if (newCue && s.cue.urgent) $("alert").textContent = s.cue.text;
   const focusKey = `${screen}|${s.question ? s.question.code : ""}|${s.report.step || ""}`;
   if (!previous || previous.focusKey !== focusKey) {
     const heading = document.querySelector(`#s-${screen} h2`);
