@@ -8,6 +8,8 @@ import asyncio
 from dataclasses import dataclass
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from coach.cli.session_options import add_person_options, person_settings
 from coach.errors import ConfigError
@@ -191,3 +193,61 @@ def test_options_and_config_for_the_person() -> None:
         parse_config({"patient": "p-1", "page": {"colour": "red"}}, "s")
     with pytest.raises(ConfigError, match="'language': language 'fr'"):
         parse_config({"patient": "p-1", "language": "fr"}, "s")
+
+
+JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**40), 2**40)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+PATHS = ("/api/answer", "/api/report", "/api/pause", "/api/helper", "/api/pair", "/api/stop")
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.sampled_from(PATHS), JSON | st.binary(max_size=40)), min_size=1, max_size=25))
+def test_no_request_breaks_the_page_or_answers_for_the_person(requests: list[tuple[str, object]]) -> None:
+    """Whatever a browser (or anything on the network) sends, the server answers with a clear 4xx,
+    never a 500, and no question is answered but with a proper answer to the question being asked."""
+    import json as jsonlib
+
+    import aiohttp
+
+    async def run() -> None:
+        page = PatientPage(texts("en"), PageOptions(port=0, host="127.0.0.1"))
+        url = await page.start()
+        base = url.split("/?")[0]
+        asking = asyncio.create_task(page.inputs.wait_answer(_Q("pain", QUESTIONS[-1].text)))
+        try:
+            jar = aiohttp.CookieJar(unsafe=True)
+            async with aiohttp.ClientSession(cookie_jar=jar) as http:
+                async with http.get(url) as r:
+                    assert r.status == 200
+                for path, body in requests:
+                    data = body if isinstance(body, bytes) else jsonlib.dumps(body).encode()
+                    async with http.post(
+                        base + path, data=data, headers={"Content-Type": "application/json"}
+                    ) as r:
+                        assert r.status < 500, (path, body, r.status)
+                        valid = (
+                            path == "/api/answer" and isinstance(body, dict) and body.get("code") == "pain"
+                            and isinstance(body.get("answer"), bool)
+                        )  # fmt: skip
+                        if r.status == 200 and path == "/api/answer":
+                            assert valid
+                        if valid and not asking.done():
+                            assert r.status == 200
+                    if asking.done():
+                        break
+                async with http.get(base + "/api/state") as r:
+                    assert r.status == 200 and (await r.json())["screen"] in ("question", "starting")
+        finally:
+            asking.cancel()
+            await page.stop()
+
+    asyncio.run(run())

@@ -200,7 +200,11 @@ async def test_a_whole_session_through_the_page(browser: Any, tmp_path: Path) ->
         assert await phone.evaluate("window.fakeSpeech.max()") == 1
         # Each cue reached the page at once (same machine, same clock): median well under 0.5 s.
         delays = sorted(await phone.evaluate("window.coachCueDelays"))
-        AXE_RESULTS["_cue_delays_ms"] = {"n": len(delays), "median": delays[len(delays) // 2], "max": delays[-1]}
+        AXE_RESULTS["_cue_delays_ms"] = {
+            "n": len(delays),
+            "median": delays[len(delays) // 2],
+            "max": delays[-1],
+        }
         assert len(delays) >= 4 and delays[len(delays) // 2] < 500
         for page in pages.values():
             assert page.errors == []
