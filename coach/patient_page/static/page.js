@@ -101,6 +101,8 @@ function renderSound() {
   $("sound-label").textContent = voice.enabled ? T.sound_on : T.sound_off;
   b.setAttribute("aria-label", `${T.sound_label}: ${voice.enabled ? T.sound_on : T.sound_off}`);
 }
+document.getElementById("gauge-heart-label").textContent = T.heart_line;
+$("stop").title = T.stop_hint;
 $("sound").addEventListener("click", () => { voice.setEnabled(!voice.enabled); renderSound(); });
 renderSound();
 
