@@ -92,9 +92,8 @@ class PageServer:
         await self._runner.setup()
         self._site = web.TCPSite(self._runner, host, port, ssl_context=ssl_context)
         await self._site.start()
-        server = self._site._server  # the listening socket's port, when 0 asked for any free one
-        sockets = getattr(server, "sockets", None) or []
-        self.port = int(sockets[0].getsockname()[1]) if sockets else port
+        addresses = self._runner.addresses  # the port actually bound, when 0 asked for any free one
+        self.port = int(addresses[-1][1]) if addresses else port
         return self.port
 
     async def stop(self) -> None:
