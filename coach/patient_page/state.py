@@ -104,6 +104,7 @@ class PageView:
         self.questions_done = 0
         self.calibration: dict[str, Any] | None = None
         self.cue: dict[str, Any] | None = None
+        self._cue_event: Event | None = None
         self.blocked = False
         self.pause_reason = ""
         self.stopping = False
@@ -153,6 +154,7 @@ class PageView:
     # -- what the session and the inputs tell -----------------------------------------------------
     def _on_cue(self, event: Event) -> None:
         code = str(event.get("code", ""))
+        self._cue_event = event
         text = cue_text(self.tr, event, helper=self.helper)
         urgent = is_urgent(code)
         self.cue = {"id": str(event.get("id", "")), "code": code, "text": text, "urgent": urgent,
@@ -238,6 +240,8 @@ class PageView:
 
     def set_helper(self, helper: bool) -> None:
         self.helper = helper
+        if self.cue is not None and self._cue_event is not None:  # the cue on screen speaks to the new person
+            self.cue["text"] = cue_text(self.tr, self._cue_event, helper=helper)
         self.changed()
 
     def say(self, text: str, *, code: str = "", urgent: bool = False, cue_id: str = "") -> None:

@@ -166,6 +166,8 @@ async def test_a_whole_session_through_the_page(browser: Any, tmp_path: Path) ->
         await phone.locator("#helper[aria-pressed='true']").wait_for()
         await phone.locator("#sensor-list").filter(has_text="Helper's wrist").wait_for()
         assert ps.page.view.helper
+        if ps.page.view.cue is not None and ps.page.view.cue["code"] == "stroke_toward_elbow":
+            await phone.locator("#cue").filter(has_text="Helper:").wait_for()
         # Pause and resume from the page.
         await phone.get_by_role("button", name="Pause").click()
         await _screen(phone, "paused")
