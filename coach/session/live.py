@@ -41,7 +41,8 @@ import numpy as np
 from coach.errors import ValidationError
 from coach.events import Event, EventIds, make_event
 from coach.feedback.audio import AudioCues
-from coach.feedback.terminal import TerminalView
+from coach.feedback.messages import english as cue_english
+from coach.feedback.view import SessionView
 from coach.mqtt.broker_config import BrokerSettings
 from coach.mqtt.commands import (
     Command,
@@ -60,19 +61,12 @@ from coach.samples import FloatArray, SampleBlock
 from coach.session.calibration import GuidedCalibration, Prompt
 from coach.session.console import STOP_KEYS, Console
 from coach.session.recorder import SessionRecorder, as_recorded
-from coach.session.screening import BLOCKED_MESSAGE, AnswerSource, ScreeningResult, run_screening
+from coach.session.screening import AnswerSource, ScreeningResult, run_screening
 from coach.session.sources import LinkStatus, Notified, SampleSource, SessionClock, SourceItem
 from coach.session.store import LocalStore
 from coach.trace import TraceMeta
 
 log = logging.getLogger("coach.session")
-
-SESSION_MESSAGES: dict[str, str] = {
-    "screening_blocked": BLOCKED_MESSAGE,
-    "screening_cleared": "Your therapist has cleared you for today's session.",
-    "sensor_lost": "The {role} sensor lost its connection: the session is paused until it is back.",
-    "sensor_back": "The {role} sensor is back: carry on.",
-}
 
 DEFAULT_TARGET_DURATION_S = 720.0
 
@@ -223,7 +217,7 @@ class LiveSession:
         secret: Secret | None = None,
         clock: SessionClock | None = None,
         console: Console | None = None,
-        view: TerminalView | None = None,
+        view: SessionView | None = None,
         audio: AudioCues | None = None,
         on_event: Callable[[Event], None] | None = None,
         on_decided: Callable[[Event, float], None] | None = None,
@@ -760,7 +754,7 @@ class LiveSession:
         self._session_event("state", state=state, reason=reason, wall_utc=format_utc(utc_now()))
 
     def _session_cue(self, code: str, **fmt: str) -> None:
-        self._session_event("cue", code=code, message=SESSION_MESSAGES[code].format(**fmt), **fmt)
+        self._session_event("cue", code=code, message=cue_english(code, **fmt), **fmt)
 
     def _prompt(self, prompt: Prompt) -> None:
         self._session_event("cue", code=prompt.code, message=prompt.message)
@@ -802,6 +796,27 @@ class LiveSession:
             return
         self._last_status = key
         self.publisher.set_retained(self.topics.status, json.dumps(doc, separators=(",", ":")).encode())
+
+    # ------------------------------------------------------------------------------------------
+    # the person's own controls (the session page's Stop and Pause; the terminal's stop keys)
+
+    def request_stop(self, reason: str = "stopped by the person") -> None:
+        """End the session now, as a stop key does (aborted when it had not started coaching)."""
+        self._end(reason, aborted=self.pipeline is None)
+
+    def pause_by_person(self) -> bool:
+        """Pause the active session (recorded like the coach's link pauses); ``False`` when not active."""
+        if self.pipeline is None or self.pipeline.finished or "person" in self._pause_reasons:
+            return False
+        self._pause("person", self.clock.now_s())
+        return True
+
+    def resume_by_person(self) -> bool:
+        """End the person's own pause (the session resumes when no other reason holds it)."""
+        if self.pipeline is None or self.pipeline.finished or "person" not in self._pause_reasons:
+            return False
+        self._resume("person", self.clock.now_s())
+        return True
 
     def _end(self, reason: str, *, aborted: bool) -> None:
         if not self._done.is_set():
