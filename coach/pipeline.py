@@ -31,7 +31,6 @@ the ``still`` gyro bias, over everything buffered since the first sample. See do
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import math
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -50,8 +49,8 @@ from coach.signal import quaternion as quat
 from coach.signal.cadence import BOUT_GAP_S, live_cadence_spm
 from coach.signal.posture import PostureEstimator, PostureFrame, PostureSetup, Thresholds, still_reference
 from coach.signal.roles import RoleStream
-from coach.signal.stroke_api import (
-    DEFAULT_DETECTOR_MODULE,
+from coach.signal.strokes import create_detector
+from coach.signal.strokes.api import (
     MAX_STROKE_LATENCY_S,
     DetectorFactory,
     RoleSignals,
@@ -102,8 +101,8 @@ class PipelineConfig:
         target_duration_s: session target for the time cues (``meta.target_duration_s``, else none).
         state_events: emit ``state`` events (calibrating → active ⇄ paused → finished).
         cues: emit ``cue`` events.
-        stroke_detector: ``"default"`` (``coach.signal.strokes.create_detector`` when that module
-            exists), a factory, or ``None`` for no stroke detection.
+        stroke_detector: ``"default"`` (``coach.signal.strokes.create_detector``), a factory, or
+            ``None`` for no stroke detection.
         profiles: a calibration-profile store: replaces a missing ``rotate`` step with a saved long
             axis and saves new ones (live sessions; replays leave it ``None``).
         decision_hz: lowest rate of the decision grid.
@@ -153,15 +152,8 @@ class _Calibration:
 
 
 def load_default_detector() -> DetectorFactory | None:
-    """``coach.signal.strokes.create_detector`` if that module exists, else ``None``."""
-    try:
-        module = importlib.import_module(DEFAULT_DETECTOR_MODULE)
-    except ModuleNotFoundError as exc:
-        if exc.name == DEFAULT_DETECTOR_MODULE:
-            return None
-        raise
-    factory: DetectorFactory = module.create_detector
-    return factory
+    """The default stroke detector's factory, :func:`coach.signal.strokes.create_detector`."""
+    return create_detector
 
 
 class SessionPipeline:

@@ -19,7 +19,7 @@ from coach.errors import ValidationError
 from coach.events import to_json
 from coach.pipeline import PipelineConfig, SessionPipeline
 from coach.samples import SampleBlock
-from coach.signal.stroke_api import Stroke, StrokeContext, StrokeStep
+from coach.signal.strokes.api import Stroke, StrokeContext, StrokeStep
 from coach.trace import TraceMeta
 from simulators import random_scenario, simulate
 

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from benchmarks.scoring import TrueStroke, Truth, score_session
 from coach.pipeline import PipelineConfig, SessionPipeline
-from coach.signal.stroke_api import MAX_STROKE_LATENCY_S, RoleSignals, Stroke, StrokeContext, StrokeStep
 from coach.signal.strokes import StrokeDetector, create_detector
+from coach.signal.strokes.api import MAX_STROKE_LATENCY_S, RoleSignals, Stroke, StrokeContext, StrokeStep
 from simulators import random_scenario, simulate
 
 

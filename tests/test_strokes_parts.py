@@ -1,24 +1,30 @@
-"""Parts of the stroke detector: the frame stream, glide integration, the segment chooser, the glide axis."""
+"""Parts of the stroke detector: the frame stream, glide integration, the segment chooser, the glide axis,
+the model file."""
 
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from coach.signal.stroke_api import RoleSignals
-from coach.signal.strokes_direction import GlideAxis
-from coach.signal.strokes_frames import SETTLE_FRAMES, Frames, FrameStream
-from coach.signal.strokes_segments import (
+from coach.signal.strokes import DetectorModel
+from coach.signal.strokes.api import RoleSignals
+from coach.signal.strokes.direction import GlideAxis
+from coach.signal.strokes.frames import SETTLE_FRAMES, Frames, FrameStream
+from coach.signal.strokes.mlp import sigmoid
+from coach.signal.strokes.segmenter import Segmenter
+from coach.signal.strokes.segments import (
     DURATIONS,
+    TREATED_FEATURES,
     FrameHistory,
-    Segmenter,
     glide_displacement,
     segment_features,
 )
+from coach.signal.strokes.trained import SOURCE_PATH, ModelFileError, model_text, read_model, write_model
 
 
 def _role(t: np.ndarray, rng: np.random.Generator, valid: np.ndarray | None = None) -> RoleSignals:
@@ -174,3 +180,27 @@ def test_glide_axis_learns_the_proximal_direction_from_clear_strokes() -> None:
     before = axis.count
     axis.learn(np.array([0.1, 0.0, -0.01]), sin_elev=0.05)
     assert axis.count == before
+
+
+def test_the_shipped_model_file_is_data_with_provenance_and_round_trips_exactly(tmp_path: Path) -> None:
+    parameters, provenance = read_model()
+    # The file is exactly what the writer makes of what it holds: the floats read back bit for bit.
+    assert SOURCE_PATH.read_text(encoding="utf-8") == model_text(parameters, provenance)
+    copy = tmp_path / "model.json"
+    write_model(copy, parameters, provenance)
+    assert read_model(copy) == (parameters, provenance)
+    for key in ("command", "train_sessions", "tune_seeds", "date", "commit", "figures"):
+        assert key in provenance
+    model = DetectorModel.from_dict(parameters)
+    assert model.treated.w1.shape[0] == len(TREATED_FEATURES)
+    with pytest.raises(ValueError, match="round trip"):
+        write_model(tmp_path / "bad.json", {"w": (1.0, 2.0)}, provenance)
+    (tmp_path / "other.json").write_text('{"format": "something else"}')
+    with pytest.raises(ModelFileError, match="not a retro-coach-stroke-model file"):
+        read_model(tmp_path / "other.json")
+
+
+def test_the_one_clipped_sigmoid() -> None:
+    assert sigmoid(0.0) == 0.5
+    assert sigmoid(1e6) == sigmoid(40.0) and sigmoid(-1e6) == sigmoid(-40.0) > 0.0
+    assert sigmoid(2.0) == pytest.approx(1.0 / (1.0 + np.exp(-2.0)), rel=1e-15)

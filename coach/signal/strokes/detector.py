@@ -1,18 +1,20 @@
-"""The default stroke detector (see docs/strokes.md): ``create_detector(context)`` for the pipeline slot
-of :mod:`coach.signal.stroke_api`.
+"""The default stroke detector (see docs/strokes.md): :func:`create_detector` for the pipeline slot
+of :mod:`coach.signal.strokes.api`.
 
 Three stages, all streaming and independent of how the session is cut into spans:
 
-1. :mod:`coach.signal.strokes_frames`: each role's calibrated samples → 10 Hz frames of physical
+1. :mod:`~coach.signal.strokes.frames`: each role's calibrated samples → 10 Hz frames of physical
    evidence (rubbing vibration, drag transients, pitch, vertical push, rotation; the stroker's motion).
-2. :mod:`coach.signal.strokes_segments`: every candidate contact of 0.3–5 s gets a vector of evidence
-   and log-odds from a small trained model; a dynamic programme keeps the best non-overlapping set and
-   commits a contact one frame after its end (about 0.4 s after it).
-3. :mod:`coach.signal.strokes_direction`: the direction of a committed contact from the limb's drag and
-   pitch (``treated``), and from the glide of the massaging wrist (``stroker``) when present.
+2. :mod:`~coach.signal.strokes.segments`: every candidate contact of 0.3–5 s gets a vector of evidence
+   and log-odds from a small trained network (:mod:`~coach.signal.strokes.mlp`);
+   :mod:`~coach.signal.strokes.segmenter` keeps the best non-overlapping set and commits a contact one
+   frame after its end (about 0.4 s after it).
+3. :mod:`~coach.signal.strokes.direction`: the direction of a committed contact from the limb's drag
+   and pitch (``treated``), and from the glide of the massaging wrist (``stroker``) when present.
 
-The detector reads only the :class:`~coach.signal.stroke_api.StrokeStep` spans and the
-:class:`~coach.signal.stroke_api.StrokeContext`.
+The trained parameters are data (``model.json``, :mod:`~coach.signal.strokes.trained`). The detector
+reads only the :class:`~coach.signal.strokes.api.StrokeStep` spans and the
+:class:`~coach.signal.strokes.api.StrokeContext`.
 """
 
 from __future__ import annotations
@@ -24,8 +26,8 @@ from typing import Any, Final
 import numpy as np
 
 from coach.samples import FloatArray
-from coach.signal.stroke_api import MAX_STROKE_LATENCY_S, Stroke, StrokeContext, StrokeStep
-from coach.signal.strokes_direction import (
+from coach.signal.strokes.api import MAX_STROKE_LATENCY_S, Stroke, StrokeContext, StrokeStep
+from coach.signal.strokes.direction import (
     MIN_DIRECTION_PROB,
     DirectionModel,
     GlideAxis,
@@ -35,16 +37,11 @@ from coach.signal.strokes_direction import (
     stroker_glide,
     treated_evidence,
 )
-from coach.signal.strokes_frames import GRAVITY_MPS2, FrameStream
-from coach.signal.strokes_segments import (
-    LOOKAHEAD,
-    FrameHistory,
-    Mlp,
-    Segment,
-    Segmenter,
-    segment_features,
-    segment_logits,
-)
+from coach.signal.strokes.frames import GRAVITY_MPS2, FrameStream
+from coach.signal.strokes.mlp import Mlp, sigmoid
+from coach.signal.strokes.segmenter import Segment, Segmenter
+from coach.signal.strokes.segments import LOOKAHEAD, FrameHistory, segment_features, segment_logits
+from coach.signal.strokes.trained import read_model
 
 _EPS: Final = 1e-9
 #: Candidate end frames scored at once (60 s of frames).
@@ -53,7 +50,7 @@ _ENDS_PER_BATCH: Final = 600
 
 @dataclass(frozen=True, slots=True)
 class DetectorModel:
-    """The trained parameters (:mod:`coach.signal.strokes_model`)."""
+    """The trained parameters (the ``parameters`` of ``model.json``)."""
 
     treated: Mlp
     with_stroker: Mlp | None
@@ -92,11 +89,11 @@ _DEFAULT: DetectorModel | None = None
 
 
 def default_model() -> DetectorModel:
+    """The shipped model (``model.json``), read once."""
     global _DEFAULT
     if _DEFAULT is None:
-        from coach.signal.strokes_model import MODEL
-
-        _DEFAULT = DetectorModel.from_dict(MODEL)
+        parameters, _ = read_model()
+        _DEFAULT = DetectorModel.from_dict(parameters)
     return _DEFAULT
 
 
@@ -113,7 +110,7 @@ class ContactRecord:
 
 
 class StrokeDetector:
-    """Streaming stroke detector (the :class:`~coach.signal.stroke_api.StrokeDetector` protocol).
+    """Streaming stroke detector (the :class:`~coach.signal.strokes.api.StrokeDetector` protocol).
 
     ``model=None`` only builds the frame history (for training); ``keep_frames`` keeps all of it;
     ``record`` keeps a :class:`ContactRecord` per committed contact in :attr:`records`.
@@ -228,8 +225,7 @@ class StrokeDetector:
             direction, p_dir = "proximal", 1.0 - p_distal
         else:
             direction, p_dir = "unknown", max(p_distal, 1.0 - p_distal)
-        z = max(-40.0, min(40.0, m.calib_a * seg.logit + m.calib_b))
-        p_stroke = 1.0 / (1.0 + math.exp(-z))
+        p_stroke = sigmoid(m.calib_a * seg.logit + m.calib_b)
         if self.records is not None:
             self.records.append(ContactRecord(t_start, t_end, seg.logit, x_t, x_s, p_distal))
         return Stroke(t_start, t_end, direction, p_stroke * p_dir, sensor, decided)  # type: ignore[arg-type]
