@@ -66,6 +66,8 @@ BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.int64]
 
 MOUNTINGS: Final = ("meta", "auto", "nominal")
+#: Longest span of decision points processed at once: memory stays bounded through a long gap.
+MAX_SPAN_S: Final = 60.0
 GRAVITY_MPS2: Final = 9.80665
 _EPS: Final = 1e-9
 # Order of events that share a time: state changes first, cues last.
@@ -182,6 +184,7 @@ class SessionPipeline:
         self._posture_every = ratio
         self._dt = 1.0 / self.decision_hz
         self._block_points = max(1, round(self.decision_hz))
+        self._max_span = max(1, round(MAX_SPAN_S * self.decision_hz))
         self.ids = EventIds()
         self.roles: dict[str, RoleStream] = {}
         self._expected = {"treated"} | {r for r in meta.sensor_roles if r in ROLES}
@@ -330,7 +333,7 @@ class SessionPipeline:
         assert self._j_next is not None
         while not self.finished:
             ready = self._ready_limit(clock, final_end_s)
-            limit = ready
+            limit = min(ready, self._j_next + self._max_span)
             if self._cal is None:
                 limit = min(limit, self._calibration_limit(final_end_s))
             if self._commands:
@@ -374,7 +377,7 @@ class SessionPipeline:
 
     def _start(self, pending: list[Any]) -> bool:
         treated = self.roles.get("treated")
-        if treated is None or treated.resampler.t0_s is None:
+        if treated is None or treated.resampler.t0_s is None or not treated.started:  # its rate known too
             return False
         # The session starts with the treated sensor's first sample (it holds the clock).
         self._j_next = math.ceil(treated.resampler.t0_s * self.decision_hz - 1e-6)

@@ -204,3 +204,41 @@ def test_the_one_clipped_sigmoid() -> None:
     assert sigmoid(0.0) == 0.5
     assert sigmoid(1e6) == sigmoid(40.0) and sigmoid(-1e6) == sigmoid(-40.0) > 0.0
     assert sigmoid(2.0) == pytest.approx(1.0 / (1.0 + np.exp(-2.0)), rel=1e-15)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 200), st.booleans(), st.integers(0, 2**16)), min_size=1, max_size=12),
+    st.integers(0, 80),
+)
+def test_skipping_frames_without_candidates_is_the_same_as_stepping_through_them(
+    runs: list[tuple[int, bool, int]], max_late: int
+) -> None:
+    """Segmenter.skip (a gap in the data) leaves the programme exactly as stepping with empty rows would:
+    same commitments, same state, whatever was pending when the gap began."""
+    stepped, skipping = Segmenter(max_late), Segmenter(max_late)
+    empty = np.full(DURATIONS.shape[0], -np.inf)
+    e = 0
+    got_a: list[tuple[int, int, int]] = []
+    got_b: list[tuple[int, int, int]] = []
+    for length, is_gap, seed in runs:
+        rng = np.random.default_rng(seed)
+        stop = e + length
+        if is_gap:
+            for f in range(e, stop):
+                got_a += [(s.a, s.b, s.committed_at) for s in stepped.step(f, empty)]
+            got_b += [(s.a, s.b, s.committed_at) for s in skipping.skip(stop)]
+        else:
+            for f in range(e, stop):
+                row = np.where(
+                    rng.random(DURATIONS.shape[0]) < 0.05, rng.normal(0.0, 2.0, DURATIONS.shape[0]), -np.inf
+                )
+                got_a += [(s.a, s.b, s.committed_at) for s in stepped.step(f, row)]
+                got_b += [(s.a, s.b, s.committed_at) for s in skipping.step(f, row)]
+        e = stop
+        assert got_a == got_b
+        assert (stepped.base, stepped.next_end, stepped._n) == (skipping.base, skipping.next_end, skipping._n)
+        n = stepped._n
+        np.testing.assert_array_equal(stepped._best[:n], skipping._best[:n])
+        assert stepped._last[:n] == skipping._last[:n]
+        assert sorted(stepped._rows) == sorted(skipping._rows)

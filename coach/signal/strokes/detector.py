@@ -37,15 +37,24 @@ from coach.signal.strokes.direction import (
     stroker_glide,
     treated_evidence,
 )
-from coach.signal.strokes.frames import GRAVITY_MPS2, FrameStream
+from coach.signal.strokes.frames import GRAVITY_MPS2, BoolArray, FrameStream
 from coach.signal.strokes.mlp import Mlp, sigmoid
 from coach.signal.strokes.segmenter import Segment, Segmenter
-from coach.signal.strokes.segments import LOOKAHEAD, FrameHistory, segment_features, segment_logits
+from coach.signal.strokes.segments import (
+    LOOKAHEAD,
+    FrameHistory,
+    IntArray,
+    candidates_possible,
+    segment_features,
+    segment_logits,
+)
 from coach.signal.strokes.trained import read_model
 
 _EPS: Final = 1e-9
 #: Candidate end frames scored at once (60 s of frames).
 _ENDS_PER_BATCH: Final = 600
+#: A run of end frames where no candidate is possible (a gap) this long is skipped, not scored.
+_MIN_SKIP_FRAMES: Final = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,14 +192,19 @@ class StrokeDetector:
         # A long span (a replay reads ~10 minutes at a time) is scored in slices of frames: the evidence
         # of one end does not depend on the others, and the memory stays bounded (~50 MB a slice).
         for lo in range(first, last_end + 1, _ENDS_PER_BATCH):
-            ends = np.arange(lo, min(lo + _ENDS_PER_BATCH, last_end + 1), dtype=np.int64)
-            batch = segment_features(h, ends)
-            logits = segment_logits(
-                batch, m.treated, m.with_stroker, m.bias, m.bias_stroker, m.quiet_max, m.screen
-            )
-            for i, e in enumerate(ends):
-                for seg in self.segmenter.step(int(e), logits[i]):
-                    out.append(self._stroke(seg))
+            batch_ends = np.arange(lo, min(lo + _ENDS_PER_BATCH, last_end + 1), dtype=np.int64)
+            for ends, score in _runs(batch_ends, candidates_possible(h, batch_ends)):
+                if not score:
+                    # No candidate can be scored here (a gap in the data): nothing to compute.
+                    out += [self._stroke(seg) for seg in self.segmenter.skip(int(ends[-1]) + 1)]
+                    continue
+                batch = segment_features(h, ends)
+                logits = segment_logits(
+                    batch, m.treated, m.with_stroker, m.bias, m.bias_stroker, m.quiet_max, m.screen
+                )
+                for i, e in enumerate(ends):
+                    for seg in self.segmenter.step(int(e), logits[i]):
+                        out.append(self._stroke(seg))
         h.trim(self.segmenter.base)
         keep_s = self._frame_t(min(self.segmenter.base, h.end - 1)) - 2.0
         self._ring_t.trim_before(keep_s)
@@ -229,6 +243,27 @@ class StrokeDetector:
         if self.records is not None:
             self.records.append(ContactRecord(t_start, t_end, seg.logit, x_t, x_s, p_distal))
         return Stroke(t_start, t_end, direction, p_stroke * p_dir, sensor, decided)  # type: ignore[arg-type]
+
+
+def _runs(ends: IntArray, possible: BoolArray) -> list[tuple[IntArray, bool]]:
+    """``ends`` cut into runs to score (``True``) and runs to skip (``False``: at least
+    :data:`_MIN_SKIP_FRAMES` ends in a row where no candidate is possible; shorter ones are scored,
+    which finds nothing there either). The evidence of an end does not depend on the other ends of its
+    batch, so cutting changes no number."""
+    impossible = np.concatenate(([False], ~possible, [False]))
+    edges = np.flatnonzero(np.diff(impossible.astype(np.int8)))
+    out: list[tuple[IntArray, bool]] = []
+    at = 0
+    for a, b in zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True):
+        if b - a < _MIN_SKIP_FRAMES:
+            continue
+        if a > at:
+            out.append((ends[at:a], True))
+        out.append((ends[a:b], False))
+        at = b
+    if at < ends.shape[0]:
+        out.append((ends[at:], True))
+    return out
 
 
 def create_detector(context: StrokeContext) -> StrokeDetector:

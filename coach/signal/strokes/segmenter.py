@@ -31,7 +31,8 @@ class Segmenter:
     candidate is committed when the best path to the current frame keeps it (it ends before the current
     frame). The path before a committed candidate is final: ``base`` moves to its end and the
     programme restarts there. A path candidate that could no longer be reported in time (more than
-    ``max_late`` frames after its end) is dropped instead. One Python step per 0.1 s frame.
+    ``max_late`` frames after its end) is dropped instead. One Python step per 0.1 s frame, except
+    through frames without any candidate (a gap in the data), which :meth:`skip` crosses at once.
     """
 
     def __init__(self, max_late: int) -> None:
@@ -68,6 +69,37 @@ class Segmenter:
             self.base = keep_from
             self._rows = {k: v for k, v in self._rows.items() if k > keep_from}
         return out
+
+    def skip(self, stop: int) -> list[Segment]:
+        """Evaluate frames ``next_end`` … ``stop − 1``, none of which ends a candidate with positive
+        log-odds: exactly what :meth:`step` would do with such rows, but in constant time once nothing
+        is pending (a long gap costs no Python loop over its frames)."""
+        out: list[Segment] = []
+        empty = np.full(DURATIONS.shape[0], -np.inf)
+        while self.next_end < stop and not self._quiet():
+            out += self.step(self.next_end, empty)
+        if self.next_end >= stop:
+            return out
+        # Quiet: every best value is 0 and no path is pending. Stepping on would only restart the
+        # programme D_MAX frames back each time a frame lies more than 2·D_MAX past the base.
+        base, last = self.base, stop - 1
+        first_reset = max(self.next_end, base + 2 * D_MAX + 1)
+        if first_reset <= last:
+            base = first_reset + (last - first_reset) // (D_MAX + 1) * (D_MAX + 1) - D_MAX
+        n = last - base + 1
+        if n > self._best.shape[0]:
+            self._best = np.zeros(max(n, 2 * self._best.shape[0]))
+        self._best[:n] = 0.0
+        self._last = [None] * n
+        self._n, self.base, self.next_end = n, base, stop
+        self._rows = {k: v for k, v in self._rows.items() if k > base}
+        return out
+
+    def _quiet(self) -> bool:
+        """Nothing pending: the best path to the last evaluated frame is empty."""
+        return (
+            self.next_end > self.base and self._last[self._n - 1] is None and self._best[self._n - 1] == 0.0
+        )
 
     def _extend(self, e: int) -> None:
         i = e - self.base

@@ -371,6 +371,19 @@ def _derived(h: FrameHistory, lo: int, hi: int) -> dict[str, FloatArray]:
     return full
 
 
+def candidates_possible(h: FrameHistory, ends: IntArray) -> BoolArray:
+    """Per end frame (absolute), whether any candidate ending there can be ``ok``: the frames even the
+    shortest one uses (``[b − D_MIN − LOOKBACK, b + LOOKAHEAD]``) are all held and valid. Where not,
+    :func:`segment_features` would find every candidate not ``ok``, so it need not run."""
+    n = int(h.t_s.shape[0])
+    b_rel = np.asarray(ends, dtype=np.int64) - h.start
+    lo, hi = b_rel - D_MIN - LOOKBACK, b_rel + LOOKAHEAD
+    inside = (lo >= 0) & (hi < n)
+    bad = np.concatenate(([0], np.cumsum(~h.valid)))
+    out: BoolArray = inside & (bad[np.clip(hi + 1, 0, n)] - bad[np.clip(lo, 0, n)] == 0)
+    return out
+
+
 def segment_features(h: FrameHistory, ends: IntArray) -> SegmentBatch:
     """Evidence for every candidate ``[b − d, b)`` with ``b`` in ``ends`` and ``d`` in DURATIONS.
 
