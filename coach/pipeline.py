@@ -31,7 +31,6 @@ the ``still`` gyro bias, over everything buffered since the first sample. See do
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import math
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -50,8 +49,8 @@ from coach.signal import quaternion as quat
 from coach.signal.cadence import BOUT_GAP_S, live_cadence_spm
 from coach.signal.posture import PostureEstimator, PostureFrame, PostureSetup, Thresholds, still_reference
 from coach.signal.roles import RoleStream
-from coach.signal.stroke_api import (
-    DEFAULT_DETECTOR_MODULE,
+from coach.signal.strokes import create_detector
+from coach.signal.strokes.api import (
     MAX_STROKE_LATENCY_S,
     DetectorFactory,
     RoleSignals,
@@ -67,6 +66,8 @@ BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.int64]
 
 MOUNTINGS: Final = ("meta", "auto", "nominal")
+#: Longest span of decision points processed at once: memory stays bounded through a long gap.
+MAX_SPAN_S: Final = 60.0
 GRAVITY_MPS2: Final = 9.80665
 _EPS: Final = 1e-9
 # Order of events that share a time: state changes first, cues last.
@@ -102,8 +103,8 @@ class PipelineConfig:
         target_duration_s: session target for the time cues (``meta.target_duration_s``, else none).
         state_events: emit ``state`` events (calibrating → active ⇄ paused → finished).
         cues: emit ``cue`` events.
-        stroke_detector: ``"default"`` (``coach.signal.strokes.create_detector`` when that module
-            exists), a factory, or ``None`` for no stroke detection.
+        stroke_detector: ``"default"`` (``coach.signal.strokes.create_detector``), a factory, or
+            ``None`` for no stroke detection.
         profiles: a calibration-profile store: replaces a missing ``rotate`` step with a saved long
             axis and saves new ones (live sessions; replays leave it ``None``).
         decision_hz: lowest rate of the decision grid.
@@ -153,15 +154,8 @@ class _Calibration:
 
 
 def load_default_detector() -> DetectorFactory | None:
-    """``coach.signal.strokes.create_detector`` if that module exists, else ``None``."""
-    try:
-        module = importlib.import_module(DEFAULT_DETECTOR_MODULE)
-    except ModuleNotFoundError as exc:
-        if exc.name == DEFAULT_DETECTOR_MODULE:
-            return None
-        raise
-    factory: DetectorFactory = module.create_detector
-    return factory
+    """The default stroke detector's factory, :func:`coach.signal.strokes.create_detector`."""
+    return create_detector
 
 
 class SessionPipeline:
@@ -190,6 +184,7 @@ class SessionPipeline:
         self._posture_every = ratio
         self._dt = 1.0 / self.decision_hz
         self._block_points = max(1, round(self.decision_hz))
+        self._max_span = max(1, round(MAX_SPAN_S * self.decision_hz))
         self.ids = EventIds()
         self.roles: dict[str, RoleStream] = {}
         self._expected = {"treated"} | {r for r in meta.sensor_roles if r in ROLES}
@@ -338,7 +333,7 @@ class SessionPipeline:
         assert self._j_next is not None
         while not self.finished:
             ready = self._ready_limit(clock, final_end_s)
-            limit = ready
+            limit = min(ready, self._j_next + self._max_span)
             if self._cal is None:
                 limit = min(limit, self._calibration_limit(final_end_s))
             if self._commands:
@@ -382,7 +377,7 @@ class SessionPipeline:
 
     def _start(self, pending: list[Any]) -> bool:
         treated = self.roles.get("treated")
-        if treated is None or treated.resampler.t0_s is None:
+        if treated is None or treated.resampler.t0_s is None or not treated.started:  # its rate known too
             return False
         # The session starts with the treated sensor's first sample (it holds the clock).
         self._j_next = math.ceil(treated.resampler.t0_s * self.decision_hz - 1e-6)

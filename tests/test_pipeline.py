@@ -18,7 +18,7 @@ from coach.event_schema.stream import check as check_events
 from coach.events import to_json
 from coach.pipeline import PipelineConfig, SessionPipeline
 from coach.samples import SampleBlock
-from coach.signal.stroke_api import Stroke, StrokeContext, StrokeStep
+from coach.signal.strokes.api import Stroke, StrokeContext, StrokeStep
 from coach.trace import TraceMeta
 from simulators import random_scenario, simulate
 

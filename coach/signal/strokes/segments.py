@@ -1,17 +1,18 @@
-"""Stroke detection, stage 2: frames → scored candidate contacts (segments) → one chosen set.
+"""Stroke detection, stage 2: frames → scored candidate contacts (segments).
 
 A candidate contact is a run of frames ``[a, b)`` lasting :data:`D_MIN`–:data:`D_MAX` frames
 (0.3–5 s; DESIGN.md §6 gives 0.8–4 s). Every candidate gets a vector of physical evidence
 (:func:`segment_features`): vibration inside against just before and after, the pitch dip and its
 steps, the drag transients at both ends, transients and vibration valleys inside (two strokes merged),
 large rotations (fidgets, posture changes), the vertical push and release, duration. A small neural
-network (:mod:`coach.signal.strokes_model`, trained on simulated sessions by
-``benchmarks/stroke_training.py``) turns the vector into the log-odds that the candidate is one stroke.
+network (:class:`~coach.signal.strokes.mlp.Mlp`, parameters in ``model.json``, trained on simulated
+sessions by ``benchmarks/stroke_training.py``) turns the vector into the log-odds that the candidate is
+one stroke (:func:`segment_logits`).
 
-:class:`Segmenter` then picks non-overlapping candidates with the largest total log-odds (a semi-Markov
-dynamic programme over frames) and commits a candidate as soon as the best path keeps it one frame
-after its end. Everything a candidate uses lies at most :data:`LOOKAHEAD` frames past its end, so a
-stroke is decided about 0.4 s after its end.
+:class:`~coach.signal.strokes.segmenter.Segmenter` then picks non-overlapping candidates with the
+largest total log-odds (a semi-Markov dynamic programme over frames) and commits a candidate as soon as
+the best path keeps it one frame after its end. Everything a candidate uses lies at most
+:data:`LOOKAHEAD` frames past its end, so a stroke is decided about 0.4 s after its end.
 
 :class:`FrameHistory` keeps the recent frames of ``treated`` with running noise floors (the 20th
 percentile of the last minute, per 1 s block), and the ``stroker`` frames aligned to them.
@@ -27,7 +28,8 @@ import numpy as np
 import numpy.typing as npt
 
 from coach.samples import FloatArray
-from coach.signal.strokes_frames import Frames
+from coach.signal.strokes.frames import Frames
+from coach.signal.strokes.mlp import Mlp
 
 BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.int64]
@@ -369,6 +371,19 @@ def _derived(h: FrameHistory, lo: int, hi: int) -> dict[str, FloatArray]:
     return full
 
 
+def candidates_possible(h: FrameHistory, ends: IntArray) -> BoolArray:
+    """Per end frame (absolute), whether any candidate ending there can be ``ok``: the frames even the
+    shortest one uses (``[b − D_MIN − LOOKBACK, b + LOOKAHEAD]``) are all held and valid. Where not,
+    :func:`segment_features` would find every candidate not ``ok``, so it need not run."""
+    n = int(h.t_s.shape[0])
+    b_rel = np.asarray(ends, dtype=np.int64) - h.start
+    lo, hi = b_rel - D_MIN - LOOKBACK, b_rel + LOOKAHEAD
+    inside = (lo >= 0) & (hi < n)
+    bad = np.concatenate(([0], np.cumsum(~h.valid)))
+    out: BoolArray = inside & (bad[np.clip(hi + 1, 0, n)] - bad[np.clip(lo, 0, n)] == 0)
+    return out
+
+
 def segment_features(h: FrameHistory, ends: IntArray) -> SegmentBatch:
     """Evidence for every candidate ``[b − d, b)`` with ``b`` in ``ends`` and ``d`` in DURATIONS.
 
@@ -503,52 +518,7 @@ def glide_displacement(acc: FloatArray, a: IntArray, b: IntArray, frame_s: float
 
 
 # --------------------------------------------------------------------------------------------------
-# The model
-
-
-class Mlp:
-    """One hidden layer (ReLU) → log-odds. The input standardisation (``mean``/``scale``) is folded
-    into the first layer. ``einsum`` rather than BLAS: every row is summed in the same order whatever
-    the batch, so a candidate's log-odds do not depend on the span it was decided in."""
-
-    __slots__ = ("b1", "b2", "hi", "lo", "w1", "w2")
-
-    def __init__(
-        self,
-        mean: FloatArray,
-        scale: FloatArray,
-        w1: FloatArray,
-        b1: FloatArray,
-        w2: FloatArray,
-        b2: float,
-        clip: tuple[FloatArray, FloatArray] | None = None,
-    ) -> None:
-        # Inputs are clipped to the range seen in training (0.1-99.9 %): a ReLU network extrapolates
-        # linearly, so evidence far outside what it learned from (a hand waving a sensor around) must
-        # not produce arbitrarily confident answers.
-        self.lo: FloatArray
-        self.hi: FloatArray
-        self.lo, self.hi = (
-            clip if clip is not None else (np.full(mean.shape, -np.inf), np.full(mean.shape, np.inf))
-        )
-        self.w1 = w1 / scale[:, None]
-        self.b1 = b1 - (mean / scale) @ w1
-        self.w2 = w2
-        self.b2 = float(b2)
-
-    def logit(self, x: FloatArray) -> FloatArray:
-        x = np.clip(x, self.lo, self.hi)
-        hidden = np.maximum(np.einsum("nk,kh->nh", x, self.w1) + self.b1, 0.0)
-        out: FloatArray = np.einsum("nh,h->n", hidden, self.w2) + self.b2
-        return out
-
-    @staticmethod
-    def from_dict(d: dict[str, object]) -> Mlp:
-        def arr(key: str) -> FloatArray:
-            return np.asarray(d[key], dtype=np.float64)
-
-        clip = (arr("clip_lo"), arr("clip_hi")) if "clip_lo" in d else None
-        return Mlp(arr("mean"), arr("scale"), arr("w1"), arr("b1"), arr("w2"), float(d["b2"]), clip)  # type: ignore[arg-type]
+# Log-odds
 
 
 def segment_logits(
@@ -587,109 +557,3 @@ def segment_logits(
             x = np.concatenate((batch.x_treated[s_sel], batch.x_stroker[s_sel]), axis=-1)
             out[s_sel] = with_stroker.logit(x) + (bias if bias_stroker is None else bias_stroker)
     return out
-
-
-# --------------------------------------------------------------------------------------------------
-# Choosing candidates
-
-
-@dataclass(frozen=True, slots=True)
-class Segment:
-    """A committed contact: frames ``[a, b)`` (absolute), its log-odds, and the frame at which the path
-    committed it."""
-
-    a: int
-    b: int
-    logit: float
-    committed_at: int
-
-
-class Segmenter:
-    """Semi-Markov dynamic programme over frames with commitment one frame after a candidate's end.
-
-    ``best[e]`` is the largest total log-odds of non-overlapping candidates inside ``[base, e)``; a
-    candidate is committed when the best path to the current frame keeps it (it ends before the current
-    frame). The path before a committed candidate is final: ``base`` moves to its end and the
-    programme restarts there. A path candidate that could no longer be reported in time (more than
-    ``max_late`` frames after its end) is dropped instead. One Python step per 0.1 s frame.
-    """
-
-    def __init__(self, max_late: int) -> None:
-        self.max_late = max_late
-        self.base = 0
-        self.next_end = 0  # the next frame index e to evaluate
-        self._best = np.zeros(256)  # index e - base
-        self._n = 1  # entries of _best in use (best[base] = 0)
-        self._last: list[tuple[int, int, float] | None] = [None]
-        self._rows: dict[int, FloatArray] = {}  # end frame → log-odds over DURATIONS
-
-    def start_at(self, frame: int) -> None:
-        self.base = self.next_end = frame
-        self._n, self._last, self._rows = 1, [None], {}
-        self._best[0] = 0.0
-
-    def step(self, e: int, row: FloatArray) -> list[Segment]:
-        """Evaluate the candidates ending at frame ``e`` (``e == next_end``); return commitments."""
-        if e != self.next_end:
-            raise ValueError(f"frame {e} out of order (expected {self.next_end})")
-        self.next_end = e + 1
-        if e == self.base:
-            return []
-        if (row > 0.0).any():
-            self._rows[e] = row
-        self._extend(e)
-        out = self._commit(e)
-        if self._best[e - self.base] == 0.0 and e - self.base > 2 * D_MAX:
-            # The best path is empty, so every best value is 0: forget all but the last D_MAX frames.
-            keep_from = e - D_MAX
-            self._best[: D_MAX + 1] = 0.0
-            self._last = [None] * (D_MAX + 1)
-            self._n = D_MAX + 1
-            self.base = keep_from
-            self._rows = {k: v for k, v in self._rows.items() if k > keep_from}
-        return out
-
-    def _extend(self, e: int) -> None:
-        i = e - self.base
-        best, last = float(self._best[i - 1]), self._last[i - 1]
-        row = self._rows.get(e)
-        if row is not None:
-            starts = e - DURATIONS
-            allowed = (starts >= self.base) & (row > 0.0)
-            if allowed.any():
-                k_idx = np.flatnonzero(allowed)
-                cand = self._best[starts[k_idx] - self.base] + row[k_idx]
-                k = int(np.argmax(cand))
-                if cand[k] > best:
-                    best = float(cand[k])
-                    last = (int(starts[k_idx[k]]), e, float(row[k_idx[k]]))
-        if i >= self._best.shape[0]:
-            self._best = np.concatenate((self._best, np.zeros(self._best.shape[0])))
-        self._best[i] = best
-        if i < len(self._last):
-            self._last[i] = last
-        else:
-            self._last.append(last)
-        self._n = i + 1
-
-    def _commit(self, e: int) -> list[Segment]:
-        chain: list[tuple[int, int, float]] = []
-        seg = self._last[e - self.base]
-        while seg is not None and seg[0] >= self.base:
-            if seg[1] < e:
-                chain.append(seg)
-            seg = self._last[seg[0] - self.base]
-        if not chain:
-            return []
-        out = [Segment(a, b, lg, e) for a, b, lg in reversed(chain) if e - b <= self.max_late]
-        self._rebase(chain[0][1], e)
-        return out
-
-    def _rebase(self, new_base: int, e: int) -> None:
-        """Restart the programme at ``new_base`` and recompute the frames up to ``e``."""
-        self.base = new_base
-        self._n, self._last = 1, [None]
-        self._best[0] = 0.0
-        self._rows = {k: v for k, v in self._rows.items() if k > new_base}
-        for f in range(new_base + 1, e + 1):
-            self._extend(f)

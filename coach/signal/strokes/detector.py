@@ -1,18 +1,20 @@
-"""The default stroke detector (see docs/strokes.md): ``create_detector(context)`` for the pipeline slot
-of :mod:`coach.signal.stroke_api`.
+"""The default stroke detector (see docs/strokes.md): :func:`create_detector` for the pipeline slot
+of :mod:`coach.signal.strokes.api`.
 
 Three stages, all streaming and independent of how the session is cut into spans:
 
-1. :mod:`coach.signal.strokes_frames`: each role's calibrated samples → 10 Hz frames of physical
+1. :mod:`~coach.signal.strokes.frames`: each role's calibrated samples → 10 Hz frames of physical
    evidence (rubbing vibration, drag transients, pitch, vertical push, rotation; the stroker's motion).
-2. :mod:`coach.signal.strokes_segments`: every candidate contact of 0.3–5 s gets a vector of evidence
-   and log-odds from a small trained model; a dynamic programme keeps the best non-overlapping set and
-   commits a contact one frame after its end (about 0.4 s after it).
-3. :mod:`coach.signal.strokes_direction`: the direction of a committed contact from the limb's drag and
-   pitch (``treated``), and from the glide of the massaging wrist (``stroker``) when present.
+2. :mod:`~coach.signal.strokes.segments`: every candidate contact of 0.3–5 s gets a vector of evidence
+   and log-odds from a small trained network (:mod:`~coach.signal.strokes.mlp`);
+   :mod:`~coach.signal.strokes.segmenter` keeps the best non-overlapping set and commits a contact one
+   frame after its end (about 0.4 s after it).
+3. :mod:`~coach.signal.strokes.direction`: the direction of a committed contact from the limb's drag
+   and pitch (``treated``), and from the glide of the massaging wrist (``stroker``) when present.
 
-The detector reads only the :class:`~coach.signal.stroke_api.StrokeStep` spans and the
-:class:`~coach.signal.stroke_api.StrokeContext`.
+The trained parameters are data (``model.json``, :mod:`~coach.signal.strokes.trained`). The detector
+reads only the :class:`~coach.signal.strokes.api.StrokeStep` spans and the
+:class:`~coach.signal.strokes.api.StrokeContext`.
 """
 
 from __future__ import annotations
@@ -24,8 +26,8 @@ from typing import Any, Final
 import numpy as np
 
 from coach.samples import FloatArray
-from coach.signal.stroke_api import MAX_STROKE_LATENCY_S, Stroke, StrokeContext, StrokeStep
-from coach.signal.strokes_direction import (
+from coach.signal.strokes.api import MAX_STROKE_LATENCY_S, Stroke, StrokeContext, StrokeStep
+from coach.signal.strokes.direction import (
     MIN_DIRECTION_PROB,
     DirectionModel,
     GlideAxis,
@@ -35,25 +37,29 @@ from coach.signal.strokes_direction import (
     stroker_glide,
     treated_evidence,
 )
-from coach.signal.strokes_frames import GRAVITY_MPS2, FrameStream
-from coach.signal.strokes_segments import (
+from coach.signal.strokes.frames import GRAVITY_MPS2, BoolArray, FrameStream
+from coach.signal.strokes.mlp import Mlp, sigmoid
+from coach.signal.strokes.segmenter import Segment, Segmenter
+from coach.signal.strokes.segments import (
     LOOKAHEAD,
     FrameHistory,
-    Mlp,
-    Segment,
-    Segmenter,
+    IntArray,
+    candidates_possible,
     segment_features,
     segment_logits,
 )
+from coach.signal.strokes.trained import read_model
 
 _EPS: Final = 1e-9
 #: Candidate end frames scored at once (60 s of frames).
 _ENDS_PER_BATCH: Final = 600
+#: A run of end frames where no candidate is possible (a gap) this long is skipped, not scored.
+_MIN_SKIP_FRAMES: Final = 20
 
 
 @dataclass(frozen=True, slots=True)
 class DetectorModel:
-    """The trained parameters (:mod:`coach.signal.strokes_model`)."""
+    """The trained parameters (the ``parameters`` of ``model.json``)."""
 
     treated: Mlp
     with_stroker: Mlp | None
@@ -92,11 +98,11 @@ _DEFAULT: DetectorModel | None = None
 
 
 def default_model() -> DetectorModel:
+    """The shipped model (``model.json``), read once."""
     global _DEFAULT
     if _DEFAULT is None:
-        from coach.signal.strokes_model import MODEL
-
-        _DEFAULT = DetectorModel.from_dict(MODEL)
+        parameters, _ = read_model()
+        _DEFAULT = DetectorModel.from_dict(parameters)
     return _DEFAULT
 
 
@@ -113,7 +119,7 @@ class ContactRecord:
 
 
 class StrokeDetector:
-    """Streaming stroke detector (the :class:`~coach.signal.stroke_api.StrokeDetector` protocol).
+    """Streaming stroke detector (the :class:`~coach.signal.strokes.api.StrokeDetector` protocol).
 
     ``model=None`` only builds the frame history (for training); ``keep_frames`` keeps all of it;
     ``record`` keeps a :class:`ContactRecord` per committed contact in :attr:`records`.
@@ -186,14 +192,19 @@ class StrokeDetector:
         # A long span (a replay reads ~10 minutes at a time) is scored in slices of frames: the evidence
         # of one end does not depend on the others, and the memory stays bounded (~50 MB a slice).
         for lo in range(first, last_end + 1, _ENDS_PER_BATCH):
-            ends = np.arange(lo, min(lo + _ENDS_PER_BATCH, last_end + 1), dtype=np.int64)
-            batch = segment_features(h, ends)
-            logits = segment_logits(
-                batch, m.treated, m.with_stroker, m.bias, m.bias_stroker, m.quiet_max, m.screen
-            )
-            for i, e in enumerate(ends):
-                for seg in self.segmenter.step(int(e), logits[i]):
-                    out.append(self._stroke(seg))
+            batch_ends = np.arange(lo, min(lo + _ENDS_PER_BATCH, last_end + 1), dtype=np.int64)
+            for ends, score in _runs(batch_ends, candidates_possible(h, batch_ends)):
+                if not score:
+                    # No candidate can be scored here (a gap in the data): nothing to compute.
+                    out += [self._stroke(seg) for seg in self.segmenter.skip(int(ends[-1]) + 1)]
+                    continue
+                batch = segment_features(h, ends)
+                logits = segment_logits(
+                    batch, m.treated, m.with_stroker, m.bias, m.bias_stroker, m.quiet_max, m.screen
+                )
+                for i, e in enumerate(ends):
+                    for seg in self.segmenter.step(int(e), logits[i]):
+                        out.append(self._stroke(seg))
         h.trim(self.segmenter.base)
         keep_s = self._frame_t(min(self.segmenter.base, h.end - 1)) - 2.0
         self._ring_t.trim_before(keep_s)
@@ -228,11 +239,31 @@ class StrokeDetector:
             direction, p_dir = "proximal", 1.0 - p_distal
         else:
             direction, p_dir = "unknown", max(p_distal, 1.0 - p_distal)
-        z = max(-40.0, min(40.0, m.calib_a * seg.logit + m.calib_b))
-        p_stroke = 1.0 / (1.0 + math.exp(-z))
+        p_stroke = sigmoid(m.calib_a * seg.logit + m.calib_b)
         if self.records is not None:
             self.records.append(ContactRecord(t_start, t_end, seg.logit, x_t, x_s, p_distal))
         return Stroke(t_start, t_end, direction, p_stroke * p_dir, sensor, decided)  # type: ignore[arg-type]
+
+
+def _runs(ends: IntArray, possible: BoolArray) -> list[tuple[IntArray, bool]]:
+    """``ends`` cut into runs to score (``True``) and runs to skip (``False``: at least
+    :data:`_MIN_SKIP_FRAMES` ends in a row where no candidate is possible; shorter ones are scored,
+    which finds nothing there either). The evidence of an end does not depend on the other ends of its
+    batch, so cutting changes no number."""
+    impossible = np.concatenate(([False], ~possible, [False]))
+    edges = np.flatnonzero(np.diff(impossible.astype(np.int8)))
+    out: list[tuple[IntArray, bool]] = []
+    at = 0
+    for a, b in zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True):
+        if b - a < _MIN_SKIP_FRAMES:
+            continue
+        if a > at:
+            out.append((ends[at:a], True))
+        out.append((ends[a:b], False))
+        at = b
+    if at < ends.shape[0]:
+        out.append((ends[at:], True))
+    return out
 
 
 def create_detector(context: StrokeContext) -> StrokeDetector:

@@ -20,21 +20,20 @@ Evidence from ``stroker`` (the massaging wrist):
   own earth frame is then compared with the *proximal direction* learned from the session's strokes
   whose vertical cue was strong (:class:`GlideAxis`), since the two sensors share no heading.
 
-A small network per evidence set (:class:`NetDirection`, parameters in :mod:`coach.signal.strokes_model`;
+A small network per evidence set (:class:`NetDirection`, parameters in ``model.json``;
 :class:`Logistic` for models trained before them) gives P(distal); the direction is ``unknown`` when
 neither way reaches :data:`MIN_DIRECTION_PROB`.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, Final
 
 import numpy as np
 
 from coach.samples import FloatArray
-from coach.signal.strokes_segments import Mlp
+from coach.signal.strokes.mlp import Mlp, sigmoid
 
 #: Below this probability for either way the direction is ``unknown``.
 MIN_DIRECTION_PROB: Final = 0.6
@@ -101,8 +100,7 @@ class Logistic:
     b: float
 
     def p(self, x: FloatArray) -> float:
-        z = float(x @ self.w + self.b)
-        return 1.0 / (1.0 + math.exp(-max(-40.0, min(40.0, z))))
+        return sigmoid(float(x @ self.w + self.b))
 
     @staticmethod
     def from_dict(d: dict[str, object]) -> Logistic:
@@ -110,7 +108,7 @@ class Logistic:
 
 
 class NetDirection:
-    """P(distal) = sigmoid(network(x)): a small ReLU network (:class:`~coach.signal.strokes_segments.Mlp`)
+    """P(distal) = sigmoid(network(x)): a small ReLU network (:class:`~coach.signal.strokes.mlp.Mlp`)
     that can learn what a linear model cannot, e.g. to trust the stroker's vertical cue where it is
     strong and the limb's drag where it is not."""
 
@@ -120,8 +118,7 @@ class NetDirection:
         self.net = net
 
     def p(self, x: FloatArray) -> float:
-        z = float(self.net.logit(np.asarray(x, dtype=np.float64)[None, :])[0])
-        return 1.0 / (1.0 + math.exp(-max(-40.0, min(40.0, z))))
+        return sigmoid(float(self.net.logit(np.asarray(x, dtype=np.float64)[None, :])[0]))
 
 
 DirectionModel = Logistic | NetDirection

@@ -1,6 +1,6 @@
 """Stroke detection, stage 1: one role's calibrated samples → 10 Hz *frames* of physical evidence.
 
-Each role's samples (:class:`~coach.signal.stroke_api.RoleSignals`, uniform grid, any span length)
+Each role's samples (:class:`~coach.signal.strokes.api.RoleSignals`, uniform grid, any span length)
 are filtered sample by sample (``scipy.signal.sosfilt`` with carried state) and summarised in frames of
 ``k = round(rate_hz / 10)`` samples (0.1 s at 50, 100 and 200 Hz). Frames are counted from the role's
 first sample, so the frames and every value in them are the same whatever the span boundaries are.
@@ -37,7 +37,7 @@ import numpy as np
 import numpy.typing as npt
 
 from coach.samples import FloatArray
-from coach.signal.stroke_api import RoleSignals
+from coach.signal.strokes.api import RoleSignals
 
 BoolArray = npt.NDArray[np.bool_]
 
