@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-XIO_TRACE = REPO.parent / "shared" / "data" / "xio_fusion" / "sensor_data.coach-trace.csv"
+XIO_TRACE = REPO / "tests" / "data" / "xio_fusion" / "sensor_data.coach-trace.csv"
 #: (name, ``coach simulate`` arguments)
 SESSIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("s1_treated", ("--seed", "1", "--duration", "120", "--roles", "treated")),

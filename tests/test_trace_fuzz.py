@@ -13,7 +13,6 @@ fresh random ones) runs a longer campaign.
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 import os
@@ -28,18 +27,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from benchmarks.real_data import XIO_TRACE
 from coach.cli import main
 from coach.errors import TraceFormatError
+from coach.event_schema import stream as check_events
 from coach.trace import open_trace, write_trace
 from simulators import random_scenario, simulate
-
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-XIO_TRACE = SHARED / "data" / "xio_fusion" / "sensor_data.coach-trace.csv"
-CHECKER = SHARED / "tools" / "check_events.py"
-_spec = importlib.util.spec_from_file_location("check_events", CHECKER)
-assert _spec is not None and _spec.loader is not None
-check_events = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(check_events)
 
 EXAMPLES = int(os.environ.get("COACH_FUZZ_EXAMPLES", "40"))
 RANDOM = os.environ.get("COACH_FUZZ_RANDOM", "") not in ("", "0")
