@@ -28,14 +28,22 @@ SPLITS = {
     "train": ["s01", "s02", "s03", "s04", "s05", "s06", "s07", "s08"],
     "report": ["s18", "s19", "s20", "s21", "s22", "s23"],
 }
-KINDS = {"SEATED": "seated", "STANDING_UP": "stand_up", "WALKING": "walk", "TURNING": "turn", "SITTING_DOWN": "sit_down"}
+KINDS = {
+    "SEATED": "seated",
+    "STANDING_UP": "stand_up",
+    "WALKING": "walk",
+    "TURNING": "turn",
+    "SITTING_DOWN": "sit_down",
+}
 COMMIT_NOTE = "1408d85"
 
 
 def _read(repo: Path, rel: str) -> str:
     if (repo / rel).exists():
         return (repo / rel).read_text()
-    return subprocess.run(["git", "-C", str(repo), "show", f"HEAD:{rel}"], check=True, capture_output=True, text=True).stdout
+    return subprocess.run(
+        ["git", "-C", str(repo), "show", f"HEAD:{rel}"], check=True, capture_output=True, text=True
+    ).stdout
 
 
 def convert(repo: Path, out: Path) -> None:
@@ -57,24 +65,42 @@ def convert(repo: Path, out: Path) -> None:
                 start = 0
                 for i in range(1, len(labels) + 1):
                     if i == len(labels) or labels[i] != labels[start]:
-                        moves.append({"kind": KINDS[labels[start]], "t_start": round(float(t[start]), 3),
-                                      "t_end": round(float(t[i - 1]), 3), "role": "treated"})
+                        moves.append(
+                            {
+                                "kind": KINDS[labels[start]],
+                                "t_start": round(float(t[start]), 3),
+                                "t_end": round(float(t[i - 1]), 3),
+                                "role": "treated",
+                            }
+                        )
                         start = i
                 t_off = float(t[-1]) + 1.0
             t_all = np.concatenate(ts)
             rate = round(1.0 / float(np.median(np.diff(t_all))), 1)
-            meta = TraceMeta({"arm": "left", "sensors": {"treated": {"rate_hz": rate, "device": "ticwatch-pro-3"}},
-                              "software": {"name": "convert_spsw_har", "source": "sp-sw-har-dataset " + COMMIT_NOTE}})
+            meta = TraceMeta(
+                {
+                    "arm": "left",
+                    "sensors": {"treated": {"rate_hz": rate, "device": "ticwatch-pro-3"}},
+                    "software": {"name": "convert_spsw_har", "source": "sp-sw-har-dataset " + COMMIT_NOTE},
+                }
+            )
             block = SampleBlock("treated", t_all, np.vstack(acc), np.vstack(gyr))
             write_trace(out / split / f"{subj}.csv.gz", meta, {"treated": block})
             labels_doc = {
-                "format": "coach-real-labels", "version": 1,
+                "format": "coach-real-labels",
+                "version": 1,
                 "source": f"sp-sw-har-dataset DATA/{subj}/{subj}_01..{executions:02d}_sw.csv (CC BY 4.0)",
-                "arm": "left", "roles": ["treated"], "duration_s": round(float(t_all[-1]), 3),
-                "active": [0.0, round(float(t_all[-1]), 3)], "massage_free": True,
-                "strokes": [], "movements": moves,
+                "arm": "left",
+                "roles": ["treated"],
+                "duration_s": round(float(t_all[-1]), 3),
+                "active": [0.0, round(float(t_all[-1]), 3)],
+                "massage_free": True,
+                "strokes": [],
+                "movements": moves,
             }
-            (out / split / f"{subj}.labels.json").write_text(json.dumps(labels_doc, separators=(",", ":")) + "\n")
+            (out / split / f"{subj}.labels.json").write_text(
+                json.dumps(labels_doc, separators=(",", ":")) + "\n"
+            )
             print(f"{split}/{subj}: {len(t_all)} samples, {t_all[-1] / 60:.1f} min at {rate} Hz")
 
 
