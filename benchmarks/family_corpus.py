@@ -30,6 +30,20 @@ from simulators.families import (
 from simulators.scenario import Scenario
 
 OUT_DIR = Path(__file__).resolve().parent / "out" / "families"
+
+
+def physics_digest() -> str:
+    """A digest of the simulator's source: cached sessions of another physics are never reused."""
+    import hashlib
+
+    import simulators
+
+    h = hashlib.sha256()
+    for path in sorted(Path(simulators.__file__).parent.rglob("*.py")):
+        h.update(path.read_bytes())
+    return h.hexdigest()[:12]
+
+
 #: Every name ``draw_sessions`` accepts as a family.
 FAMILY_NAMES: tuple[str, ...] = (*FAMILY_INDEX, "mix")
 
@@ -143,16 +157,18 @@ def draw_sessions(
     return out
 
 
-def trace_path(spec: SessionSpec, directory: Path = OUT_DIR) -> Path:
-    return directory / f"{spec.name}.csv"
+def trace_path(spec: SessionSpec, directory: Path | None = None) -> Path:
+    """Where the session is cached: ``benchmarks/out/families/<physics digest>/<name>.csv``."""
+    return (directory or OUT_DIR / physics_digest()) / f"{spec.name}.csv"
 
 
-def ensure_trace(spec: SessionSpec, directory: Path = OUT_DIR) -> Path:
+def ensure_trace(spec: SessionSpec, directory: Path | None = None) -> Path:
     """The session's trace (and labels beside it), simulated once and cached."""
     from benchmarks.corpus import labels_path
     from simulators import simulate
 
     path = trace_path(spec, directory)
+    directory = path.parent
     if path.exists() and labels_path(path).exists():
         return path
     directory.mkdir(parents=True, exist_ok=True)

@@ -270,3 +270,13 @@ def test_families_compose_and_draw_independently() -> None:
     assert json.dumps(b) == json.dumps(again)
     with pytest.raises(Exception, match="unknown famil"):
         Scenario(variants=("rubbing",))
+
+
+def test_the_helpers_hand_moves_continuously_through_every_mechanism() -> None:
+    """Grip, thumb, sweep, landing turn and light returns join without jumps: no teleporting hand."""
+    session = simulate(_ideal(("regions", "contact", "helper"), 300.0), 12)
+    b = session.blocks["stroker"]
+    free = np.linalg.norm(b.acc_mps2, axis=1) - 9.80665
+    assert np.abs(free).max() < 40.0
+    assert np.linalg.norm(b.gyr_rps, axis=1).max() < 15.0
+    assert session.truth["returns"] and any(s["region"] == "finger" for s in session.truth["strokes"])

@@ -151,6 +151,11 @@ class VariantBody:
         share = ex.thumb_share[i]
         s0 = st.s_start_m[i]
         s[contact] = s0[contact] + share[contact] * (s[contact] - s0[contact])
+        # Where the wrist left each contact (a thumb-driven glide leaves it short of the glide's end).
+        s_left = st.s_start_m + ex.thumb_share * (st.s_end_m - st.s_start_m)
+        s[ret] = s_left[i][ret] + (st.s_start_m[j][ret] - s_left[i][ret]) * w[ret]
+        wd_ = kind == _WITHDRAW
+        s[wd_] = s_left[i][wd_]
         # A short return (the hand stays on the skin) is neither lifted nor tipped up.
         keep = np.where(ret, np.clip((seg_len_s - 0.3) / 0.4, 0.0, 1.0), 1.0)
         lift = lift * keep
@@ -166,6 +171,14 @@ class VariantBody:
                 min_jerk((tn - (ts[k] - 0.25)) / 0.4) * (1.0 - min_jerk((tn - (te[k] - 0.15)) / 0.4))
             )
 
+        # A sweeping glide turns the hand about the limb normal by ``sweep`` over the contact, centred on
+        # the stroke's own yaw; the returns and holds pick it up where the contacts leave it.
+        sw_i, sw_j = ex.sweep_rad[i], ex.sweep_rad[j]
+        wd = kind == _WITHDRAW
+        sweep = np.where(contact, sw_i * (min_jerk(u) - 0.5), 0.0)
+        sweep = np.where(ret, 0.5 * sw_i * (1.0 - w) - 0.5 * sw_j * w, sweep)
+        sweep = np.where(hold, -0.5 * sw_j, np.where(wd, 0.5 * sw_i, sweep))
+        yaw = yaw + sweep
         c = np.maximum(on(i), on(j))
         angle = along(ex.land_rad) * (1.0 - c)
         turn = quat.from_rotvec(along(ex.land_axis) * angle[:, None])

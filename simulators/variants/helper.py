@@ -9,7 +9,9 @@ Per session (drawn from the seed):
   made with the palm, the fingertips, the thumb web or the heel of the hand, which moves the wrist
   sensor 5–15 cm from the contact;
 - **thumb-driven short glides**: glides under 9 cm are driven by the thumb in 50–95 % of cases; the
-  wrist then travels only 10–45 % of the glide;
+  wrist then travels between −25 % (it drifts back while the thumb pushes) and 45 % of the glide;
+- **sweeping glides**: in 30–70 % of strokes the hand turns 15–40° about the limb normal during the
+  glide, pivoting on the contact, so the wrist sensor (5–15 cm from the contact) swings on an arc;
 - **returns in light contact**: 15–50 % of the returns inside a bout slide back on the skin with
   0.3–1.5 N (a return, not a stroke: labelled under ``returns``); 3–12 % are pressed (≥ 2 N): such a
   return is a stroke the other way (DESIGN.md §5) and is labelled as one.
@@ -42,6 +44,7 @@ def apply_helper(
     p_pressed = float(rng.uniform(0.03, 0.12))
     p_grip = float(rng.uniform(0.1, 0.4))
     p_thumb = float(rng.uniform(0.5, 0.95))
+    p_sweep = float(rng.uniform(0.3, 0.7))
     land = float(np.deg2rad(rng.uniform(10.0, 40.0))) * float(rng.choice([-1.0, 1.0]))
     axis = np.array([1.0, rng.normal(0.0, 0.3), rng.normal(0.0, 0.3)])
     axis /= np.linalg.norm(axis)
@@ -71,7 +74,9 @@ def apply_helper(
         ex.land_rad[i] = land * float(rng.uniform(0.6, 1.2))
         ex.land_axis[i] = axis
         if abs(row["s_end_m"] - row["s_start_m"]) < 0.09 and rng.random() < p_thumb:
-            ex.thumb_share[i] = float(rng.uniform(0.1, 0.45))
+            ex.thumb_share[i] = float(rng.uniform(-0.25, 0.45))
+        if rng.random() < p_sweep:
+            ex.sweep_rad[i] = float(np.deg2rad(rng.uniform(15.0, 40.0)) * rng.choice([-1.0, 1.0]))
         new_rows.append(row)
         keep.append(i)
         if i + 1 >= n or rows[i + 1]["bout"] != row["bout"]:
@@ -114,11 +119,13 @@ def apply_helper(
         out.return_kind[j] = "" if kind == "pressed" else "light"
         # The wrist follows the glide wherever the hand stays on the skin between contacts.
         out.thumb_share[max(0, j - 1) : j + 2] = 1.0
+        out.sweep_rad[max(0, j - 1) : j + 2] = 0.0
     info = {
         "light_return_share": round(p_light, 3),
         "pressed_return_share": round(p_pressed, 3),
         "grip_change_share": round(p_grip, 3),
         "thumb_share_short_glides": round(p_thumb, 3),
+        "sweep_share": round(p_sweep, 3),
         "landing_turn_deg": round(float(np.rad2deg(land)), 2),
     }
     return new_rows, out, info

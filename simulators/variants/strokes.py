@@ -68,7 +68,9 @@ class StrokeExtras:
     to a sensor, with ``local_vibration``).
 
     The helper's hand: ``grip_offset_m`` (stroker sensor from the palm centre, massaging-hand frame),
-    ``thumb_share`` (share of the glide the wrist itself travels; the thumb does the rest),
+    ``thumb_share`` (share of the glide the wrist itself travels; the thumb does the rest; negative: the
+    wrist drifts back while the thumb pushes), ``sweep_rad`` (the hand turns about the limb normal
+    during the glide, pivoting on the contact),
     ``land_rad``/``land_axis`` (wrist turn while landing and lifting), ``return_kind``.
     """
 
@@ -96,6 +98,7 @@ class StrokeExtras:
     vib_decay_m: FloatArray
     grip_offset_m: FloatArray  # (n, 3)
     thumb_share: FloatArray
+    sweep_rad: FloatArray
     land_rad: FloatArray
     land_axis: FloatArray  # (n, 3)
     return_kind: list[str] = field(default_factory=list)  # "" for strokes, "light" for light returns
@@ -130,6 +133,7 @@ class StrokeExtras:
             vib_decay_m=_nan(n),
             grip_offset_m=grip,
             thumb_share=np.ones(n),
+            sweep_rad=np.zeros(n),
             land_rad=np.zeros(n),
             land_axis=axis,
             return_kind=[""] * n,
