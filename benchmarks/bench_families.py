@@ -303,6 +303,15 @@ def main(argv: list[str]) -> int:
     if not args.no_real:
         real = real_recordings(args.labelled, args.jobs)
         print_real(real)
+        from benchmarks.bench_accuracy import real_false_positives
+
+        others = real_false_positives()  # the project's other real recordings, where present
+        if others:
+            _table(
+                "the project's other real recordings without massage (x-io, BROAD; unlabelled)",
+                ["recording", "minutes", "strokes", "per min"],
+                [[n, _f(m, 1), str(k), _f(r, 2)] for n, m, k, r in others],
+            )
     print(
         f"\nwall time {time.perf_counter() - t_wall:.0f} s (machine shared; CPU figures above are steadier)"
     )
