@@ -15,6 +15,7 @@ from coach.feedback.messages import CALIBRATION_TEXTS, cue_source, cue_text, eng
 from coach.feedback.terminal import TerminalView, format_summary
 from coach.i18n import LANGUAGES, LanguageError, Texts, placeholders, resolve_language, texts
 from coach.i18n.tools import DOMAINS, check, extract, load_mo, po_path, read_catalog, translated_languages
+from coach.monitor.report_text import REPORT_TEXT, report_texts
 from coach.patient_page.texts import PAGE_TEXTS, page_texts
 from coach.session.calibration import PROMPTS
 from coach.session.screening import QUESTIONS
@@ -25,14 +26,17 @@ def test_every_catalogue_is_complete_consistent_and_compiled() -> None:
         assert [str(p) for p in check(domain)] == []
 
 
-def test_every_message_exists_in_every_shipped_language_with_the_same_placeholders() -> None:
-    template = extract("patient")
+@pytest.mark.parametrize(("domain", "at_least"), [("patient", 150), ("monitor", 50)])
+def test_every_message_exists_in_every_shipped_language_with_the_same_placeholders(
+    domain: str, at_least: int
+) -> None:
+    template = extract(domain)
     ids = [m.id for m in template if m.id]
-    assert len(ids) > 150
+    assert len(ids) >= at_least
     assert set(translated_languages()) == set(LANGUAGES) - {"en"} and {"de", "es"} <= set(LANGUAGES)
     for lang in translated_languages():
-        tr = texts(lang)
-        catalog = {m.id: m for m in read_catalog(po_path(lang, "patient"), lang) if m.id}
+        tr = texts(lang, domain)
+        catalog = {m.id: m for m in read_catalog(po_path(lang, domain), lang) if m.id}
         for mid in ids:
             message = catalog[mid]
             singulars = mid if isinstance(mid, tuple) else (mid,)
@@ -60,6 +64,29 @@ def test_a_missing_translation_falls_back_to_english(tmp_path: Path) -> None:
     assert tr(QUESTIONS[0].text).startswith("Gibt es eine neue Schwellung")
     # A translation whose placeholders do not fit is replaced by the English text, filled in.
     assert Texts("de", NullTranslations())("{n} left", n=3) == "3 left"
+
+
+def test_every_report_text_is_a_monitor_message_and_a_missing_one_falls_back_to_english() -> None:
+    ids = {m.id for m in extract("monitor") if m.id}
+    assert set(REPORT_TEXT.values()) == ids  # the report's texts are the monitor catalogue, all of it
+    for lang in translated_languages():
+        words = report_texts(texts(lang, "monitor"))
+        assert set(words) == set(REPORT_TEXT)
+        same = {key for key, text in words.items() if text == REPORT_TEXT[key]}
+        assert same <= {"per_min", "row_proximal", "row_distal"}, (lang, same)  # the same in every language
+    assert report_texts(texts("de", "monitor"))["cues_heading"] == "Hinweise an die behandelte Person"
+    catalog = read_catalog(po_path("de", "monitor"), "de")
+    catalog.delete(REPORT_TEXT["cues_heading"])
+    buf = io.BytesIO()
+    write_mo(buf, catalog)
+    from gettext import NullTranslations
+
+    translations = load_mo(buf.getvalue())
+    translations.add_fallback(NullTranslations())
+    words = report_texts(Texts("de", translations))
+    assert words["cues_heading"] == "Cues given to the patient"  # English, not empty
+    assert words["title"] == "Sitzungsbericht – retrograde Massage"
+    assert Texts("de", translations)(REPORT_TEXT["more"], n=3) == "+3 weitere"
 
 
 def test_language_choice() -> None:

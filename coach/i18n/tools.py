@@ -33,6 +33,7 @@ PACKAGE_DIR = Path(__file__).resolve().parents[1]  # coach/
 #: Catalogue domains → the files and folders (relative to ``coach/``) whose marked texts they hold.
 DOMAINS: dict[str, tuple[str, ...]] = {
     "patient": ("feedback", "patient_page", "session/screening.py"),
+    "monitor": ("monitor/report_text.py",),  # the therapist's session report
 }
 KEYWORDS: dict[str, tuple[int, ...] | None] = {"N_": None, "NN_": (1, 2)}
 COMMENT_TAGS = ("TRANSLATORS:",)

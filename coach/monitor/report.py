@@ -6,11 +6,10 @@ Content Security Policy allows only our own files); for export the same page is 
 (scripts and styles inlined) in a private temporary folder and printed by headless Chromium
 (``--print-to-pdf`` or ``--screenshot``), which is Debian's ``chromium`` package.
 
-Paper: A4, or US Letter where the clinic's locale uses it (CLDR's paper-size territories), from
-``LC_ALL``, else ``LC_PAPER``, else ``LANG`` of the monitor's environment; ``?paper=a4|letter`` on
-the report URL overrides it. Every printed page carries the patient id and the session date (CSS
-page margin boxes). The PNG shows the whole page without its buttons: a first Chromium run measures
-the page's height, the second takes the screenshot at that height. All texts: :mod:`report_text`.
+The report is shown in the clinic's language and locale (texts, dates, numbers, A4 or US Letter):
+:mod:`report_view`; its texts: :mod:`report_text`. Every printed page carries the patient id and the
+session date (CSS page margin boxes). The PNG shows the whole page without its buttons: a first
+Chromium run measures the page's height, the second takes the screenshot at that height.
 """
 
 from __future__ import annotations
@@ -27,7 +26,8 @@ from pathlib import Path
 from typing import Any, Final
 
 from coach.errors import ConfigError
-from coach.monitor.report_text import REPORT_TEXT
+from coach.monitor.report_text import REPORT_TEXT, report_texts
+from coach.monitor.report_view import ReportLocale, report_locale, report_view
 
 STATIC_DIR: Final = Path(__file__).parent / "static"
 CHROMIUM_CANDIDATES: Final = ("chromium", "chromium-browser", "google-chrome", "/usr/bin/chromium")
@@ -49,10 +49,6 @@ def _json_for_script(data: Any) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-#: Territories whose paper is US Letter (CLDR supplemental data, measurementData/paperSize "US-Letter").
-LETTER_TERRITORIES: Final = frozenset(
-    {"US", "CA", "MX", "CL", "CO", "CR", "GT", "PA", "PH", "PR", "SV", "VE", "BZ", "NI"}
-)
 #: The coach's own defaults (coach/pipeline.py, coach/session/live.py) for targets never sent.
 DEFAULT_TARGETS: Final = {
     "target_duration_s": 720.0,
@@ -65,24 +61,6 @@ DEFAULT_TARGETS: Final = {
 #: Body defaults of DESIGN.md §5 (elbow supported at heart level, forearm 0.26 m), for margin <-> angle.
 FOREARM_LENGTH_M: Final = 0.26
 ELBOW_TO_HEART_M: Final = 0.0
-
-
-def paper_for_locale(locale: str | None) -> str:
-    """``"A4"`` or ``"Letter"`` for a POSIX locale name such as ``en_US.UTF-8`` (default A4)."""
-    if not locale:
-        return "A4"
-    territory = locale.split(".")[0].split("@")[0].replace("-", "_").partition("_")[2].upper()
-    return "Letter" if territory in LETTER_TERRITORIES else "A4"
-
-
-def clinic_paper(override: str | None = None) -> str:
-    if override and override.lower() in ("a4", "letter"):
-        return "A4" if override.lower() == "a4" else "Letter"
-    for name in ("LC_ALL", "LC_PAPER", "LANG"):
-        value = os.environ.get(name)
-        if value:
-            return paper_for_locale(value)
-    return "A4"
 
 
 def elevation_deg_for_margin(margin_m: float) -> float:
@@ -113,16 +91,26 @@ def targets_in_force(targets: dict[str, Any] | None) -> dict[str, Any]:
     return out
 
 
-def render_report(data: dict[str, Any], *, inline: bool = False, export: bool = False) -> str:
-    """The report page for ``data`` (session detail plus patient header)."""
+def render_report(
+    data: dict[str, Any], *, inline: bool = False, export: bool = False, locale: ReportLocale | None = None
+) -> str:
+    """The report page for ``data`` (session detail plus patient header), in ``locale`` (default:
+    English, the paper of ``data["paper"]`` or the environment's locale)."""
+    loc = locale or report_locale(paper=data.get("paper"))
+    tr = loc.texts()
     page = (STATIC_DIR / "report.html").read_text(encoding="utf-8")
-    title = f"Session report · {data.get('patient_id', '')} · {data.get('session_id', '')}"
-    page = page.replace("{{title}}", html.escape(title))
+    title = tr(
+        REPORT_TEXT["document_title"], patient=data.get("patient_id", ""), session=data.get("session_id", "")
+    )
+    page = page.replace("{{title}}", html.escape(title)).replace("{{lang}}", html.escape(loc.tag))
+    in_force = targets_in_force(data.get("targets"))
+    targets_sent = len(in_force["defaults"]) < len(DEFAULT_TARGETS)
     data = {
         **data,
-        "text": REPORT_TEXT,
-        "paper": clinic_paper(data.get("paper")),
-        "in_force": targets_in_force(data.get("targets")),
+        "text": report_texts(tr),
+        "paper": loc.paper,
+        "in_force": in_force,
+        "view": report_view(data, in_force, loc, targets_sent=targets_sent),
     }
     page = page.replace("{{data}}", _json_for_script(data))
     if export:
@@ -147,8 +135,10 @@ def find_chromium() -> str | None:
     return None
 
 
-async def export_report(data: dict[str, Any], fmt: str, timeout_s: float = 60.0) -> bytes:
-    """The report as PDF or PNG bytes, printed by headless Chromium."""
+async def export_report(
+    data: dict[str, Any], fmt: str, timeout_s: float = 60.0, *, locale: ReportLocale | None = None
+) -> bytes:
+    """The report as PDF or PNG bytes, printed by headless Chromium (``locale``: as :func:`render_report`)."""
     if fmt not in ("pdf", "png"):
         raise ConfigError(f"report format {fmt!r}: pdf or png")
     chromium = find_chromium()
@@ -160,7 +150,7 @@ async def export_report(data: dict[str, Any], fmt: str, timeout_s: float = 60.0)
     with tempfile.TemporaryDirectory(prefix="coach-report-") as tmp:
         folder = Path(tmp)
         page = folder / "report.html"
-        page.write_text(render_report(data, inline=True, export=True), encoding="utf-8")
+        page.write_text(render_report(data, inline=True, export=True, locale=locale), encoding="utf-8")
         out = folder / f"report.{fmt}"
         base = [
             chromium,

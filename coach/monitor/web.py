@@ -21,12 +21,14 @@ from typing import Any, Final
 from aiohttp import web
 
 from coach.errors import CoachError, ValidationError
+from coach.i18n import LanguageError
 from coach.monitor import accounts
 from coach.monitor.accounts import Therapist, WebSession
 from coach.monitor.alerts import AlertConfig
 from coach.monitor.db import Database
 from coach.monitor.ingest import ChangeFeed, Ingest
 from coach.monitor.report import STATIC_DIR, export_report, render_report, targets_in_force
+from coach.monitor.report_view import ReportLocale, report_locale
 from coach.monitor.security import SECURITY_HEADERS, LoginLimiter
 from coach.monitor.therapist_commands import current_targets, recent_commands, send_command, set_targets
 from coach.monitor.views import overview, patient_history, session_detail
@@ -50,6 +52,8 @@ class MonitorContext:
     secure_cookies: bool = False
     stream_min_interval_s: float = 0.25
     stream_heartbeat_s: float = 15.0
+    #: The clinic's language and locale for reports (``--language``; coach.monitor.report_view).
+    language: str | None = None
 
 
 CTX: Final = web.AppKey("monitor", MonitorContext)
@@ -179,15 +183,17 @@ def _page(name: str) -> Handler:
 
 
 async def report_page(request: web.Request) -> web.StreamResponse:
+    locale = _report_locale(request)
     data = await _report_data(request, "view_report")
-    return web.Response(text=render_report(data), content_type="text/html")
+    return web.Response(text=render_report(data, locale=locale), content_type="text/html")
 
 
 async def report_export(request: web.Request) -> web.StreamResponse:
     fmt = request.match_info["fmt"]
+    locale = _report_locale(request)
     data = await _report_data(request, f"export_report_{fmt}")
     try:
-        body = await export_report(data, fmt)
+        body = await export_report(data, fmt, locale=locale)
     except CoachError as exc:
         return _error(503, str(exc))
     name = f"report-{data['patient_id']}-{data['session_id']}.{fmt}"
@@ -196,6 +202,18 @@ async def report_export(request: web.Request) -> web.StreamResponse:
         content_type="application/pdf" if fmt == "pdf" else "image/png",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
+
+
+def _report_locale(request: web.Request) -> ReportLocale:
+    """The clinic's locale or the request's ``?lang=``, and ``?paper=`` (400: a language not shipped)."""
+    try:
+        return report_locale(
+            request.app[CTX].language, override=request.query.get("lang"), paper=request.query.get("paper")
+        )
+    except LanguageError as exc:
+        raise web.HTTPBadRequest(
+            text=json.dumps({"error": f"lang: {exc}"}), content_type="application/json"
+        ) from None
 
 
 async def _report_data(request: web.Request, action: str) -> dict[str, Any]:

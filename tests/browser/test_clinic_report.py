@@ -1,6 +1,7 @@
 """The filed report: one A4 page for a typical session (Letter under a US locale), the patient id and
 session date on every page of a long one, the PNG showing the whole page without buttons, m:ss times,
-the targets in force in degrees; and the patient page's dated ratings axis and targets form.
+the targets in force in degrees, the report in the clinic's language (German: texts, dates, numbers,
+A4); and the patient page's dated ratings axis and targets form.
 The PDF pages are rendered with pdftoppm to tests/artifacts/ for a person to look at."""
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from coach.monitor.db import Database, open_database
 from coach.monitor.feed import synthetic_session
 from coach.monitor.ingest_store import Received, store_batch
 from coach.monitor.messages import parse_message
-from coach.monitor.report import export_report, paper_for_locale, render_report, targets_in_force
+from coach.monitor.report import export_report, render_report, targets_in_force
+from coach.monitor.report_view import paper_for_locale, report_locale
 from coach.monitor.server import Monitor, MonitorConfig
 from coach.monitor.views import session_detail
 from tests.browser.test_monitor_browser import CHROMIUM, CHROMIUM_ARGS
@@ -73,6 +75,17 @@ def _size(page: Any) -> tuple[int, int]:
     return round(float(page.mediabox.width)), round(float(page.mediabox.height))
 
 
+async def _pdftoppm(pdf: Path, prefix: str) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    pdftoppm = shutil.which("pdftoppm")
+    assert pdftoppm, "pdftoppm is missing: run scripts/system-deps.sh (apt-get install poppler-utils)"
+    proc = await asyncio.create_subprocess_exec(
+        pdftoppm, "-r", "80", "-png", str(pdf), str(ARTIFACTS / prefix)
+    )
+    assert await proc.wait() == 0
+    return ARTIFACTS / f"{prefix}-1.png"
+
+
 def test_paper_follows_the_locale_and_targets_show_in_degrees() -> None:
     assert [
         paper_for_locale(x) for x in ("de_DE.UTF-8", "en_US.UTF-8", "en_GB", "es_MX", "fr_CA.UTF-8", None)
@@ -104,18 +117,33 @@ async def test_a_typical_session_is_one_page_with_header(
     text = pages[0].extract_text()
     assert "Patient p-anna · session of Nov 24, 2026" in text and "1 / 1" in text
     assert not re.search(r"\b\d+:60\b", text)
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    pdftoppm = shutil.which("pdftoppm")
-    assert pdftoppm, "pdftoppm is missing: run scripts/system-deps.sh (apt-get install poppler-utils)"
-    proc = await asyncio.create_subprocess_exec(
-        pdftoppm, "-r", "80", "-png", str(tmp_path / "typical.pdf"), str(ARTIFACTS / "report-a4-page")
-    )
-    assert await proc.wait() == 0
-    assert (ARTIFACTS / "report-a4-page-1.png").exists()
+    assert (await _pdftoppm(tmp_path / "typical.pdf", "report-a4-page")).exists()
     png = await export_report(data, "png")
     (ARTIFACTS / "report-export.png").write_bytes(png)
     width, height = struct.unpack(">II", png[16:24])
     assert width == 1000 and height > 1300  # the whole page, not the first screenful
+
+
+async def test_the_report_in_the_clinics_language(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A German clinic (``coach monitor --language de``) on a server whose own locale is US English:
+    German texts, cues, dates and decimal commas, on A4; a Mexican one: Spanish on one Letter page."""
+    monkeypatch.setenv("LANG", "en_US.UTF-8")
+    data = await _session_data(db, "s-de", 720.0)
+    pages = _pages(await export_report(data, "pdf", locale=report_locale("de")), tmp_path / "de.pdf")
+    assert len(pages) == 1 and _size(pages[0]) == A4_PT
+    text = " ".join(pages[0].extract_text().split())
+    assert "Patienten-ID p-anna · Sitzung vom 24.11.2026" in text and "1 / 1" in text  # every page's header
+    assert "Sitzungsbericht – retrograde Massage" in text and "Hinweise an die behandelte Person" in text
+    assert "Beginn 24.11.2026, " in text and "Unterarm angehoben ≥ 11,1°" in text
+    assert "Heben Sie die Hand etwas an" in text  # the patient's cue, as the catalogue words it in German
+    assert "Cues given" not in text and "Nov 24" not in text and "Raise your hand" not in text
+    assert (await _pdftoppm(tmp_path / "de.pdf", "report-de-a4-page")).exists()
+    # Mexico: Spanish on US Letter, still one page (the charts are lower on the shorter sheet).
+    pages = _pages(await export_report(data, "pdf", locale=report_locale("es_MX")), tmp_path / "es.pdf")
+    assert len(pages) == 1 and _size(pages[0]) == LETTER_PT
+    assert "Paciente p-anna · sesión del 24 nov 2026" in " ".join(pages[0].extract_text().split())
 
 
 async def test_a_long_session_has_the_header_on_every_letter_page(

@@ -118,7 +118,8 @@ const Charts = (() => {
     return container;
   }
 
-  /** Stroke timeline: one bar per stroke from t_start to t_end, coloured by direction. */
+  /** Stroke timeline: one bar per stroke from t_start to t_end, coloured by direction.
+   *  opts.rowLabels: {proximal, distal, unknown} names of the rows (default: those words). */
   function strokes(container, list, opts) {
     const f = frame(container, Object.assign({ height: 110 }, opts));
     const x0 = opts.xMin || 0;
@@ -127,8 +128,9 @@ const Charts = (() => {
     const colors = { proximal: "#1b6e3a", distal: "#c0392b", unknown: "#7b8794" };
     const rows = { proximal: 0.2, distal: 0.5, unknown: 0.8 };
     for (const [name, r] of Object.entries(rows)) {
-      const t = el("text", { x: f.m.l + 4, y: f.m.t + r * f.ih - 8 }, f.svg);
-      t.textContent = name;
+      // In the left margin (the axis has no numbers here), so a label never covers a row's strokes.
+      const t = el("text", { x: f.m.l - 5, y: f.m.t + r * f.ih + 3.5, "text-anchor": "end", style: "font-size: 9.5px" }, f.svg);
+      t.textContent = (opts.rowLabels || {})[name] || name;
     }
     for (const s of list) {
       const y = f.m.t + rows[s.direction] * f.ih - 5;
@@ -204,6 +206,7 @@ const Charts = (() => {
     legend_needed: "elevation needed", legend_flexion: "flexion / extension", legend_deviation: "radial / ulnar deviation",
     legend_spm: "strokes per minute", legend_proximal: "proximal (toward elbow)", legend_distal: "distal (toward fingertips)",
     legend_unknown: "unknown", axis_degrees: "degrees", axis_spm: "strokes/min",
+    row_proximal: "proximal", row_distal: "distal", row_unknown: "unknown",
   };
 
   /** The plots of one session (live page and report): elevation, wrist angles, cadence, strokes.
@@ -238,6 +241,7 @@ const Charts = (() => {
     });
     strokes(section(root, L.chart_strokes, [[L.legend_proximal, "#1b6e3a"], [L.legend_distal, "#c0392b"], [L.legend_unknown, "#7b8794"]]), d.strokes, {
       xMin: 0, xMax: tMax, label: L.chart_strokes, width: W, height: hS,
+      rowLabels: { proximal: L.row_proximal, distal: L.row_distal, unknown: L.row_unknown },
     });
   }
 
