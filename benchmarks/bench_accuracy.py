@@ -30,11 +30,8 @@ from typing import Any
 import numpy as np
 
 from benchmarks.corpus import Condition, ensure_session, load_truth, read_labels, replay
+from benchmarks.real_data import XIO_TRACE, broad_trials
 from benchmarks.scoring import Score, score_session
-
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-XIO_TRACE = SHARED / "data" / "xio_fusion" / "sensor_data.coach-trace.csv"
-BROAD_DIR = SHARED / "data" / "broad"
 
 TARGETS = {
     "f1_alone": 0.95,
@@ -288,7 +285,7 @@ def real_false_positives() -> list[tuple[str, float, int, float]]:
         items.append(("x-io handheld (sensor_data)", XIO_TRACE))
     tmp = Path(tempfile.mkdtemp(prefix="coach-broad-"))
     try:
-        for npz in sorted(BROAD_DIR.glob("*.npz")):
+        for npz in broad_trials():
             p = tmp / (npz.stem + ".csv")
             _broad_trace(npz, p)
             items.append((f"BROAD {npz.stem}", p))

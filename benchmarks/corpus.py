@@ -78,7 +78,8 @@ def load_truth(trace: Path, labels: dict[str, Any] | None = None) -> Truth:
     trace's own sample gaps (a role silent for more than :data:`GAP_S`)."""
     labels = labels if labels is not None else read_labels(trace)
     strokes = tuple(
-        TrueStroke(float(s["t_start"]), float(s["t_end"]), str(s["direction"])) for s in labels["strokes"]
+        TrueStroke(float(s["t_start"]), float(s["t_end"]), str(s["direction"]), s.get("region"))
+        for s in labels["strokes"]
     )
     active = labels.get("active") or [0.0, float(labels["duration_s"])]
     p = labels.get("posture")
@@ -103,7 +104,26 @@ def load_truth(trace: Path, labels: dict[str, Any] | None = None) -> Truth:
             else None,
             wrist_observable=wrist_obs,
         )
-    return Truth(strokes, posture, float(active[0]), float(active[1]))
+    movements = [
+        (str(m["kind"]), float(m["t_start"]), float(m["t_end"])) for m in labels.get("movements", [])
+    ]
+    movements += [
+        ("arm_fidget" if f.get("role") == "treated" else "hand_reach", float(f["t_start"]), float(f["t_end"]))
+        for f in labels.get("fidgets", [])
+    ]
+    straps = [(float(m["t_start"]), float(m["t_end"])) for m in labels.get("mount_changes", [])]
+    straps += [(a, b) for kind, a, b in movements if kind == "tug"]
+    scenario_strokes = labels.get("scenario", {}).get("strokes", {})
+    massage_free = bool(labels.get("massage_free", scenario_strokes.get("enabled") is False))
+    return Truth(
+        strokes,
+        posture,
+        float(active[0]),
+        float(active[1]),
+        tuple(sorted(movements, key=lambda m: m[1])),
+        tuple(sorted(straps)),
+        massage_free,
+    )
 
 
 def replay(

@@ -19,6 +19,12 @@ FloatArray = npt.NDArray[np.float64]
 #: Sensor roles of DESIGN.md §3. A session needs ``treated``; the others are optional.
 ROLES: tuple[str, ...] = ("treated", "hand", "stroker")
 
+#: Sample rates the coach supports, in Hz (the stroke detector's band filters need at least 10 Hz;
+#: above 10 kHz a "sensor" is a broken clock, and its grid would be gigabytes). A trace's ``meta``
+#: (:mod:`coach.trace.meta`) and the resampler (:mod:`coach.signal.resample`) both hold rates to it.
+MIN_RATE_HZ = 10.0
+MAX_RATE_HZ = 10_000.0
+
 LinkState = Literal["up", "down"]
 
 

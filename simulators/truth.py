@@ -110,7 +110,10 @@ def stroke_labels(model: BodyModel) -> list[dict[str, Any]]:
     if len(st):
         mid = 0.5 * (st.t_start_s + st.t_end_s)
         post = posture_at(model, mid)
+    ex = st.extra
     for i in range(len(st)):
+        if ex is not None and not ex.labelled[i]:
+            continue  # a return in light contact: not a stroke
         length = float(abs(st.s_end_m[i] - st.s_start_m[i]))
         contact = float(st.t_end_s[i] - st.t_start_s[i])
         out.append(
@@ -139,7 +142,41 @@ def stroke_labels(model: BodyModel) -> list[dict[str, Any]]:
                 "elevated": bool(post["elevated"][i]),
             }
         )
+        if ex is not None:
+            out[-1]["region"] = ex.region[i]
+            if np.isfinite(ex.regrip_u[i]):
+                glide = contact - float(ex.regrip_s[i])
+                a = float(st.t_start_s[i]) + float(ex.regrip_u[i]) * glide
+                out[-1]["regrip"] = [_r(a), _r(a + float(ex.regrip_s[i]))]
     return out
+
+
+def variant_labels(model: BodyModel) -> dict[str, Any]:
+    """Labels of the variant families: what they drew, movements, light returns, strap turns."""
+    plan = model.plan
+    v = plan.variant
+    assert v is not None
+    st = plan.strokes
+    ex = st.extra
+    returns = []
+    if ex is not None:
+        for i in range(len(st)):
+            if not ex.labelled[i]:
+                returns.append(
+                    {
+                        "t_start": _r(st.t_start_s[i]),
+                        "t_end": _r(st.t_end_s[i]),
+                        "kind": ex.return_kind[i] or "light",
+                        "force_n": _r(st.force_n[i], 3),
+                        "direction": "distal" if st.direction[i] > 0 else "proximal",
+                    }
+                )
+    return {
+        "variant": v.labels(),
+        "movements": [lab for e in v.movements for lab in e.labels()],
+        "returns": returns,
+        "mount_changes": [mc.labels() for mc in v.mount_changes],
+    }
 
 
 def summary_labels(

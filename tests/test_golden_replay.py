@@ -1,7 +1,8 @@
 """Golden replay: a fixed set of traces through ``coach replay`` gives byte-identical event streams.
 
-The guard for refactoring: the digests in ``tests/data/golden_replay.json`` were taken from the code as
-it was, and every change that is meant to keep behaviour must keep them. Each case is a trace (a
+The guard for refactoring, and the project's one replay-digest mechanism: the digests in
+``tests/data/golden_replay.json`` were taken from the code as it was, and every change that is meant to
+keep behaviour must keep them. Each case is a trace (a
 simulated session drawn from a fixed seed, or a real recording) replayed in process exactly as
 ``coach replay TRACE [OPTIONS]`` does; its stdout (the JSON-Lines events) is hashed with SHA-256.
 
@@ -12,8 +13,8 @@ To take new digests after a change that is *meant* to change events (say why in 
 
     ./run test tests/test_golden_replay.py --snapshot-update
 
-The real recording (x-io's sensor fusion example, converted to a coach-trace) is replayed when it is
-in ``tests/data/xio_fusion/`` or beside the repository in ``../shared/data/xio_fusion/``.
+The real recording is x-io's sensor fusion example, converted to a coach-trace, in
+``tests/data/xio_fusion/`` (tests/data/README.md).
 """
 
 from __future__ import annotations
@@ -33,8 +34,7 @@ from coach.cli import main as coach_main
 
 REPO = Path(__file__).resolve().parents[1]
 DIGESTS = REPO / "tests" / "data" / "golden_replay.json"
-XIO_NAME = Path("xio_fusion") / "sensor_data.coach-trace.csv"
-XIO_PLACES = (REPO / "tests" / "data" / XIO_NAME, REPO.parent / "shared" / "data" / XIO_NAME)
+XIO_TRACE = REPO / "tests" / "data" / "xio_fusion" / "sensor_data.coach-trace.csv"
 
 
 @dataclass(frozen=True)
@@ -110,6 +110,8 @@ CASES: tuple[Case, ...] = (
     ),
     # A bad row: every good row before it, then aborted with the reason.
     Case("bad-row", 107, {"roles": "treated", "duration_s": 90.0, "rate_hz": 50.0}, (), (), 3000),
+    # A real recording (the stroke detector meets a real IMU's noise and rate).
+    Case("xio-fusion"),
 )
 
 
@@ -150,8 +152,7 @@ def _input_digest(trace: Path) -> str:
 
 
 def _run_case(case: Case, tmp_path: Path) -> dict[str, Any]:
-    trace = _make_trace(case, tmp_path) if case.seed is not None else _xio_trace()
-    assert trace is not None
+    trace = _make_trace(case, tmp_path) if case.seed is not None else XIO_TRACE
     status, out = _replay(trace, case.options)
     counts = Counter(json.loads(line)["type"] for line in out.splitlines())
     return {
@@ -162,17 +163,6 @@ def _run_case(case: Case, tmp_path: Path) -> dict[str, Any]:
     }
 
 
-def _xio_trace() -> Path | None:
-    return next((p for p in XIO_PLACES if p.exists()), None)
-
-
-def _all_cases() -> list[Case]:
-    cases = list(CASES)
-    if _xio_trace() is not None:
-        cases.append(Case("xio-fusion"))
-    return cases
-
-
 def _load() -> dict[str, Any]:
     if not DIGESTS.exists():
         return {}
@@ -181,7 +171,7 @@ def _load() -> dict[str, Any]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("case", _all_cases(), ids=lambda c: c.name)
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
 def test_replay_output_is_byte_identical_to_the_recorded_digest(
     case: Case, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:

@@ -18,10 +18,11 @@ import pytest
 
 from coach.cli import main as coach_main
 from coach.clock import format_utc, utc_now
+from coach.contraindications import QUESTIONS
 from coach.mqtt.commands import sign_command
 from coach.samples import SampleBlock
 from coach.session.console import Console
-from coach.session.screening import QUESTIONS, ScriptedAnswers, evaluate
+from coach.session.screening import ScriptedAnswers, evaluate
 from coach.trace import read_trace
 from tests.fixtures.live import (
     SECRET,

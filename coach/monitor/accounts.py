@@ -257,12 +257,10 @@ async def audit(
     detail: str | None = None,
     remote: str | None = None,
 ) -> None:
-    """Record who did what to which patient (views included)."""
-    await db.execute(
-        "INSERT INTO audit_log (at_unix_s, actor, action, patient_id, detail, remote)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
-        (time.time(), actor, action, patient_id, detail, remote),
-    )
+    """Record who did what to which patient (views included), hash-chained (``clinic.audit_chain``)."""
+    from coach.monitor.clinic.audit_chain import append
+
+    await append(db, actor, action, patient_id=patient_id, detail=detail, remote=remote)
 
 
 async def audit_entries(

@@ -24,6 +24,7 @@ from typing import Any, Final, TypeVar
 from urllib.parse import unquote, urlsplit
 
 from coach.errors import ConfigError
+from coach.monitor.clinic.audit_chain import chain_existing_and_protect
 from coach.monitor.secret_box import encrypt_plaintext_secrets
 
 Row = dict[str, Any]
@@ -36,7 +37,10 @@ DataStep = Callable[["Tx"], Awaitable[None]]
 
 
 def data_migrations() -> dict[int, tuple[str, DataStep]]:
-    return {4: ("0004_encrypt_enrolment_secrets", encrypt_plaintext_secrets)}
+    return {
+        4: ("0004_encrypt_enrolment_secrets", encrypt_plaintext_secrets),
+        11: ("0011_audit_chain", chain_existing_and_protect),
+    }
 
 
 class Tx(ABC):

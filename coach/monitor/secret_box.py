@@ -21,35 +21,14 @@ import hmac
 import os
 import secrets
 import time
-from contextlib import AbstractAsyncContextManager
 from pathlib import Path
-from typing import Any, Final, Protocol
+from typing import Final
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from coach.errors import ConfigError
-
-
-class Tx(Protocol):
-    """What this module needs of a transaction (:class:`coach.monitor.db.Tx` has it)."""
-
-    async def fetchall(self, sql: str, params: Any = ()) -> list[dict[str, Any]]: ...
-
-    async def fetchone(self, sql: str, params: Any = ()) -> dict[str, Any] | None: ...
-
-    async def execute(self, sql: str, params: Any = ()) -> int: ...
-
-
-class Database(Protocol):
-    """What this module needs of a database (:class:`coach.monitor.db.Database` has it). Typed by
-    protocol so that db.py (whose data migration calls :func:`encrypt_plaintext_secrets`) and this
-    module do not import each other."""
-
-    secret_box: Any
-
-    def transaction(self) -> AbstractAsyncContextManager[Any]: ...
-
+from coach.monitor.db_types import Database, Tx
 
 KEY_ENV: Final = "COACH_MONITOR_SECRET_KEY"
 KEY_FILE_NAME: Final = "monitor-secret.key"

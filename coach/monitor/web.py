@@ -21,13 +21,15 @@ from typing import Any, Final
 from aiohttp import web
 
 from coach.errors import CoachError, ValidationError
+from coach.i18n import LanguageError
 from coach.ids import check_id
 from coach.monitor import accounts
 from coach.monitor.accounts import Therapist, WebSession
 from coach.monitor.alerts import AlertConfig
 from coach.monitor.db import Database
 from coach.monitor.ingest import ChangeFeed, Ingest
-from coach.monitor.report import STATIC_DIR, export_report, render_report
+from coach.monitor.report import STATIC_DIR, export_report, render_report, targets_in_force
+from coach.monitor.report_view import ReportLocale, report_locale
 from coach.monitor.security import SECURITY_HEADERS, LoginLimiter
 from coach.monitor.therapist_commands import current_targets, recent_commands, send_command, set_targets
 from coach.monitor.views import overview, patient_history, session_detail
@@ -50,6 +52,8 @@ class MonitorContext:
     secure_cookies: bool = False
     stream_min_interval_s: float = 0.25
     stream_heartbeat_s: float = 15.0
+    #: The clinic's language and locale for reports (``--language``; coach.monitor.report_view).
+    language: str | None = None
 
 
 CTX: Final = web.AppKey("monitor", MonitorContext)
@@ -90,13 +94,21 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
 
 @web.middleware
 async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
+    from coach.monitor.clinic import routes as clinic_routes
+
     ctx = request.app[CTX]
     token = request.cookies.get(COOKIE)
     session = await accounts.resume_session(ctx.db, token) if token else None
     if session is not None:
         request[SESSION] = session
     path = request.path
-    public = path in ("/login", "/api/login", "/healthz", "/favicon.ico") or path.startswith("/static/")
+    public = path in (
+        "/login",
+        "/api/login",
+        "/healthz",
+        "/favicon.ico",
+        *clinic_routes.PUBLIC_PATHS,
+    ) or path.startswith(("/static/", *clinic_routes.PUBLIC_PREFIXES))
     if session is None and not public:
         if path.startswith("/api/"):
             return _error(401, "log in first")
@@ -171,15 +183,17 @@ def _page(name: str) -> Handler:
 
 
 async def report_page(request: web.Request) -> web.StreamResponse:
+    locale = _report_locale(request)
     data = await _report_data(request, "view_report")
-    return web.Response(text=render_report(data), content_type="text/html")
+    return web.Response(text=render_report(data, locale=locale), content_type="text/html")
 
 
 async def report_export(request: web.Request) -> web.StreamResponse:
     fmt = request.match_info["fmt"]
+    locale = _report_locale(request)
     data = await _report_data(request, f"export_report_{fmt}")
     try:
-        body = await export_report(data, fmt)
+        body = await export_report(data, fmt, locale=locale)
     except CoachError as exc:
         return _error(503, str(exc))
     name = f"report-{data['patient_id']}-{data['session_id']}.{fmt}"
@@ -188,6 +202,18 @@ async def report_export(request: web.Request) -> web.StreamResponse:
         content_type="application/pdf" if fmt == "pdf" else "image/png",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
+
+
+def _report_locale(request: web.Request) -> ReportLocale:
+    """The clinic's locale or the request's ``?lang=``, and ``?paper=`` (400: a language not shipped)."""
+    try:
+        return report_locale(
+            request.app[CTX].language, override=request.query.get("lang"), paper=request.query.get("paper")
+        )
+    except LanguageError as exc:
+        raise web.HTTPBadRequest(
+            text=json.dumps({"error": f"lang: {exc}"}), content_type="application/json"
+        ) from None
 
 
 async def _report_data(request: web.Request, action: str) -> dict[str, Any]:
@@ -199,6 +225,8 @@ async def _report_data(request: web.Request, action: str) -> dict[str, Any]:
     detail["display_name"] = patient["display_name"]
     detail["generated_unix_s"] = time.time()
     detail["therapist"] = _session(request).therapist.display_name
+    detail["targets"] = await current_targets(request.app[CTX].db, patient["patient_id"])
+    detail["paper"] = request.query.get("paper")  # a4 | letter; default: the clinic's locale
     return detail
 
 
@@ -291,6 +319,7 @@ async def api_patient(request: web.Request) -> web.StreamResponse:
     cards = await overview(ctx.db, [patient], ctx.alerts)
     history["live"] = cards[0]
     history["targets"] = await current_targets(ctx.db, patient["patient_id"])
+    history["targets_in_force"] = targets_in_force(history["targets"])
     history["commands"] = await recent_commands(ctx.db, patient["patient_id"])
     return _json(history)
 
@@ -511,6 +540,8 @@ async def stream_session(request: web.Request) -> web.StreamResponse:
 
 
 def build_app(ctx: MonitorContext) -> web.Application:
+    from coach.monitor.clinic import routes as clinic_routes
+
     app = web.Application(middlewares=[security_headers, authenticate], client_max_size=64 * 1024)
     app[CTX] = ctx
     r = app.router
@@ -534,4 +565,5 @@ def build_app(ctx: MonitorContext) -> web.Application:
     r.add_get("/api/stream/overview", stream_overview)
     r.add_get("/api/stream/patients/{patient}/sessions/{session}", stream_session)
     r.add_get("/api/audit", api_audit)
+    clinic_routes.register(app)  # accounting, FHIR, data export, audit review, clinic sign-in
     return app

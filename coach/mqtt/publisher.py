@@ -6,7 +6,7 @@ up to ``max_inflight`` messages awaiting their PUBACK (paho writes them to the s
 and a broker acknowledges QoS 1 in the order it received them); a row is deleted only after its PUBACK.
 When the connection drops, everything not acknowledged is sent again, in order, on the next one.
 
-Connection handling follows the aiomqtt pain points (../shared/STYLE.md): a **new Client per
+Connection handling follows the aiomqtt pain points (its issue tracker): a **new Client per
 connection attempt** (reusing one across reconnects broke in aiomqtt 2.0.x); exponential backoff with
 jitter; a **persistent session** (``clean_session=False`` and a stable client id) so commands sent
 while the coach was offline are delivered when it returns; keepalive plus a timeout on every publish,

@@ -15,13 +15,14 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
+from coach.cue_texts import PIPELINE_CUES
 from coach.events import CadenceEvent, CueEvent, Event, StrokeEvent
-from coach.feedback.cues import MESSAGES, CueEngine
+from coach.feedback.cues import CueEngine
 from coach.pipeline.commands import Targets
 from coach.samples import FloatArray
 from coach.signal.cadence import BOUT_GAP_S, live_cadence_spm
 from coach.signal.posture import PostureFrame
-from coach.signal.stroke_api import Stroke
+from coach.signal.strokes.api import Stroke
 from coach.summary import SummaryBuilder
 
 BoolArray = npt.NDArray[np.bool_]
@@ -111,7 +112,7 @@ class Coaching:
             self._cue(tc, code, pending)
 
     def _cue(self, t_s: float, code: str, pending: list[Event]) -> None:
-        pending.append(CueEvent(type="cue", t=t_s, id="", code=code, message=MESSAGES[code]))
+        pending.append(CueEvent(type="cue", t=t_s, id="", code=code, message=PIPELINE_CUES[code]))
         self.summary.add_cue(code)
 
     def _cadence_track(self, t: FloatArray) -> tuple[FloatArray, FloatArray]:

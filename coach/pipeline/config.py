@@ -8,7 +8,7 @@ from typing import Final
 
 from calibration.profiles import ProfileStore
 from coach.errors import ValidationError
-from coach.signal.stroke_api import DetectorFactory
+from coach.signal.strokes.api import DetectorFactory
 
 MOUNTINGS: Final = ("meta", "auto", "nominal")
 
@@ -29,8 +29,8 @@ class PipelineConfig:
         target_duration_s: session target for the time cues (``meta.target_duration_s``, else none).
         state_events: emit ``state`` events (calibrating → active ⇄ paused → finished).
         cues: emit ``cue`` events.
-        stroke_detector: ``"default"`` (``coach.signal.strokes.create_detector`` when that module
-            exists), a factory, or ``None`` for no stroke detection.
+        stroke_detector: ``"default"`` (``coach.signal.strokes.create_detector``), a factory, or
+            ``None`` for no stroke detection.
         profiles: a calibration-profile store: replaces a missing ``rotate`` step with a saved long
             axis and saves new ones (live sessions; replays leave it ``None``).
         decision_hz: lowest rate of the decision grid.

@@ -4,7 +4,7 @@ in order, as far as every expected role's samples are in (see :mod:`coach.pipeli
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 
@@ -22,11 +22,13 @@ from coach.pipeline.stroke_input import StrokeInput
 from coach.samples import ROLES, FloatArray, SampleBlock
 from coach.signal.posture import PostureEstimator, Thresholds
 from coach.signal.roles import RoleStream
-from coach.signal.stroke_api import Stroke, StrokeContext
+from coach.signal.strokes.api import Stroke, StrokeContext
 from coach.summary import SummaryBuilder, calibration_summary
 from coach.trace.meta import TraceMeta
 
 _EPS = 1e-9
+#: Longest span of decision points processed at once: memory stays bounded through a long gap.
+MAX_SPAN_S: Final = 60.0
 
 
 class SessionPipeline:
@@ -48,6 +50,7 @@ class SessionPipeline:
         self.decision_hz = cfg.posture_hz * ratio
         self._dt = 1.0 / self.decision_hz
         self._block_points = max(1, round(self.decision_hz))
+        self._max_span = max(1, round(MAX_SPAN_S * self.decision_hz))
         self.roles: dict[str, RoleStream] = {}
         self._expected = {"treated"} | {r for r in meta.sensor_roles if r in ROLES}
         self._clock = -math.inf
@@ -199,7 +202,7 @@ class SessionPipeline:
         calibrating = self._calibrating
         while not self.finished:
             ready = self._ready_limit(clock, final_end_s)
-            limit = ready
+            limit = min(ready, self._j_next + self._max_span)
             if calibrating.outcome is None:
                 limit = min(limit, calibrating.limit(self._j_next, final_end_s))
             next_command = self._commands.next_point()
@@ -233,7 +236,7 @@ class SessionPipeline:
 
     def _start(self, pending: list[Event]) -> bool:
         treated = self.roles.get("treated")
-        if treated is None or treated.resampler.t0_s is None:
+        if treated is None or treated.resampler.t0_s is None or not treated.started:  # its rate known too
             return False
         # The session starts with the treated sensor's first sample (it holds the clock).
         self._j_next = math.ceil(treated.resampler.t0_s * self.decision_hz - 1e-6)

@@ -1,4 +1,4 @@
-"""The pipeline's side of the stroke-detector seam (:mod:`coach.signal.stroke_api`).
+"""The pipeline's side of the stroke-detector seam (:mod:`coach.signal.strokes.api`).
 
 Which detector (the default one, a factory, or none); per span of decision points, each role's
 calibrated signals in the segment frame (acceleration, bias-free angular rate, orientation, the up
@@ -8,7 +8,6 @@ held: a stroke is decided inside its span, at most 0.5 s after its end (else cla
 
 from __future__ import annotations
 
-import importlib
 import math
 from collections.abc import Mapping
 from typing import Final
@@ -19,8 +18,8 @@ from coach.errors import ValidationError
 from coach.samples import FloatArray
 from coach.signal import quaternion as quat
 from coach.signal.roles import RoleStream
-from coach.signal.stroke_api import (
-    DEFAULT_DETECTOR_MODULE,
+from coach.signal.strokes import create_detector
+from coach.signal.strokes.api import (
     MAX_STROKE_LATENCY_S,
     DetectorFactory,
     RoleSignals,
@@ -35,15 +34,8 @@ _EPS: Final = 1e-9
 
 
 def load_default_detector() -> DetectorFactory | None:
-    """``coach.signal.strokes.create_detector`` if that module exists, else ``None``."""
-    try:
-        module = importlib.import_module(DEFAULT_DETECTOR_MODULE)
-    except ModuleNotFoundError as exc:
-        if exc.name == DEFAULT_DETECTOR_MODULE:
-            return None
-        raise
-    factory: DetectorFactory = module.create_detector
-    return factory
+    """The default stroke detector's factory, :func:`coach.signal.strokes.create_detector`."""
+    return create_detector
 
 
 def resolve_detector(choice: str | DetectorFactory | None) -> DetectorFactory | None:

@@ -30,6 +30,10 @@ _TOP_KEYS = {
     "target_duration_s",
     "posture_hz",
     "audio",
+    "voice",
+    "language",
+    "helper",
+    "page",
     "record_dir",
     "devices",
     "body",
@@ -67,7 +71,8 @@ class RunConfig:
     arm: str | None = None
     target_duration_s: float = 720.0
     posture_hz: float = 1.0
-    audio: bool = False
+    #: Every cue spoken (the page's browser, else espeak-ng here); ``audio`` is the older name.
+    voice: bool = True
     record_dir: Path | None = None
     body: dict[str, float] = field(default_factory=dict)
     thresholds: dict[str, float] = field(default_factory=dict)
@@ -75,6 +80,12 @@ class RunConfig:
     broker: BrokerConfig | None = None
     enrolment_secret_file: Path | None = None
     simulation: dict[str, Any] = field(default_factory=dict)
+    #: The session's language (coach.i18n.LANGUAGES); ``None``: the computer's, else English.
+    language: str | None = None
+    #: A family member does the massage (wears ``stroker``): stroke cues speak to them.
+    helper: bool = False
+    #: ``[page]``: ``enabled``, ``network``, ``host``, ``port`` (see coach.patient_page.PageOptions).
+    page: dict[str, Any] = field(default_factory=dict)
 
     @property
     def roles(self) -> list[str]:
@@ -210,9 +221,31 @@ def parse_config(doc: dict[str, Any], source: str) -> RunConfig:
     elif "target_duration_s" in doc:
         target_s = _num(doc, "target_duration_s", source, *TARGET_DURATION_S)
     posture_hz = _num(doc, "posture_hz", source, 0.1, 100) if "posture_hz" in doc else 1.0
-    audio = doc.get("audio", False)
-    if not isinstance(audio, bool):
-        raise ConfigError(f"{source}: 'audio' must be true or false")
+    voice = doc.get("voice", doc.get("audio", True))
+    for key in ("voice", "audio", "helper"):
+        if not isinstance(doc.get(key, False), bool):
+            raise ConfigError(f"{source}: '{key}' must be true or false")
+    language = doc.get("language")
+    if language is not None:
+        from coach.i18n import LanguageError, resolve_language
+
+        try:
+            language = resolve_language(str(language)) if isinstance(language, str) else None
+        except LanguageError as exc:
+            raise ConfigError(f"{source}: 'language': {exc}") from None
+        if language is None:
+            raise ConfigError(f"{source}: 'language' must be a string such as \"de\"")
+    page = _table(doc, "page", source)
+    extra = sorted(set(page) - {"enabled", "network", "host", "port"})
+    if extra:
+        raise ConfigError(f"{source}: [page] unknown key(s) {', '.join(extra)}")
+    for key in ("enabled", "network"):
+        if not isinstance(page.get(key, False), bool):
+            raise ConfigError(f"{source}: [page] '{key}' must be true or false")
+    if "port" in page:
+        page["port"] = int(_num(page, "port", f"{source}: [page]", 0, 65535))
+    if "host" in page and not isinstance(page["host"], str):
+        raise ConfigError(f"{source}: [page] 'host' must be an address such as \"0.0.0.0\"")
     record_dir = _path(doc["record_dir"], source, "record_dir") if "record_dir" in doc else None
 
     devices_doc = doc.get("devices", [])
@@ -302,7 +335,7 @@ def parse_config(doc: dict[str, Any], source: str) -> RunConfig:
         arm,
         target_s,
         posture_hz,
-        audio,
+        voice,
         record_dir,
         body,
         thresholds,
@@ -310,6 +343,9 @@ def parse_config(doc: dict[str, Any], source: str) -> RunConfig:
         broker,
         secret_file,
         dict(simulation),
+        language,
+        bool(doc.get("helper", False)),
+        dict(page),
     )
 
 

@@ -1,5 +1,6 @@
-"""Where a live session's events go, in order: the view and audio at once; then, in ``t`` order, the
-MQTT spool (first: what the events file shows is already safe), the events file, and a callback.
+"""Where a live session's events go, in order: the views at once (terminal, session page, voice:
+:class:`coach.feedback.view.Views`); then, in ``t`` order, the MQTT spool (first: what the events file
+shows is already safe), the events file, and a callback.
 
 Events the session adds to the pipeline's (its ``screening`` state, calibration prompts, link cues,
 the ``self_report``) carry ids ``session-<type>-<n>``, so the pipeline's own ids stay those a replay
@@ -9,27 +10,17 @@ status document goes out through :meth:`EventSink.status` (only when it changed)
 
 from __future__ import annotations
 
-import asyncio
 import json
 import math
 from collections.abc import Callable
 from typing import Any
 
+from coach.cue_texts import english as cue_english
 from coach.events import Event, EventIds, encode, make_event, with_t
-from coach.feedback.audio import AudioCues
-from coach.feedback.terminal import TerminalView
+from coach.feedback.view import SessionView
 from coach.mqtt.publisher import Publisher
 from coach.mqtt.topics import PatientTopics
 from coach.session.recorder import SessionRecorder
-from coach.session.screening import BLOCKED_MESSAGE
-
-#: What the session itself says to the person (cues that are not the pipeline's).
-SESSION_MESSAGES: dict[str, str] = {
-    "screening_blocked": BLOCKED_MESSAGE,
-    "screening_cleared": "Your therapist has cleared you for today's session.",
-    "sensor_lost": "The {role} sensor lost its connection: the session is paused until it is back.",
-    "sensor_back": "The {role} sensor is back: carry on.",
-}
 
 
 class SessionIds(EventIds):
@@ -92,8 +83,7 @@ class EventSink:
         topics: PatientTopics,
         recorder: SessionRecorder,
         publisher: Publisher | None,
-        view: TerminalView | None,
-        audio: AudioCues,
+        view: SessionView | None,
         on_event: Callable[[Event], None] | None,
     ) -> None:
         self.session_id = session_id
@@ -101,7 +91,6 @@ class EventSink:
         self.recorder = recorder
         self.publisher = publisher
         self.view = view
-        self.audio = audio
         self.on_event = on_event
         self.ids = SessionIds()
         self.merger = Merger()
@@ -116,7 +105,7 @@ class EventSink:
         return event
 
     def session_cue(self, t_s: float, code: str, **fmt: str) -> None:
-        self.session_event(t_s, "cue", code=code, message=SESSION_MESSAGES[code].format(**fmt), **fmt)
+        self.session_event(t_s, "cue", code=code, message=cue_english(code, **fmt), **fmt)
 
     def pipeline_events(self, events: list[Event]) -> None:
         """Pipeline events (already shown), sent in ``t`` order with the session's."""
@@ -125,9 +114,6 @@ class EventSink:
     def show(self, event: Event) -> None:
         if self.view is not None:
             self.view.on_event(event)
-        if event["type"] == "cue" and self.audio.enabled:
-            task = asyncio.get_running_loop().create_task(self.audio.play(str(event["message"])))
-            task.add_done_callback(lambda t: t.exception())
 
     def sink(self, events: list[Event]) -> None:
         if not events:

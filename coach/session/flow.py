@@ -31,8 +31,7 @@ from typing import Any, Protocol
 
 from coach.clock import SessionClock, format_utc, utc_now
 from coach.events import Event, Gap, StateEvent, encode, make_event
-from coach.feedback.audio import AudioCues
-from coach.feedback.terminal import TerminalView
+from coach.feedback.view import SessionView
 from coach.ids import new_session_id
 from coach.mqtt.broker_config import BrokerSettings
 from coach.mqtt.publisher import Publisher
@@ -101,8 +100,7 @@ class LiveSession:
         secret: Secret | None = None,
         clock: SessionClock | None = None,
         console: Console | None = None,
-        view: TerminalView | None = None,
-        audio: AudioCues | None = None,
+        view: SessionView | None = None,
         on_event: Callable[[Event], None] | None = None,
     ) -> None:
         self.config = config
@@ -113,7 +111,6 @@ class LiveSession:
         self.clock = clock or SessionClock()
         self.console = console
         self.view = view
-        self.audio = audio or AudioCues(False)
         self.topics = PatientTopics(config.patient)
         self.session_id = config.session_id or new_session_id()
         record_dir = config.record_dir or (store.directory / "sessions")
@@ -133,7 +130,7 @@ class LiveSession:
         self._start_wall: datetime | None = None
         self._spool: Spool | None = None
         self.publisher: Publisher | None = None
-        self.sink = EventSink(self.session_id, self.topics, self.recorder, None, view, self.audio, on_event)
+        self.sink = EventSink(self.session_id, self.topics, self.recorder, None, view, on_event)
         self.links = Links(
             list(source.sensors),
             self.recorder,
@@ -322,9 +319,7 @@ class LiveSession:
         """One key stops the session (the person may stop at any moment)."""
         if self.console is None:
             return contextlib.nullcontext()
-        return self.console.stop_keys_while(
-            lambda: self._end("stopped by the person", aborted=self.pipeline is None)
-        )
+        return self.console.stop_keys_while(self.request_stop)
 
     async def _stream(self) -> None:
         """Calibration, then the active session, until something ends it."""
@@ -388,6 +383,22 @@ class LiveSession:
     def _on_link(self, item: Any) -> None:
         self.links.on_link(item)
         self._status(self._pipeline_state())
+
+    # ------------------------------------------------------------------------------------------
+    # the person's own controls (the session page's Stop and Pause; the terminal's stop keys)
+
+    def request_stop(self, reason: str = "stopped by the person") -> None:
+        """End the session now, as a stop key does (aborted when it had not started coaching)."""
+        self._end(reason, aborted=self.pipeline is None)
+
+    def pause_by_person(self) -> bool:
+        """Pause the active session (a reason of :mod:`coach.session.links`, recorded like the coach's
+        link pauses); ``False`` when not active or already paused by the person."""
+        return self.links.person(True, self.clock.now_s())
+
+    def resume_by_person(self) -> bool:
+        """End the person's own pause (the session resumes when no other reason holds it)."""
+        return self.links.person(False, self.clock.now_s())
 
     def _end(self, reason: str, *, aborted: bool) -> None:
         if not self._done.is_set():
@@ -555,7 +566,11 @@ class LiveSession:
             self.publisher.set_final_retained(
                 self.topics.status,
                 json.dumps(
-                    {"state": "offline", "session": self.session_id, "wall_utc": format_utc(utc_now())},
+                    {
+                        "state": "offline",
+                        "session": self.session_id,
+                        "wall_utc": format_utc(utc_now()),
+                    },
                     separators=(",", ":"),
                 ).encode(),
             )
@@ -565,7 +580,6 @@ class LiveSession:
             spool_empty = await self.publisher.stop(self.config.drain_timeout_s)
             assert self._spool is not None
             self._spool.close()
-        await self.audio.close()
         if self.view is not None:
             self.view.close()
         return SessionResult(

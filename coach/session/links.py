@@ -1,12 +1,13 @@
 """The sensors' links during a live session, and the one owner of why the session is paused.
 
 A session is paused while any *reason* holds: ``therapist`` (a therapist's ``pause`` until their
-``resume``) or ``link:<role>`` (that sensor's link is down). The pipeline pauses by itself when the
+``resume``), ``person`` (the person's own Pause on the session page until their Resume) or
+``link:<role>`` (that sensor's link is down). The pipeline pauses by itself when the
 ``treated`` sensor falls silent (a gap in its samples, :mod:`coach.pipeline.states`), so only the other
 sensors' links are reasons here. When the first reason appears a ``pause`` command goes to the
 pipeline, when the last one goes a ``resume``: recorded in ``commands.jsonl`` like every command, so a
 replay pauses at the same points. A therapist's own pause and resume travel as their commands; the
-coach's for a lost link as ``by: "coach"`` commands.
+coach's for a lost link or the person's pause as ``by: "coach"`` commands.
 
 Links also keep the link table of the status document (``up``/``down``, battery) and the gaps of the
 summary (``{"role", "start_s", "end_s"}``), and tell the person with a cue when a sensor is lost or back.
@@ -19,7 +20,7 @@ from typing import Any
 
 from coach.clock import format_utc, utc_now
 from coach.events import Gap
-from coach.feedback.terminal import TerminalView
+from coach.feedback.view import SessionView
 from coach.samples import LinkStatus
 from coach.session.recorder import SessionRecorder
 
@@ -37,12 +38,13 @@ class Links:
     """
 
     THERAPIST = "therapist"
+    PERSON = "person"
 
     def __init__(
         self,
         roles: list[str],
         recorder: SessionRecorder,
-        view: TerminalView | None,
+        view: SessionView | None,
         cue: Callable[[str, str], None],
         running: Callable[[], bool],
         apply: Callable[[Command, float], None],
@@ -114,6 +116,17 @@ class Links:
         self.reasons.discard(reason)
         if not self.reasons:
             self._coach_command("resume", t_s)
+
+    def person(self, pause: bool, t_s: float) -> bool:
+        """The person's own Pause (``pause``) or Resume on the session page: whether it changed anything
+        (``False`` when no pipeline runs, or the person's pause is already on, or off)."""
+        if not self.running() or (self.PERSON in self.reasons) == pause:
+            return False
+        if pause:
+            self.pause(self.PERSON, t_s)
+        else:
+            self.resume(self.PERSON, t_s)
+        return True
 
     def therapist(self, command: Command, t_s: float) -> tuple[bool, str]:
         """A therapist's ``pause`` or ``resume`` (a running session): whether it applied, and why."""

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from coach.clock import format_utc
 from coach.commands import setting_values, targets_command
 from coach.errors import ValidationError
-from coach.feedback.terminal import TerminalView
+from coach.feedback.view import SessionView
 from coach.mqtt.commands import Command, CommandError, parse_command, parse_targets
 from coach.mqtt.publisher import Publisher
 from coach.mqtt.secrets import Secret
@@ -65,7 +65,7 @@ class Remote:
         secret: Secret | None,
         settings: dict[str, float],
         links: Links,
-        view: TerminalView | None,
+        view: SessionView | None,
         control: SessionControl,
         publisher: Callable[[], Publisher | None],
     ) -> None:

@@ -1,6 +1,6 @@
 """Putting a live session together: broker (configured or embedded), local store and secret, sample
-source (simulated or real devices), terminal view, audio and keyboard; used by ``coach run`` and
-``coach demo``.
+source (simulated or real devices), the views (terminal, session page, voice) in the session's
+language, and the inputs (keyboard, page); used by ``coach run`` and ``coach demo``.
 
 This is the composition root of ``--simulated``: the only module of the session that assembles
 simulated devices (``simulators.ble.world``); everything else takes its sample source as given.
@@ -8,6 +8,7 @@ simulated devices (``simulators.ble.world``); everything else takes its sample s
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import sys
 from collections.abc import Callable
@@ -16,9 +17,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from coach.clock import SessionClock
+from coach.contraindications import QUESTIONS
+from coach.cue_texts import SELF_REPORT_INTRO, SELF_REPORT_PAIN, SELF_REPORT_SWELLING
 from coach.events import Event
-from coach.feedback.audio import AudioCues
+from coach.feedback.progress import load_history
 from coach.feedback.terminal import TerminalView
+from coach.feedback.view import SessionView, Views
+from coach.feedback.voice import MachineVoice
+from coach.i18n import Texts, texts
 from coach.mqtt.broker_config import BrokerSettings
 from coach.mqtt.embedded_broker import embedded_broker_process
 from coach.mqtt.secrets import Secret, read_secret_file, secret_from
@@ -126,16 +132,18 @@ def device_source(cfg: RunConfig) -> HubSource:
 class TerminalSelfReport:
     """Pain and swelling typed at the console after the session."""
 
-    def __init__(self, console: Console, out: Any) -> None:
+    def __init__(self, console: Console, out: Any, tr: Texts | None = None) -> None:
         self.console = console
         self.out = out
+        self.tr = tr or texts("en")
 
     async def report(self) -> tuple[int | None, int | None]:
         if self.console.closed:
             return None, None
-        self.out.write("Before you go: how do your hand and arm feel now?\n")
-        pain = await ask_score(self.console, self.out, "Pain")
-        swelling = await ask_score(self.console, self.out, "Swelling")
+        tr = self.tr
+        self.out.write(tr(SELF_REPORT_INTRO) + "\n")
+        pain = await ask_score(self.console, self.out, tr(SELF_REPORT_PAIN), tr=tr)
+        swelling = await ask_score(self.console, self.out, tr(SELF_REPORT_SWELLING), tr=tr)
         return pain, swelling
 
 
@@ -148,18 +156,77 @@ class SessionRun:
     self_report: SelfReport | None = None
     speed: float = 1.0
     interactive_view: bool | None = None
-    audio: bool = False
+    #: Speak every cue (``None``: the config's ``voice``).
+    voice: bool | None = None
+    #: The session's language (``None``: the config's, else the computer's, else English).
+    language: str | None = None
+    #: Helper mode (``None``: the config's ``helper``).
+    helper: bool | None = None
+    #: The session page (``None``: from the config's ``[page]``); ``open_page``: open it in a browser.
+    page: Any = None
+    open_page: bool = False
+    #: Called with the lines that tell where the session page is (default: printed on stderr).
+    on_page: Callable[[list[str]], None] | None = None
     on_broker: Callable[[str], None] | None = None
     on_event: Callable[[Event], None] | None = None
     live_overrides: dict[str, Any] = field(default_factory=dict)
     data_dir: Path | None = None
 
 
+def page_options(cfg: RunConfig, override: Any = None) -> Any:
+    """The session page's options: ``override`` (a ``PageOptions``), else the config's ``[page]``."""
+    from coach.patient_page import PageOptions
+
+    if override is not None:
+        return override
+    return PageOptions(**{k: v for k, v in cfg.page.items() if k in ("enabled", "network", "host", "port")})
+
+
 async def run_session(cfg: RunConfig, run: SessionRun) -> SessionResult:
-    """Run one live session to its end (see :class:`~coach.session.live.LiveSession`)."""
+    """Run one live session to its end (see :class:`~coach.session.flow.LiveSession`)."""
+    tr = texts(run.language or cfg.language)
+    helper = cfg.helper if run.helper is None else run.helper
     store = LocalStore(patient_dir(cfg.patient, run.data_dir))
     console = Console()
-    view = TerminalView(sys.stderr, interactive=run.interactive_view)
+    terminal = TerminalView(sys.stderr, interactive=run.interactive_view, tr=tr, helper=helper)
+    answers: AnswerSource = run.answers or TerminalAnswers(console, sys.stderr, tr=tr)
+    self_report: SelfReport = run.self_report or TerminalSelfReport(console, sys.stderr, tr)
+    views: list[SessionView] = [terminal]
+    page = None
+    options = page_options(cfg, run.page)
+    if options.enabled:
+        from coach.patient_page import PatientPage
+
+        settings_now = store.settings()
+        cadence = cfg.cadence_spm
+        if "cadence_min_spm" in settings_now and "cadence_max_spm" in settings_now:
+            cadence = (settings_now["cadence_min_spm"], settings_now["cadence_max_spm"])
+        page = PatientPage(
+            tr,
+            options,
+            helper=helper,
+            body=cfg.body,
+            cadence_spm=cadence or (8.0, 40.0),
+            elevation_margin_m=settings_now.get(
+                "elevation_margin_m", cfg.thresholds.get("elevation_margin_m")
+            ),
+            history=load_history(cfg.record_dir or store.directory / "sessions"),
+            question_count=len(QUESTIONS),
+            console=sys.stderr,
+        )
+        views.append(page.view)
+        answers = page.answers([answers])
+        self_report = page.self_report([self_report])
+    voice = MachineVoice(
+        tr,
+        enabled=cfg.voice if run.voice is None else run.voice,
+        helper=helper,
+        page_open=page.is_open if page is not None else (lambda: False),
+    )
+    views.append(voice)
+    if page is not None:
+        page.server.on_helper.append(lambda on: setattr(voice, "helper", on))
+        page.server.on_helper.append(lambda on: setattr(terminal, "helper", on))
     secret = enrolment_secret(cfg, store)
     if secret is None:
         print(
@@ -179,6 +246,19 @@ async def run_session(cfg: RunConfig, run: SessionRun) -> SessionResult:
             )
         if run.on_broker is not None:
             run.on_broker(settings.url)
+        if page is not None:
+            url = await page.start()
+            stack.push_async_callback(page.stop)
+            lines = page.console_lines()
+            if run.on_page is not None:
+                run.on_page(lines)
+            else:
+                print("\n".join(lines), file=sys.stderr)
+            if run.open_page:
+                import webbrowser
+
+                await asyncio.to_thread(webbrowser.open, url)
+        stack.push_async_callback(voice.aclose)
         live = LiveConfig(
             patient=cfg.patient,
             arm=cfg.arm,
@@ -194,17 +274,18 @@ async def run_session(cfg: RunConfig, run: SessionRun) -> SessionResult:
         session = LiveSession(
             live,
             run.source,
-            answers=run.answers or TerminalAnswers(console, sys.stderr),
+            answers=answers,
             store=store,
-            self_report=run.self_report or TerminalSelfReport(console, sys.stderr),
+            self_report=self_report,
             broker=settings,
             secret=secret,
             clock=SessionClock(run.speed),
             console=console,
-            view=view,
-            audio=AudioCues(run.audio or cfg.audio),
+            view=Views(views),
             on_event=run.on_event,
         )
+        if page is not None:
+            page.bind(session)
         print(
             f"coach: session {session.session_id} for {cfg.patient}; broker {settings.url}; "
             f"recording to {session.recorder.directory}",

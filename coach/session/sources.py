@@ -28,7 +28,7 @@ SourceItem = SampleBlock | LinkStatus
 
 
 class SampleSource(Protocol):
-    """What :class:`~coach.session.live.LiveSession` reads from."""
+    """What :class:`~coach.session.flow.LiveSession` reads from."""
 
     @property
     def sensors(self) -> Mapping[str, Mapping[str, Any]]:
