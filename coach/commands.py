@@ -51,6 +51,19 @@ THRESHOLD_RANGES: Final[dict[str, tuple[float, float]]] = {
 THRESHOLD_KEYS: Final = tuple(THRESHOLD_RANGES)
 #: How long a screening clearance may last (days).
 VALID_DAYS: Final = (1, 30)
+#: The coach's own settings where nobody set one (a therapist, the ``coach run`` configuration, a trace's
+#: ``meta``), by setting key: a 12-minute live session (a replay has no target unless its ``meta`` gives
+#: one), 8–40 strokes a minute (DESIGN.md §6), the hand 5 cm above the heart, the wrist within 15° of
+#: flexion and 10° of deviation (DESIGN.md §5). The pipeline, the live session and the monitor's report
+#: read them here.
+DEFAULT_SETTINGS: Final[dict[str, float]] = {
+    "target_duration_s": 720.0,
+    "cadence_min_spm": 8.0,
+    "cadence_max_spm": 40.0,
+    "elevation_margin_m": 0.05,
+    "wrist_flexion_deg": 15.0,
+    "wrist_deviation_deg": 10.0,
+}
 
 
 def number_in(args: Mapping[str, Any], key: str, lo: float, hi: float) -> float:

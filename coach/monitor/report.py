@@ -25,6 +25,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Final
 
+from coach.commands import DEFAULT_SETTINGS
 from coach.errors import ConfigError
 from coach.monitor.report_text import REPORT_TEXT, report_texts
 from coach.monitor.report_view import ReportLocale, report_locale, report_view
@@ -49,14 +50,12 @@ def _json_for_script(data: Any) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-#: The coach's own defaults (coach/pipeline.py, coach/session/live.py) for targets never sent.
+#: The coach's own defaults (coach.commands.DEFAULT_SETTINGS) for targets never sent, by report key.
 DEFAULT_TARGETS: Final = {
-    "target_duration_s": 720.0,
-    "min_spm": 8.0,
-    "max_spm": 40.0,
-    "elevation_margin_m": 0.05,
-    "wrist_flexion_deg": 15.0,
-    "wrist_deviation_deg": 10.0,
+    "target_duration_s": DEFAULT_SETTINGS["target_duration_s"],
+    "min_spm": DEFAULT_SETTINGS["cadence_min_spm"],
+    "max_spm": DEFAULT_SETTINGS["cadence_max_spm"],
+    **{k: DEFAULT_SETTINGS[k] for k in ("elevation_margin_m", "wrist_flexion_deg", "wrist_deviation_deg")},
 }
 #: Body defaults of DESIGN.md §5 (elbow supported at heart level, forearm 0.26 m), for margin <-> angle.
 FOREARM_LENGTH_M: Final = 0.26

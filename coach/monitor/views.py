@@ -11,6 +11,7 @@ import time
 from datetime import date, datetime, timedelta
 from typing import Any, Final
 
+from coach.commands import DEFAULT_SETTINGS
 from coach.monitor.alerts import (
     RUNNING_STATES,
     AlertConfig,
@@ -21,8 +22,6 @@ from coach.monitor.alerts import (
 from coach.monitor.db import Database
 from coach.monitor.messages import SELF_REPORT_TYPE, parse_wall_utc
 
-#: Session length a coach uses when no target was set (the live-session default).
-DEFAULT_TARGET_DURATION_S: Final = 720.0
 CALENDAR_DAYS: Final = 56
 
 
@@ -59,7 +58,7 @@ async def target_duration_s(db: Database, patient_id: str, status: dict[str, Any
     doc = _load(row["payload"]) if row else {}
     if isinstance(doc.get("target_duration_s"), int | float):
         return float(doc["target_duration_s"])
-    return DEFAULT_TARGET_DURATION_S
+    return DEFAULT_SETTINGS["target_duration_s"]  # the coach's own when no target was set
 
 
 async def session_live(

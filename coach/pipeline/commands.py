@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from coach.commands import THRESHOLD_KEYS, check_recorded
+from coach.commands import DEFAULT_SETTINGS, THRESHOLD_KEYS, check_recorded
 from coach.signal.posture import Thresholds
 from coach.trace.meta import TraceMeta
 
@@ -73,20 +73,22 @@ class Targets:
         cadence_max_spm: float | None,
         target_duration_s: float | None,
     ) -> Targets:
-        """The configuration's values, else ``meta``'s, else the defaults (0.05 m, 15°, 10°; 8–40
-        strokes/min; no target)."""
+        """The configuration's values, else ``meta``'s, else :data:`coach.commands.DEFAULT_SETTINGS`
+        (0.05 m, 15°, 10°; 8–40 strokes/min); no target unless given."""
         th = meta.thresholds
         thresholds = Thresholds(
-            _pick(elevation_margin_m, th.get("elevation_margin_m"), 0.05),
-            _pick(wrist_flexion_deg, th.get("wrist_flexion_deg"), 15.0),
-            _pick(wrist_deviation_deg, th.get("wrist_deviation_deg"), 10.0),
+            _pick(elevation_margin_m, th.get("elevation_margin_m"), DEFAULT_SETTINGS["elevation_margin_m"]),
+            _pick(wrist_flexion_deg, th.get("wrist_flexion_deg"), DEFAULT_SETTINGS["wrist_flexion_deg"]),
+            _pick(
+                wrist_deviation_deg, th.get("wrist_deviation_deg"), DEFAULT_SETTINGS["wrist_deviation_deg"]
+            ),
         )
         cad = meta.raw.get("cadence_spm")
         cad = cad if isinstance(cad, dict) else {}
         return cls(
             thresholds,
-            _pick(cadence_min_spm, _num_or_none(cad.get("min_spm")), 8.0),
-            _pick(cadence_max_spm, _num_or_none(cad.get("max_spm")), 40.0),
+            _pick(cadence_min_spm, _num_or_none(cad.get("min_spm")), DEFAULT_SETTINGS["cadence_min_spm"]),
+            _pick(cadence_max_spm, _num_or_none(cad.get("max_spm")), DEFAULT_SETTINGS["cadence_max_spm"]),
             target_duration_s or meta.target_duration_s,
         )
 

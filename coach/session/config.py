@@ -16,7 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from coach.clock import format_utc
-from coach.commands import CADENCE_SPM, TARGET_DURATION_S, THRESHOLD_RANGES, check_target_duration
+from coach.commands import (
+    CADENCE_SPM,
+    DEFAULT_SETTINGS,
+    TARGET_DURATION_S,
+    THRESHOLD_RANGES,
+    check_target_duration,
+)
 from coach.errors import ConfigError, ValidationError
 from coach.ids import check_id
 from coach.samples import ROLES
@@ -69,7 +75,7 @@ class RunConfig:
     patient: str
     devices: tuple[DeviceConfig, ...]
     arm: str | None = None
-    target_duration_s: float = 720.0
+    target_duration_s: float = DEFAULT_SETTINGS["target_duration_s"]
     posture_hz: float = 1.0
     #: Every cue spoken (the page's browser, else espeak-ng here); ``audio`` is the older name.
     voice: bool = True
@@ -92,9 +98,6 @@ class RunConfig:
         return [d.role for d in self.devices]
 
 
-DEFAULT_TARGET_DURATION_S = 720.0
-
-
 @dataclass
 class LiveConfig:
     """How a live session runs (see docs/live-sessions.md for the matching TOML keys)."""
@@ -102,7 +105,7 @@ class LiveConfig:
     patient: str
     arm: str | None = None
     body: dict[str, float] | None = None
-    target_duration_s: float = DEFAULT_TARGET_DURATION_S
+    target_duration_s: float = DEFAULT_SETTINGS["target_duration_s"]
     cadence_spm: tuple[float, float] | None = None
     thresholds: dict[str, float] = field(default_factory=dict)
     posture_hz: float = 1.0
@@ -212,7 +215,7 @@ def parse_config(doc: dict[str, Any], source: str) -> RunConfig:
     arm = doc.get("arm")
     if arm is not None and arm not in ("left", "right"):
         raise ConfigError(f"{source}: 'arm' must be 'left' or 'right', not {arm!r}")
-    target_s = 720.0
+    target_s = DEFAULT_SETTINGS["target_duration_s"]
     if "target_duration_min" in doc and "target_duration_s" in doc:
         raise ConfigError(f"{source}: give target_duration_min or target_duration_s, not both")
     if "target_duration_min" in doc:
