@@ -20,6 +20,7 @@ monitor's environment locale (``LC_ALL``, else ``LC_PAPER``, else ``LANG``; A4 w
 
 from __future__ import annotations
 
+import decimal
 import math
 import os
 from collections.abc import Mapping
@@ -151,7 +152,17 @@ def report_locale(
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return isinstance(value, int) or math.isfinite(value)  # an int too big for a float is finite too
+
+
+def _room_for(value: float, shift: int = 0) -> decimal.Context:
+    """A decimal context with room for every digit of ``value``: Babel rounds in the current context,
+    whose 28 digits a stored (absurd) count such as 1e25 strokes would overflow. ``shift``: the digits
+    a format adds before the point (2 for a percentage)."""
+    digits = len(str(abs(value))) if isinstance(value, int) else len(f"{abs(value):.0f}")
+    return decimal.Context(prec=max(28, digits + shift + 10))
 
 
 def m_ss(seconds: Any) -> str:
@@ -190,13 +201,15 @@ def format_when(unix_s: Any, loc: ReportLocale) -> str:
 def format_number(value: Any, loc: ReportLocale, pattern: str | None = None) -> str:
     if not _is_number(value):
         return DASH
-    return format_decimal(value, format=pattern, locale=loc.locale)
+    with decimal.localcontext(_room_for(value)):
+        return format_decimal(value, format=pattern, locale=loc.locale)
 
 
 def format_share(fraction: Any, loc: ReportLocale) -> str:
     if not _is_number(fraction):
         return DASH
-    return format_percent(fraction, locale=loc.locale)
+    with decimal.localcontext(_room_for(fraction, shift=2)):
+        return format_percent(fraction, locale=loc.locale)
 
 
 # --- the report's words and figures -------------------------------------------------------------
