@@ -237,6 +237,38 @@ async def test_fhir_bundle_is_valid_r4_and_pseudonymous(monitor: Monitor) -> Non
             assert r.status == 403
 
 
+async def test_fhir_device_names_the_model_the_coach_reported(monitor: Monitor) -> None:
+    """The coach's status names each sensor's device profile (``sensors.<role>.device``, also in its
+    offline status at the end): the FHIR Device carries it instead of "model not reported"."""
+    base = monitor.url
+    http, _ = await _client(base, "alice", PASSWORD_ALICE)
+
+    async def devices() -> dict[str, str]:
+        async with http.get(f"{base}/api/patients/p-anna/fhir") as r:
+            assert r.status == 200
+            doc = await r.json(content_type=None)
+        found = [e["resource"] for e in doc["entry"] if e["resource"]["resourceType"] == "Device"]
+        return {d["type"]["coding"][0]["code"]: d["deviceName"][0]["name"] for d in found}
+
+    async with http:
+        assert "model not reported" in (await devices())["sensor-treated"]
+        status = {
+            "state": "offline",
+            "session": "s-device-check",
+            "wall_utc": "2026-01-05T09:45:00.000Z",
+            "sensors": {
+                "treated": {"link": "down", "battery_pct": 80, "device": "witmotion-bwt901"},
+                "hand": {"link": "down", "battery_pct": None, "device": "movesense"},
+            },
+        }
+        payload = json.dumps(status).encode()
+        await store_batch(
+            _db(monitor), [Received(parse_message("coach/v1/p-anna/status", payload), time.time())]
+        )
+        named = await devices()
+    assert named["sensor-treated"] == "witmotion-bwt901" and named["sensor-hand"] == "movesense"
+
+
 async def test_the_r4_schema_check_catches_a_broken_resource() -> None:
     """The schema check is not a rubber stamp: a wrong element fails it."""
     bad = {

@@ -74,7 +74,7 @@ def test_valid_messages_become_records() -> None:
         "state": "active",
         "session": "s-1",
         "wall_utc": "2026-11-24T09:30:00Z",
-        "sensors": {"treated": {"link": "up", "battery_pct": 80}},
+        "sensors": {"treated": {"link": "up", "battery_pct": 80, "device": "witmotion-bwt901"}},
     }
     srec = parse_message("coach/v1/p-01/status", json.dumps(status).encode())
     assert isinstance(srec, StatusRecord) and srec.status_unix_s is not None
@@ -112,6 +112,11 @@ def test_valid_messages_become_records() -> None:
         ("coach/v1/p 01/s-1/events", json.dumps(GOOD_STROKE).encode(), "pseudonymous id"),
         ("coach/v1/p-01/status", b'{"state":"active","sensors":{"treated":{"link":"maybe"}}}', "link"),
         ("coach/v1/p-01/status", b'{"state":3}', "short string"),
+        (
+            "coach/v1/p-01/status",
+            b'{"state":"active","sensors":{"treated":{"link":"up","device":["x"]}}}',
+            "device must be a device profile name",
+        ),
         ("coach/v1/p-01/cmd_result", b'{"ok": true}', "cmd_id"),
         ("coach/v1/p-01/s-1/other", b"{}", "unknown topic"),
         ("other/p-01", b"{}", "not a coach/v1"),

@@ -196,6 +196,12 @@ def _validate_status(topic: str, status: dict[str, Any]) -> None:
             battery is None or (_is_num(battery) and 0 <= float(battery) <= 100),
             f"status sensor {role!r}: battery_pct must be in [0, 100] or null",
         )
+        device = info.get("device")
+        _require(
+            topic,
+            device is None or (isinstance(device, str) and 0 < len(device) <= 64),
+            f"status sensor {role!r}: device must be a device profile name (at most 64 characters)",
+        )
 
 
 def parse_message(topic: str, payload: bytes) -> Record:

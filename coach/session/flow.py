@@ -132,7 +132,7 @@ class LiveSession:
         self.publisher: Publisher | None = None
         self.sink = EventSink(self.session_id, self.topics, self.recorder, None, view, on_event)
         self.links = Links(
-            list(source.sensors),
+            source.sensors,
             self.recorder,
             view,
             cue=lambda code, role: self._session_cue(code, role=role),
@@ -570,6 +570,7 @@ class LiveSession:
                         "state": "offline",
                         "session": self.session_id,
                         "wall_utc": format_utc(utc_now()),
+                        "sensors": self.links.offline_sensors(),
                     },
                     separators=(",", ":"),
                 ).encode(),

@@ -9,13 +9,14 @@ pipeline, when the last one goes a ``resume``: recorded in ``commands.jsonl`` li
 replay pauses at the same points. A therapist's own pause and resume travel as their commands; the
 coach's for a lost link or the person's pause as ``by: "coach"`` commands.
 
-Links also keep the link table of the status document (``up``/``down``, battery) and the gaps of the
+Links also keep the link table of the status document (``up``/``down``, battery, the device profile
+when known) and the gaps of the
 summary (``{"role", "start_s", "end_s"}``), and tell the person with a cue when a sensor is lost or back.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from coach.clock import format_utc, utc_now
@@ -31,7 +32,9 @@ class Links:
     """Link table, gaps and pause reasons (see the module docstring).
 
     Args:
-        roles: the session's sensors (each starts ``down`` until its link is reported up).
+        sensors: the session's sensors (each starts ``down`` until its link is reported up), as the
+            source gives them (:attr:`coach.session.sources.SampleSource.sensors`: ``device`` is the
+            device profile; ``unknown`` or missing when the source does not know it).
         cue: ``cue(code, role)``: a session cue for the person.
         running: whether a pipeline is running (commands go nowhere before or after).
         apply: ``apply(command, t_s)``: apply a command to the running pipeline (and record it).
@@ -42,7 +45,7 @@ class Links:
 
     def __init__(
         self,
-        roles: list[str],
+        sensors: Mapping[str, Mapping[str, Any]],
         recorder: SessionRecorder,
         view: SessionView | None,
         cue: Callable[[str, str], None],
@@ -54,7 +57,8 @@ class Links:
         self.cue = cue
         self.running = running
         self.apply = apply
-        self.table: dict[str, dict[str, Any]] = {r: {"link": "down", "battery_pct": None} for r in roles}
+        self.devices = {r: str(d) for r, s in sensors.items() if (d := s.get("device")) and d != "unknown"}
+        self.table: dict[str, dict[str, Any]] = {r: {"link": "down", "battery_pct": None} for r in sensors}
         self.down_since: dict[str, float] = {}
         self.gaps: list[Gap] = []
         self.reasons: set[str] = set()
@@ -99,8 +103,18 @@ class Links:
         return sorted(self.gaps + open_gaps, key=lambda g: (g["start_s"], g["role"]))
 
     def sensors(self) -> dict[str, dict[str, Any]]:
-        """The status document's ``sensors``: per role ``{"link", "battery_pct"}``."""
-        return {role: dict(v) for role, v in self.table.items()}
+        """The status document's ``sensors``: per role ``{"link", "battery_pct"}``, and ``"device"`` (the
+        device profile, e.g. ``witmotion-bwt901``) when the session knows it (the monitor's FHIR Device)."""
+        out = {role: dict(v) for role, v in self.table.items()}
+        for role, device in self.devices.items():
+            out.setdefault(role, {"link": "down", "battery_pct": None})["device"] = device
+        return out
+
+    def offline_sensors(self) -> dict[str, dict[str, Any]]:
+        """The ``sensors`` of the coach's own ``offline`` status at the end (it has let go of the
+        sensors): every link down; the last battery level and the device profile kept, so the monitor
+        still knows which devices measured (its FHIR Device)."""
+        return {role: {**v, "link": "down"} for role, v in self.sensors().items()}
 
     # -- pausing ----------------------------------------------------------------------------------
 
