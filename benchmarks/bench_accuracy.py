@@ -22,7 +22,7 @@ import os
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
@@ -30,11 +30,8 @@ from typing import Any
 import numpy as np
 
 from benchmarks.corpus import Condition, ensure_session, load_truth, read_labels, replay
+from benchmarks.real_data import XIO_TRACE, broad_trials
 from benchmarks.scoring import Score, score_session
-
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-XIO_TRACE = SHARED / "data" / "xio_fusion" / "sensor_data.coach-trace.csv"
-BROAD_DIR = SHARED / "data" / "broad"
 
 TARGETS = {
     "f1_alone": 0.95,
@@ -288,14 +285,14 @@ def real_false_positives() -> list[tuple[str, float, int, float]]:
         items.append(("x-io handheld (sensor_data)", XIO_TRACE))
     tmp = Path(tempfile.mkdtemp(prefix="coach-broad-"))
     try:
-        for npz in sorted(BROAD_DIR.glob("*.npz")):
+        for npz in broad_trials():
             p = tmp / (npz.stem + ".csv")
             _broad_trace(npz, p)
             items.append((f"BROAD {npz.stem}", p))
         for name, path in items:
             events = replay(path, posture_hz=1.0)
             strokes = sum(1 for e in events if e["type"] == "stroke")
-            summary = events[-1]
+            summary: Mapping[str, Any] = events[-1]
             minutes = float(summary.get("duration_s") or 0.0) / 60.0
             out.append((name, minutes, strokes, strokes / minutes if minutes > 0 else math.nan))
     finally:

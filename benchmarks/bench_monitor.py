@@ -2,7 +2,7 @@
 
 Each simulated coach is a light publisher on its own MQTT connection that replays a recorded event
 stream in real time (``coach simulate`` + ``coach replay``, made at start; ``--streams synthetic`` uses
-the contract-built streams of :mod:`coach.monitor.feed` instead) and publishes its retained status at
+the contract-built streams of :mod:`tests.fixtures.event_feed` instead) and publishes its retained status at
 1 Hz. Every event carries the wall time it was published (``bench_pub_unix_s``, an added field); the
 monitor stamps ``received_unix_s`` and ``stored_unix_s`` (when its batch write starts) on each row. So:
 
@@ -82,7 +82,7 @@ def _record(count: int, duration_s: float, workdir: Path) -> list[list[dict[str,
 
 
 def synthetic_streams(count: int, duration_s: float) -> list[list[dict[str, Any]]]:
-    from coach.monitor.feed import synthetic_session
+    from tests.fixtures.event_feed import synthetic_session
 
     return [synthetic_session(seed, active_s=duration_s + 20.0) for seed in range(count)]
 

@@ -64,6 +64,7 @@ def truth_of(session: Any) -> Truth:
 
 
 def run_session(seed: int, mounting: str | None, posture_hz: float) -> tuple[Score, str]:
+    from coach.events import Event
     from coach.pipeline import PipelineConfig, SessionPipeline
     from simulators import random_scenario, simulate
 
@@ -72,7 +73,7 @@ def run_session(seed: int, mounting: str | None, posture_hz: float) -> tuple[Sco
         scenario = scenario.replace(**{"calibration.in_meta": False})
     session = simulate(scenario, seed)
     pipeline = SessionPipeline(session.meta, PipelineConfig(posture_hz=posture_hz, mounting=mounting))
-    events: list[dict[str, Any]] = []
+    events: list[Event] = []
     for block in session.blocks.values():
         events += pipeline.feed(block)
     events += pipeline.finish()

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.scoring import PostureTruth, TrueStroke, Truth, outside, sample_gaps
+from coach.events import Event
 
 OUT_DIR = Path(__file__).resolve().parent / "out"
 CORPUS_DIR = OUT_DIR / "corpus"
@@ -77,7 +78,8 @@ def load_truth(trace: Path, labels: dict[str, Any] | None = None) -> Truth:
     trace's own sample gaps (a role silent for more than :data:`GAP_S`)."""
     labels = labels if labels is not None else read_labels(trace)
     strokes = tuple(
-        TrueStroke(float(s["t_start"]), float(s["t_end"]), str(s["direction"])) for s in labels["strokes"]
+        TrueStroke(float(s["t_start"]), float(s["t_end"]), str(s["direction"]), s.get("region"))
+        for s in labels["strokes"]
     )
     active = labels.get("active") or [0.0, float(labels["duration_s"])]
     p = labels.get("posture")
@@ -102,7 +104,26 @@ def load_truth(trace: Path, labels: dict[str, Any] | None = None) -> Truth:
             else None,
             wrist_observable=wrist_obs,
         )
-    return Truth(strokes, posture, float(active[0]), float(active[1]))
+    movements = [
+        (str(m["kind"]), float(m["t_start"]), float(m["t_end"])) for m in labels.get("movements", [])
+    ]
+    movements += [
+        ("arm_fidget" if f.get("role") == "treated" else "hand_reach", float(f["t_start"]), float(f["t_end"]))
+        for f in labels.get("fidgets", [])
+    ]
+    straps = [(float(m["t_start"]), float(m["t_end"])) for m in labels.get("mount_changes", [])]
+    straps += [(a, b) for kind, a, b in movements if kind == "tug"]
+    scenario_strokes = labels.get("scenario", {}).get("strokes", {})
+    massage_free = bool(labels.get("massage_free", scenario_strokes.get("enabled") is False))
+    return Truth(
+        strokes,
+        posture,
+        float(active[0]),
+        float(active[1]),
+        tuple(sorted(movements, key=lambda m: m[1])),
+        tuple(sorted(straps)),
+        massage_free,
+    )
 
 
 def replay(
@@ -111,13 +132,13 @@ def replay(
     posture_hz: float = 10.0,
     stroke_detector: Any = "default",
     on_pipeline: Callable[[Any], None] | None = None,
-) -> list[dict[str, Any]]:
+) -> list[Event]:
     """Events of the trace through the real pipeline, as ``coach replay`` produces them."""
     from coach.cli.replay import CLOCK_SLACK_S
     from coach.pipeline import PipelineConfig, SessionPipeline
     from coach.trace import open_trace
 
-    events: list[dict[str, Any]] = []
+    events: list[Event] = []
     with open_trace(trace) as reader:
         pipeline = SessionPipeline(
             reader.meta, PipelineConfig(posture_hz=posture_hz, stroke_detector=stroke_detector)

@@ -1,10 +1,12 @@
 """The coach side of ``bench_live``: one real-time live session with three simulated 100 Hz sensors,
-publishing to the broker given. For every event a notification decided it writes a line
-``<event id> <monotonic time the notification entered the driver> <type>`` to ``--latency-log``;
-``time.monotonic()`` is one clock for every process on the machine, so the benchmark joins these with
-its subscriber's arrival times.
+publishing to the broker given. The coach carries no instrumentation: this process, which assembles
+the simulated world, notes when each simulated device delivered a notification and the true times of
+the samples in it (``SimWorld.on_delivery``), and the world time at session ``t = 0``; it writes them
+to ``--deliveries`` (``.npz``) beside the session's recorded trace. ``time.monotonic()`` is one clock for
+every process on the machine, so the benchmark joins these with its subscriber's arrival times
+(:mod:`benchmarks.live_latency`).
 
-    python -m benchmarks.live_coach_proc --broker mqtt://127.0.0.1:PORT --seconds 60 --latency-log F
+    python -m benchmarks.live_coach_proc --broker mqtt://127.0.0.1:PORT --seconds 60 --deliveries F.npz
 """
 
 from __future__ import annotations
@@ -14,55 +16,38 @@ import asyncio
 import json
 import sys
 import time
-from collections import defaultdict, deque
+from collections import defaultdict
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
+from coach.samples import FloatArray
 
-class ArrivalTracker:
-    """Which notification carried each sample: the driver's ``DeviceStream._take`` (a decoded sample
-    packet with its notification's arrival time) is wrapped, in this benchmark process only, to note
-    per role each packet's arrival time and sample count; the hub emits a role's samples in that
-    order, so a block's samples take the next entries."""
+
+class Deliveries:
+    """Per role, every delivered sample's true time and the ``time.monotonic()`` of its delivery."""
 
     def __init__(self) -> None:
-        self.fifo: dict[str, deque[list[float]]] = defaultdict(deque)
-        self.unmatched_blocks = 0
+        self.true_t: dict[str, list[FloatArray]] = defaultdict(list)
+        self.at: dict[str, list[FloatArray]] = defaultdict(list)
 
-    def install(self) -> None:
-        from drivers.stream import DeviceStream
+    def note(self, role: str, t_true_s: FloatArray) -> None:
+        now = time.monotonic()
+        self.true_t[role].append(np.asarray(t_true_s, dtype=np.float64))
+        self.at[role].append(np.full(len(t_true_s), now))
 
-        original = DeviceStream._take
-        tracker = self
-
-        def take(stream: Any, packet: Any, arrival_s: float) -> None:
-            if packet.stream == "imu":
-                tracker.fifo[stream.role].append([arrival_s, packet.n_samples])
-            original(stream, packet, arrival_s)
-
-        DeviceStream._take = take  # type: ignore[method-assign,assignment]
-
-    def arrival_of(self, block: Any) -> np.ndarray | None:
-        queue = self.fifo[block.role]
-        out = np.empty(len(block))
-        for i in range(len(block)):
-            if not queue:
-                self.unmatched_blocks += 1
-                return None
-            head = queue[0]
-            out[i] = head[0]
-            head[1] -= 1
-            if head[1] == 0:
-                queue.popleft()
-        return out
+    def save(self, path: Path, world_t0_s: float) -> None:
+        arrays: dict[str, FloatArray] = {"world_t0_s": np.array([world_t0_s])}
+        for role in self.true_t:
+            arrays[f"{role}_true_t"] = np.concatenate(self.true_t[role])
+            arrays[f"{role}_at"] = np.concatenate(self.at[role])
+        np.savez(path, **arrays)  # type: ignore[arg-type]
 
 
 async def main(argv: list[str]) -> int:
     from coach.session.config import BrokerConfig, RunConfig
-    from coach.session.live import ScriptedSelfReport
-    from coach.session.runner import SessionRun, run_session, simulated_source
+    from coach.session.flow import ScriptedSelfReport
+    from coach.session.runner import SessionRun, run_session, simulated_world_for, world_source
     from coach.session.screening import ScriptedAnswers
 
     p = argparse.ArgumentParser(prog="python -m benchmarks.live_coach_proc")
@@ -70,7 +55,7 @@ async def main(argv: list[str]) -> int:
     p.add_argument("--patient", default="p-bench")
     p.add_argument("--seconds", type=float, default=60.0, help="active session length (target)")
     p.add_argument("--seed", type=int, default=11)
-    p.add_argument("--latency-log", type=Path, required=True)
+    p.add_argument("--deliveries", type=Path, required=True, help="where to write the delivery log (.npz)")
     p.add_argument("--data-dir", type=Path, required=True)
     p.add_argument("--feed-interval-s", type=float, default=0.0)
     p.add_argument("--posture-hz", type=float, default=1.0)
@@ -92,16 +77,26 @@ async def main(argv: list[str]) -> int:
         posture_hz=args.posture_hz,
         broker=BrokerConfig(args.broker),
     )
-    tracker = ArrivalTracker()
-    tracker.install()
     profiles = dict(zip(("treated", "hand", "stroker"), args.profiles.split(","), strict=True))
-    source = simulated_source(
-        cfg, seed=args.seed, duration_s=args.seconds + 40.0, profiles=profiles, arrival_of=tracker.arrival_of
+    world, devices = simulated_world_for(
+        cfg, seed=args.seed, duration_s=args.seconds + 40.0, profiles=profiles
     )
+    deliveries = Deliveries()
+    world.on_delivery = deliveries.note
+    source = world_source(world, devices)
+    started: list[float] = []
+    start_person = source.on_clock_start
+
+    def on_clock_start() -> None:
+        started.append(world.now())  # the world time at session t = 0
+        if start_person is not None:
+            start_person()
+
+    source.on_clock_start = on_clock_start
     if args.devices_only:
         # The baseline: the same simulated devices and the drivers, their blocks read and dropped.
+        from coach.clock import SessionClock
         from coach.samples import SampleBlock
-        from coach.session.sources import Notified, SessionClock
 
         clock = SessionClock()
         await source.start(clock)
@@ -110,37 +105,28 @@ async def main(argv: list[str]) -> int:
         async for item in source.items():
             if clock.now_s() >= args.seconds + 12.0:
                 break
-            block = item.block if isinstance(item, Notified) else item
-            samples += len(block) if isinstance(block, SampleBlock) else 0
+            samples += len(item) if isinstance(item, SampleBlock) else 0
         await source.close()
         print(json.dumps({"samples": samples, "start_monotonic": t_first, "end_monotonic": time.monotonic()}))
         return 0
-    log = args.latency_log.open("w", encoding="utf-8")
-
-    def on_decided(event: dict[str, Any], entered_monotonic_s: float) -> None:
-        log.write(f"{event['id']} {entered_monotonic_s:.6f} {event['type']}\n")
-
     run = SessionRun(
         source,
         answers=ScriptedAnswers(),
         self_report=ScriptedSelfReport(),
         speed=1.0,
         interactive_view=False,
-        on_decided=on_decided,
         data_dir=args.data_dir,
         live_overrides={"connect_wait_s": 5.0, "feed_interval_s": args.feed_interval_s},
     )
-    try:
-        result = await run_session(cfg, run)
-    finally:
-        log.close()
+    result = await run_session(cfg, run)
+    deliveries.save(args.deliveries, started[0] if started else float("nan"))
     print(
         json.dumps(
             {
                 "session": result.session_id,
                 "events": result.events_total,
                 "state": result.state,
-                "unmatched_blocks": tracker.unmatched_blocks,
+                "trace": str(result.trace_path),
                 "profiles": profiles,
             }
         )

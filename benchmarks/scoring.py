@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -53,11 +54,12 @@ POSTURE_TRUTH_HZ: Final = 10.0
 
 @dataclass(frozen=True, slots=True)
 class TrueStroke:
-    """One true stroke: contact start and end (s), and ``proximal`` or ``distal``."""
+    """One true stroke: contact start and end (s), ``proximal`` or ``distal``, and its region if known."""
 
     t_start_s: float
     t_end_s: float
     direction: str
+    region: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,12 +82,20 @@ class PostureTruth:
 
 @dataclass(frozen=True, slots=True)
 class Truth:
-    """What a labelled recording says happened, over the active session ``[active_from_s, active_to_s)``."""
+    """What a labelled recording says happened, over the active session ``[active_from_s, active_to_s)``.
+
+    ``movements``: ordinary movement that is not massage, as ``(kind, start, end)``; ``strap_events``:
+    times the treated or hand device turned on its strap (a tug or for good); ``massage_free``: the
+    recording has no massage at all (every stroke is false).
+    """
 
     strokes: tuple[TrueStroke, ...]
     posture: PostureTruth | None
     active_from_s: float
     active_to_s: float
+    movements: tuple[tuple[str, float, float], ...] = ()
+    strap_events: tuple[tuple[float, float], ...] = ()
+    massage_free: bool = False
 
 
 @dataclass(slots=True)
@@ -119,6 +129,23 @@ class Score:
     cadence_abs_err_spm: list[float] = field(default_factory=list)
     cadence_missing: int = 0  # sessions where exactly one of true and reported cadence is defined
     live_cadence_abs_err_spm: list[float] = field(default_factory=list)
+    # Regions, ordinary movement, cues and strap events (benchmarks/scoring_families.py).
+    region_true: Counter[str] = field(default_factory=Counter)
+    region_matched: Counter[str] = field(default_factory=Counter)
+    region_direction_correct: Counter[str] = field(default_factory=Counter)
+    region_distal_matched: Counter[str] = field(default_factory=Counter)
+    region_distal_called: Counter[str] = field(default_factory=Counter)
+    massage_free_minutes: float = 0.0
+    massage_free_strokes: int = 0
+    massage_free_distal: int = 0  # of those, called distal (each would cue the wrong way)
+    movement_ms: Counter[str] = field(default_factory=Counter)  # milliseconds of movement per kind
+    movement_false: Counter[str] = field(default_factory=Counter)
+    cues_direction: int = 0
+    cues_direction_correct: int = 0
+    cues_wrong_in_correct: int = 0
+    correct_massage_s: float = 0.0
+    strap_wrist_scored: int = 0
+    strap_wrist_agree: int = 0
 
     def __add__(self, other: Score) -> Score:
         out = Score()
@@ -202,6 +229,42 @@ class Score:
     def live_cadence_mae_spm(self) -> float:
         errs = self.live_cadence_abs_err_spm
         return float(np.mean(errs)) if errs else math.nan
+
+    # -- regions, movement, cues, straps ----------------------------------------------------
+    def region_recall(self, region: str) -> float:
+        return _ratio(self.region_matched[region], self.region_true[region])
+
+    def region_direction_accuracy(self, region: str) -> float:
+        return _ratio(self.region_direction_correct[region], self.region_matched[region])
+
+    def region_distal_recall(self, region: str) -> float:
+        return _ratio(self.region_distal_called[region], self.region_distal_matched[region])
+
+    @property
+    def massage_free_false_per_min(self) -> float:
+        """Strokes reported per minute of recordings without any massage."""
+        return _ratio(self.massage_free_strokes, self.massage_free_minutes)
+
+    def movement_false_per_min(self, kind: str | None = None) -> float:
+        """False strokes per minute of ordinary movement (of one kind, or of all)."""
+        if kind is None:
+            return _ratio(sum(self.movement_false.values()), sum(self.movement_ms.values()) / 60000.0)
+        return _ratio(self.movement_false[kind], self.movement_ms[kind] / 60000.0)
+
+    @property
+    def cue_precision(self) -> float:
+        """Share of "stroke toward your elbow" cues given while the recent true strokes were distal."""
+        return _ratio(self.cues_direction_correct, self.cues_direction)
+
+    @property
+    def wrong_cues_per_10min(self) -> float:
+        """Direction cues per 10 minutes of correct (all-proximal) massage."""
+        return _ratio(self.cues_wrong_in_correct, self.correct_massage_s / 600.0)
+
+    @property
+    def strap_wrist_agreement(self) -> float:
+        """Wrist-neutral agreement in the two minutes after each strap tug or turn."""
+        return _ratio(self.strap_wrist_agree, self.strap_wrist_scored)
 
 
 def _ratio(num: float, den: float) -> float:
@@ -293,6 +356,10 @@ def _score_strokes(events: Sequence[Mapping[str, Any]], truth: Truth, out: Score
         out.stroke_latencies_s.append(float(e["t"]) - s.t_end_s)
     out.stroke_confidences = [float(e.get("confidence", math.nan)) for e in detected]
     out.stroke_confidence_ok = ok_by_det
+    from benchmarks.scoring_families import score_false_strokes, score_regions
+
+    score_regions(true, detected, pairs, out)
+    score_false_strokes(detected, {di for _, di in pairs}, truth, out)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -413,6 +480,10 @@ def score_session(events: Sequence[Mapping[str, Any]], truth: Truth) -> Score:
     _score_strokes(events, truth, out)
     _score_posture(events, truth, out)
     _score_cadence(events, truth, out)
+    from benchmarks.scoring_families import score_cues, score_strap_wrist
+
+    score_cues(events, truth, out)
+    score_strap_wrist(events, truth, out)
     return out
 
 

@@ -1,6 +1,6 @@
-"""Train the stroke detector's small models and write ``coach/signal/strokes_model.py``.
+"""Train the stroke detector's small models and write ``coach/signal/strokes/model.json``.
 
-    python -m benchmarks.stroke_training [--train 3000-3159] [--jobs 2]
+    python -m benchmarks.stroke_training [--train 3000-3159] [--jobs 2] [--direction-only]
 
 Training sessions are simulated with the simulator's public API (seeds 3000–3159 by default; the
 accuracy benchmark tunes on 1000–1039 and reports on 2000–2039, so none of them is trained on). Each
@@ -11,16 +11,21 @@ session is replayed through the real pipeline with a recording detector (:class:
    true contacts (:func:`labels_of`). Two networks (16 ReLU units)
    learn the log-odds: one from ``treated`` evidence, one with the ``stroker`` evidence added.
 2. Direction: the sessions are replayed again with those networks; every committed contact matched to a
-   true stroke gives a row of direction evidence; two logistic models learn P(distal).
+   true stroke gives a row of direction evidence; two small networks (12 ReLU units) learn P(distal).
 3. Calibration: P(stroke) = sigmoid(a · log-odds + b) fitted on committed contacts (matched or not).
+
+The model file holds the parameters and their provenance (:mod:`coach.signal.strokes.trained`): the
+command, the sessions and seeds, the date, the git commit it ran on, and the figures printed on the way.
+``--direction-only`` reads the shipped parameters and provenance back from the file.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import math
+import resource
+import shlex
 import subprocess
 import sys
 import time
@@ -33,13 +38,15 @@ import numpy as np
 
 from benchmarks.corpus import OUT_DIR, ensure_session, read_labels, replay
 from benchmarks.scoring import match_strokes
+from benchmarks.stroke_fit import fit_logistic, train_mlp
+from coach.signal.strokes.trained import SOURCE_PATH as MODEL_PATH
+from coach.signal.strokes.trained import read_model, write_model
 
-MODEL_PATH = Path(__file__).resolve().parents[1] / "coach" / "signal" / "strokes_model.py"
+REPO = Path(__file__).resolve().parents[1]
 CACHE = OUT_DIR / "training"
 POS_IOU, NEG_IOU = 0.6, 0.3
 NEG_PER_POS = 4
 MAX_POS_PER_CHUNK = 800
-HIDDEN = 16
 DIRECTION_HIDDEN = 12
 #: Weight of candidates inside a fidget: DESIGN.md §6 insists they must not count, and they are rare.
 FIDGET_WEIGHT = 3.0
@@ -89,7 +96,7 @@ def _session(key: str) -> tuple[int, str]:
 
 def candidate_rows(key: str) -> Path:
     """Sampled candidate evidence of one training session → ``out/training/cand_<key>.npz``."""
-    from coach.signal.strokes_segments import DURATIONS, segment_features
+    from coach.signal.strokes.segments import DURATIONS, segment_features
 
     out = CACHE / f"cand_{key}.npz"
     if out.exists():
@@ -185,88 +192,7 @@ def labels_of(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 # --------------------------------------------------------------------------------------------------
-# 2. networks and logistic models (numpy)
-
-
-def train_mlp(
-    x: np.ndarray,
-    y: np.ndarray,
-    *,
-    weight: np.ndarray | None = None,
-    hidden: int = HIDDEN,
-    epochs: int = 25,
-    seed: int = 0,
-    batch: int = 4096,
-) -> dict[str, Any]:
-    """A one-hidden-layer ReLU network with logistic loss (Adam, L2 1e-4)."""
-    rng = np.random.default_rng(seed)
-    x = x.astype(np.float64)
-    sw = np.ones(len(y)) if weight is None else weight
-    mean, scale = x.mean(0), x.std(0) + 1e-6
-    z = (x - mean) / scale
-    params = {
-        "w1": rng.normal(0, 1 / math.sqrt(z.shape[1]), (z.shape[1], hidden)),
-        "b1": np.zeros(hidden),
-        "w2": rng.normal(0, 1 / math.sqrt(hidden), hidden),
-        "b2": np.zeros(1),
-    }
-    m = {k: np.zeros_like(v) for k, v in params.items()}
-    v = {k: np.zeros_like(p) for k, p in params.items()}
-    lr, l2, bs, step = 3e-3, 1e-4, batch, 0
-    for epoch in range(epochs):
-        if epoch == int(epochs * 0.7):
-            lr /= 3
-        order = rng.permutation(z.shape[0])
-        for i in range(0, z.shape[0], bs):
-            j = order[i : i + bs]
-            xb, yb, wb = z[j], y[j], sw[j]
-            pre = xb @ params["w1"] + params["b1"]
-            hid = np.maximum(pre, 0.0)
-            logit = hid @ params["w2"] + params["b2"][0]
-            p = 1 / (1 + np.exp(-np.clip(logit, -40, 40)))
-            g = wb * (p - yb) / len(j)
-            grads = {"w2": hid.T @ g + l2 * params["w2"], "b2": np.array([g.sum()])}
-            dh = np.outer(g, params["w2"]) * (pre > 0)
-            grads["w1"] = xb.T @ dh + l2 * params["w1"]
-            grads["b1"] = dh.sum(0)
-            step += 1
-            for k in params:
-                m[k] = 0.9 * m[k] + 0.1 * grads[k]
-                v[k] = 0.999 * v[k] + 0.001 * grads[k] ** 2
-                params[k] = params[k] - lr * (m[k] / (1 - 0.9**step)) / (
-                    np.sqrt(v[k] / (1 - 0.999**step)) + 1e-8
-                )
-    return {
-        "clip_lo": np.percentile(x, 0.1, axis=0).tolist(),
-        "clip_hi": np.percentile(x, 99.9, axis=0).tolist(),
-        "mean": mean.tolist(),
-        "scale": scale.tolist(),
-        "w1": params["w1"].tolist(),
-        "b1": params["b1"].tolist(),
-        "w2": params["w2"].tolist(),
-        "b2": float(params["b2"][0]),
-    }
-
-
-def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1.0) -> tuple[np.ndarray, float]:
-    """Logistic regression by Newton steps (L2 on the weights, not the intercept)."""
-    x1 = np.column_stack((x, np.ones(len(x))))
-    w = np.zeros(x1.shape[1])
-    reg = np.full(x1.shape[1], l2)
-    reg[-1] = 0.0
-    for _ in range(50):
-        p = 1 / (1 + np.exp(-np.clip(x1 @ w, -40, 40)))
-        g = x1.T @ (p - y) + reg * w
-        hess = (x1 * (p * (1 - p))[:, None]).T @ x1 + np.diag(reg) + 1e-9 * np.eye(len(w))
-        delta = np.linalg.solve(hess, g)
-        w -= delta
-        if np.abs(delta).max() < 1e-8:
-            break
-    return w[:-1], float(w[-1])
-
-
-# --------------------------------------------------------------------------------------------------
-# 3. direction and calibration rows
+# 2. direction and calibration rows (the fitting itself: benchmarks/stroke_fit.py)
 
 
 def contact_rows(args: tuple[str, dict[str, Any]]) -> list[dict[str, Any]]:
@@ -304,7 +230,7 @@ def tune_logits(args: tuple[int, dict[str, Any]]) -> dict[str, Any]:
     with the frame times and the truth: enough to replay the segmenter for any bias."""
     seed, model_dict = args
     from coach.signal.strokes import DetectorModel
-    from coach.signal.strokes_segments import DURATIONS, segment_features
+    from coach.signal.strokes.segments import DURATIONS, segment_features
 
     model = DetectorModel.from_dict(model_dict)
     trace = ensure_session(seed)
@@ -348,7 +274,7 @@ def tune_logits(args: tuple[int, dict[str, Any]]) -> dict[str, Any]:
 
 def segment_counts(d: dict[str, Any], bias: float, bias_stroker: float) -> np.ndarray:
     """(true, detected, matched) for one tune session under the given biases."""
-    from coach.signal.strokes_segments import Segmenter
+    from coach.signal.strokes.segmenter import Segmenter
 
     logits = np.where(np.isfinite(d["ls"]), d["ls"] + bias_stroker, d["lt"] + bias)
     logits = np.where(d["quiet"], logits, -np.inf)
@@ -378,29 +304,53 @@ def _pool_map(fn: Any, items: Iterable[Any], jobs: int) -> list[Any]:
         return list(pool.imap(fn, items, chunksize=1))
 
 
-def write_model(model: dict[str, Any], info: dict[str, Any]) -> None:
-    text = (
-        '"""Trained parameters of the stroke detector.\n'
-        "Generated by ``python -m benchmarks.stroke_training``; do not edit by hand (docs/strokes.md).\n\n"
-        + "\n".join(f"{k}: {v}" for k, v in info.items())
-        + '\n"""\n\nfrom typing import Any\n\nMODEL: dict[str, Any] = '
-        + json.dumps(model, separators=(",", ":"))
-        + "\n"
-    )
-    MODEL_PATH.write_text(text, encoding="utf-8")
-    # the project's formatting, so that a retrain's diff shows the numbers that changed
-    subprocess.run([sys.executable, "-m", "ruff", "format", "-q", str(MODEL_PATH)], check=False)
+def source_commit() -> str | None:
+    """The git commit the trainer runs on (``+dirty`` with uncommitted changes), or ``None`` outside git."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return head + ("+dirty" if dirty else "")
+
+
+def _cpu_s() -> float:
+    """CPU seconds of this process and its finished workers (wall time is meaningless on a busy host)."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def _plain(value: Any) -> Any:
+    """Figures as JSON values (numpy scalars become Python numbers)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
 
 
 def _direction_net(x: np.ndarray, y: np.ndarray) -> dict[str, Any]:
-    """P(distal) as a small network (coach.signal.strokes_direction.NetDirection): on the tune seeds a
+    """P(distal) as a small network (coach.signal.strokes.direction.NetDirection): on the tune seeds a
     logistic model left the stroker's strong vertical cue outvoted by the limb's drag evidence."""
     return train_mlp(x, y, hidden=DIRECTION_HIDDEN, epochs=60, batch=256, seed=1)
 
 
-def fit_direction(model: dict[str, Any], seeds: list[str], jobs: int, t0: float) -> None:
-    """Direction models and the P(stroke) calibration from the committed contacts of ``seeds``."""
-    from coach.signal.strokes_direction import STROKER_DIRECTION_FEATURES, TREATED_DIRECTION_FEATURES
+def fit_direction(
+    model: dict[str, Any], seeds: list[str], jobs: int, t0: float, figures: dict[str, Any]
+) -> None:
+    """Direction models and the P(stroke) calibration from the committed contacts of ``seeds``; their
+    figures go into ``figures``."""
+    from coach.signal.strokes.direction import STROKER_DIRECTION_FEATURES, TREATED_DIRECTION_FEATURES
 
     n_t, n_s = len(TREATED_DIRECTION_FEATURES), len(STROKER_DIRECTION_FEATURES)
     model["direction_treated"] = {"w": [0.0] * n_t, "b": 0.0}
@@ -417,14 +367,12 @@ def fit_direction(model: dict[str, Any], seeds: list[str], jobs: int, t0: float)
     lg = np.array([[r["logit"]] for r in rows])
     ca, cb = fit_logistic(lg, np.array([float(r["matched"]) for r in rows]), l2=1e-3)
     model["calib_a"], model["calib_b"] = float(ca[0]), cb
+    figures.update(direction_rows=len(m), direction_rows_with_stroker=len(ms), committed_contacts=len(rows))
     print(
         f"direction rows: {len(m)} matched contacts ({len(ms)} with stroker) of {len(rows)} committed; "
         f"calibration a={ca[0]:.3f} b={cb:.3f} ({time.time() - t0:.0f} s)",
         flush=True,
     )
-
-
-_INFO: dict[str, Any] = {}
 
 
 def main(argv: list[str]) -> int:
@@ -446,19 +394,23 @@ def main(argv: list[str]) -> int:
     args = ap.parse_args(argv)
     seeds = parse_keys(args.train)
     t0 = time.time()
+    command = shlex.join(["python", "-m", "benchmarks.stroke_training", *argv])
     print(f"training sessions: {len(seeds)} (seeds {args.train})", flush=True)
     if args.direction_only:
-        import coach.signal.strokes_model as current
-
-        model_: dict[str, Any] = dict(current.MODEL)
-        for line in (current.__doc__ or "").splitlines():
-            key, sep, value = line.partition(": ")
-            if sep and key in ("trained on", "stroke prior tuned on", "date", "candidates"):
-                _INFO[key] = value
-        fit_direction(model_, seeds, args.jobs, t0)
-        write_model(model_, {**_INFO, "direction refitted": dt.date.today().isoformat()})
+        model_, provenance = read_model(MODEL_PATH)
+        figures_: dict[str, Any] = dict(provenance.get("figures") or {})
+        fit_direction(model_, seeds, args.jobs, t0, figures_)
+        provenance.update(
+            direction_refitted=dt.date.today().isoformat(),
+            direction_command=command,
+            direction_sessions=args.train,
+            direction_commit=source_commit(),
+            figures=_plain(figures_),
+        )
+        write_model(MODEL_PATH, model_, provenance)
         print(f"wrote {MODEL_PATH}", flush=True)
         return 0
+    figures: dict[str, Any] = {}
     paths = _pool_map(candidate_rows, seeds, args.jobs)
     print(f"candidate evidence ready ({time.time() - t0:.0f} s)", flush=True)
     data = [np.load(p) for p in paths]
@@ -474,6 +426,7 @@ def main(argv: list[str]) -> int:
     print(
         f"quiet limit before a stroke: gyro {math.exp(quiet_max[0]):.3f} rad/s, drag band {quiet_max[1]:+.2f}"
     )
+    figures["quiet_max"] = quiet_max
     fid_w = 1.0 + (FIDGET_WEIGHT - 1.0) * np.concatenate([d["y"][:, 3] for d in data]).astype(np.float64)
     x_t, y, w_t = x_t[use], y[use], fid_w[use]
     treated = train_mlp(x_t, y, weight=w_t)
@@ -486,6 +439,9 @@ def main(argv: list[str]) -> int:
     screen = {"w": w_raw.tolist(), "b": b_raw, "least": float(np.percentile(pos_score, 0.1)) - 1.0}
     passed = float(np.mean((x_t[y < 0.5] @ w_raw + b_raw) >= screen["least"]))
     print(f"pre-screen passes {100 * passed:.0f} % of the sampled non-strokes", flush=True)
+    figures.update(
+        candidates_treated=len(y), candidate_strokes=int(y.sum()), prescreen_pass_nonstrokes=passed
+    )
     print(
         f"treated network: {len(y)} candidates, {int(y.sum())} strokes ({time.time() - t0:.0f} s)", flush=True
     )
@@ -501,6 +457,7 @@ def main(argv: list[str]) -> int:
         w_s = 1.0 + (FIDGET_WEIGHT - 1.0) * y_s[:, 3]
         with_stroker = train_mlp(np.concatenate((xt_s, xs_s), 1)[ok], ys[ok], weight=w_s[ok])
         print(f"with-stroker network: {int(ok.sum())} candidates ({time.time() - t0:.0f} s)", flush=True)
+        figures["candidates_with_stroker"] = int(ok.sum())
     model: dict[str, Any] = {
         "treated": treated,
         "with_stroker": with_stroker,
@@ -537,14 +494,26 @@ def main(argv: list[str]) -> int:
             f"({time.time() - t0:.0f} s)",
             flush=True,
         )
-    fit_direction(model, seeds, args.jobs, t0)
-    info = {
-        "trained on": f"seeds {args.train} ({len(seeds)} sessions of random_scenario)",
-        "stroke prior tuned on": f"seeds {args.tune}",
+        figures["tune_f1_treated_alone_by_bias"] = {f"{b:+.1f}": f for b, f in f_alone.items()}
+        figures["tune_f1_with_stroker_by_bias"] = {f"{b:+.1f}": f for b, f in f_with.items()}
+    fit_direction(model, seeds, args.jobs, t0, figures)
+    figures["cpu_s"] = round(_cpu_s(), 1)
+    provenance = {
+        "command": command,
+        "train_sessions": args.train,
+        "train_session_count": len(seeds),
+        "simulator": "simulators.random_scenario (nostroke: the stroke-free variant)",
+        "tune_seeds": args.tune,
+        "seeds": {
+            "networks": 0,
+            "direction_networks": 1,
+            "candidate_sampling": "session seed (+7 for a variant)",
+        },
         "date": dt.date.today().isoformat(),
-        "candidates": f"{len(y)} treated ({int(y.sum())} strokes)",
+        "commit": source_commit(),
+        "figures": _plain(figures),
     }
-    write_model(model, info)
+    write_model(MODEL_PATH, model, provenance)
     print(f"wrote {MODEL_PATH}", flush=True)
     return 0
 

@@ -6,7 +6,7 @@ DESIGN.md §4: a saved profile can replace the ``rotate`` step; the ``still`` st
 (bias and gravity change with every strapping).
 
 Files live in ``<data folder>/calibration/<key>.json`` (the data folder of
-:func:`coach.mqtt.paths.data_dir`: ``$COACH_DATA_DIR``, else ``$XDG_DATA_HOME/retro-coach``). The key
+:func:`coach.paths.data_dir`: ``$COACH_DATA_DIR``, else ``$XDG_DATA_HOME/retro-coach``). The key
 is made from the role and the device's identity in ``meta.sensors.<role>`` (``device`` plus one of
 ``serial``, ``address`` or ``id`` when present): device names only, never a person's name.
 
@@ -110,7 +110,7 @@ class ProfileStore:
 
     def __init__(self, folder: str | Path | None = None) -> None:
         if folder is None:
-            from coach.mqtt.paths import data_dir
+            from coach.paths import data_dir
 
             folder = data_dir() / "calibration"
         self.folder = Path(folder)

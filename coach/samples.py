@@ -1,4 +1,5 @@
-"""Blocks of IMU samples: the unit of data flowing from drivers and trace readers into the pipeline.
+"""What a sensor stream carries: blocks of IMU samples (the unit of data flowing from drivers and trace
+readers into the pipeline) and link-status changes.
 
 All arrays are in SI units and in the sensor frame of the device:
 acceleration (specific force) in m/s², angular rate in rad/s, magnetic field in µT, pressure in Pa.
@@ -8,6 +9,7 @@ Times are seconds on the session clock (trace seconds).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -16,6 +18,33 @@ FloatArray = npt.NDArray[np.float64]
 
 #: Sensor roles of DESIGN.md §3. A session needs ``treated``; the others are optional.
 ROLES: tuple[str, ...] = ("treated", "hand", "stroker")
+
+#: Sample rates the coach supports, in Hz (the stroke detector's band filters need at least 10 Hz;
+#: above 10 kHz a "sensor" is a broken clock, and its grid would be gigabytes). A trace's ``meta``
+#: (:mod:`coach.trace.meta`) and the resampler (:mod:`coach.signal.resample`) both hold rates to it.
+MIN_RATE_HZ = 10.0
+MAX_RATE_HZ = 10_000.0
+
+LinkState = Literal["up", "down"]
+
+
+@dataclass(frozen=True, slots=True)
+class LinkStatus:
+    """A sensor's link went ``up`` or ``down``, or its battery level was read, at session time ``t_s``.
+
+    ``reason`` says why a link went down or what failed; ``address`` is the device's, where known.
+    """
+
+    role: str
+    link: LinkState
+    t_s: float
+    battery_pct: float | None = None
+    reason: str = ""
+    address: str = ""
+
+    @property
+    def up(self) -> bool:
+        return self.link == "up"
 
 
 @dataclass(frozen=True, slots=True)

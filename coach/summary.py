@@ -1,20 +1,23 @@
-"""The session summary (DESIGN.md §7 ``summary`` event) and its human table.
+"""The session summary (DESIGN.md §7 ``summary`` event), built here only, and its human table.
 
 :class:`SummaryBuilder` accumulates, per decision point of the active session (after calibration,
 not paused), how long the forearm was elevated and the wrist neutral, and collects the strokes; at the
 end it builds the ``summary`` fields. Fractions are shares of the active time in which the quantity
 was observable (a short sensor gap is neither elevated nor lowered); ``wrist_neutral_fraction`` is
-``null`` when the wrist was never observable (no ``hand`` sensor).
+``null`` when the wrist was never observable (no ``hand`` sensor). A live session adds what only it
+knows with :func:`session_summary` (the session id, link gaps, the self-report, the screening).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from coach.events import CalibrationSummary, Gap, ScreeningSummary, SummaryEvent
 from coach.signal.cadence import mean_cadence_spm
 
 BoolArray = npt.NDArray[np.bool_]
@@ -60,32 +63,72 @@ class SummaryBuilder:
     def add_cue(self, code: str) -> None:
         self.cues[code] = self.cues.get(code, 0) + 1
 
-    def fields(self, end_s: float, wall_utc: str | None, calibration: dict[str, Any]) -> dict[str, Any]:
-        """The ``summary`` event fields."""
+    def event(
+        self, t_s: float, end_s: float, wall_utc: str | None, calibration: CalibrationSummary
+    ) -> SummaryEvent:
+        """The ``summary`` event at ``t_s`` for a session that ended at ``end_s`` (its ``id`` still empty)."""
         start = self.start_s if self.start_s is not None else end_s
         cadence = mean_cadence_spm(self.stroke_starts_s)
-        return {
-            "wall_utc": wall_utc,
-            "duration_s": round(max(0.0, end_s - start), 3),
-            "strokes_total": sum(self.strokes.values()),
-            "strokes_proximal": self.strokes.get("proximal", 0),
-            "strokes_distal": self.strokes.get("distal", 0),
-            "strokes_unknown": self.strokes.get("unknown", 0),
-            "mean_cadence_spm": None if cadence is None else round(cadence, 2),
-            "elevated_fraction": _share(self.elevated_points, self.elevation_points),
-            "wrist_neutral_fraction": _share(self.neutral_points, self.wrist_points),
-            "calibration": calibration,
-            "active_s": round(self.active_points * self.dt_s, 3),
-            "paused_s": round(self.paused_points * self.dt_s, 3),
-            "cues": dict(sorted(self.cues.items())),
-        }
+        return SummaryEvent(
+            type="summary",
+            t=t_s,
+            id="",
+            wall_utc=wall_utc,
+            duration_s=round(max(0.0, end_s - start), 3),
+            strokes_total=sum(self.strokes.values()),
+            strokes_proximal=self.strokes.get("proximal", 0),
+            strokes_distal=self.strokes.get("distal", 0),
+            strokes_unknown=self.strokes.get("unknown", 0),
+            mean_cadence_spm=None if cadence is None else round(cadence, 2),
+            elevated_fraction=_share(self.elevated_points, self.elevation_points),
+            wrist_neutral_fraction=_share(self.neutral_points, self.wrist_points),
+            calibration=calibration,
+            active_s=round(self.active_points * self.dt_s, 3),
+            paused_s=round(self.paused_points * self.dt_s, 3),
+            cues=dict(sorted(self.cues.items())),
+        )
+
+
+def calibration_summary(
+    mounting: str,
+    still: tuple[float, float] | None,
+    rotate: tuple[float, float] | None,
+    checks_off: list[str],
+) -> CalibrationSummary:
+    """The summary's ``calibration`` field: where the mounting came from, the phases (ms), checks off."""
+    return {
+        "mounting": mounting,
+        "still": None if still is None else [round(still[0], 3), round(still[1], 3)],
+        "rotate": None if rotate is None else [round(rotate[0], 3), round(rotate[1], 3)],
+        "checks_off": sorted(set(checks_off)),
+    }
+
+
+def session_summary(
+    summary: SummaryEvent,
+    *,
+    session: str,
+    gaps: list[Gap],
+    pain_0_10: int | None,
+    swelling_0_10: int | None,
+    screening: ScreeningSummary | None,
+) -> SummaryEvent:
+    """A live session's summary: the pipeline's (what a replay of its trace gives), then the session id,
+    the sensor link gaps, the self-report and the screening outcome."""
+    out = SummaryEvent(**summary)
+    out["session"] = session
+    out["gaps"] = gaps
+    out["pain_0_10"] = pain_0_10
+    out["swelling_0_10"] = swelling_0_10
+    out["screening"] = screening
+    return out
 
 
 def _share(part: int, whole: int) -> float | None:
     return None if whole == 0 else round(part / whole, 4)
 
 
-def format_table(summary: dict[str, Any]) -> str:
+def format_table(summary: Mapping[str, Any]) -> str:
     """A plain-text table of a summary event for people (``coach replay --summary``)."""
 
     def pct(v: Any) -> str:

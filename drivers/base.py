@@ -28,8 +28,6 @@ import numpy as np
 from coach.errors import CoachError, DecodeError
 from coach.samples import FloatArray
 
-#: Standard gravity, used for every g -> m/s² conversion.
-G_MPS2 = 9.80665
 DEG2RAD = math.pi / 180.0
 #: Standard Battery Service / Battery Level characteristic (Bluetooth SIG assigned numbers).
 BATTERY_SERVICE_UUID = "0000180f-0000-1000-8000-00805f9b34fb"

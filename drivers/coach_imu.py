@@ -16,9 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from coach.errors import DecodeError
+from coach.units import GRAVITY_MPS2
 from drivers.base import (
     DEG2RAD,
-    G_MPS2,
     DeviceProfile,
     GattLink,
     Packet,
@@ -147,7 +147,7 @@ def decode_data(payload: bytes) -> Packet:
     t = ((t_us + np.arange(n, dtype=np.int64) * period_us) % (1 << 32)) * 1e-6
     return Packet(
         "imu",
-        acc_mps2=counts[:, 0:3] * (acc_fs / 32768.0 * G_MPS2),
+        acc_mps2=counts[:, 0:3] * (acc_fs / 32768.0 * GRAVITY_MPS2),
         gyr_rps=counts[:, 3:6] * (gyr_fs / 32768.0 * DEG2RAD),
         mag_ut=counts[:, 6:9] * (mag_lsb * 1e-3) if kind == TYPE_IMU9 else None,
         device_time_s=t,

@@ -15,7 +15,7 @@ One :class:`DeviceLink` per worn device. What it does, and the bleak pain points
   and mark the gap in the sample stream;
 - **battery** where the device exposes it, polled every ``battery_interval_s``.
 
-Every delay here is in session seconds and divided by ``time_scale`` for sleeping, so a simulated
+Every delay here is in session seconds and divided by the clock's ``speed`` for sleeping, so a simulated
 world that runs faster than real time keeps the same behaviour.
 """
 
@@ -37,7 +37,8 @@ from bleak.backends.scanner import AdvertisementData, BaseBleakScanner
 from bleak.exc import BleakError
 from bleak_retry_connector import establish_connection
 
-from coach.samples import SampleBlock
+from coach.clock import SessionClock
+from coach.samples import LinkStatus, SampleBlock
 from drivers.base import DeviceError, DeviceProfile, Packet, StreamPlan, Write
 from drivers.profiles import make_profile, profile_for
 from drivers.stream import DeviceStream, SampleGap
@@ -56,21 +57,6 @@ class DeviceSpec:
     settings: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class LinkStatus:
-    """A device's link changed (``up``/``down``) or its battery level was read.
-
-    ``t_s`` is the session time; ``reason`` says why a link went down or what failed.
-    """
-
-    role: str
-    address: str
-    link: str
-    battery_pct: float | None
-    t_s: float
-    reason: str | None = None
-
-
 HubItem = SampleBlock | SampleGap | LinkStatus
 
 
@@ -83,23 +69,6 @@ class Found:
     profile: str
     rssi_dbm: int
     service_uuids: list[str]
-
-
-class SessionClock:
-    """Session time: seconds since ``t0`` on ``time.monotonic()``, times ``time_scale``."""
-
-    def __init__(self, time_scale: float = 1.0, t0_host: float | None = None) -> None:
-        self.time_scale = time_scale
-        self.t0_host = time.monotonic() if t0_host is None else t0_host
-
-    def now(self) -> float:
-        return (time.monotonic() - self.t0_host) * self.time_scale
-
-    def of(self, monotonic_s: float) -> float:
-        return (monotonic_s - self.t0_host) * self.time_scale
-
-    async def sleep(self, session_s: float) -> None:
-        await asyncio.sleep(max(session_s, 0.0) / self.time_scale)
 
 
 @dataclass
@@ -165,7 +134,7 @@ class _BleakLink:
         waiter = (predicate, future)
         self.owner.waiters.append(waiter)
         try:
-            async with asyncio.timeout(timeout_s / self.owner.clock.time_scale):
+            async with asyncio.timeout(timeout_s / self.owner.clock.speed):
                 return await future
         except TimeoutError:
             return None
@@ -255,7 +224,12 @@ class DeviceLink:
                     log.warning("%s (%s): %s", self.spec.role, self.address, exc)
                     self.emit(
                         LinkStatus(
-                            self.spec.role, self.address, "down", self.battery_pct, self.clock.now(), str(exc)
+                            self.spec.role,
+                            "down",
+                            self.clock.now_s(),
+                            self.battery_pct,
+                            str(exc),
+                            self.address,
                         )
                     )
                     await self.clock.sleep(backoff)
@@ -287,7 +261,7 @@ class DeviceLink:
 
             async with BleakScanner(on_adv, **self.backend.scanner_kwargs()):
                 try:
-                    device, adv = await asyncio.wait_for(result, self.scan_timeout_s / self.clock.time_scale)
+                    device, adv = await asyncio.wait_for(result, self.scan_timeout_s / self.clock.speed)
                 except TimeoutError:
                     raise DeviceError(
                         self.spec.device, "not found in a scan (is it on, near, not connected elsewhere?)"
@@ -324,7 +298,9 @@ class DeviceLink:
             plan: StreamPlan = await self.profile.start(link)
             self.stream.set_plan(plan)
             self.battery_pct = await self._read_battery(link)
-            self.emit(LinkStatus(self.spec.role, self.address, "up", self.battery_pct, self.clock.now()))
+            self.emit(
+                LinkStatus(self.spec.role, "up", self.clock.now_s(), self.battery_pct, address=self.address)
+            )
             battery_task = asyncio.get_running_loop().create_task(self._battery_loop(link))
             await self._disconnected.wait()
             if self._stopping and client.is_connected:
@@ -338,18 +314,18 @@ class DeviceLink:
             with contextlib.suppress(BleakError, TimeoutError):
                 await client.disconnect()
             await self._drain_queue()
-            now = self.clock.now()
+            now = self.clock.now_s()
             for item in self.stream.new_segment(now):
                 self.emit(item)
             if not self._stopping:
                 self.emit(
-                    LinkStatus(self.spec.role, self.address, "down", self.battery_pct, now, "disconnected")
+                    LinkStatus(self.spec.role, "down", now, self.battery_pct, "disconnected", self.address)
                 )
 
     async def _read_battery(self, link: _BleakLink) -> float | None:
         assert self.profile is not None
         try:
-            return await asyncio.wait_for(self.profile.read_battery(link), 5.0 / self.clock.time_scale)
+            return await asyncio.wait_for(self.profile.read_battery(link), 5.0 / self.clock.speed)
         except (BleakError, TimeoutError, ValueError) as exc:
             log.info("%s: no battery level (%s)", self.spec.role, exc)
             return None
@@ -360,7 +336,7 @@ class DeviceLink:
             pct = await self._read_battery(link)
             if pct is not None and pct != self.battery_pct:
                 self.battery_pct = pct
-                self.emit(LinkStatus(self.spec.role, self.address, "up", pct, self.clock.now()))
+                self.emit(LinkStatus(self.spec.role, "up", self.clock.now_s(), pct, address=self.address))
 
     # -- the consumer task: decode, time, emit ----------------------------------------------------------
     async def _consume(self) -> None:
@@ -369,7 +345,7 @@ class DeviceLink:
             try:
                 # asyncio.timeout, not wait_for: on Python 3.11 wait_for can drop an item the inner
                 # get() already took when the timeout fires at the same moment.
-                async with asyncio.timeout(self.poll_interval_s / self.clock.time_scale):
+                async with asyncio.timeout(self.poll_interval_s / self.clock.speed):
                     batch.append(await self.queue.get())
             except TimeoutError:
                 pass
@@ -388,11 +364,11 @@ class DeviceLink:
         if stream is None:
             return
         for stamp, uuid, data in batch:
-            for packet in stream.feed(self.clock.of(stamp), uuid, data):
+            for packet in stream.feed(self.clock.at(stamp), uuid, data):
                 for predicate, future in list(self.waiters):
                     if not future.done() and predicate(packet):
                         future.set_result(packet)
-        for out in stream.poll(self.clock.now()):
+        for out in stream.poll(self.clock.now_s()):
             self.emit(out)
 
 

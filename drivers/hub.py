@@ -1,15 +1,16 @@
 """The hub: every worn device on one session clock, as one async iterator for the live session.
 
-    async with open_session_stream(devices, backend="simulated", time_scale=5.0) as stream:
+    async with open_session_stream(devices, backend, speed=5.0) as stream:
         async for item in stream:
             if isinstance(item, SampleBlock): ...     # one role's samples, session clock, SI, sensor frame
             elif isinstance(item, SampleGap): ...     # samples of a role are missing between two times
             elif isinstance(item, LinkStatus): ...    # a link went up/down, or a battery level was read
 
 ``devices`` are :class:`~drivers.connection.DeviceSpec` s (role, address or name, optional profile and
-settings). ``backend="bleak"`` uses the platform's bleak backend (BlueZ on Linux); ``"simulated"`` uses
-the simulated world (``world=`` one, or :func:`simulators.ble.world.default_world` with one device of
-every profile). Session time 0 is when the stream opens; ``stream.now()`` reads it.
+settings). ``backend`` is injected: ``None`` (or ``Backend()``) is the platform's bleak backend (BlueZ on
+Linux); a simulated world's ``world.backend()`` reaches simulated devices (the drivers never build
+one: the ``--simulated`` composition roots do, ``simulators.ble.world``). Session time 0 is when the
+stream opens; ``stream.now()`` reads it.
 
 Per role, sample times never decrease. Blocks of different roles come as they are ready, so a consumer
 that needs all roles up to a time waits for each role's latest time (``stream.latest_t_s``).
@@ -21,15 +22,13 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any
 
+from coach.clock import SessionClock
 from coach.errors import ConfigError
-from coach.samples import ROLES, SampleBlock
-from drivers.connection import Backend, DeviceLink, DeviceSpec, Found, HubItem, LinkStatus, SessionClock, scan
+from coach.samples import ROLES, LinkStatus, SampleBlock
+from drivers.connection import Backend, DeviceLink, DeviceSpec, Found, HubItem, scan
 from drivers.stream import SampleGap
-
-if TYPE_CHECKING:
-    from simulators.ble.world import SimWorld
 
 __all__ = [
     "DeviceSpec",
@@ -37,26 +36,8 @@ __all__ = [
     "LinkStatus",
     "SampleGap",
     "SessionStream",
-    "make_backend",
     "open_session_stream",
 ]
-
-
-def make_backend(
-    backend: Literal["simulated", "bleak"], world: SimWorld | None = None, time_scale: float = 1.0
-) -> tuple[Backend, SimWorld | None]:
-    """The bleak backend classes to use (and the simulated world, created if needed)."""
-    if backend == "bleak":
-        if time_scale != 1.0:
-            raise ConfigError("time_scale other than 1 needs the simulated backend")
-        return Backend(), None
-    if backend != "simulated":
-        raise ConfigError(f"backend must be 'simulated' or 'bleak', not {backend!r}")
-    if world is None:
-        from simulators.ble.world import default_world
-
-        world = default_world(time_scale)
-    return Backend(world.scanner_backend, world.client_backend), world
 
 
 class SessionStream:
@@ -67,7 +48,6 @@ class SessionStream:
         devices: Sequence[DeviceSpec],
         backend: Backend,
         clock: SessionClock,
-        world: SimWorld | None = None,
         *,
         queue_size: int = 10000,
         link_options: dict[str, Any] | None = None,
@@ -83,7 +63,6 @@ class SessionStream:
         self.devices = list(devices)
         self.backend = backend
         self.clock = clock
-        self.world = world
         self._queue: asyncio.Queue[HubItem] = asyncio.Queue(queue_size)
         self._scan_lock = asyncio.Lock()
         self._links: list[DeviceLink] = []
@@ -95,7 +74,7 @@ class SessionStream:
 
     def now(self) -> float:
         """The session clock (seconds since the stream opened)."""
-        return self.clock.now()
+        return self.clock.now_s()
 
     @property
     def links(self) -> list[DeviceLink]:
@@ -171,22 +150,22 @@ class SessionStream:
 
 def open_session_stream(
     devices: Sequence[DeviceSpec],
-    backend: Literal["simulated", "bleak"] = "bleak",
+    backend: Backend | None = None,
     *,
-    time_scale: float = 1.0,
-    world: SimWorld | None = None,
+    speed: float = 1.0,
     **link_options: Any,
 ) -> SessionStream:
     """The hub for ``devices``; use it as ``async with open_session_stream(...) as stream``.
 
     Args:
         devices: which devices for which roles.
-        backend: ``"bleak"`` (real radios) or ``"simulated"``.
-        time_scale: the simulated world runs this many times faster than real time (session times are
-            in world seconds); 1 with real radios.
-        world: the simulated world to use (default: one device of every profile).
+        backend: the bleak backend classes (``None``: the platform's, real radios).
+        speed: session seconds per wall second; a simulated world may run faster than real time
+            (its ``time_scale``); real radios need 1.
         **link_options: passed to each :class:`~drivers.connection.DeviceLink` (``scan_timeout_s``,
             ``battery_interval_s``, ``poll_interval_s``, ``max_backoff_s``).
     """
-    be, world = make_backend(backend, world, time_scale)
-    return SessionStream(devices, be, SessionClock(time_scale), world, link_options=link_options)
+    backend = backend or Backend()
+    if backend.scanner is None and backend.client is None and speed != 1.0:
+        raise ConfigError("a clock speed other than 1 needs a simulated world's backend")
+    return SessionStream(devices, backend, SessionClock(speed), link_options=link_options)

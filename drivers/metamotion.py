@@ -16,9 +16,9 @@ from typing import Literal
 import numpy as np
 
 from coach.errors import DecodeError
+from coach.units import GRAVITY_MPS2
 from drivers.base import (
     DEG2RAD,
-    G_MPS2,
     DeviceProfile,
     GattLink,
     Packet,
@@ -322,7 +322,7 @@ class DecodeSettings:
 
 def _acc(settings: DecodeSettings, raw: bytes) -> np.ndarray:
     counts = int16_triples(PROFILE, raw, "accelerometer data")
-    return counts / ACC_LSB_PER_G[settings.acc_range_g] * G_MPS2
+    return counts / ACC_LSB_PER_G[settings.acc_range_g] * GRAVITY_MPS2
 
 
 def _gyr(settings: DecodeSettings, raw: bytes) -> np.ndarray:
@@ -412,7 +412,7 @@ def _decode_fusion(register: int, payload: bytes, body: bytes) -> Packet:
         if register == 0x04:  # milli-g
             return Packet(
                 "acc",
-                acc_mps2=(xyz / 1000.0 * G_MPS2).reshape(1, 3),
+                acc_mps2=(xyz / 1000.0 * GRAVITY_MPS2).reshape(1, 3),
                 info={"kind": "fusion", "accuracy": accuracy},
             )
         if register == 0x05:

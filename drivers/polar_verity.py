@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from coach.errors import DecodeError
+from coach.units import GRAVITY_MPS2
 from drivers.base import (
     DEG2RAD,
-    G_MPS2,
     DeviceError,
     DeviceProfile,
     GattLink,
@@ -361,7 +361,7 @@ def frame_to_packet(frame: PmdFrame) -> Packet:
     t_s = np.array(frame.sample_times_ns, dtype=np.float64) * 1e-9
     meta = {"kind": "frame", "frame_type": frame.frame_type, "timestamp_ns": frame.timestamp_ns}
     if frame.measurement == ACC:
-        return Packet("acc", acc_mps2=frame.values * 1e-3 * G_MPS2, device_time_s=t_s, info=meta)
+        return Packet("acc", acc_mps2=frame.values * 1e-3 * GRAVITY_MPS2, device_time_s=t_s, info=meta)
     if frame.measurement == GYRO:
         return Packet("gyr", gyr_rps=frame.values * DEG2RAD, device_time_s=t_s, info=meta)
     return Packet("mag", mag_ut=frame.values * 100.0, device_time_s=t_s, info=meta)

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from coach.errors import DecodeError
+from coach.units import GRAVITY_MPS2
 from drivers.base import (
     DEG2RAD,
-    G_MPS2,
     DeviceProfile,
     GattLink,
     Packet,
@@ -78,7 +78,7 @@ def decode_raw(payload: bytes) -> Packet:
     v = np.frombuffer(payload, dtype="<i2").astype(np.float64)
     return Packet(
         "imu",
-        acc_mps2=(v[0:3] / ACC_Q * G_MPS2).reshape(1, 3),
+        acc_mps2=(v[0:3] / ACC_Q * GRAVITY_MPS2).reshape(1, 3),
         gyr_rps=(v[3:6] / GYR_Q * DEG2RAD).reshape(1, 3),
         mag_ut=(v[6:9] / MAG_Q).reshape(1, 3),
     )

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from coach.errors import DecodeError
+from coach.units import GRAVITY_MPS2
 from drivers.base import (
     DEG2RAD,
-    G_MPS2,
     DeviceProfile,
     GattLink,
     Packet,
@@ -146,7 +146,7 @@ def decode_packet(payload: bytes) -> Packet:
         raise DecodeError(PROFILE, f"packet must start 55 61 or 55 71, not {payload[:2].hex(' ')}")
     values = np.frombuffer(payload, dtype="<i2", offset=2).astype(np.int64)
     if payload[1] == FLAG_DATA:
-        acc = values[0:3] / 32768.0 * ACC_RANGE_G * G_MPS2
+        acc = values[0:3] / 32768.0 * ACC_RANGE_G * GRAVITY_MPS2
         gyr = values[3:6] / 32768.0 * GYR_RANGE_DPS * DEG2RAD
         angle = values[6:9] / 32768.0 * ANGLE_RANGE_DEG
         return Packet(

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # System programs the test suite drives for real: a Mosquitto binary (fixtures start private brokers),
-# Debian's chromium (browser tests) and a running PostgreSQL (monitor storage tests).
+# Debian's chromium (browser tests), espeak-ng (the coach's spoken cues), a running PostgreSQL
+# (monitor storage tests), poppler's pdftoppm and npm.
 # Installs what is missing through apt when allowed (root, or passwordless sudo); otherwise says what to do.
 set -euo pipefail
 if [ "$(id -u)" = 0 ]; then sudo=""; elif sudo -n true 2>/dev/null; then sudo="sudo -n"; else sudo="none"; fi
@@ -8,6 +9,9 @@ missing=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
 command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v pg_ctlcluster >/dev/null 2>&1 || missing+=(postgresql)
+command -v pdftoppm >/dev/null 2>&1 || missing+=(poppler-utils)  # report PDF pages as PNG in the tests
+command -v npm >/dev/null 2>&1 || missing+=(npm)  # test-only Node packages (tests/node): OIDC provider, FHIR schema
+command -v espeak-ng >/dev/null 2>&1 || missing+=(espeak-ng)
 if [ ${#missing[@]} -gt 0 ]; then
     if [ "$sudo" = none ]; then
         echo "system-deps: missing ${missing[*]}; install with: sudo apt-get install ${missing[*]}" >&2

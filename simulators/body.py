@@ -23,6 +23,7 @@ from simulators.limb_response import LimbResponse, stroke_profiles
 from simulators.plan import EpisodePlan, SessionPlan
 from simulators.processes import Narrowband, SmoothProcess, rng_for
 from simulators.scenario import draw
+from simulators.variants.body_hooks import VariantBody, sensor_positions
 
 #: Height of the treated sensor's centre over the forearm skin (half the device thickness), m.
 DEVICE_HALF_THICKNESS_M = 0.006
@@ -106,7 +107,19 @@ class BodyModel:
         self._hand_tremor = [Narrowband(rng, T, b.tremor_hz) for _ in range(2)]
         self._stroker_tremor_rad = 0.8 * b.tremor_mps2 / (w2 * 0.1)
         self._stroker_tremor = [Narrowband(rng, T, b.tremor_hz) for _ in range(3)]
-        self.response = LimbResponse(plan.strokes, plan.limb, b.forearm_length_m, seed)
+        self.vb: VariantBody | None = None
+        if plan.variant is None:
+            self.response = LimbResponse(plan.strokes, plan.limb, b.forearm_length_m, seed)
+        else:
+            self.response = LimbResponse(
+                plan.strokes,
+                plan.limb,
+                b.forearm_length_m,
+                seed,
+                sensor_s_m=sensor_positions(b.forearm_length_m, b.treated_sensor_m, b.hand_sensor_m),
+                hand_length_m=b.hand_length_m,
+                strap_half_width_m=plan.variant.strap_half_width_m,
+            )
         mix_rng = rng_for(seed, "vibration-mix")
         self.mix = {
             "treated": _random_mix(mix_rng, (1.0, 0.5, 0.8)),
@@ -118,6 +131,8 @@ class BodyModel:
             for kind, kinds in (("height", ("lowered", "sag")), ("wrist", ("wrist",)), ("roll", ("roll",)))
         }
         self._init_stroker()
+        if plan.variant is not None:
+            self.vb = VariantBody(self)
 
     # -- treated forearm ---------------------------------------------------------------------
     def height_m(self, t_s: FloatArray) -> FloatArray:
@@ -133,9 +148,10 @@ class BodyModel:
             h = (1.0 - w) * h + w * float(ep.height_m if ep.height_m is not None else h.mean())
         return np.asarray(h)
 
-    def forearm(self, t_s: FloatArray, accelerations: bool = True) -> ForearmState:
+    def forearm(self, t_s: FloatArray, accelerations: bool = True, role: str | None = None) -> ForearmState:
         """The treated forearm at sorted times; ``accelerations=False`` skips the directly added slide
-        and vibration accelerations (for orientation-only uses such as posture truth)."""
+        and vibration accelerations (for orientation-only uses such as posture truth). ``role`` picks the
+        sensor whose share of the rubbing vibration is returned (variant families only)."""
         b = self.plan.body
         cal = self.plan.calibration
         t = np.asarray(t_s, dtype=np.float64)
@@ -168,11 +184,6 @@ class BodyModel:
             elevation = elevation + w * fid.elevation_rad[i]
             heading = heading + w * fid.heading_rad[i]
             elbow += w[:, None] * (heading_frame @ fid.translation_m[i])[None, :]
-        slide_acc, press, wrist_press, vib = self.response.evaluate(t, accelerations)
-        small = press.copy()
-        small[:, 1] += self._tremor_rad * self._tremor[0](t)
-        small[:, 2] += self._tremor_rad * self._tremor[1](t)
-        rot = quat.mul(forearm_quat(heading, elevation, roll, self.arm), quat.from_rotvec(small))
         flexion = b.flexion0_rad + self._drift["flexion"](t)
         deviation = b.deviation0_rad + self._drift["deviation"](t)
         for ep in self._episodes["wrist"]:
@@ -183,6 +194,15 @@ class BodyModel:
                 flexion = (1.0 - w) * flexion + w * ep.flexion_rad
             if ep.deviation_rad is not None:
                 deviation = (1.0 - w) * deviation + w * ep.deviation_rad
+        if self.vb is not None:
+            elevation, heading, roll, elbow, flexion, deviation = self.vb.forearm_pose(
+                t, elevation, heading, roll, elbow, flexion, deviation
+            )
+        slide_acc, press, wrist_press, vib = self.response.evaluate(t, accelerations, role)
+        small = press.copy()
+        small[:, 1] += self._tremor_rad * self._tremor[0](t)
+        small[:, 2] += self._tremor_rad * self._tremor[1](t)
+        rot = quat.mul(forearm_quat(heading, elevation, roll, self.arm), quat.from_rotvec(small))
         return ForearmState(rot, elbow, slide_acc, vib, flexion + wrist_press, deviation)
 
     def hand_rotation(self, t_s: FloatArray, fa: ForearmState) -> FloatArray:
@@ -200,6 +220,8 @@ class BodyModel:
         t = np.asarray(t_s, dtype=np.float64)
         if role == "stroker":
             return self._stroker(t)
+        if self.vb is not None:
+            return self.vb.kinematics(role, t)
         fa = self.forearm(t)
         slide = np.zeros((len(t), 3))
         slide[:, 0] = fa.slide_acc_mps2
@@ -412,14 +434,19 @@ class BodyModel:
             kappa[wd] = st.contact_angle_rad[ii[wd]]
             yaw[wd] = st.hand_yaw_rad[ii[wd]]
             tilt[wd] = st.hand_tilt_rad[ii[wd]]
-            rot, p = self._limb_pose(fa.rot, fa.elbow_m, s, kappa, yaw, tilt, lift)
+            if self.vb is not None:
+                seg_len = self._seg_t1[seg[near]] - self._seg_t0[seg[near]]
+                rot, p = self.vb.stroker_pose(tn, fa, kn, ii, jj, u, seg_len, s, kappa, yaw, tilt, lift)
+            else:
+                rot, p = self._limb_pose(fa.rot, fa.elbow_m, s, kappa, yaw, tilt, lift)
             # Blend toward the rest pose while approaching (rest -> limb) or withdrawing (limb -> rest).
             blend = (kn == _APPROACH) | wd
             if blend.any():
                 ub = u[blend]
                 w_rest = np.where(kn[blend] == _APPROACH, 1.0 - min_jerk(ub), min_jerk(ub))
                 rest_rot, rest_pos = self._rest_pose(tn[blend])
-                rot[blend] = quat.slerp_toward(rot[blend], rest_rot, w_rest)
+                slerp = quat.slerp_toward if self.vb is None else self.vb.slerp_continuous
+                rot[blend] = slerp(rot[blend], rest_rot, w_rest)
                 pb = (1.0 - w_rest)[:, None] * p[blend] + w_rest[:, None] * rest_pos
                 pb[:, 2] += 0.06 * bump(ub)
                 p[blend] = pb
@@ -430,5 +457,7 @@ class BodyModel:
             rest_rot, rest_pos = self._rest_pose(t[~near])
             q_all[~near] = rest_rot
             pos[~near] = rest_pos
+        if self.vb is not None:
+            q_all, pos = self.vb.stroker_movement(t, q_all, pos)
         tremor = np.column_stack([self._stroker_tremor_rad * f(t) for f in self._stroker_tremor])
         return Kinematics(quat.mul(q_all, quat.from_rotvec(tremor)), pos, extra)

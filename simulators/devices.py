@@ -16,6 +16,7 @@ Datasheet figures (typical values) and what is assumed are listed in docs/simula
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,8 +24,9 @@ from scipy import signal
 from scipy.spatial.transform import Rotation
 
 from coach.samples import FloatArray
-from simulators.frames import GRAVITY_MPS2
+from coach.units import GRAVITY_MPS2
 from simulators.scenario import SensorSpec, draw
+from simulators.variants.sensors import SensorVariant, quantise
 
 _DEG = np.pi / 180.0
 _MG = 1e-3 * GRAVITY_MPS2
@@ -137,6 +139,8 @@ class DeviceErrors:
     gyr_range_rps: float
     lpf_hz: float
     noise_scale: float
+    #: ``sensors`` variant family only: temperature drift and coarse quantisation (None: today's model).
+    variant: SensorVariant | None = None
 
     @property
     def misalignment_deg(self) -> float:
@@ -243,9 +247,29 @@ class DeviceNoise:
         gyr_m = (
             gyr @ e.gyr_matrix.T + gyr_b + acc @ e.g_sens.T + self.rng.normal(0.0, e.gyr_noise_sigma, (n, 3))
         )
+        if e.variant is not None:
+            v = e.variant
+            temp = v.temperature_k(t_s)[:, None]
+            acc_m = acc_m + temp * v.acc_tempco_mps2_per_k
+            gyr_m = gyr_m + temp * v.gyr_tempco_rps_per_k
+            acc_m = quantise(np.clip(acc_m, -e.acc_range_mps2, e.acc_range_mps2), e.acc_range_mps2, v.bits)
+            gyr_m = quantise(np.clip(gyr_m, -e.gyr_range_rps, e.gyr_range_rps), e.gyr_range_rps, v.bits)
+            return acc_m, gyr_m
         acc_m = _quantise(np.clip(acc_m, -e.acc_range_mps2, e.acc_range_mps2), e.acc_range_mps2)
         gyr_m = _quantise(np.clip(gyr_m, -e.gyr_range_rps, e.gyr_range_rps), e.gyr_range_rps)
         return acc_m, gyr_m
+
+
+def with_variant(errors: DeviceErrors, v: SensorVariant) -> DeviceErrors:
+    """A device's errors with a ``sensors``-family draw: large gyro offsets, the MPU-6050's default
+    ranges, temperature drift and coarse quantisation."""
+    return dataclasses.replace(
+        errors,
+        gyr_bias0=np.asarray(v.gyr_offset_rps, dtype=np.float64),
+        acc_range_mps2=float(v.acc_range_g * GRAVITY_MPS2),
+        gyr_range_rps=float(np.deg2rad(v.gyro_range_dps)),
+        variant=v,
+    )
 
 
 def _quantise(x: FloatArray, full_scale: float) -> FloatArray:

@@ -31,10 +31,9 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from coach.samples import FloatArray
+from coach.units import GRAVITY_MPS2  # the simulated earth has this field everywhere
 from simulators import quat
 
-#: Standard gravity (m/s²); the simulated earth has this field everywhere.
-GRAVITY_MPS2 = 9.80665
 #: Gravity vector in the earth frame (z up).
 GRAVITY_EARTH_MPS2 = np.array([0.0, 0.0, -GRAVITY_MPS2])
 

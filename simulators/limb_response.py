@@ -24,7 +24,7 @@ differences of positions); directly-added accelerations use linear interpolation
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import signal
@@ -49,6 +49,11 @@ class _Window:
     wrist: CubicSpline | None
     press_axis: FloatArray  # (3,) in the forearm frame
     vibration: FloatArray | None = None  # (n, 3), made on first use
+    # Variant families only (None in today's physics; see simulators/variants/response.py):
+    push_acc_mps2: FloatArray | None = None  # acceleration along push_axis on the local grid
+    push_axis: FloatArray | None = None  # (3,) forearm frame
+    rock: CubicSpline | None = None  # treated device tilt about forearm y (rad)
+    role_gain: dict[str, FloatArray] = field(default_factory=dict)  # vibration gain per role (local grid)
 
 
 @dataclass(frozen=True)
@@ -65,7 +70,16 @@ class StrokeTruthFeatures:
 class LimbResponse:
     """All strokes' effects on the treated limb, evaluable at any times."""
 
-    def __init__(self, strokes: StrokePlan, limb: LimbParams, forearm_length_m: float, seed: int) -> None:
+    def __init__(
+        self,
+        strokes: StrokePlan,
+        limb: LimbParams,
+        forearm_length_m: float,
+        seed: int,
+        sensor_s_m: dict[str, float] | None = None,
+        hand_length_m: float = 0.19,
+        strap_half_width_m: float = 0.025,
+    ) -> None:
         self._windows: list[_Window] = []
         self._seed = seed
         w = 2.0 * np.pi * limb.natural_hz
@@ -82,6 +96,21 @@ class LimbResponse:
         # Orientation terms are slow (< 10 Hz): C² splines on every 4th sample (250 Hz) are exact enough.
         knots = slice(None, None, 4)
         for i in range(n):
+            if strokes.extra is not None:
+                from simulators.variants.response import variant_window
+
+                wd, feats = variant_window(
+                    strokes,
+                    i,
+                    limb,
+                    forearm_length_m,
+                    hand_length_m,
+                    sensor_s_m or {},
+                    strap_half_width_m,
+                )
+                self._windows.append(wd)
+                onset[i], release[i], press_peak[i], slide_peak[i] = feats
+                continue
             t0 = float(strokes.t_start_s[i]) - 0.02
             t1 = float(strokes.t_end_s[i]) + tail_s
             t = t0 + np.arange(int(np.ceil((t1 - t0) * _FS_HZ)) + 1) / _FS_HZ
@@ -142,7 +171,7 @@ class LimbResponse:
         return wd.vibration
 
     def evaluate(
-        self, t_s: FloatArray, accelerations: bool = True
+        self, t_s: FloatArray, accelerations: bool = True, role: str | None = None
     ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
         """At sorted times: slide acceleration along forearm x (m/s²), press rotation vector in the
         forearm frame (rad, (n, 3)), extra palmar wrist flexion (rad), vibration (m/s², (n, 3), unit
@@ -169,9 +198,38 @@ class LimbResponse:
             grid = wd.t0_s + np.arange(len(wd.slide_acc_mps2)) / _FS_HZ
             slide_acc[a:b] += np.interp(tt, grid, wd.slide_acc_mps2)
             vibration = self._vibration(i)
+            if role is not None and role in wd.role_gain:
+                gain = np.interp(tt, grid, wd.role_gain[role])
+                for k in range(3):
+                    vib[a:b, k] += np.interp(tt, grid, vibration[:, k]) * gain
+                continue
             for k in range(3):
                 vib[a:b, k] += np.interp(tt, grid, vibration[:, k])
         return slide_acc, press, wrist, vib
+
+    def evaluate_extra(self, t_s: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """Variant families only: the support's push acceleration (m/s², forearm frame, (n, 3)) and the
+        treated device's rocking tilt about forearm y (rad, (n,))."""
+        n = len(t_s)
+        push = np.zeros((n, 3))
+        rock = np.zeros(n)
+        if n == 0:
+            return push, rock
+        for i in self._overlapping(float(t_s[0]), float(t_s[-1])):
+            wd = self._windows[i]
+            if wd.push_acc_mps2 is None and wd.rock is None:
+                continue
+            a = int(np.searchsorted(t_s, wd.t0_s, side="left"))
+            b = int(np.searchsorted(t_s, wd.t1_s, side="right"))
+            if b <= a:
+                continue
+            tt = t_s[a:b]
+            if wd.push_acc_mps2 is not None and wd.push_axis is not None:
+                grid = wd.t0_s + np.arange(len(wd.push_acc_mps2)) / _FS_HZ
+                push[a:b] += np.interp(tt, grid, wd.push_acc_mps2)[:, None] * wd.push_axis[None, :]
+            if wd.rock is not None:
+                rock[a:b] += wd.rock(tt)
+        return push, rock
 
 
 def stroke_profiles(
@@ -179,6 +237,11 @@ def stroke_profiles(
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Normal force (N), position along the limb (m) and glide velocity (m/s) of stroke ``i`` at ``t_s``."""
     ts, te = float(strokes.t_start_s[i]), float(strokes.t_end_s[i])
+    ex = strokes.extra
+    if ex is not None and np.isfinite(ex.regrip_u[i]):
+        from simulators.variants.response import regrip_profiles
+
+        return regrip_profiles(strokes, i, t_s)
     dur = te - ts
     ramp_on, ramp_off = float(strokes.ramp_on_s[i]), float(strokes.ramp_off_s[i])
     on = min_jerk((t_s - ts) / ramp_on)

@@ -16,10 +16,10 @@ from __future__ import annotations
 import numpy as np
 
 from coach.samples import FloatArray
+from coach.units import GRAVITY_MPS2
 from simulators import quat
 from simulators.body import BodyModel
 from simulators.devices import OVERSAMPLE, DeviceErrors, DeviceFilter, DeviceNoise
-from simulators.frames import GRAVITY_MPS2
 
 _CHUNK_SAMPLES = 2048
 

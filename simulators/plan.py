@@ -8,12 +8,17 @@ posture episodes. The body model (:mod:`simulators.body`) then turns the plan in
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from coach.samples import FloatArray
 from simulators.processes import rng_for
 from simulators.scenario import Episode, Scenario, draw, span_bounds
+from simulators.variants.strokes import StrokeExtras
+
+if TYPE_CHECKING:
+    from simulators.variants.apply import VariantPlan
 
 #: Glides stay this far from the elbow end of the forearm (m).
 _S_MIN_M = 0.05
@@ -103,6 +108,8 @@ class StrokePlan:
     bout: FloatArray
     lift_m: float
     hand_yaw0_rad: float
+    #: Variant families only: per-contact physics (None: today's physics for every stroke).
+    extra: StrokeExtras | None = None
 
     def __len__(self) -> int:
         return int(self.t_start_s.shape[0])
@@ -158,6 +165,7 @@ class SessionPlan:
     fidgets: FidgetPlan
     episodes: tuple[EpisodePlan, ...]
     drift: dict[str, tuple[float, float]] = field(default_factory=dict)  # name -> (sigma, tau_s)
+    variant: VariantPlan | None = None  # physics variant families (None: baseline)
 
     @property
     def active(self) -> tuple[float, float]:
@@ -170,9 +178,19 @@ def plan_session(scenario: Scenario, seed: int) -> SessionPlan:
     body = _draw_body(scenario, seed)
     limb = _draw_limb(scenario, body, seed)
     cal = _draw_calibration(scenario, body, seed)
-    strokes = _draw_strokes(scenario, body, limb, cal, seed)
+    variant = None
+    if scenario.variants:
+        from simulators.variants.apply import plan_variant_strokes
+
+        strokes, variant = plan_variant_strokes(scenario, body, limb, cal, seed, _draw_strokes)
+    else:
+        strokes = _draw_strokes(scenario, body, limb, cal, seed)
     fidgets = _draw_fidgets(scenario, body, cal, strokes, seed)
     episodes = _draw_episodes(scenario, body, cal, seed)
+    if variant is not None:
+        from simulators.variants.apply import finish_variant
+
+        episodes = finish_variant(variant, scenario, body, cal, strokes, fidgets, episodes, seed)
     rng = rng_for(seed, "drift-params")
     post = scenario.posture
     drift = {
@@ -182,7 +200,12 @@ def plan_session(scenario: Scenario, seed: int) -> SessionPlan:
         "flexion": (np.deg2rad(draw(post.wrist_drift_deg, rng)), float(rng.uniform(20.0, 60.0))),
     }
     drift["deviation"] = (drift["flexion"][0] / 2.0, float(rng.uniform(20.0, 60.0)))
-    return SessionPlan(scenario, seed, body, limb, cal, strokes, fidgets, episodes, drift)
+    return SessionPlan(scenario, seed, body, limb, cal, strokes, fidgets, episodes, drift, variant)
+
+
+def stroke_plan_from_columns(cols: dict[str, Any], lift_m: float, yaw0_rad: float, extra: Any) -> StrokePlan:
+    """A :class:`StrokePlan` from column arrays (the variant families build their plans this way)."""
+    return StrokePlan(**cols, lift_m=lift_m, hand_yaw0_rad=yaw0_rad, extra=extra)
 
 
 def _draw_body(sc: Scenario, seed: int) -> BodyParams:

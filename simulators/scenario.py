@@ -35,6 +35,8 @@ Span = float | tuple[float, float]
 DEVICE_CLASSES: tuple[str, ...] = ("good", "cheap")
 EPISODE_KINDS: tuple[str, ...] = ("lowered", "sag", "wrist", "roll")
 ARMS: tuple[str, ...] = ("left", "right")
+#: Physics variant families (docs/simulator.md, "Physics variant families"); none = today's ``baseline``.
+FAMILIES: tuple[str, ...] = ("regions", "contact", "helper", "movement", "sensors")
 
 
 class _FieldError(ValidationError):
@@ -170,6 +172,18 @@ def _convert(value: Any, f: dataclasses.Field[Any], key: str) -> Any:
         if "treated" not in out_s:
             raise _FieldError(key, "needs a 'treated' sensor (a session without it cannot be coached)")
         return {r: out_s[r] for r in ROLES if r in out_s}
+    if base == "families":
+        names = [value] if isinstance(value, str) else value
+        if not isinstance(names, list | tuple) or not all(isinstance(n, str) for n in names):
+            raise _FieldError(key, f"must be a list of family names, not {value!r}")
+        unknown = [n for n in names if n not in (*FAMILIES, "baseline")]
+        if unknown:
+            raise _FieldError(
+                key,
+                f"unknown famil{'y' if len(unknown) == 1 else 'ies'} {unknown!r} "
+                f"(known: baseline, {', '.join(FAMILIES)})",
+            )
+        return tuple(f for f in FAMILIES if f in names)
     if base == "episodes":
         if not isinstance(value, list | tuple):
             raise _FieldError(key, "must be a list of episode tables")
@@ -880,6 +894,12 @@ class Scenario(_Section):
         kind="section", section=PostureSpec, factory=PostureSpec, doc="posture over time"
     )
     fidgets: FidgetSpec = _spec(kind="section", section=FidgetSpec, factory=FidgetSpec, doc="fidgets")
+    variants: tuple[str, ...] = _spec(
+        kind="families",
+        factory=tuple,
+        doc="physics variant families on top of today's model (baseline = none): regions, contact, "
+        "helper, movement, sensors; each draws its mechanisms from the seed (docs/simulator.md)",
+    )
 
     @property
     def roles(self) -> tuple[str, ...]:
@@ -920,7 +940,10 @@ class Scenario(_Section):
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able mapping (ranges as [lo, hi]) that :meth:`from_dict` reads back."""
-        return _to_plain(self)  # type: ignore[no-any-return]
+        out: dict[str, Any] = _to_plain(self)
+        if not out["variants"]:
+            del out["variants"]  # baseline: the labels of existing sessions stay byte-identical
+        return out
 
     def replace(self, **overrides: Any) -> Scenario:
         """A copy with fields replaced; dotted keys reach into sections (``{"strokes.cadence_spm": 20}``).
@@ -1062,6 +1085,9 @@ def describe_fields(cls: type = Scenario, prefix: str = "") -> Iterator[tuple[st
         if m["kind"] == "sensors":
             yield key, "{treated = {}}", "", m["doc"]
             yield from describe_fields(SensorSpec, f"{key}.<role>.")
+            continue
+        if m["kind"] == "families":
+            yield key, "[]", "", m["doc"]
             continue
         if m["kind"] == "episodes":
             yield key, "[]", "", m["doc"]

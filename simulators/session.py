@@ -20,7 +20,7 @@ import numpy as np
 from coach.samples import ROLES, SampleBlock
 from coach.trace import TraceMeta, TraceWriter
 from simulators.body import BodyModel
-from simulators.devices import DeviceErrors, DeviceNoise, draw_device
+from simulators.devices import DeviceErrors, DeviceNoise, draw_device, with_variant
 from simulators.frames import quat_wxyz
 from simulators.motion import render_role
 from simulators.plan import SessionPlan, plan_session
@@ -34,6 +34,7 @@ from simulators.truth import (
     posture_labels,
     stroke_labels,
     summary_labels,
+    variant_labels,
 )
 
 LABELS_FORMAT = "coach-sim-labels"
@@ -92,6 +93,7 @@ class SensorTruth:
             "samples_taken": self.samples_taken,
             "samples_delivered": self.samples_delivered,
             "dropped_samples": self.dropped_samples,
+            **({} if e.variant is None else {"variant": e.variant.labels()}),
         }
 
 
@@ -180,6 +182,8 @@ def _prepare(scenario: Scenario, seed: int) -> tuple[BodyModel, dict[str, Device
     devices = {
         role: draw_device(spec, rng_for(seed, "device", role)) for role, spec in scenario.sensors.items()
     }
+    if plan.variant is not None and plan.variant.sensors:
+        devices = {role: with_variant(d, plan.variant.sensors[role]) for role, d in devices.items()}
     return model, devices
 
 
@@ -337,4 +341,5 @@ def build_labels(session: SimulatedSession) -> dict[str, Any]:
             for role, s in session.sensors.items()
         },
         "summary": summary_labels(posture, strokes, plan.active, "hand" in session.scenario.sensors),
+        **({} if plan.variant is None else variant_labels(model)),
     }

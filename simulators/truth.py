@@ -23,6 +23,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from coach.samples import FloatArray
+from coach.signal.cadence import mean_cadence_spm  # the §5 rule, one home
 from simulators import quat
 from simulators.body import BodyModel
 from simulators.frames import elevation_rad, roll_rad, wrap_rad, wrist_angles
@@ -31,8 +32,6 @@ POSTURE_RATE_HZ = 10.0
 ELEVATION_MARGIN_M = 0.05
 WRIST_FLEXION_MAX_DEG = 15.0
 WRIST_DEVIATION_MAX_DEG = 10.0
-#: Start-to-start gaps under this many seconds keep strokes in one bout (DESIGN.md §5).
-BOUT_GAP_S = 10.0
 
 
 def reference_pose(model: BodyModel) -> tuple[Rotation, float]:
@@ -76,22 +75,6 @@ def posture_grid(duration_s: float) -> FloatArray:
     return np.arange(int(np.floor(duration_s * POSTURE_RATE_HZ + 1e-9)) + 1) / POSTURE_RATE_HZ
 
 
-def mean_cadence_spm(starts_s: FloatArray) -> float | None:
-    """Summary cadence of DESIGN.md §5: 60 · strokes in bouts of ≥ 2 / active stroking time."""
-    starts = np.sort(np.asarray(starts_s, dtype=np.float64))
-    if len(starts) < 2:
-        return None
-    breaks = np.flatnonzero(np.diff(starts) >= BOUT_GAP_S) + 1
-    active = 0.0
-    counted = 0
-    for bout in np.split(starts, breaks):
-        if len(bout) < 2:
-            continue
-        active += float(bout[-1] - bout[0] + np.median(np.diff(bout)))
-        counted += len(bout)
-    return 60.0 * counted / active if active > 0 else None
-
-
 def _r(x: Any, nd: int = 4) -> Any:
     """Round floats (and arrays of them) for a compact JSON file."""
     if isinstance(x, np.ndarray):
@@ -127,7 +110,10 @@ def stroke_labels(model: BodyModel) -> list[dict[str, Any]]:
     if len(st):
         mid = 0.5 * (st.t_start_s + st.t_end_s)
         post = posture_at(model, mid)
+    ex = st.extra
     for i in range(len(st)):
+        if ex is not None and not ex.labelled[i]:
+            continue  # a return in light contact: not a stroke
         length = float(abs(st.s_end_m[i] - st.s_start_m[i]))
         contact = float(st.t_end_s[i] - st.t_start_s[i])
         out.append(
@@ -156,7 +142,41 @@ def stroke_labels(model: BodyModel) -> list[dict[str, Any]]:
                 "elevated": bool(post["elevated"][i]),
             }
         )
+        if ex is not None:
+            out[-1]["region"] = ex.region[i]
+            if np.isfinite(ex.regrip_u[i]):
+                glide = contact - float(ex.regrip_s[i])
+                a = float(st.t_start_s[i]) + float(ex.regrip_u[i]) * glide
+                out[-1]["regrip"] = [_r(a), _r(a + float(ex.regrip_s[i]))]
     return out
+
+
+def variant_labels(model: BodyModel) -> dict[str, Any]:
+    """Labels of the variant families: what they drew, movements, light returns, strap turns."""
+    plan = model.plan
+    v = plan.variant
+    assert v is not None
+    st = plan.strokes
+    ex = st.extra
+    returns = []
+    if ex is not None:
+        for i in range(len(st)):
+            if not ex.labelled[i]:
+                returns.append(
+                    {
+                        "t_start": _r(st.t_start_s[i]),
+                        "t_end": _r(st.t_end_s[i]),
+                        "kind": ex.return_kind[i] or "light",
+                        "force_n": _r(st.force_n[i], 3),
+                        "direction": "distal" if st.direction[i] > 0 else "proximal",
+                    }
+                )
+    return {
+        "variant": v.labels(),
+        "movements": [lab for e in v.movements for lab in e.labels()],
+        "returns": returns,
+        "mount_changes": [mc.labels() for mc in v.mount_changes],
+    }
 
 
 def summary_labels(

@@ -54,7 +54,7 @@ async def run_hub(
     """Stream ``specs`` for ``duration_s`` of session time, then stop and collect the rest."""
     got = Collected()
     options.setdefault("poll_interval_s", 0.05)
-    stream = open_session_stream(specs, "simulated", time_scale=world.time_scale, world=world, **options)
+    stream = open_session_stream(specs, world.backend(), speed=world.time_scale, **options)
     got.stream = stream
     async with stream:
         while stream.now() < duration_s:

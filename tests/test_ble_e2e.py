@@ -12,7 +12,8 @@ import asyncio
 import numpy as np
 import pytest
 
-from drivers.connection import DeviceLink, DeviceSpec, SessionClock
+from coach.clock import SessionClock
+from drivers.connection import DeviceLink, DeviceSpec
 from drivers.profiles import PROFILES
 from simulators.ble.device import FaultPlan
 from simulators.ble.world import default_world

@@ -7,7 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from coach.feedback.cues import MESSAGES, CueEngine, HeldCue
+from coach.cue_texts import PIPELINE_CUES as MESSAGES
+from coach.feedback.cues import CueEngine, HeldCue
 from coach.signal.cadence import active_stroking_s, bouts, live_cadence_spm, mean_cadence_spm
 
 

@@ -17,12 +17,12 @@ import pytest
 from coach.events import to_json
 from coach.monitor import accounts
 from coach.monitor.db import open_database
-from coach.monitor.feed import synthetic_session
 from coach.monitor.ingest_store import Received, store_batch
 from coach.monitor.messages import parse_message
 from coach.monitor.report import export_report
 from coach.monitor.server import Monitor, MonitorConfig
 from coach.mqtt.commands import CommandError, parse_command
+from tests.fixtures.event_feed import synthetic_session
 from tests.fixtures.monitor_seed import PASSWORD_ALICE, seed_clinic
 from tests.fixtures.mosquitto import MosquittoBroker
 

@@ -23,7 +23,7 @@ from typing import Any
 import aiomqtt
 import pytest
 
-from coach.monitor.feed import FeedPublisher, synthetic_session
+from tests.fixtures.event_feed import FeedPublisher, synthetic_session
 from tests.fixtures.monitor_services import fresh_postgres_database
 from tests.fixtures.mosquitto import MosquittoBroker, free_port
 

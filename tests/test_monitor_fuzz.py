@@ -28,10 +28,10 @@ from hypothesis import strategies as st
 from coach.events import to_json
 from coach.monitor import accounts
 from coach.monitor.db import Database, open_database
-from coach.monitor.feed import synthetic_session
 from coach.monitor.ingest import Ingest
 from coach.monitor.web import MonitorContext, build_app
 from coach.mqtt.broker_config import BrokerSettings
+from tests.fixtures.event_feed import synthetic_session
 from tests.fixtures.monitor_services import fresh_postgres_database
 
 T = TypeVar("T")

@@ -15,7 +15,6 @@ import pytest
 
 from coach.events import to_json
 from coach.monitor.db import MIGRATIONS_DIR, Database, data_migrations, open_database
-from coach.monitor.feed import FeedPublisher, synthetic_session
 from coach.monitor.ingest import Ingest
 from coach.monitor.ingest_store import Received, store_batch
 from coach.monitor.messages import (
@@ -28,6 +27,7 @@ from coach.monitor.messages import (
 )
 from coach.monitor.views import self_reports, session_detail
 from coach.mqtt.broker_config import BrokerSettings
+from tests.fixtures.event_feed import FeedPublisher, synthetic_session
 from tests.fixtures.monitor_services import fresh_postgres_database
 from tests.fixtures.mosquitto import MosquittoBroker
 
@@ -39,11 +39,6 @@ def _private_data_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("COACH_MONITOR_SECRET_KEY", raising=False)
 
 
-CHECK_EVENTS = Path(__file__).resolve().parents[2] / "shared" / "tools" / "check_events.py"
-if not CHECK_EVENTS.exists():
-    CHECK_EVENTS = Path("/work/shared/tools/check_events.py")
-
-
 @pytest.fixture(scope="module")
 def monitor_pg_url() -> Iterator[str]:
     with fresh_postgres_database() as url:
@@ -53,7 +48,7 @@ def monitor_pg_url() -> Iterator[str]:
 def test_synthetic_stream_passes_the_contract_checker() -> None:
     for seed, hand in ((1, True), (2, False)):
         text = "\n".join(to_json(e) for e in synthetic_session(seed, hand=hand)) + "\n"
-        args = [sys.executable, str(CHECK_EVENTS)] + (["--hand"] if hand else [])
+        args = [sys.executable, "-m", "coach", "check-events"] + (["--hand"] if hand else [])
         done = subprocess.run(args, input=text, capture_output=True, text=True, check=False)
         assert done.returncode == 0, done.stdout
 
@@ -79,7 +74,7 @@ def test_valid_messages_become_records() -> None:
         "state": "active",
         "session": "s-1",
         "wall_utc": "2026-11-24T09:30:00Z",
-        "sensors": {"treated": {"link": "up", "battery_pct": 80}},
+        "sensors": {"treated": {"link": "up", "battery_pct": 80, "device": "witmotion-bwt901"}},
     }
     srec = parse_message("coach/v1/p-01/status", json.dumps(status).encode())
     assert isinstance(srec, StatusRecord) and srec.status_unix_s is not None
@@ -117,6 +112,11 @@ def test_valid_messages_become_records() -> None:
         ("coach/v1/p 01/s-1/events", json.dumps(GOOD_STROKE).encode(), "pseudonymous id"),
         ("coach/v1/p-01/status", b'{"state":"active","sensors":{"treated":{"link":"maybe"}}}', "link"),
         ("coach/v1/p-01/status", b'{"state":3}', "short string"),
+        (
+            "coach/v1/p-01/status",
+            b'{"state":"active","sensors":{"treated":{"link":"up","device":["x"]}}}',
+            "device must be a device profile name",
+        ),
         ("coach/v1/p-01/cmd_result", b'{"ok": true}', "cmd_id"),
         ("coach/v1/p-01/s-1/other", b"{}", "unknown topic"),
         ("other/p-01", b"{}", "not a coach/v1"),
@@ -186,7 +186,8 @@ async def test_latest_status_wins_and_migrations_are_versioned(db: Database) -> 
     assert latest >= 4
     assert await db.migrate() == latest  # already applied: nothing runs twice
     versions = await db.fetchall("SELECT version FROM schema_version ORDER BY version")
-    assert [r["version"] for r in versions] == list(range(1, latest + 1))
+    # Every defined step once, in order (numbers may leave gaps: ranges are reserved per feature).
+    assert [r["version"] for r in versions] == sorted(set(sql) | set(data_migrations()))
 
 
 # --- MQTT end to end ----------------------------------------------------------------------------

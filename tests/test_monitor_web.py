@@ -15,9 +15,9 @@ import aiomqtt
 import pytest
 
 from coach.monitor.db import Database, open_database
-from coach.monitor.feed import FeedPublisher, synthetic_session
 from coach.monitor.server import Monitor, MonitorConfig
 from coach.mqtt.commands import parse_command, parse_targets
+from tests.fixtures.event_feed import FeedPublisher, synthetic_session
 from tests.fixtures.monitor_seed import PASSWORD_ALICE, PASSWORD_BOB, Clinic, seed_clinic
 from tests.fixtures.monitor_services import fresh_postgres_database
 from tests.fixtures.mosquitto import MosquittoBroker, make_test_pki

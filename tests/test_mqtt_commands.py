@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
+from coach.clock import format_utc
 from coach.mqtt.commands import (
     COMMANDS,
     CommandError,
     canonical_json,
     command_envelope,
-    format_utc,
     parse_command,
     parse_targets,
     sign_command,

@@ -18,8 +18,9 @@ from typing import Any
 import aiomqtt
 import pytest
 
+from coach.clock import format_utc, utc_now
 from coach.mqtt.broker_config import BrokerSettings
-from coach.mqtt.commands import command_envelope, format_utc, sign_command, utc_now
+from coach.mqtt.commands import command_envelope, sign_command
 from coach.mqtt.topics import PatientTopics
 from tests.fixtures.embedded import EmbeddedBrokerProcess
 from tests.fixtures.live import SECRET, contract_problems, make_session, read_events, simulated_blocks
@@ -104,6 +105,11 @@ async def test_live_session_over_a_broker(broker: Any, sink: Sink, tmp_path: Pat
     statuses = [json.loads(a.payload) for a in sink.raw(TOPICS.status)]
     assert {"screening", "calibrating", "active", "finished"} <= {s["state"] for s in statuses}
     assert set(statuses[-2]["sensors"]) == {"treated"}
+    # Each sensor's device profile is in the status (the monitor's FHIR Device names it), also in the
+    # coach's own offline status at the end, where every link is down.
+    assert statuses[-2]["sensors"]["treated"]["device"] == "simulated"
+    assert statuses[-1]["sensors"]["treated"]["link"] == "down"
+    assert statuses[-1]["sensors"]["treated"]["device"] == "simulated"
     # The retained summary waits for a therapist who connects later.
     async with aiomqtt.Client(broker.host, broker.port, identifier="late", username="late") as late:
         await late.subscribe(TOPICS.summary(session.session_id), qos=1)

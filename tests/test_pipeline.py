@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import json
 import math
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -16,18 +14,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from coach.errors import ValidationError
+from coach.event_schema.stream import check as check_events
 from coach.events import to_json
 from coach.pipeline import PipelineConfig, SessionPipeline
 from coach.samples import SampleBlock
-from coach.signal.stroke_api import Stroke, StrokeContext, StrokeStep
+from coach.signal.strokes.api import Stroke, StrokeContext, StrokeStep
 from coach.trace import TraceMeta
 from simulators import random_scenario, simulate
-
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-_spec = importlib.util.spec_from_file_location("check_events", SHARED / "tools" / "check_events.py")
-assert _spec is not None and _spec.loader is not None
-check_events = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(check_events)
 
 Blocks = dict[str, SampleBlock]
 
@@ -88,7 +81,7 @@ def replay(
 
 
 def problems(events: list[dict[str, Any]], hand: bool = False) -> list[str]:
-    found, _counts = check_events.check([to_json(e) for e in events], hand=hand)
+    found, _counts = check_events([to_json(e) for e in events], hand=hand)
     return list(found)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -11,17 +10,11 @@ from typing import Any
 
 import pytest
 
+from benchmarks.real_data import XIO_TRACE
 from coach.cli import main
+from coach.event_schema.stream import check as check_events
 from coach.trace import write_trace
 from simulators import random_scenario, simulate
-
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-XIO_TRACE = SHARED / "data" / "xio_fusion" / "sensor_data.coach-trace.csv"
-CHECKER = SHARED / "tools" / "check_events.py"
-_spec = importlib.util.spec_from_file_location("check_events", CHECKER)
-assert _spec is not None and _spec.loader is not None
-check_events = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(check_events)
 
 
 def _events(text: str) -> list[dict[str, Any]]:
@@ -44,7 +37,7 @@ def test_a_third_party_trace_without_calibration_replays_and_says_what_is_off(
 ) -> None:
     assert main(["replay", str(XIO_TRACE), "--summary"]) == 0
     out, err = capsys.readouterr()
-    problems, counts = check_events.check(out.splitlines())
+    problems, counts = check_events(out.splitlines())
     assert problems == []
     summary = _events(out)[-1]
     cal = summary["calibration"]
@@ -55,7 +48,7 @@ def test_a_third_party_trace_without_calibration_replays_and_says_what_is_off(
     assert counts["posture"] > 100
 
 
-def test_the_pipe_into_the_shared_checker_passes(sim_trace: Path) -> None:
+def test_the_pipe_into_the_contract_checker_passes(sim_trace: Path) -> None:
     replay = subprocess.run(
         [sys.executable, "-m", "coach", "replay", str(sim_trace), "--posture-hz", "2"],
         capture_output=True,
@@ -63,7 +56,10 @@ def test_the_pipe_into_the_shared_checker_passes(sim_trace: Path) -> None:
         check=True,
     )
     check = subprocess.run(
-        [sys.executable, str(CHECKER), "--hand"], input=replay.stdout, capture_output=True, text=True
+        [sys.executable, "-m", "coach", "check-events", "--hand"],
+        input=replay.stdout,
+        capture_output=True,
+        text=True,
     )
     assert check.returncode == 0, check.stdout
     assert replay.stderr == ""
@@ -88,7 +84,7 @@ def test_a_bad_row_ends_the_session_aborted_after_every_good_row(
     assert main(["replay", str(broken)]) == 1
     out, err = capsys.readouterr()
     events = _events(out)
-    problems, _ = check_events.check(out.splitlines())
+    problems, _ = check_events(out.splitlines())
     assert problems == []
     states = [e for e in events if e["type"] == "state"]
     assert states[-1]["state"] == "aborted" and f"line {bad_at + 1}" in states[-1]["reason"]

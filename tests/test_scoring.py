@@ -219,3 +219,86 @@ def test_scores_pool_counts_not_averages() -> None:
 def test_sample_gaps() -> None:
     t = np.array([0.0, 0.01, 0.02, 0.5, 0.51, 2.0])
     assert sample_gaps(t, 0.25) == [(0.02, 0.5), (0.51, 2.0)]
+
+
+# --------------------------------------------------------------------------------------------------
+# Variant-family figures (benchmarks/scoring_families.py): regions, false strokes, cues, straps
+
+
+def _cue(t: float, code: str = "stroke_toward_elbow") -> dict[str, Any]:
+    return {"type": "cue", "t": t, "id": f"cue-{t}", "code": code, "message": "..."}
+
+
+def test_region_figures_count_only_that_regions_strokes() -> None:
+    true = [
+        TrueStroke(0.0, 1.0, "proximal", "finger"),
+        TrueStroke(2.0, 3.0, "distal", "finger"),
+        TrueStroke(4.0, 6.0, "proximal", "forearm"),
+    ]
+    events = [_stroke_event(2.0, 3.0, "proximal"), _stroke_event(4.0, 6.0, "proximal")]
+    s = score_session(events, _truth(true))
+    assert s.region_true == {"finger": 2, "forearm": 1}
+    assert s.region_recall("finger") == pytest.approx(0.5)
+    assert s.region_direction_accuracy("finger") == 0.0  # the distal finger stroke called proximal
+    assert s.region_distal_recall("finger") == 0.0
+    assert s.region_recall("forearm") == 1.0 and s.region_direction_accuracy("forearm") == 1.0
+    assert math.isnan(s.region_recall("palm"))
+
+
+def test_every_stroke_is_false_in_a_massage_free_recording() -> None:
+    truth = Truth((), None, 0.0, 120.0, massage_free=True)
+    events = [_stroke_event(10.0, 11.0, "distal"), _stroke_event(50.0, 51.0, "proximal")]
+    s = score_session(events, truth)
+    assert s.massage_free_minutes == pytest.approx(2.0)
+    assert s.massage_free_false_per_min == pytest.approx(1.0)
+    assert s.massage_free_distal == 1
+    # Not massage-free: the same strokes are not counted there.
+    assert score_session(events, Truth((), None, 0.0, 120.0)).massage_free_strokes == 0
+
+
+def test_false_strokes_during_movement_by_kind() -> None:
+    truth = Truth(
+        (TrueStroke(40.0, 41.0, "proximal"),),
+        None,
+        0.0,
+        200.0,
+        movements=(("walk", 10.0, 40.0), ("phone", 100.0, 130.0)),
+    )
+    events = [
+        _stroke_event(12.0, 13.0, "distal"),  # false, during walking
+        _stroke_event(40.0, 41.0, "proximal"),  # a true stroke at the edge of the walk: not false
+        _stroke_event(60.0, 61.0, "proximal"),  # false but outside any movement
+        _stroke_event(129.8, 130.6, "proximal"),  # false, its middle 0.2 s after the phone: still counted
+    ]
+    s = score_session(events, truth)
+    assert s.movement_false == {"walk": 1, "phone": 1}
+    assert s.movement_false_per_min("walk") == pytest.approx(2.0)
+    assert s.movement_false_per_min() == pytest.approx(2.0)  # 2 false strokes in 1 min of movement
+
+
+def test_cue_precision_and_wrong_cues_in_correct_massage() -> None:
+    true = [TrueStroke(10.0 + 3.0 * k, 11.0 + 3.0 * k, "proximal") for k in range(10)]  # 10-38 s, all right
+    true += [TrueStroke(100.0 + 3.0 * k, 101.0 + 3.0 * k, "distal") for k in range(5)]  # a wrong bout
+    events = [
+        _cue(20.5),  # during correct massage: wrong cue
+        _cue(104.5),  # 0.5 s after a true distal stroke ended: right
+        _cue(150.0),  # long after any distal stroke: wrong, outside correct massage
+        _cue(104.6, "raise_hand"),  # other cues do not count
+    ]
+    s = score_session(events, Truth(tuple(true), None, 0.0, 200.0))
+    assert s.cues_direction == 3
+    assert s.cue_precision == pytest.approx(1 / 3)
+    assert s.cues_wrong_in_correct == 1
+    # Correct massage: 10 s to the last end (38 s) + 6 s look-back = 34 s.
+    assert s.correct_massage_s == pytest.approx(34.0)
+    assert s.wrong_cues_per_10min == pytest.approx(600.0 / 34.0)
+
+
+def test_wrist_agreement_through_strap_tugs_scores_only_after_them() -> None:
+    p = _posture_truth()
+    truth = Truth((), p, 0.0, 20.0, strap_events=((10.0, 11.0),))
+    events = [_posture(0.0, True, 20.0, True), _posture(15.0, True, 20.0, False)]  # wrong from 15 s
+    s = score_session(events, truth)
+    assert s.strap_wrist_scored == 100  # 10.0 ... 19.9
+    assert s.strap_wrist_agreement == pytest.approx(0.5)
+    assert score_session(events, Truth((), p, 0.0, 20.0)).strap_wrist_scored == 0

@@ -14,13 +14,15 @@ from typing import Any
 import pytest
 
 from coach.cli import main as coach_main
-from coach.session.hub_source import HubSource, simulated_world
-from coach.session.live import LiveConfig, LiveSession, ScriptedSelfReport
+from coach.clock import SessionClock
+from coach.session.config import LiveConfig
+from coach.session.flow import LiveSession, ScriptedSelfReport
+from coach.session.runner import world_source
 from coach.session.screening import ScriptedAnswers
-from coach.session.sources import SessionClock
 from coach.session.store import LocalStore
 from coach.trace import read_trace
 from simulators.ble.device import FaultPlan
+from simulators.ble.world import simulated_world
 from tests.fixtures.live import contract_problems, read_events
 
 pytestmark = [pytest.mark.ble, pytest.mark.slow]
@@ -38,7 +40,7 @@ def _session(tmp_path: Path, faults: dict[str, FaultPlan], target_s: float) -> L
     world, devices = simulated_world(
         {"treated": "coach-imu", "hand": "movesense"}, motion.blocks, time_scale=SPEED, seed=4, faults=faults
     )
-    source = HubSource([(d.role, d.address, d.profile) for d in devices], "simulated", world=world)
+    source = world_source(world, devices)
     cfg = LiveConfig(
         patient="p-0001",
         arm="right",
@@ -67,7 +69,7 @@ def _pipeline_events(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 async def test_ble_session_survives_a_lost_sensor_and_replays(tmp_path: Path) -> None:
     # The hand's Movesense drops the link at world time 30 s and stays away 4 s (then it is rescanned).
-    session = _session(tmp_path, {"hand": FaultPlan(disconnect_at_s=(30.0,), down_s=4.0)}, target_s=50.0)
+    session = _session(tmp_path, {"hand": FaultPlan(disconnect_at_s=(30.0,), down_s=4.0)}, target_s=60.0)
     result = await session.run()
     assert result.state == "finished", result.reason
     events = read_events(result.events_path)

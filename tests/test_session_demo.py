@@ -50,6 +50,8 @@ def test_demo_runs_a_whole_session_unattended(tmp_path: Path) -> None:
     assert "Session summary" in err and "session finished" in err
     # The therapist's web monitor ran beside it and stored the whole session from the broker.
     assert "therapist web monitor at http://127.0.0.1:" in err
+    # ... and the session page beside it, with its pairing key in the address.
+    assert re.search(r"^coach demo: Session page: http://127\.0\.0\.1:\d+/\?key=\S{20,}$", err, re.MULTILINE)
     db = sqlite3.connect(tmp_path / "data" / "demo" / "monitor.sqlite3")
     try:
         sessions = db.execute("SELECT patient_id, session_id FROM coach_sessions").fetchall()

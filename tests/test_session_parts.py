@@ -14,10 +14,10 @@ import pytest
 from coach.errors import ConfigError
 from coach.feedback.terminal import TerminalView, format_summary
 from coach.samples import SampleBlock
-from coach.session.calibration import GuidedCalibration
 from coach.session.config import example_config, load_config, parse_config
 from coach.session.console import Console
-from coach.session.live import _Merger
+from coach.session.event_sink import Merger
+from coach.session.guided_calibration import GuidedCalibration
 from coach.session.recorder import SessionRecorder, _quantize, as_recorded
 from coach.trace import TraceMeta, read_trace
 from tests.fixtures.live import simulated_blocks
@@ -69,7 +69,7 @@ def test_recorder_keeps_rows_in_time_order_and_a_lost_sensor_does_not_hold_the_o
 
 
 def test_merger_keeps_t_non_decreasing() -> None:
-    m = _Merger()
+    m = Merger()
     assert m.session({"type": "cue", "t": 4.0, "id": "session-cue-1"}) == []  # waits for the pipeline
     out = m.pipeline([{"type": "posture", "t": 3.0, "id": "p-1"}, {"type": "posture", "t": 5.0, "id": "p-2"}])
     assert [e["id"] for e in out] == ["p-1", "session-cue-1", "p-2"]
@@ -108,9 +108,12 @@ def test_terminal_view_line_mode_and_panel() -> None:
     view.on_event({"type": "stroke", "t": 66.0, "id": "stroke-1", "direction": "distal"})
     view.set_sensor("hand", "down", 40.0)
     text = out.getvalue()
-    assert "[01:05] Raise your hand." in text and "the hand sensor lost its link" in text
+    # The cue's text comes from the catalogue by its code (the event's own message is for the record).
+    assert (
+        "[01:05] Raise your hand a little: keep it above" in text and "Hand sensor: connection lost" in text
+    )
     assert "\x1b[" not in text  # no cursor control outside a terminal
-    assert "fingers 1" in view.status_line() and "hand down" in view.status_line()
+    assert "fingers 1" in view.status_line() and "Hand down" in view.status_line()
     tty = io.StringIO()
     panel = TerminalView(tty, interactive=True)
     panel.on_event({"type": "posture", "t": 3.0, "id": "p", "elevated": False, "elevation_deg": -4.0})
@@ -158,45 +161,23 @@ def test_example_config_parses_and_errors_name_the_key(tmp_path: Path) -> None:
         parse_config({"patient": "p-1", "target_duration_min": 0}, "s.toml")
 
 
-def test_latency_attribution_picks_the_notification_that_completed_a_decision(tmp_path: Path) -> None:
-    from tests.fixtures.live import make_session
+def test_latency_attribution_picks_the_notification_that_completed_a_decision() -> None:
+    """bench_live times the coach from outside: delivered samples are matched to the recorded trace,
+    and an event waits for one sample period past its time on every role."""
+    from benchmarks.live_latency import RoleDeliveries, decided_at, match_session_times
 
-    blocks = simulated_blocks(("treated", "hand"), 40.0, seed=5)
-    session = make_session(tmp_path, blocks)
-    # Before this batch: treated up to 10.02 s, hand up to 9.97 s. A decision at 10.00 s needs both
-    # one sample period (0.01 s) past it: treated already has it, the hand's sample at 10.01 s came in
-    # the second of its notifications below.
-    session._fed_before = {"treated": 10.02, "hand": 9.97}
-    session._notes = [
-        ("hand", np.array([9.98, 9.99, 10.00]), np.array([100.0, 100.0, 100.0])),
-        ("treated", np.array([10.03, 10.04]), np.array([100.5, 100.5])),
-        ("hand", np.array([10.01, 10.02]), np.array([101.0, 101.0])),
-    ]
-    assert session._decider(10.00) == 101.0
-    assert session._decider(9.985) == 100.0  # the hand's first notification was enough
-    session._fed_before = {"treated": 20.0, "hand": 20.0}
-    assert session._decider(10.00) == 100.0  # nothing was missing: the batch's earliest (conservative)
-    session.store.close()
-    session.recorder.close()
-
-
-async def test_audio_cues_use_espeak_when_present_and_stay_quiet_otherwise(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from coach.feedback.audio import AudioCues
-
-    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
-    assert not AudioCues(enabled=True).enabled  # nothing to play with: quiet, no error
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    spoken = tmp_path / "spoken.txt"
-    fake = bin_dir / "espeak-ng"
-    fake.write_text(f'#!/bin/sh\nfor a in "$@"; do last="$a"; done\nprintf "%s\\n" "$last" >> {spoken}\n')
-    fake.chmod(0o755)
-    monkeypatch.setenv("PATH", str(bin_dir))
-    assert not AudioCues().enabled  # off by default
-    audio = AudioCues(enabled=True)
-    assert audio.player is not None and audio.player[0] == "speech"
-    await audio.play("Raise your hand a little.")
-    await audio.close()
-    assert spoken.read_text() == "Raise your hand a little.\n"
+    # Delivered samples: true (world) times; the session started at world time 500 s and the drivers'
+    # clock fit puts samples 4 ms later than their true time. Three samples before t = 0 are not recorded.
+    true_t = 500.0 + np.arange(-3, 20) * 0.01
+    trace_t = np.round(np.arange(0, 20) * 0.01 + 0.004, 6)
+    session_t = match_session_times(true_t, trace_t, 500.0, 100.0)
+    assert np.isnan(session_t[:3]).all() and np.allclose(session_t[3:], trace_t)
+    # The hand came in notifications of three samples at 100 and 101 s; treated earlier, at 99 s.
+    hand = RoleDeliveries(
+        np.array([0.084, 0.094, 0.104, 0.114, 0.124]), np.array([100.0] * 3 + [101.0] * 2), 100.0
+    )
+    treated = RoleDeliveries(np.array([0.09, 0.10, 0.11, 0.12]), np.array([99.0] * 4), 100.0)
+    roles = {"treated": treated, "hand": hand}
+    assert decided_at(0.100, roles) == 101.0  # the hand's sample at 0.114 s came in its second notification
+    assert decided_at(0.085, roles) == 100.0  # the hand's first notification was enough
+    assert decided_at(0.120, roles) is None  # nobody has a sample past 0.13 s yet

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from coach.errors import ValidationError
 from coach.signal import quaternion as quat
 from coach.signal.orientation import OrientationTracker
 from coach.signal.resample import UniformResampler
@@ -134,3 +135,70 @@ def test_vqf_wrapper_tracks_a_known_rotation_and_carries_heading_over_a_reset() 
     i = int(np.searchsorted(t[keep], 31.0))
     assert abs(h[i] - h[i - 1]) < math.radians(2.0)
     assert bias.shape == (int(keep.sum()), 3)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.tuples(st.floats(0.002, 0.02), st.integers(1, 60)), min_size=1, max_size=12),
+    st.lists(st.floats(0.0, 5000.0), min_size=0, max_size=4),
+    st.lists(st.integers(1, 200), min_size=1, max_size=6),
+    st.sampled_from([10.0, 50.0, 100.0, 200.0]),
+)
+def test_gaps_cost_no_grid_points_and_change_no_output(
+    runs: list[tuple[float, int]], gaps: list[float], cuts: list[int], rate: float
+) -> None:
+    """Only grid points near samples are computed (a 5,000 s hole costs nothing), and the result is the
+    same as computing every grid point and keeping the valid ones."""
+    times: list[float] = []
+    t = 0.0
+    for i, (dt, n) in enumerate(runs):
+        for _ in range(n):
+            times.append(t)
+            t += dt
+        if i < len(gaps):
+            t += gaps[i]
+    ts = np.array(times)
+    acc, gyr = _linear(ts)
+
+    def pulls(r: UniformResampler) -> list[tuple[np.ndarray, np.ndarray]]:
+        out, pos, i = [], 0, 0
+        while pos < ts.size:
+            step = cuts[i % len(cuts)]
+            r.push(ts[pos : pos + step], acc[pos : pos + step], gyr[pos : pos + step])
+            pos += step
+            i += 1
+            b = r.pull(clock_s=float(ts[min(pos, ts.size) - 1]) + 0.3 * (i % 3))
+            out.append((b.k, b.acc_mps2))
+        b = r.pull(clock_s=float(ts[-1]) + 10.0)
+        out.append((b.k, b.acc_mps2))
+        return out
+
+    fast = UniformResampler(rate, max_gap_s=0.25)
+    every = UniformResampler(rate, max_gap_s=0.25)
+    every._points_near_samples = lambda k0, k1: np.arange(k0, k1 + 1, dtype=np.int64)  # type: ignore[method-assign]
+    computed: list[int] = []
+    original = fast._points_near_samples
+
+    def counted(k0: int, k1: int) -> np.ndarray:
+        k = original(k0, k1)
+        computed.append(k.size)
+        return k
+
+    fast._points_near_samples = counted  # type: ignore[method-assign]
+    got, ref = pulls(fast), pulls(every)
+    for (k_a, a_a), (k_b, a_b) in zip(got, ref, strict=True):
+        np.testing.assert_array_equal(k_a, k_b)
+        np.testing.assert_array_equal(a_a, a_b)
+    assert sum(computed) <= ts.size * (1 + 0.02 * rate) + 4 * (len(runs) + len(cuts) + 2) * 3
+
+
+def test_an_impossible_rate_is_refused_and_the_stream_ignored() -> None:
+    r = UniformResampler(None, max_gap_s=0.25)
+    t = 1.0 + np.arange(5000) * 1e-9
+    r.push(t, *_linear(t))
+    with pytest.raises(ValidationError, match="1e\\+09 Hz is outside the supported 10–10000 Hz"):
+        r.pull(clock_s=5.0)
+    assert r.refused is not None and r.rate_hz is None
+    assert len(r.pull(clock_s=10.0)) == 0  # refused once, quiet afterwards
+    with pytest.raises(ValidationError, match="1e\\+300 Hz"):
+        UniformResampler(1e300, max_gap_s=0.25)

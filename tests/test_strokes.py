@@ -14,8 +14,10 @@ from hypothesis import strategies as st
 
 from benchmarks.scoring import TrueStroke, Truth, score_session
 from coach.pipeline import PipelineConfig, SessionPipeline
-from coach.signal.stroke_api import MAX_STROKE_LATENCY_S, RoleSignals, Stroke, StrokeContext, StrokeStep
 from coach.signal.strokes import StrokeDetector, create_detector
+from coach.signal.strokes import detector as detector_module
+from coach.signal.strokes.api import MAX_STROKE_LATENCY_S, RoleSignals, Stroke, StrokeContext, StrokeStep
+from coach.signal.strokes.segmenter import Segmenter
 from simulators import random_scenario, simulate
 
 
@@ -214,3 +216,64 @@ def test_finish_reports_nothing_in_contact_and_records_contacts(with_stroker: Ca
     assert det.finish(t_cut) == []
     assert all(s.t_end_s <= t_cut for s in reported)
     assert det.records is not None and len(det.records) == len(reported)
+
+
+_FIELDS = (
+    "t_s",
+    "valid",
+    "acc_mps2",
+    "gyr_rps",
+    "quat",
+    "up",
+    "x_earth",
+    "acc_lin_earth_mps2",
+    "elevation_deg",
+)
+
+
+def _with_gaps(steps: list[StrokeStep], gaps: list[tuple[float, float]]) -> list[StrokeStep]:
+    """The same spans with every role silent (``valid`` False, values NaN) inside ``gaps``."""
+    out = []
+    for step in steps:
+        roles = {}
+        for role, s in step.roles.items():
+            silent = np.zeros(len(s), dtype=bool)
+            for a, b in gaps:
+                silent |= (s.t_s >= a) & (s.t_s < b)
+            values = [getattr(s, f) for f in _FIELDS]
+            values[1] = s.valid & ~silent
+            for i in range(2, len(values)):
+                values[i] = np.where(silent.reshape((-1,) + (1,) * (values[i].ndim - 1)), np.nan, values[i])
+            roles[role] = RoleSignals(role, s.rate_hz, *values)
+        out.append(StrokeStep(step.t_from_s, step.t_to_s, roles))
+    return out
+
+
+def test_a_gap_is_crossed_without_scoring_it_and_gives_the_same_strokes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Through a gap no candidate can be scored: the detector skips the evidence and the segmenter's
+    frames there (how a long gap stays cheap), and finds exactly the strokes it finds when it computes
+    everything. Gaps of 0.4 s to 30 s."""
+    cap, _ = _reference()
+    t0 = cap.steps[0].t_from_s
+    gaps = [(t0 + 5.0, t0 + 5.4), (t0 + 20.0, t0 + 50.0), (t0 + 83.3, t0 + 86.0)]
+    steps = _with_gaps(cap.steps, gaps)
+    skipped: list[int] = []
+    original_skip = Segmenter.skip
+
+    def counting_skip(self: Segmenter, stop: int) -> list[Any]:
+        skipped.append(stop - self.next_end)
+        return original_skip(self, stop)
+
+    monkeypatch.setattr(Segmenter, "skip", counting_skip)
+    fast = _run(cap, steps)
+    assert sum(skipped) > 200  # most of the 30 s gap's frames were never scored
+    monkeypatch.setattr(
+        detector_module, "candidates_possible", lambda h, ends: np.ones(len(ends), dtype=bool)
+    )
+    skipped.clear()
+    slow = _run(cap, steps)
+    assert skipped == []
+    assert fast == slow
+    assert len(fast) > 5 and not any(a <= s.t_end_s and s.t_start_s < b for s in fast for a, b in gaps)

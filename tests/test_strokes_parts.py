@@ -1,24 +1,30 @@
-"""Parts of the stroke detector: the frame stream, glide integration, the segment chooser, the glide axis."""
+"""Parts of the stroke detector: the frame stream, glide integration, the segment chooser, the glide axis,
+the model file."""
 
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from coach.signal.stroke_api import RoleSignals
-from coach.signal.strokes_direction import GlideAxis
-from coach.signal.strokes_frames import SETTLE_FRAMES, Frames, FrameStream
-from coach.signal.strokes_segments import (
+from coach.signal.strokes import DetectorModel
+from coach.signal.strokes.api import RoleSignals
+from coach.signal.strokes.direction import GlideAxis
+from coach.signal.strokes.frames import SETTLE_FRAMES, Frames, FrameStream
+from coach.signal.strokes.mlp import sigmoid
+from coach.signal.strokes.segmenter import Segmenter
+from coach.signal.strokes.segments import (
     DURATIONS,
+    TREATED_FEATURES,
     FrameHistory,
-    Segmenter,
     glide_displacement,
     segment_features,
 )
+from coach.signal.strokes.trained import SOURCE_PATH, ModelFileError, model_text, read_model, write_model
 
 
 def _role(t: np.ndarray, rng: np.random.Generator, valid: np.ndarray | None = None) -> RoleSignals:
@@ -174,3 +180,65 @@ def test_glide_axis_learns_the_proximal_direction_from_clear_strokes() -> None:
     before = axis.count
     axis.learn(np.array([0.1, 0.0, -0.01]), sin_elev=0.05)
     assert axis.count == before
+
+
+def test_the_shipped_model_file_is_data_with_provenance_and_round_trips_exactly(tmp_path: Path) -> None:
+    parameters, provenance = read_model()
+    # The file is exactly what the writer makes of what it holds: the floats read back bit for bit.
+    assert SOURCE_PATH.read_text(encoding="utf-8") == model_text(parameters, provenance)
+    copy = tmp_path / "model.json"
+    write_model(copy, parameters, provenance)
+    assert read_model(copy) == (parameters, provenance)
+    for key in ("command", "train_sessions", "tune_seeds", "date", "commit", "figures"):
+        assert key in provenance
+    model = DetectorModel.from_dict(parameters)
+    assert model.treated.w1.shape[0] == len(TREATED_FEATURES)
+    with pytest.raises(ValueError, match="round trip"):
+        write_model(tmp_path / "bad.json", {"w": (1.0, 2.0)}, provenance)
+    (tmp_path / "other.json").write_text('{"format": "something else"}')
+    with pytest.raises(ModelFileError, match="not a retro-coach-stroke-model file"):
+        read_model(tmp_path / "other.json")
+
+
+def test_the_one_clipped_sigmoid() -> None:
+    assert sigmoid(0.0) == 0.5
+    assert sigmoid(1e6) == sigmoid(40.0) and sigmoid(-1e6) == sigmoid(-40.0) > 0.0
+    assert sigmoid(2.0) == pytest.approx(1.0 / (1.0 + np.exp(-2.0)), rel=1e-15)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 200), st.booleans(), st.integers(0, 2**16)), min_size=1, max_size=12),
+    st.integers(0, 80),
+)
+def test_skipping_frames_without_candidates_is_the_same_as_stepping_through_them(
+    runs: list[tuple[int, bool, int]], max_late: int
+) -> None:
+    """Segmenter.skip (a gap in the data) leaves the programme exactly as stepping with empty rows would:
+    same commitments, same state, whatever was pending when the gap began."""
+    stepped, skipping = Segmenter(max_late), Segmenter(max_late)
+    empty = np.full(DURATIONS.shape[0], -np.inf)
+    e = 0
+    got_a: list[tuple[int, int, int]] = []
+    got_b: list[tuple[int, int, int]] = []
+    for length, is_gap, seed in runs:
+        rng = np.random.default_rng(seed)
+        stop = e + length
+        if is_gap:
+            for f in range(e, stop):
+                got_a += [(s.a, s.b, s.committed_at) for s in stepped.step(f, empty)]
+            got_b += [(s.a, s.b, s.committed_at) for s in skipping.skip(stop)]
+        else:
+            for f in range(e, stop):
+                row = np.where(
+                    rng.random(DURATIONS.shape[0]) < 0.05, rng.normal(0.0, 2.0, DURATIONS.shape[0]), -np.inf
+                )
+                got_a += [(s.a, s.b, s.committed_at) for s in stepped.step(f, row)]
+                got_b += [(s.a, s.b, s.committed_at) for s in skipping.step(f, row)]
+        e = stop
+        assert got_a == got_b
+        assert (stepped.base, stepped.next_end, stepped._n) == (skipping.base, skipping.next_end, skipping._n)
+        n = stepped._n
+        np.testing.assert_array_equal(stepped._best[:n], skipping._best[:n])
+        assert stepped._last[:n] == skipping._last[:n]
+        assert sorted(stepped._rows) == sorted(skipping._rows)

@@ -9,12 +9,10 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from benchmarks.real_data import XIO_TRACE
 from coach.errors import TraceFormatError
 from coach.samples import SampleBlock
 from coach.trace import TraceMeta, open_trace, read_trace, write_trace
-
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-XIO_TRACE = SHARED / "data" / "xio_fusion" / "sensor_data.coach-trace.csv"
 
 HEADER = '# coach-trace: 1\n# meta: {"arm": "left"}\nt,sensor,ax,ay,az,gx,gy,gz\n'
 GOOD_ROWS = [

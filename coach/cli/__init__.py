@@ -27,6 +27,9 @@ COMMANDS: dict[str, str] = {
     "decode": "decode",
     "monitor": "monitor",
     "broker-config": "broker_config",
+    "check-events": "check_events",
+    "bids-export": "bids_export",
+    "patient-data": "patient_data",
 }
 
 

@@ -1,8 +1,9 @@
 """``coach demo``: a whole accelerated session on simulated sensors, with nothing to set up.
 
 An embedded MQTT broker, three simulated sensors (treated forearm, hand, massaging wrist), a simulated
-patient who answers the screening questions "no" and logs pain and swelling at the end, the live
-terminal view, and the therapist's web monitor watching the same broker. Runs without a terminal
+patient who answers the screening questions "no" and logs pain and swelling at the end (the answers
+show on the session page as they are given), the live terminal view, the session page and spoken
+cues, and the therapist's web monitor watching the same broker. Runs without a terminal
 (stdin closed), ends by itself (about a minute and a half with the defaults, always under 3 minutes),
 and prints where the trace, events and summary were written.
 """
@@ -12,6 +13,8 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+
+from coach.cli.session_options import add_person_options, person_settings
 
 HELP = "a whole simulated session: embedded broker, simulated sensors, live view, web monitor"
 
@@ -25,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--speed", type=float, default=6.0, help="session clock speed (default 6× real time)")
     parser.add_argument("--seed", type=int, default=7, help="simulation seed (default 7)")
-    parser.add_argument("--audio", action="store_true", help="spoken cues (espeak-ng) where available")
+    add_person_options(parser)
     parser.add_argument("--no-monitor", action="store_true", help="do not start the therapist web monitor")
     parser.add_argument(
         "--keep-monitor",
@@ -38,10 +41,11 @@ def run(args: argparse.Namespace) -> int:
     import asyncio
 
     from coach.errors import ConfigError
-    from coach.mqtt.paths import data_dir
     from coach.mqtt.secrets import write_secret_file
+    from coach.paths import data_dir
+    from coach.patient_page.inputs import DelayedAnswers, DelayedSelfReport
     from coach.session.config import RunConfig
-    from coach.session.live import ScriptedSelfReport
+    from coach.session.flow import ScriptedSelfReport
     from coach.session.runner import SessionRun, run_session, simulated_source
     from coach.session.screening import ScriptedAnswers
     from coach.session.store import patient_dir
@@ -77,13 +81,20 @@ def run(args: argparse.Namespace) -> int:
         if monitor is not None:
             monitor.start(url)
 
+    def on_page(lines: list[str]) -> None:
+        for line in lines:
+            print(f"coach demo: {line}", file=sys.stderr)
+
+    # The simulated patient answers every question "no" and logs pain 2, swelling 3, each after a
+    # moment, so that the session page shows every question and answer as it is given.
     run = SessionRun(
         source,
-        answers=ScriptedAnswers(default=False),  # the simulated patient answers every question "no"
-        self_report=ScriptedSelfReport(pain_0_10=2, swelling_0_10=3),
+        answers=DelayedAnswers(ScriptedAnswers(default=False), 0.8),
+        self_report=DelayedSelfReport(ScriptedSelfReport(pain_0_10=2, swelling_0_10=3), 1.0),
         speed=args.speed,
-        audio=args.audio,
         on_broker=on_broker,
+        on_page=on_page,
+        **person_settings(args, {}),
         data_dir=demo_dir,
         live_overrides={"connect_wait_s": 5.0},
     )
@@ -105,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
         result = asyncio.run(main())
     except KeyboardInterrupt:
         return 130
-    from coach.session.live import SessionResult
+    from coach.session.flow import SessionResult
 
     assert isinstance(result, SessionResult)
     print(f"\ncoach demo: session {result.session_id} {result.state} ({result.reason})", file=sys.stderr)

@@ -1,6 +1,7 @@
 """``coach monitor``: the therapist monitor (MQTT ingest, storage, web dashboard), and its admin commands.
 
     coach monitor [--broker URL] [--db URL] [--listen HOST:PORT] [--tls-cert F --tls-key F] [--shared-group G]
+                  [--language LOCALE]
     coach monitor add-therapist USERNAME --name "Full Name" [--admin] [--password-stdin]
     coach monitor add-patient PATIENT_ID --name "Display Name" [--sessions-per-day N] [--secret-file PATH]
     coach monitor new-secret PATIENT_ID [--secret-file PATH] | import-secret PATIENT_ID --secret-file PATH
@@ -38,7 +39,7 @@ ADMIN_COMMANDS = (
 
 
 def default_db_url() -> str:
-    from coach.mqtt.paths import data_dir
+    from coach.paths import data_dir
 
     return f"sqlite:///{data_dir() / 'monitor.sqlite3'}"
 
@@ -105,6 +106,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="S",
         help="alert when the hand stays low longer than this (default 30 s)",
     )
+    parser.add_argument(
+        "--language",
+        metavar="LOCALE",
+        help="the clinic's language for session reports, with its territory for dates, numbers and "
+        "paper: en, de, es, or e.g. de_AT, en_GB, es_MX (default en; paper: A4, US Letter in the "
+        "Americas' Letter countries)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log ingest details")
     sub = parser.add_subparsers(dest="admin_command", metavar="ADMIN_COMMAND", required=False)
     p = sub.add_parser("add-therapist", help="create a therapist login")
@@ -139,14 +147,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         p.add_argument("username")
         p.add_argument("patient_id")
     sub.add_parser("list", help="therapists, patients and assignments")
-    p = sub.add_parser("audit", help="the latest audit log entries")
+    p = sub.add_parser("audit", help="the latest audit log entries; 'audit verify' checks the hash chain")
     p.add_argument("--patient", help="only this patient")
     p.add_argument("--limit", type=int, default=50)
+    from coach.cli import monitor_clinic
+
+    monitor_clinic.add_audit_actions(p)
     p = sub.add_parser(
         "quarantine", help="messages ingest could not store (kept, never delivered again), newest first"
     )
     p.add_argument("--limit", type=int, default=50)
     p.add_argument("--payload", action="store_true", help="also print each payload (escaped, first 2 KiB)")
+    monitor_clinic.add_subcommands(sub)
 
 
 def _read_password(args: argparse.Namespace) -> str:
@@ -184,6 +196,12 @@ async def _admin(args: argparse.Namespace, db_url: str) -> int:
     db = await open_database(db_url)
     try:
         cmd = args.admin_command
+        from coach.cli import monitor_clinic
+
+        if cmd in monitor_clinic.COMMANDS:
+            return await monitor_clinic.run(args, db)
+        if cmd == "audit" and args.action != "show":
+            return await monitor_clinic.run_audit(args, db)
         if cmd == "add-therapist":
             t = await accounts.create_therapist(
                 db, args.username, args.name, _read_password(args), is_admin=args.admin
@@ -268,9 +286,10 @@ def run(args: argparse.Namespace) -> int:
     if args.admin_command:
         return asyncio.run(_admin(args, db_url))
     from coach.monitor.alerts import AlertConfig
-    from coach.monitor.server import MonitorConfig, parse_listen, serve
+    from coach.monitor.server import MonitorConfig, check_language, parse_listen, serve
 
     host, port = parse_listen(args.listen)
+    check_language(args.language)
     cfg = MonitorConfig(
         broker_url=args.broker,
         db_url=db_url,
@@ -284,6 +303,7 @@ def run(args: argparse.Namespace) -> int:
         receipt_interval_s=args.receipt_interval_s,
         ingest=not args.no_ingest,
         alerts=AlertConfig(hand_low_s=args.hand_low_alert_s),
+        language=args.language,
     )
     asyncio.run(serve(cfg))
     return 0

@@ -96,12 +96,12 @@ async def _record(args: argparse.Namespace) -> int:
 
     from drivers.base import DeviceError
     from drivers.hub import DeviceSpec, LinkStatus, open_session_stream
-    from simulators.ble.device import FaultPlan
 
     specs = [DeviceSpec(role, dev) for dev, role in zip(args.device, args.role, strict=True)]
     world: Any = None
     motion: Any = None
-    if args.simulated:
+    if args.simulated:  # this command is a composition root: --simulated brings a simulated world
+        from simulators.ble.device import FaultPlan
         from simulators.ble.patient import prompted_world
 
         faults: dict[str, FaultPlan] = {}
@@ -138,9 +138,7 @@ async def _record(args: argparse.Namespace) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
 
-    stream = open_session_stream(
-        specs, "simulated" if args.simulated else "bleak", time_scale=args.time_scale, world=world
-    )
+    stream = open_session_stream(specs, world.backend() if world is not None else None, speed=args.time_scale)
     rec = _Recorder(args.output, [s.role for s in specs], args.arm)
     try:
         await stream.start()

@@ -5,18 +5,32 @@ stdout carries the JSON-Lines events of DESIGN.md §7 and nothing else; everythi
 so memory stays flat on hour-long traces. Therapist commands recorded next to the trace
 (``<trace>.commands.jsonl``, one JSON object per line with its ``t``) are applied at their times.
 
-A trace with a bad row: every good row before it is replayed, then the session ends in state
-``aborted`` with the reason, the summary follows, the error is printed on stderr, and the exit status
-is 1 (DESIGN.md: bad input loses nothing already good). A broken header gives no events and status 2.
+Bad input is an error naming the file and the line, never a traceback (docs/signal.md, "Trace
+errors"); the exit status says how far coaching got:
+
+- **0**: the whole trace was coached.
+- **1**: a bad row (or a sensor whose timestamps give an impossible rate, named at its first row):
+  every good row before it is replayed, then the session ends in state ``aborted`` with the reason
+  (``bad trace row at line N: ...``), the summary follows, and the error is printed on stderr (bad
+  input loses nothing already good).
+- **2**: nothing could be coached: a broken header or ``meta``, a bad commands file, or no ``treated``
+  row before the end (or before a bad row); stdout stays empty.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from coach.events import Event
+    from coach.pipeline import SessionPipeline
 
 HELP = "replay a coach-trace file through the pipeline (JSON-Lines events on stdout)"
 
@@ -63,40 +77,62 @@ def commands_path_for(trace: Path) -> Path:
     return trace.with_name(name + ".commands.jsonl")
 
 
-def load_commands(path: Path) -> list[tuple[float, dict[str, Any]]]:
-    """Commands with their times; a bad line raises :class:`ValidationError` naming file and line."""
+def load_commands(path: Path) -> list[tuple[int, float, dict[str, Any]]]:
+    """Commands with their line numbers and times; a bad line raises :class:`ValidationError` naming
+    the file and the line."""
     from coach.errors import ValidationError
+    from coach.trace.limits import MAX_ABS_TIME_S, MAX_ROW_CHARS
 
-    out: list[tuple[float, dict[str, Any]]] = []
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
+    out: list[tuple[int, float, dict[str, Any]]] = []
+    try:
+        f = open(path, encoding="utf-8", errors="strict")
+    except OSError as exc:
+        raise ValidationError(f"{path}: cannot open: {exc.strerror or exc}") from None
+    with f:
+        n = 0
+        while True:
+            try:
+                line = f.readline(MAX_ROW_CHARS + 1)
+            except (UnicodeDecodeError, OSError) as exc:
+                raise ValidationError(f"{path}:{n + 1}: cannot read: {exc}") from None
+            if not line:
+                break
+            n += 1
+            if len(line) > MAX_ROW_CHARS:
+                raise ValidationError(f"{path}:{n}: a command line has at most {MAX_ROW_CHARS} characters")
             if not line.strip():
                 continue
             try:
                 obj = json.loads(line)
-            except ValueError as exc:
-                raise ValidationError(f"{path}:{n}: not JSON ({exc})") from None
+            except (ValueError, RecursionError) as exc:
+                raise ValidationError(f"{path}:{n}: not JSON ({str(exc)[:80]})") from None
             t = obj.get("t") if isinstance(obj, dict) else None
             if isinstance(t, bool) or not isinstance(t, int | float) or "cmd" not in obj:
                 raise ValidationError(f"{path}:{n}: a command line needs 't' (seconds) and 'cmd'")
-            out.append((float(t), obj))
+            if not (isinstance(t, int) or math.isfinite(t)) or not -MAX_ABS_TIME_S <= t <= MAX_ABS_TIME_S:
+                raise ValidationError(f"{path}:{n}: 't' must be seconds within ±{MAX_ABS_TIME_S:g}")
+            out.append((n, float(t), obj))
     return out
 
 
 def run(args: argparse.Namespace) -> int:
-    from coach.errors import TraceFormatError
+    from coach.errors import TraceFormatError, ValidationError
     from coach.events import to_json
     from coach.pipeline import PipelineConfig, SessionPipeline
+    from coach.samples import ROLES
     from coach.summary import format_table
     from coach.trace import open_trace
 
     path: Path = args.trace
     reader = open_trace(path)
     out = sys.stdout
-    summary: dict[str, Any] | None = None
-    status = 0
+    summary: Mapping[str, Any] | None = None
     with reader:
         meta = reader.meta
+        try:
+            meta.check()
+        except ValidationError as exc:
+            raise TraceFormatError(path, reader.header.meta_line, str(exc)) from None
         if not meta.arm_given:
             print(
                 f"coach replay: {path}: meta has no 'arm'; assuming right (it sets the sign of "
@@ -106,23 +142,41 @@ def run(args: argparse.Namespace) -> int:
         pipeline = SessionPipeline(meta, PipelineConfig(posture_hz=args.posture_hz, mounting=args.mounting))
         cmd_path = args.commands or commands_path_for(path)
         if args.commands is not None or cmd_path.exists():
-            for t, command in load_commands(cmd_path):
-                _write(out, pipeline.apply_command(command, t), to_json)
+            for line, t, command in load_commands(cmd_path):
+                try:
+                    _write(out, pipeline.apply_command(command, t), to_json)
+                except ValidationError as exc:
+                    raise ValidationError(f"{cmd_path}:{line}: {exc}") from None
         progress = _Progress(path)
+        first_line: dict[str, int] = {}  # each role's first row
+        error: TraceFormatError | None = None
         try:
             for chunk in reader.chunks():
-                for block in chunk.by_role().values():
-                    _write(out, pipeline.feed(block), to_json)
-                events = pipeline.advance(float(chunk.t_s[-1]) - CLOCK_SLACK_S)
+                for role, block in chunk.by_role().items():
+                    first_line.setdefault(role, int(chunk.line[chunk.role_code == ROLES.index(role)][0]))
+                    _write(out, _guarded(pipeline, partial(pipeline.feed, block), path, first_line), to_json)
+                clock = partial(pipeline.advance, float(chunk.t_s[-1]) - CLOCK_SLACK_S)
+                events = _guarded(pipeline, clock, path, first_line)
                 _write(out, events, to_json)
                 progress.update(len(chunk))
-            events = pipeline.finish()
         except TraceFormatError as exc:
-            progress.done()
-            events = pipeline.finish(f"bad trace row at line {exc.line}: {exc.reason}", aborted=True)
-            print(f"coach replay: error: {exc}", file=sys.stderr)
-            status = 1
+            error = exc
         progress.done()
+        if "treated" not in first_line:
+            if error is not None:
+                print(f"coach replay: error: {error}", file=sys.stderr)
+            before = " before that line" if error is not None else ""
+            print(
+                f"coach replay: error: {path}: no row of sensor 'treated'{before}: a trace without the "
+                "treated forearm's sensor cannot be coached",
+                file=sys.stderr,
+            )
+            return 2
+        if error is None:
+            events = pipeline.finish()
+        else:
+            events = pipeline.finish(f"bad trace row at line {error.line}: {error.reason}", aborted=True)
+            print(f"coach replay: error: {error}", file=sys.stderr)
         summary = events[-1] if events and events[-1]["type"] == "summary" else None
         _write(out, events, to_json)
     out.flush()
@@ -138,10 +192,27 @@ def run(args: argparse.Namespace) -> int:
         )
     if args.summary and summary is not None:
         print(format_table(summary), file=sys.stderr)
-    return status
+    return 0 if error is None else 1
 
 
-def _write(out: IO[str], events: list[dict[str, Any]], encode: Any) -> None:
+def _guarded(
+    pipeline: SessionPipeline, call: Callable[[], list[Event]], path: Path, first_line: dict[str, int]
+) -> list[Event]:
+    """``call()``; a sensor the pipeline refuses (timestamps that give an impossible rate) becomes a
+    :class:`TraceFormatError` at that sensor's first row (where its rate is measured)."""
+    from coach.errors import TraceFormatError, ValidationError
+
+    try:
+        return call()
+    except ValidationError as exc:
+        refused = [r for r, s in pipeline.roles.items() if s.resampler.refused is not None]
+        if not refused:
+            raise
+        role = refused[0]
+        raise TraceFormatError(path, first_line.get(role), f"sensor {role!r}: {exc}") from None
+
+
+def _write(out: IO[str], events: Sequence[Mapping[str, Any]], encode: Any) -> None:
     if events:
         out.write("".join(encode(e) + "\n" for e in events))
 

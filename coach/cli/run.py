@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from coach.cli.session_options import add_person_options, person_settings
+
 HELP = "run a live session (screening, calibration, coaching, MQTT) from a TOML config"
 
 
@@ -25,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="session clock speed with --simulated (default: [simulation] speed or 1 = real time)",
     )
-    parser.add_argument("--audio", action="store_true", help="spoken cues (espeak-ng) where available")
+    add_person_options(parser)
     parser.add_argument(
         "--example-config", action="store_true", help="print a documented example config and exit"
     )
@@ -62,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
         if not cfg.devices:
             raise ConfigError(f"{args.config}: no [[devices]] (or run with --simulated)")
         source = device_source(cfg)
-    result = asyncio.run(run_session(cfg, SessionRun(source, speed=speed, audio=args.audio)))
+    run_ = SessionRun(source, speed=speed, **person_settings(args, cfg.page))
+    result = asyncio.run(run_session(cfg, run_))
     print(f"session {result.session_id} {result.state}: {result.reason}", file=sys.stderr)
     if result.trace_path is not None:
         print(f"trace:   {result.trace_path}", file=sys.stderr)

@@ -29,10 +29,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import asyncio
 
+    from coach.clock import SessionClock
     from coach.errors import ConfigError
     from coach.events import to_json
-    from drivers.connection import SessionClock, probe_battery, scan
-    from drivers.hub import make_backend
+    from drivers.connection import Backend, probe_battery, scan
 
     if args.duration <= 0:
         raise ConfigError("--duration must be positive")
@@ -40,7 +40,11 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--time-scale needs --simulated")
 
     async def main() -> list[dict[str, Any]]:
-        backend, _world = make_backend("simulated" if args.simulated else "bleak", None, args.time_scale)
+        backend = Backend()
+        if args.simulated:  # this command is a composition root: --simulated brings a simulated world
+            from simulators.ble.world import default_world
+
+            backend = default_world(args.time_scale).backend()
         clock = SessionClock(args.time_scale)
         rows: list[dict[str, Any]] = []
         for f in await scan(backend, clock, args.duration):

@@ -7,7 +7,9 @@ hysteresis: a condition must hold for ``hold_s`` without a break before its cue,
 holding the cue comes again every ``repeat_s``. Outside the active state (calibrating, paused) every
 condition counts as false, so no cue fires and a run restarts afterwards.
 
-Cue codes are stable snake_case ids; the messages are plain words for the patient.
+Cue codes are stable snake_case ids; their words (plain English for the patient: the ``message`` of a
+``cue`` event, what the therapist and the logs read) are :data:`coach.cue_texts.PIPELINE_CUES`. The
+person hears and reads them in the session's language through the catalogue (:mod:`coach.cue_texts`).
 """
 
 from __future__ import annotations
@@ -21,17 +23,6 @@ import numpy.typing as npt
 from coach.samples import FloatArray
 
 BoolArray = npt.NDArray[np.bool_]
-
-MESSAGES: dict[str, str] = {
-    "raise_hand": "Raise your hand a little: keep it above the level of your heart.",
-    "straighten_wrist": "Straighten your wrist and let it rest in line with your forearm.",
-    "stroke_toward_elbow": "Stroke toward your elbow, from the fingertips down the arm, not the other way.",
-    "slower": "Slow down: take longer, gentler strokes.",
-    "faster": "Keep a steady rhythm: stroke a little more often.",
-    "five_minutes_left": "5 minutes left.",
-    "one_minute_left": "1 minute left.",
-    "session_complete": "Time is up: that is today's session. You can stop now.",
-}
 
 #: Time cues: code → seconds before the target duration.
 TIME_CUES: tuple[tuple[str, float], ...] = (

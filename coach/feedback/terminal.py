@@ -11,39 +11,73 @@ from __future__ import annotations
 
 import sys
 import time
-from collections import Counter
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import Any, TextIO
 
-from coach.events import Event
+from coach.cue_texts import cue_text, sensor_name
+from coach.feedback.view import SensorView, ViewModel, update_model
+from coach.i18n import N_, Texts, texts
 
+__all__ = ["SensorView", "TerminalView", "ViewModel", "format_summary"]
 
-@dataclass
-class SensorView:
-    link: str = "?"
-    battery_pct: float | None = None
-
-
-@dataclass
-class ViewModel:
-    """Everything the view shows; updated from events and the session."""
-
-    patient: str = ""
-    session: str = ""
-    state: str = "starting"
-    state_reason: str = ""
-    t_s: float = 0.0
-    posture: dict[str, Any] = field(default_factory=dict)
-    strokes: Counter[str] = field(default_factory=Counter)
-    cadence_spm: float | None = None
-    time_left_s: float | None = None
-    target_duration_s: float | None = None
-    last_cue: str | None = None
-    last_cue_t_s: float | None = None
-    sensors: dict[str, SensorView] = field(default_factory=dict)
-    broker: str = "off"
-    pending: int = 0
-    speed: float = 1.0
+STATE_NAMES: dict[str, str] = {
+    "starting": N_("starting"),
+    "screening": N_("safety questions"),
+    "calibrating": N_("calibrating"),
+    "active": N_("active"),
+    "paused": N_("paused"),
+    "finished": N_("finished"),
+    "aborted": N_("ended early"),
+}
+LINK_NAMES: dict[str, str] = {
+    "up": N_("up"),
+    "down": N_("down"),
+    "?": N_("?"),
+    "connecting": N_("connecting"),
+    "connected": N_("connected"),
+    "offline": N_("offline"),
+    "off": N_("off"),
+}
+# TRANSLATORS: the terminal panel's lines; keep the placeholders, the spacing may change.
+PANEL_HEAD = N_("retro-coach  {patient}  {session}   {state} time left {left}{target}")
+PANEL_POSTURE = N_(
+    "Posture   hand {hand} elevation {elevation} deg   wrist {wrist} (flex {flexion}, dev {deviation})  "
+    "roll {roll}"
+)
+PANEL_STROKES = N_(
+    "Strokes   {total}  (toward elbow {proximal}, toward fingers {distal}, unclear {unknown})   "
+    "cadence {cadence} /min"
+)
+PANEL_CUE = N_("Cue       [{time}] {cue}")
+PANEL_SENSORS = N_("Sensors   {sensors}   |  therapist link: {link} ({pending} waiting)")
+PANEL_STOP = N_("Press q (or space) to stop.")
+DEMO_CLOCK = N_("[demo clock x{speed}]")
+HAND_RAISED, HAND_LOW = N_("RAISED"), N_("LOW")
+WRIST_NEUTRAL, WRIST_BENT = N_("NEUTRAL"), N_("BENT")
+STATUS_LINE = N_(
+    "[{time}] {state} | {hand} {angle} deg | {wrist} | strokes {total} (elbow {proximal}, "
+    "fingers {distal}, unclear {unknown}) | {cadence}/min | left {left} | {links} | "
+    "therapist link {link} ({pending} waiting)"
+)
+STATUS_HAND = {True: N_("hand raised"), False: N_("hand LOW"), None: N_("hand ?")}
+STATUS_WRIST = {True: N_("wrist neutral"), False: N_("wrist BENT"), None: N_("wrist -")}
+STATE_LINE = N_("[{time}] session {state}")
+SENSOR_LOST_LINE = N_("[{time}] {sensor} sensor: connection lost")
+SENSOR_UP_LINE = N_("[{time}] {sensor} sensor: connected")
+SUMMARY_TITLE = N_("Session summary")
+SUMMARY_ROWS = {
+    "duration": N_("duration"),
+    "strokes": N_("strokes"),
+    "cadence": N_("mean rhythm"),
+    "raised": N_("hand raised"),
+    "wrist": N_("wrist straight"),
+    "pain": N_("pain / swelling"),
+    "gaps": N_("sensor gaps"),
+}
+SUMMARY_TALLY = N_("{total} (toward the elbow {proximal}, toward the fingers {distal}, unclear {unknown})")
+SUMMARY_CADENCE = N_("{spm} strokes a minute")
+SUMMARY_SHARE = N_("{pct} of the time")
+SUMMARY_SCORES = N_("{pain} / {swelling} (0–10)")
 
 
 def _clock(t_s: float | None) -> str:
@@ -69,8 +103,13 @@ class TerminalView:
         interactive: bool | None = None,
         redraw_s: float = 0.25,
         status_every_s: float = 5.0,
+        tr: Texts | None = None,
+        helper: bool = False,
     ) -> None:
         self.out = out or sys.stderr
+        self.tr = tr or texts("en")
+        self.helper = helper
+        self.owns_model = True
         isatty = getattr(self.out, "isatty", lambda: False)
         self.interactive = bool(isatty()) if interactive is None else interactive
         self.redraw_s = redraw_s
@@ -82,27 +121,22 @@ class TerminalView:
         self.lines_written = 0
 
     # -- updates -----------------------------------------------------------------------------------
-    def on_event(self, event: Event) -> None:
-        m = self.model
+    def on_event(self, event: Mapping[str, Any]) -> None:
+        m, tr = self.model, self.tr
+        if self.owns_model:
+            update_model(m, event)
         kind = event.get("type")
-        m.t_s = max(m.t_s, float(event.get("t", 0.0)))
-        if kind == "posture":
-            m.posture = {k: v for k, v in event.items() if k not in ("type", "t", "id")}
-        elif kind == "stroke":
-            m.strokes[str(event.get("direction"))] += 1
-        elif kind == "cadence":
-            m.cadence_spm = event.get("strokes_per_min")
-        elif kind == "cue":
-            m.last_cue, m.last_cue_t_s = str(event.get("message")), float(event["t"])
-            self.say(f"[{_clock(event['t'])}] {event.get('message')}")
+        if kind == "cue":
+            m.last_cue, m.last_cue_t_s = cue_text(tr, event, helper=self.helper), float(event["t"])
+            self.say(f"[{_clock(event['t'])}] {m.last_cue}")
         elif kind == "state":
-            m.state, m.state_reason = str(event.get("state")), str(event.get("reason") or "")
+            state = str(event.get("state"))
             self.say(
-                f"[{_clock(event['t'])}] session {m.state}"
-                + (f" ({m.state_reason})" if m.state_reason else "")
+                tr(STATE_LINE, time=_clock(event["t"]), state=tr(STATE_NAMES.get(state, state)))
+                + (f" ({event['reason']})" if event.get("reason") else "")
             )
         elif kind == "summary":
-            self.say(format_summary(event))
+            self.say(format_summary(event, tr))
         self.refresh()
 
     def set_sensor(self, role: str, link: str, battery_pct: float | None = None) -> None:
@@ -111,10 +145,12 @@ class TerminalView:
         sensor.link = link
         if battery_pct is not None:
             sensor.battery_pct = battery_pct
+        name = sensor_name(self.tr, role, helper=self.helper)
+        when = _clock(self.model.t_s)
         if changed and link == "down":
-            self.say(f"[{_clock(self.model.t_s)}] the {role} sensor lost its link")
+            self.say(self.tr(SENSOR_LOST_LINE, time=when, sensor=name))
         elif changed and link == "up" and self.model.state not in ("starting", "screening"):
-            self.say(f"[{_clock(self.model.t_s)}] the {role} sensor is connected")
+            self.say(self.tr(SENSOR_UP_LINE, time=when, sensor=name))
         self.refresh()
 
     def say(self, text: str) -> None:
@@ -155,80 +191,97 @@ class TerminalView:
         self.out.flush()
         self._drawn = len(lines)
 
+    def _link(self, link: str) -> str:
+        return self.tr(LINK_NAMES[link]) if link in LINK_NAMES else link
+
     def panel(self) -> list[str]:
-        m = self.model
+        m, tr = self.model, self.tr
         p = m.posture
         elevated = p.get("elevated")
-        hand = "RAISED" if elevated else ("LOW   " if elevated is False else "  ?   ")
+        hand = tr(HAND_RAISED) if elevated else (tr(HAND_LOW) if elevated is False else "?")
         wrist = p.get("wrist_neutral")
-        wrist_txt = "NEUTRAL" if wrist else ("BENT   " if wrist is False else "  -    ")
+        wrist_txt = tr(WRIST_NEUTRAL) if wrist else (tr(WRIST_BENT) if wrist is False else "-")
         target = f" / {_clock(m.target_duration_s)}" if m.target_duration_s else ""
         sensors = "   ".join(
-            f"{role} {s.link.upper() if s.link == 'down' else s.link}"
+            f"{sensor_name(tr, role, helper=self.helper)} "
+            + (self._link(s.link).upper() if s.link == "down" else self._link(s.link))
             + (f" {s.battery_pct:.0f}%" if s.battery_pct is not None else "")
             for role, s in sorted(m.sensors.items())
         )
-        total = sum(m.strokes.values())
-        left = _clock(m.time_left_s)
-        tally = (
-            f"toward elbow {m.strokes['proximal']}, toward fingers {m.strokes['distal']}, "
-            f"unclear {m.strokes['unknown']}"
-        )
+        state = tr(STATE_NAMES.get(m.state, m.state)).upper()
+        stop = tr(PANEL_STOP) + ("   " + tr(DEMO_CLOCK, speed=f"{m.speed:g}") if m.speed != 1 else "")
         return [
-            f"retro-coach  {m.patient}  {m.session}   {m.state.upper():<11} time left {left}{target}",
-            f"Posture   hand {hand} elevation {_num(p.get('elevation_deg'))} deg   wrist {wrist_txt} "
-            f"(flex {_num(p.get('wrist_flexion_deg'))}, dev {_num(p.get('wrist_deviation_deg'))})"
-            f"  roll {_num(p.get('forearm_roll_deg'))}",
-            f"Strokes   {total:4d}  ({tally})   cadence {_num(m.cadence_spm)} /min",
-            f"Cue       [{_clock(m.last_cue_t_s)}] {m.last_cue or '-'}",
-            f"Sensors   {sensors or '-'}   |  therapist link: {m.broker} ({m.pending} waiting)",
-            "Press q (or space) to stop." + (f"   [demo clock x{m.speed:g}]" if m.speed != 1 else ""),
-        ]
+            tr(PANEL_HEAD, patient=m.patient, session=m.session, state=f"{state:<11}",
+               left=_clock(m.time_left_s), target=target),
+            tr(PANEL_POSTURE, hand=f"{hand:<6}", elevation=_num(p.get("elevation_deg")),
+               wrist=f"{wrist_txt:<7}",
+               flexion=_num(p.get("wrist_flexion_deg")), deviation=_num(p.get("wrist_deviation_deg")),
+               roll=_num(p.get("forearm_roll_deg"))),
+            tr(PANEL_STROKES, total=f"{sum(m.strokes.values()):4d}", proximal=m.strokes["proximal"],
+               distal=m.strokes["distal"], unknown=m.strokes["unknown"], cadence=_num(m.cadence_spm)),
+            tr(PANEL_CUE, time=_clock(m.last_cue_t_s), cue=m.last_cue or "-"),
+            tr(PANEL_SENSORS, sensors=sensors or "-", link=self._link(m.broker), pending=m.pending),
+            stop,
+        ]  # fmt: skip
 
     def status_line(self) -> str:
-        m = self.model
+        m, tr = self.model, self.tr
         p = m.posture
-        elevated = {True: "hand raised", False: "hand LOW", None: "hand ?"}[p.get("elevated")]
-        wrist = {True: "wrist neutral", False: "wrist BENT", None: "wrist -"}[p.get("wrist_neutral")]
-        links = ",".join(f"{r} {s.link}" for r, s in sorted(m.sensors.items()))
-        angle = _num(p.get("elevation_deg"), "{:.0f}")
-        tally = (
-            f"elbow {m.strokes['proximal']}, fingers {m.strokes['distal']}, unclear {m.strokes['unknown']}"
+        links = ",".join(
+            f"{sensor_name(tr, r, helper=self.helper)} {self._link(s.link)}"
+            for r, s in sorted(m.sensors.items())
         )
-        return (
-            f"[{_clock(m.t_s)}] {m.state} | {elevated} {angle} deg | {wrist} | "
-            f"strokes {sum(m.strokes.values())} ({tally}) | {_num(m.cadence_spm, '{:.1f}').strip()}/min | "
-            f"left {_clock(m.time_left_s)} | {links} | mqtt {m.broker} ({m.pending} waiting)"
+        return tr(
+            STATUS_LINE,
+            time=_clock(m.t_s),
+            state=tr(STATE_NAMES.get(m.state, m.state)),
+            hand=tr(STATUS_HAND[p.get("elevated")]),
+            angle=_num(p.get("elevation_deg"), "{:.0f}"),
+            wrist=tr(STATUS_WRIST[p.get("wrist_neutral")]),
+            total=sum(m.strokes.values()),
+            proximal=m.strokes["proximal"],
+            distal=m.strokes["distal"],
+            unknown=m.strokes["unknown"],
+            cadence=_num(m.cadence_spm, "{:.1f}").strip(),
+            left=_clock(m.time_left_s),
+            links=links,
+            link=self._link(m.broker),
+            pending=m.pending,
         )
 
 
-def format_summary(summary: Event) -> str:
-    """The end-of-session summary in plain words."""
+def format_summary(summary: Mapping[str, Any], tr: Texts | None = None) -> str:
+    """The end-of-session summary in plain words, in ``tr``'s language (English by default)."""
+    tr = tr or texts("en")
 
     def pct(v: Any) -> str:
-        return "-" if v is None else f"{100 * float(v):.0f}%"
+        return "-" if v is None else tr(SUMMARY_SHARE, pct=f"{100 * float(v):.0f}%")
 
-    cadence = summary.get("mean_cadence_spm")
     g = summary.get
-    tally = (
-        f"{g('strokes_total', 0)} (toward the elbow {g('strokes_proximal', 0)}, "
-        f"toward the fingers {g('strokes_distal', 0)}, unclear {g('strokes_unknown', 0)})"
-    )
-    lines = [
-        "Session summary",
-        f"  duration            {_clock(summary.get('duration_s'))}",
-        f"  strokes             {tally}",
-        f"  mean cadence        {'-' if cadence is None else f'{cadence:.1f} strokes/min'}",
-        f"  hand raised         {pct(summary.get('elevated_fraction'))} of the time",
-        f"  wrist neutral       {pct(summary.get('wrist_neutral_fraction'))} of the time",
-    ]
-    if summary.get("pain_0_10") is not None or summary.get("swelling_0_10") is not None:
-        lines.append(f"  pain / swelling     {g('pain_0_10', '-')} / {g('swelling_0_10', '-')} (0–10)")
-    gaps = summary.get("gaps") or []
-    if gaps:
-        lines.append(
-            f"  sensor gaps         {len(gaps)} ("
-            + ", ".join(f"{g['role']} {g['start_s']:.0f}–{g['end_s']:.0f} s" for g in gaps)
-            + ")"
+    cadence = g("mean_cadence_spm")
+    rows: list[tuple[str, str]] = [
+        ("duration", _clock(g("duration_s"))),
+        ("strokes", tr(SUMMARY_TALLY, total=g("strokes_total", 0), proximal=g("strokes_proximal", 0),
+                       distal=g("strokes_distal", 0), unknown=g("strokes_unknown", 0))),
+        ("cadence", "-" if cadence is None else tr(SUMMARY_CADENCE, spm=f"{cadence:.1f}")),
+        ("raised", pct(g("elevated_fraction"))),
+        ("wrist", pct(g("wrist_neutral_fraction"))),
+    ]  # fmt: skip
+    if g("pain_0_10") is not None or g("swelling_0_10") is not None:
+        rows.append(
+            ("pain", tr(SUMMARY_SCORES, pain=_dash(g("pain_0_10")), swelling=_dash(g("swelling_0_10"))))
         )
-    return "\n".join(lines)
+    gaps = g("gaps") or []
+    if gaps:
+        rows.append(
+            ("gaps", f"{len(gaps)} (" + ", ".join(
+                f"{sensor_name(tr, str(x['role']))} {x['start_s']:.0f}–{x['end_s']:.0f} s" for x in gaps
+            ) + ")")
+        )  # fmt: skip
+    labels = {key: tr(SUMMARY_ROWS[key]) for key, _ in rows}
+    width = max(len(v) for v in labels.values()) + 2
+    return "\n".join([tr(SUMMARY_TITLE)] + [f"  {labels[k]:<{width}}{v}" for k, v in rows])
+
+
+def _dash(value: Any) -> str:
+    return "-" if value is None else str(value)

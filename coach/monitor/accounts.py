@@ -19,8 +19,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from coach.errors import ValidationError
+from coach.ids import ID_PATTERN
 from coach.monitor.db import Database
-from coach.monitor.messages import ID_PATTERN
 from coach.monitor.secret_box import secret_box
 
 SESSION_LIFETIME_S: Final = 8 * 3600.0
@@ -265,12 +265,10 @@ async def audit(
     detail: str | None = None,
     remote: str | None = None,
 ) -> None:
-    """Record who did what to which patient (views included)."""
-    await db.execute(
-        "INSERT INTO audit_log (at_unix_s, actor, action, patient_id, detail, remote)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
-        (time.time(), actor, action, patient_id, detail, remote),
-    )
+    """Record who did what to which patient (views included), hash-chained (``clinic.audit_chain``)."""
+    from coach.monitor.clinic.audit_chain import append
+
+    await append(db, actor, action, patient_id=patient_id, detail=detail, remote=remote)
 
 
 async def audit_entries(

@@ -25,6 +25,8 @@ from typing import Any, Final, TypeVar
 from urllib.parse import unquote, urlsplit
 
 from coach.errors import ConfigError
+from coach.monitor.clinic.audit_chain import chain_existing_and_protect
+from coach.monitor.secret_box import encrypt_plaintext_secrets
 
 Row = dict[str, Any]
 Params = Sequence[Any]
@@ -36,9 +38,10 @@ DataStep = Callable[["Tx"], Awaitable[None]]
 
 
 def data_migrations() -> dict[int, tuple[str, DataStep]]:
-    from coach.monitor.secret_box import encrypt_plaintext_secrets
-
-    return {4: ("0004_encrypt_enrolment_secrets", encrypt_plaintext_secrets)}
+    return {
+        4: ("0004_encrypt_enrolment_secrets", encrypt_plaintext_secrets),
+        11: ("0011_audit_chain", chain_existing_and_protect),
+    }
 
 
 class Tx(ABC):
@@ -143,7 +146,7 @@ def private_file(path: Path) -> None:
     """Make ``path`` exist with mode 0600, creating missing folders with mode 0700 (health data).
 
     An existing folder keeps its mode (it may be shared, e.g. ``/tmp``); the default data folder is
-    made 0700 by :func:`coach.mqtt.paths.data_dir`.
+    made 0700 by :func:`coach.paths.data_dir`.
     """
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)

@@ -15,9 +15,8 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from coach.events import DIRECTIONS, POSTURE_FIELDS, STATES
+from coach.ids import ID_PATTERN
 
-#: Pseudonymous patient and session ids: short, no MQTT wildcards or separators, no spaces.
-ID_PATTERN: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
 #: Event ids (``posture-12``, ``session-cue-3``) and command ids.
 EVENT_ID_PATTERN: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}\Z")
 #: Event types, cue codes, status words, sensor roles: snake_case names.
@@ -339,6 +338,9 @@ def check_status(status: Mapping[str, Any]) -> None:
         if info.get("link") not in ("up", "down"):
             raise _fail(f"{where} sensor {role}", "link must be up or down")
         _num(info, "battery_pct", 0.0, 100.0, null=True, where=f"{where} sensor {role}")
+        device = info.get("device")
+        if device is not None and (not isinstance(device, str) or not 0 < len(device) <= 64):
+            raise _fail(f"{where} sensor {role}", "device must be a device profile name (1–64 characters)")
     _num(status, "target_duration_s", 0.0, MAX_SESSION_S, null=True, where=where)
     _num(status, "time_left_s", -MAX_SESSION_S, MAX_SESSION_S, null=True, where=where)
     for key in ("screening", "self_report"):

@@ -22,6 +22,7 @@ import json
 import time
 from typing import Any, Final
 
+from coach.commands import DEFAULT_SETTINGS
 from coach.monitor.alerts import RUNNING_STATES, AlertConfig, alert, session_alerts
 from coach.monitor.db import Database
 from coach.monitor.fields import MAX_SESSION_S, number
@@ -30,8 +31,6 @@ from coach.monitor.fields import MAX_SESSION_S, number
 LOST_CONTACT_S: Final = 30.0
 #: Running phases in which a coach sends posture every second (silence there means trouble).
 STREAMING_STATES: Final = ("calibrating", "active", "paused")
-#: Session length a coach uses when no target was set (the live-session default).
-DEFAULT_TARGET_DURATION_S: Final = 720.0
 _POSTURE_NUMBERS: Final = ("elevation_deg", "wrist_flexion_deg", "wrist_deviation_deg", "forearm_roll_deg")
 
 
@@ -83,7 +82,8 @@ async def target_duration_s(db: Database, patient_id: str, status: dict[str, Any
         return from_status
     row = await db.fetchone("SELECT payload FROM targets WHERE patient_id = ?", (patient_id,))
     from_targets = number(load(row["payload"] if row else None).get("target_duration_s"), 1.0, MAX_SESSION_S)
-    return from_targets if from_targets is not None else DEFAULT_TARGET_DURATION_S
+    # The coach's own target when nobody set one.
+    return from_targets if from_targets is not None else DEFAULT_SETTINGS["target_duration_s"]
 
 
 async def _low_for_s(db: Database, p: str, s: str, posture: dict[str, Any] | None) -> float | None:

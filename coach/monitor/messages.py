@@ -25,8 +25,8 @@ from typing import Any, Final
 
 from coach.errors import ValidationError
 from coach.events import STATES
+from coach.ids import ID_PATTERN
 from coach.monitor.fields import (
-    ID_PATTERN,
     FieldError,
     check_cmd_result,
     check_event,

@@ -22,9 +22,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Final
 
+from coach.clock import format_utc, utc_now
 from coach.monitor.db import Database
 from coach.monitor.ingest_store import StoreResult
-from coach.mqtt.commands import format_utc, utc_now
 from coach.mqtt.confirmations import MAX_SESSIONS, Receipt, render_stored, stored_runs
 from coach.mqtt.topics import PatientTopics
 

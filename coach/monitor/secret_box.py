@@ -22,15 +22,13 @@ import os
 import secrets
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from coach.errors import ConfigError
-
-if TYPE_CHECKING:
-    from coach.monitor.db import Database, Tx
+from coach.monitor.db_types import Database, Tx
 
 KEY_ENV: Final = "COACH_MONITOR_SECRET_KEY"
 KEY_FILE_NAME: Final = "monitor-secret.key"
@@ -72,7 +70,7 @@ def is_encrypted(stored: str) -> bool:
 
 
 def key_file_path() -> Path:
-    from coach.mqtt.paths import data_dir
+    from coach.paths import data_dir
 
     return data_dir() / KEY_FILE_NAME
 

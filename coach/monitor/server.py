@@ -8,6 +8,7 @@ import logging
 import signal
 import socket
 import ssl
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,6 +45,8 @@ class MonitorConfig:
     mqtt_inflight: int | None = None
     #: How often, at most, a patient's delivery receipt is published (docs/mqtt.md).
     receipt_interval_s: float = 5.0
+    #: The clinic's language and locale for reports (``de``, ``de_AT``, ``en_GB``...; ``None``: English).
+    language: str | None = None
 
 
 def parse_listen(text: str) -> tuple[str, int]:
@@ -51,6 +54,17 @@ def parse_listen(text: str) -> tuple[str, int]:
     if not sep or not port.isdigit() or not 0 < int(port) < 65536:
         raise ConfigError(f"--listen {text!r}: use HOST:PORT, e.g. 127.0.0.1:8080")
     return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def check_language(language: str | None) -> None:
+    """A ConfigError for a clinic language that is not shipped (or a territory that does not exist)."""
+    from coach.i18n import LanguageError
+    from coach.monitor.report_view import report_locale
+
+    try:
+        report_locale(language)
+    except LanguageError as exc:
+        raise ConfigError(f"--language: {exc}") from None
 
 
 def tls_context(cert: Path, key: Path) -> ssl.SSLContext:
@@ -100,6 +114,7 @@ class Monitor:
         broker = None
         if cfg.ingest:
             broker = resolver() if resolver is not None else BrokerSettings.from_url(str(cfg.broker_url))
+        check_language(cfg.language)
         self.db = await open_database(cfg.db_url)
         try:  # load (on the first run: create) the enrolment secrets' key now, and check it fits
             await secret_box(self.db)
@@ -126,6 +141,7 @@ class Monitor:
             changes=changes,
             alerts=cfg.alerts,
             secure_cookies=ssl_ctx is not None,
+            language=cfg.language,
         )
         self._runner = web.AppRunner(build_app(ctx), access_log=None, shutdown_timeout=2.0)
         await self._runner.setup()
@@ -201,4 +217,10 @@ async def serve(cfg: MonitorConfig) -> None:
     async with Monitor(cfg) as monitor:
         print(f"coach monitor: dashboard on {monitor.url}", flush=True)
         print(f"coach monitor: {monitor.broker_line()}", flush=True)
+        if monitor.db is not None:
+            from coach.monitor.clinic.routes import first_run_hint
+
+            hint = await first_run_hint(monitor.db)
+            if hint:
+                print(hint, file=sys.stderr, flush=True)
         await stop.wait()

@@ -1,6 +1,6 @@
 """Targets and commands a therapist sends to a patient's coach (DESIGN.md §7 ``targets`` and ``cmd``).
 
-The arguments are checked with the coach's own validators (:data:`coach.mqtt.commands.COMMANDS`), so
+The arguments are checked with the coach's own validators (:data:`coach.commands.COMMANDS`), so
 the monitor never sends what the coach would refuse; every command is signed with the patient's
 enrolment secret (:func:`coach.mqtt.commands.sign_command`), stored, audited, and its ``cmd_result``
 shown when it comes back.
@@ -15,24 +15,17 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any, Final
 
+from coach.clock import format_utc, utc_now
+from coach.commands import COMMANDS
 from coach.errors import ValidationError
 from coach.monitor.accounts import Therapist, enrolment_secret
 from coach.monitor.db import Database
-from coach.mqtt.commands import (
-    COMMANDS,
-    NEXT_SESSION,
-    canonical_json,
-    command_envelope,
-    format_utc,
-    sign_command,
-    signature,
-    utc_now,
-)
+from coach.mqtt.commands import NEXT_SESSION, canonical_json, command_envelope, sign_command, signature
 from coach.mqtt.topics import PatientTopics
 
 Publish = Callable[[str, bytes, int, bool], Awaitable[None]]
 #: How long a command the monitor sends stays valid (the coach accepts at most
-#: :data:`coach.mqtt.commands.MAX_VALIDITY`): a pause, resume or stop is for now; a clearance or a
+#: :data:`coach.commands.MAX_VALIDITY`): a pause, resume or stop is for now; a clearance or a
 #: setting waits a day for a coach that is offline.
 VALIDITY: Final = {
     "pause": timedelta(minutes=5),

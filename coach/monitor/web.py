@@ -9,7 +9,6 @@ HTTPS, Secure. Every view of a patient's data is written to the audit log.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import logging
@@ -22,18 +21,19 @@ from urllib.parse import quote
 from aiohttp import web
 
 from coach.errors import CoachError, ValidationError
+from coach.i18n import LanguageError
+from coach.ids import ID_PATTERN, check_id
 from coach.monitor import accounts
 from coach.monitor.accounts import Therapist, WebSession
 from coach.monitor.alerts import RUNNING_STATES, AlertConfig
 from coach.monitor.db import Database
-from coach.monitor.fields import ID_PATTERN
 from coach.monitor.ingest import ChangeFeed, Ingest
-from coach.monitor.report import STATIC_DIR, export_report, render_report
+from coach.monitor.report import STATIC_DIR, export_report, render_report, targets_in_force
+from coach.monitor.report_view import ReportLocale, report_locale
 from coach.monitor.security import SECURITY_HEADERS, LoginLimiter
 from coach.monitor.therapist_commands import current_targets, recent_commands, send_command, set_targets
 from coach.monitor.views import overview, patient_history, session_detail
 from coach.mqtt.commands import NEXT_SESSION
-from coach.mqtt.topics import check_id
 
 log = logging.getLogger("coach.monitor.web")
 
@@ -53,6 +53,8 @@ class MonitorContext:
     secure_cookies: bool = False
     stream_min_interval_s: float = 0.25
     stream_heartbeat_s: float = 15.0
+    #: The clinic's language and locale for reports (``--language``; coach.monitor.report_view).
+    language: str | None = None
 
 
 CTX: Final = web.AppKey("monitor", MonitorContext)
@@ -93,13 +95,21 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
 
 @web.middleware
 async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
+    from coach.monitor.clinic import routes as clinic_routes
+
     ctx = request.app[CTX]
     token = request.cookies.get(COOKIE)
     session = await accounts.resume_session(ctx.db, token) if token else None
     if session is not None:
         request[SESSION] = session
     path = request.path
-    public = path in ("/login", "/api/login", "/healthz", "/favicon.ico") or path.startswith("/static/")
+    public = path in (
+        "/login",
+        "/api/login",
+        "/healthz",
+        "/favicon.ico",
+        *clinic_routes.PUBLIC_PATHS,
+    ) or path.startswith(("/static/", *clinic_routes.PUBLIC_PREFIXES))
     if session is None and not public:
         if path.startswith("/api/"):
             return _error(401, "log in first")
@@ -174,15 +184,17 @@ def _page(name: str) -> Handler:
 
 
 async def report_page(request: web.Request) -> web.StreamResponse:
+    locale = _report_locale(request)
     data = await _report_data(request, "view_report")
-    return web.Response(text=render_report(data), content_type="text/html")
+    return web.Response(text=render_report(data, locale=locale), content_type="text/html")
 
 
 async def report_export(request: web.Request) -> web.StreamResponse:
     fmt = request.match_info["fmt"]
+    locale = _report_locale(request)
     data = await _report_data(request, f"export_report_{fmt}")
     try:
-        body = await export_report(data, fmt)
+        body = await export_report(data, fmt, locale=locale)
     except CoachError as exc:
         return _error(503, str(exc))
     name = f"report-{data['patient_id']}-{data['session_id']}.{fmt}"
@@ -191,6 +203,18 @@ async def report_export(request: web.Request) -> web.StreamResponse:
         content_type="application/pdf" if fmt == "pdf" else "image/png",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
+
+
+def _report_locale(request: web.Request) -> ReportLocale:
+    """The clinic's locale or the request's ``?lang=``, and ``?paper=`` (400: a language not shipped)."""
+    try:
+        return report_locale(
+            request.app[CTX].language, override=request.query.get("lang"), paper=request.query.get("paper")
+        )
+    except LanguageError as exc:
+        raise web.HTTPBadRequest(
+            text=json.dumps({"error": f"lang: {exc}"}), content_type="application/json"
+        ) from None
 
 
 async def _report_data(request: web.Request, action: str) -> dict[str, Any]:
@@ -202,6 +226,8 @@ async def _report_data(request: web.Request, action: str) -> dict[str, Any]:
     detail["display_name"] = patient["display_name"]
     detail["generated_unix_s"] = time.time()
     detail["therapist"] = _session(request).therapist.display_name
+    detail["targets"] = await current_targets(request.app[CTX].db, patient["patient_id"])
+    detail["paper"] = request.query.get("paper")  # a4 | letter; default: the clinic's locale
     return detail
 
 
@@ -311,6 +337,7 @@ async def api_patient(request: web.Request) -> web.StreamResponse:
     cards = await overview(ctx.db, [patient], ctx.alerts)
     history["live"] = cards[0]
     history["targets"] = await current_targets(ctx.db, patient["patient_id"])
+    history["targets_in_force"] = targets_in_force(history["targets"])
     history["commands"] = await recent_commands(ctx.db, patient["patient_id"])
     return _json(history)
 
@@ -483,93 +510,13 @@ async def healthz(request: web.Request) -> web.StreamResponse:
     return _json(body)
 
 
-# --- live streams (server-sent events) ----------------------------------------------------------
-
-
-async def _stream(
-    request: web.Request,
-    name: str,
-    produce: Callable[[], Awaitable[Any]],
-    allowed: Callable[[], Awaitable[bool]] | None = None,
-) -> web.StreamResponse:
-    """Send ``produce()`` as an SSE event whenever it changes (checked on new data and every second).
-
-    Before every message the login session is checked again, and ``allowed()`` (the patient is still
-    assigned to this therapist): a logout, an expiry or an ended assignment ends the stream at once.
-    """
-    ctx = request.app[CTX]
-    token = request.cookies.get(COOKIE, "")
-    response = web.StreamResponse(
-        headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store", "X-Accel-Buffering": "no"}
-    )
-    await response.prepare(request)
-    last_text = ""
-    last_sent = 0.0
-    generation = -1
-    try:
-        while True:
-            now = time.monotonic()
-            if await accounts.resume_session(ctx.db, token) is None:
-                await response.write(b"event: logout\ndata: {}\n\n")
-                break
-            if allowed is not None and not await allowed():
-                await response.write(
-                    b'event: forbidden\ndata: {"error": "this patient is no longer assigned to you"}\n\n'
-                )
-                break
-            text = json.dumps(await produce(), allow_nan=False, separators=(",", ":"))
-            if text != last_text:
-                await response.write(f"event: {name}\ndata: {text}\n\n".encode())
-                last_text, last_sent = text, now
-            elif now - last_sent > ctx.stream_heartbeat_s:
-                await response.write(b": keep-alive\n\n")
-                last_sent = now
-            generation = await ctx.changes.wait(generation, 1.0)
-            await asyncio.sleep(ctx.stream_min_interval_s)
-    except (ConnectionResetError, asyncio.CancelledError):
-        pass
-    return response
-
-
-async def stream_overview(request: web.Request) -> web.StreamResponse:
-    ctx = request.app[CTX]
-    therapist = _session(request).therapist
-
-    async def produce() -> Any:
-        return {
-            "patients": await _overview_for(ctx, therapist),
-            "server_unix_s": round(time.time()),
-            "monitor": link_info(ctx),
-        }
-
-    await accounts.audit(ctx.db, therapist.username, "watch_overview", remote=_remote(request))
-    return await _stream(request, "overview", produce)
-
-
-async def stream_session(request: web.Request) -> web.StreamResponse:
-    ctx = request.app[CTX]
-    s = _session_id(request)
-    patient = await _patient_for(request, "watch_session", detail=s)
-    p = patient["patient_id"]
-    therapist = _session(request).therapist
-
-    async def produce() -> Any:
-        detail = await session_detail(ctx.db, p, s)
-        if detail is not None:
-            detail["display_name"] = patient["display_name"]
-        cards = await overview(ctx.db, [patient], ctx.alerts)
-        return {"detail": detail, "live": cards[0], "monitor": link_info(ctx)}
-
-    async def allowed() -> bool:
-        return await accounts.is_assigned(ctx.db, therapist, p)
-
-    return await _stream(request, "session", produce, allowed)
-
-
 # --- the application ----------------------------------------------------------------------------
 
 
 def build_app(ctx: MonitorContext) -> web.Application:
+    from coach.monitor import web_streams
+    from coach.monitor.clinic import routes as clinic_routes
+
     app = web.Application(middlewares=[security_headers, authenticate], client_max_size=64 * 1024)
     app[CTX] = ctx
     r = app.router
@@ -590,7 +537,7 @@ def build_app(ctx: MonitorContext) -> web.Application:
     r.add_get("/api/patients/{patient}/commands", api_commands)
     r.add_post("/api/patients/{patient}/targets", api_set_targets)
     r.add_post("/api/patients/{patient}/commands", api_send_command)
-    r.add_get("/api/stream/overview", stream_overview)
-    r.add_get("/api/stream/patients/{patient}/sessions/{session}", stream_session)
     r.add_get("/api/audit", api_audit)
+    web_streams.register(app)  # the live overview and session streams
+    clinic_routes.register(app)  # accounting, FHIR, data export, audit review, clinic sign-in
     return app

@@ -24,8 +24,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from coach.errors import ConfigError
+from coach.ids import check_id
 from coach.mqtt.secrets import Secret, read_secret_file, secret_from, write_secret_file
-from coach.mqtt.topics import PREFIX, check_id
+from coach.mqtt.topics import PREFIX
 
 USERNAME_ENV = "COACH_MQTT_USERNAME"
 PASSWORD_ENV = "COACH_MQTT_PASSWORD"

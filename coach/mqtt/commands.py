@@ -1,26 +1,17 @@
-"""Therapist commands on ``coach/v1/<p>/cmd`` (DESIGN.md §7): signing, verification and validation.
+"""Therapist commands on ``coach/v1/<p>/cmd`` (DESIGN.md §7): the wire envelope, signing and verification.
 
 A command is ``{"id", "cmd", "args", "issued_at", "expires_at", "session", "by", "sig"}``. ``session``
 binds it to one session (its id) or, explicitly, to ``"next"``: the first session that receives it.
-``expires_at`` ends its validity, at most :data:`MAX_VALIDITY` after ``issued_at`` (10 minutes for
-``pause``, ``resume`` and ``stop``, a day for the others): a signed ``pause`` from six days ago, or
-one meant for another session, changes nothing. ``sig`` is HMAC-SHA256, in lower-case
+``expires_at`` ends its validity, at most :data:`coach.commands.MAX_VALIDITY` after ``issued_at``
+(10 minutes for ``pause``, ``resume`` and ``stop``, a day for the others): a signed ``pause`` from six
+days ago, or one meant for another session, changes nothing. ``sig`` is HMAC-SHA256, in lower-case
 hex, over the command's canonical JSON without ``sig`` (:func:`canonical_json`: sorted keys, no
 spaces, UTF-8, no NaN), keyed with the patient's enrolment secret, which the monitor and that
 patient's coach share. The coach accepts only commands whose signature verifies (every command, not
 just the safety-relevant ones: an unsigned ``stop`` from anyone who can publish on the topic would be
-a denial of service). The monitor uses :func:`sign_command` to make them.
+a denial of service). The monitor uses :func:`command_envelope` and :func:`sign_command` to make them.
 
-Commands and their ``args`` (all numbers in the units their names say):
-
-=====================  ==================================================================
-``set_target_duration``  ``{"target_duration_s": 60–3600}``
-``set_cadence_range``    ``{"min_spm": 1–120, "max_spm": 1–120}`` with min < max
-``set_thresholds``       any of ``{"elevation_margin_m": -0.2–0.5, "wrist_flexion_deg": 1–60,
-                         "wrist_deviation_deg": 1–60}`` (at least one)
-``pause``, ``resume``, ``stop``   ``{}``
-``clear_screening``      ``{"valid_days": 1–30}`` (optional, default 1)
-=====================  ==================================================================
+The command names, their arguments and ranges are :mod:`coach.commands` (one home).
 
 The same signature scheme covers the retained ``targets`` document (:func:`parse_targets`).
 """
@@ -30,36 +21,26 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Final
 
+from coach.clock import format_utc, parse_utc, utc_now
+from coach.commands import COMMANDS, MAX_VALIDITY, cadence_args, target_duration_args, threshold_args
 from coach.errors import CoachError
+from coach.ids import ID_PATTERN
 
 #: Commands older than this are refused as stale, whatever their ``expires_at``.
 DEFAULT_MAX_AGE = timedelta(days=7)
 #: Clock skew tolerated for ``issued_at`` in the future.
 MAX_FUTURE_SKEW = timedelta(minutes=5)
-#: The longest ``expires_at - issued_at`` a coach accepts per command (a persistent session may
-#: deliver late, but a pause is meant for now, not for whenever the coach next connects).
-MAX_VALIDITY: Final[dict[str, timedelta]] = {
-    "pause": timedelta(minutes=10),
-    "resume": timedelta(minutes=10),
-    "stop": timedelta(minutes=10),
-    "set_target_duration": timedelta(days=1),
-    "set_cadence_range": timedelta(days=1),
-    "set_thresholds": timedelta(days=1),
-    "clear_screening": timedelta(days=1),
-}
 #: ``session`` value that binds a command to the first session receiving it.
 NEXT_SESSION: Final = "next"
-_SESSION_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
-_CMD_ID_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
-_SIG_RE: Final = re.compile(r"^[0-9a-f]{64}$")
+_CMD_ID_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}\Z")
+_SIG_RE: Final = re.compile(r"^[0-9a-f]{64}\Z")
 ENVELOPE_KEYS: Final = frozenset({"id", "cmd", "args", "issued_at", "expires_at", "session", "by", "sig"})
 
 
@@ -103,96 +84,6 @@ def verify_signature(obj: Mapping[str, Any], secret: str) -> bool:
     return hmac.compare_digest(sig, expected)
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def format_utc(when: datetime) -> str:
-    """ISO 8601 UTC with a ``Z`` and millisecond precision."""
-    return when.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def parse_utc(text: str) -> datetime:
-    """Parse an ISO 8601 time with an explicit offset or ``Z``; naive times are refused."""
-    when = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if when.tzinfo is None:
-        raise ValueError("time without a UTC offset")
-    return when.astimezone(UTC)
-
-
-# -- argument validation ----------------------------------------------------------------------------
-
-
-def _number(args: Mapping[str, Any], key: str, lo: float, hi: float) -> float:
-    v = args.get(key)
-    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
-        raise ValueError(f"{key} must be a number")
-    if not lo <= v <= hi:
-        raise ValueError(f"{key} must be within {lo:g}–{hi:g}, not {v:g}")
-    return float(v)
-
-
-def _no_extra(args: Mapping[str, Any], allowed: set[str]) -> None:
-    extra = sorted(set(args) - allowed)
-    if extra:
-        raise ValueError(f"unknown argument(s) {', '.join(extra)}")
-
-
-def _args_target_duration(args: Mapping[str, Any]) -> dict[str, Any]:
-    _no_extra(args, {"target_duration_s"})
-    return {"target_duration_s": _number(args, "target_duration_s", 60, 3600)}
-
-
-def _args_cadence(args: Mapping[str, Any]) -> dict[str, Any]:
-    _no_extra(args, {"min_spm", "max_spm"})
-    lo = _number(args, "min_spm", 1, 120)
-    hi = _number(args, "max_spm", 1, 120)
-    if not lo < hi:
-        raise ValueError("min_spm must be below max_spm")
-    return {"min_spm": lo, "max_spm": hi}
-
-
-THRESHOLD_RANGES: Final[dict[str, tuple[float, float]]] = {
-    "elevation_margin_m": (-0.2, 0.5),
-    "wrist_flexion_deg": (1.0, 60.0),
-    "wrist_deviation_deg": (1.0, 60.0),
-}
-
-
-def _args_thresholds(args: Mapping[str, Any]) -> dict[str, Any]:
-    _no_extra(args, set(THRESHOLD_RANGES))
-    if not args:
-        raise ValueError(f"give at least one of {', '.join(THRESHOLD_RANGES)}")
-    return {k: _number(args, k, *THRESHOLD_RANGES[k]) for k in args}
-
-
-def _args_none(args: Mapping[str, Any]) -> dict[str, Any]:
-    _no_extra(args, set())
-    return {}
-
-
-def _args_clear(args: Mapping[str, Any]) -> dict[str, Any]:
-    _no_extra(args, {"valid_days"})
-    if "valid_days" not in args:
-        return {"valid_days": 1}
-    v = args["valid_days"]
-    if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 30:
-        raise ValueError("valid_days must be a whole number of days within 1–30")
-    return {"valid_days": v}
-
-
-#: Command name -> validator returning the normalised args (raises ValueError with the reason).
-COMMANDS: Final[dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]]] = {
-    "set_target_duration": _args_target_duration,
-    "set_cadence_range": _args_cadence,
-    "set_thresholds": _args_thresholds,
-    "pause": _args_none,
-    "resume": _args_none,
-    "stop": _args_none,
-    "clear_screening": _args_clear,
-}
-
-
 @dataclass(frozen=True, slots=True)
 class Command:
     """A verified, validated therapist command."""
@@ -231,7 +122,8 @@ def parse_command(
 
     Checks, in order: JSON object with exactly the envelope keys and their types; signature (before
     anything else is interpreted); known command; its arguments; ``issued_at`` neither stale nor in
-    the future; ``expires_at`` after ``issued_at``, within :data:`MAX_VALIDITY` of it, and not past;
+    the future; ``expires_at`` after ``issued_at``, within :data:`~coach.commands.MAX_VALIDITY` of it,
+    and not past;
     ``session`` this session or ``"next"``.
     """
     try:
@@ -252,7 +144,7 @@ def parse_command(
     for key in ("cmd", "issued_at", "expires_at", "session", "by", "sig"):
         if not isinstance(obj[key], str):
             raise CommandError(cmd_id, f"malformed: '{key}' must be a string")
-    if obj["session"] != NEXT_SESSION and not _SESSION_RE.match(obj["session"]):
+    if obj["session"] != NEXT_SESSION and not ID_PATTERN.match(obj["session"]):
         raise CommandError(cmd_id, "malformed: 'session' must be a session id or \"next\"")
     if not isinstance(obj["args"], dict):
         raise CommandError(cmd_id, "malformed: 'args' must be an object")
@@ -378,7 +270,7 @@ def parse_targets(payload: bytes | str, secret: str | None) -> Targets:
     try:
         parse_utc(obj["issued_at"])
         duration = (
-            _args_target_duration({"target_duration_s": obj["target_duration_s"]})["target_duration_s"]
+            target_duration_args({"target_duration_s": obj["target_duration_s"]})["target_duration_s"]
             if "target_duration_s" in obj
             else None
         )
@@ -387,12 +279,12 @@ def parse_targets(payload: bytes | str, secret: str | None) -> Targets:
         if cadence_doc is not None:
             if not isinstance(cadence_doc, dict):
                 raise ValueError("cadence_spm must be an object with min_spm and max_spm")
-            c = _args_cadence(cadence_doc)
+            c = cadence_args(cadence_doc)
             cadence = (c["min_spm"], c["max_spm"])
         th_doc = obj.get("thresholds") or {}
         if not isinstance(th_doc, dict):
             raise ValueError("thresholds must be an object")
-        thresholds = _args_thresholds(th_doc) if th_doc else {}
+        thresholds = threshold_args(th_doc) if th_doc else {}
     except ValueError as exc:
         raise CommandError("targets", f"invalid targets: {exc}") from None
     return Targets(duration, cadence, thresholds, obj["issued_at"], obj["by"])

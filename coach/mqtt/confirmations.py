@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from coach.mqtt.topics import check_id
+from coach.ids import check_id
 
 #: Stored runs beyond ``through`` listed per session (the rest is simply sent again).
 MAX_RANGES: Final = 32

@@ -4,7 +4,7 @@
 event loop and CPU, so a busy session never delays its acknowledgements; it exits with the coach);
 :class:`EmbeddedBroker` runs it inside the current event loop. It listens on 127.0.0.1 only, at the
 first free port from 18830, and writes its address to
-``<runtime dir>/broker.json`` (see :mod:`coach.mqtt.paths`) so that ``coach monitor`` on the same
+``<runtime dir>/broker.json`` (see :mod:`coach.paths`) so that ``coach monitor`` on the same
 machine finds it (:func:`find_running`).
 
 Differences from a clinic's Mosquitto, on purpose or by amqtt's design:
@@ -40,7 +40,7 @@ from typing import Any
 from amqtt.plugins.base import BaseAuthPlugin
 from amqtt.session import Session
 
-from coach.mqtt.paths import runtime_dir
+from coach.paths import runtime_dir
 
 FIRST_PORT = 18830
 PORT_ATTEMPTS = 50

@@ -16,7 +16,7 @@ confirmed). Nothing is sent again before a monitor has confirmed anything at all
 monitor, no resend storms: the spool's disk bound applies). Other messages (the retained summary copy,
 ``cmd_result``) leave the spool at their PUBACK.
 
-Connection handling follows the aiomqtt pain points (../shared/STYLE.md): a **new Client per
+Connection handling follows the aiomqtt pain points (its issue tracker): a **new Client per
 connection attempt** (reusing one across reconnects broke in aiomqtt 2.0.x); exponential backoff with
 jitter; a **persistent session** (``clean_session=False`` and a stable client id) so commands sent
 while the coach was offline are delivered when it returns; keepalive plus a timeout on every publish,
@@ -41,6 +41,7 @@ from typing import Any
 import aiomqtt
 
 from coach.errors import ValidationError
+from coach.events import encode
 from coach.mqtt.broker_config import BrokerSettings
 from coach.mqtt.confirmations import parse_stored
 from coach.mqtt.spool import Spool, SpoolRow
@@ -200,7 +201,7 @@ class Publisher:
             )
             if doc is not None and known is not None:
                 doc["seq"] = known
-                payload = json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
+                payload = encode(doc)
         return self.spool.append(topic, payload, qos=qos, retain=retain)
 
     def set_retained(self, topic: str, payload: bytes) -> None:

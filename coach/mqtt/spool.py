@@ -25,7 +25,6 @@ every event regardless (``coach.session.recorder``).
 
 from __future__ import annotations
 
-import json
 import logging
 import sqlite3
 import time
@@ -33,6 +32,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
+
+from coach.events import encode, from_json
 
 log = logging.getLogger("coach.mqtt.spool")
 
@@ -98,12 +99,11 @@ class WaitingStream:
 
 
 def with_seq(payload: bytes, sseq: int) -> bytes:
-    """The event's JSON object with ``"seq": sseq`` set (compact separators)."""
-    obj = json.loads(payload)
-    if not isinstance(obj, dict):
-        raise ValueError("a session event must be a JSON object")
+    """The event with ``"seq": sseq`` set, in the one event encoding (:func:`coach.events.encode`): on
+    MQTT an event is its events-file line plus ``seq``."""
+    obj = from_json(payload)
     obj["seq"] = sseq
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+    return encode(obj)
 
 
 class Spool:

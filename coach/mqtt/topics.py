@@ -1,30 +1,15 @@
-"""MQTT topic names of DESIGN.md §7, built from validated pseudonymous ids.
-
-A patient id or session id is one topic level: letters, digits, ``_``, ``-`` and ``.``, at most 64
-characters. That excludes the MQTT wildcards ``+`` and ``#``, the level separator ``/`` and anything
-that could be a name with spaces, so a topic can never widen a subscription or an ACL pattern.
-"""
+"""MQTT topic names of DESIGN.md §7, built from validated pseudonymous ids (:mod:`coach.ids`: one
+topic level each, so a topic can never widen a subscription or an ACL pattern)."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Final
 
 from coach.errors import ValidationError
+from coach.ids import check_id
 
 PREFIX: Final = "coach/v1"
-_ID_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-
-
-def check_id(value: str, what: str = "id") -> str:
-    """Return ``value`` if it is a valid pseudonymous id (one topic level), else raise ValidationError."""
-    if not isinstance(value, str) or not _ID_RE.match(value):
-        raise ValidationError(
-            f"{what} must be 1–64 characters of letters, digits, '_', '-' or '.', starting with a letter "
-            f"or digit (a pseudonymous id, never a name): {value!r}"
-        )
-    return value
 
 
 @dataclass(frozen=True, slots=True)

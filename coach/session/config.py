@@ -1,4 +1,5 @@
-"""The ``coach run`` configuration file (TOML): patient, devices and roles, broker, targets.
+"""How a live session runs: the ``coach run`` configuration file (TOML: patient, devices and roles,
+broker, targets), and :class:`LiveConfig`, the settings of one :class:`~coach.session.flow.LiveSession`.
 
 ``coach run --example-config`` prints a documented example (``example_session.toml``). Errors name the
 file and the key. Secrets are never read from this file: only paths to 0600 files, or the environment.
@@ -7,14 +8,25 @@ file and the key. Secrets are never read from this file: only paths to 0600 file
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from coach.clock import format_utc
+from coach.commands import (
+    CADENCE_SPM,
+    DEFAULT_SETTINGS,
+    TARGET_DURATION_S,
+    THRESHOLD_RANGES,
+    check_target_duration,
+)
 from coach.errors import ConfigError, ValidationError
-from coach.mqtt.topics import check_id
+from coach.ids import check_id
 from coach.samples import ROLES
+from coach.trace import TraceMeta
 
 PROFILES = ("metamotion", "polar-verity", "witmotion", "movesense", "thingy52", "coach-imu")
 _TOP_KEYS = {
@@ -24,6 +36,10 @@ _TOP_KEYS = {
     "target_duration_s",
     "posture_hz",
     "audio",
+    "voice",
+    "language",
+    "helper",
+    "page",
     "record_dir",
     "devices",
     "body",
@@ -59,9 +75,10 @@ class RunConfig:
     patient: str
     devices: tuple[DeviceConfig, ...]
     arm: str | None = None
-    target_duration_s: float = 720.0
+    target_duration_s: float = DEFAULT_SETTINGS["target_duration_s"]
     posture_hz: float = 1.0
-    audio: bool = False
+    #: Every cue spoken (the page's browser, else espeak-ng here); ``audio`` is the older name.
+    voice: bool = True
     record_dir: Path | None = None
     body: dict[str, float] = field(default_factory=dict)
     thresholds: dict[str, float] = field(default_factory=dict)
@@ -69,10 +86,95 @@ class RunConfig:
     broker: BrokerConfig | None = None
     enrolment_secret_file: Path | None = None
     simulation: dict[str, Any] = field(default_factory=dict)
+    #: The session's language (coach.i18n.LANGUAGES); ``None``: the computer's, else English.
+    language: str | None = None
+    #: A family member does the massage (wears ``stroker``): stroke cues speak to them.
+    helper: bool = False
+    #: ``[page]``: ``enabled``, ``network``, ``host``, ``port`` (see coach.patient_page.PageOptions).
+    page: dict[str, Any] = field(default_factory=dict)
 
     @property
     def roles(self) -> list[str]:
         return [d.role for d in self.devices]
+
+
+@dataclass
+class LiveConfig:
+    """How a live session runs (see docs/live-sessions.md for the matching TOML keys)."""
+
+    patient: str
+    arm: str | None = None
+    body: dict[str, float] | None = None
+    target_duration_s: float = DEFAULT_SETTINGS["target_duration_s"]
+    cadence_spm: tuple[float, float] | None = None
+    thresholds: dict[str, float] = field(default_factory=dict)
+    posture_hz: float = 1.0
+    #: The pipeline is told that no sample older than ``advance_lag_s`` of wall time (times the clock
+    #: speed in session seconds) will still arrive: longer than any delivery delay of a live sensor.
+    advance_lag_s: float = 0.3
+    #: ... and no earlier than this many session seconds before the newest sample fed.
+    gap_margin_s: float = 0.5
+    #: Wall seconds between clock ticks.
+    tick_s: float = 0.1
+    #: Feed the pipeline at most this often (wall seconds; 0: as soon as a notification is in). Larger
+    #: values cost less CPU and add up to that much latency (benchmarks/bench_live.py measures both).
+    feed_interval_s: float = 0.0
+    #: After a blocking screening answer, how long to wait for a therapist's clearance.
+    screening_wait_s: float = 600.0
+    #: Wait this long at the start for the broker and the retained targets (wall seconds).
+    connect_wait_s: float = 3.0
+    self_report: bool = True
+    self_report_wait_s: float = 300.0
+    end_at_target: bool = True
+    #: A session never runs longer than this many target durations (plus calibration).
+    max_duration_factor: float = 2.0
+    record_dir: Path | None = None
+    session_id: str | None = None
+    #: Options of the guided calibration at the start (:class:`~coach.session.guided_calibration.
+    #: GuidedCalibration`: ``still_s``, ``attempt_s``, ``max_attempts``, ...).
+    guided_calibration: dict[str, Any] = field(default_factory=dict)
+    drain_timeout_s: float = 10.0
+    #: SIGINT/SIGTERM end the session properly (the commands set this; tests and embedders need not).
+    handle_signals: bool = False
+
+    def __post_init__(self) -> None:
+        check_id(self.patient, "patient id")
+        if self.session_id is not None:
+            check_id(self.session_id, "session id")
+        check_target_duration(self.target_duration_s)
+
+    def trace_meta(
+        self,
+        settings: Mapping[str, float],
+        sensors: Mapping[str, Mapping[str, Any]],
+        session_id: str,
+        start: datetime,
+        still: tuple[float, float] | None = None,
+        rotate: tuple[float, float] | None = None,
+    ) -> TraceMeta:
+        """The trace ``meta`` of a session with these settings (target, thresholds, cadence range in
+        force), sensors, start and, when both were found, the guided calibration's phase times."""
+        raw: dict[str, Any] = {
+            "start_utc": format_utc(start),
+            "sensors": {role: dict(info) for role, info in sensors.items()},
+            "target_duration_s": settings["target_duration_s"],
+            "session_id": session_id,
+        }
+        if self.arm is not None:
+            raw["arm"] = self.arm
+        if self.body:
+            raw["body"] = dict(self.body)
+        thresholds = {k: settings[k] for k in THRESHOLD_RANGES if k in settings}
+        if thresholds:
+            raw["thresholds"] = thresholds
+        if "cadence_min_spm" in settings and "cadence_max_spm" in settings:
+            raw["cadence_spm"] = {
+                "min_spm": settings["cadence_min_spm"],
+                "max_spm": settings["cadence_max_spm"],
+            }
+        if still is not None and rotate is not None:
+            raw["calibration"] = {"still": list(still), "rotate": list(rotate)}
+        return TraceMeta(raw)
 
 
 def example_config() -> str:
@@ -113,17 +215,40 @@ def parse_config(doc: dict[str, Any], source: str) -> RunConfig:
     arm = doc.get("arm")
     if arm is not None and arm not in ("left", "right"):
         raise ConfigError(f"{source}: 'arm' must be 'left' or 'right', not {arm!r}")
-    target_s = 720.0
+    target_s = DEFAULT_SETTINGS["target_duration_s"]
     if "target_duration_min" in doc and "target_duration_s" in doc:
         raise ConfigError(f"{source}: give target_duration_min or target_duration_s, not both")
     if "target_duration_min" in doc:
-        target_s = 60.0 * _num(doc, "target_duration_min", source, 1, 60)
+        lo_min, hi_min = (v / 60.0 for v in TARGET_DURATION_S)
+        target_s = 60.0 * _num(doc, "target_duration_min", source, lo_min, hi_min)
     elif "target_duration_s" in doc:
-        target_s = _num(doc, "target_duration_s", source, 10, 3600)
+        target_s = _num(doc, "target_duration_s", source, *TARGET_DURATION_S)
     posture_hz = _num(doc, "posture_hz", source, 0.1, 100) if "posture_hz" in doc else 1.0
-    audio = doc.get("audio", False)
-    if not isinstance(audio, bool):
-        raise ConfigError(f"{source}: 'audio' must be true or false")
+    voice = doc.get("voice", doc.get("audio", True))
+    for key in ("voice", "audio", "helper"):
+        if not isinstance(doc.get(key, False), bool):
+            raise ConfigError(f"{source}: '{key}' must be true or false")
+    language = doc.get("language")
+    if language is not None:
+        from coach.i18n import LanguageError, resolve_language
+
+        try:
+            language = resolve_language(str(language)) if isinstance(language, str) else None
+        except LanguageError as exc:
+            raise ConfigError(f"{source}: 'language': {exc}") from None
+        if language is None:
+            raise ConfigError(f"{source}: 'language' must be a string such as \"de\"")
+    page = _table(doc, "page", source)
+    extra = sorted(set(page) - {"enabled", "network", "host", "port"})
+    if extra:
+        raise ConfigError(f"{source}: [page] unknown key(s) {', '.join(extra)}")
+    for key in ("enabled", "network"):
+        if not isinstance(page.get(key, False), bool):
+            raise ConfigError(f"{source}: [page] '{key}' must be true or false")
+    if "port" in page:
+        page["port"] = int(_num(page, "port", f"{source}: [page]", 0, 65535))
+    if "host" in page and not isinstance(page["host"], str):
+        raise ConfigError(f"{source}: [page] 'host' must be an address such as \"0.0.0.0\"")
     record_dir = _path(doc["record_dir"], source, "record_dir") if "record_dir" in doc else None
 
     devices_doc = doc.get("devices", [])
@@ -160,8 +285,6 @@ def parse_config(doc: dict[str, Any], source: str) -> RunConfig:
     if set(body_doc) - {"forearm_length_m", "elbow_to_heart_m"}:
         raise ConfigError(f"{source}: [body] knows forearm_length_m and elbow_to_heart_m only")
 
-    from coach.mqtt.commands import THRESHOLD_RANGES
-
     th_doc = _table(doc, "thresholds", source)
     thresholds = {}
     for key, value in th_doc.items():
@@ -174,8 +297,8 @@ def parse_config(doc: dict[str, Any], source: str) -> RunConfig:
     if cad_doc:
         if set(cad_doc) != {"min_spm", "max_spm"}:
             raise ConfigError(f"{source}: [cadence] needs exactly min_spm and max_spm")
-        lo = _num(cad_doc, "min_spm", f"{source}: [cadence]", 1, 120)
-        hi = _num(cad_doc, "max_spm", f"{source}: [cadence]", 1, 120)
+        lo = _num(cad_doc, "min_spm", f"{source}: [cadence]", *CADENCE_SPM)
+        hi = _num(cad_doc, "max_spm", f"{source}: [cadence]", *CADENCE_SPM)
         if not lo < hi:
             raise ConfigError(f"{source}: [cadence] min_spm must be below max_spm")
         cadence = (lo, hi)
@@ -215,7 +338,7 @@ def parse_config(doc: dict[str, Any], source: str) -> RunConfig:
         arm,
         target_s,
         posture_hz,
-        audio,
+        voice,
         record_dir,
         body,
         thresholds,
@@ -223,6 +346,9 @@ def parse_config(doc: dict[str, Any], source: str) -> RunConfig:
         broker,
         secret_file,
         dict(simulation),
+        language,
+        bool(doc.get("helper", False)),
+        dict(page),
     )
 
 

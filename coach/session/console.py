@@ -1,4 +1,4 @@
-"""Keyboard input for a live session that never blocks the event loop or the process exit.
+"""Keyboard input (and the stop signals) for a live session, never blocking the event loop or the exit.
 
 Lines (screening answers, pain and swelling scores) and single keys (stop at any moment) are read
 from stdin through the event loop's reader callbacks, not a blocking ``readline`` in a thread (such a
@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import signal
 import stat
 import sys
 from collections.abc import Callable, Iterator
@@ -126,3 +127,37 @@ class Console:
             yield
         finally:
             termios.tcsetattr(self._fd, termios.TCSADRAIN, saved)
+
+    @contextlib.contextmanager
+    def stop_keys_while(self, on_stop: Callable[[], None]) -> Iterator[None]:
+        """While the block runs, a stop key (:data:`STOP_KEYS`) calls ``on_stop`` (on a terminal)."""
+
+        def on_key(byte: int) -> None:
+            if byte in STOP_KEYS:
+                on_stop()
+
+        with self.key_mode():
+            self.watch_keys(on_key)
+            try:
+                yield
+            finally:
+                self.stop_keys()
+
+
+def handle_stop_signals(on_signal: Callable[[signal.Signals], None]) -> list[signal.Signals]:
+    """SIGINT and SIGTERM call ``on_signal`` (once: the handler removes itself, so a second one acts as
+    usual); returns the signals handled (none outside the main thread). Remove them when done."""
+    loop = asyncio.get_running_loop()
+    handled = []
+
+    def handler(sig: signal.Signals) -> None:
+        loop.remove_signal_handler(sig)
+        on_signal(sig)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, handler, sig)
+        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or no signals
+            continue
+        handled.append(sig)
+    return handled

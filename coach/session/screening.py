@@ -8,38 +8,25 @@ starts a session it could not screen.
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol, TextIO
 
+from coach.contraindications import QUESTIONS, Question
+from coach.i18n import N_, Texts, texts
 from coach.session.console import Console
 
-
-@dataclass(frozen=True)
-class Question:
-    code: str
-    text: str
-
-
-#: The questions of DESIGN.md §1, in the order they are asked. Codes are stable (audit, status).
-QUESTIONS: tuple[Question, ...] = (
-    Question(
-        "swelling_or_dvt",
-        "Is there new swelling you cannot explain, or has anyone told you that you may have a blood clot "
-        "(DVT) in this arm?",
-    ),
-    Question("heart_condition", "Do you have heart failure or another heart condition?"),
-    Question("lymphatic_disease", "Do you have a disease of the lymphatic system (for example lymphoedema)?"),
-    Question("infection_or_fever", "Do you have an infection, a red hot swollen area, or a fever?"),
-    Question("kidney_or_liver_disease", "Do you have kidney or liver disease?"),
-    Question("pain", "Do you have pain in this hand or arm right now?"),
-)
-
-BLOCKED_MESSAGE = (
-    "Please do not do the massage today. One of your answers means it may not be safe: talk to your "
-    "clinician or hand therapist first. Your therapist can clear you to continue."
-)
+# TRANSLATORS: the letters and words a person may type for yes and for no, separated by "|"; English
+# "y|yes" and "n|no" are always understood as well.
+YES_WORDS = N_("y|yes")
+NO_WORDS = N_("n|no")
+ASK_YES_NO = N_("[y/n]")
+NO_ANSWER = N_("(no answer)")
+ANSWER_YES_OR_NO = N_("Please answer y (yes) or n (no).")
+SCORE_HINT = N_("(0–10, Enter to skip)")
+SCORE_AGAIN = N_("Please type a whole number from 0 to 10.")
 
 
 @dataclass(frozen=True)
@@ -79,28 +66,42 @@ class ScriptedAnswers:
         return self.answers.get(question.code, self.default)
 
 
-class TerminalAnswers:
-    """Asks on the console: ``y``/``yes`` or ``n``/``no``, asking again otherwise."""
+def _words(tr: Texts, msgid: str) -> set[str]:
+    return {w.strip().casefold() for w in (msgid + "|" + tr(msgid)).split("|") if w.strip()}
 
-    def __init__(self, console: Console, out: TextIO | None = None, attempts: int = 3) -> None:
+
+class TerminalAnswers:
+    """Asks on the console, in the session's language: ``y``/``yes`` or ``n``/``no`` (and the
+    language's own words), asking again otherwise."""
+
+    def __init__(
+        self, console: Console, out: TextIO | None = None, attempts: int = 3, tr: Texts | None = None
+    ) -> None:
         self.console = console
         self.out = out or sys.stderr
         self.attempts = attempts
+        self.tr = tr or texts("en")
 
     async def ask(self, question: Question) -> bool | None:
+        tr = self.tr
+        yes, no = _words(tr, YES_WORDS), _words(tr, NO_WORDS)
         for _ in range(self.attempts):
-            self.out.write(f"{question.text} [y/n] ")
+            self.out.write(f"{tr(question.text)} {tr(ASK_YES_NO)} ")
             self.out.flush()
-            line = await self.console.readline()
+            try:
+                line = await self.console.readline()
+            except asyncio.CancelledError:
+                self.out.write("\n")  # answered elsewhere (the session page): end the prompt's line
+                raise
             if line is None:
-                self.out.write("(no answer)\n")
+                self.out.write(tr(NO_ANSWER) + "\n")
                 return None  # end of input: unanswered
-            reply = line.strip().lower()
-            if reply in ("y", "yes"):
+            reply = line.strip().casefold()
+            if reply in yes:
                 return True
-            if reply in ("n", "no"):
+            if reply in no:
                 return False
-            self.out.write("Please answer y (yes) or n (no).\n")
+            self.out.write(tr(ANSWER_YES_OR_NO) + "\n")
         return None
 
 
@@ -112,10 +113,14 @@ async def run_screening(source: AnswerSource) -> ScreeningResult:
     return evaluate(answers)
 
 
-async def ask_score(console: Console, out: TextIO, prompt: str, attempts: int = 3) -> int | None:
-    """Ask for a whole number 0–10 on the console; ``None`` if none is given."""
+async def ask_score(
+    console: Console, out: TextIO, prompt: str, attempts: int = 3, tr: Texts | None = None
+) -> int | None:
+    """Ask for a whole number 0–10 on the console (``prompt`` already in the person's language);
+    ``None`` if none is given."""
+    tr = tr or texts("en")
     for _ in range(attempts):
-        out.write(f"{prompt} (0–10, Enter to skip) ")
+        out.write(f"{prompt} {tr(SCORE_HINT)} ")
         out.flush()
         line = await console.readline()
         if line is None or not line.strip():
@@ -126,5 +131,5 @@ async def ask_score(console: Console, out: TextIO, prompt: str, attempts: int = 
             value = -1
         if 0 <= value <= 10:
             return value
-        out.write("Please type a whole number from 0 to 10.\n")
+        out.write(tr(SCORE_AGAIN) + "\n")
     return None

@@ -21,61 +21,14 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from coach.samples import FloatArray, SampleBlock
+from coach.clock import SessionClock
+from coach.samples import LinkStatus, SampleBlock
 
-
-@dataclass(frozen=True, slots=True)
-class LinkStatus:
-    """A sensor's link changed (or reported its battery) at session time ``t_s``."""
-
-    role: str
-    up: bool
-    t_s: float
-    battery_pct: float | None = None
-    reason: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Notified:
-    """A block with the ``time.monotonic()`` at which its notification entered the driver: what the
-    live-latency benchmark measures from. Sources that do not track it yield plain blocks."""
-
-    block: SampleBlock
-    #: One time for the whole block, or one per sample (the notification that carried each sample).
-    entered_monotonic_s: float | FloatArray
-
-
-SourceItem = SampleBlock | Notified | LinkStatus
-
-
-class SessionClock:
-    """Trace seconds since :meth:`start`, running ``speed`` times as fast as ``time.monotonic``."""
-
-    def __init__(self, speed: float = 1.0) -> None:
-        if not speed > 0:
-            raise ValueError("clock speed must be positive")
-        self.speed = float(speed)
-        self._t0_monotonic = time.monotonic()
-
-    def start(self, at_monotonic: float | None = None) -> None:
-        """``t = 0`` now (or at the given ``time.monotonic()`` value)."""
-        self._t0_monotonic = time.monotonic() if at_monotonic is None else at_monotonic
-
-    def now_s(self) -> float:
-        return (time.monotonic() - self._t0_monotonic) * self.speed
-
-    def monotonic_at(self, t_s: float) -> float:
-        """The ``time.monotonic()`` value at which the clock reads ``t_s``."""
-        return self._t0_monotonic + t_s / self.speed
-
-    async def sleep_until(self, t_s: float) -> None:
-        delay = self.monotonic_at(t_s) - time.monotonic()
-        if delay > 0:
-            await asyncio.sleep(delay)
+SourceItem = SampleBlock | LinkStatus
 
 
 class SampleSource(Protocol):
-    """What :class:`~coach.session.live.LiveSession` reads from."""
+    """What :class:`~coach.session.flow.LiveSession` reads from."""
 
     @property
     def sensors(self) -> Mapping[str, Mapping[str, Any]]:
@@ -108,7 +61,6 @@ class PacedSamples:
     A pause in a role's samples longer than ``link_gap_s`` is reported as that sensor's link going
     down (and up again when samples return): that is what a disconnection looks like in the samples
     (a simulated session's transport faults), standing in for the link events the BLE drivers report.
-    Blocks come as :class:`Notified` with their release time.
     """
 
     blocks: Mapping[str, SampleBlock]
@@ -142,7 +94,6 @@ class PacedSamples:
                 if delay > 0:
                     await asyncio.sleep(delay)
                 now = clock.now_s()
-                entered = time.monotonic()
                 for role, c in cursors.items():
                     n = len(c.block)
                     if c.next_index >= n:
@@ -152,8 +103,8 @@ class PacedSamples:
                         if not c.up:
                             c.up = True
                             t_up = float(c.block.t_s[c.next_index])
-                            self._put(LinkStatus(role, True, t_up, c.battery_pct))
-                        self._put(Notified(c.block.slice(c.next_index, stop), entered))
+                            self._put(LinkStatus(role, "up", t_up, c.battery_pct))
+                        self._put(c.block.slice(c.next_index, stop))
                         c.next_index = stop
                     elif (
                         c.up
@@ -161,7 +112,7 @@ class PacedSamples:
                         and now - float(c.block.t_s[c.next_index - 1]) > self.link_gap_s
                     ):
                         c.up = False
-                        self._put(LinkStatus(role, False, now, c.battery_pct, "no samples"))
+                        self._put(LinkStatus(role, "down", now, c.battery_pct, "no samples"))
         finally:
             self._put(None)
 

@@ -22,9 +22,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from coach.mqtt.commands import format_utc, parse_utc, utc_now
-from coach.mqtt.paths import data_dir
-from coach.mqtt.topics import check_id
+from coach.clock import format_utc, parse_utc, utc_now
+from coach.ids import check_id
+from coach.paths import data_dir
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL, issued_at TEXT NOT NULL);

@@ -10,7 +10,11 @@ the raw samples around each grid point. A grid point whose surrounding raw sampl
 Every output depends only on the samples, never on how they were split into blocks or on when
 :meth:`UniformResampler.pull` was called, so a live session and a replay of its trace agree exactly.
 The clock (``clock_s``: no sample older than this will still arrive) only lets a silent sensor's gap
-be decided before its next sample shows up.
+be decided before its next sample shows up. A gap costs nothing per grid point: only the points near
+raw samples are ever computed, so an hour without samples takes no memory.
+
+Rates outside :data:`coach.samples.MIN_RATE_HZ`–``MAX_RATE_HZ`` (given, or measured from timestamps that are
+nanoseconds apart) are refused with a :class:`~coach.errors.ValidationError`; the role is then ignored.
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from coach.samples import FloatArray
+from coach.errors import ValidationError
+from coach.samples import MAX_RATE_HZ, MIN_RATE_HZ, FloatArray
 
 IntArray = npt.NDArray[np.int64]
 
@@ -31,6 +36,15 @@ RATE_WINDOW_S = 0.5
 _EPS_S = 1e-9
 #: Rate used when the first half second holds fewer than two samples.
 FALLBACK_RATE_HZ = 100.0
+
+
+def check_rate(rate_hz: float, what: str) -> float:
+    """``rate_hz`` if it is a supported grid rate, else a :class:`ValidationError` naming ``what``."""
+    if not (math.isfinite(rate_hz) and MIN_RATE_HZ <= rate_hz <= MAX_RATE_HZ):
+        raise ValidationError(
+            f"{what}: a rate of {rate_hz:.6g} Hz is outside the supported {MIN_RATE_HZ:g}–{MAX_RATE_HZ:g} Hz"
+        )
+    return float(rate_hz)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +76,9 @@ class UniformResampler:
     """
 
     def __init__(self, rate_hz: float | None, max_gap_s: float) -> None:
-        self.rate_hz: float | None = rate_hz
+        self.rate_hz: float | None = None if rate_hz is None else check_rate(rate_hz, "sample rate")
+        #: Why this stream was refused (its samples are ignored from then on), or ``None``.
+        self.refused: str | None = None
         self.max_gap_s = max_gap_s
         self.t0_s: float | None = None
         self.late_samples = 0
@@ -99,7 +115,7 @@ class UniformResampler:
         """Append raw samples (time order). Samples older than the last one or than the decided
         frontier are late (dropped, counted in :attr:`late_samples`); a repeated time keeps the first
         sample (counted in :attr:`duplicate_samples`)."""
-        if t_s.size == 0:
+        if t_s.size == 0 or self.refused is not None:
             return
         # Within a block times are non-decreasing: drop the stale head and repeated times.
         fresh = t_s > max(self.last_sample_s, self._frontier_s)
@@ -119,7 +135,7 @@ class UniformResampler:
 
     def pull(self, clock_s: float = -math.inf) -> GridBatch:
         """Decide every grid point the samples (and the clock) allow; return the valid ones."""
-        if self.t0_s is None:
+        if self.t0_s is None or self.refused is not None:
             return _empty_batch()
         if self.rate_hz is None and not self._measure_rate(clock_s):
             return _empty_batch()
@@ -137,7 +153,7 @@ class UniformResampler:
         if k_end < self._next_k:
             self._frontier_s = max(self._frontier_s, limit if gap_by_clock else last)
             return _empty_batch()
-        k = np.arange(self._next_k, k_end + 1, dtype=np.int64)
+        k = self._points_near_samples(self._next_k, k_end)
         tk = self.grid_time(k)
         t = self._t
         eps = _EPS_S
@@ -162,6 +178,25 @@ class UniformResampler:
             self._t, self._acc, self._gyr = t[drop:], self._acc[drop:], self._gyr[drop:]
         return GridBatch(k[ok], tk[ok], acc[ok], gyr[ok])
 
+    def _points_near_samples(self, k0: int, k1: int) -> IntArray:
+        """The grid indices in ``[k0, k1]`` that can be valid: within a grid step of a run of raw
+        samples no more than ``max_gap_s`` apart (every other point is a gap and never emitted)."""
+        assert self.t0_s is not None and self.rate_hz is not None
+        t = self._t
+        if t.size == 0 or k1 < k0:
+            return np.empty(0, np.int64)
+        breaks = np.flatnonzero(np.diff(t) > self.max_gap_s)
+        run_first = np.concatenate((t[:1], t[breaks + 1]))
+        run_last = np.concatenate((t[breaks], t[-1:]))
+        lo = np.maximum(np.floor((run_first - self.t0_s) * self.rate_hz).astype(np.int64) - 1, k0)
+        hi = np.minimum(np.ceil((run_last - self.t0_s) * self.rate_hz).astype(np.int64) + 1, k1)
+        size = np.maximum(hi - lo + 1, 0)
+        if not size.any():
+            return np.empty(0, np.int64)
+        starts = np.repeat(lo - np.concatenate(([0], np.cumsum(size)[:-1])), size)
+        out: IntArray = np.unique(starts + np.arange(int(size.sum()), dtype=np.int64))
+        return out
+
     def _measure_rate(self, clock_s: float) -> bool:
         assert self.t0_s is not None
         end = self.t0_s + RATE_WINDOW_S
@@ -170,5 +205,11 @@ class UniformResampler:
         window = self._t[self._t < end]
         dt = np.diff(window)
         dt = dt[dt > 0]
-        self.rate_hz = float(1.0 / np.median(dt)) if dt.size else FALLBACK_RATE_HZ
+        rate = float(1.0 / np.median(dt)) if dt.size else FALLBACK_RATE_HZ
+        try:
+            self.rate_hz = check_rate(rate, "samples in the first half second")
+        except ValidationError as exc:
+            self.refused = str(exc)
+            self._t, self._acc, self._gyr = np.empty(0), np.empty((0, 3)), np.empty((0, 3))
+            raise
         return True

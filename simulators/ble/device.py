@@ -317,7 +317,7 @@ class SimPeripheral:
                     log.t_true_s.append(t)
                     delivered = np.zeros(len(k), dtype=bool)
                     log.delivered.append(delivered)  # set when every part reaches the client intact
-                    mark = _Mark(delivered, len(notes))
+                    mark = _Mark(delivered, len(notes), t)
                     for uuid, data in notes:
                         if self.faults.garbage_rate and self.rng.random() < self.faults.garbage_rate:
                             data = self.rng.bytes(int(self.rng.integers(1, 32)))
@@ -355,6 +355,8 @@ class SimPeripheral:
             callback = self.subscribed.get(uuid)
             if epoch == self.epoch and self.client is not None and callback is not None:
                 self.notifications_sent += 1
+                if mark is not None and self.world.on_delivery is not None:
+                    self.world.on_delivery(self.role, mark.t_true_s)  # observers time from outside
                 callback(bytearray(data))
                 if mark is not None:
                     mark.part_delivered()
@@ -364,12 +366,13 @@ class SimPeripheral:
 class _Mark:
     """Marks a packet's samples delivered once all its notifications reached the client intact."""
 
-    __slots__ = ("delivered", "ok", "parts_left")
+    __slots__ = ("delivered", "ok", "parts_left", "t_true_s")
 
-    def __init__(self, delivered: np.ndarray, parts: int) -> None:
+    def __init__(self, delivered: np.ndarray, parts: int, t_true_s: FloatArray) -> None:
         self.delivered = delivered
         self.parts_left = parts
         self.ok = True
+        self.t_true_s = t_true_s
 
     def part_delivered(self) -> None:
         self.parts_left -= 1

@@ -16,11 +16,11 @@ from typing import Any
 import numpy as np
 
 from coach.samples import FloatArray
+from coach.units import GRAVITY_MPS2
 from drivers import coach_imu, metamotion, movesense, polar_verity, thingy52, witmotion
 from drivers.base import BATTERY_LEVEL_UUID, BATTERY_SERVICE_UUID
 from simulators.ble.device import Encoder, GattChar, GattService, SimPeripheral, StreamSpec, quantise
 
-G = 9.80665
 RAD2DEG = 180.0 / math.pi
 BATTERY = GattService(BATTERY_SERVICE_UUID, (GattChar(BATTERY_LEVEL_UUID, ("read", "notify")),))
 
@@ -144,7 +144,7 @@ class MetaMotionS(SimPeripheral):
             k: np.ndarray, t: FloatArray, dev_t: FloatArray, acc: FloatArray, gyr: FloatArray, mag: FloatArray
         ) -> list[tuple[str, bytes]]:
             counts = (
-                quantise(acc / G, state.per_count)
+                quantise(acc / GRAVITY_MPS2, state.per_count)
                 if name == "acc"
                 else quantise(gyr * RAD2DEG, state.per_count)
             )
@@ -238,7 +238,7 @@ class PolarVeritySense(SimPeripheral):
         ) -> list[tuple[str, bytes]]:
             ts_ns = round(float(dev_t[-1]) * 1e9)
             if mtype == 2:
-                counts = quantise(acc / G * 1000.0, 1.0, -8000, 8000)  # mG at ±8 g
+                counts = quantise(acc / GRAVITY_MPS2 * 1000.0, 1.0, -8000, 8000)  # mG at ±8 g
                 head = bytes((2,)) + struct.pack("<Q", ts_ns) + bytes((0x81,))
             else:
                 counts = quantise(gyr * RAD2DEG, _POLAR_GYRO_FACTOR)
@@ -305,7 +305,7 @@ class WitMotionWT901(SimPeripheral):
         def encode(
             k: np.ndarray, t: FloatArray, dev_t: FloatArray, acc: FloatArray, gyr: FloatArray, mag: FloatArray
         ) -> list[tuple[str, bytes]]:
-            a = quantise(acc / G, 16.0 / 32768.0)
+            a = quantise(acc / GRAVITY_MPS2, 16.0 / 32768.0)
             w = quantise(gyr * RAD2DEG, 2000.0 / 32768.0)
             roll = np.arctan2(acc[:, 1], acc[:, 2]) * RAD2DEG
             pitch = np.arctan2(-acc[:, 0], np.hypot(acc[:, 1], acc[:, 2])) * RAD2DEG
@@ -429,7 +429,11 @@ class Thingy52(SimPeripheral):
             k: np.ndarray, t: FloatArray, dev_t: FloatArray, acc: FloatArray, gyr: FloatArray, mag: FloatArray
         ) -> list[tuple[str, bytes]]:
             body = np.hstack(
-                [quantise(acc / G, 1 / 1024), quantise(gyr * RAD2DEG, 1 / 32), quantise(mag, 1 / 16)]
+                [
+                    quantise(acc / GRAVITY_MPS2, 1 / 1024),
+                    quantise(gyr * RAD2DEG, 1 / 32),
+                    quantise(mag, 1 / 16),
+                ]
             )
             return [(thingy52.RAW_UUID, body[0].astype("<i2").tobytes())]
 
@@ -490,7 +494,7 @@ class CoachImuBoard(SimPeripheral):
                 int(k[0]),
                 t_us,
                 period_us,
-                quantise(acc / G, acc_fs / 32768.0),
+                quantise(acc / GRAVITY_MPS2, acc_fs / 32768.0),
                 quantise(gyr * RAD2DEG, gyr_fs / 32768.0),
                 acc_fs,
                 gyr_fs,

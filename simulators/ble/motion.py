@@ -19,9 +19,9 @@ from typing import Protocol
 import numpy as np
 
 from coach.samples import FloatArray, SampleBlock
+from coach.units import GRAVITY_MPS2
 
 EARTH_FIELD_UT = np.array([18.0, 0.0, -44.0])
-G_MPS2 = 9.80665
 
 
 class MotionSource(Protocol):
@@ -63,7 +63,7 @@ class SyntheticMotion:
         # gravity in the sensor frame (x forward, z up when level), roll about x then pitch about y
         g = (
             np.stack([-np.sin(pitch), np.cos(pitch) * np.sin(roll), np.cos(pitch) * np.cos(roll)], axis=1)
-            * G_MPS2
+            * GRAVITY_MPS2
         )
         acc = g + buzz * np.sin(2 * math.pi * 25.0 * t)[:, None] * np.array([1.0, 0.5, 0.2])
         gyr = np.stack([roll_rate, pitch_rate, 0.1 * roll_rate * pitch_rate], axis=1)

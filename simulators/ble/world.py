@@ -1,9 +1,15 @@
 """The simulated radio neighbourhood: devices, the world clock (optionally faster than real time), and the
-bleak backend classes bound to it.
+bleak backend classes bound to it. This is where simulated worlds are assembled; production code never
+builds one (only the ``--simulated`` composition roots: ``coach.session.runner``, ``coach.cli``).
 
     world = default_world(time_scale=5.0, faults={"witmotion": FaultPlan(drop_rate=0.01)})
     async with BleakScanner(backend=world.scanner_backend) as scanner: ...
     client = BleakClient(ble_device, backend=world.client_backend)
+    stream = drivers.hub.open_session_stream(specs, world.backend(), speed=world.time_scale)
+
+:func:`simulated_world` builds one device per session role whose sensors measure a simulated session
+(``simulators.simulate_motion``); :func:`start_person` makes the simulated person start following the
+session's prompts.
 
 World time ``t`` (seconds) runs ``time_scale`` times faster than ``time.monotonic()`` from the world's
 creation. Device clocks, advertising, connection events and faults are all in world time; a client
@@ -13,14 +19,19 @@ stamping arrivals with ``time.monotonic()`` converts with the same scale.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from coach.errors import ConfigError
+from coach.samples import FloatArray, SampleBlock
+from drivers.connection import Backend
 from simulators.ble.backend import SimClientBackend, SimScannerBackend
 from simulators.ble.device import FaultPlan, SimPeripheral
 from simulators.ble.firmware import FIRMWARES
-from simulators.ble.motion import MotionSource, SyntheticMotion
+from simulators.ble.motion import MotionSource, SessionMotion, SyntheticMotion
 from simulators.ble.radio import RadioModel
 
 #: The default simulated devices: one of every profile (address, advertised name).
@@ -55,6 +66,9 @@ class SimWorld:
         self.t0_host = time.monotonic()
         self.motion: MotionSource = motion or SyntheticMotion()
         self.devices: dict[str, SimPeripheral] = {}
+        #: Called with a device's role and the true times (world seconds) of the samples a notification
+        #: carries, just before it reaches the client: benchmarks time the coach from outside with it.
+        self.on_delivery: Callable[[str, FloatArray], None] | None = None
         self.scans_started = 0
         world = self
         self.scanner_backend: type[SimScannerBackend] = type(
@@ -63,6 +77,10 @@ class SimWorld:
         self.client_backend: type[SimClientBackend] = type(
             "SimClientBackend", (SimClientBackend,), {"world": world}
         )
+
+    def backend(self) -> Backend:
+        """The bleak backend classes that reach this world's devices (for the drivers)."""
+        return Backend(self.scanner_backend, self.client_backend)
 
     def now(self) -> float:
         """World time (s)."""
@@ -134,3 +152,74 @@ def default_world(
             )
         )
     return world
+
+
+@dataclass(frozen=True)
+class SimDevice:
+    """A simulated device for a role: its profile, and the address and name it advertises."""
+
+    role: str
+    profile: str
+    address: str
+    name: str
+
+
+def simulated_world(
+    roles: Mapping[str, str],
+    motion_blocks: Mapping[str, SampleBlock],
+    *,
+    time_scale: float = 1.0,
+    seed: int = 0,
+    faults: Mapping[str, Any] | None = None,
+) -> tuple[SimWorld, list[SimDevice]]:
+    """A simulated world with one device per role (``role -> profile``; a profile may repeat) whose
+    sensors measure ``motion_blocks`` (per role, from ``simulate_motion``) from session ``t = 0`` on.
+
+    Device clocks, radios and batteries are drawn as :func:`default_world` draws them (drift within
+    ±100 ppm, random timestamp offsets, the profile's usual connection interval). ``faults`` maps a role
+    to its :class:`~simulators.ble.device.FaultPlan` (times in world seconds).
+    """
+    world = SimWorld(time_scale, SessionMotion(dict(motion_blocks)))
+    rng = np.random.default_rng(seed)
+    devices = []
+    for i, (role, profile) in enumerate(roles.items()):
+        if profile not in FIRMWARES:
+            raise ConfigError(f"no simulated device for profile {profile!r} (known: {', '.join(FIRMWARES)})")
+        base_address, base_name = DEFAULT_DEVICES[profile]
+        address = base_address[:-2] + f"{0x10 + i:02X}"
+        name = (
+            f"{base_name}-{role}" if profile != "metamotion" else base_name
+        )  # MetaWear advertises its model
+        plan = (faults or {}).get(role)
+        radio = RadioModel(
+            interval_s=DEFAULT_INTERVALS_S[profile],
+            min_latency_s=float(rng.uniform(0.003, 0.008)),
+            drop_rate=plan.drop_rate if plan else 0.0,
+            stall_every_s=plan.stall_every_s if plan else 0.0,
+            stall_s=plan.stall_s if plan else 0.5,
+        )
+        world.add(
+            FIRMWARES[profile](
+                world,
+                address,
+                name,
+                role=role,
+                seed=seed * 100 + i,
+                drift=float(rng.uniform(-1e-4, 1e-4)),
+                time_offset_s=float(rng.uniform(0, 1000.0)),
+                radio=radio,
+                faults=plan,
+                battery_pct=int(rng.integers(40, 100)),
+                rssi_dbm=-48 - 6 * i,
+            )
+        )
+        devices.append(SimDevice(role, profile, address, name))
+    return world, devices
+
+
+def start_person(world: SimWorld) -> None:
+    """The simulated person starts following the session's prompts now (session ``t = 0``), when the
+    world's motion is a session that waits for its start."""
+    start_at = getattr(world.motion, "start_at", None)
+    if start_at is not None:
+        start_at(world.now())

@@ -17,8 +17,8 @@ import aiomqtt
 import pytest
 
 from coach.monitor.db import open_database
-from coach.monitor.feed import FeedPublisher, synthetic_session
 from coach.monitor.server import Monitor, MonitorConfig
+from tests.fixtures.event_feed import FeedPublisher, synthetic_session
 from tests.fixtures.monitor_seed import PASSWORD_ALICE, PASSWORD_BOB, seed_clinic
 from tests.fixtures.mosquitto import MosquittoBroker
 

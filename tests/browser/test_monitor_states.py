@@ -23,9 +23,9 @@ import pytest
 from coach.events import to_json
 from coach.monitor import live_card
 from coach.monitor.db import open_database
-from coach.monitor.feed import synthetic_session
 from coach.monitor.server import Monitor, MonitorConfig
 from tests.browser.test_monitor_browser import ARTIFACTS, _login, _private_data_dir, browser
+from tests.fixtures.event_feed import synthetic_session
 from tests.fixtures.monitor_seed import PASSWORD_ALICE, seed_clinic
 from tests.fixtures.mosquitto import MosquittoBroker
 

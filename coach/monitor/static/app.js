@@ -48,7 +48,7 @@ const App = (() => {
     banner(me.monitor);
     const header = h("header", { class: "top" },
       h("a", { class: "brand", href: "/" }, "Retro Coach ", h("span", {}, "· Therapist monitor")),
-      h("nav", { "aria-label": "main" }, h("a", { href: "/" }, "Patients")),
+      h("nav", { "aria-label": "main" }, h("a", { href: "/" }, "Patients"), h("a", { href: "/clinic/rtm" }, "Remote monitoring"), me.is_admin ? h("a", { href: "/clinic/audit" }, "Audit log") : null),
       h("span", { class: "who" }, `Signed in as ${me.display_name}`),
       h("button", { type: "button", id: "logout", onclick: logout }, "Log out"));
     document.body.prepend(header);
@@ -62,7 +62,7 @@ const App = (() => {
 
   function fmtDuration(s) {
     if (s === null || s === undefined) return "–";
-    const m = Math.floor(s / 60), r = Math.round(s % 60);
+    const total = Math.round(s), m = Math.floor(total / 60), r = total % 60;  // never "0:60"
     return `${m}:${String(r).padStart(2, "0")}`;
   }
   function pct(x) { return x === null || x === undefined ? "–" : `${Math.round(x * 100)} %`; }

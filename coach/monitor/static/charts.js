@@ -22,9 +22,19 @@ const Charts = (() => {
     return ticks;
   }
 
+  /** Ticks for a time axis in seconds: whole 10 s, 15 s, 30 s, minutes, 2, 5, 10, 15, 30, 60 minutes. */
+  function timeTicks(lo, hi, count) {
+    const raw = (hi - lo) / Math.max(1, count);
+    const step = [10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600].find((s) => s >= raw) || Math.ceil(raw / 3600) * 3600;
+    const ticks = [];
+    for (let v = Math.ceil(lo / step) * step; v <= hi + 1e-9; v += step) ticks.push(v);
+    return ticks;
+  }
+
+  /** Seconds as m:ss, rounded to the whole second first (59.6 s is "1:00", never "0:60"). */
   function fmtTime(s) {
-    const m = Math.floor(s / 60), r = Math.round(s % 60);
-    return `${m}:${String(r).padStart(2, "0")}`;
+    const total = Math.round(Math.abs(s)), m = Math.floor(total / 60), r = total % 60;
+    return `${s < 0 && total ? "-" : ""}${m}:${String(r).padStart(2, "0")}`;
   }
 
   function frame(container, opts) {
@@ -45,7 +55,7 @@ const Charts = (() => {
       const label = el("text", { x: f.m.l - 6, y: sy(t) + 4, "text-anchor": "end" }, g);
       label.textContent = (opts.yFormat || String)(t);
     }
-    for (const t of niceTicks(x0, x1, 8)) {
+    for (const t of (opts.xFormat ? niceTicks : timeTicks)(x0, x1, 8)) {
       el("line", { x1: sx(t), x2: sx(t), y1: f.m.t + f.ih, y2: f.m.t + f.ih + 4, stroke: "#9aa5b1" }, g);
       const label = el("text", { x: sx(t), y: f.m.t + f.ih + 17, "text-anchor": "middle" }, g);
       label.textContent = (opts.xFormat || fmtTime)(t);
@@ -108,7 +118,8 @@ const Charts = (() => {
     return container;
   }
 
-  /** Stroke timeline: one bar per stroke from t_start to t_end, coloured by direction. */
+  /** Stroke timeline: one bar per stroke from t_start to t_end, coloured by direction.
+   *  opts.rowLabels: {proximal, distal, unknown} names of the rows (default: those words). */
   function strokes(container, list, opts) {
     const f = frame(container, Object.assign({ height: 110 }, opts));
     const x0 = opts.xMin || 0;
@@ -117,8 +128,9 @@ const Charts = (() => {
     const colors = { proximal: "#1b6e3a", distal: "#c0392b", unknown: "#7b8794" };
     const rows = { proximal: 0.2, distal: 0.5, unknown: 0.8 };
     for (const [name, r] of Object.entries(rows)) {
-      const t = el("text", { x: f.m.l + 4, y: f.m.t + r * f.ih - 8 }, f.svg);
-      t.textContent = name;
+      // In the left margin (the axis has no numbers here), so a label never covers a row's strokes.
+      const t = el("text", { x: f.m.l - 5, y: f.m.t + r * f.ih + 3.5, "text-anchor": "end", style: "font-size: 9.5px" }, f.svg);
+      t.textContent = (opts.rowLabels || {})[name] || name;
     }
     for (const s of list) {
       const y = f.m.t + rows[s.direction] * f.ih - 5;
@@ -188,34 +200,48 @@ const Charts = (() => {
     return plot;
   }
 
-  /** The plots of one session (live page and report): elevation, wrist angles, cadence, strokes. */
-  function session(root, d, thresholds, width) {
+  const SESSION_LABELS = {
+    chart_elevation: "Forearm elevation (hand higher than elbow is positive)", chart_wrist: "Wrist angles (shaded: neutral band)",
+    chart_cadence: "Cadence", chart_strokes: "Stroke timeline", legend_elevation: "elevation", legend_hand_low: "hand low",
+    legend_needed: "elevation needed", legend_flexion: "flexion / extension", legend_deviation: "radial / ulnar deviation",
+    legend_spm: "strokes per minute", legend_proximal: "proximal (toward elbow)", legend_distal: "distal (toward fingertips)",
+    legend_unknown: "unknown", axis_degrees: "degrees", axis_spm: "strokes/min",
+    row_proximal: "proximal", row_distal: "distal", row_unknown: "unknown",
+  };
+
+  /** The plots of one session (live page and report): elevation, wrist angles, cadence, strokes.
+   *  opts: heights [elevation, wrist, cadence, strokes] in SVG units, labels (the report's texts). */
+  function session(root, d, thresholds, width, opts) {
     root.textContent = "";
     const W = width || 900;
+    const o = opts || {};
+    const L = Object.assign({}, SESSION_LABELS, o.labels || {});
+    const [hE, hW, hC, hS] = o.heights || [220, 220, 180, 110];
     const th = Object.assign({ wrist_flexion_deg: 15, wrist_deviation_deg: 10, elevation_deg: 11.1 }, thresholds || {});
     const col = (name) => d.posture_columns.indexOf(name);
     const pts = (name) => d.posture.map((r) => [r[0], r[col(name)]]);
     const tMax = Math.max(60, ...d.posture.map((r) => r[0]), ...d.strokes.map((s) => s.t), ...d.cadence.map((c) => c[0]));
     const low = runs(d.posture, (r) => r[col("elevated")] === false, 1).map((r) => Object.assign(r, { color: "rgba(192,57,43,0.12)" }));
-    line(section(root, "Forearm elevation (hand higher than elbow is positive)", [["elevation", "#1f4e9c"], ["hand low", "rgba(192,57,43,0.35)"], ["elevation needed", "#c0392b"]]), {
+    line(section(root, L.chart_elevation, [[L.legend_elevation, "#1f4e9c"], [L.legend_hand_low, "rgba(192,57,43,0.35)"], [L.legend_needed, "#c0392b"]]), {
       series: [{ name: "elevation", color: "#1f4e9c", points: pts("elevation_deg") }],
-      shadeX: low, hlines: [{ y: th.elevation_deg, color: "#c0392b" }], xMin: 0, xMax: tMax, yLabel: "degrees", width: W,
-      label: "Forearm elevation over time", yFormat: (v) => `${v}°`,
+      shadeX: low, hlines: [{ y: th.elevation_deg, color: "#c0392b" }], xMin: 0, xMax: tMax, yLabel: L.axis_degrees, width: W, height: hE,
+      label: L.chart_elevation, yFormat: (v) => `${v}°`,
     });
-    line(section(root, "Wrist angles (shaded: neutral band)", [["flexion / extension", "#7b3fa0"], ["radial / ulnar deviation", "#d9822b"]]), {
+    line(section(root, L.chart_wrist, [[L.legend_flexion, "#7b3fa0"], [L.legend_deviation, "#d9822b"]]), {
       series: [
         { name: "flexion", color: "#7b3fa0", points: pts("wrist_flexion_deg") },
         { name: "deviation", color: "#d9822b", points: pts("wrist_deviation_deg") },
       ],
       bands: [{ from: -th.wrist_flexion_deg, to: th.wrist_flexion_deg, color: "rgba(47,158,87,0.10)" }],
-      xMin: 0, xMax: tMax, yLabel: "degrees", label: "Wrist angles over time", yFormat: (v) => `${v}°`, width: W,
+      xMin: 0, xMax: tMax, yLabel: L.axis_degrees, label: L.chart_wrist, yFormat: (v) => `${v}°`, width: W, height: hW,
     });
-    line(section(root, "Cadence", [["strokes per minute", "#0b7285"]]), {
+    line(section(root, L.chart_cadence, [[L.legend_spm, "#0b7285"]]), {
       series: [{ name: "cadence", color: "#0b7285", points: d.cadence, dots: true }], xMin: 0, xMax: tMax, yMin: 0,
-      yLabel: "strokes/min", label: "Cadence over time", height: 180, width: W,
+      yLabel: L.axis_spm, label: L.chart_cadence, height: hC, width: W,
     });
-    strokes(section(root, "Stroke timeline", [["proximal (toward elbow)", "#1b6e3a"], ["distal (toward fingertips)", "#c0392b"], ["unknown", "#7b8794"]]), d.strokes, {
-      xMin: 0, xMax: tMax, label: "Strokes over time by direction", width: W,
+    strokes(section(root, L.chart_strokes, [[L.legend_proximal, "#1b6e3a"], [L.legend_distal, "#c0392b"], [L.legend_unknown, "#7b8794"]]), d.strokes, {
+      xMin: 0, xMax: tMax, label: L.chart_strokes, width: W, height: hS,
+      rowLabels: { proximal: L.row_proximal, distal: L.row_distal, unknown: L.row_unknown },
     });
   }
 

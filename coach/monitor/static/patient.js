@@ -74,13 +74,16 @@
   // Pain and swelling.
   const rep = document.getElementById("reports");
   if (data.self_reports.length) {
-    const t0 = data.self_reports[0].unix_s;
+    // x in days since the first rating's local midnight; the axis shows calendar dates.
+    const first = new Date(data.self_reports[0].unix_s * 1000);
+    const t0 = new Date(first.getFullYear(), first.getMonth(), first.getDate()).getTime() / 1000;
+    const dayLabel = (v) => new Date(first.getFullYear(), first.getMonth(), first.getDate() + Math.round(v)).toLocaleDateString([], { month: "short", day: "numeric" });
     Charts.line(Charts.section(rep, "Ratings after sessions", [["swelling", "#c0392b"], ["pain", "#d9822b"]]), {
       series: [
         { name: "swelling", color: "#c0392b", points: data.self_reports.map((r) => [(r.unix_s - t0) / 86400, r.swelling]), dots: true },
         { name: "pain", color: "#d9822b", points: data.self_reports.map((r) => [(r.unix_s - t0) / 86400, r.pain]), dots: true, dash: "6 4" },
       ],
-      yMin: 0, yMax: 10, xFormat: (v) => `day ${Math.round(v)}`, label: "Pain and swelling ratings over days", height: 180,
+      yMin: 0, yMax: 10, xFormat: (v) => (Math.abs(v - Math.round(v)) < 1e-6 ? dayLabel(v) : ""), label: "Pain and swelling ratings by date", height: 180,
     });
   } else rep.appendChild(h("div", { class: "empty" }, "No ratings yet."));
 
@@ -106,14 +109,20 @@
 
   // Targets and commands.
   const form = document.getElementById("targets-form");
-  const doc = (data.targets && data.targets.doc) || {};
-  if (doc.target_duration_s) form.target_duration_min.value = doc.target_duration_s / 60;
-  if (doc.cadence_spm) { form.min_spm.value = doc.cadence_spm.min_spm; form.max_spm.value = doc.cadence_spm.max_spm; }
-  const th = doc.thresholds || {};
-  if (th.wrist_flexion_deg) form.wrist_flexion_deg.value = th.wrist_flexion_deg;
-  if (th.wrist_deviation_deg) form.wrist_deviation_deg.value = th.wrist_deviation_deg;
-  if (th.elevation_margin_m !== undefined) form.elevation_margin_cm.value = Math.round(th.elevation_margin_m * 100);
+  // The targets in force (sent, else the coach's defaults), in the charts' units: the elevation margin
+  // (m above the heart) shown as the forearm angle, with the default body (forearm 0.26 m, elbow at heart).
+  const f = data.targets_in_force;
+  const FOREARM_M = 0.26;
+  form.target_duration_min.value = Math.round(f.target_duration_s / 60 * 10) / 10;
+  form.min_spm.value = f.min_spm; form.max_spm.value = f.max_spm;
+  form.wrist_flexion_deg.value = f.wrist_flexion_deg;
+  form.wrist_deviation_deg.value = f.wrist_deviation_deg;
+  form.elevation_deg.value = f.elevation_deg;
   form.sessions_per_day.value = data.sessions_per_day;
+  document.getElementById("targets-note").textContent = f.defaults.length === 6
+    ? "No targets sent yet: the values shown are the coach's defaults, in force now."
+    : f.defaults.length ? `Sent by ${data.targets.set_by}; coach defaults for the rest.`
+    : (data.targets ? `Sent by ${data.targets.set_by} on ${App.dateTime(data.targets.set_unix_s)}.` : "");
   const message = document.getElementById("targets-message");
   function note(kind, text) { message.textContent = ""; message.appendChild(h("div", { class: `notice ${kind}`, role: kind === "error" ? "alert" : "status" }, text)); }
   const numberOr = (v, f) => (v === "" ? null : f(Number(v)));
@@ -123,7 +132,7 @@
       target_duration_s: numberOr(form.target_duration_min.value, (v) => v * 60),
       min_spm: numberOr(form.min_spm.value, (v) => v), max_spm: numberOr(form.max_spm.value, (v) => v),
       wrist_flexion_deg: numberOr(form.wrist_flexion_deg.value, (v) => v), wrist_deviation_deg: numberOr(form.wrist_deviation_deg.value, (v) => v),
-      elevation_margin_m: numberOr(form.elevation_margin_cm.value, (v) => v / 100),
+      elevation_margin_m: numberOr(form.elevation_deg.value, (v) => Math.round(FOREARM_M * Math.sin(v * Math.PI / 180) * 1000) / 1000),
       sessions_per_day: numberOr(form.sessions_per_day.value, (v) => v),
     };
     try {

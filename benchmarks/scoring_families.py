@@ -1,0 +1,118 @@
+"""Scoring for the variant-family benchmark (part of :mod:`benchmarks.scoring`, DESIGN.md §9 extended).
+
+- **Per region**: recall, direction accuracy and distal recall over the true strokes of each region
+  (a detected stroke has no true region unless it matches one, so precision is only pooled).
+- **False strokes**: in recordings without massage, every reported stroke per minute; during ordinary
+  movement, reported strokes that match no true stroke and whose middle lies in a movement interval
+  (widened by :data:`MOVEMENT_PAD_S`), per minute of that kind of movement.
+- **Cue precision**: a ``stroke_toward_elbow`` cue is right when a true distal stroke ended within
+  :data:`CUE_LOOKBACK_S` before it (the cue follows the stroke that caused it). **Wrong-direction cues
+  per 10 minutes of correct massage**: cues that are not right, given inside a bout whose true strokes are
+  all proximal (start-to-start gaps < 10 s, DESIGN.md §5), per 10 minutes of such bouts (first start to
+  last end + :data:`CUE_LOOKBACK_S`).
+- **Wrist through strap tugs**: wrist-neutral agreement (as in the posture score) over the
+  :data:`STRAP_WINDOW_S` after each strap tug or strap turn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Final
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from benchmarks.scoring import Score, TrueStroke, Truth
+
+CUE_CODE: Final = "stroke_toward_elbow"
+CUE_LOOKBACK_S: Final = 6.0
+MOVEMENT_PAD_S: Final = 0.5
+STRAP_WINDOW_S: Final = 120.0
+BOUT_GAP_S: Final = 10.0
+
+
+def score_regions(
+    true: Sequence[TrueStroke],
+    detected: Sequence[Mapping[str, Any]],
+    pairs: list[tuple[int, int]],
+    out: Score,
+) -> None:
+    for s in true:
+        if s.region is not None:
+            out.region_true[s.region] += 1
+    for ti, di in pairs:
+        s = true[ti]
+        if s.region is None:
+            continue
+        called = str(detected[di]["direction"])
+        out.region_matched[s.region] += 1
+        out.region_direction_correct[s.region] += called == s.direction
+        if s.direction == "distal":
+            out.region_distal_matched[s.region] += 1
+            out.region_distal_called[s.region] += called == "distal"
+
+
+def score_false_strokes(
+    detected: Sequence[Mapping[str, Any]], matched: set[int], truth: Truth, out: Score
+) -> None:
+    if truth.massage_free:
+        out.massage_free_minutes = max(0.0, truth.active_to_s - truth.active_from_s) / 60.0
+        out.massage_free_strokes = len(detected)
+        out.massage_free_distal = sum(1 for e in detected if e.get("direction") == "distal")
+    for kind, a, b in truth.movements:
+        lo, hi = max(a, truth.active_from_s), min(b, truth.active_to_s)
+        if hi > lo:
+            out.movement_ms[kind] += round((hi - lo) * 1000.0)
+    for di, e in enumerate(detected):
+        if di in matched:
+            continue
+        mid = 0.5 * (float(e["t_start"]) + float(e["t_end"]))
+        for kind, a, b in truth.movements:
+            if a - MOVEMENT_PAD_S <= mid <= b + MOVEMENT_PAD_S:
+                out.movement_false[kind] += 1
+                break
+
+
+def _bouts(strokes: Sequence[TrueStroke]) -> list[list[TrueStroke]]:
+    ordered = sorted(strokes, key=lambda s: s.t_start_s)
+    bouts: list[list[TrueStroke]] = []
+    for s in ordered:
+        if bouts and s.t_start_s - bouts[-1][-1].t_start_s < BOUT_GAP_S:
+            bouts[-1].append(s)
+        else:
+            bouts.append([s])
+    return bouts
+
+
+def score_cues(events: Sequence[Mapping[str, Any]], truth: Truth, out: Score) -> None:
+    cues = [float(e["t"]) for e in events if e.get("type") == "cue" and e.get("code") == CUE_CODE]
+    distal_ends = np.array([s.t_end_s for s in truth.strokes if s.direction == "distal"], dtype=np.float64)
+    correct_spans = [
+        (b[0].t_start_s, max(s.t_end_s for s in b) + CUE_LOOKBACK_S)
+        for b in _bouts(truth.strokes)
+        if all(s.direction == "proximal" for s in b)
+    ]
+    out.correct_massage_s = float(sum(hi - lo for lo, hi in correct_spans))
+    for t in cues:
+        ok = bool(np.any((distal_ends >= t - CUE_LOOKBACK_S) & (distal_ends <= t + 0.1)))
+        out.cues_direction += 1
+        out.cues_direction_correct += ok
+        if not ok and any(lo <= t <= hi for lo, hi in correct_spans):
+            out.cues_wrong_in_correct += 1
+
+
+def score_strap_wrist(events: Sequence[Mapping[str, Any]], truth: Truth, out: Score) -> None:
+    from benchmarks.scoring import _latest_values
+
+    p = truth.posture
+    if p is None or p.wrist_neutral is None or p.wrist_observable is None or not truth.strap_events:
+        return
+    sel = np.zeros(p.t_s.shape, dtype=bool)
+    for a, _ in truth.strap_events:
+        sel |= (p.t_s >= a) & (p.t_s < min(a + STRAP_WINDOW_S, truth.active_to_s))
+    sel &= p.wrist_observable & (p.t_s >= truth.active_from_s)
+    if not sel.any():
+        return
+    neutral, has = _latest_values(events, p.t_s[sel], "wrist_neutral")
+    out.strap_wrist_scored = int(sel.sum())
+    out.strap_wrist_agree = int(np.count_nonzero(has & ((neutral > 0.5) == p.wrist_neutral[sel])))

@@ -1,0 +1,91 @@
+"""The numeric fitting behind ``benchmarks/stroke_training.py``: a one-hidden-layer ReLU network and
+a logistic regression, in numpy (the parameters they return are what ``model.json`` stores and
+:class:`coach.signal.strokes.mlp.Mlp` reads).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+#: Hidden units of the candidate networks.
+HIDDEN = 16
+
+
+def train_mlp(
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    weight: np.ndarray | None = None,
+    hidden: int = HIDDEN,
+    epochs: int = 25,
+    seed: int = 0,
+    batch: int = 4096,
+) -> dict[str, Any]:
+    """A one-hidden-layer ReLU network with logistic loss (Adam, L2 1e-4)."""
+    rng = np.random.default_rng(seed)
+    x = x.astype(np.float64)
+    sw = np.ones(len(y)) if weight is None else weight
+    mean, scale = x.mean(0), x.std(0) + 1e-6
+    z = (x - mean) / scale
+    params = {
+        "w1": rng.normal(0, 1 / math.sqrt(z.shape[1]), (z.shape[1], hidden)),
+        "b1": np.zeros(hidden),
+        "w2": rng.normal(0, 1 / math.sqrt(hidden), hidden),
+        "b2": np.zeros(1),
+    }
+    m = {k: np.zeros_like(v) for k, v in params.items()}
+    v = {k: np.zeros_like(p) for k, p in params.items()}
+    lr, l2, bs, step = 3e-3, 1e-4, batch, 0
+    for epoch in range(epochs):
+        if epoch == int(epochs * 0.7):
+            lr /= 3
+        order = rng.permutation(z.shape[0])
+        for i in range(0, z.shape[0], bs):
+            j = order[i : i + bs]
+            xb, yb, wb = z[j], y[j], sw[j]
+            pre = xb @ params["w1"] + params["b1"]
+            hid = np.maximum(pre, 0.0)
+            logit = hid @ params["w2"] + params["b2"][0]
+            p = 1 / (1 + np.exp(-np.clip(logit, -40, 40)))
+            g = wb * (p - yb) / len(j)
+            grads = {"w2": hid.T @ g + l2 * params["w2"], "b2": np.array([g.sum()])}
+            dh = np.outer(g, params["w2"]) * (pre > 0)
+            grads["w1"] = xb.T @ dh + l2 * params["w1"]
+            grads["b1"] = dh.sum(0)
+            step += 1
+            for k in params:
+                m[k] = 0.9 * m[k] + 0.1 * grads[k]
+                v[k] = 0.999 * v[k] + 0.001 * grads[k] ** 2
+                params[k] = params[k] - lr * (m[k] / (1 - 0.9**step)) / (
+                    np.sqrt(v[k] / (1 - 0.999**step)) + 1e-8
+                )
+    return {
+        "clip_lo": np.percentile(x, 0.1, axis=0).tolist(),
+        "clip_hi": np.percentile(x, 99.9, axis=0).tolist(),
+        "mean": mean.tolist(),
+        "scale": scale.tolist(),
+        "w1": params["w1"].tolist(),
+        "b1": params["b1"].tolist(),
+        "w2": params["w2"].tolist(),
+        "b2": float(params["b2"][0]),
+    }
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1.0) -> tuple[np.ndarray, float]:
+    """Logistic regression by Newton steps (L2 on the weights, not the intercept)."""
+    x1 = np.column_stack((x, np.ones(len(x))))
+    w = np.zeros(x1.shape[1])
+    reg = np.full(x1.shape[1], l2)
+    reg[-1] = 0.0
+    for _ in range(50):
+        p = 1 / (1 + np.exp(-np.clip(x1 @ w, -40, 40)))
+        g = x1.T @ (p - y) + reg * w
+        hess = (x1 * (p * (1 - p))[:, None]).T @ x1 + np.diag(reg) + 1e-9 * np.eye(len(w))
+        delta = np.linalg.solve(hess, g)
+        w -= delta
+        if np.abs(delta).max() < 1e-8:
+            break
+    return w[:-1], float(w[-1])

@@ -1,0 +1,132 @@
+"""What the person hears about their strokes and posture over a span: stroke and cadence events, cues.
+
+Each decided stroke becomes a ``stroke`` event and, when the live cadence of DESIGN.md §5 is known, a
+``cadence`` event; a distal stroke while the session is active brings the ``stroke_toward_elbow`` cue.
+Per decision point, the posture and the cadence in force decide the held cues (``raise_hand``,
+``straighten_wrist``, ``slower``, ``faster``), and the active time the time cues (DESIGN.md §5 debounce:
+:class:`coach.feedback.cues.CueEngine`). Everything counted goes to the summary.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+
+from coach.cue_texts import PIPELINE_CUES
+from coach.events import CadenceEvent, CueEvent, Event, StrokeEvent
+from coach.feedback.cues import CueEngine
+from coach.pipeline.commands import Targets
+from coach.samples import FloatArray
+from coach.signal.cadence import BOUT_GAP_S, live_cadence_spm
+from coach.signal.posture import PostureFrame
+from coach.signal.strokes.api import Stroke
+from coach.summary import SummaryBuilder
+
+BoolArray = npt.NDArray[np.bool_]
+_EPS: Final = 1e-9
+
+
+class Coaching:
+    """Stroke, cadence and cue events of the spans, with the state carried between spans."""
+
+    def __init__(
+        self,
+        targets: Targets,
+        summary: SummaryBuilder,
+        dt_s: float,
+        decision_hz: float,
+        cues_on: bool,
+        cue_hold_s: float,
+        cue_repeat_s: float,
+    ) -> None:
+        self.targets = targets
+        self.summary = summary
+        self.dt_s = dt_s
+        self.decision_hz = decision_hz
+        self.cues_on = cues_on
+        self.cues = CueEngine(cue_hold_s, cue_repeat_s)
+        self._recent_starts: list[float] = []
+        self._last_stroke_start = -math.inf
+        self._cadence_value = math.nan
+        self._span_strokes: list[tuple[float, float, float | None]] = []
+        self._elapsed_active_s = 0.0
+
+    def strokes(self, strokes: list[Stroke], active: BoolArray, t: FloatArray, pending: list[Event]) -> None:
+        """The span's strokes (in decision order), with the distal-stroke cue where the session is active."""
+        for s in sorted(strokes, key=lambda s: (s.decided_s, s.t_start_s)):
+            self.stroke(s, pending)
+            if self.cues_on and s.direction == "distal":
+                i = min(max(0, math.floor((s.decided_s - t[0]) * self.decision_hz + 1e-6)), len(t) - 1)
+                if active[i]:
+                    for tc, code in self.cues.distal_stroke(s.decided_s):
+                        self._cue(tc, code, pending)
+
+    def stroke(self, s: Stroke, pending: list[Event]) -> None:
+        """One stroke event, then the live cadence it brings."""
+        direction = s.direction if s.direction in ("proximal", "distal", "unknown") else "unknown"
+        pending.append(
+            StrokeEvent(
+                type="stroke",
+                t=s.decided_s,
+                id="",
+                t_start=round(s.t_start_s, 4),
+                t_end=round(s.t_end_s, 4),
+                direction=direction,
+                confidence=round(min(1.0, max(0.0, float(s.confidence))), 3),
+                sensor=s.sensor,
+            )
+        )
+        self.summary.add_stroke(s.t_start_s, direction)
+        self._recent_starts = [x for x in self._recent_starts if x > s.decided_s - 60.0] + [s.t_start_s]
+        spm = live_cadence_spm(self._recent_starts, s.decided_s)
+        if spm is not None:
+            pending.append(CadenceEvent(type="cadence", t=s.decided_s, id="", strokes_per_min=round(spm, 2)))
+        self._span_strokes.append((s.decided_s, s.t_start_s, spm))
+
+    def span(self, t: FloatArray, frame: PostureFrame, active: BoolArray, pending: list[Event]) -> None:
+        """The held and time cues of a span (or, with cues off, only the cadence bookkeeping)."""
+        if not self.cues_on:
+            self._cadence_track(t)
+            return
+        conds: dict[str, BoolArray] = {
+            "raise_hand": active & frame.treated_ok & ~frame.elevated,
+            "straighten_wrist": active & frame.hand_ok & ~frame.neutral,
+        }
+        value, last_start = self._cadence_track(t)
+        # Cadence holds from its event until the next, and lapses when stroking stops for a bout gap.
+        fresh = t - last_start < BOUT_GAP_S
+        lo, hi = self.targets.cadence_min_spm, self.targets.cadence_max_spm
+        with np.errstate(invalid="ignore"):
+            too_fast = value > (hi if hi is not None else np.inf)
+            too_slow = value < (lo if lo is not None else -np.inf)
+        conds["slower"] = active & fresh & too_fast
+        conds["faster"] = active & fresh & too_slow
+        cues = self.cues.conditions(t, self.dt_s, conds)
+        elapsed: FloatArray = self._elapsed_active_s + np.cumsum(active).astype(np.float64) * self.dt_s
+        self._elapsed_active_s = float(elapsed[-1])
+        cues += self.cues.time_left(t, elapsed, self.targets.target_duration_s)
+        for tc, code in cues:
+            self._cue(tc, code, pending)
+
+    def _cue(self, t_s: float, code: str, pending: list[Event]) -> None:
+        pending.append(CueEvent(type="cue", t=t_s, id="", code=code, message=PIPELINE_CUES[code]))
+        self.summary.add_cue(code)
+
+    def _cadence_track(self, t: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """Per decision point: the live cadence in force (NaN: none) and the latest stroke start known
+        by then; folds this span's strokes into the carried values."""
+        value = np.full(t.shape[0], self._cadence_value)
+        last_start = np.full(t.shape[0], self._last_stroke_start)
+        for decided, start, spm in sorted(self._span_strokes):
+            after = t >= decided - _EPS
+            last_start = np.where(after, np.maximum(last_start, start), last_start)
+            if spm is not None:
+                value = np.where(after, spm, value)
+            self._last_stroke_start = max(self._last_stroke_start, start)
+            if spm is not None:
+                self._cadence_value = spm
+        self._span_strokes.clear()
+        return value, last_start

@@ -1,0 +1,102 @@
+"""From decisions to events: the order of events that share a time, their ids, posture events.
+
+Stages of the pipeline append events to a *pending* list as they decide them (``t`` the exact decision
+time, ``id`` still empty). :meth:`Emitter.flush` sorts them by time (state changes first, cues last
+among equal times), rounds ``t`` to the microsecond, never lets it go back, and gives ids in that
+order: so ids are the same on every replay of the same trace.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Final
+
+import numpy as np
+
+from coach.events import Event, EventIds, PostureEvent, assign_id
+from coach.signal.posture import PostureFrame
+from coach.signal.resample import IntArray
+
+#: Order of events that share a time: state changes first, cues last.
+PRIORITY: Final = {"state": 0, "posture": 1, "stroke": 2, "cadence": 3, "cue": 4, "summary": 5}
+
+
+class Emitter:
+    """Ids and the ``t`` of the last event sent (``t`` never decreases along the stream)."""
+
+    def __init__(self) -> None:
+        self.ids = EventIds()
+        self.last_t = -math.inf
+
+    def flush(self, pending: list[Event]) -> list[Event]:
+        """The pending events in stream order, with their final ``t`` and ids."""
+        pending.sort(key=lambda e: (e["t"], PRIORITY[e["type"]]))
+        for event in pending:
+            t_out = max(round(event["t"], 6), self.last_t)
+            self.last_t = t_out
+            event["t"] = t_out
+            assign_id(self.ids, event)
+        return pending
+
+
+def _num(v: float, digits: int) -> float | None:
+    return round(float(v), digits) if math.isfinite(v) else None
+
+
+def null_posture(t_s: float) -> PostureEvent:
+    """A posture event while nothing can be observed (during calibration)."""
+    return PostureEvent(
+        type="posture",
+        t=t_s,
+        id="",
+        elevated=None,
+        elevation_deg=None,
+        wrist_neutral=None,
+        wrist_flexion_deg=None,
+        wrist_deviation_deg=None,
+        forearm_roll_deg=None,
+    )
+
+
+class PostureEvents:
+    """``posture`` events on the grid ``t = k / posture_hz`` and at once whenever ``elevated`` or
+    ``wrist_neutral`` changes (DESIGN.md §7)."""
+
+    def __init__(self, posture_every: int, dt_s: float) -> None:
+        self.posture_every = posture_every
+        self.dt_s = dt_s
+        self._prev_flags: tuple[int, int] | None = None
+
+    def calibrating(self, j: IntArray, pending: list[Event]) -> None:
+        """Grid points while calibrating: every field null."""
+        for jj in j[j % self.posture_every == 0].tolist():
+            pending.append(null_posture(jj * self.dt_s))
+        self._prev_flags = (-1, -1)
+
+    def span(self, j: IntArray, frame: PostureFrame, pending: list[Event]) -> None:
+        elev_flag = np.where(frame.treated_ok, frame.elevated.astype(np.int8), -1)
+        neut_flag = np.where(frame.hand_ok, frame.neutral.astype(np.int8), -1)
+        prev_e, prev_n = (
+            self._prev_flags if self._prev_flags is not None else (int(elev_flag[0]), int(neut_flag[0]))
+        )
+        change = (np.diff(np.concatenate(([prev_e], elev_flag))) != 0) | (
+            np.diff(np.concatenate(([prev_n], neut_flag))) != 0
+        )
+        emit = change | (j % self.posture_every == 0)
+        self._prev_flags = (int(elev_flag[-1]), int(neut_flag[-1]))
+        for i in np.flatnonzero(emit).tolist():
+            ok = bool(frame.treated_ok[i])
+            hok = bool(frame.hand_ok[i])
+            pending.append(
+                PostureEvent(
+                    type="posture",
+                    t=int(j[i]) * self.dt_s,
+                    id="",
+                    elevated=bool(frame.elevated[i]) if ok else None,
+                    elevation_deg=_num(frame.elevation_deg[i], 3) if ok else None,
+                    wrist_neutral=bool(frame.neutral[i]) if hok else None,
+                    wrist_flexion_deg=_num(frame.flexion_deg[i], 2) if hok else None,
+                    wrist_deviation_deg=_num(frame.deviation_deg[i], 2) if hok else None,
+                    forearm_roll_deg=_num(frame.roll_deg[i], 2) if ok else None,
+                )
+            )

@@ -1,0 +1,383 @@
+"""The decision grid: :class:`SessionPipeline` takes samples and the clock, and decides, point by point,
+in order, as far as every expected role's samples are in (see :mod:`coach.pipeline`)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Final
+
+import numpy as np
+
+from calibration.mounting import SensorCalibration
+from coach.clock import wall_utc
+from coach.errors import ValidationError
+from coach.events import Event
+from coach.pipeline.calibrating import Calibrating, CalibrationOutcome, posture_setup
+from coach.pipeline.coaching import Coaching
+from coach.pipeline.commands import SETTINGS_COMMANDS, CommandQueue, Targets
+from coach.pipeline.config import PipelineConfig
+from coach.pipeline.emit import Emitter, PostureEvents
+from coach.pipeline.states import SessionStates
+from coach.pipeline.stroke_input import StrokeInput
+from coach.samples import ROLES, FloatArray, SampleBlock
+from coach.signal.posture import PostureEstimator, Thresholds
+from coach.signal.roles import RoleStream
+from coach.signal.strokes.api import Stroke, StrokeContext
+from coach.summary import SummaryBuilder, calibration_summary
+from coach.trace.meta import TraceMeta
+
+_EPS = 1e-9
+#: Longest span of decision points processed at once: memory stays bounded through a long gap.
+MAX_SPAN_S: Final = 60.0
+
+
+class SessionPipeline:
+    """Samples in, events out (see :mod:`coach.pipeline`)."""
+
+    def __init__(self, meta: TraceMeta, config: PipelineConfig | None = None) -> None:
+        self.meta = meta
+        self.config = cfg = config or PipelineConfig()
+        self.targets = Targets.initial(
+            meta,
+            cfg.elevation_margin_m,
+            cfg.wrist_flexion_deg,
+            cfg.wrist_deviation_deg,
+            cfg.cadence_min_spm,
+            cfg.cadence_max_spm,
+            cfg.target_duration_s,
+        )
+        ratio = max(1, math.ceil(cfg.decision_hz / cfg.posture_hz - 1e-9))
+        self.decision_hz = cfg.posture_hz * ratio
+        self._dt = 1.0 / self.decision_hz
+        self._block_points = max(1, round(self.decision_hz))
+        self._max_span = max(1, round(MAX_SPAN_S * self.decision_hz))
+        self.roles: dict[str, RoleStream] = {}
+        self._expected = {"treated"} | {r for r in meta.sensor_roles if r in ROLES}
+        self._clock = -math.inf
+        self._j_next: int | None = None
+        self.finished = False
+        self._emitter = Emitter()
+        self._calibrating = Calibrating(meta, cfg.mounting, self.decision_hz)
+        self._estimator: PostureEstimator | None = None
+        self._strokes = StrokeInput(cfg.stroke_detector)
+        self._states = SessionStates(self._dt, cfg.pause_after_s, cfg.state_events, self._wall)
+        self._posture = PostureEvents(ratio, self._dt)
+        self._summary = SummaryBuilder(self._dt)
+        self._coaching = Coaching(
+            self.targets,
+            self._summary,
+            self._dt,
+            self.decision_hz,
+            cfg.cues,
+            cfg.cue_hold_s,
+            cfg.cue_repeat_s,
+        )
+        self._commands = CommandQueue()
+
+    # ------------------------------------------------------------------------------------------
+    # Public API
+
+    def feed(self, block: SampleBlock) -> list[Event]:
+        """Add samples of one role; return the events they decided."""
+        if self.finished or len(block) == 0:
+            return []
+        if block.role not in ROLES:
+            raise ValidationError(f"unknown sensor role {block.role!r} (known: {', '.join(ROLES)})")
+        stream = self.roles.get(block.role)
+        if stream is None:
+            stream = RoleStream(
+                block.role,
+                self.meta.sensor(block.role).rate_hz,
+                self.config.max_gap_s,
+                self.config.reset_gap_s,
+            )
+            self.roles[block.role] = stream
+            self._expected.add(block.role)
+        stream.push(block)
+        return self._pump(only=block.role)
+
+    def advance(self, t_s: float) -> list[Event]:
+        """The live clock: no sample older than ``t_s`` will arrive (silent roles are gaps up to it)."""
+        if self.finished:
+            return []
+        self._clock = max(self._clock, float(t_s))
+        return self._pump()
+
+    def apply_command(self, command: dict[str, Any], t_s: float) -> list[Event]:
+        """Apply a therapist command at ``t_s`` (or at once, if the pipeline is already past it).
+
+        ``command`` is ``{"cmd": name, "args": {...}}`` (extra keys such as ``id`` are ignored), with the
+        commands of :mod:`coach.commands`: ``set_target_duration`` (``target_duration_s``),
+        ``set_cadence_range`` (``min_spm``, ``max_spm``), ``set_thresholds`` (any of
+        ``elevation_margin_m``, ``wrist_flexion_deg``, ``wrist_deviation_deg``), ``pause``, ``resume``,
+        ``stop``; also ``set_targets`` with a targets document (``target_duration_s``, ``cadence_spm``,
+        ``thresholds``). ``clear_screening`` is the session's business and is ignored. The time it
+        took effect (on the decision grid) is recorded in :attr:`applied_commands`, for the session's
+        ``commands.jsonl``.
+        """
+        if self.finished:
+            return []
+        j = math.ceil(float(t_s) * self.decision_hz - 1e-6)
+        if self._j_next is not None:
+            j = max(j, self._j_next)
+        self._commands.add(command, j)
+        return self._pump()
+
+    def finish(self, reason: str = "end_of_input", *, aborted: bool = False) -> list[Event]:
+        """End of input: decide everything left, drop a stroke in contact, then ``state`` and ``summary``.
+
+        ``aborted`` ends in state ``aborted`` instead of ``finished`` (bad input, a session abort).
+        """
+        if self.finished:
+            return []
+        ends = [s.resampler.last_sample_s for s in self.roles.values() if s.resampler.t0_s is not None]
+        end_s = max(ends) if ends else max(self._clock, 0.0)
+        stop = self._commands.first_stop()
+        if stop is not None:
+            # A recorded stop ends the session where the live one ended, even after the last sample.
+            end_s = max(end_s, stop * self._dt)
+        out = self._pump(final_end_s=end_s)
+        if not self.finished:
+            out += self._close(end_s, reason, aborted)
+        return out
+
+    @property
+    def state(self) -> str:
+        """``none``, ``calibrating``, ``active``, ``paused``, ``finished`` or ``aborted``."""
+        return self._states.state
+
+    @property
+    def target_duration_s(self) -> float | None:
+        return self.targets.target_duration_s
+
+    @property
+    def thresholds(self) -> Thresholds:
+        return self.targets.thresholds
+
+    @property
+    def ids(self) -> Any:
+        return self._emitter.ids
+
+    @property
+    def applied_commands(self) -> list[tuple[float, dict[str, Any]]]:
+        """``(t_s, command)`` of every command applied, in order (for the session's commands file)."""
+        return self._commands.applied
+
+    @property
+    def stroke_contract_violations(self) -> int:
+        return self._strokes.contract_violations
+
+    @property
+    def late_samples(self) -> int:
+        """Samples dropped because they came after the pipeline had decided their time."""
+        return sum(s.resampler.late_samples for s in self.roles.values())
+
+    @property
+    def sensor_calibrations(self) -> dict[str, SensorCalibration]:
+        """Per role, what calibration found (empty until calibration has ended)."""
+        cal = self._calibrating.outcome
+        return dict(cal.sensors) if cal is not None else {}
+
+    @property
+    def mounting(self) -> str:
+        return self._calibrating.mounting
+
+    # ------------------------------------------------------------------------------------------
+    # The processing loop
+
+    def _pump(self, final_end_s: float | None = None, only: str | None = None) -> list[Event]:
+        """Resample what arrived (only role ``only`` after a feed: the clock did not move), then process
+        every decision point that is ready."""
+        out: list[Event] = []
+        clock = self._clock
+        if final_end_s is not None:
+            clock = max(clock, final_end_s + self.config.max_gap_s + 1.0)
+        self._pull_roles(clock, only)
+        if self._j_next is None:
+            started: list[Event] = []
+            if not self._start(started):
+                return out
+            out += self._emitter.flush(started)
+        assert self._j_next is not None
+        calibrating = self._calibrating
+        while not self.finished:
+            ready = self._ready_limit(clock, final_end_s)
+            limit = min(ready, self._j_next + self._max_span)
+            if calibrating.outcome is None:
+                limit = min(limit, calibrating.limit(self._j_next, final_end_s))
+            next_command = self._commands.next_point()
+            if next_command is not None:
+                limit = min(limit, max(next_command, self._j_next))
+            if limit > self._j_next:
+                out += self._process(self._j_next, limit)
+                self._j_next = limit
+                continue
+            if calibrating.due(self._j_next, ready):
+                assert calibrating.j_end is not None
+                out += self._calibrate(calibrating.j_end)
+                continue
+            command = self._commands.pop_due(self._j_next)
+            if command is not None:
+                out += self._apply(command, self._j_next)
+                continue
+            break
+        self._trim()
+        return out
+
+    def _pull_roles(self, clock: float, only: str | None = None) -> None:
+        for stream in self.roles.values():
+            if only is not None and stream.role != only:
+                continue
+            batch = stream.pull(clock)
+            if self._estimator is not None and stream.tracker is None and stream.started:
+                # A role heard from only after calibration: filtered uncalibrated (nominal mounting).
+                stream.start_filter(None)
+            self._calibrating.watch(stream, batch)
+
+    def _start(self, pending: list[Event]) -> bool:
+        treated = self.roles.get("treated")
+        if treated is None or treated.resampler.t0_s is None or not treated.started:  # its rate known too
+            return False
+        # The session starts with the treated sensor's first sample (it holds the clock).
+        self._j_next = math.ceil(treated.resampler.t0_s * self.decision_hz - 1e-6)
+        self._summary.start_s = self._j_next * self._dt
+        cal = self._calibrating.outcome
+        if cal is not None:
+            # Nominal mounting: no calibration phase.
+            self._after_calibration(cal, self._j_next)
+            self._states.set(pending, self._j_next, "active", "nominal mounting: no calibration")
+        else:
+            reason = f"calibration from {self._calibrating.requested}"
+            self._states.set(pending, self._j_next, "calibrating", reason)
+        return True
+
+    def _ready_limit(self, clock: float, final_end_s: float | None) -> int:
+        """Decision points below this index have all their samples decided."""
+        if final_end_s is not None:
+            return math.floor(final_end_s * self.decision_hz + 1e-6) + 1
+        limit = math.inf
+        for role in self._expected:
+            stream = self.roles.get(role)
+            if stream is None or not stream.started:
+                frontier = clock
+                margin = 0.0
+            else:
+                frontier = stream.resampler.frontier_s
+                margin = 1.0 / stream.rate_hz
+            if frontier == -math.inf:
+                return self._j_next if self._j_next is not None else 0
+            limit = min(limit, math.floor((frontier - margin) * self.decision_hz + 1e-6) + 1)
+            # The stroke detector gets every sample before the span's end (t < j1 · dt): they must all
+            # be decided, or a span boundary would change what it sees (chunk invariance).
+            limit = min(limit, math.floor(frontier * self.decision_hz + 1e-6))
+        return int(limit) if math.isfinite(limit) else (self._j_next or 0)
+
+    # ------------------------------------------------------------------------------------------
+    # Calibration ends
+
+    def _calibrate(self, j_cal: int) -> list[Event]:
+        """The calibration phases are over: compute the mounting, start the filters, go active."""
+        queued: list[Event] = []
+        cal = self._calibrating.calibrate(self.roles, self.config.profiles)
+        self._after_calibration(cal, j_cal)
+        self._states.set(queued, j_cal, "active", f"calibrated ({cal.mounting})")
+        return self._emitter.flush(queued)
+
+    def _after_calibration(self, cal: CalibrationOutcome, j_cal: int) -> None:
+        """Start the filters, fix the posture references, attach the stroke detector."""
+        setup, mounts = posture_setup(
+            cal, self.roles, self._expected, self.meta, j_cal * self._dt, self._strokes.factory is not None
+        )
+        self._strokes.mounts = mounts
+        self._estimator = PostureEstimator(setup, self._block_points, self.decision_hz)
+        if self._strokes.factory is not None:
+            roles = tuple(r for r in ROLES if r in self.roles and self.roles[r].started)
+            self._strokes.attach(
+                StrokeContext(
+                    arm=self.meta.arm,
+                    roles=roles,
+                    rates_hz={r: self.roles[r].rate_hz for r in roles},
+                    start_s=j_cal * self._dt,
+                    mounting=cal.mounting,
+                    axes_calibrated={r: cal.sensors[r].axis_source in ("rotate", "profile") for r in roles},
+                    forearm_length_m=self.meta.body.forearm_length_m,
+                )
+            )
+
+    # ------------------------------------------------------------------------------------------
+    # One span of decision points
+
+    def _process(self, j0: int, j1: int) -> list[Event]:
+        j = np.arange(j0, j1, dtype=np.int64)
+        t: FloatArray = j.astype(np.float64) * self._dt
+        pending: list[Event] = []
+        if self._calibrating.outcome is None or self._estimator is None:
+            # Calibrating: posture is not observable; no cues, no strokes.
+            self._posture.calibrating(j, pending)
+            return self._emitter.flush(pending)
+        treated = self.roles["treated"]
+        hand = self.roles.get("hand")
+        frame = self._estimator.compute(
+            j, t, treated, hand if hand is not None and hand.started else None, self.targets.thresholds
+        )
+        active = self._states.span(j, t, frame.treated_ok, pending)
+        self._posture.span(j, frame, pending)
+        strokes = self._strokes.strokes(self.roles, t[0], t[-1] + self._dt)
+        self._coaching.strokes(strokes, active, t, pending)
+        self._coaching.span(t, frame, active, pending)
+        self._summary.add_span(active, frame.treated_ok, frame.elevated, frame.hand_ok, frame.neutral)
+        return self._emitter.flush(pending)
+
+    # ------------------------------------------------------------------------------------------
+    # Commands and the end
+
+    def _apply(self, command: dict[str, Any], j: int) -> list[Event]:
+        pending: list[Event] = []
+        name = command["cmd"]
+        args = command.get("args") or {}
+        t = j * self._dt
+        self._commands.applied.append((round(t, 6), command))
+        if name in SETTINGS_COMMANDS:
+            if self.targets.apply(name, args):
+                self._coaching.cues.target_changed()
+        elif name == "pause":
+            self._states.pause_command(pending, j)
+        elif name == "resume":
+            self._states.resume_command(pending, j)
+        elif name == "stop":
+            events = self._emitter.flush(pending)
+            return events + self._close(t, str(args.get("reason") or "stopped by command"), False)
+        return self._emitter.flush(pending)
+
+    def _close(self, end_s: float, reason: str, aborted: bool) -> list[Event]:
+        pending: list[Event] = []
+        end_t = max(end_s, self._emitter.last_t)
+        for s in self._strokes.finish(end_t):
+            if not s.t_end_s <= end_t + _EPS:
+                continue
+            decided = min(max(s.decided_s, s.t_end_s, self._emitter.last_t), end_t)
+            self._coaching.stroke(
+                Stroke(s.t_start_s, s.t_end_s, s.direction, s.confidence, s.sensor, decided), pending
+            )
+        self._states.set(pending, 0, "aborted" if aborted else "finished", reason, t_s=end_t)
+        out = self._emitter.flush(pending)
+        cal = self._calibrating.outcome or CalibrationOutcome(
+            self._calibrating.requested, checks_off=["calibration_not_completed"]
+        )
+        calibration = calibration_summary(cal.mounting, cal.still, cal.rotate, cal.checks_off)
+        t_sum = max(round(end_t, 6), self._emitter.last_t)
+        summary = self._summary.event(t_sum, end_t, self._wall(end_t), calibration)
+        out += self._emitter.flush([summary])
+        self.finished = True
+        return out
+
+    def _wall(self, t_s: float) -> str | None:
+        return wall_utc(self.meta.start_utc, t_s)
+
+    def _trim(self) -> None:
+        if self._j_next is None or self._calibrating.outcome is None:
+            return
+        t_next = self._j_next * self._dt
+        for stream in self.roles.values():
+            if stream.started:
+                stream.out.drop_before(t_next - 3.0 / stream.rate_hz)

@@ -1,0 +1,119 @@
+"""The pipeline's side of the stroke-detector seam (:mod:`coach.signal.strokes.api`).
+
+Which detector (the default one, a factory, or none); per span of decision points, each role's
+calibrated signals in the segment frame (acceleration, bias-free angular rate, orientation, the up
+vector, the forearm axis in the earth frame, linear acceleration, elevation); and the timing contract
+held: a stroke is decided inside its span, at most 0.5 s after its end (else clamped and counted).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Final
+
+import numpy as np
+
+from coach.errors import ValidationError
+from coach.samples import FloatArray
+from coach.signal import quaternion as quat
+from coach.signal.roles import RoleStream
+from coach.signal.strokes import create_detector
+from coach.signal.strokes.api import (
+    MAX_STROKE_LATENCY_S,
+    DetectorFactory,
+    RoleSignals,
+    Stroke,
+    StrokeContext,
+    StrokeDetector,
+    StrokeStep,
+)
+from coach.units import GRAVITY_MPS2
+
+_EPS: Final = 1e-9
+
+
+def load_default_detector() -> DetectorFactory | None:
+    """The default stroke detector's factory, :func:`coach.signal.strokes.create_detector`."""
+    return create_detector
+
+
+def resolve_detector(choice: str | DetectorFactory | None) -> DetectorFactory | None:
+    if choice is None:
+        return None
+    if choice == "default":
+        return load_default_detector()
+    if isinstance(choice, str):
+        raise ValidationError(f"stroke_detector must be 'default', a factory or None, not {choice!r}")
+    return choice
+
+
+class StrokeInput:
+    """The detector of a session, attached once calibration has ended."""
+
+    def __init__(self, choice: str | DetectorFactory | None) -> None:
+        self.factory = resolve_detector(choice)
+        self.detector: StrokeDetector | None = None
+        #: Per role, the sensor-to-segment rotation (rows: sensor axes in segment axes).
+        self.mounts: dict[str, FloatArray] = {}
+        #: Strokes whose decision time broke the slot contract (clamped).
+        self.contract_violations = 0
+
+    def attach(self, context: StrokeContext) -> None:
+        if self.factory is not None:
+            self.detector = self.factory(context)
+
+    def strokes(self, roles: Mapping[str, RoleStream], t_from: float, t_to: float) -> list[Stroke]:
+        """The strokes the detector decides in ``[t_from, t_to)``."""
+        if self.detector is None:
+            return []
+        step = StrokeStep(
+            t_from, t_to, {r: self._role_signals(s, t_from, t_to) for r, s in roles.items() if s.started}
+        )
+        strokes = self.detector.process(step)
+        return [self._clamp(s, t_from, t_to) for s in strokes]
+
+    def finish(self, end_t: float) -> list[Stroke]:
+        """Strokes the detector still holds at the end of the input."""
+        return [] if self.detector is None else self.detector.finish(end_t)
+
+    def _clamp(self, s: Stroke, t_from: float, t_to: float) -> Stroke:
+        """Hold a detector to the slot contract: decided inside the span, at most 0.5 s after the end."""
+        decided = s.decided_s
+        ok_latency = s.t_end_s - _EPS <= decided <= s.t_end_s + MAX_STROKE_LATENCY_S + _EPS
+        if ok_latency and t_from - _EPS <= decided < t_to:
+            return s
+        self.contract_violations += 1
+        decided = min(max(decided, t_from), t_to - 1e-6)
+        return Stroke(
+            min(s.t_start_s, decided), min(s.t_end_s, decided), s.direction, s.confidence, s.sensor, decided
+        )
+
+    def _role_signals(self, stream: RoleStream, t_from: float, t_to: float) -> RoleSignals:
+        rate, t0 = stream.rate_hz, stream.t0_s
+        k_a = math.ceil((t_from - t0) * rate - 1e-6)
+        k_b = math.ceil((t_to - t0) * rate - 1e-6)
+        k = np.arange(max(k_a, 0), max(k_b, 0), dtype=np.int64)
+        n = k.shape[0]
+        buf = stream.out
+        pos = np.searchsorted(buf.k, k)
+        pos_c = np.minimum(pos, max(len(buf) - 1, 0))
+        valid = (pos < len(buf)) & (buf.k[pos_c] == k) if len(buf) else np.zeros(n, bool)
+        src = pos_c[valid]
+        m = self.mounts.get(stream.role, np.eye(3))
+        if stream.role == "stroker":
+            m = np.eye(3)
+        mq = quat.from_matrix(m)
+
+        def full(width: int) -> FloatArray:
+            return np.full((n, width), np.nan)
+
+        acc, gyr, q = full(3), full(3), full(4)
+        acc[valid] = buf.acc_mps2[src] @ m
+        gyr[valid] = (buf.gyr_rps[src] - buf.bias_rps[src]) @ m
+        q[valid] = quat.multiply(buf.quat[src], mq)
+        up = quat.rotate_inverse(q, np.array([0.0, 0.0, 1.0]))
+        x_earth = quat.rotate(q, np.array([1.0, 0.0, 0.0]))
+        lin = quat.rotate(q, acc) - np.array([0.0, 0.0, GRAVITY_MPS2])
+        elev = np.degrees(np.arcsin(np.clip(up[:, 0], -1.0, 1.0)))
+        return RoleSignals(stream.role, rate, t0 + k / rate, valid, acc, gyr, q, up, x_earth, lin, elev)

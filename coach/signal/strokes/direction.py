@@ -1,0 +1,258 @@
+"""Stroke detection, stage 3: which way a committed contact went (DESIGN.md §6).
+
+Evidence from ``treated`` alone:
+
+- **Drag.** Friction drags the limb a few millimetres along the glide while in contact: at onset the
+  limb moves along the glide, at release it springs back. ``drag_mm`` = displacement along the forearm
+  x axis across the onset minus across the release (each from the gravity-free acceleration, the
+  limb at rest before and after), positive for a distal (toward the fingertips) glide.
+- **Lever.** Pressing pitches the forearm down in proportion to the lever arm from the supported
+  elbow: a distal glide moves the hand toward the wrist and deepens the dip as it goes, a proximal one
+  lets it recover. ``lever_deg`` = elevation over the last third of the contact minus the first third,
+  and ``step_asym_deg`` = release pitch step minus onset pitch step (larger at the wrist end).
+
+Evidence from ``stroker`` (the massaging wrist):
+
+- **Glide vector** over the contact (acceleration integrated twice with the hand at rest at both ends
+  of the minimum-jerk glide, which cancels a constant bias). With the forearm elevated, a proximal
+  glide goes down: ``vert`` = glide height change × sin(forearm elevation) is negative for proximal.
+- **Glide axis.** Near horizontal that cue vanishes; the horizontal glide direction in the stroker's
+  own earth frame is then compared with the *proximal direction* learned from the session's strokes
+  whose vertical cue was strong (:class:`GlideAxis`), since the two sensors share no heading.
+
+A small network per evidence set (:class:`NetDirection`, parameters in ``model.json``;
+:class:`Logistic` for models trained before them) gives P(distal); the direction is ``unknown`` when
+neither way reaches :data:`MIN_DIRECTION_PROB`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Final
+
+import numpy as np
+
+from coach.samples import FloatArray
+from coach.signal.strokes.mlp import Mlp, sigmoid
+
+#: Below this probability for either way the direction is ``unknown``.
+MIN_DIRECTION_PROB: Final = 0.6
+#: A stroke teaches the glide axis when its vertical cue is this clear.
+AXIS_MIN_SIN_ELEVATION: Final = 0.25
+AXIS_MIN_GLIDE_M: Final = 0.04
+AXIS_MIN_VERTICAL_SHARE: Final = 0.15
+AXIS_LEARNING_RATE: Final = 0.2
+
+TREATED_DIRECTION_FEATURES: Final = (
+    "drag_mm",
+    "drag_on_mm",
+    "drag_off_mm",
+    "drag_dip",
+    "lever_deg",
+    "step_asym_deg",
+)
+STROKER_DIRECTION_FEATURES: Final = ("vert", "vert_share", "sin_elev", "axis")
+
+
+class GlideAxis:
+    """The proximal horizontal glide direction in the stroker's earth frame, learned from clear strokes."""
+
+    def __init__(self) -> None:
+        self.vector = np.zeros(2)
+        self.count = 0
+
+    @property
+    def weight(self) -> float:
+        return min(1.0, self.count / 5.0)
+
+    def cos_to(self, glide: FloatArray) -> float:
+        """Cosine between a glide's horizontal part and the proximal axis (0 while unknown)."""
+        h = glide[:2]
+        nh, nv = float(np.linalg.norm(h)), float(np.linalg.norm(self.vector))
+        if self.count == 0 or nh < 1e-3 or nv < 1e-9:
+            return 0.0
+        return float(h @ self.vector) / (nh * nv)
+
+    def learn(self, glide: FloatArray, sin_elev: float) -> None:
+        """Teach the axis with a glide whose vertical part tells its direction clearly."""
+        length = float(np.linalg.norm(glide))
+        if abs(sin_elev) < AXIS_MIN_SIN_ELEVATION or length < AXIS_MIN_GLIDE_M:
+            return
+        if abs(glide[2]) / length < AXIS_MIN_VERTICAL_SHARE:
+            return
+        proximal = glide[2] * sin_elev < 0.0
+        h = glide[:2] * (1.0 if proximal else -1.0)
+        nh = float(np.linalg.norm(h))
+        if nh < 1e-3:
+            return
+        h = h / nh
+        self.vector = (
+            h if self.count == 0 else (1 - AXIS_LEARNING_RATE) * self.vector + AXIS_LEARNING_RATE * h
+        )
+        self.count += 1
+
+
+@dataclass(frozen=True, slots=True)
+class Logistic:
+    """P(distal) = sigmoid(w · x + b)."""
+
+    w: FloatArray
+    b: float
+
+    def p(self, x: FloatArray) -> float:
+        return sigmoid(float(x @ self.w + self.b))
+
+    @staticmethod
+    def from_dict(d: dict[str, object]) -> Logistic:
+        return Logistic(np.asarray(d["w"], dtype=np.float64), float(d["b"]))  # type: ignore[arg-type]
+
+
+class NetDirection:
+    """P(distal) = sigmoid(network(x)): a small ReLU network (:class:`~coach.signal.strokes.mlp.Mlp`)
+    that can learn what a linear model cannot, e.g. to trust the stroker's vertical cue where it is
+    strong and the limb's drag where it is not."""
+
+    __slots__ = ("net",)
+
+    def __init__(self, net: Mlp) -> None:
+        self.net = net
+
+    def p(self, x: FloatArray) -> float:
+        return sigmoid(float(self.net.logit(np.asarray(x, dtype=np.float64)[None, :])[0]))
+
+
+DirectionModel = Logistic | NetDirection
+
+
+def direction_model_from_dict(d: dict[str, Any]) -> DirectionModel:
+    """A network when the trained parameters have layers (``w1``), else a logistic model."""
+    if "w1" in d:
+        return NetDirection(Mlp.from_dict(d))
+    return Logistic.from_dict(d)
+
+
+class SampleRing:
+    """Recent samples of one role: times and named columns (NaN where invalid). The owner trims it to
+    what undecided contacts may still need."""
+
+    def __init__(self) -> None:
+        self.t_s: FloatArray = np.empty(0)
+        self.cols: dict[str, FloatArray] = {}
+
+    def push(self, t_s: FloatArray, cols: dict[str, FloatArray]) -> None:
+        if t_s.shape[0] == 0:
+            return
+        if not self.cols:
+            self.t_s, self.cols = t_s.copy(), {k: v.copy() for k, v in cols.items()}
+        else:
+            self.t_s = np.concatenate((self.t_s, t_s))
+            self.cols = {k: np.concatenate((self.cols[k], cols[k])) for k in self.cols}
+
+    def trim_before(self, t_s: float) -> None:
+        """Forget samples older than ``t_s`` (in batches, to keep copies rare)."""
+        cut = int(np.searchsorted(self.t_s, t_s))
+        if cut > 2000:
+            self.t_s = self.t_s[cut:]
+            self.cols = {k: v[cut:] for k, v in self.cols.items()}
+
+    def window(self, t0: float, t1: float) -> tuple[FloatArray, dict[str, FloatArray]]:
+        i, j = np.searchsorted(self.t_s, [t0, t1])
+        return self.t_s[i:j], {k: v[i:j] for k, v in self.cols.items()}
+
+
+def _double_integral(t: FloatArray, acc: FloatArray) -> FloatArray:
+    """Displacement profile from acceleration over a window where the limb is at rest at both ends:
+    velocity and position drifts are removed so both end at zero."""
+    dt = float(t[-1] - t[0]) / max(t.shape[0] - 1, 1)  # a uniform grid
+    finite = np.isfinite(acc)
+    x = np.where(finite, acc - (acc[finite].mean() if finite.any() else 0.0), 0.0)
+    vel = np.cumsum(x) * dt
+    vel -= np.linspace(0.0, vel[-1], vel.shape[0])
+    pos: FloatArray = np.cumsum(vel) * dt
+    pos -= np.linspace(pos[0], pos[-1], pos.shape[0])
+    return pos
+
+
+def treated_evidence(ring: SampleRing, t_a: float, t_b: float) -> FloatArray:
+    """``TREATED_DIRECTION_FEATURES`` of the contact ``[t_a, t_b)`` from ``treated`` samples (``lx``: linear
+    acceleration along the forearm, ``el``: elevation).
+
+    ``drag_mm``: mean displacement along x inside the contact; ``drag_on_mm``/``drag_off_mm``: the
+    displacement change across the onset and (minus) across the release; ``drag_dip``: the x
+    displacement regressed on the pitch dip (the press profile), so it needs no contact times; ``lever_deg``:
+    the elevation trend over the middle of the contact; ``step_asym_deg``: release minus onset pitch step.
+    """
+    t, c = ring.window(t_a - 0.5, t_b + 0.3)
+    if t.shape[0] < 10:
+        return np.zeros(len(TREATED_DIRECTION_FEATURES))
+    pos = _double_integral(t, c["lx"])
+    inside = (t >= t_a) & (t < t_b)
+    drag_mm = 1000.0 * float(pos[inside].mean()) if inside.any() else 0.0
+    t_on, c_on = ring.window(t_a - 0.4, t_a + 0.5)
+    t_off, c_off = ring.window(t_b - 0.5, t_b + 0.3)
+    drag_on = drag_off = 0.0
+    if t_on.shape[0] >= 10:
+        p_on = _double_integral(t_on, c_on["lx"])
+        drag_on = 1000.0 * float(p_on[t_on >= t_a].mean() - p_on[t_on < t_a].mean())
+    if t_off.shape[0] >= 10:
+        p_off = _double_integral(t_off, c_off["lx"])
+        drag_off = 1000.0 * float(p_off[t_off < t_b].mean() - p_off[t_off >= t_b].mean())
+    el = c["el"]
+    e = np.nan_to_num(el - np.nanmean(el))
+    k = max(1, e.shape[0] // 10)
+    e = e - np.linspace(float(e[:k].mean()), float(e[-k:].mean()), e.shape[0])
+    drag_dip = -1000.0 * float(pos @ e) / max(float(e @ e), 1e-9)
+    dur = t_b - t_a
+    mid = (t >= t_a + 0.2 * dur) & (t < t_b - 0.2 * dur) & np.isfinite(el)
+    lever = 0.0
+    if mid.sum() >= 3:
+        tm = t[mid] - t[mid].mean()
+        lever = float((tm @ (el[mid] - el[mid].mean())) / max(float(tm @ tm), 1e-12)) * 0.6 * dur
+
+    def mean(lo: float, hi: float) -> float:
+        sel = (t >= lo) & (t < hi) & np.isfinite(el)
+        return float(el[sel].mean()) if sel.any() else 0.0
+
+    onset_step = mean(t_a + 0.05, t_a + 0.3) - mean(t_a - 0.25, t_a)
+    release_step = mean(t_b, t_b + 0.25) - mean(t_b - 0.3, t_b - 0.05)
+    return np.array(
+        [drag_mm, drag_on, drag_off, np.clip(drag_dip, -50.0, 50.0), lever, release_step + onset_step]
+    )
+
+
+def stroker_glide(
+    ring: SampleRing, treated: SampleRing, t_a: float, t_b: float
+) -> tuple[FloatArray, float] | None:
+    """The stroker's glide vector over ``[t_a, t_b)`` (earth frame, m) and the forearm's mean sin(elevation).
+
+    The glide is the least-squares amplitude of a minimum-jerk acceleration profile fitted to each axis
+    of the stroker's linear acceleration: zero-mean, so a constant bias cancels, and it weighs the
+    middle of the contact, where the glide accelerates, over its uncertain ends.
+    """
+    t, c = ring.window(t_a, t_b)
+    if t.shape[0] < 5:
+        return None
+    acc = np.stack((c["ax"], c["ay"], c["az"]), axis=-1)
+    ok = np.isfinite(acc).all(axis=1)
+    if ok.mean() < 0.8:
+        return None
+    dur = t_b - t_a
+    tau = (t[ok] - t_a) / dur
+    k = 60.0 * tau - 180.0 * tau**2 + 120.0 * tau**3
+    kk = float(k @ k)
+    if kk <= 0.0:
+        return None
+    glide = dur * dur * (k @ acc[ok]) / kk
+    _, tc = treated.window(t_a, t_b)
+    el = tc.get("el")
+    if el is None or not np.isfinite(el).any():
+        return None
+    sin_elev = float(np.nanmean(np.sin(np.radians(el))))
+    return glide, sin_elev
+
+
+def stroker_evidence(glide: FloatArray, sin_elev: float, axis: GlideAxis) -> FloatArray:
+    """``STROKER_DIRECTION_FEATURES`` for one glide."""
+    length = max(float(np.linalg.norm(glide)), 0.02)
+    share = float(glide[2]) / length
+    return np.array([share * sin_elev * 10.0, share, sin_elev, axis.cos_to(glide) * axis.weight])

@@ -1,0 +1,559 @@
+"""Stroke detection, stage 2: frames → scored candidate contacts (segments).
+
+A candidate contact is a run of frames ``[a, b)`` lasting :data:`D_MIN`–:data:`D_MAX` frames
+(0.3–5 s; DESIGN.md §6 gives 0.8–4 s). Every candidate gets a vector of physical evidence
+(:func:`segment_features`): vibration inside against just before and after, the pitch dip and its
+steps, the drag transients at both ends, transients and vibration valleys inside (two strokes merged),
+large rotations (fidgets, posture changes), the vertical push and release, duration. A small neural
+network (:class:`~coach.signal.strokes.mlp.Mlp`, parameters in ``model.json``, trained on simulated
+sessions by ``benchmarks/stroke_training.py``) turns the vector into the log-odds that the candidate is
+one stroke (:func:`segment_logits`).
+
+:class:`~coach.signal.strokes.segmenter.Segmenter` then picks non-overlapping candidates with the
+largest total log-odds (a semi-Markov dynamic programme over frames) and commits a candidate as soon as
+the best path keeps it one frame after its end. Everything a candidate uses lies at most
+:data:`LOOKAHEAD` frames past its end, so a stroke is decided about 0.4 s after its end.
+
+:class:`FrameHistory` keeps the recent frames of ``treated`` with running noise floors (the 20th
+percentile of the last minute, per 1 s block), and the ``stroker`` frames aligned to them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+
+from coach.samples import FloatArray
+from coach.signal.strokes.frames import Frames
+from coach.signal.strokes.mlp import Mlp
+
+BoolArray = npt.NDArray[np.bool_]
+IntArray = npt.NDArray[np.int64]
+
+D_MIN: Final = 3
+D_MAX: Final = 50
+DURATIONS: Final = np.arange(D_MIN, D_MAX + 1)
+#: Frames past a candidate's end that its evidence may use.
+LOOKAHEAD: Final = 2
+#: Frames before a candidate's start that its evidence uses.
+LOOKBACK: Final = 5
+FLOOR_BLOCK: Final = 10
+FLOOR_WINDOW_BLOCKS: Final = 60
+FLOOR_QUANTILE: Final = 20.0
+#: Frames of history kept beyond what the longest candidate needs.
+_KEEP: Final = D_MAX + LOOKBACK + LOOKAHEAD + 20
+
+TREATED_FEATURES: Final = (
+    "hf_contrast",
+    "hf_mid_contrast",
+    "hf_in",
+    "hf_rise",
+    "hf_fall",
+    "dip_deg",
+    "el_onset_deg",
+    "el_release_deg",
+    "lf_onset",
+    "lf_release",
+    "lf_both",
+    "lf_inner",
+    "hf_valley",
+    "gyro_max",
+    "el_range",
+    "el_step_onset",
+    "el_step_release",
+    "push_mm",
+    "lift_mm",
+    "excursion_mm",
+    "turn_deg",
+    "duration_s",
+    "log_duration",
+    "hf_floor",
+    "log2_rate",
+)
+STROKER_FEATURES: Final = ("s_motion_in", "s_motion_out", "s_glide_m", "s_gyro_in", "s_gyro_out")
+
+
+@dataclass(slots=True)
+class FrameHistory:
+    """Recent frames of ``treated`` (with floors) and ``stroker`` aligned to them, by absolute index."""
+
+    frame_s: float
+    rate_hz: float
+    keep_all: bool = False
+    start: int = 0  # absolute index of row 0
+    t_s: FloatArray = field(default_factory=lambda: np.empty(0))
+    valid: BoolArray = field(default_factory=lambda: np.empty(0, dtype=bool))
+    cols: dict[str, FloatArray] = field(default_factory=dict)
+    _floors: dict[int, tuple[float, float]] = field(default_factory=dict)
+    # stroker frames, own indices
+    s_start: int = 0
+    s_t0: float | None = None
+    s_frame_s: float = 0.1
+    s_valid: BoolArray = field(default_factory=lambda: np.empty(0, dtype=bool))
+    s_cols: dict[str, FloatArray] = field(default_factory=dict)
+    has_stroker: bool = False
+
+    @property
+    def end(self) -> int:
+        """Absolute index one past the last frame."""
+        return self.start + int(self.t_s.shape[0])
+
+    def add_stroker(self, fr: Frames) -> None:
+        self.has_stroker = True
+        if len(fr) == 0:
+            return
+        if self.s_t0 is None:
+            self.s_t0 = float(fr.t_s[0]) - fr.start * self.s_frame_s
+        if not self.s_cols:
+            self.s_start = fr.start
+            self.s_valid = fr.valid.copy()
+            self.s_cols = {k: v.copy() for k, v in fr.cols.items()}
+        else:
+            self.s_valid = np.concatenate((self.s_valid, fr.valid))
+            self.s_cols = {k: np.concatenate((self.s_cols[k], v)) for k, v in fr.cols.items()}
+
+    def add_treated(self, fr: Frames) -> None:
+        if len(fr) == 0:
+            return
+        hf_floor, lf_floor = self._floors_for(fr)
+        cols = dict(fr.cols)
+        cols["hf_floor"] = hf_floor
+        cols["hfr"] = cols["hf"] - hf_floor
+        cols["lfr"] = cols["lf"] - lf_floor
+        cols["el_sin"] = np.sin(np.radians(cols["el"]))
+        cols["frame_ok"] = fr.valid.astype(np.float64)  # the sensor's own validity (floors use it)
+        valid = fr.valid & np.isfinite(hf_floor) & np.isfinite(lf_floor)
+        if self.has_stroker:
+            sacc, sgm, sval = self._align_stroker(fr)
+            cols["s_ax"], cols["s_ay"], cols["s_az"], cols["s_gm"] = sacc[:, 0], sacc[:, 1], sacc[:, 2], sgm
+            cols["s_valid"] = sval.astype(np.float64)
+        if not self.cols:
+            self.start, self.t_s, self.valid, self.cols = fr.start, fr.t_s.copy(), valid, cols
+        else:
+            self.t_s = np.concatenate((self.t_s, fr.t_s))
+            self.valid = np.concatenate((self.valid, valid))
+            self.cols = {k: np.concatenate((self.cols[k], cols[k])) for k in self.cols}
+
+    def trim(self, keep_from: int) -> None:
+        """Forget treated frames before absolute index ``keep_from`` (less a safety margin)."""
+        if self.keep_all:
+            return
+        cut = min(keep_from - _KEEP, self.end - FLOOR_BLOCK * FLOOR_WINDOW_BLOCKS - FLOOR_BLOCK) - self.start
+        if cut > 500:
+            self.t_s, self.valid = self.t_s[cut:], self.valid[cut:]
+            self.cols = {k: v[cut:] for k, v in self.cols.items()}
+            self.start += cut
+            self._floors = {j: f for j, f in self._floors.items() if (j + 1) * FLOOR_BLOCK > self.start}
+        if self.s_cols:
+            s_keep = int(self.s_valid.shape[0]) - 200
+            if s_keep > 500:
+                self.s_valid = self.s_valid[s_keep:]
+                self.s_cols = {k: v[s_keep:] for k, v in self.s_cols.items()}
+                self.s_start += s_keep
+
+    def _floors_for(self, fr: Frames) -> tuple[FloatArray, FloatArray]:
+        """Per frame: the 20th percentiles of ``hf`` and ``lf`` over the previous minute's valid frames,
+        fixed per 1 s block (NaN while there are too few)."""
+        idx = fr.start + np.arange(len(fr))
+        blocks = idx // FLOOR_BLOCK
+        new = [int(j) for j in np.unique(blocks) if int(j) not in self._floors]
+        if new:
+            window = FLOOR_BLOCK * FLOOR_WINDOW_BLOCKS
+            lo, hi = (new[0] - FLOOR_WINDOW_BLOCKS) * FLOOR_BLOCK, new[-1] * FLOOR_BLOCK
+            hf_vals = self._values("hf", lo, hi, fr)
+            lf_vals = self._values("lf", lo, hi, fr)
+            starts = (np.asarray(new) - FLOOR_WINDOW_BLOCKS) * FLOOR_BLOCK - lo
+            rows = starts[:, None] + np.arange(window)[None, :]
+            m_hf, m_lf = hf_vals[rows], lf_vals[rows]
+            f_hf, f_lf = _row_percentile(m_hf), _row_percentile(m_lf)
+            for j, fh, fl in zip(new, f_hf, f_lf, strict=True):
+                self._floors[j] = (float(fh), float(fl))
+        table = np.array([self._floors[int(j)] for j in np.unique(blocks)])
+        pos = np.searchsorted(np.unique(blocks), blocks)
+        return table[pos, 0], table[pos, 1]
+
+    def _values(self, name: str, lo: int, hi: int, fr: Frames) -> FloatArray:
+        """Column ``name`` over absolute frames ``[lo, hi)`` from history and ``fr``; NaN where unknown
+        or invalid."""
+        out = np.full(hi - lo, np.nan)
+        sources = [(fr.start, fr.valid, fr.cols)]
+        if self.cols:
+            sources.insert(0, (self.start, self.cols["frame_ok"] > 0.5, self.cols))
+        for start, valid, cols in sources:
+            n = int(valid.shape[0])
+            a, b = max(lo - start, 0), min(hi - start, n)
+            if b > a:
+                out[start + a - lo : start + b - lo] = np.where(valid[a:b], cols[name][a:b], np.nan)
+        return out
+
+    def _align_stroker(self, fr: Frames) -> tuple[FloatArray, FloatArray, BoolArray]:
+        """For each treated frame, the latest stroker frame that ends by the treated frame's end."""
+        n = len(fr)
+        acc = np.full((n, 3), np.nan)
+        gm = np.full(n, np.nan)
+        ok = np.zeros(n, dtype=bool)
+        if self.s_t0 is None or not self.s_cols:
+            return acc, gm, ok
+        ends = fr.t_s + self.frame_s
+        j = np.floor((ends - self.s_t0) / self.s_frame_s + 1e-6).astype(np.int64) - 1 - self.s_start
+        have = (j >= 0) & (j < self.s_valid.shape[0])
+        jj = j[have]
+        acc[have] = self.s_cols["acc"][jj]
+        gm[have] = self.s_cols["gm"][jj]
+        ok[have] = self.s_valid[jj]
+        return acc, gm, ok
+
+
+def _row_percentile(m: FloatArray) -> FloatArray:
+    """Per row, the FLOOR_QUANTILE percentile of the finite values (numpy's linear method); NaN for a
+    row with fewer than half a block of them. One sort for all rows."""
+    finite = np.isfinite(m)
+    count = finite.sum(axis=1)
+    srt = np.sort(np.where(finite, m, np.inf), axis=1)
+    pos = FLOOR_QUANTILE / 100.0 * np.maximum(count - 1, 0)
+    lo = np.floor(pos).astype(np.int64)
+    hi = np.minimum(lo + 1, np.maximum(count - 1, 0))
+    rows = np.arange(m.shape[0])
+    v_lo, v_hi = srt[rows, lo], srt[rows, hi]
+    v_lo = np.where(np.isfinite(v_lo), v_lo, 0.0)
+    v_hi = np.where(np.isfinite(v_hi), v_hi, 0.0)
+    out = v_lo + (pos - lo) * np.where(hi > lo, v_hi - v_lo, 0.0)
+    out = np.where(count >= FLOOR_BLOCK // 2, out, np.nan)
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# Evidence for candidates
+
+
+def _cumsum0(x: FloatArray) -> FloatArray:
+    out: FloatArray = np.concatenate((np.zeros((1, *x.shape[1:])), np.cumsum(x, axis=0)))
+    return out
+
+
+def _mean(c: FloatArray, lo: IntArray, hi: IntArray) -> FloatArray:
+    n = c.shape[0] - 1
+    lo = np.clip(lo, 0, n)
+    hi = np.clip(hi, 0, n)
+    out: FloatArray = (c[hi] - c[lo]) / np.maximum(hi - lo, 1)
+    return out
+
+
+@dataclass(slots=True)
+class SegmentBatch:
+    """Evidence for the candidates ending at ``ends`` (absolute frame indices), every duration."""
+
+    ends: IntArray
+    x_treated: FloatArray  # (n_ends, n_durations, len(TREATED_FEATURES))
+    x_stroker: FloatArray | None  # (n_ends, n_durations, len(STROKER_FEATURES))
+    ok: BoolArray  # (n_ends, n_durations): every frame it uses is valid
+    stroker_ok: BoolArray  # (n_ends, n_durations)
+    #: (n_ends, n_durations, 2): the quietest the limb was before the candidate (in its window, up to
+    #: ~5 s back): lowest frame rotation ``gm`` and lowest drag-band level ``lfr``.
+    context: FloatArray
+
+
+#: Frames of the per-end window before the end frame ``b`` (the longest candidate, its look-back, and
+#: a margin for the derived signals), and the window length.
+_W0: Final = D_MAX + LOOKBACK + 6
+_WLEN: Final = _W0 + LOOKAHEAD + 1
+
+
+def _rows(x: FloatArray, b: IntArray, fill: float) -> FloatArray:
+    """Per end ``b`` (row), the frames ``[b − _W0, b + LOOKAHEAD]`` of ``x``; ``fill`` outside it."""
+    n = x.shape[0]
+    idx = b[:, None] - _W0 + np.arange(_WLEN)[None, :]
+    inside = (idx >= 0) & (idx < n)
+    out: FloatArray = np.where(inside, x[np.clip(idx, 0, max(n - 1, 0))], fill)
+    return out
+
+
+def _csum(w: FloatArray) -> FloatArray:
+    """Per row, the cumulative sum with a leading 0 (positions 0 … window length)."""
+    out: FloatArray = np.concatenate((np.zeros((w.shape[0], 1)), np.cumsum(w, axis=1)), axis=1)
+    return out
+
+
+def _cmean(c: FloatArray, lo: IntArray, hi: IntArray) -> FloatArray:
+    """Per row, the mean over window positions ``[lo, hi)`` (one pair per candidate column) from a
+    :func:`_csum`; positions are clipped to the window, an empty range gives 0."""
+    width = c.shape[1] - 1
+    lo = np.clip(lo, 0, width)
+    hi = np.clip(hi, 0, width)
+    out: FloatArray = (c[:, hi] - c[:, lo]) / np.maximum(hi - lo, 1)
+    return out
+
+
+def _suffix(w: FloatArray, stop: int, use_max: bool, start: IntArray, empty: float) -> FloatArray:
+    """Per row, max (or min) of ``w[row, start:stop]`` for each candidate column; ``empty`` where
+    ``start >= stop``."""
+    part = w[:, :stop][:, ::-1]
+    acc = (np.maximum if use_max else np.minimum).accumulate(part, axis=1)[:, ::-1]
+    out = acc[:, np.clip(start, 0, stop - 1)]
+    out = np.where((start < stop)[None, :], out, empty)
+    return out
+
+
+def _window_max(w: FloatArray, start: IntArray, width: int, use_max: bool, last: int) -> FloatArray:
+    """Per row, max (or min) over ``w[row, s:s+width]`` for each candidate start ``s``, never past
+    position ``last`` (a derived value there would need frames the history may not hold yet)."""
+    fn = np.maximum if use_max else np.minimum
+    out = w[:, np.clip(start, 0, last)]
+    for k in range(1, width):
+        out = fn(out, w[:, np.clip(start + k, 0, last)])
+    return out
+
+
+def _shift(x: FloatArray, k: int, fill: float = 0.0) -> FloatArray:
+    """``x[f + k]`` at each frame ``f`` (``fill`` past the ends)."""
+    out = np.full(x.shape, fill)
+    if abs(k) >= x.shape[0]:
+        return out
+    if k >= 0:
+        out[: x.shape[0] - k] = x[k:]
+    else:
+        out[-k:] = x[: x.shape[0] + k]
+    return out
+
+
+def _derived(h: FrameHistory, lo: int, hi: int) -> dict[str, FloatArray]:
+    """Per-frame signals derived from a few neighbouring frames, over history rows ``[lo, hi)``.
+
+    Each value is an explicit sum of the same neighbours in the same order, so it does not depend on
+    which rows were asked for.
+    """
+    c = h.cols
+    pad = 8
+    a, b = max(lo - pad, 0), min(hi + pad, int(h.t_s.shape[0]))
+    ok = h.valid[a:b]
+
+    def col(name: str) -> FloatArray:
+        return np.where(ok, c[name][a:b], 0.0)
+
+    fs = h.frame_s
+    el, lz, hfr = col("el"), col("lz"), col("hfr")
+    el_step = 0.5 * (_shift(el, 1) + _shift(el, 2)) - 0.5 * (_shift(el, -2) + _shift(el, -1))
+    dz = (2.0 * _shift(lz, -2) + _shift(lz, -1) - _shift(lz, 1) - 2.0 * _shift(lz, 2)) * (fs * fs)
+    hf5 = (_shift(hfr, -2) + _shift(hfr, -1) + hfr + _shift(hfr, 1) + _shift(hfr, 2)) / 5.0
+    # How far the limb moves and turns over the second ending two frames ahead of each frame: the
+    # displacement with the limb at rest at both ends of the window (a zero-mean ramp), and the angle.
+    disp2 = np.zeros(b - a)
+    for name in ("ex", "ey", "lz"):
+        acc = col(name)
+        dk = np.zeros(b - a)
+        for i in range(10):  # frames f-7 ... f+2, weights 4.5 ... -4.5
+            dk += (4.5 - i) * _shift(acc, i - 7)
+        disp2 += (dk * fs * fs) ** 2
+    turn2 = np.zeros(b - a)
+    for name in ("wx", "wy", "wz"):
+        om = col(name)
+        tk = np.zeros(b - a)
+        for i in range(10):
+            tk += _shift(om, i - 7)
+        turn2 += (tk * fs) ** 2
+    out = {
+        "el_step": el_step,
+        "dz": dz,
+        "hf5": hf5,
+        "excursion_mm": np.sqrt(disp2) * 1000.0,
+        "turn_deg": np.degrees(np.sqrt(turn2)),
+    }
+    # back to full-history indexing for the gathers (rows outside [a, b) are never used)
+    full = {}
+    for k, v in out.items():
+        arr = np.zeros(int(h.t_s.shape[0]))
+        arr[a:b] = v
+        full[k] = arr
+    return full
+
+
+def candidates_possible(h: FrameHistory, ends: IntArray) -> BoolArray:
+    """Per end frame (absolute), whether any candidate ending there can be ``ok``: the frames even the
+    shortest one uses (``[b − D_MIN − LOOKBACK, b + LOOKAHEAD]``) are all held and valid. Where not,
+    :func:`segment_features` would find every candidate not ``ok``, so it need not run."""
+    n = int(h.t_s.shape[0])
+    b_rel = np.asarray(ends, dtype=np.int64) - h.start
+    lo, hi = b_rel - D_MIN - LOOKBACK, b_rel + LOOKAHEAD
+    inside = (lo >= 0) & (hi < n)
+    bad = np.concatenate(([0], np.cumsum(~h.valid)))
+    out: BoolArray = inside & (bad[np.clip(hi + 1, 0, n)] - bad[np.clip(lo, 0, n)] == 0)
+    return out
+
+
+def segment_features(h: FrameHistory, ends: IntArray) -> SegmentBatch:
+    """Evidence for every candidate ``[b − d, b)`` with ``b`` in ``ends`` and ``d`` in DURATIONS.
+
+    Uses frames from ``b − d − LOOKBACK`` to ``b + LOOKAHEAD``; candidates reaching outside the history
+    or touching an invalid frame are not ``ok``. Each end is computed from its own window of frames, so
+    the numbers do not depend on which other ends are in the batch (span invariance, bit for bit).
+    """
+    ends = np.asarray(ends, dtype=np.int64)
+    c = h.cols
+    n = int(h.t_s.shape[0])
+    b_rel = ends - h.start
+    fs = h.frame_s
+    der = _derived(h, int(b_rel.min()) - _W0, int(b_rel.max()) + LOOKAHEAD + 1)
+    valid_w = _rows(h.valid.astype(np.float64), b_rel, 0.0) > 0.5
+
+    def w(name: str, fill: float, src: dict[str, FloatArray] = c) -> FloatArray:
+        return np.where(valid_w, _rows(src[name], b_rel, fill), fill)
+
+    B = _W0  # the end frame's position in each window; candidate starts:
+    A = _W0 - DURATIONS
+    D = DURATIONS
+    hfr, lfr, el, gm = w("hfr", 0.0), w("lfr", 0.0), w("el", 0.0), w("gm", -7.0)
+    el_step, dz, hf5 = w("el_step", 0.0, der), w("dz", 0.0, der), w("hf5", 0.0, der)
+    exc, turn = w("excursion_mm", 0.0, der), w("turn_deg", 0.0, der)
+    ch, ce = _csum(hfr), _csum(el)
+    hf_in = _cmean(ch, A + 1, np.full_like(A, B))
+    hf_mid = _cmean(ch, A + D // 4, B - D // 4)
+    hf_pre = _cmean(ch, A - 5, A - 1)
+    hf_post = _cmean(ch, np.full_like(A, B + 1), np.full_like(A, B + 3))
+    out_hf = 0.5 * (hf_pre + hf_post)
+    el_in = _cmean(ce, A + 1, np.full_like(A, B))
+    el_pre = _cmean(ce, A - 4, A - 1)
+    el_post = _cmean(ce, np.full_like(A, B + 1), np.full_like(A, B + 3))
+    lf_on = _window_max(lfr, A - 1, 6, True, B + LOOKAHEAD)
+    lf_off = np.broadcast_to(lfr[:, B - 3 : B + 1].max(axis=1)[:, None], hf_in.shape)
+    lf_inner = _suffix(lfr, B - 3, True, A + 5, -3.0)
+    valley = _suffix(hf5, B - 2, False, A + 3, 0.0) - hf_in
+    valley = np.where((D >= 8)[None, :], valley, 0.0)
+    gmax = _suffix(gm, B + 2, True, A - 1, -7.0)
+    el_rng = _suffix(el, B + 3, True, A - 3, 0.0) - _suffix(el, B + 3, False, A - 3, 0.0)
+    es_on = _window_max(el_step, A - 1, 6, False, B)
+    es_off = np.broadcast_to(el_step[:, B - 3 : B + 1].max(axis=1)[:, None], hf_in.shape)
+    dz_on = _window_max(dz, A - 1, 6, False, B)
+    dz_off = np.broadcast_to(dz[:, B - 3 : B + 1].max(axis=1)[:, None], hf_in.shape)
+    dur = np.broadcast_to((D * fs)[None, :], hf_in.shape)
+    floor = c["hf_floor"][np.clip(b_rel, 0, max(n - 1, 0))][:, None] * np.ones((1, D.shape[0]))
+    quiet_gm = np.minimum.accumulate(np.where(valid_w, gm, 9.0), axis=1)[:, A - 1]
+    quiet_lf = np.minimum.accumulate(np.where(valid_w, lfr, 99.0), axis=1)[:, A - 1]
+    context = np.stack((quiet_gm, quiet_lf), axis=-1)
+    x_t = np.stack(
+        [
+            hf_in - out_hf,
+            hf_mid - out_hf,
+            hf_in,
+            hf_in - hf_pre,
+            hf_in - hf_post,
+            0.5 * (el_pre + el_post) - el_in,
+            el_in - el_pre,
+            el_post - el_in,
+            lf_on,
+            lf_off,
+            np.minimum(lf_on, lf_off),
+            lf_inner,
+            valley,
+            gmax,
+            np.log(el_rng + 0.05),
+            es_on,
+            es_off,
+            dz_on * 1000.0,
+            dz_off * 1000.0,
+            np.log(_suffix(exc, B + 1, True, A - 3, 0.0) + 0.1),
+            np.log(_suffix(turn, B + 1, True, A - 3, 0.0) + 0.1),
+            dur,
+            np.log(dur),
+            np.where(np.isfinite(floor), floor, 0.0),
+            np.full(hf_in.shape, math.log2(h.rate_hz / 100.0)),
+        ],
+        axis=-1,
+    )
+    inv = _csum((~valid_w).astype(np.float64))
+    ok = (inv[:, B + LOOKAHEAD + 1][:, None] - inv[:, A - LOOKBACK]) == 0
+    ok = ok & (b_rel[:, None] - D[None, :] - LOOKBACK >= 0) & (b_rel[:, None] + LOOKAHEAD < n)
+    x_s: FloatArray | None = None
+    s_ok = np.zeros(ok.shape, dtype=bool)
+    if "s_valid" in c:
+        sv = (_rows(c["s_valid"], b_rel, 0.0) > 0.5) & valid_w
+        sacc = [np.where(sv, _rows(c[k], b_rel, 0.0), 0.0) for k in ("s_ax", "s_ay", "s_az")]
+        sgm = np.where(sv, _rows(c["s_gm"], b_rel, -7.0), -7.0)
+        cp2 = _csum(sacc[0] ** 2 + sacc[1] ** 2 + sacc[2] ** 2)
+        bb = np.full_like(A, B)
+        m_in = np.log(_cmean(cp2, A, bb) + 1e-4)
+        m_out = np.log(0.5 * (_cmean(cp2, A - 5, A - 1) + _cmean(cp2, bb + 1, bb + 3)) + 1e-4)
+        glide2 = sum(_glide_rows(sa, A, B, fs) ** 2 for sa in sacc)
+        g_in = _suffix(sgm, B, True, A, -7.0)
+        cg = _csum(sgm)
+        g_out = 0.5 * (_cmean(cg, A - 5, A - 1) + _cmean(cg, bb + 1, bb + 3))
+        x_s = np.stack([m_in, m_out, np.sqrt(glide2), g_in, g_out], axis=-1)
+        sinv = _csum((~sv).astype(np.float64))
+        s_ok = ok & ((sinv[:, B + LOOKAHEAD + 1][:, None] - sinv[:, A - LOOKBACK]) == 0)
+    return SegmentBatch(ends, x_t, x_s, ok, s_ok, context)
+
+
+def _glide_rows(acc: FloatArray, a: IntArray, b: int, frame_s: float) -> FloatArray:
+    """:func:`glide_displacement` of one axis for per-row windows (rows, window), candidate starts ``a``
+    (one per column) and the common end ``b``."""
+    idx = np.arange(acc.shape[1], dtype=np.float64)[None, :]
+    c1 = _csum(acc)
+    ci = _csum(acc * idx)
+    s1 = c1[:, b][:, None] - c1[:, a]
+    si = ci[:, b][:, None] - ci[:, a]
+    dd = (b - a).astype(np.float64)
+    out: FloatArray = frame_s * frame_s * (s1 * (b - (dd + 1.0) / 2.0) - si)
+    return out
+
+
+def glide_displacement(acc: FloatArray, a: IntArray, b: IntArray, frame_s: float) -> FloatArray:
+    """Displacement over frames ``[a, b)`` from acceleration frames ``acc`` (n, 3), assuming the hand is at
+    rest at both ends (a minimum-jerk glide): the linear velocity drift is removed, which also removes
+    any constant acceleration bias. Returns (..., 3) in metres."""
+    n = acc.shape[0]
+    idx = np.arange(n, dtype=np.float64)[:, None]
+    c1 = _cumsum0(acc)
+    ci = _cumsum0(acc * idx)
+    lo = np.clip(a, 0, n)
+    hi = np.clip(b, 0, n)
+    s1 = c1[hi] - c1[lo]
+    si = ci[hi] - ci[lo]
+    d = (hi - lo).astype(np.float64)[..., None]
+    weight_b = hi.astype(np.float64)[..., None] - (d + 1.0) / 2.0
+    out: FloatArray = frame_s * frame_s * (s1 * weight_b - si)
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# Log-odds
+
+
+def segment_logits(
+    batch: SegmentBatch,
+    treated: Mlp,
+    with_stroker: Mlp | None,
+    bias: float,
+    bias_stroker: float | None = None,
+    quiet_max: tuple[float, float] | None = None,
+    screen: tuple[FloatArray, float, float] | None = None,
+) -> FloatArray:
+    """Log-odds of every candidate (−inf where not ``ok``); the stroker model where its frames are valid.
+    ``bias`` (and ``bias_stroker`` for the stroker model) shift the log-odds: the prior of a stroke.
+
+    ``quiet_max``: a stroke is made on a supported forearm that is quiet between strokes (the return,
+    DESIGN.md §6). A candidate before which the limb was never as quiet as before the training strokes
+    (continuous handling of the sensor) is not a stroke, whatever the network says.
+    """
+    shape = batch.ok.shape
+    out = np.full(shape, -np.inf)
+    sel = batch.ok
+    if quiet_max is not None:
+        sel = sel & (batch.context[..., 0] <= quiet_max[0]) & (batch.context[..., 1] <= quiet_max[1])
+    if screen is not None and sel.any():
+        # A linear pre-screen that passes 99.9 % of the training strokes saves the network for the
+        # rest (most candidates are plainly not strokes).
+        w, b, least = screen
+        score = np.full(shape, -np.inf)
+        score[sel] = np.einsum("nk,k->n", batch.x_treated[sel], w) + b
+        sel = sel & (score >= least)
+    if sel.any():
+        out[sel] = treated.logit(batch.x_treated[sel]) + bias
+    if with_stroker is not None and batch.x_stroker is not None:
+        s_sel = batch.stroker_ok & sel
+        if s_sel.any():
+            x = np.concatenate((batch.x_treated[s_sel], batch.x_stroker[s_sel]), axis=-1)
+            out[s_sel] = with_stroker.logit(x) + (bias if bias_stroker is None else bias_stroker)
+    return out

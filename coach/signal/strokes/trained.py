@@ -1,0 +1,72 @@
+"""The detector's trained parameters as data: ``model.json`` beside this module (package data).
+
+``model.json`` is one JSON object::
+
+    {"format": "retro-coach-stroke-model", "version": 1,
+     "provenance": {"command": ..., "train_sessions": ..., "tune_seeds": ..., "date": ...,
+                    "commit": ..., "figures": {...}},
+     "parameters": {"treated": {...network...}, "with_stroker": ..., "bias": ..., ...}}
+
+``parameters`` is what :meth:`~coach.signal.strokes.detector.DetectorModel.from_dict` reads;
+``provenance`` says how the numbers were made (written by ``python -m benchmarks.stroke_training``,
+never edited by hand). Floats are written by :func:`json.dumps` (the shortest ``repr`` that reads
+back to the same double), so a parameter file round-trips bit for bit.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any, Final
+
+MODEL_FILE: Final = "model.json"
+MODEL_FORMAT: Final = "retro-coach-stroke-model"
+MODEL_FORMAT_VERSION: Final = 1
+#: Where the shipped parameters live in a source checkout (the trainer writes here).
+SOURCE_PATH: Final = Path(__file__).resolve().with_name(MODEL_FILE)
+
+
+class ModelFileError(ValueError):
+    """A model file that is not a stroke-model file of a version this code reads."""
+
+
+def read_model(path: str | Path | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The ``parameters`` and ``provenance`` of a model file (default: the shipped ``model.json``)."""
+    if path is None:
+        text = resources.files(__name__.rpartition(".")[0]).joinpath(MODEL_FILE).read_text("utf-8")
+        where = MODEL_FILE
+    else:
+        text = Path(path).read_text(encoding="utf-8")
+        where = str(path)
+    doc = json.loads(text)
+    if not isinstance(doc, dict) or doc.get("format") != MODEL_FORMAT:
+        raise ModelFileError(f"{where}: not a {MODEL_FORMAT} file")
+    if doc.get("version") != MODEL_FORMAT_VERSION:
+        raise ModelFileError(
+            f"{where}: version {doc.get('version')!r} (this code reads {MODEL_FORMAT_VERSION})"
+        )
+    parameters, provenance = doc.get("parameters"), doc.get("provenance")
+    if not isinstance(parameters, dict) or not isinstance(provenance, dict):
+        raise ModelFileError(f"{where}: needs 'parameters' and 'provenance' objects")
+    return parameters, provenance
+
+
+def model_text(parameters: dict[str, Any], provenance: dict[str, Any]) -> str:
+    """The file text for ``parameters`` and ``provenance`` (one number per line: a retrain's diff shows
+    the numbers that changed)."""
+    doc = {
+        "format": MODEL_FORMAT,
+        "version": MODEL_FORMAT_VERSION,
+        "provenance": provenance,
+        "parameters": parameters,
+    }
+    return json.dumps(doc, indent=1, allow_nan=False, ensure_ascii=False) + "\n"
+
+
+def write_model(path: str | Path, parameters: dict[str, Any], provenance: dict[str, Any]) -> None:
+    """Write a model file; raises ``ValueError`` for parameters that would not read back exactly."""
+    text = model_text(parameters, provenance)
+    if json.loads(text)["parameters"] != parameters:
+        raise ValueError("the parameters do not survive a JSON round trip (numpy values? tuples?)")
+    Path(path).write_text(text, encoding="utf-8")
