@@ -22,7 +22,7 @@ from coach.events import to_json
 from coach.monitor.clinic import audit_chain, rtm
 from coach.monitor.clinic.patient_data import erase_patient, patient_tables
 from coach.monitor.db import Database, open_database
-from coach.monitor.ingest_store import Received, store_batch
+from coach.monitor.ingest_store import Quarantined, Received, store_batch
 from coach.monitor.messages import parse_message
 from coach.monitor.server import Monitor, MonitorConfig
 from tests.fixtures.monitor_seed import PASSWORD_ALICE, PASSWORD_BOB, seed_clinic
@@ -297,9 +297,20 @@ async def test_export_then_erase_leaves_only_the_audit_trail(
         await rtm.log_time(
             db, "p-anna", "alice", service_date=date.today(), minutes=5, interactive=True, note="call"
         )
+        poison = b'{"type": "posture", "t": NaN, "id": "x", "note": "Anna K.", "deep": [[[[[[[[[[1]]]]]]]]]]}'
+        await store_batch(  # a quarantined message about p-anna: exported as received, erased with her
+            db,
+            [],
+            quarantined=[
+                Quarantined("coach/v1/p-anna/s-1/events", "t: not finite", poison, time.time()),
+                Quarantined("coach/v1/p-ben/status", "state: not a name", b"{}", time.time()),
+            ],
+        )
         from coach.monitor.clinic.patient_data import export_patient
 
         doc = await export_patient(db, "p-anna")
+        assert [q["payload"] for q in doc["tables"]["quarantine"]] == [poison.decode()]
+        json.dumps(doc, allow_nan=False)  # the CLI writes it so: the quarantined NaN stays text
         assert doc["tables"]["patients"][0]["display_name"] == "Anna Keller"
         assert doc["tables"]["patients"][0]["enrolment_secret"] == "(held encrypted; not exported)"
         assert len(doc["tables"]["events"]) > 50 and isinstance(doc["tables"]["events"][0]["payload"], dict)
@@ -314,6 +325,8 @@ async def test_export_then_erase_leaves_only_the_audit_trail(
         assert erased is not None and json.loads(erased["detail"])["rows"]["events"] == counts["events"]
         assert (await audit_chain.verify(db)).ok
         assert await db.fetchone("SELECT display_name FROM patients WHERE patient_id = 'p-ben'") is not None
+        kept = await db.fetchall("SELECT topic FROM quarantine")
+        assert kept == [{"topic": "coach/v1/p-ben/status"}]
     finally:
         await db.close()
 

@@ -99,7 +99,12 @@ class Database(ABC):
             return count
 
     async def migrate(self) -> int:
-        """Apply the versioned migrations this database has not seen yet; returns the schema version."""
+        """Apply the versioned migrations this database has not seen yet, in ascending order; returns
+        the schema version (the highest applied).
+
+        "Not seen" is by number, not "above the highest": version ranges are reserved per feature and
+        features merge in any order, so a database may have applied 10 and 11 before 5–7 existed; it
+        still gets 5–7 (after 11; each step is written not to depend on a later one)."""
         steps: dict[int, tuple[str, str | DataStep]] = {
             int(path.name[:4]): (path.stem, path.read_text(encoding="utf-8"))
             for path in (MIGRATIONS_DIR / self.dialect).glob("[0-9][0-9][0-9][0-9]_*.sql")
@@ -115,10 +120,9 @@ class Database(ABC):
                 "CREATE TABLE IF NOT EXISTS schema_version ("
                 "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_unix_s DOUBLE PRECISION NOT NULL)"
             )
-            row = await tx.fetchone("SELECT MAX(version) AS v FROM schema_version")
-            current = int(row["v"]) if row and row["v"] is not None else 0
+            done = {int(r["version"]) for r in await tx.fetchall("SELECT version FROM schema_version")}
             for version in sorted(steps):
-                if version <= current:
+                if version in done:
                     continue
                 name, work = steps[version]
                 if isinstance(work, str):
@@ -129,10 +133,10 @@ class Database(ABC):
                     "INSERT INTO schema_version (version, name, applied_unix_s) VALUES (?, ?, ?)",
                     (version, name, time.time()),
                 )
-                current = version
+                done.add(version)
                 applied.append(version)
         self.applied = tuple(applied)
-        return current
+        return max(done, default=0)
 
     async def _lock_for_migration(self, tx: Tx) -> None:
         """Serialise migrations of several monitor instances starting together (PostgreSQL only)."""

@@ -17,7 +17,7 @@ from typing import Any, Final
 from coach.events import to_json
 from coach.monitor.db import Database, Tx
 from coach.monitor.messages import CmdResultRecord, EventRecord, Record, StatusRecord, parse_wall_utc
-from coach.monitor.quarantine import MAX_KEPT_BYTES, printable
+from coach.monitor.quarantine import MAX_KEPT_BYTES, printable, topic_patient
 
 #: Rows per multi-row INSERT (11 parameters each, well under both engines' parameter limits).
 CHUNK_ROWS: Final = 400
@@ -204,11 +204,11 @@ async def store_batch(
             )
         if quarantined:
             await tx.executemany(
-                "INSERT INTO quarantine (received_unix_s, topic, reason, payload, payload_bytes)"
-                " VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO quarantine (received_unix_s, topic, reason, payload, payload_bytes, patient_id)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
                 [
                     (q.received_unix_s, printable(q.topic, 512), printable(q.reason, 2000),
-                     q.payload[:MAX_KEPT_BYTES], len(q.payload))
+                     q.payload[:MAX_KEPT_BYTES], len(q.payload), topic_patient(q.topic))
                     for q in quarantined
                 ],
             )  # fmt: skip

@@ -3,8 +3,9 @@
 A message that fails validation (:mod:`coach.monitor.messages`), or that the database refuses on its
 own while the rest of its batch stores, is acknowledged to the broker (so it is not redelivered),
 logged once with its topic and reason, and written to the ``quarantine`` table with the first
-:data:`MAX_KEPT_BYTES` of its payload. ``coach monitor quarantine`` lists it. The table keeps
-:data:`KEEP_S` (30 days) and at most :data:`MAX_ROWS` rows, the newest.
+:data:`MAX_KEPT_BYTES` of its payload and the patient its topic names (so that patient's data export
+and erasure, :mod:`coach.monitor.clinic.patient_data`, include it). ``coach monitor quarantine``
+lists it. The table keeps :data:`KEEP_S` (30 days) and at most :data:`MAX_ROWS` rows, the newest.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import logging
 import time
 from typing import Any, Final
 
+from coach.ids import ID_PATTERN
 from coach.monitor.db import Database
 
 log = logging.getLogger("coach.monitor.ingest")
@@ -35,6 +37,15 @@ def printable(text: str, max_chars: int) -> str:
         else:
             out.append(ch)
     return "".join(out) + ("…" if len(text) > max_chars else "")
+
+
+def topic_patient(topic: str) -> str | None:
+    """The patient id of a ``coach/v1/<p>/...`` topic (for the patient's data export and erasure), or
+    ``None`` when the topic names no valid one."""
+    parts = topic.split("/", 3)
+    if len(parts) >= 4 and parts[0] == "coach" and parts[1] == "v1" and ID_PATTERN.match(parts[2]):
+        return parts[2]
+    return None
 
 
 class QuarantineLog:

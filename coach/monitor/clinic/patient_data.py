@@ -28,6 +28,9 @@ EXPORT_VERSION: Final = 1
 KEPT_TABLES: Final = ("audit_log",)
 NEVER_EXPORTED: Final = {("patients", "enrolment_secret")}
 JSON_COLUMNS: Final = ("payload", "summary", "args")
+#: Tables whose payloads are exported as the text received, never parsed: the quarantine holds what
+#: failed validation (NaN, 400-digit numbers, deep nesting...).
+RAW_TABLES: Final = ("quarantine",)
 
 
 async def patient_tables(db: Database) -> list[str]:
@@ -56,9 +59,11 @@ async def patient_tables(db: Database) -> list[str]:
 def _decode(table: str, row: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in row.items():
+        if isinstance(value, bytes | bytearray | memoryview):  # the quarantine keeps payloads as received
+            value = bytes(value).decode("utf-8", "backslashreplace")
         if (table, key) in NEVER_EXPORTED:
             out[key] = "(held encrypted; not exported)" if value is not None else None
-        elif key in JSON_COLUMNS and isinstance(value, str):
+        elif key in JSON_COLUMNS and isinstance(value, str) and table not in RAW_TABLES:
             try:
                 out[key] = json.loads(value)
             except ValueError:
