@@ -344,6 +344,29 @@ def test_the_any_event_schema_agrees_with_the_per_type_check() -> None:
             assert validator.is_valid(event) == (schema_problems(event) == []), event
 
 
+def test_events_as_mqtt_carries_them_keep_the_contract(tmp_path: Path) -> None:
+    """On MQTT an event is its events-file line plus ``seq`` (the spool's delivery number): the schemas
+    and the stream checker accept it; a ``seq`` that is not a whole number from 1 is refused."""
+    from coach.mqtt.spool import Spool
+
+    spool = Spool(tmp_path / "spool.sqlite3")
+    try:
+        for event in GOOD:
+            spool.append_event("coach/v1/p-1/s-1/events", "p-1", "s-1", coach_events.encode(event))
+        sent = [json.loads(r.payload) for r in spool.pending(limit=len(GOOD))]
+    finally:
+        spool.close()
+    assert [e.pop("seq") for e in copy.deepcopy(sent)] == list(range(1, len(GOOD) + 1))
+    assert [{k: v for k, v in e.items() if k != "seq"} for e in sent] == GOOD
+    assert all(schema_problems(e) == [] for e in sent)
+    problems, _ = check(lines(sent), hand=True)
+    assert problems == []
+    validator = _folder_validator()
+    for bad in (0, -1, 1.5, "3", True, None):
+        event = {**GOOD[0], "seq": bad}
+        assert schema_problems(event) != [] and not validator.is_valid(event), bad
+
+
 def test_the_schemas_say_what_the_code_says() -> None:
     """One contract: the enums and required fields of the schemas are the constants in coach.events."""
     assert set(EVENT_TYPES) == set(coach_events.EVENT_TYPES)
