@@ -34,18 +34,24 @@ import json
 import multiprocessing as mp
 import os
 import resource
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from benchmarks.monitor_process import (
+    MonitorProcess,
+    cpu_s_of,
+    db_count,
+    db_rows,
+    postgres_cpu_s,
+    start_monitor,
+    stop_monitor,
+)
 from benchmarks.monitor_results import BROKER_INFLIGHT, P99_LIMIT_S, RunResult, report
 from benchmarks.monitor_watch import seed_watcher, watch_broker_queue, watch_dashboard, watch_lock_waits
 from benchmarks.mqtt_raw import RawClient, broker_yardstick
@@ -166,124 +172,7 @@ async def _publish_all(
     }
 
 
-# --- monitors -----------------------------------------------------------------------------------
-
-
-@dataclass
-class MonitorProcess:
-    proc: subprocess.Popen[bytes]
-    port: int
-    cpu_start_s: float = 0.0
-    profiler: subprocess.Popen[bytes] | None = None
-
-    def health(self) -> dict[str, Any]:
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=10) as r:
-            body: dict[str, Any] = json.load(r)
-        return body
-
-    def cpu_s(self) -> float:
-        return _cpu_s(self.proc.pid)
-
-
-def _cpu_s(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _postgres_cpu_s() -> dict[int, float]:
-    """CPU seconds of every PostgreSQL server process (the whole local cluster)."""
-    out = {}
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            with contextlib.suppress(OSError, IndexError, ValueError):
-                if (proc / "comm").read_text().strip() == "postgres":
-                    out[int(proc.name)] = _cpu_s(int(proc.name))
-    return out
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_monitor(
-    broker_url: str, db_url: str, workdir: Path, shared_group: str | None, name: str, inflight: int
-) -> MonitorProcess:
-    port = _free_port()
-    profile = os.environ.get("BENCH_MONITOR_PROFILE")  # a folder: run the monitor under cProfile
-    prefix = ["-m", "cProfile", "-o", f"{profile}/monitor-{name}.prof"] if profile else []
-    args = [sys.executable, *prefix, "-m", "coach", "monitor", "--broker", broker_url, "--db", db_url,
-            "--listen", f"127.0.0.1:{port}", "--client-id", f"bench-monitor-{name}"]  # fmt: skip
-    if shared_group:
-        args += ["--shared-group", shared_group]  # MQTT 5: asks for its own in-flight window
-    else:
-        args += ["--mqtt-inflight", str(inflight)]
-    data = os.environ.get("COACH_DATA_DIR", str(workdir / "data"))  # shared with the bench: one key
-    env = {**os.environ, "COACH_DATA_DIR": data, "COACH_RUNTIME_DIR": str(workdir / "run")}
-    log = open(workdir / f"monitor-{name}.log", "wb")
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=log, env=env)
-    log.close()
-    m = MonitorProcess(proc, port)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        with contextlib.suppress(OSError):
-            if m.health()["ingest"]["connected"]:
-                m.cpu_start_s = m.cpu_s()
-                pyspy = os.environ.get("BENCH_MONITOR_PYSPY")  # a folder: sample the monitor with py-spy
-                if pyspy:
-                    m.profiler = subprocess.Popen(
-                        ["py-spy", "record", "--pid", str(proc.pid), "--rate", "200", "--nonblocking",
-                         "--format", "raw", "-o", f"{pyspy}/monitor-{name}.txt"],
-                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                    )  # fmt: skip
-                return m
-        time.sleep(0.1)
-    proc.terminate()
-    raise RuntimeError(f"monitor {name} did not connect; see {workdir}/monitor-{name}.log")
-
-
-def stop_monitor(m: MonitorProcess) -> None:
-    if m.profiler is not None:
-        m.profiler.send_signal(signal.SIGINT)  # py-spy writes its samples on SIGINT
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            m.profiler.wait(timeout=20)
-    m.proc.terminate()
-    try:
-        m.proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        m.proc.kill()
-        m.proc.wait()
-
-
 # --- one run ------------------------------------------------------------------------------------
-
-
-async def _db_rows(db_url: str) -> tuple[list[dict[str, Any]], int]:
-    from coach.monitor.db import open_database
-
-    db = await open_database(db_url)
-    try:
-        rows = await db.fetchall(
-            "SELECT patient_id, session_id, event_id, payload, received_unix_s, stored_unix_s FROM events"
-        )
-        statuses = await db.fetchone("SELECT COUNT(*) AS n FROM statuses")
-        return rows, int(statuses["n"]) if statuses else 0
-    finally:
-        await db.close()
-
-
-async def _db_count(db_url: str) -> int:
-    from coach.monitor.db import open_database
-
-    db = await open_database(db_url)
-    try:
-        row = await db.fetchone("SELECT COUNT(*) AS n FROM events")
-        return int(row["n"]) if row else 0
-    finally:
-        await db.close()
 
 
 def run_once(
@@ -317,8 +206,8 @@ def run_once(
             ]
             coaches = [(i, f"p-{i:05d}", f"s-{label}-{i:05d}") for i in range(sessions)]
             assert broker.process is not None
-            broker_cpu_start_s = _cpu_s(broker.process.pid)
-            pg_cpu_start = _postgres_cpu_s()
+            broker_cpu_start_s = cpu_s_of(broker.process.pid)
+            pg_cpu_start = postgres_cpu_s()
             lock_waits: list[int] = []
             stop_locks = threading.Event()
             broker_queue: list[int] = []
@@ -368,12 +257,12 @@ def run_once(
             # Drain: wait until every published event is stored (or give up after 60 s).
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline:
-                if asyncio.run(_db_count(db_url)) >= res.published:
+                if asyncio.run(db_count(db_url)) >= res.published:
                     break
                 time.sleep(0.2)
             res.drain_s = time.time() - end_publish
             # The instances count a batch just after its commit: let the counters settle.
-            stored_now = asyncio.run(_db_count(db_url))
+            stored_now = asyncio.run(db_count(db_url))
             deadline = time.monotonic() + 10
             healths = [m.health()["ingest"] for m in monitors]
             while sum(h["stored_new"] for h in healths) < stored_now and time.monotonic() < deadline:
@@ -385,8 +274,8 @@ def run_once(
             res.monitor_cpu_us_per_msg = (
                 1e6 * sum(m.cpu_s() - m.cpu_start_s for m in monitors) / max(received, 1)
             )
-            res.broker_cpu_pct = 100.0 * (_cpu_s(broker.process.pid) - broker_cpu_start_s) / wall_s
-            pg_cpu = _postgres_cpu_s()
+            res.broker_cpu_pct = 100.0 * (cpu_s_of(broker.process.pid) - broker_cpu_start_s) / wall_s
+            pg_cpu = postgres_cpu_s()
             res.postgres_cpu_pct = (
                 100.0 * sum(v - pg_cpu_start.get(pid, 0.0) for pid, v in pg_cpu.items()) / wall_s
             )
@@ -399,7 +288,7 @@ def run_once(
             res.lock_wait_samples = sum(1 for n in lock_waits if n)
             res.per_instance_new = [h["stored_new"] for h in healths]
             res.write_max_s = max(h["write_s_max"] for h in healths)
-            rows, res.statuses_stored = asyncio.run(_db_rows(db_url))
+            rows, res.statuses_stored = asyncio.run(db_rows(db_url))
             res.load_avg = (load_before, os.getloadavg()[0])
     finally:
         for m in monitors:

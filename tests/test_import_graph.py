@@ -20,7 +20,6 @@ GENERATED: dict[str, str] = {}
 #: below the limit (take it off the list) or when another grows past it.
 KNOWN_DEBT = {
     "simulators/scenario.py": "simulator scenario fields and draws (issue 9, simulator side)",
-    "benchmarks/bench_monitor.py": "monitor load benchmark (issue 11)",
 }
 
 
