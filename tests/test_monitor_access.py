@@ -16,6 +16,7 @@ import pytest
 
 from coach.events import to_json
 from coach.monitor import accounts
+from coach.monitor.clinic.oidc import safe_next
 from coach.monitor.db import open_database
 from coach.monitor.ingest_store import Received, store_batch
 from coach.monitor.messages import parse_message
@@ -171,3 +172,21 @@ async def test_commands_are_bound_to_the_running_session(
     assert command.expires is not None and 299 <= (command.expires - command.issued).total_seconds() <= 300
     with pytest.raises(CommandError, match="wrong session"):
         parse_command(payload, clinic.secrets["p-anna"], session="s-later")
+
+
+@pytest.mark.parametrize(
+    ("asked", "goes_to"),
+    [
+        ("/patient/p-anna", "/patient/p-anna"),
+        ("/patient/p-anna/session/s-1?x=1#live", "/patient/p-anna/session/s-1?x=1#live"),
+        ("/%5Cevil.example/", "/%5Cevil.example/"),  # a path on this site (the browser keeps %5C)
+        ("/\\evil.example/", "/"),  # a browser reads "\\" as "/": another site
+        ("//evil.example/", "/"),
+        ("https://evil.example/", "/"),
+        ("/\tevil", "/"),
+        (None, "/"),
+    ],
+)
+def test_clinic_sign_in_returns_only_to_this_site(asked: str | None, goes_to: str) -> None:
+    """The clinic sign-in (OpenID Connect) keeps the same rule for ``next=`` as the login page."""
+    assert safe_next(asked) == goes_to

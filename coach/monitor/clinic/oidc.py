@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import html
 import logging
+import re
 import secrets
 import time
 from dataclasses import dataclass
@@ -179,8 +180,18 @@ def _state_hash(state: str) -> str:
     return hashlib.sha256(state.encode()).hexdigest()
 
 
-def _safe_next(path: str | None) -> str:
-    return path if path and path.startswith("/") and not path.startswith("//") else "/"
+#: In a ``next=`` target: a backslash (browsers read ``/\evil.example/`` as ``//evil.example/``, another
+#: site) or a control character.
+_UNSAFE_IN_NEXT: Final = re.compile(r"[\\\x00-\x1f\x7f]")
+
+
+def safe_next(path: str | None) -> str:
+    """Where to go after sign-in: ``path`` if it is an ordinary path on this site, else ``/`` (the same
+    rule as the login page's ``sameSiteTarget``)."""
+    if not path or not path.startswith("/") or path.startswith("//") or _UNSAFE_IN_NEXT.search(path):
+        return "/"
+    parts = urlsplit(path)
+    return path if not parts.scheme and not parts.netloc else "/"
 
 
 async def _provider_named(request: web.Request) -> ProviderConfig:
@@ -211,7 +222,7 @@ async def start(request: web.Request) -> web.StreamResponse:
     await db.execute(
         "INSERT INTO oidc_logins (state_sha256, provider, nonce, code_verifier, next_path, created_unix_s)"
         " VALUES (?, ?, ?, ?, ?, ?)",
-        (_state_hash(state), conf.name, nonce, verifier, _safe_next(request.query.get("next")), now),
+        (_state_hash(state), conf.name, nonce, verifier, safe_next(request.query.get("next")), now),
     )
     response = web.HTTPFound(url)
     response.set_cookie(
@@ -313,7 +324,7 @@ async def callback(request: web.Request) -> web.StreamResponse:
         await accounts.end_session(ctx.db, old)
     cookie_token, _ = await accounts.start_session(ctx.db, therapist)
     await accounts.audit(ctx.db, therapist.username, "login_oidc", detail=conf.name, remote=remote)
-    target = html.escape(_safe_next(pending["next_path"]), quote=True)
+    target = html.escape(safe_next(pending["next_path"]), quote=True)
     page = (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         f'<meta http-equiv="refresh" content="0;url={target}"><title>Signed in</title></head>'

@@ -23,11 +23,12 @@
   } catch (e) { /* the hint is optional */ }
   try {
     const data = await (await fetch("/api/clinic/sign-in", { credentials: "same-origin" })).json();
-    const next = new URLSearchParams(location.search).get("next");
+    // only a path on this site (login.js's sameSiteTarget; the server checks it again)
+    const next = sameSiteTarget(new URLSearchParams(location.search).get("next"));
     for (const p of data.providers) {
       const a = document.createElement("a");
       a.className = "btn secondary sso";
-      a.href = p.url + (next && next.startsWith("/") && !next.startsWith("//") ? `?next=${encodeURIComponent(next)}` : "");
+      a.href = p.url + (next !== "/" ? `?next=${encodeURIComponent(next)}` : "");
       a.textContent = p.label;
       box.appendChild(a);
     }
