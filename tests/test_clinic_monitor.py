@@ -4,6 +4,8 @@ and the first-run hint."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import csv
 import io
 import json
@@ -14,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import aiomqtt
 import jsonschema
 import pytest
 from fhir.resources.R4B.bundle import Bundle
@@ -25,8 +28,10 @@ from coach.monitor.db import Database, open_database
 from coach.monitor.ingest_store import Quarantined, Received, store_batch
 from coach.monitor.messages import parse_message
 from coach.monitor.server import Monitor, MonitorConfig
+from coach.mqtt.topics import PatientTopics
 from tests.fixtures.monitor_seed import PASSWORD_ALICE, PASSWORD_BOB, seed_clinic
 from tests.fixtures.monitor_services import fresh_postgres_database
+from tests.fixtures.mosquitto import MosquittoBroker
 from tests.fixtures.node_services import fhir_r4_schema
 
 
@@ -350,3 +355,31 @@ async def test_first_run_hint_until_a_therapist_exists(tmp_path: Path) -> None:
                 assert (await r.json()) == {"needs_first_therapist": False, "command": None}
     finally:
         await m.stop()
+
+
+@pytest.mark.mqtt
+async def test_erasure_clears_the_patients_retained_messages(mosquitto: MosquittoBroker) -> None:
+    """``erase-patient --broker`` leaves nothing of the patient retained on the broker: status, targets,
+    the monitor's delivery receipt (it lists the session ids) and each session's summary; another
+    patient's stay."""
+    from coach.cli.monitor_clinic import _clear_retained
+
+    anna, ben = PatientTopics("p-anna"), PatientTopics("p-ben")
+    retained = [anna.status, anna.targets, anna.stored, anna.summary("s-1"), ben.stored]
+    async with aiomqtt.Client(mosquitto.host, mosquitto.port, identifier="setup") as c:
+        for topic in retained:
+            await c.publish(topic, b'{"x": 1}', qos=1, retain=True)
+    assert await _clear_retained(mosquitto.url, "p-anna", ["s-1"]) == 4
+
+    async def still_retained() -> set[str]:
+        seen: set[str] = set()
+        async with aiomqtt.Client(mosquitto.host, mosquitto.port, identifier="check") as c:
+            await c.subscribe("coach/v1/#", qos=1)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(1.0):
+                    async for message in c.messages:
+                        if message.payload:
+                            seen.add(str(message.topic))
+        return seen
+
+    assert await still_retained() == {ben.stored}

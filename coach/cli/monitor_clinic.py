@@ -127,10 +127,12 @@ async def _clear_retained(broker_url: str, patient_id: str, sessions: list[str])
     import aiomqtt
 
     from coach.mqtt.broker_config import BrokerSettings
+    from coach.mqtt.topics import PatientTopics
 
     settings = BrokerSettings.from_url(broker_url)
-    topics = [f"coach/v1/{patient_id}/status", f"coach/v1/{patient_id}/targets"]
-    topics += [f"coach/v1/{patient_id}/{s}/summary" for s in sessions]
+    named = PatientTopics(patient_id)
+    topics = [named.status, named.targets, named.stored]  # stored: the monitor's delivery receipt
+    topics += [named.summary(s) for s in sessions]
     async with aiomqtt.Client(**settings.client_kwargs()) as client:
         for topic in topics:
             await client.publish(topic, b"", qos=1, retain=True)
