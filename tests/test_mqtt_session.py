@@ -69,15 +69,19 @@ async def test_live_session_over_a_broker(broker: Any, sink: Sink, tmp_path: Pat
         simulated_blocks(duration_s=120.0),
         broker=BrokerSettings.from_url(broker.url),
         target_duration_s=90.0,
+        # Slow enough that the therapist's commands reach the coach while it is active, even on a busy
+        # machine (at 40x the active minute lasts 1.5 s: less than a loaded broker's round trip).
+        speed=10.0,
     )
     events_topic = TOPICS.events(session.session_id)
 
     async def therapist_commands() -> None:
-        for _ in range(3000):
-            if session.phase == "active" and session.clock.now_s() > 18.0:
-                break
-            await asyncio.sleep(0.01)
+        # Connected before the session starts: a new connection on a busy machine can take seconds.
         async with aiomqtt.Client(broker.host, broker.port, identifier="therapist", username="t-01") as c:
+            for _ in range(6000):
+                if session.phase == "active" and session.clock.now_s() > 18.0:
+                    break
+                await asyncio.sleep(0.01)
             await c.publish(TOPICS.cmd, b'{"id": "c-junk", "cmd": "pause"}', qos=1)
             await c.publish(TOPICS.cmd, _cmd("pause", "c-pause"), qos=1)
             await asyncio.sleep(0.1)
