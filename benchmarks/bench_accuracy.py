@@ -1,4 +1,4 @@
-"""Accuracy of the whole pipeline on seeded simulated corpora, scored as in DESIGN.md §9.
+"""Accuracy of the whole pipeline on seeded simulated corpora, scored as in docs/design.md §9.
 
     ./run bench accuracy                      # tune seeds 1000-1039 and report seeds 2000-2039
     ./run bench accuracy -- --report 2000-2099 --jobs 2 --no-real

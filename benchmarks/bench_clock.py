@@ -5,7 +5,7 @@ offset) and its packets go through a BLE delivery model (connection events, host
 packets, bunching stalls of 0.2–1 s every ~20 s). The drivers' clocks (:mod:`drivers.clock`) turn
 what a host receives into sample times. Truth is the true time of every sample.
 
-DESIGN.md §8: without device timestamps, times are known only up to a constant per-device latency.
+docs/design.md §8: without device timestamps, times are known only up to a constant per-device latency.
 So the error of each sensor (estimate − truth) is split into
   * its constant: the median over the evaluation window (radio latency; unobservable), and
   * the rest: what the estimator gets wrong; *alignment* between two sensors is the difference of

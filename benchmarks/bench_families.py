@@ -10,7 +10,7 @@ family alone (``regions``, ``contact``, ``helper``, ``movement``, ``sensors``), 
 families, and massage-free sessions;
 the four sensor sets (treated; treated+hand; treated+stroker; all) are taken in turn over the seeds.
 Each session is replayed through the real pipeline as ``coach replay --posture-hz 10`` does and scored
-with DESIGN.md §9 (:mod:`benchmarks.scoring`, :mod:`benchmarks.scoring_families`). Printed: per family,
+with docs/design.md §9 (:mod:`benchmarks.scoring`, :mod:`benchmarks.scoring_families`). Printed: per family,
 per sensor set, per region (and region × sensor set), false strokes per kind of ordinary movement, the
 real recordings without massage, the issue-9 targets, and the left-out family beside the in-family one.
 """

@@ -1,4 +1,4 @@
-"""Posture accuracy of the signal core on simulated sessions (DESIGN.md §9 scoring, posture part).
+"""Posture accuracy of the signal core on simulated sessions (docs/design.md §9 scoring, posture part).
 
 For each seed: ``simulators.random_scenario(seed)`` (every sensor combination, 50/100/200 Hz, good
 and cheap devices, mounting up to 30°, drops and gaps, lowering, sag and bent-wrist episodes), the

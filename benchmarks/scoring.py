@@ -1,12 +1,12 @@
-"""Accuracy scoring of DESIGN.md §9, usable on any labelled recording (simulated or real).
+"""Accuracy scoring of docs/design.md §9, usable on any labelled recording (simulated or real).
 
-Inputs are the coach's events (DESIGN.md §7 dicts, as ``coach replay`` prints them) and a
+Inputs are the coach's events (docs/design.md §7 dicts, as ``coach replay`` prints them) and a
 :class:`Truth`: true strokes (contact start, end, direction), a 10 Hz posture truth, and the active
 session (after calibration). :func:`score_session` gives a :class:`Score` of raw counts; scores add up
 (``sum(scores, Score())``) so that corpus figures are pooled over strokes and time, not averaged
 over sessions.
 
-Definitions (DESIGN.md §9, and the decisions it leaves open, also in docs/strokes.md):
+Definitions (docs/design.md §9, and the decisions it leaves open, also in docs/strokes.md):
 
 - **Strokes.** A detected stroke matches a true one when their intervals overlap by at least 50 % of
   the shorter one; matching is one to one (a maximum matching, ties broken by overlap). Precision,
@@ -45,7 +45,7 @@ from coach.signal.cadence import live_cadence_spm, mean_cadence_spm
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 
-#: DESIGN.md §9: two strokes match when they overlap by at least this share of the shorter one.
+#: docs/design.md §9: two strokes match when they overlap by at least this share of the shorter one.
 MIN_OVERLAP_OF_SHORTER: Final = 0.5
 #: A truth posture change counts for the latency figure only if its new state holds this long.
 CHANGE_HOLD_S: Final = 2.0

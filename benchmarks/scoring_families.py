@@ -1,4 +1,4 @@
-"""Scoring for the variant-family benchmark (part of :mod:`benchmarks.scoring`, DESIGN.md §9 extended).
+"""Scoring for the variant-family benchmark (part of :mod:`benchmarks.scoring`, docs/design.md §9 extended).
 
 - **Per region**: recall, direction accuracy and distal recall over the true strokes of each region
   (a detected stroke has no true region unless it matches one, so precision is only pooled).
@@ -8,7 +8,7 @@
 - **Cue precision**: a ``stroke_toward_elbow`` cue is right when a true distal stroke ended within
   :data:`CUE_LOOKBACK_S` before it (the cue follows the stroke that caused it). **Wrong-direction cues
   per 10 minutes of correct massage**: cues that are not right, given inside a bout whose true strokes are
-  all proximal (start-to-start gaps < 10 s, DESIGN.md §5), per 10 minutes of such bouts (first start to
+  all proximal (start-to-start gaps < 10 s, docs/design.md §5), per 10 minutes of such bouts (first start to
   last end + :data:`CUE_LOOKBACK_S`).
 - **Wrist through strap tugs**: wrist-neutral agreement (as in the posture score) over the
   :data:`STRAP_WINDOW_S` after each strap tug or strap turn.

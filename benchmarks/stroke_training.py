@@ -48,7 +48,7 @@ POS_IOU, NEG_IOU = 0.6, 0.3
 NEG_PER_POS = 4
 MAX_POS_PER_CHUNK = 800
 DIRECTION_HIDDEN = 12
-#: Weight of candidates inside a fidget: DESIGN.md §6 insists they must not count, and they are rare.
+#: Weight of candidates inside a fidget: docs/design.md §6 insists they must not count, and they are rare.
 FIDGET_WEIGHT = 3.0
 
 

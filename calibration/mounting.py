@@ -1,4 +1,5 @@
-"""Gyro bias, gravity reference and sensor-to-segment alignment from the calibration phases (DESIGN.md §4).
+"""Gyro bias, gravity reference and sensor-to-segment alignment from the calibration phases
+(docs/design.md §4).
 
 - ``still`` (arm resting elevated, palm down, wrist neutral): the mean gyro is the gyro bias; the
   mean specific force is gravity in the sensor frame, which fixes the dorsal z axis (up, palm down).

@@ -2,7 +2,7 @@
 
 A profile remembers, for one physical device in one role, what a full calibration found: the long
 axis in the sensor frame (from ``rotate``), the gyro bias and the gravity direction at ``still``.
-DESIGN.md §4: a saved profile can replace the ``rotate`` step; the ``still`` step is still needed
+docs/design.md §4: a saved profile can replace the ``rotate`` step; the ``still`` step is still needed
 (bias and gravity change with every strapping).
 
 Files live in ``<data folder>/calibration/<key>.json`` (the data folder of

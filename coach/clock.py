@@ -1,6 +1,6 @@
 """Time: the one session clock, and wall-clock UTC times as the contracts write them.
 
-Session time (DESIGN.md §7 ``t``) is seconds since the session's ``t = 0`` on ``time.monotonic()``,
+Session time (docs/design.md §7 ``t``) is seconds since the session's ``t = 0`` on ``time.monotonic()``,
 running ``speed`` times as fast (a simulated world or ``coach demo`` runs faster than real time). The
 drivers stamp samples with it, the live session ticks the pipeline with it.
 

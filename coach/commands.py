@@ -58,8 +58,8 @@ THRESHOLD_KEYS: Final = tuple(THRESHOLD_RANGES)
 VALID_DAYS: Final = (1, 30)
 #: The coach's own settings where nobody set one (a therapist, the ``coach run`` configuration, a trace's
 #: ``meta``), by setting key: a 12-minute live session (a replay has no target unless its ``meta`` gives
-#: one), 8–40 strokes a minute (DESIGN.md §6), the hand 5 cm above the heart, the wrist within 15° of
-#: flexion and 10° of deviation (DESIGN.md §5). The pipeline, the live session and the monitor's report
+#: one), 8–40 strokes a minute (docs/design.md §6), the hand 5 cm above the heart, the wrist within 15° of
+#: flexion and 10° of deviation (docs/design.md §5). The pipeline, the live session and the monitor's report
 #: read them here.
 DEFAULT_SETTINGS: Final[dict[str, float]] = {
     "target_duration_s": 720.0,

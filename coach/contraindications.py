@@ -1,4 +1,4 @@
-"""The contraindication questions asked before every session (DESIGN.md §1), one home.
+"""The contraindication questions asked before every session (docs/design.md §1), one home.
 
 Codes are stable (the audit log, the status, the monitor's FHIR QuestionnaireResponse); the texts are
 English message ids, shown and spoken in the session's language (:mod:`coach.i18n`). The session asks
@@ -18,7 +18,7 @@ class Question:
     text: str
 
 
-#: The questions of DESIGN.md §1, in the order they are asked. Codes are stable (audit, status); the
+#: The questions of docs/design.md §1, in the order they are asked. Codes are stable (audit, status); the
 #: texts are English message ids, shown and spoken in the session's language (coach.i18n).
 QUESTIONS: tuple[Question, ...] = (
     Question(

@@ -1,4 +1,4 @@
-"""Coaching events (DESIGN.md §7): one TypedDict per event type, stable ids, one strict JSON encoding.
+"""Coaching events (docs/design.md §7): one TypedDict per event type, stable ids, one strict JSON encoding.
 
 Every event has ``type``, ``t`` (trace seconds when the coach emitted it) and ``id`` (unique within the
 session, stable across replays of the same trace), then the fields of its type. The same object is a
@@ -78,7 +78,7 @@ class PostureEvent(TypedDict):
 
 
 class CadenceEvent(TypedDict):
-    """Live cadence (DESIGN.md §5) after a stroke."""
+    """Live cadence (docs/design.md §5) after a stroke."""
 
     type: Literal["cadence"]
     t: float

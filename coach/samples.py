@@ -16,7 +16,7 @@ import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.float64]
 
-#: Sensor roles of DESIGN.md §3. A session needs ``treated``; the others are optional.
+#: Sensor roles of docs/design.md §3. A session needs ``treated``; the others are optional.
 ROLES: tuple[str, ...] = ("treated", "hand", "stroker")
 
 #: Sample rates the coach supports, in Hz (the stroke detector's band filters need at least 10 Hz;

@@ -1,4 +1,4 @@
-"""The session summary (DESIGN.md §7 ``summary`` event), built here only, and its human table.
+"""The session summary (docs/design.md §7 ``summary`` event), built here only, and its human table.
 
 :class:`SummaryBuilder` accumulates, per decision point of the active session (after calibration,
 not paused), how long the forearm was elevated and the wrist neutral, and collects the strokes; at the

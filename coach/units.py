@@ -1,4 +1,4 @@
-"""Physical constants and unit conversions used across the project (SI inside, DESIGN.md §3).
+"""Physical constants and unit conversions used across the project (SI inside, docs/design.md §3).
 
 One home for each: drivers scale raw counts with them, calibration and the pipeline remove gravity,
 the simulators generate specific force with them.

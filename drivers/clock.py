@@ -8,7 +8,7 @@ solved on the lower convex hull). ``x`` is the device time of a packet's last sa
 sends timestamps (:class:`DeviceTimeClock`), or its sample index times the nominal period where it sends
 nothing (:class:`ArrivalClock`). The envelope is unaffected by jitter and bunching (they lie above it)
 and its slope is the device's drift. What remains unknown is the constant minimum latency of each radio
-link (DESIGN.md §8): all of a device's times are late by it.
+link (docs/design.md §8): all of a device's times are late by it.
 
 Lost packets: with timestamps or counters a loss is a jump in ``x``. Without, a packet assigned the
 index of a lost one arrives late by whole packet periods, and so do all later ones; :class:`ArrivalClock`

@@ -1,7 +1,7 @@
 """The connection manager: find, connect, start, stream, and survive disconnections, on bleak.
 
 One :class:`DeviceLink` per worn device. What it does, and the bleak pain points behind each step
-(``shared/STYLE.md``):
+(the bleak issue tracker and the field's practice):
 
 - **find** by service UUID and by name, with a scan (no scan while the session streams unless this
   device is missing; scans are serialised by the hub's lock);

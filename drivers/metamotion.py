@@ -1,6 +1,6 @@
 """MbientLab MetaMotion S (BMI270) / RL and R (BMI160): the MetaWear ``[module][register][payload]`` protocol.
 
-Facts and vectors: ``shared/protocols/mbientlab_metamotion.md``. Commands go to ``326a9001`` (write without
+Facts and vectors: ``docs/protocols/mbientlab_metamotion.md``. Commands go to ``326a9001`` (write without
 response), everything comes back on ``326a9006``. We stream accelerometer and gyroscope in packed mode
 (3 samples per notification) at 100 Hz. Notifications carry no time: sample times come from arrival
 times (:mod:`drivers.clock`). The chip (BMI160 or BMI270) decides register numbers; the start logic reads

@@ -1,6 +1,6 @@
 """Movesense with the ``gatt_sensordata_app`` firmware: the GATT SensorData Protocol (GSP).
 
-Facts and vectors: ``shared/protocols/movesense.md``. Commands ``[cmd][ref][data]`` go to ``34800001``
+Facts and vectors: ``docs/protocols/movesense.md``. Commands ``[cmd][ref][data]`` go to ``34800001``
 (with response); notifications ``[type][ref][data]`` come on ``34800002``. An IMU6 DATA message is
 ``u32 ms`` (time of the first sample) followed by all N acc vectors then all N gyro vectors (float32,
 m/s² and °/s). At 104 Hz a message does not fit one notification: the rest comes in a DATA_PART2 with

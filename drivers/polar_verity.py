@@ -1,6 +1,6 @@
 """Polar Verity Sense (and OH1, acc only): the Polar Measurement Data (PMD) service.
 
-Facts and vectors: ``shared/protocols/polar_verity_sense.md``. Commands go to the control point
+Facts and vectors: ``docs/protocols/polar_verity_sense.md``. Commands go to the control point
 ``fb005c81`` (write with response; answers come as indications on the same characteristic), frames
 come on ``fb005c82``: ``[type][u64 ns since 2000-01-01, of the LAST sample][frame type][samples]``,
 raw or delta-compressed. ACC and GYRO come in separate frames with their own device timestamps, so

@@ -1,6 +1,6 @@
 """Nordic Thingy:52: the raw-data characteristic of the Thingy Motion Service.
 
-Facts and vectors: ``shared/protocols/nordic_thingy52.md``. The motion config (``ef680401``, 9 bytes) sets
+Facts and vectors: ``docs/protocols/nordic_thingy52.md``. The motion config (``ef680401``, 9 bytes) sets
 the motion-processing rate; enabling notifications on ``ef680406`` starts the raw stream: 18 bytes of
 fixed point, acc Q6.10 g, gyro Q11.5 °/s, compass Q12.4 µT. No timestamps; the real rate is often
 below the configured one, so the sample clock estimates the rate from arrivals (wide tolerance).

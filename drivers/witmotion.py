@@ -1,6 +1,6 @@
 """WitMotion WT901BLECL / BWT901BLECL 5.0 / WT9011DCL: 20-byte ``55 61`` packets on ``ffe4``.
 
-Facts and vectors: ``shared/protocols/witmotion.md``. Streaming needs no start command; the return rate
+Facts and vectors: ``docs/protocols/witmotion.md``. Streaming needs no start command; the return rate
 is register 0x03 (``FF AA 03 <code> 00`` on ``ffe9``). Packets carry acc ±16 g, gyro ±2000 °/s and Euler
 angles, but no timestamp, counter or checksum: sample times come from arrival times
 (:mod:`drivers.clock`). Note the vendor UUID base ``…9a34fb`` (not the SIG ``…9b34fb``).

@@ -1,4 +1,4 @@
-"""Kinematic session simulator and sensor model (DESIGN.md §6); the simulated bleak backend lives in
+"""Kinematic session simulator and sensor model (docs/design.md §6); the simulated bleak backend lives in
 ``simulators.ble``.
 
     from simulators import Scenario, random_scenario, simulate

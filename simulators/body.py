@@ -85,7 +85,7 @@ def _random_mix(rng: np.random.Generator, weights: tuple[float, float, float]) -
 
 
 class BodyModel:
-    """The kinematic session model of DESIGN.md §6 for one :class:`~simulators.plan.SessionPlan`."""
+    """The kinematic session model of docs/design.md §6 for one :class:`~simulators.plan.SessionPlan`."""
 
     def __init__(self, plan: SessionPlan) -> None:
         self.plan = plan

@@ -1,4 +1,4 @@
-"""Segment frames, rotation helpers and the ground-truth angle definitions of DESIGN.md §5.
+"""Segment frames, rotation helpers and the ground-truth angle definitions of docs/design.md §5.
 
 Frames (see docs/simulator.md, "Coordinate systems"):
 
@@ -13,7 +13,7 @@ Rotations are :class:`scipy.spatial.transform.Rotation` objects that map vectors
 scipy stores quaternions as ``[x, y, z, w]``; the project boundary is ``[w, x, y, z]``: convert only
 with :func:`quat_wxyz` / :func:`rotation_from_wxyz`.
 
-Truth definitions (exactly DESIGN.md §5):
+Truth definitions (exactly docs/design.md §5):
 
 - elevation θ = angle of the forearm x-axis above the horizontal: ``asin(x_F · e_z)``;
 - wrist angles: the hand's rotation relative to the forearm, taken against the ``still`` pose,
@@ -106,7 +106,7 @@ def wrist_rotation(flexion_rad: FloatArray, deviation_rad: FloatArray, arm: str)
 def wrist_angles(hand_in_forearm: Rotation, arm: str) -> tuple[FloatArray, FloatArray]:
     """Flexion (+ palmar) and deviation (+ radial), radians, of a hand-relative-to-forearm rotation.
 
-    The intrinsic Y-then-Z split of DESIGN.md §5; the remaining twist about x is ignored.
+    The intrinsic Y-then-Z split of docs/design.md §5; the remaining twist about x is ignored.
     """
     angles = np.atleast_2d(hand_in_forearm.as_euler("YZX"))
     return angles[:, 0], arm_sign(arm) * angles[:, 1]

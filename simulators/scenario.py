@@ -8,7 +8,7 @@ stroke, per episode, ...) or whether it is a bound that per-item draws are clipp
 
 Load one from TOML or JSON with :meth:`Scenario.from_file`; unknown keys and bad values raise
 :class:`~coach.errors.ConfigError` naming the file and the dotted key (``strokes.cadence_spm``).
-:func:`random_scenario` draws a varied session covering DESIGN.md §6. ``docs/simulator.md`` lists every
+:func:`random_scenario` draws a varied session covering docs/design.md §6. ``docs/simulator.md`` lists every
 field (``python -m simulators.scenario`` prints the table).
 """
 
@@ -403,7 +403,7 @@ class BodySpec(_Section):
 
 @dataclass(frozen=True)
 class CalibrationSpec(_Section):
-    """The guided start of DESIGN.md §4: ``still`` then ``rotate``."""
+    """The guided start of docs/design.md §4: ``still`` then ``rotate``."""
 
     enabled: bool = _spec(True, kind="bool", doc="perform the still and rotate phases at the session start")
     in_meta: bool = _spec(
@@ -446,7 +446,7 @@ class CalibrationSpec(_Section):
 
 @dataclass(frozen=True)
 class StrokeSpec(_Section):
-    """Strokes of the massaging hand (DESIGN.md §6)."""
+    """Strokes of the massaging hand (docs/design.md §6)."""
 
     enabled: bool = _spec(True, kind="bool", doc="simulate strokes at all")
     cadence_spm: Span = _spec(
@@ -999,7 +999,7 @@ def span_bounds(span: Span) -> tuple[float, float]:
 
 
 def random_scenario(seed: int, **overrides: Any) -> Scenario:
-    """A varied session covering DESIGN.md §6, drawn from ``seed``, then ``overrides`` (as for
+    """A varied session covering docs/design.md §6, drawn from ``seed``, then ``overrides`` (as for
     :meth:`Scenario.replace`).
 
     Varied: arm, role combination, 50/100/200 Hz, good and cheap devices, mounting up to 30°, drops and

@@ -1,4 +1,4 @@
-"""Ground truth of a simulated session, with exactly the definitions of DESIGN.md §5.
+"""Ground truth of a simulated session, with exactly the definitions of docs/design.md §5.
 
 Posture at 10 Hz on ``t = k / 10`` (true session clock), from the model's segment orientations:
 

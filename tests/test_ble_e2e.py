@@ -35,7 +35,7 @@ DEVICE_TIME = {"polar-verity", "movesense", "coach-imu"}
 def _check_all_samples(world, dev, block, split_at_s: float | None = None) -> None:  # type: ignore[no-untyped-def]
     """Every sample that arrived intact comes out once, within quantisation, with its own time. With
     ``split_at_s`` (a reconnect) each connection is held to its own time offset: a new connection has
-    its own radio latency, the unobservable constant of DESIGN.md §8."""
+    its own radio latency, the unobservable constant of docs/design.md §8."""
     if split_at_s is not None:
         for part in (block.t_s < split_at_s, block.t_s >= split_at_s):
             sub = block.slice(int(np.argmax(part)), int(np.argmax(part)) + int(part.sum()))

@@ -1,4 +1,4 @@
-"""Cadence definitions (DESIGN.md §5) and the cue debounce."""
+"""Cadence definitions (docs/design.md §5) and the cue debounce."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@ decode error type (``coach.errors.DecodeError``) or a valid packet: never anothe
 hang, never a non-finite value.
 
 The seed is printed; pin it with ``COACH_FUZZ_SEED=<n>`` to replay a failure. Seed packets are written out
-here (from shared/protocols/), independent of the drivers' constants.
+here (from docs/protocols/), independent of the drivers' constants.
 """
 
 from __future__ import annotations

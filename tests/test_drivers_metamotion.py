@@ -1,4 +1,4 @@
-"""MetaMotion vectors of shared/protocols/mbientlab_metamotion.md §7 (decode and encode).
+"""MetaMotion vectors of docs/protocols/mbientlab_metamotion.md §7 (decode and encode).
 
 Expected values are the MetaWear SDK tests' assertions, compared with the SDK's own tolerance
 (0.1 % relative or 0.001 absolute, in the SDK's units: g, °/s, µT). Wire bytes are written out here.

@@ -1,4 +1,4 @@
-"""Movesense (GSP) and Nordic Thingy:52 vectors of shared/protocols/movesense.md §6 and
+"""Movesense (GSP) and Nordic Thingy:52 vectors of docs/protocols/movesense.md §6 and
 nordic_thingy52.md §6 (decode and encode). Wire constants are written out here."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Polar Verity Sense vectors of shared/protocols/polar_verity_sense.md §6 (decode and encode).
+"""Polar Verity Sense vectors of docs/protocols/polar_verity_sense.md §6 (decode and encode).
 
 Frames quoted from Polar's SDK tests, its PMD specification and real frames from GitHub issues. Wire
 constants are written out here, not imported.

@@ -1,4 +1,4 @@
-"""WitMotion vectors of shared/protocols/witmotion.md (§6 V1–V5), decode and encode.
+"""WitMotion vectors of docs/protocols/witmotion.md (§6 V1–V5), decode and encode.
 
 Wire constants here are written out from the protocol file, not imported from the driver.
 """

@@ -1,4 +1,4 @@
-"""Posture accuracy on simulated sessions, scored as DESIGN.md §9 says.
+"""Posture accuracy on simulated sessions, scored as docs/design.md §9 says.
 
 The latest ``posture`` event at each 10 Hz truth time over the active session (after calibration);
 ``null`` counts as wrong where the truth is observable. Targets (issue 2): elevated agreement ≥ 0.97

@@ -1,4 +1,4 @@
-"""DESIGN.md §9 scoring (benchmarks/scoring.py): matching, stroke figures, posture, latency, cadence."""
+"""docs/design.md §9 scoring (benchmarks/scoring.py): matching, stroke figures, posture, latency, cadence."""
 
 from __future__ import annotations
 

@@ -427,7 +427,7 @@ def test_mounting_stays_within_limits() -> None:
 
 @pytest.mark.slow
 def test_random_corpus_meets_the_distal_and_lowered_shares() -> None:
-    """DESIGN.md §9: ≥ 20 % distal strokes and ≥ 15 % of the (active) time lowered, on 30 seeds."""
+    """docs/design.md §9: ≥ 20 % distal strokes and ≥ 15 % of the (active) time lowered, on 30 seeds."""
     distal = total = 0
     lowered = samples = 0
     for seed in range(100, 130):

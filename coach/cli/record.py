@@ -1,5 +1,5 @@
 """``coach record --device ID --role treated [--device ID --role hand ...] -o trace.csv``: record a
-``coach-trace`` v1 from BLE IMUs, with the guided calibration of DESIGN.md §4.
+``coach-trace`` v1 from BLE IMUs, with the guided calibration of docs/design.md §4.
 
 Once every device streams, the recording's t = 0 starts; prompts on stderr ask for the ``still`` pose and
 then the ``rotate`` turns at fixed times, and those times go into ``meta.calibration``. The file is opened

@@ -1,6 +1,6 @@
 """``coach replay TRACE``: run a recorded or simulated trace through the pipeline.
 
-stdout carries the JSON-Lines events of DESIGN.md §7 and nothing else; everything for people (warnings,
+stdout carries the JSON-Lines events of docs/design.md §7 and nothing else; everything for people (warnings,
 ``--summary``'s table, the progress bar on a terminal) goes to stderr. The file is streamed in chunks,
 so memory stays flat on hour-long traces. Therapist commands recorded next to the trace
 (``<trace>.commands.jsonl``, one JSON object per line with its ``t``) are applied at their times.

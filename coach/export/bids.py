@@ -11,7 +11,7 @@ coach emitted ``<session>.events.jsonl``; a trace without them gets its events b
 One tracking system per sensor role (each IMU has its own clock and rate). Channels: LATENCY (the
 sample time on the session clock, s, since samples are not exactly periodic), ACCEL x/y/z (m/s^2),
 GYRO x/y/z (rad/s), MAGN x/y/z (uT) and pressure as MISC (Pa) where the sensor has them, in the
-sensor frame (DESIGN.md §3). Events: strokes (onset = contact start, duration = the glide), cues,
+sensor frame (docs/design.md §3). Events: strokes (onset = contact start, duration = the glide), cues,
 session states, posture changes of ``elevated``/``wrist_neutral``, and the calibration phases
 (``calibration_still``, ``calibration_rotate``) from the trace's metadata. Labels are the ids
 reduced to letters and digits (BIDS labels allow no ``-``/``_``); ``participants.tsv`` keeps the

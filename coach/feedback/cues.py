@@ -1,4 +1,4 @@
-"""Debounced coaching cues (DESIGN.md §5: a state must hold ≥ 1 s before a cue, a cue repeats at most
+"""Debounced coaching cues (docs/design.md §5: a state must hold ≥ 1 s before a cue, a cue repeats at most
 every 10 s, and cues stay quiet during calibration).
 
 The pipeline hands each span's condition arrays (one value per decision point) to :class:`CueEngine`,

@@ -4,7 +4,7 @@ left, the latest cue, sensor links and battery, and the link to the therapist.
 On a terminal (also over SSH: plain VT100 cursor moves, ASCII only) a small panel is redrawn in place
 at most 4 times a second, with cues and prompts scrolling above it. Anywhere else (a pipe, a log file,
 ``coach demo`` in CI) it prints one line per cue, prompt or state change and a status line every few
-seconds. It writes to stderr by default: stdout is for JSON Lines only (DESIGN.md §7).
+seconds. It writes to stderr by default: stdout is for JSON Lines only (docs/design.md §7).
 """
 
 from __future__ import annotations

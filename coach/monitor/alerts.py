@@ -6,7 +6,7 @@
   fingertips;
 - ``sensor_lost``: a sensor's link is down while a session runs; ``coach_offline``: the coach's last will
   arrived in the middle of a session;
-- ``screening_blocked``: the screening questions stopped the session (DESIGN.md §1);
+- ``screening_blocked``: the screening questions stopped the session (docs/design.md §1);
 - ``missed_sessions``: a patient who did sessions in the last ``missed_active_days`` stayed below the
   prescribed sessions per day on each of the last ``missed_days`` full days;
 - ``swelling_not_improving``: over the last ``swelling_window_days``, at least ``swelling_min_reports``

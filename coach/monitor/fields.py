@@ -202,7 +202,7 @@ def _wall(doc: Mapping[str, Any], where: str) -> None:
 
 
 def check_event(event: Mapping[str, Any]) -> None:
-    """The common fields of every event, then those of its type (DESIGN.md §7 and docs/mqtt.md)."""
+    """The common fields of every event, then those of its type (docs/design.md §7 and docs/mqtt.md)."""
     typ = event.get("type")
     if not isinstance(typ, str) or not NAME_PATTERN.match(typ):
         raise _fail("event type", f"must be a snake_case name, not {_show(typ)}")
@@ -319,7 +319,7 @@ def check_status(status: Mapping[str, Any]) -> None:
     """The retained status (docs/mqtt.md): state, session, wall_utc, sensors, times, flags."""
     where = "status"
     state = status.get("state")
-    # DESIGN.md §7 lists no closed set of status states: any short snake_case name is kept, so a new
+    # docs/design.md §7 lists no closed set of status states: any short snake_case name is kept, so a new
     # state never hides the sensors.
     if not isinstance(state, str) or not NAME_PATTERN.match(state) or len(state) > 32:
         raise _fail(f"{where} state", "must be a short string (e.g. active, finished, offline)")

@@ -1,4 +1,4 @@
-"""What the monitor accepts from MQTT: topic parsing and payload validation (DESIGN.md §7).
+"""What the monitor accepts from MQTT: topic parsing and payload validation (docs/design.md §7).
 
 Every message becomes one typed record, or a :class:`MessageError` naming the topic and the reason;
 nothing here raises anything else for any input bytes (``tests/test_monitor_fuzz.py`` throws generated
@@ -57,7 +57,7 @@ TOPIC_ROOT: Final = "coach/v1"
 MAX_PAYLOAD_BYTES: Final = 64 * 1024
 #: Status states: the session states plus what a coach reports outside a session.
 STATUS_STATES: Final = (*STATES, "idle", "offline")
-#: Event type carrying the patient's after-session log (DESIGN.md §1): pain and swelling, 0–10 each,
+#: Event type carrying the patient's after-session log (docs/design.md §1): pain and swelling, 0–10 each,
 #: in ``pain_0_10`` and ``swelling_0_10`` (the summary carries the same two fields).
 SELF_REPORT_TYPE: Final = "self_report"
 SELF_REPORT_FIELDS: Final = ("pain_0_10", "swelling_0_10")
@@ -156,7 +156,7 @@ _DECODER: Final = json.JSONDecoder(parse_constant=_refuse_constant)
 
 
 def validate_event(topic: str, event: dict[str, Any], *, tree_checked: bool = False) -> None:
-    """Check one event's fields against DESIGN.md §7; unknown types pass with their common fields.
+    """Check one event's fields against docs/design.md §7; unknown types pass with their common fields.
     ``tree_checked``: the whole-payload limits were checked already (:func:`parse_message`)."""
     try:
         if not tree_checked:

@@ -57,7 +57,7 @@ DEFAULT_TARGETS: Final = {
     "max_spm": DEFAULT_SETTINGS["cadence_max_spm"],
     **{k: DEFAULT_SETTINGS[k] for k in ("elevation_margin_m", "wrist_flexion_deg", "wrist_deviation_deg")},
 }
-#: Body defaults of DESIGN.md §5 (elbow supported at heart level, forearm 0.26 m), for margin <-> angle.
+#: Body defaults of docs/design.md §5 (elbow supported at heart level, forearm 0.26 m), for margin <-> angle.
 FOREARM_LENGTH_M: Final = 0.26
 ELBOW_TO_HEART_M: Final = 0.0
 

@@ -1,4 +1,4 @@
-"""Targets and commands a therapist sends to a patient's coach (DESIGN.md §7 ``targets`` and ``cmd``).
+"""Targets and commands a therapist sends to a patient's coach (docs/design.md §7 ``targets`` and ``cmd``).
 
 The arguments are checked with the coach's own validators (:data:`coach.commands.COMMANDS`), so
 the monitor never sends what the coach would refuse; every command is signed with the patient's

@@ -38,7 +38,7 @@ from coach.mqtt.commands import NEXT_SESSION
 log = logging.getLogger("coach.monitor.web")
 
 COOKIE: Final = "coach_session"
-#: Commands a therapist may send from the patient page besides targets (DESIGN.md §7 ``cmd``).
+#: Commands a therapist may send from the patient page besides targets (docs/design.md §7 ``cmd``).
 PAGE_COMMANDS: Final = ("clear_screening", "pause", "resume", "stop")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

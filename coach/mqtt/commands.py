@@ -1,4 +1,4 @@
-"""Therapist commands on ``coach/v1/<p>/cmd`` (DESIGN.md §7): the wire envelope, signing and verification.
+"""Therapist commands on ``coach/v1/<p>/cmd`` (docs/design.md §7): envelope, signing and verification.
 
 A command is ``{"id", "cmd", "args", "issued_at", "expires_at", "session", "by", "sig"}``. ``session``
 binds it to one session (its id) or, explicitly, to ``"next"``: the first session that receives it.

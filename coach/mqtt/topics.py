@@ -1,4 +1,4 @@
-"""MQTT topic names of DESIGN.md §7, built from validated pseudonymous ids (:mod:`coach.ids`: one
+"""MQTT topic names of docs/design.md §7, built from validated pseudonymous ids (:mod:`coach.ids`: one
 topic level each, so a topic can never widen a subscription or an ACL pattern)."""
 
 from __future__ import annotations

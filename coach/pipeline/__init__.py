@@ -1,4 +1,4 @@
-"""The streaming pipeline: IMU samples in, coaching events (DESIGN.md §7) out.
+"""The streaming pipeline: IMU samples in, coaching events (docs/design.md §7) out.
 
     pipeline = SessionPipeline(meta, PipelineConfig(posture_hz=1))
     events = pipeline.feed(block)            # any block size, any role interleaving
@@ -14,7 +14,7 @@ past the point have arrived, or its gap is proven by the clock). So every output
 samples, never on block sizes or on when ``advance`` was called: a live session and a replay of its
 trace give the same events, and feeding a trace in chunks of any size gives exactly the same events as
 one pass. An event's ``t`` is the decision time it describes; the pipeline never waits more than one
-grid step plus the gap limit (``max_gap_s``) past it, well inside the 0.5 s of DESIGN.md §7.
+grid step plus the gap limit (``max_gap_s``) past it, well inside the 0.5 s of docs/design.md §7.
 
 Roles. ``treated`` holds the clock; ``hand`` and ``stroker`` when the trace has them (``meta.sensors``
 or their first sample). A role that falls silent has a gap: once the clock (or another sample of that
@@ -22,7 +22,7 @@ role) is ``max_gap_s`` past its last sample its grid points are missing, so it d
 others; its posture fields are null inside the gap. A ``treated`` gap longer than ``pause_after_s``
 pauses the session (``state`` paused, then active when samples return).
 
-Calibration (DESIGN.md §4): from the ``meta`` phases, or phases detected in the stream
+Calibration (docs/design.md §4): from the ``meta`` phases, or phases detected in the stream
 (:mod:`calibration.phases`), or none (``nominal``: device axes are segment axes). Until it ends the
 session is ``calibrating``: posture fields are null and cues are quiet. The filters start then, with
 the ``still`` gyro bias, over everything buffered since the first sample. See docs/signal.md.

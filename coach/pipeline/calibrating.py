@@ -1,4 +1,4 @@
-"""The calibrating state of a session (DESIGN.md §4): when it ends, what it found, what it sets up.
+"""The calibrating state of a session (docs/design.md §4): when it ends, what it found, what it sets up.
 
 Three ways to the sensor-to-segment alignment, by ``mounting``:
 

@@ -1,9 +1,9 @@
 """What the person hears about their strokes and posture over a span: stroke and cadence events, cues.
 
-Each decided stroke becomes a ``stroke`` event and, when the live cadence of DESIGN.md §5 is known, a
+Each decided stroke becomes a ``stroke`` event and, when the live cadence of docs/design.md §5 is known, a
 ``cadence`` event; a distal stroke while the session is active brings the ``stroke_toward_elbow`` cue.
 Per decision point, the posture and the cadence in force decide the held cues (``raise_hand``,
-``straighten_wrist``, ``slower``, ``faster``), and the active time the time cues (DESIGN.md §5 debounce:
+``straighten_wrist``, ``slower``, ``faster``), and the active time the time cues (docs/design.md §5 debounce:
 :class:`coach.feedback.cues.CueEngine`). Everything counted goes to the summary.
 """
 

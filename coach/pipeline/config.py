@@ -18,14 +18,14 @@ class PipelineConfig:
     """How a :class:`SessionPipeline` runs. ``None`` means: from ``meta``, else the default.
 
     Attributes:
-        posture_hz: rate of the regular ``posture`` events (DESIGN.md §7; default 1).
+        posture_hz: rate of the regular ``posture`` events (docs/design.md §7; default 1).
         mounting: ``meta`` | ``auto`` | ``nominal``; ``None``: ``meta`` when the trace has calibration
             times, else ``auto``.
         elevation_margin_m, wrist_flexion_deg, wrist_deviation_deg: posture limits
             (``meta.thresholds``, else 0.05 m, 15°, 10°).
         cadence_min_spm, cadence_max_spm: cadence range for the ``faster`` / ``slower`` cues
             (``meta.cadence_spm`` ``{"min_spm", "max_spm"}``, else 8 and 40 strokes/min, the range of
-            DESIGN.md §6).
+            docs/design.md §6).
         target_duration_s: session target for the time cues (``meta.target_duration_s``, else none).
         state_events: emit ``state`` events (calibrating → active ⇄ paused → finished).
         cues: emit ``cue`` events.
@@ -37,7 +37,7 @@ class PipelineConfig:
         max_gap_s: samples further apart than this are a gap (no interpolation across it).
         pause_after_s: a ``treated`` gap longer than this pauses the session.
         reset_gap_s: a gap longer than this restarts the orientation filter (bias and heading kept).
-        cue_hold_s, cue_repeat_s: cue debounce (DESIGN.md §5: 1 s and 10 s).
+        cue_hold_s, cue_repeat_s: cue debounce (docs/design.md §5: 1 s and 10 s).
     """
 
     posture_hz: float = 1.0

@@ -60,7 +60,7 @@ def null_posture(t_s: float) -> PostureEvent:
 
 class PostureEvents:
     """``posture`` events on the grid ``t = k / posture_hz`` and at once whenever ``elevated`` or
-    ``wrist_neutral`` changes (DESIGN.md §7)."""
+    ``wrist_neutral`` changes (docs/design.md §7)."""
 
     def __init__(self, posture_every: int, dt_s: float) -> None:
         self.posture_every = posture_every

@@ -2,7 +2,7 @@
 
 :class:`LiveSession` drives the whole flow for one person:
 
-1. **screening** (DESIGN.md §1): the contraindication questions; any "yes" (or no answer) blocks and
+1. **screening** (docs/design.md §1): the contraindication questions; any "yes" (or no answer) blocks and
    tells the person to consult a clinician, unless a therapist's signed ``clear_screening`` is valid
    (now, or arriving while the coach waits);
 2. **calibrating**: guided ``still`` and ``rotate`` prompts with checks and retries

@@ -1,4 +1,4 @@
-"""Guided calibration at the start of a live session (DESIGN.md §4): prompts and checks.
+"""Guided calibration at the start of a live session (docs/design.md §4): prompts and checks.
 
 1. ``still``: "rest your arm raised, palm down, and hold still". Done when every sensor has been still
    for ``still_s`` (3 s), "still" as the pipeline's phase detector defines it (calibration.phases: small

@@ -5,7 +5,7 @@ Files, for a session id ``S`` in the recording folder (pseudonymous names only):
 
 - ``S.csv``: the trace; its ``meta`` carries the calibration times found by the guided calibration,
   the sensors, the arm and body, the target duration, cadence range and thresholds in force at the
-  start (DESIGN.md §7);
+  start (docs/design.md §7);
 - ``S.commands.jsonl``: every command applied to the pipeline with its ``t`` (therapist commands, and
   the coach's own pauses while a sensor was lost), in the form ``coach replay`` reads;
 - ``S.events.jsonl``: every event as published; ``S.summary.json``: the summary.

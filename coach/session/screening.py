@@ -1,4 +1,4 @@
-"""Safety screening before a session (DESIGN.md §1): the contraindication questions.
+"""Safety screening before a session (docs/design.md §1): the contraindication questions.
 
 Any "yes" blocks the session and tells the person to consult a clinician. Only a therapist's signed
 ``clear_screening`` command (verified, audited; see :mod:`coach.mqtt.commands`) lets a session start

@@ -1,4 +1,4 @@
-"""Cadence, as defined in DESIGN.md §5 (pure functions of stroke start times).
+"""Cadence, as defined in docs/design.md §5 (pure functions of stroke start times).
 
 - A *bout* is a run of strokes whose start-to-start gaps are all under 10 s.
 - Active stroking time = Σ over bouts of (last start − first start + the bout's median start-to-start

@@ -1,4 +1,4 @@
-"""Forearm elevation and the elevated check (DESIGN.md §5).
+"""Forearm elevation and the elevated check (docs/design.md §5).
 
 θ is the angle of the forearm x axis above the horizontal (positive: hand higher than elbow). The
 wrist's height over the heart is ``h = elbow_to_heart_m + forearm_length_m · sin θ``; the forearm is
@@ -13,7 +13,7 @@ import numpy.typing as npt
 from coach.samples import FloatArray
 from coach.trace.meta import Body
 
-#: DESIGN.md §5 default: the wrist at least 5 cm above the heart.
+#: docs/design.md §5 default: the wrist at least 5 cm above the heart.
 DEFAULT_ELEVATION_MARGIN_M = 0.05
 
 

@@ -1,6 +1,6 @@
 """Orientation of one sensor with VQF (the C++ ``vqf.VQF``, online, state carried across blocks).
 
-The filter runs in 6D (gyroscope + accelerometer): magnetometers on a wrist are disturbed (DOMAIN.md
+The filter runs in 6D (gyroscope + accelerometer): magnetometers on a wrist are disturbed (docs/domain.md
 §2) and the posture checks need only the inclination. ``updateBatch`` loops over the samples in
 compiled code; this wrapper adds what a stream with gaps needs:
 

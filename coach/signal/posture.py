@@ -1,7 +1,7 @@
 """Posture on the pipeline's decision grid: elevation, forearm roll, wrist angles and their checks.
 
 :class:`PostureEstimator` turns the filtered orientations of ``treated`` (and ``hand``) into the
-posture quantities of DESIGN.md §5 at the decision times of one span, vectorised over the span. The
+posture quantities of docs/design.md §5 at the decision times of one span, vectorised over the span. The
 only state carried between spans is the relative heading of the hand sensor (a
 :class:`~coach.signal.wrist.HeadingOffsetTracker` updated once per block of decision points, about one
 second), so any split of the session into spans gives the same numbers.
@@ -39,7 +39,7 @@ E_Z = np.array([0.0, 0.0, 1.0])
 
 @dataclass(slots=True)
 class Thresholds:
-    """The posture limits in force (DESIGN.md §5 defaults; meta, config or therapist commands change them)."""
+    """The posture limits in force (docs/design.md §5 defaults; meta, config or commands change them)."""
 
     elevation_margin_m: float = 0.05
     wrist_flexion_deg: float = 15.0

@@ -1,7 +1,7 @@
 """Vectorised unit-quaternion helpers, scalar first ``[w, x, y, z]``.
 
 A quaternion ``q`` rotates a sensor-frame vector into the earth frame: ``v_E = q ⊗ v_S ⊗ q*``
-(DESIGN.md §3). Every function takes arrays of shape ``(n, 4)`` / ``(n, 3)`` (or a single ``(4,)`` /
+(docs/design.md §3). Every function takes arrays of shape ``(n, 4)`` / ``(n, 3)`` (or a single ``(4,)`` /
 ``(3,)``, broadcast) and works on all rows at once, so the pipeline never loops over samples in Python.
 """
 

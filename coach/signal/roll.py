@@ -3,7 +3,7 @@
 The roll angle of the forearm is where gravity lies around its long axis: ``φ = atan2(up_y, up_z)``
 with ``up`` the earth's up direction in the forearm segment frame (0 when the dorsal z axis is up,
 palm down). It needs no heading, so it does not drift. Reported against the ``still`` pose and signed
-so that **positive = supination on either arm** (DESIGN.md §5): on a right forearm (+y radial,
+so that **positive = supination on either arm** (docs/design.md §5): on a right forearm (+y radial,
 thumb side) supination turns +y upward, a positive rotation about +x; on a left forearm it is the
 opposite. See docs/coordinate_systems.md for the sign table.
 

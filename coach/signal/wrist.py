@@ -1,6 +1,6 @@
 """Wrist angles from a forearm and a hand sensor, and the heading drift between them.
 
-Angles (DESIGN.md §5). The hand's rotation relative to the forearm, ``R_w = R_F⁻¹ · R_H`` (segment
+Angles (docs/design.md §5). The hand's rotation relative to the forearm, ``R_w = R_F⁻¹ · R_H`` (segment
 frames, the hand frame made to coincide with the forearm frame in the ``still`` pose), is split as
 intrinsic Y-then-Z, ``R_w = R_y(β) · R_z(γ)``:
 
@@ -34,7 +34,7 @@ from coach.samples import FloatArray
 from coach.signal import quaternion as quat
 from coach.signal.roll import arm_sign
 
-#: DESIGN.md §5 defaults; a therapist may change them.
+#: docs/design.md §5 defaults; a therapist may change them.
 DEFAULT_FLEXION_LIMIT_DEG = 15.0
 DEFAULT_DEVIATION_LIMIT_DEG = 10.0
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Final
 
-#: ``|t|`` in seconds: a trace is one session on one clock starting near 0 (DESIGN.md §7), so a day
+#: ``|t|`` in seconds: a trace is one session on one clock starting near 0 (docs/design.md §7), so a day
 #: is plenty; a wall-clock time (Unix seconds, ~1.7e9) or a device's uptime in µs is refused here.
 MAX_ABS_TIME_S: Final = 86_400.0
 #: Longest data row, in characters (a row of every column at full precision is under 200).

@@ -1,4 +1,4 @@
-"""The ``meta`` object of a `coach-trace` v1 file (DESIGN.md §7), with typed accessors.
+"""The ``meta`` object of a `coach-trace` v1 file (docs/design.md §7), with typed accessors.
 
 Every key is optional and unknown keys are kept, so a trace rewritten by this package keeps what
 another tool put there. Accessors validate on read and raise :class:`~coach.errors.ValidationError`
@@ -18,7 +18,7 @@ from coach.errors import ValidationError
 from coach.samples import MAX_RATE_HZ, MIN_RATE_HZ
 from coach.trace.limits import MAX_ABS_TIME_S
 
-#: Defaults of DESIGN.md §5: elbow supported at heart level, a 26 cm forearm.
+#: Defaults of docs/design.md §5: elbow supported at heart level, a 26 cm forearm.
 DEFAULT_FOREARM_LENGTH_M = 0.26
 DEFAULT_ELBOW_TO_HEART_M = 0.0
 

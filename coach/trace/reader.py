@@ -1,4 +1,4 @@
-"""Readers for `coach-trace` v1 files (DESIGN.md §7).
+"""Readers for `coach-trace` v1 files (docs/design.md §7).
 
 Two ways in, one parser underneath:
 

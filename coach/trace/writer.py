@@ -1,4 +1,4 @@
-"""Writer for `coach-trace` v1 files (DESIGN.md §7).
+"""Writer for `coach-trace` v1 files (docs/design.md §7).
 
 Rows go out in time order with sensors interleaved. :meth:`TraceWriter.write_blocks` merges blocks of
 several roles by time (stable, so equal times keep role order). Every write is flushed, so a session

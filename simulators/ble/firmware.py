@@ -1,5 +1,5 @@
 """Simulated firmware of every supported device: GATT table, answers to the start/stop writes, and
-byte-exact notifications (the layouts of ``shared/protocols/`` and ``docs/coach-imu-firmware.md``).
+byte-exact notifications (the layouts of ``docs/protocols/`` and ``docs/coach-imu-firmware.md``).
 
 The encoders here are written from the protocol documents, separately from the drivers' decoders, so
 the end-to-end tests check one against the other. UUID strings are shared with the drivers (they are

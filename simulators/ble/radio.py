@@ -28,7 +28,7 @@ class RadioModel:
         interval_s: connection interval (7.5 ms … 4 s; 15–30 ms typical for phones and PCs).
         per_event: notifications per connection event before the rest wait for the next one.
         min_latency_s: fixed part of the delay (firmware processing, radio, HCI): unobservable, the
-            "constant per-device radio latency" of DESIGN.md §8.
+            "constant per-device radio latency" of docs/design.md §8.
         jitter_mean_s: mean of the exponential host-side delay after reception.
         drop_rate: probability that a notification is lost.
         stall_every_s: mean time between stalls (0: never); stalls start at random (Poisson).

@@ -14,7 +14,7 @@ Per session (drawn from the seed):
   glide, pivoting on the contact, so the wrist sensor (5–15 cm from the contact) swings on an arc;
 - **returns in light contact**: 15–50 % of the returns inside a bout slide back on the skin with
   0.3–1.5 N (a return, not a stroke: labelled under ``returns``); 3–12 % are pressed (≥ 2 N): such a
-  return is a stroke the other way (DESIGN.md §5) and is labelled as one.
+  return is a stroke the other way (docs/design.md §5) and is labelled as one.
 """
 
 from __future__ import annotations

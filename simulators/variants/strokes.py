@@ -21,7 +21,7 @@ from coach.samples import FloatArray
 
 BoolArray = npt.NDArray[np.bool_]
 
-#: Stroke regions of a session (DESIGN.md §5), as written in the labels.
+#: Stroke regions of a session (docs/design.md §5), as written in the labels.
 REGIONS: tuple[str, ...] = ("finger", "between_fingers", "back_of_hand", "palm", "forearm")
 
 #: The baseline plan's columns, in :class:`~simulators.plan.StrokePlan` order.

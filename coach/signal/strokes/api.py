@@ -19,7 +19,7 @@ The call sequence
    state, e.g. ``sosfilt`` with ``zi``, and pending candidates across calls; test it with hypothesis
    over span lengths, as ``tests/test_pipeline_chunks.py`` does for the pipeline).
 3. ``finish(t_end_s)`` once at the end of input: return the strokes whose contact has ended but that
-   were not yet reported; a stroke still in contact is dropped (DESIGN.md §7).
+   were not yet reported; a stroke still in contact is dropped (docs/design.md §7).
 
 What comes back
 ---------------
@@ -49,7 +49,7 @@ from coach.samples import FloatArray
 BoolArray = npt.NDArray[np.bool_]
 Direction = Literal["proximal", "distal", "unknown"]
 
-#: DESIGN.md §7: a stroke event comes no later than this after the stroke's end.
+#: docs/design.md §7: a stroke event comes no later than this after the stroke's end.
 MAX_STROKE_LATENCY_S: Final = 0.5
 
 
@@ -135,7 +135,7 @@ class StrokeContext:
 
 @dataclass(frozen=True, slots=True)
 class Stroke:
-    """One detected stroke (DESIGN.md §5: contact start and end of one glide).
+    """One detected stroke (docs/design.md §5: contact start and end of one glide).
 
     Attributes:
         t_start_s: start of contact.

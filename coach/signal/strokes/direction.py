@@ -1,4 +1,4 @@
-"""Stroke detection, stage 3: which way a committed contact went (DESIGN.md §6).
+"""Stroke detection, stage 3: which way a committed contact went (docs/design.md §6).
 
 Evidence from ``treated`` alone:
 

@@ -5,7 +5,7 @@ are filtered sample by sample (``scipy.signal.sosfilt`` with carried state) and 
 ``k = round(rate_hz / 10)`` samples (0.1 s at 50, 100 and 200 Hz). Frames are counted from the role's
 first sample, so the frames and every value in them are the same whatever the span boundaries are.
 
-What a ``treated`` frame holds (DESIGN.md §6, the physics of a stroke):
+What a ``treated`` frame holds (docs/design.md §6, the physics of a stroke):
 
 - ``hf``: log mean power of the linear acceleration above ``min(15 Hz, 0.55 · Nyquist)``: the rubbing
   vibration (20–40 Hz) while in contact; tremor (8–12 Hz) stays mostly below the band.

@@ -1,7 +1,7 @@
 """Stroke detection, stage 2: frames → scored candidate contacts (segments).
 
 A candidate contact is a run of frames ``[a, b)`` lasting :data:`D_MIN`–:data:`D_MAX` frames
-(0.3–5 s; DESIGN.md §6 gives 0.8–4 s). Every candidate gets a vector of physical evidence
+(0.3–5 s; docs/design.md §6 gives 0.8–4 s). Every candidate gets a vector of physical evidence
 (:func:`segment_features`): vibration inside against just before and after, the pitch dip and its
 steps, the drag transients at both ends, transients and vibration valleys inside (two strokes merged),
 large rotations (fidgets, posture changes), the vertical push and release, duration. A small neural
@@ -534,7 +534,7 @@ def segment_logits(
     ``bias`` (and ``bias_stroker`` for the stroker model) shift the log-odds: the prior of a stroke.
 
     ``quiet_max``: a stroke is made on a supported forearm that is quiet between strokes (the return,
-    DESIGN.md §6). A candidate before which the limb was never as quiet as before the training strokes
+    docs/design.md §6). A candidate before which the limb was never as quiet as before the training strokes
     (continuous handling of the sensor) is not a stroke, whatever the network says.
     """
     shape = batch.ok.shape
