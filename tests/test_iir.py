@@ -56,6 +56,7 @@ def test_sosfilt_in_pieces_is_scipy_sosfilt_bit_for_bit(rate: float) -> None:
             y_ours, zi_ours = iir.sosfilt(sos, x[a:b], zi_ours)
             y_ref, zi_ref = scipy.signal.sosfilt(sos, x[a:b], axis=0, zi=zi_ref)
             assert y_ours.shape == y_ref.shape and y_ours.strides == y_ref.strides
+            assert zi_ours.strides == zi_ref.strides
             assert np.array_equal(y_ours, y_ref) and np.array_equal(zi_ours, zi_ref)
 
 

@@ -88,6 +88,13 @@ def sosfilt(sos: FloatArray, x: FloatArray, zi: FloatArray) -> tuple[FloatArray,
     n_sections = sos.shape[0]
     if sos.ndim != 2 or sos.shape[1] != 6 or zi.shape != (n_sections, 2, *x.shape[1:]) or x.ndim < 1:
         raise ValueError(f"sosfilt: sos {sos.shape}, x {x.shape} and zi {zi.shape} do not fit")
+    if x.ndim == 2:
+        # The same copies and views as below, as plain transposes (this runs per span, live: every
+        # few samples, so the generic axis juggling would cost more than the filtering).
+        work = np.array(x.T, np.float64, order="C")
+        state = np.ascontiguousarray(zi.transpose(2, 0, 1))
+        kernel(sos, work, state)
+        return work.T, state.transpose(1, 2, 0)
     # What scipy.signal.sosfilt does around its compiled loop, for axis=0, step by step.
     state = np.moveaxis(zi.copy(), (0, 1), (-2, -1))
     work = np.moveaxis(x, 0, -1)
