@@ -289,7 +289,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--update-baseline", action="store_true", help="write these figures as the baseline")
     ap.add_argument("--json", type=Path, help="also write the figures here")
     args = ap.parse_args(argv)
-    figures: dict[str, Any] = {}
+    figures: dict[str, Any] = {"load_average_at_start": os.getloadavg()[0]}
     print(
         f"settings: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; median of {args.reps} "
         "alternating runs; CPU = user + system of the child process",
