@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Iterator
-from importlib import resources
 from pathlib import Path
 
 from coach.errors import CoachError
@@ -51,6 +50,8 @@ def run(args: argparse.Namespace) -> int:
     from coach.event_schema.stream import check
 
     if args.schema_dir:
+        from importlib import resources
+
         print(resources.files("coach.event_schema"))
         return 0
     if args.max_problems < 1:

@@ -15,9 +15,6 @@ arguments. An enrolment secret is shown once on stdout, or written to a 0600 fil
 from __future__ import annotations
 
 import argparse
-import asyncio
-import getpass
-import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -164,6 +161,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _read_password(args: argparse.Namespace) -> str:
     if args.password_stdin:
         return sys.stdin.readline().rstrip("\r\n")
+    import getpass
+
     first = getpass.getpass("Password: ")
     if getpass.getpass("Again: ") != first:
         from coach.errors import ValidationError
@@ -277,6 +276,9 @@ def _print_accounts(data: dict[str, list[dict[str, Any]]]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import asyncio  # here, not at the top: `coach --help` loads this module
+    import logging
+
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

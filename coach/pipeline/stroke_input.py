@@ -31,6 +31,9 @@ from coach.signal.strokes.api import (
 from coach.units import GRAVITY_MPS2
 
 _EPS: Final = 1e-9
+_E_X: Final = np.array([1.0, 0.0, 0.0])
+_E_Z: Final = np.array([0.0, 0.0, 1.0])
+_GRAVITY_EARTH: Final = np.array([0.0, 0.0, GRAVITY_MPS2])
 
 
 def load_default_detector() -> DetectorFactory | None:
@@ -54,10 +57,20 @@ class StrokeInput:
     def __init__(self, choice: str | DetectorFactory | None) -> None:
         self.factory = resolve_detector(choice)
         self.detector: StrokeDetector | None = None
-        #: Per role, the sensor-to-segment rotation (rows: sensor axes in segment axes).
-        self.mounts: dict[str, FloatArray] = {}
+        self._mounts: dict[str, FloatArray] = {}
+        self._mount_q: dict[str, tuple[FloatArray, FloatArray]] = {}  # per role: (matrix, quaternion)
         #: Strokes whose decision time broke the slot contract (clamped).
         self.contract_violations = 0
+
+    @property
+    def mounts(self) -> dict[str, FloatArray]:
+        """Per role, the sensor-to-segment rotation (rows: sensor axes in segment axes)."""
+        return self._mounts
+
+    @mounts.setter
+    def mounts(self, value: dict[str, FloatArray]) -> None:
+        self._mounts = value
+        self._mount_q = {}
 
     def attach(self, context: StrokeContext) -> None:
         if self.factory is not None:
@@ -100,10 +113,7 @@ class StrokeInput:
         pos_c = np.minimum(pos, max(len(buf) - 1, 0))
         valid = (pos < len(buf)) & (buf.k[pos_c] == k) if len(buf) else np.zeros(n, bool)
         src = pos_c[valid]
-        m = self.mounts.get(stream.role, np.eye(3))
-        if stream.role == "stroker":
-            m = np.eye(3)
-        mq = quat.from_matrix(m)
+        m, mq = self._mount(stream.role)
 
         def full(width: int) -> FloatArray:
             return np.full((n, width), np.nan)
@@ -112,8 +122,17 @@ class StrokeInput:
         acc[valid] = buf.acc_mps2[src] @ m
         gyr[valid] = (buf.gyr_rps[src] - buf.bias_rps[src]) @ m
         q[valid] = quat.multiply(buf.quat[src], mq)
-        up = quat.rotate_inverse(q, np.array([0.0, 0.0, 1.0]))
-        x_earth = quat.rotate(q, np.array([1.0, 0.0, 0.0]))
-        lin = quat.rotate(q, acc) - np.array([0.0, 0.0, GRAVITY_MPS2])
+        up = quat.rotate_inverse(q, _E_Z)
+        x_earth = quat.rotate(q, _E_X)
+        lin = quat.rotate(q, acc) - _GRAVITY_EARTH
         elev = np.degrees(np.arcsin(np.clip(up[:, 0], -1.0, 1.0)))
         return RoleSignals(stream.role, rate, t0 + k / rate, valid, acc, gyr, q, up, x_earth, lin, elev)
+
+    def _mount(self, role: str) -> tuple[FloatArray, FloatArray]:
+        """The role's mount matrix and its quaternion, computed once per calibration (the stroker's
+        signals stay in its sensor frame)."""
+        cached = self._mount_q.get(role)
+        if cached is None:
+            m = np.eye(3) if role == "stroker" else self._mounts.get(role, np.eye(3))
+            cached = self._mount_q[role] = (m, quat.from_matrix(m))
+        return cached

@@ -14,13 +14,25 @@ from coach.samples import FloatArray
 IDENTITY: FloatArray = np.array([1.0, 0.0, 0.0, 0.0])
 
 
+def _broadcast(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
+    """``np.broadcast_shapes(a, b)``, quick for the usual cases (these run per span, live: every
+    few samples, where ``np.broadcast_shapes`` alone costs more than the arithmetic)."""
+    if a == b:
+        return a
+    if len(b) == 1 and a[-1:] == b:
+        return a
+    if len(a) == 1 and b[-1:] == a:
+        return b
+    return np.broadcast_shapes(a, b)
+
+
 def multiply(p: FloatArray, q: FloatArray) -> FloatArray:
     """Hamilton product ``p ⊗ q`` (apply ``q`` first, then ``p``)."""
     p = np.asarray(p, dtype=np.float64)
     q = np.asarray(q, dtype=np.float64)
     pw, px, py, pz = p[..., 0], p[..., 1], p[..., 2], p[..., 3]
     qw, qx, qy, qz = q[..., 0], q[..., 1], q[..., 2], q[..., 3]
-    out = np.empty(np.broadcast_shapes(p.shape, q.shape))
+    out = np.empty(_broadcast(p.shape, q.shape))
     out[..., 0] = pw * qw - px * qx - py * qy - pz * qz
     out[..., 1] = pw * qx + px * qw + py * qz - pz * qy
     out[..., 2] = pw * qy - px * qz + py * qw + pz * qx
@@ -51,7 +63,7 @@ def rotate(q: FloatArray, v: FloatArray) -> FloatArray:
     tx = 2.0 * (y * vz - z * vy)
     ty = 2.0 * (z * vx - x * vz)
     tz = 2.0 * (x * vy - y * vx)
-    out = np.empty(np.broadcast_shapes((*q.shape[:-1], 3), v.shape))
+    out = np.empty(_broadcast((*q.shape[:-1], 3), v.shape))
     out[..., 0] = vx + w * tx + (y * tz - z * ty)
     out[..., 1] = vy + w * ty + (z * tx - x * tz)
     out[..., 2] = vz + w * tz + (x * ty - y * tx)

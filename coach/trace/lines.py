@@ -34,6 +34,28 @@ def open_binary(path: str) -> IO[bytes]:
     return open(path, "rb")
 
 
+class Lines:
+    """Consecutive lines as one UTF-8 blob joined by ``\\n`` (how a batch parser reads them fastest,
+    without a Python object per line), and the same lines as text on demand."""
+
+    __slots__ = ("_text", "blob", "count")
+
+    def __init__(self, blob: bytes, count: int) -> None:
+        self.blob = blob
+        self.count = count
+        self._text: list[str] | None = None
+
+    def __len__(self) -> int:
+        return self.count
+
+    @property
+    def text(self) -> list[str]:
+        """The lines without terminators (decoded once, when first asked for)."""
+        if self._text is None:
+            self._text = self.blob.decode("utf-8").split("\n") if self.count else []
+        return self._text
+
+
 class LineSource:
     """Numbered lines of a byte stream (see the module docstring); :attr:`line` is the number of the
     last line handed out (0 before the first)."""
@@ -68,10 +90,9 @@ class LineSource:
         except UnicodeDecodeError as exc:
             raise LineError(self.line, f"not UTF-8 text ({exc.reason})") from None
 
-    def take(self, rows: int, limit: int, max_bytes: int) -> tuple[list[str], LineError | None]:
-        """Up to ``rows`` lines (without terminators) of about ``max_bytes`` at most, and the error that
-        stopped reading early, if any: the good lines before a bad one come with the error, so nothing
-        good is lost."""
+    def take(self, rows: int, limit: int, max_bytes: int) -> tuple[Lines, LineError | None]:
+        """Up to ``rows`` lines of about ``max_bytes`` at most, and the error that stopped reading
+        early, if any: the good lines before a bad one come with the error, so nothing good is lost."""
         out: list[bytes] = []
         first = self.line + 1
         size = 0
@@ -97,16 +118,15 @@ class LineSource:
             self.line += len(batch)
             size += sum(lengths) + len(batch)
         if not out:
-            return [], error
+            return Lines(b"", 0), error
         blob = b"\n".join(out)
         try:
-            text = blob.decode("utf-8")
+            blob.decode("utf-8")
         except UnicodeDecodeError as exc:
             bad = blob.count(b"\n", 0, exc.start)
-            good = [r.decode("utf-8") for r in out[:bad]]
             self._stop()
-            return good, LineError(first + bad, f"not UTF-8 text ({exc.reason})")
-        return text.split("\n"), error
+            return Lines(b"\n".join(out[:bad]), bad), LineError(first + bad, f"not UTF-8 text ({exc.reason})")
+        return Lines(blob, len(out)), error
 
     # -- internals -------------------------------------------------------------------------------
     def _ready(self, limit: int) -> bool:

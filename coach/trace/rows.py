@@ -21,6 +21,7 @@ import pandas as pd
 from coach.errors import TraceFormatError
 from coach.samples import ROLES, FloatArray, SampleBlock
 from coach.trace.limits import MAX_ABS_TIME_S, MAX_ROW_CHARS, column_limit
+from coach.trace.lines import Lines
 
 REQUIRED_COLUMNS: tuple[str, ...] = ("t", "sensor", "ax", "ay", "az", "gx", "gy", "gz")
 OPTIONAL_COLUMNS: tuple[str, ...] = ("mx", "my", "mz", "pressure")
@@ -70,10 +71,9 @@ class TraceChunk:
 
 
 def parse_rows(
-    lines: list[str], first_line: int, columns: tuple[str, ...], path: str, last_t: FloatArray
+    lines: Lines, first_line: int, columns: tuple[str, ...], path: str, last_t: FloatArray
 ) -> tuple[TraceChunk | None, TraceFormatError | None]:
-    """Parse a batch of lines (without terminators); return the good rows (up to the first bad line)
-    and the error, if any.
+    """Parse a batch of lines; return the good rows (up to the first bad line) and the error, if any.
 
     ``last_t`` (per role) carries the time order check across batches and is updated in place.
     """
@@ -81,31 +81,39 @@ def parse_rows(
     if chunk is not None:
         _update_last_t(chunk, last_t)
         return chunk, None
-    lo, hi = 0, len(lines)  # a prefix of lo lines parses, one of hi lines does not
+    text = lines.text
+    lo, hi = 0, len(text)  # a prefix of lo lines parses, one of hi lines does not
     while hi - lo > 1:
         mid = (lo + hi) // 2
-        if _fast_parse(lines[:mid], first_line, columns, last_t) is not None:
+        if _fast_parse(_prefix(text, mid), first_line, columns, last_t) is not None:
             lo = mid
         else:
             hi = mid
-    good = _fast_parse(lines[:lo], first_line, columns, last_t) if lo else None
+    good = _fast_parse(_prefix(text, lo), first_line, columns, last_t) if lo else None
     if good is not None:
         _update_last_t(good, last_t)
-    reason = _why_bad(lines[lo], columns, last_t)
+    reason = _why_bad(text[lo], columns, last_t)
     return good, TraceFormatError(path, first_line + lo, reason)
 
 
+def _prefix(text: list[str], n: int) -> Lines:
+    return Lines("\n".join(text[:n]).encode("utf-8"), n)
+
+
 def _fast_parse(
-    lines: list[str], first_line: int, columns: tuple[str, ...], last_t: FloatArray
+    lines: Lines, first_line: int, columns: tuple[str, ...], last_t: FloatArray
 ) -> TraceChunk | None:
     """Vectorised parse and check of a batch; ``None`` when any line is bad."""
-    if not lines or max(map(len, lines)) > MAX_ROW_CHARS:
+    # Every line is at most MAX_ROW_CHARS bytes long (LineSource.take refuses longer ones), so at most
+    # that many characters. The pandas C parser reads the UTF-8 bytes as they are (a text stream
+    # would be encoded to UTF-8 again first).
+    if not len(lines):
         return None
     dtypes: dict[str, str | type[float]] = dict.fromkeys(columns, float)
     dtypes["sensor"] = "category"  # role names become small integer codes in C, no Python loop per row
     try:
         frame = pd.read_csv(
-            io.StringIO("\n".join(lines) + "\n"),
+            io.BytesIO(lines.blob + b"\n"),
             header=None,
             names=list(columns),
             dtype=dtypes,
@@ -127,7 +135,7 @@ def _fast_parse(
     codes_all[named] = category_role[category[named]]
     keep = np.ones(len(lines), dtype=bool)
     for i in np.flatnonzero(~named):  # no role: fine only on a blank line (rare, so a loop is cheap)
-        keep[i] = bool(lines[i].strip())
+        keep[i] = bool(lines.text[i].strip())
     codes = codes_all[keep]
     numeric_req = frame[list(NUMERIC_REQUIRED)].to_numpy(dtype=np.float64)[keep]
     if (codes < 0).any() or not (np.abs(numeric_req) <= _REQUIRED_LIMITS).all():  # NaN fails too

@@ -1,9 +1,9 @@
 """Stroke detection, stage 1: one role's calibrated samples → 10 Hz *frames* of physical evidence.
 
 Each role's samples (:class:`~coach.signal.strokes.api.RoleSignals`, uniform grid, any span length)
-are filtered sample by sample (``scipy.signal.sosfilt`` with carried state) and summarised in frames of
-``k = round(rate_hz / 10)`` samples (0.1 s at 50, 100 and 200 Hz). Frames are counted from the role's
-first sample, so the frames and every value in them are the same whatever the span boundaries are.
+are filtered sample by sample (``sosfilt`` with carried state, :mod:`coach.signal.iir`) and summarised
+in frames of ``k = round(rate_hz / 10)`` samples (0.1 s at 50, 100 and 200 Hz). Frames are counted from
+the role's first sample, so the frames and every value in them are the same whatever the span boundaries are.
 
 What a ``treated`` frame holds (docs/design.md §6, the physics of a stroke):
 
@@ -31,12 +31,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Final
 
 import numpy as np
 import numpy.typing as npt
 
 from coach.samples import FloatArray
+from coach.signal import iir
 from coach.signal.strokes.api import RoleSignals
 from coach.units import GRAVITY_MPS2
 
@@ -49,18 +50,6 @@ HF_MAX_CUTOFF_HZ: Final = 15.0
 LF_BAND_HZ: Final = (1.5, 7.0)
 GYRO_HIGHPASS_HZ: Final = 0.5
 _LOG_EPS: Final = 1e-9
-
-_scipy_signal: Any = None
-
-
-def _sig() -> Any:
-    """``scipy.signal``, imported once on first use (it costs ~0.7 s of start-up)."""
-    global _scipy_signal
-    if _scipy_signal is None:
-        import scipy.signal
-
-        _scipy_signal = scipy.signal
-    return _scipy_signal
 
 
 def samples_per_frame(rate_hz: float) -> int:
@@ -77,7 +66,7 @@ class _Filter:
     def __call__(self, x: FloatArray) -> FloatArray:
         if x.shape[0] == 0:
             return np.empty_like(x)
-        y, self.zi = _sig().sosfilt(self.sos, x, axis=0, zi=self.zi)
+        y, self.zi = iir.sosfilt(self.sos, x, self.zi)
         out: FloatArray = y
         return out
 
@@ -103,18 +92,16 @@ class FrameStream:
         self.rate_hz = float(rate_hz)
         self.k = samples_per_frame(rate_hz)
         self.frame_s = self.k / self.rate_hz
-        sig = _sig()
         nyq = 0.5 * self.rate_hz
         self._treated = role != "stroker"
         if self._treated:
             hf_cut = min(HF_MAX_CUTOFF_HZ, 0.55 * nyq)
-            self._hp = _Filter(sig.butter(4, hf_cut, "highpass", fs=self.rate_hz, output="sos"), 3)
+            self._hp = _Filter(iir.butter_sos(4, hf_cut, "highpass", self.rate_hz), 3)
             lo, hi = LF_BAND_HZ
             self._bp = _Filter(
-                sig.butter(4, [lo, min(hi, 0.45 * self.rate_hz)], "bandpass", fs=self.rate_hz, output="sos"),
-                3,
+                iir.butter_sos(4, [lo, min(hi, 0.45 * self.rate_hz)], "bandpass", self.rate_hz), 3
             )
-        self._ghp = _Filter(sig.butter(2, GYRO_HIGHPASS_HZ, "highpass", fs=self.rate_hz, output="sos"), 3)
+        self._ghp = _Filter(iir.butter_sos(2, GYRO_HIGHPASS_HZ, "highpass", self.rate_hz), 3)
         self._n_frames = 0
         self._since_bad = 1 << 30  # frames since the last invalid frame
         self._tail: dict[str, FloatArray] = {}  # per-sample values of the unfinished frame
