@@ -1,0 +1,125 @@
+"""A strap that turns mid-session: found from the wrist's missing third degree of freedom, and undone.
+
+The wrist has two degrees of freedom (flexion about the forearm's y axis, deviation about the hand's z
+axis, :mod:`coach.signal.wrist`): the hand cannot twist about its long axis relative to the forearm;
+pronation and supination turn the forearm, with the watch on it. So the relative rotation of the two
+segments, split as ``R_w = R_y(β) · R_z(γ) · R_x(τ)``, has a **twist** ``τ`` that stays near zero all
+session (the ``still`` pose makes it zero). A device that turns on its strap about the limb (a tug that
+does not spring back, a strap pushed round) breaks that: the turn appears as a step in ``τ`` of the
+strap's angle (exactly for the hand device, to first order in the wrist angles for the watch), and
+from then on every wrist angle is computed through a wrong mounting.
+
+:class:`StrapTurnTracker` takes the median twist of each one-second block (the heading tracker's
+blocks). When :data:`HOLD_BLOCKS` consecutive blocks sit more than :data:`STEP_DEG` from zero and within
+:data:`AGREE_DEG` of each other, the strap has turned: the device that turned is the one that rotated
+more about its own long axis over those blocks and the block before (a forearm roll turns both), and its
+mounting is turned back by the median twist (re-referenced), so the wrist reads right again a couple of
+seconds after the turn. A tug that springs back within a second never holds long enough to count.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from coach.samples import FloatArray
+from coach.signal import quaternion as quat
+
+#: A block's median twist this far from zero is off (a heading error adds ~δ_err · sin(elevation)).
+STEP_DEG = 8.0
+#: ...for this many consecutive blocks...
+HOLD_BLOCKS = 2
+#: ...agreeing within this.
+AGREE_DEG = 5.0
+#: A block needs this many wrist samples to count.
+MIN_BLOCK_SAMPLES = 3
+E_X = np.array([1.0, 0.0, 0.0])
+
+
+def twist_rad(q_forearm: FloatArray, q_hand: FloatArray) -> FloatArray:
+    """Twist τ of the hand about its long axis relative to the forearm (rad), from segment quaternions in
+    one earth frame: ``R_w = R_y(β) R_z(γ) R_x(τ)`` with ``R_w = R_F⁻¹ R_H``."""
+    r = quat.to_matrix(quat.multiply(quat.conjugate(q_forearm), q_hand))
+    return np.asarray(np.arctan2(-r[..., 1, 2], r[..., 1, 1]))
+
+
+def turn_about_x_rad(q_from: FloatArray, q_to: FloatArray) -> float:
+    """Rotation about the segment's own x axis between two orientations (rad, signed)."""
+    rel = quat.multiply(quat.conjugate(q_from), q_to)
+    if rel[0] < 0:
+        rel = -rel
+    v = rel[1:]
+    n = float(np.linalg.norm(v))
+    if n < 1e-12:
+        return 0.0
+    angle = 2.0 * math.atan2(n, float(rel[0]))
+    return angle * float(v[0]) / n
+
+
+@dataclass(frozen=True, slots=True)
+class StrapTurn:
+    """A detected strap turn: which device, by how much (rad, twist removed), decided at ``t_s``."""
+
+    role: str
+    twist_rad: float
+    t_s: float
+
+
+class StrapTurnTracker:
+    """Block-by-block strap-turn detector (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self._medians: list[float] = []
+        self._ends: list[tuple[FloatArray, FloatArray]] = []  # last (q_f, q_h) of recent blocks
+        self.turns: list[StrapTurn] = []
+
+    def block(self, t_end_s: float, twist: FloatArray, q_f: FloatArray, q_h: FloatArray) -> StrapTurn | None:
+        """Fold in one completed block: its twist samples and segment quaternions (rows where the wrist
+        was seen). Returns the strap turn this block settles, if any."""
+        if twist.shape[0] < MIN_BLOCK_SAMPLES:
+            # Not seen: the hold restarts (a turn is judged on consecutive, observed blocks).
+            self._medians.clear()
+            self._ends.clear()
+            return None
+        med = float(np.arctan2(np.median(np.sin(twist)), np.median(np.cos(twist))))
+        self._medians.append(med)
+        self._ends.append((q_f[-1], q_h[-1]))
+        keep = HOLD_BLOCKS + 1
+        self._medians, self._ends = self._medians[-keep:], self._ends[-keep:]
+        recent = self._medians[-HOLD_BLOCKS:]
+        if len(recent) < HOLD_BLOCKS:
+            return None
+        step = math.radians(STEP_DEG)
+        agree = math.radians(AGREE_DEG)
+        if not all(abs(m) > step for m in recent) or max(recent) - min(recent) > agree:
+            return None
+        if len(self._ends) <= HOLD_BLOCKS:
+            # No block before the hold began: judge the device by the oldest one in it.
+            f0, h0 = self._ends[0]
+        else:
+            f0, h0 = self._ends[-HOLD_BLOCKS - 1]
+        f1, h1 = self._ends[-1]
+        turn_f = abs(turn_about_x_rad(f0, f1))
+        turn_h = abs(turn_about_x_rad(h0, h1))
+        tau = float(np.median(recent))
+        found = StrapTurn("treated" if turn_f >= turn_h else "hand", tau, t_end_s)
+        self.turns.append(found)
+        self._medians.clear()
+        self._ends.clear()
+        return found
+
+
+def corrected_mounts(
+    turn: StrapTurn, treated_mount_q: FloatArray, hand_mount_q: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """The two mountings with the turned device's turned back about its segment's x axis.
+
+    A watch turned by α reads the forearm as ``R_F·R_x(α)``, so ``R_w`` gains ``R_x(−α)`` on the left
+    (twist −α): its mounting is multiplied by ``R_x(τ)``. A hand device turned by α adds ``R_x(α)`` on
+    the right (twist α): its mounting is multiplied by ``R_x(−τ)``.
+    """
+    if turn.role == "treated":
+        return quat.multiply(treated_mount_q, quat.about_axis(E_X, turn.twist_rad)), hand_mount_q
+    return treated_mount_q, quat.multiply(hand_mount_q, quat.about_axis(E_X, -turn.twist_rad))
