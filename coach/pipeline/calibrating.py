@@ -43,6 +43,8 @@ class CalibrationOutcome:
     rotate: tuple[float, float] | None = None
     sensors: dict[str, SensorCalibration] = field(default_factory=dict)
     checks_off: list[str] = field(default_factory=list)
+    #: Mounting problems found (cue codes of :data:`coach.cue_texts.MOUNTING_CUES`), said to the person.
+    warnings: list[str] = field(default_factory=list)
 
 
 class Calibrating:

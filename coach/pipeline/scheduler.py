@@ -364,7 +364,18 @@ class SessionPipeline:
         cal = self._calibrating.outcome or CalibrationOutcome(
             self._calibrating.requested, checks_off=["calibration_not_completed"]
         )
-        calibration = calibration_summary(cal.mounting, cal.still, cal.rotate, cal.checks_off)
+        turns = [] if self._estimator is None else self._estimator.strap.turns
+        calibration = calibration_summary(
+            cal.mounting,
+            cal.still,
+            cal.rotate,
+            cal.checks_off,
+            cal.warnings,
+            [
+                {"t": round(s.t_s, 3), "role": s.role, "angle_deg": round(math.degrees(s.twist_rad), 1)}
+                for s in turns
+            ],
+        )
         t_sum = max(round(end_t, 6), self._emitter.last_t)
         summary = self._summary.event(t_sum, end_t, self._wall(end_t), calibration)
         out += self._emitter.flush([summary])

@@ -9,6 +9,7 @@ second), so any split of the session into spans gives the same numbers.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +20,7 @@ from coach.signal import quaternion as quat
 from coach.signal.elevation import elevation_deg, is_elevated
 from coach.signal.roles import RoleStream
 from coach.signal.roll import MAX_ROLL_ELEVATION_DEG, arm_sign, raw_roll_deg, wrap_deg
+from coach.signal.strap import HOLD_BLOCKS as STRAP_HOLD_BLOCKS
 from coach.signal.strap import StrapTurnTracker, corrected_mounts, twist_rad
 from coach.signal.wrist import (
     HeadingOffsetTracker,
@@ -117,6 +119,8 @@ class PostureEstimator:
         self._twist: list[FloatArray] = []
         self._twist_qf: list[FloatArray] = []
         self._twist_qh: list[FloatArray] = []
+        # The heading tracker at the end of recent blocks: a strap turn's blocks are taken back out.
+        self._tracker_history: list[HeadingOffsetTracker | None] = []
 
     @property
     def heading_offset_rad(self) -> float | None:
@@ -211,6 +215,13 @@ class PostureEstimator:
             self.treated_mount_q, self.hand_mount_q = corrected_mounts(
                 turn, self.treated_mount_q, self.hand_mount_q
             )
+            # The joint constraint of the turned blocks pulled δ and its rate: back to before them.
+            if len(self._tracker_history) > STRAP_HOLD_BLOCKS:
+                self._tracker = self._tracker_history[-STRAP_HOLD_BLOCKS - 1]
+            self._tracker_history.clear()
+        t = self._tracker
+        self._tracker_history.append(None if t is None else dataclasses.replace(t))
+        del self._tracker_history[: -STRAP_HOLD_BLOCKS - 2]
 
     def _heading_offsets(
         self, j: npt.NDArray[np.int64], t_s: FloatArray, q_f: FloatArray, q_h: FloatArray, ok: BoolArray
