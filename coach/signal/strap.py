@@ -72,7 +72,7 @@ class StrapTurnTracker:
 
     def __init__(self) -> None:
         self._medians: list[float] = []
-        self._ends: list[tuple[FloatArray, FloatArray]] = []  # last (q_f, q_h) of recent blocks
+        self._blocks: list[tuple[FloatArray, FloatArray, FloatArray]] = []  # (twist, q_f, q_h) per block
         self.turns: list[StrapTurn] = []
 
     def block(self, t_end_s: float, twist: FloatArray, q_f: FloatArray, q_h: FloatArray) -> StrapTurn | None:
@@ -81,13 +81,13 @@ class StrapTurnTracker:
         if twist.shape[0] < MIN_BLOCK_SAMPLES:
             # Not seen: the hold restarts (a turn is judged on consecutive, observed blocks).
             self._medians.clear()
-            self._ends.clear()
+            self._blocks.clear()
             return None
         med = float(np.arctan2(np.median(np.sin(twist)), np.median(np.cos(twist))))
         self._medians.append(med)
-        self._ends.append((q_f[-1], q_h[-1]))
-        keep = HOLD_BLOCKS + 1
-        self._medians, self._ends = self._medians[-keep:], self._ends[-keep:]
+        self._blocks.append((twist, q_f, q_h))
+        keep = HOLD_BLOCKS + 2
+        self._medians, self._blocks = self._medians[-keep:], self._blocks[-keep:]
         recent = self._medians[-HOLD_BLOCKS:]
         if len(recent) < HOLD_BLOCKS:
             return None
@@ -95,20 +95,42 @@ class StrapTurnTracker:
         agree = math.radians(AGREE_DEG)
         if not all(abs(m) > step for m in recent) or max(recent) - min(recent) > agree:
             return None
-        if len(self._ends) <= HOLD_BLOCKS:
-            # No block before the hold began: judge the device by the oldest one in it.
-            f0, h0 = self._ends[0]
-        else:
-            f0, h0 = self._ends[-HOLD_BLOCKS - 1]
-        f1, h1 = self._ends[-1]
-        turn_f = abs(turn_about_x_rad(f0, f1))
-        turn_h = abs(turn_about_x_rad(h0, h1))
-        tau = float(np.median(recent))
-        found = StrapTurn("treated" if turn_f >= turn_h else "hand", tau, t_end_s)
+        role = self._which_turned(float(np.median(recent)))
+        tau = self._refined(role, float(np.median(recent)))
+        found = StrapTurn(role, tau, t_end_s)
         self.turns.append(found)
         self._medians.clear()
-        self._ends.clear()
+        self._blocks.clear()
         return found
+
+    def _refined(self, role: str, tau: float) -> float:
+        """The turn that brings the hold blocks' median twist to zero (for the watch, the twist is the
+        strap's angle only to first order in the wrist angles)."""
+        qf = np.concatenate([b[1] for b in self._blocks[-HOLD_BLOCKS:]])
+        qh = np.concatenate([b[2] for b in self._blocks[-HOLD_BLOCKS:]])
+        c = tau
+        for _ in range(4):
+            if role == "treated":
+                rest = twist_rad(quat.multiply(qf, quat.about_axis(E_X, c)), qh)
+            else:
+                rest = twist_rad(qf, quat.multiply(qh, quat.about_axis(E_X, -c)))
+            c += float(np.arctan2(np.median(np.sin(rest)), np.median(np.cos(rest))))
+        return c
+
+    def _which_turned(self, tau: float) -> str:
+        """The device that rotated more about its own long axis over the second around the step (a
+        forearm roll at the same time turns both)."""
+        tw = np.concatenate([b[0] for b in self._blocks])
+        qf = np.concatenate([b[1] for b in self._blocks])
+        qh = np.concatenate([b[2] for b in self._blocks])
+        # The step: the first sample past half the twist.
+        past = np.flatnonzero(np.abs(tw) > 0.5 * abs(tau))
+        i = int(past[0]) if past.size else tw.shape[0] // 2
+        half = max(2, tw.shape[0] // (2 * len(self._blocks)))
+        a, b = max(0, i - half), min(tw.shape[0] - 1, i + half)
+        turn_f = abs(turn_about_x_rad(qf[a], qf[b]))
+        turn_h = abs(turn_about_x_rad(qh[a], qh[b]))
+        return "treated" if turn_f >= turn_h else "hand"
 
 
 def corrected_mounts(
