@@ -174,14 +174,16 @@ def main(argv: list[str]) -> int:
             f"  {fam:9s} wrist-neutral agreement {_ratio(_sum(rs, 'wrist')):.3f}, "
             f"within 2 min after strap turns/tugs {_ratio(_sum(rs, 'strap')):.3f} "
             f"({_sum(rs, 'strap')[1]} points), elevated agreement {_ratio(_sum(rs, 'elevated')):.3f}; "
-            f"strap turns labelled {sum(r['turns_true'] for r in rs)}, found {sum(r['turns_found'] for r in rs)}"
+            f"strap turns labelled {sum(r['turns_true'] for r in rs)}, "
+            f"found {sum(r['turns_found'] for r in rs)}"
             + (f"; gyro offsets {min(offs):.1f}–{max(offs):.1f} °/s per axis" if offs else "")
         )
     seeds = list(range(2000, 2000 + (6 if args.quick else 12)))
     items = [(s, f) for f in FAULTS for s in seeds]
     found = _pool(_fault_one, items, args.jobs)
     print(
-        f"\n2. Mounting faults ({len(seeds)} seeds of today's physics, treated + hand, {FAULT_DURATION_S:.0f} s)"
+        f"\n2. Mounting faults ({len(seeds)} seeds of today's physics, treated + hand, "
+        f"{FAULT_DURATION_S:.0f} s)"
     )
     for fault, (_, code) in FAULTS.items():
         rs = [w for f, _, w in found if f == fault]
