@@ -33,6 +33,8 @@ STEP_DEG = 8.0
 HOLD_BLOCKS = 2
 #: ...agreeing within this.
 AGREE_DEG = 5.0
+#: The devices' own rotations over the last blocks must account for this share of the twist step.
+TURN_SHARE = 0.5
 #: A block needs this many wrist samples to count.
 MIN_BLOCK_SAMPLES = 3
 E_X = np.array([1.0, 0.0, 0.0])
@@ -73,6 +75,8 @@ class StrapTurnTracker:
     def __init__(self) -> None:
         self._medians: list[float] = []
         self._blocks: list[tuple[FloatArray, FloatArray, FloatArray]] = []  # (twist, q_f, q_h) per block
+        self._turned: list[float] = []  # per block: the two devices' relative turn about x (rad)
+        self._last: tuple[FloatArray, FloatArray] | None = None
         self.turns: list[StrapTurn] = []
 
     def block(self, t_end_s: float, twist: FloatArray, q_f: FloatArray, q_h: FloatArray) -> StrapTurn | None:
@@ -82,12 +86,17 @@ class StrapTurnTracker:
             # Not seen: the hold restarts (a turn is judged on consecutive, observed blocks).
             self._medians.clear()
             self._blocks.clear()
+            self._turned.clear()
+            self._last = None
             return None
         med = float(np.arctan2(np.median(np.sin(twist)), np.median(np.cos(twist))))
         self._medians.append(med)
         self._blocks.append((twist, q_f, q_h))
+        self._turned.append(self._relative_turn(q_f, q_h))
+        self._last = (q_f[-1], q_h[-1])
         keep = HOLD_BLOCKS + 2
         self._medians, self._blocks = self._medians[-keep:], self._blocks[-keep:]
+        self._turned = self._turned[-keep:]
         recent = self._medians[-HOLD_BLOCKS:]
         if len(recent) < HOLD_BLOCKS:
             return None
@@ -95,13 +104,32 @@ class StrapTurnTracker:
         agree = math.radians(AGREE_DEG)
         if not all(abs(m) > step for m in recent) or max(recent) - min(recent) > agree:
             return None
-        role = self._which_turned(float(np.median(recent)))
+        # A twist that comes from a heading error (an orientation-based quantity) has no turn of one
+        # device against the other behind it: the devices' own rotations must show the step.
+        turned = sum(self._turned)
+        tau0 = float(np.median(recent))
+        if turned * tau0 <= 0 or abs(turned) < TURN_SHARE * abs(tau0):
+            return None
+        role = self._which_turned(tau0)
         tau = self._refined(role, float(np.median(recent)))
         found = StrapTurn(role, tau, t_end_s)
         self.turns.append(found)
         self._medians.clear()
         self._blocks.clear()
+        self._turned.clear()
+        self._last = None
         return found
+
+    def _relative_turn(self, q_f: FloatArray, q_h: FloatArray) -> float:
+        """Sum over the block of the hand's turn about its x minus the watch's about its own (rad),
+        sample to sample in each device's own frame (no heading involved)."""
+        if self._last is not None:
+            q_f = np.vstack((self._last[0][None, :], q_f))
+            q_h = np.vstack((self._last[1][None, :], q_h))
+        total = 0.0
+        for i in range(q_f.shape[0] - 1):
+            total += turn_about_x_rad(q_h[i], q_h[i + 1]) - turn_about_x_rad(q_f[i], q_f[i + 1])
+        return total
 
     def _refined(self, role: str, tau: float) -> float:
         """The turn that brings the hold blocks' median twist to zero (for the watch, the twist is the
