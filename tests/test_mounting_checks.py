@@ -20,6 +20,7 @@ from simulators.scenario import random_scenario
 
 E_X = np.array([1.0, 0.0, 0.0])
 E_Y = np.array([0.0, 1.0, 0.0])
+T_S = np.arange(200) / 10.0
 
 
 def _replay(session: object) -> list[dict[str, object]]:
@@ -84,7 +85,7 @@ def test_a_strap_turn_is_found_on_the_right_device_and_undone(role: str) -> None
     for b in range(20):
         sl = slice(10 * b, 10 * b + 10)
         qf, qh = quat.multiply(q_f[sl], mf), quat.multiply(q_h[sl], mh)
-        got = tracker.block(float(b + 1), twist_rad(qf, qh), qf, qh)
+        got = tracker.block(float(b + 1), T_S[sl], qf, qh, np.zeros(10))
         if got is not None:
             found.append(got)
             mf, mh = corrected_mounts(got, mf, mh)
@@ -103,7 +104,7 @@ def test_a_tug_that_springs_back_is_not_a_strap_turn() -> None:
     tracker = StrapTurnTracker()
     for b in range(20):
         sl = slice(10 * b, 10 * b + 10)
-        assert tracker.block(float(b + 1), twist_rad(q_f[sl], q_h[sl]), q_f[sl], q_h[sl]) is None
+        assert tracker.block(float(b + 1), T_S[sl], q_f[sl], q_h[sl], np.zeros(10)) is None
 
 
 # -- automatic phases ------------------------------------------------------------------------

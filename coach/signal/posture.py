@@ -21,7 +21,7 @@ from coach.signal.elevation import elevation_deg, is_elevated
 from coach.signal.roles import RoleStream
 from coach.signal.roll import MAX_ROLL_ELEVATION_DEG, arm_sign, raw_roll_deg, wrap_deg
 from coach.signal.strap import HOLD_BLOCKS as STRAP_HOLD_BLOCKS
-from coach.signal.strap import StrapTurnTracker, corrected_mounts, twist_rad
+from coach.signal.strap import StrapTurnTracker, corrected_mounts
 from coach.signal.wrist import (
     HeadingOffsetTracker,
     constraint_terms,
@@ -187,38 +187,51 @@ class PostureEstimator:
                 f, d = wrist_angles_deg(q_f, q_h_aligned, s.arm)
                 flex = np.where(hand_ok, f, np.nan)
                 dev = np.where(hand_ok, d, np.nan)
-                self._watch_strap(j, q_f, q_h_aligned, hand_ok)
+                self._watch_strap(j, t_s, q_f, q_h, delta, hand_ok)
         elevated = tr.valid & is_elevated(elev, s.body, thresholds.elevation_margin_m)
         neutral = hand_ok & is_neutral(
             flex, dev, thresholds.wrist_flexion_deg, thresholds.wrist_deviation_deg
         )
         return PostureFrame(t_s, tr.valid, hand_ok, elev, roll, flex, dev, elevated, neutral)
 
-    def _watch_strap(self, j: npt.NDArray[np.int64], q_f: FloatArray, q_h: FloatArray, ok: BoolArray) -> None:
-        """Collect one block's twist; at the block's end, re-reference the mountings after a strap turn."""
+    def _watch_strap(
+        self,
+        j: npt.NDArray[np.int64],
+        t_s: FloatArray,
+        q_f: FloatArray,
+        q_h: FloatArray,
+        delta: FloatArray,
+        ok: BoolArray,
+    ) -> None:
+        """Collect one block's wrist samples (times, δ, segment quaternions in each device's own earth
+        frame); at the block's end, re-reference the mountings after a strap turn."""
         block = int(j[0]) // self.block_points
         if block != self._twist_block:
             self._twist_block, self._twist, self._twist_qf, self._twist_qh = block, [], [], []
         if ok.any():
-            self._twist.append(twist_rad(q_f[ok], q_h[ok]))
+            self._twist.append(np.stack((t_s[ok], delta[ok]), axis=1))
             self._twist_qf.append(q_f[ok])
             self._twist_qh.append(q_h[ok])
         if int(j[-1]) % self.block_points != self.block_points - 1:
             return
         end_t = (block + 1) * self.block_points / self.decision_hz
-        twist = np.concatenate(self._twist) if self._twist else np.empty(0)
+        td = np.concatenate(self._twist) if self._twist else np.empty((0, 2))
         qf = np.concatenate(self._twist_qf) if self._twist_qf else np.empty((0, 4))
         qh = np.concatenate(self._twist_qh) if self._twist_qh else np.empty((0, 4))
         self._twist_block, self._twist, self._twist_qf, self._twist_qh = block + 1, [], [], []
-        turn = self.strap.block(end_t, twist, qf, qh)
+        turn = self.strap.block(end_t, td[:, 0], qf, qh, td[:, 1])
         if turn is not None and self.hand_mount_q is not None:
+            # The joint constraint of the turned blocks pulled δ and its rate: back to before them, and
+            # the turn measured again with that δ.
+            if len(self._tracker_history) > STRAP_HOLD_BLOCKS:
+                before = self._tracker_history[-STRAP_HOLD_BLOCKS - 1]
+                if before is not None:
+                    self._tracker = before
+                    turn = self.strap.refine(turn, before.offset_at)
+            self._tracker_history.clear()
             self.treated_mount_q, self.hand_mount_q = corrected_mounts(
                 turn, self.treated_mount_q, self.hand_mount_q
             )
-            # The joint constraint of the turned blocks pulled δ and its rate: back to before them.
-            if len(self._tracker_history) > STRAP_HOLD_BLOCKS:
-                self._tracker = self._tracker_history[-STRAP_HOLD_BLOCKS - 1]
-            self._tracker_history.clear()
         t = self._tracker
         self._tracker_history.append(None if t is None else dataclasses.replace(t))
         del self._tracker_history[: -STRAP_HOLD_BLOCKS - 2]

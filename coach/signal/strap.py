@@ -20,6 +20,7 @@ seconds after the turn. A tug that springs back within a second never holds long
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -77,11 +78,19 @@ class StrapTurnTracker:
         self._blocks: list[tuple[FloatArray, FloatArray, FloatArray]] = []  # (twist, q_f, q_h) per block
         self._turned: list[float] = []  # per block: the two devices' relative turn about x (rad)
         self._last: tuple[FloatArray, FloatArray] | None = None
+        self._raw: list[tuple[FloatArray, FloatArray]] = []  # per block: times and the hand's raw quats
+        self._hold: tuple[FloatArray, FloatArray, FloatArray] | None = None  # t, q_f, raw q_h of a hold
         self.turns: list[StrapTurn] = []
 
-    def block(self, t_end_s: float, twist: FloatArray, q_f: FloatArray, q_h: FloatArray) -> StrapTurn | None:
-        """Fold in one completed block: its twist samples and segment quaternions (rows where the wrist
-        was seen). Returns the strap turn this block settles, if any."""
+    def block(
+        self, t_end_s: float, t_s: FloatArray, q_f: FloatArray, q_h_raw: FloatArray, delta: FloatArray
+    ) -> StrapTurn | None:
+        """Fold in one completed block: times, segment quaternions in each device's own earth frame and
+        the heading offset δ that aligns them (rows where the wrist was seen). Returns the strap turn this
+        block settles, if any; :meth:`refine` may then re-measure it with a better δ."""
+        q_h = quat.multiply(quat.about_z(delta), q_h_raw)
+        twist = twist_rad(q_f, q_h)
+        self._hold = None
         if twist.shape[0] < MIN_BLOCK_SAMPLES:
             # Not seen: the hold restarts (a turn is judged on consecutive, observed blocks).
             self._medians.clear()
@@ -92,10 +101,12 @@ class StrapTurnTracker:
         med = float(np.arctan2(np.median(np.sin(twist)), np.median(np.cos(twist))))
         self._medians.append(med)
         self._blocks.append((twist, q_f, q_h))
+        self._raw.append((t_s, q_h_raw))
         self._turned.append(self._relative_turn(q_f, q_h))
         self._last = (q_f[-1], q_h[-1])
         keep = HOLD_BLOCKS + 2
         self._medians, self._blocks = self._medians[-keep:], self._blocks[-keep:]
+        self._raw = self._raw[-keep:]
         self._turned = self._turned[-keep:]
         recent = self._medians[-HOLD_BLOCKS:]
         if len(recent) < HOLD_BLOCKS:
@@ -111,14 +122,33 @@ class StrapTurnTracker:
         if turned * tau0 <= 0 or abs(turned) < TURN_SHARE * abs(tau0):
             return None
         role = self._which_turned(tau0)
-        tau = self._refined(role, float(np.median(recent)))
-        found = StrapTurn(role, tau, t_end_s)
+        qf = np.concatenate([b[1] for b in self._blocks[-HOLD_BLOCKS:]])
+        qh = np.concatenate([b[2] for b in self._blocks[-HOLD_BLOCKS:]])
+        found = StrapTurn(role, _zero_twist(role, tau0, qf, qh), t_end_s)
+        self._hold = (
+            np.concatenate([r[0] for r in self._raw[-HOLD_BLOCKS:]]),
+            qf,
+            np.concatenate([r[1] for r in self._raw[-HOLD_BLOCKS:]]),
+        )
         self.turns.append(found)
         self._medians.clear()
         self._blocks.clear()
         self._turned.clear()
+        self._raw.clear()
         self._last = None
         return found
+
+    def refine(self, turn: StrapTurn, delta_at: Callable[[FloatArray], FloatArray]) -> StrapTurn:
+        """Re-measure the turn just found with the heading offsets ``delta_at(t)`` (the estimator's from
+        before the turn: the turned blocks pulled δ, and a δ error shows as twist ∝ sin(elevation))."""
+        if self._hold is None or not self.turns or self.turns[-1] is not turn:
+            return turn
+        t, qf, qh_raw = self._hold
+        qh = quat.multiply(quat.about_z(delta_at(t)), qh_raw)
+        better = StrapTurn(turn.role, _zero_twist(turn.role, turn.twist_rad, qf, qh), turn.t_s)
+        self.turns[-1] = better
+        self._hold = None
+        return better
 
     def _relative_turn(self, q_f: FloatArray, q_h: FloatArray) -> float:
         """Sum over the block of the hand's turn about its x minus the watch's about its own (rad),
@@ -130,20 +160,6 @@ class StrapTurnTracker:
         for i in range(q_f.shape[0] - 1):
             total += turn_about_x_rad(q_h[i], q_h[i + 1]) - turn_about_x_rad(q_f[i], q_f[i + 1])
         return total
-
-    def _refined(self, role: str, tau: float) -> float:
-        """The turn that brings the hold blocks' median twist to zero (for the watch, the twist is the
-        strap's angle only to first order in the wrist angles)."""
-        qf = np.concatenate([b[1] for b in self._blocks[-HOLD_BLOCKS:]])
-        qh = np.concatenate([b[2] for b in self._blocks[-HOLD_BLOCKS:]])
-        c = tau
-        for _ in range(4):
-            if role == "treated":
-                rest = twist_rad(quat.multiply(qf, quat.about_axis(E_X, c)), qh)
-            else:
-                rest = twist_rad(qf, quat.multiply(qh, quat.about_axis(E_X, -c)))
-            c += float(np.arctan2(np.median(np.sin(rest)), np.median(np.cos(rest))))
-        return c
 
     def _which_turned(self, tau: float) -> str:
         """The device that rotated more about its own long axis over the second around the step (a
@@ -159,6 +175,19 @@ class StrapTurnTracker:
         turn_f = abs(turn_about_x_rad(qf[a], qf[b]))
         turn_h = abs(turn_about_x_rad(qh[a], qh[b]))
         return "treated" if turn_f >= turn_h else "hand"
+
+
+def _zero_twist(role: str, tau: float, qf: FloatArray, qh: FloatArray) -> float:
+    """The turn of ``role``'s device that brings the median twist of these samples to zero (for the watch
+    the twist is the strap's angle only to first order in the wrist angles)."""
+    c = tau
+    for _ in range(4):
+        if role == "treated":
+            rest = twist_rad(quat.multiply(qf, quat.about_axis(E_X, c)), qh)
+        else:
+            rest = twist_rad(qf, quat.multiply(qh, quat.about_axis(E_X, -c)))
+        c += float(np.arctan2(np.median(np.sin(rest)), np.median(np.cos(rest))))
+    return c
 
 
 def corrected_mounts(
