@@ -187,7 +187,9 @@ class PostureEstimator:
                 f, d = wrist_angles_deg(q_f, q_h_aligned, s.arm)
                 flex = np.where(hand_ok, f, np.nan)
                 dev = np.where(hand_ok, d, np.nan)
-                self._watch_strap(j, t_s, q_f, q_h, delta, hand_ok)
+                if s.heading_offset_rad is not None:
+                    # Only with a still-pose wrist reference does the twist start at zero.
+                    self._watch_strap(j, t_s, q_f, q_h, delta, hand_ok)
         elevated = tr.valid & is_elevated(elev, s.body, thresholds.elevation_margin_m)
         neutral = hand_ok & is_neutral(
             flex, dev, thresholds.wrist_flexion_deg, thresholds.wrist_deviation_deg
