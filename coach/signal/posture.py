@@ -10,6 +10,7 @@ second), so any split of the session into spans gives the same numbers.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,6 +36,9 @@ BoolArray = npt.NDArray[np.bool_]
 #: Samples whose constraint residual changes by less than this per radian of δ are not used (tuned on
 #: simulator seeds 0–29: 0.2; 0.4 starves the tracker).
 MIN_CONSTRAINT_SENSITIVITY = 0.2
+#: After a strap turn, the drift rate of the relative heading is this uncertain again (rad/s): the
+#: tracker's own starting value.
+STRAP_RATE_SIGMA_RPS = math.radians(0.3)
 E_X = np.array([1.0, 0.0, 0.0])
 E_Y = np.array([0.0, 1.0, 0.0])
 E_Z = np.array([0.0, 0.0, 1.0])
@@ -228,7 +232,11 @@ class PostureEstimator:
             if len(self._tracker_history) > STRAP_HOLD_BLOCKS:
                 before = self._tracker_history[-STRAP_HOLD_BLOCKS - 1]
                 if before is not None:
-                    self._tracker = before
+                    # A device turned on its strap turns its gyro bias too, so the relative heading
+                    # drifts at a new rate (a bias about another axis now reads as heading): relearn it.
+                    self._tracker = dataclasses.replace(
+                        before, p_rr=max(before.p_rr, STRAP_RATE_SIGMA_RPS**2), p_dr=0.0
+                    )
                     turn = self.strap.refine(turn, before.offset_at)
             self._tracker_history.clear()
             self.treated_mount_q, self.hand_mount_q = corrected_mounts(
