@@ -15,6 +15,13 @@ blocks). When :data:`HOLD_BLOCKS` consecutive blocks sit more than :data:`STEP_D
 more about its own long axis over those blocks and the block before (a forearm roll turns both), and its
 mounting is turned back by the median twist (re-referenced), so the wrist reads right again a couple of
 seconds after the turn. A tug that springs back within a second never holds long enough to count.
+
+Two guards against false turns and two repairs (docs/signal.md §4): a heading error δ_err also makes
+twist (∝ δ_err · sin elevation) but no turn of one device against the other, so a step counts only when
+the devices' own rotations about their long axes over the blocks account for at least
+:data:`TURN_SHARE` of it; the estimator then takes the heading tracker back to before the turned blocks,
+measures the turn again with that δ (:meth:`StrapTurnTracker.refine`) and lets the tracker relearn its
+drift rate.
 """
 
 from __future__ import annotations
