@@ -52,6 +52,8 @@ class AxisEstimate:
     angle_rad: float
     ok: bool
     reason: str = ""
+    #: Largest and smallest turn about the axis (signed, rad) from the phase's start.
+    turn_range_rad: tuple[float, float] = (0.0, 0.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +74,8 @@ class SensorCalibration:
     gravity_sensor: FloatArray | None
     axis_source: str
     notes: tuple[str, ...] = field(default_factory=tuple)
+    #: The rotate phase's largest and smallest turn about x (rad, from its start), when it was used.
+    turn_range_rad: tuple[float, float] | None = None
 
     @property
     def calibrated(self) -> bool:
@@ -107,11 +111,15 @@ def long_axis(gyr_rps: FloatArray, bias_rps: FloatArray | None, rate_hz: float) 
     total = float(vals.sum())
     dominance = float(vals[-1] / total) if total > 0 else 0.0
     angle = float(np.abs(w @ axis).sum() / rate_hz)
+    turned = np.cumsum(w @ axis) / rate_hz
+    span = (float(turned.max()), float(turned.min()))
     if dominance < MIN_AXIS_DOMINANCE:
-        return AxisEstimate(axis, dominance, angle, False, f"no dominant rotation axis ({dominance:.2f})")
+        return AxisEstimate(
+            axis, dominance, angle, False, f"no dominant rotation axis ({dominance:.2f})", span
+        )
     if angle < MIN_ROTATE_ANGLE_RAD:
-        return AxisEstimate(axis, dominance, angle, False, f"turned only {math.degrees(angle):.0f}°")
-    return AxisEstimate(axis, dominance, angle, True)
+        return AxisEstimate(axis, dominance, angle, False, f"turned only {math.degrees(angle):.0f}°", span)
+    return AxisEstimate(axis, dominance, angle, True, "", span)
 
 
 def segment_mount(x_sensor: FloatArray, up_sensor: FloatArray | None) -> FloatArray:
@@ -154,10 +162,11 @@ def calibrate_sensor(
         notes.append("no still phase")
     axis_source = "nominal"
     x = NOMINAL_X
+    turn_range: tuple[float, float] | None = None
     if rotate is not None:
         est = long_axis(rotate[0], bias, rate_hz)
         if est.ok:
-            x, axis_source = est.axis_sensor, "rotate"
+            x, axis_source, turn_range = est.axis_sensor, "rotate", est.turn_range_rad
         else:
             notes.append(f"rotate not used: {est.reason}")
     else:
@@ -167,8 +176,8 @@ def calibrate_sensor(
     if up is None:
         if axis_source == "nominal":
             return SensorCalibration(np.eye(3), None, None, "nominal", tuple(notes))
-        return SensorCalibration(segment_mount(x, None), None, None, axis_source, tuple(notes))
-    return SensorCalibration(segment_mount(x, up), bias, up, axis_source, tuple(notes))
+        return SensorCalibration(segment_mount(x, None), None, None, axis_source, tuple(notes), turn_range)
+    return SensorCalibration(segment_mount(x, up), bias, up, axis_source, tuple(notes), turn_range)
 
 
 def nominal() -> SensorCalibration:

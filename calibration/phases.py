@@ -4,11 +4,14 @@
 :data:`WINDOW_S` and walks a small state machine over complete windows:
 
 1. *still*: windows whose gyro spread, accelerometer spread and gravity direction change are all
-   small; a run of at least :data:`MIN_STILL_S` is the still phase. It ends at the first window that
+   small, in a plausible pose (forearm raised, palm down: :data:`STILL_MIN_UP_Z`, :data:`STILL_MIN_UP_X`;
+   an opening stand with the arm hanging is not a still phase); a run of at least :data:`MIN_STILL_S`
+   is the still phase. It ends at the first window that
    is not still. No still run starting within :data:`SEARCH_LIMIT_S` of the first sample: give up.
 2. *rotate*: within :data:`ROTATE_START_WITHIN_S` after still, the first window turning faster than
    :data:`ROTATE_MIN_RPS` (bias removed) starts it; it ends after :data:`ROTATE_QUIET_S` of slow
-   windows or :data:`ROTATE_MAX_S`. None starting in time: a still-only calibration.
+   windows or :data:`ROTATE_MAX_S`. None starting in time, or a turn that is not about the device's
+   long axis (:data:`ROTATE_MIN_AXIS_X`: a sit-down, a reach): a still-only calibration.
 
 Every decision is made at a data time (``decided_s``: the end of the window that settled it) and
 depends only on samples before that time, so feeding the stream in any blocks gives the same phases
@@ -45,6 +48,14 @@ ROTATE_SLOW_RPS = 0.25
 ROTATE_QUIET_S = 0.6
 ROTATE_MAX_S = 12.0
 ROTATE_MIN_S = 1.0
+#: Plausible still pose (the forearm resting raised, palm down): the up direction in the device frame
+#: has at least this z (the device face up; an arm hanging at the side has it sideways) and at least this
+#: x (the long axis no steeper than ~45° down: an arm hanging, or a sensor on backwards on a steeply
+#: raised arm, is not a calibration pose).
+STILL_MIN_UP_Z = 0.25
+STILL_MIN_UP_X = -0.7
+#: Plausible rotate phase: a pronation/supination turn, about an axis within 45° of the device's x.
+ROTATE_MIN_AXIS_X = math.cos(math.radians(45.0))
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,7 +183,9 @@ class PhaseDetector:
         too_long = (w + 1 - self._rot_start) * WINDOW_S >= ROTATE_MAX_S - 1e-9
         if quiet or too_long:
             rot = (self.window_time(self._rot_start), self.window_time(self._rot_last_fast + 1))
-            if rot[1] - rot[0] < ROTATE_MIN_S:
+            axis = np.linalg.eigh(self._scatter)[1][:, -1]
+            if rot[1] - rot[0] < ROTATE_MIN_S or abs(float(axis[0])) < ROTATE_MIN_AXIS_X:
+                # Too short, or not a turn of the forearm about its length (standing up, sitting down).
                 self.result = PhaseResult(still_span, None, end_s)
             else:
                 self.result = PhaseResult(still_span, rot, end_s)
@@ -198,6 +211,8 @@ class PhaseDetector:
             float(np.linalg.norm(gyr.std(axis=0))) < STILL_GYRO_STD_RPS
             and float(np.linalg.norm(acc.std(axis=0))) < STILL_ACC_STD_MPS2
             and abs(g - 9.81) < STILL_GRAVITY_TOL_MPS2
+            and float(up[2]) >= STILL_MIN_UP_Z
+            and float(up[0]) >= STILL_MIN_UP_X
             and tilt_ok
             and not turning
         )

@@ -19,6 +19,27 @@ from typing import Any
 
 from coach.i18n import N_, Texts
 
+#: What the mounting checks say (:mod:`calibration.plausibility`): a sensor on backwards, on the other
+#: arm, or the forearm and hand sensors swapped. The coach never coaches through these silently.
+MOUNTING_CUES: dict[str, str] = {
+    "check_watch_backwards": N_(
+        "The sensor on your forearm seems to be on the wrong way round. Please check how it is "
+        "strapped on, then start again."
+    ),
+    "check_hand_sensor_backwards": N_(
+        "The sensor on your hand seems to be on the wrong way round. Please check how it is "
+        "strapped on, then start again."
+    ),
+    "check_sensor_arm": N_(
+        "The sensors seem to be on your other arm. Please check they are on the arm you are treating "
+        "today, then start again."
+    ),
+    "check_sensor_roles": N_(
+        "The forearm and hand sensors seem to be swapped. Please check which one is on your forearm, "
+        "then start again."
+    ),
+}
+
 #: The pipeline's cues (:mod:`coach.feedback.cues`), in the ``message`` of their ``cue`` events.
 PIPELINE_CUES: dict[str, str] = {
     "raise_hand": N_("Raise your hand a little: keep it above the level of your heart."),
@@ -31,6 +52,7 @@ PIPELINE_CUES: dict[str, str] = {
     "five_minutes_left": N_("5 minutes left."),
     "one_minute_left": N_("1 minute left."),
     "session_complete": N_("Time is up: that is today's session. You can stop now."),
+    **MOUNTING_CUES,
 }
 
 #: The guided calibration's prompts (the same English as ``coach.session.guided_calibration.PROMPTS``; a test

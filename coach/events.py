@@ -106,11 +106,23 @@ class StateEvent(TypedDict):
     wall_utc: str | None
 
 
+class StrapTurnSummary(TypedDict):
+    """A strap turn found mid-session and re-referenced (:mod:`coach.signal.strap`)."""
+
+    t: float
+    role: str
+    angle_deg: float
+
+
 class CalibrationSummary(TypedDict):
     mounting: str
     still: list[float] | None
     rotate: list[float] | None
     checks_off: list[str]
+    #: Present only when something was found: mounting problems said to the person (cue codes) and
+    #: strap turns re-referenced mid-session.
+    mounting_warnings: NotRequired[list[str]]
+    strap_turns: NotRequired[list[StrapTurnSummary]]
 
 
 class Gap(TypedDict):

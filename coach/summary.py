@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from coach.events import CalibrationSummary, Gap, ScreeningSummary, SummaryEvent
+from coach.events import CalibrationSummary, Gap, ScreeningSummary, StrapTurnSummary, SummaryEvent
 from coach.signal.cadence import mean_cadence_spm
 
 BoolArray = npt.NDArray[np.bool_]
@@ -94,14 +94,22 @@ def calibration_summary(
     still: tuple[float, float] | None,
     rotate: tuple[float, float] | None,
     checks_off: list[str],
+    mounting_warnings: list[str] | None = None,
+    strap_turns: list[StrapTurnSummary] | None = None,
 ) -> CalibrationSummary:
-    """The summary's ``calibration`` field: where the mounting came from, the phases (ms), checks off."""
-    return {
+    """The summary's ``calibration`` field: where the mounting came from, the phases (ms), checks off;
+    mounting warnings and strap turns only when there are some."""
+    out: CalibrationSummary = {
         "mounting": mounting,
         "still": None if still is None else [round(still[0], 3), round(still[1], 3)],
         "rotate": None if rotate is None else [round(rotate[0], 3), round(rotate[1], 3)],
         "checks_off": sorted(set(checks_off)),
     }
+    if mounting_warnings:
+        out["mounting_warnings"] = sorted(set(mounting_warnings))
+    if strap_turns:
+        out["strap_turns"] = strap_turns
+    return out
 
 
 def session_summary(
@@ -155,6 +163,11 @@ def format_table(summary: Mapping[str, Any]) -> str:
         ("rotate phase", _span(cal.get("rotate"))),
         ("checks off", ", ".join(cal.get("checks_off") or []) or "none"),
     ]
+    if cal.get("mounting_warnings"):
+        rows.append(("mounting warnings", ", ".join(cal["mounting_warnings"])))
+    if cal.get("strap_turns"):
+        turns = ", ".join(f"{s['role']} {s['angle_deg']:+.0f}° at {s['t']:.0f} s" for s in cal["strap_turns"])
+        rows.append(("strap turns", turns))
     cues = summary.get("cues") or {}
     if cues:
         rows.append(("cues", ", ".join(f"{k} ×{v}" for k, v in cues.items())))

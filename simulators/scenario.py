@@ -854,6 +854,32 @@ class FidgetSpec(_Section):
     )
 
 
+@dataclass(frozen=True)
+class MountingFaultSpec(_Section):
+    """Opt-in mounting mistakes (none by default): what the coach's mounting checks must say."""
+
+    backwards: str | None = _spec(
+        None,
+        kind="optchoice",
+        choices=ROLES,
+        doc="this role's device is strapped on backwards: turned 180° about its z axis, x toward the elbow",
+    )
+    swap_roles: bool = _spec(
+        False,
+        kind="bool",
+        doc="the treated and hand devices are swapped: the trace's treated rows come from the hand",
+    )
+    wrong_arm: bool = _spec(False, kind="bool", doc="the sensors are on the other arm than meta.arm says")
+
+    def _cross_check(self) -> None:
+        if self.backwards == "stroker":
+            raise _FieldError("backwards", "only a worn sensor (treated or hand) can be on backwards")
+
+    @property
+    def any(self) -> bool:
+        return self.backwards is not None or self.swap_roles or self.wrong_arm
+
+
 def _default_sensors() -> dict[str, SensorSpec]:
     return {"treated": SensorSpec()}
 
@@ -894,6 +920,12 @@ class Scenario(_Section):
         kind="section", section=PostureSpec, factory=PostureSpec, doc="posture over time"
     )
     fidgets: FidgetSpec = _spec(kind="section", section=FidgetSpec, factory=FidgetSpec, doc="fidgets")
+    mounting_faults: MountingFaultSpec = _spec(
+        kind="section",
+        section=MountingFaultSpec,
+        factory=MountingFaultSpec,
+        doc="opt-in mounting mistakes: a device on backwards, swapped roles, the wrong arm",
+    )
     variants: tuple[str, ...] = _spec(
         kind="families",
         factory=tuple,
@@ -904,6 +936,13 @@ class Scenario(_Section):
     @property
     def roles(self) -> tuple[str, ...]:
         return tuple(self.sensors)
+
+    def _cross_check(self) -> None:
+        faults = self.mounting_faults
+        if faults.swap_roles and "hand" not in self.sensors:
+            raise _FieldError("mounting_faults.swap_roles", "needs a hand sensor to swap with treated")
+        if faults.backwards is not None and faults.backwards not in self.sensors:
+            raise _FieldError("mounting_faults.backwards", f"no {faults.backwards} sensor in this session")
 
     # -- files -------------------------------------------------------------------------------
     @classmethod
@@ -943,6 +982,8 @@ class Scenario(_Section):
         out: dict[str, Any] = _to_plain(self)
         if not out["variants"]:
             del out["variants"]  # baseline: the labels of existing sessions stay byte-identical
+        if not self.mounting_faults.any:
+            del out["mounting_faults"]  # likewise
         return out
 
     def replace(self, **overrides: Any) -> Scenario:
@@ -952,6 +993,7 @@ class Scenario(_Section):
         set the sensor list and every sensor's rate or class.
         """
         data = self.to_dict()
+        data.setdefault("mounting_faults", {})
         for key, value in overrides.items():
             if key == "roles":
                 roles = list(value.split(",") if isinstance(value, str) else value)

@@ -9,6 +9,7 @@ prompted phase times) and ``body``. Everything else is ground truth, in the labe
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy.spatial.transform import Rotation
 
 from coach.samples import ROLES, SampleBlock
 from coach.trace import TraceMeta, TraceWriter
@@ -155,11 +157,16 @@ def _write_trace_in_windows(
 
 
 def _meta(scenario: Scenario, plan: SessionPlan, devices: dict[str, DeviceErrors]) -> TraceMeta:
+    faults = scenario.mounting_faults
+    arm = scenario.arm
+    if faults.wrong_arm:
+        arm = "left" if arm == "right" else "right"
+    names = {"treated": "hand", "hand": "treated"} if faults.swap_roles else {}
     raw: dict[str, Any] = {
-        "arm": scenario.arm,
+        "arm": arm,
         "start_utc": scenario.start_utc,
         "sensors": {
-            role: {"rate_hz": spec.rate_hz, "device": devices[role].device}
+            names.get(role, role): {"rate_hz": spec.rate_hz, "device": devices[role].device}
             for role, spec in scenario.sensors.items()
         },
     }
@@ -184,7 +191,27 @@ def _prepare(scenario: Scenario, seed: int) -> tuple[BodyModel, dict[str, Device
     }
     if plan.variant is not None and plan.variant.sensors:
         devices = {role: with_variant(d, plan.variant.sensors[role]) for role, d in devices.items()}
+    back = scenario.mounting_faults.backwards
+    if back is not None and back in devices:
+        # On backwards: the device turned 180° about its own z (x toward the elbow, face still up).
+        d = devices[back]
+        devices[back] = dataclasses.replace(d, mount=d.mount * Rotation.from_euler("z", 180.0, degrees=True))
     return model, devices
+
+
+def _swap_roles(
+    scenario: Scenario, blocks: dict[str, SampleBlock], sensors: dict[str, SensorTruth]
+) -> tuple[dict[str, SampleBlock], dict[str, SensorTruth]]:
+    """The ``swap_roles`` mounting fault: the trace's treated rows are the hand device's and back."""
+    if not scenario.mounting_faults.swap_roles:
+        return blocks, sensors
+    names = {"treated": "hand", "hand": "treated"}
+    out = {}
+    for role, b in blocks.items():
+        new = names.get(role, role)
+        out[new] = dataclasses.replace(b, role=new)
+    swapped = {names.get(role, role): s for role, s in sensors.items()}
+    return {r: out[r] for r in ROLES if r in out}, {r: swapped[r] for r in ROLES if r in swapped}
 
 
 def simulate(scenario: Scenario, seed: int = 0) -> SimulatedSession:
@@ -209,6 +236,7 @@ def simulate(scenario: Scenario, seed: int = 0) -> SimulatedSession:
         keep, t_rep, dropped = deliver(tau, clock, faults, rng_for(seed, "deliver", role))
         blocks[role] = SampleBlock(role, t_rep, acc[keep], gyr[keep])
         sensors[role] = SensorTruth(errors, clock, faults, len(tau), int(keep.sum()), dropped)
+    blocks, sensors = _swap_roles(scenario, blocks, sensors)
     return SimulatedSession(scenario, seed, _meta(scenario, plan, devices), blocks, sensors, model)
 
 
@@ -231,6 +259,7 @@ def simulate_motion(
         acc, gyr = render_role(model, role, devices[role], 0.0, clock.period_s, len(tau), noise)
         blocks[role] = SampleBlock(role, tau, acc, gyr)
         sensors[role] = SensorTruth(devices[role], clock, None, len(tau), len(tau), 0)
+    blocks, sensors = _swap_roles(scenario, blocks, sensors)
     return SimulatedSession(scenario, seed, _meta(scenario, model.plan, devices), blocks, sensors, model)
 
 

@@ -26,6 +26,7 @@ import numpy as np
 
 from calibration.mounting import SensorCalibration, calibrate_sensor, nominal
 from calibration.phases import PhaseDetector
+from calibration.plausibility import CHECKS_OFF, mounting_findings
 from calibration.profiles import ProfileStore, device_key, profile_from_calibration
 from coach.samples import FloatArray
 from coach.signal import quaternion as quat
@@ -43,6 +44,8 @@ class CalibrationOutcome:
     rotate: tuple[float, float] | None = None
     sensors: dict[str, SensorCalibration] = field(default_factory=dict)
     checks_off: list[str] = field(default_factory=list)
+    #: Mounting problems found (cue codes of :data:`coach.cue_texts.MOUNTING_CUES`), said to the person.
+    warnings: list[str] = field(default_factory=list)
 
 
 class Calibrating:
@@ -125,7 +128,13 @@ class Calibrating:
             if role == "stroker":
                 sc = SensorCalibration(np.eye(3), sc.gyro_bias_rps, sc.gravity_sensor, "device", sc.notes)
             cal.sensors[role] = sc
-            self._save_profile(profiles, role, sc)
+        cal.warnings = mounting_findings(self.meta.arm, cal.sensors)
+        for code in cal.warnings:
+            cal.checks_off += CHECKS_OFF[code]
+        for role, sc in cal.sensors.items():
+            if not cal.warnings:
+                # A mounting found implausible is not kept for the next session.
+                self._save_profile(profiles, role, sc)
         self.outcome = cal
         return cal
 

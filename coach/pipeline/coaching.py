@@ -111,6 +111,10 @@ class Coaching:
         for tc, code in cues:
             self._cue(tc, code, pending)
 
+    def mounting_warning(self, t_s: float, code: str, pending: list[Event]) -> None:
+        """Say a mounting problem (:mod:`calibration.plausibility`) as a cue."""
+        self._cue(t_s, code, pending)
+
     def _cue(self, t_s: float, code: str, pending: list[Event]) -> None:
         pending.append(CueEvent(type="cue", t=t_s, id="", code=code, message=PIPELINE_CUES[code]))
         self.summary.add_cue(code)

@@ -9,6 +9,7 @@ from typing import Any, Final
 import numpy as np
 
 from calibration.mounting import SensorCalibration
+from calibration.plausibility import CHECKS_OFF, SWAPPED_CODE, RoleSwapCheck
 from coach.clock import wall_utc
 from coach.errors import ValidationError
 from coach.events import Event
@@ -59,6 +60,8 @@ class SessionPipeline:
         self._emitter = Emitter()
         self._calibrating = Calibrating(meta, cfg.mounting, self.decision_hz)
         self._estimator: PostureEstimator | None = None
+        self._role_check: RoleSwapCheck | None = None
+        self._role_check_t = 0.0
         self._strokes = StrokeInput(cfg.stroke_detector)
         self._states = SessionStates(self._dt, cfg.pause_after_s, cfg.state_events, self._wall)
         self._posture = PostureEvents(ratio, self._dt)
@@ -281,6 +284,8 @@ class SessionPipeline:
         cal = self._calibrating.calibrate(self.roles, self.config.profiles)
         self._after_calibration(cal, j_cal)
         self._states.set(queued, j_cal, "active", f"calibrated ({cal.mounting})")
+        for code in cal.warnings:
+            self._coaching.mounting_warning(j_cal * self._dt, code, queued)
         return self._emitter.flush(queued)
 
     def _after_calibration(self, cal: CalibrationOutcome, j_cal: int) -> None:
@@ -290,6 +295,9 @@ class SessionPipeline:
         )
         self._strokes.mounts = mounts
         self._estimator = PostureEstimator(setup, self._block_points, self.decision_hz)
+        both = all(r in self.roles and self.roles[r].started for r in ("treated", "hand"))
+        self._role_check = RoleSwapCheck() if both and not cal.warnings else None
+        self._role_check_t = j_cal * self._dt
         if self._strokes.factory is not None:
             roles = tuple(r for r in ROLES if r in self.roles and self.roles[r].started)
             self._strokes.attach(
@@ -326,7 +334,26 @@ class SessionPipeline:
         self._coaching.strokes(strokes, active, t, pending)
         self._coaching.span(t, frame, active, pending)
         self._summary.add_span(active, frame.treated_ok, frame.elevated, frame.hand_ok, frame.neutral)
+        self._check_roles(t[-1] + self._dt, pending)
         return self._emitter.flush(pending)
+
+    def _check_roles(self, t_end_s: float, pending: list[Event]) -> None:
+        """Feed the swapped-roles check the span's rotation of ``treated`` and ``hand``; say it once found."""
+        check, cal = self._role_check, self._calibrating.outcome
+        if check is None or check.decided or cal is None:
+            return
+        for role in ("treated", "hand"):
+            stream = self.roles.get(role)
+            if stream is None or not stream.started or stream.tracker is None:
+                continue
+            buf = stream.out.between(self._role_check_t, t_end_s)
+            mount = cal.sensors[role].mount
+            check.feed(role, (buf.gyr_rps - buf.bias_rps) @ mount, stream.rate_hz)
+        self._role_check_t = t_end_s
+        if check.decide():
+            cal.warnings.append(SWAPPED_CODE)
+            cal.checks_off += CHECKS_OFF[SWAPPED_CODE]
+            self._coaching.mounting_warning(t_end_s - self._dt, SWAPPED_CODE, pending)
 
     # ------------------------------------------------------------------------------------------
     # Commands and the end
@@ -364,7 +391,18 @@ class SessionPipeline:
         cal = self._calibrating.outcome or CalibrationOutcome(
             self._calibrating.requested, checks_off=["calibration_not_completed"]
         )
-        calibration = calibration_summary(cal.mounting, cal.still, cal.rotate, cal.checks_off)
+        turns = [] if self._estimator is None else self._estimator.strap.turns
+        calibration = calibration_summary(
+            cal.mounting,
+            cal.still,
+            cal.rotate,
+            cal.checks_off,
+            cal.warnings,
+            [
+                {"t": round(s.t_s, 3), "role": s.role, "angle_deg": round(math.degrees(s.twist_rad), 1)}
+                for s in turns
+            ],
+        )
         t_sum = max(round(end_t, 6), self._emitter.last_t)
         summary = self._summary.event(t_sum, end_t, self._wall(end_t), calibration)
         out += self._emitter.flush([summary])

@@ -9,6 +9,8 @@ second), so any split of the session into spans gives the same numbers.
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +21,8 @@ from coach.signal import quaternion as quat
 from coach.signal.elevation import elevation_deg, is_elevated
 from coach.signal.roles import RoleStream
 from coach.signal.roll import MAX_ROLL_ELEVATION_DEG, arm_sign, raw_roll_deg, wrap_deg
+from coach.signal.strap import HOLD_BLOCKS as STRAP_HOLD_BLOCKS
+from coach.signal.strap import StrapTurnTracker, corrected_mounts
 from coach.signal.wrist import (
     HeadingOffsetTracker,
     constraint_terms,
@@ -32,6 +36,9 @@ BoolArray = npt.NDArray[np.bool_]
 #: Samples whose constraint residual changes by less than this per radian of δ are not used (tuned on
 #: simulator seeds 0–29: 0.2; 0.4 starves the tracker).
 MIN_CONSTRAINT_SENSITIVITY = 0.2
+#: After a strap turn, the drift rate of the relative heading is this uncertain again (rad/s): the
+#: tracker's own starting value.
+STRAP_RATE_SIGMA_RPS = math.radians(0.3)
 E_X = np.array([1.0, 0.0, 0.0])
 E_Y = np.array([0.0, 1.0, 0.0])
 E_Z = np.array([0.0, 0.0, 1.0])
@@ -108,6 +115,16 @@ class PostureEstimator:
         self._block = -1
         self._moments = np.zeros((3, 3))
         self._moment_n = 0
+        # The mountings in force: a strap turn re-references them (coach.signal.strap).
+        self.treated_mount_q: FloatArray = setup.treated_mount_q
+        self.hand_mount_q: FloatArray | None = setup.hand_mount_q
+        self.strap = StrapTurnTracker()
+        self._twist_block = -1
+        self._twist: list[FloatArray] = []
+        self._twist_qf: list[FloatArray] = []
+        self._twist_qh: list[FloatArray] = []
+        # The heading tracker at the end of recent blocks: a strap turn's blocks are taken back out.
+        self._tracker_history: list[HeadingOffsetTracker | None] = []
 
     @property
     def heading_offset_rad(self) -> float | None:
@@ -121,10 +138,38 @@ class PostureEstimator:
         hand: RoleStream | None,
         thresholds: Thresholds,
     ) -> PostureFrame:
-        """Posture at decision points ``j`` (consecutive indices) with times ``t_s``."""
+        """Posture at decision points ``j`` (consecutive indices) with times ``t_s``.
+
+        Worked one heading block at a time, so a strap turn found at a block's end re-references the
+        mountings from the next block on, whatever the split of the session into spans."""
+        blocks = j // self.block_points
+        bounds = np.flatnonzero(np.diff(blocks)) + 1
+        parts = [
+            self._compute_part(j[a:b], t_s[a:b], treated, hand, thresholds)
+            for a, b in zip(
+                np.concatenate(([0], bounds)).tolist(),
+                np.concatenate((bounds, [len(j)])).tolist(),
+                strict=True,
+            )
+            if b > a
+        ]
+        if len(parts) == 1:
+            return parts[0]
+        return PostureFrame(
+            *(np.concatenate(cols) for cols in zip(*(_columns(p) for p in parts), strict=True))
+        )
+
+    def _compute_part(
+        self,
+        j: npt.NDArray[np.int64],
+        t_s: FloatArray,
+        treated: RoleStream,
+        hand: RoleStream | None,
+        thresholds: Thresholds,
+    ) -> PostureFrame:
         s = self.setup
         tr = treated.interpolate(t_s)
-        q_f = quat.multiply(tr.quat, s.treated_mount_q)
+        q_f = quat.multiply(tr.quat, self.treated_mount_q)
         up = quat.rotate_inverse(q_f, E_Z)
         elev = elevation_deg(up)
         roll = arm_sign(s.arm) * wrap_deg(raw_roll_deg(up) - s.roll_reference_deg)
@@ -133,24 +178,73 @@ class PostureEstimator:
         flex = np.full(n, np.nan)
         dev = np.full(n, np.nan)
         hand_ok = np.zeros(n, bool)
-        if hand is not None and s.hand_mount_q is not None and hand.tracker is not None:
+        if hand is not None and self.hand_mount_q is not None and hand.tracker is not None:
             hd = hand.interpolate(t_s)
             hand_ok = hd.valid & tr.valid
             # The tracker's blocks advance with time even when the wrist is not seen, so that any
             # split into spans updates it at the same block ends.
             if hand_ok.any() or self._tracker is not None:
-                q_h = quat.multiply(hd.quat, s.hand_mount_q)
+                q_h = quat.multiply(hd.quat, self.hand_mount_q)
                 delta = self._heading_offsets(j, t_s, q_f, q_h, hand_ok)
                 hand_ok &= np.isfinite(delta)
                 q_h_aligned = quat.multiply(quat.about_z(np.nan_to_num(delta)), q_h)
                 f, d = wrist_angles_deg(q_f, q_h_aligned, s.arm)
                 flex = np.where(hand_ok, f, np.nan)
                 dev = np.where(hand_ok, d, np.nan)
+                if s.heading_offset_rad is not None:
+                    # Only with a still-pose wrist reference does the twist start at zero.
+                    self._watch_strap(j, t_s, q_f, q_h, delta, hand_ok)
         elevated = tr.valid & is_elevated(elev, s.body, thresholds.elevation_margin_m)
         neutral = hand_ok & is_neutral(
             flex, dev, thresholds.wrist_flexion_deg, thresholds.wrist_deviation_deg
         )
         return PostureFrame(t_s, tr.valid, hand_ok, elev, roll, flex, dev, elevated, neutral)
+
+    def _watch_strap(
+        self,
+        j: npt.NDArray[np.int64],
+        t_s: FloatArray,
+        q_f: FloatArray,
+        q_h: FloatArray,
+        delta: FloatArray,
+        ok: BoolArray,
+    ) -> None:
+        """Collect one block's wrist samples (times, δ, segment quaternions in each device's own earth
+        frame); at the block's end, re-reference the mountings after a strap turn."""
+        block = int(j[0]) // self.block_points
+        if block != self._twist_block:
+            self._twist_block, self._twist, self._twist_qf, self._twist_qh = block, [], [], []
+        if ok.any():
+            self._twist.append(np.stack((t_s[ok], delta[ok]), axis=1))
+            self._twist_qf.append(q_f[ok])
+            self._twist_qh.append(q_h[ok])
+        if int(j[-1]) % self.block_points != self.block_points - 1:
+            return
+        end_t = (block + 1) * self.block_points / self.decision_hz
+        td = np.concatenate(self._twist) if self._twist else np.empty((0, 2))
+        qf = np.concatenate(self._twist_qf) if self._twist_qf else np.empty((0, 4))
+        qh = np.concatenate(self._twist_qh) if self._twist_qh else np.empty((0, 4))
+        self._twist_block, self._twist, self._twist_qf, self._twist_qh = block + 1, [], [], []
+        turn = self.strap.block(end_t, td[:, 0], qf, qh, td[:, 1])
+        if turn is not None and self.hand_mount_q is not None:
+            # The joint constraint of the turned blocks pulled δ and its rate: back to before them, and
+            # the turn measured again with that δ.
+            if len(self._tracker_history) > STRAP_HOLD_BLOCKS:
+                before = self._tracker_history[-STRAP_HOLD_BLOCKS - 1]
+                if before is not None:
+                    # A device turned on its strap turns its gyro bias too, so the relative heading
+                    # drifts at a new rate (a bias about another axis now reads as heading): relearn it.
+                    self._tracker = dataclasses.replace(
+                        before, p_rr=max(before.p_rr, STRAP_RATE_SIGMA_RPS**2), p_dr=0.0
+                    )
+                    turn = self.strap.refine(turn, before.offset_at)
+            self._tracker_history.clear()
+            self.treated_mount_q, self.hand_mount_q = corrected_mounts(
+                turn, self.treated_mount_q, self.hand_mount_q
+            )
+        t = self._tracker
+        self._tracker_history.append(None if t is None else dataclasses.replace(t))
+        del self._tracker_history[: -STRAP_HOLD_BLOCKS - 2]
 
     def _heading_offsets(
         self, j: npt.NDArray[np.int64], t_s: FloatArray, q_f: FloatArray, q_h: FloatArray, ok: BoolArray
@@ -197,6 +291,20 @@ class PostureEstimator:
                 tracker.update(end_t, self._moments, self._moment_n)
                 self._block, self._moments, self._moment_n = block + 1, np.zeros((3, 3)), 0
         return delta
+
+
+def _columns(f: PostureFrame) -> tuple[FloatArray | BoolArray, ...]:
+    return (
+        f.t_s,
+        f.treated_ok,
+        f.hand_ok,
+        f.elevation_deg,
+        f.roll_deg,
+        f.flexion_deg,
+        f.deviation_deg,
+        f.elevated,
+        f.neutral,
+    )
 
 
 def still_reference(

@@ -1,0 +1,211 @@
+"""A strap that turns mid-session: found from the wrist's missing third degree of freedom, and undone.
+
+The wrist has two degrees of freedom (flexion about the forearm's y axis, deviation about the hand's z
+axis, :mod:`coach.signal.wrist`): the hand cannot twist about its long axis relative to the forearm;
+pronation and supination turn the forearm, with the watch on it. So the relative rotation of the two
+segments, split as ``R_w = R_y(β) · R_z(γ) · R_x(τ)``, has a **twist** ``τ`` that stays near zero all
+session (the ``still`` pose makes it zero). A device that turns on its strap about the limb (a tug that
+does not spring back, a strap pushed round) breaks that: the turn appears as a step in ``τ`` of the
+strap's angle (exactly for the hand device, to first order in the wrist angles for the watch), and
+from then on every wrist angle is computed through a wrong mounting.
+
+:class:`StrapTurnTracker` takes the median twist of each one-second block (the heading tracker's
+blocks). When :data:`HOLD_BLOCKS` consecutive blocks sit more than :data:`STEP_DEG` from zero and within
+:data:`AGREE_DEG` of each other, the strap has turned: the device that turned is the one that rotated
+more about its own long axis over those blocks and the block before (a forearm roll turns both), and its
+mounting is turned back by the median twist (re-referenced), so the wrist reads right again a couple of
+seconds after the turn. A tug that springs back within a second never holds long enough to count.
+
+Two guards against false turns and two repairs (docs/signal.md §4): a heading error δ_err also makes
+twist (∝ δ_err · sin elevation) but no turn of one device against the other, so a step counts only when
+the devices' own rotations about their long axes over the blocks account for at least
+:data:`TURN_SHARE` of it; the estimator then takes the heading tracker back to before the turned blocks,
+measures the turn again with that δ (:meth:`StrapTurnTracker.refine`) and lets the tracker relearn its
+drift rate.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from coach.samples import FloatArray
+from coach.signal import quaternion as quat
+
+#: A block's median twist this far from zero is off (a heading error adds ~δ_err · sin(elevation)).
+STEP_DEG = 8.0
+#: ...for this many consecutive blocks...
+HOLD_BLOCKS = 2
+#: ...agreeing within this.
+AGREE_DEG = 5.0
+#: The devices' own rotations over the last blocks must account for this share of the twist step.
+TURN_SHARE = 0.5
+#: A block needs this many wrist samples to count.
+MIN_BLOCK_SAMPLES = 3
+E_X = np.array([1.0, 0.0, 0.0])
+
+
+def twist_rad(q_forearm: FloatArray, q_hand: FloatArray) -> FloatArray:
+    """Twist τ of the hand about its long axis relative to the forearm (rad), from segment quaternions in
+    one earth frame: ``R_w = R_y(β) R_z(γ) R_x(τ)`` with ``R_w = R_F⁻¹ R_H``."""
+    r = quat.to_matrix(quat.multiply(quat.conjugate(q_forearm), q_hand))
+    return np.asarray(np.arctan2(-r[..., 1, 2], r[..., 1, 1]))
+
+
+def turn_about_x_rad(q_from: FloatArray, q_to: FloatArray) -> float:
+    """Rotation about the segment's own x axis between two orientations (rad, signed)."""
+    rel = quat.multiply(quat.conjugate(q_from), q_to)
+    if rel[0] < 0:
+        rel = -rel
+    v = rel[1:]
+    n = float(np.linalg.norm(v))
+    if n < 1e-12:
+        return 0.0
+    angle = 2.0 * math.atan2(n, float(rel[0]))
+    return angle * float(v[0]) / n
+
+
+@dataclass(frozen=True, slots=True)
+class StrapTurn:
+    """A detected strap turn: which device, by how much (rad, twist removed), decided at ``t_s``."""
+
+    role: str
+    twist_rad: float
+    t_s: float
+
+
+class StrapTurnTracker:
+    """Block-by-block strap-turn detector (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self._medians: list[float] = []
+        self._blocks: list[tuple[FloatArray, FloatArray, FloatArray]] = []  # (twist, q_f, q_h) per block
+        self._turned: list[float] = []  # per block: the two devices' relative turn about x (rad)
+        self._last: tuple[FloatArray, FloatArray] | None = None
+        self._raw: list[tuple[FloatArray, FloatArray]] = []  # per block: times and the hand's raw quats
+        self._hold: tuple[FloatArray, FloatArray, FloatArray] | None = None  # t, q_f, raw q_h of a hold
+        self.turns: list[StrapTurn] = []
+
+    def block(
+        self, t_end_s: float, t_s: FloatArray, q_f: FloatArray, q_h_raw: FloatArray, delta: FloatArray
+    ) -> StrapTurn | None:
+        """Fold in one completed block: times, segment quaternions in each device's own earth frame and
+        the heading offset δ that aligns them (rows where the wrist was seen). Returns the strap turn this
+        block settles, if any; :meth:`refine` may then re-measure it with a better δ."""
+        q_h = quat.multiply(quat.about_z(delta), q_h_raw)
+        twist = twist_rad(q_f, q_h)
+        self._hold = None
+        if twist.shape[0] < MIN_BLOCK_SAMPLES:
+            # Not seen: the hold restarts (a turn is judged on consecutive, observed blocks).
+            self._medians.clear()
+            self._blocks.clear()
+            self._turned.clear()
+            self._last = None
+            return None
+        med = float(np.arctan2(np.median(np.sin(twist)), np.median(np.cos(twist))))
+        self._medians.append(med)
+        self._blocks.append((twist, q_f, q_h))
+        self._raw.append((t_s, q_h_raw))
+        self._turned.append(self._relative_turn(q_f, q_h))
+        self._last = (q_f[-1], q_h[-1])
+        keep = HOLD_BLOCKS + 2
+        self._medians, self._blocks = self._medians[-keep:], self._blocks[-keep:]
+        self._raw = self._raw[-keep:]
+        self._turned = self._turned[-keep:]
+        recent = self._medians[-HOLD_BLOCKS:]
+        if len(recent) < HOLD_BLOCKS:
+            return None
+        step = math.radians(STEP_DEG)
+        agree = math.radians(AGREE_DEG)
+        if not all(abs(m) > step for m in recent) or max(recent) - min(recent) > agree:
+            return None
+        # A twist that comes from a heading error (an orientation-based quantity) has no turn of one
+        # device against the other behind it: the devices' own rotations must show the step.
+        turned = sum(self._turned)
+        tau0 = float(np.median(recent))
+        if turned * tau0 <= 0 or abs(turned) < TURN_SHARE * abs(tau0):
+            return None
+        role = self._which_turned(tau0)
+        qf = np.concatenate([b[1] for b in self._blocks[-HOLD_BLOCKS:]])
+        qh = np.concatenate([b[2] for b in self._blocks[-HOLD_BLOCKS:]])
+        found = StrapTurn(role, _zero_twist(role, tau0, qf, qh), t_end_s)
+        self._hold = (
+            np.concatenate([r[0] for r in self._raw[-HOLD_BLOCKS:]]),
+            qf,
+            np.concatenate([r[1] for r in self._raw[-HOLD_BLOCKS:]]),
+        )
+        self.turns.append(found)
+        self._medians.clear()
+        self._blocks.clear()
+        self._turned.clear()
+        self._raw.clear()
+        self._last = None
+        return found
+
+    def refine(self, turn: StrapTurn, delta_at: Callable[[FloatArray], FloatArray]) -> StrapTurn:
+        """Re-measure the turn just found with the heading offsets ``delta_at(t)`` (the estimator's from
+        before the turn: the turned blocks pulled δ, and a δ error shows as twist ∝ sin(elevation))."""
+        if self._hold is None or not self.turns or self.turns[-1] is not turn:
+            return turn
+        t, qf, qh_raw = self._hold
+        qh = quat.multiply(quat.about_z(delta_at(t)), qh_raw)
+        better = StrapTurn(turn.role, _zero_twist(turn.role, turn.twist_rad, qf, qh), turn.t_s)
+        self.turns[-1] = better
+        self._hold = None
+        return better
+
+    def _relative_turn(self, q_f: FloatArray, q_h: FloatArray) -> float:
+        """Sum over the block of the hand's turn about its x minus the watch's about its own (rad),
+        sample to sample in each device's own frame (no heading involved)."""
+        if self._last is not None:
+            q_f = np.vstack((self._last[0][None, :], q_f))
+            q_h = np.vstack((self._last[1][None, :], q_h))
+        total = 0.0
+        for i in range(q_f.shape[0] - 1):
+            total += turn_about_x_rad(q_h[i], q_h[i + 1]) - turn_about_x_rad(q_f[i], q_f[i + 1])
+        return total
+
+    def _which_turned(self, tau: float) -> str:
+        """The device that rotated more about its own long axis over the second around the step (a
+        forearm roll at the same time turns both)."""
+        tw = np.concatenate([b[0] for b in self._blocks])
+        qf = np.concatenate([b[1] for b in self._blocks])
+        qh = np.concatenate([b[2] for b in self._blocks])
+        # The step: the first sample past half the twist.
+        past = np.flatnonzero(np.abs(tw) > 0.5 * abs(tau))
+        i = int(past[0]) if past.size else tw.shape[0] // 2
+        half = max(2, tw.shape[0] // (2 * len(self._blocks)))
+        a, b = max(0, i - half), min(tw.shape[0] - 1, i + half)
+        turn_f = abs(turn_about_x_rad(qf[a], qf[b]))
+        turn_h = abs(turn_about_x_rad(qh[a], qh[b]))
+        return "treated" if turn_f >= turn_h else "hand"
+
+
+def _zero_twist(role: str, tau: float, qf: FloatArray, qh: FloatArray) -> float:
+    """The turn of ``role``'s device that brings the median twist of these samples to zero (for the watch
+    the twist is the strap's angle only to first order in the wrist angles)."""
+    c = tau
+    for _ in range(4):
+        if role == "treated":
+            rest = twist_rad(quat.multiply(qf, quat.about_axis(E_X, c)), qh)
+        else:
+            rest = twist_rad(qf, quat.multiply(qh, quat.about_axis(E_X, -c)))
+        c += float(np.arctan2(np.median(np.sin(rest)), np.median(np.cos(rest))))
+    return c
+
+
+def corrected_mounts(
+    turn: StrapTurn, treated_mount_q: FloatArray, hand_mount_q: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """The two mountings with the turned device's turned back about its segment's x axis.
+
+    A watch turned by α reads the forearm as ``R_F·R_x(α)``, so ``R_w`` gains ``R_x(−α)`` on the left
+    (twist −α): its mounting is multiplied by ``R_x(τ)``. A hand device turned by α adds ``R_x(α)`` on
+    the right (twist α): its mounting is multiplied by ``R_x(−τ)``.
+    """
+    if turn.role == "treated":
+        return quat.multiply(treated_mount_q, quat.about_axis(E_X, turn.twist_rad)), hand_mount_q
+    return treated_mount_q, quat.multiply(hand_mount_q, quat.about_axis(E_X, -turn.twist_rad))

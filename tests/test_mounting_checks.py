@@ -1,0 +1,186 @@
+"""Mounting that checks itself (issue 9, item 5): strap turns re-referenced, implausible calibration
+phases refused, a sensor on backwards, on the other arm or with roles swapped said, never coached
+silently. Figures over many seeds: ``./run bench mounting``."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from calibration.phases import PhaseDetector
+from calibration.plausibility import RoleSwapCheck
+from coach.cue_texts import MOUNTING_CUES, PIPELINE_CUES
+from coach.pipeline import PipelineConfig, SessionPipeline
+from coach.signal import quaternion as quat
+from coach.signal.strap import StrapTurnTracker, corrected_mounts, twist_rad
+from simulators import simulate
+from simulators.scenario import random_scenario
+
+E_X = np.array([1.0, 0.0, 0.0])
+E_Y = np.array([0.0, 1.0, 0.0])
+T_S = np.arange(200) / 10.0
+
+
+def _replay(session: object) -> list[dict[str, object]]:
+    pipeline = SessionPipeline(session.meta, PipelineConfig(posture_hz=10.0))  # type: ignore[attr-defined]
+    events: list[dict[str, object]] = []
+    blocks = session.blocks  # type: ignore[attr-defined]
+    end = max(float(b.t_s[-1]) for b in blocks.values())
+    for t in np.arange(0.0, end + 5.0, 5.0):
+        for b in blocks.values():
+            sel = (b.t_s >= t) & (b.t_s < t + 5.0)
+            if sel.any():
+                events += pipeline.feed(b.slice(int(np.argmax(sel)), int(np.argmax(sel)) + int(sel.sum())))
+        events += pipeline.advance(float(t + 5.0) - 0.5)
+    events += pipeline.finish()
+    return [dict(e) for e in events]
+
+
+def _warnings(events: list[dict[str, object]]) -> tuple[list[str], list[str]]:
+    summary = [e for e in events if e["type"] == "summary"][-1]
+    cal = summary["calibration"]
+    assert isinstance(cal, dict)
+    cues = [str(e["code"]) for e in events if e["type"] == "cue" and e["code"] in MOUNTING_CUES]
+    return list(cal.get("mounting_warnings", [])), cues
+
+
+def _session(seed: int, duration_s: float = 40.0, **faults: object) -> tuple[list[str], list[str]]:
+    """Mounting warnings of the summary, and the mounting cues said, of a simulated session."""
+    sc = random_scenario(seed, roles=("treated", "hand"), duration_s=duration_s)
+    overrides = {f"mounting_faults.{k}": v for k, v in faults.items()}
+    return _warnings(_replay(simulate(sc.replace(**overrides) if overrides else sc, seed)))
+
+
+# -- strap turns -------------------------------------------------------------------------------
+
+
+def _wrist_poses(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Forearm orientations (rolling and tilting) and hand = forearm · a 2-DoF wrist (no twist)."""
+    t = np.arange(n) / 10.0
+    q_f = quat.multiply(
+        quat.about_axis(E_Y, -0.4 + 0.1 * np.sin(0.3 * t)), quat.about_axis(E_X, 0.3 * np.sin(0.1 * t))
+    )
+    flex = 0.2 * np.sin(0.7 * t + rng.uniform(0, 6))
+    dev = 0.1 * np.sin(0.5 * t + rng.uniform(0, 6))
+    wrist = quat.multiply(quat.about_axis(E_Y, flex), quat.about_axis(np.array([0.0, 0.0, 1.0]), dev))
+    return q_f, quat.multiply(q_f, wrist)
+
+
+@pytest.mark.parametrize("role", ["treated", "hand"])
+def test_a_strap_turn_is_found_on_the_right_device_and_undone(role: str) -> None:
+    rng = np.random.default_rng(3)
+    q_f, q_h = _wrist_poses(200, rng)
+    angle = math.radians(35.0)
+    # The device turns about its segment's long axis at sample 95 (over 0.5 s) and stays turned.
+    turn = np.clip((np.arange(200) - 95) / 5.0, 0.0, 1.0) * angle
+    if role == "treated":
+        q_f = quat.multiply(q_f, quat.about_axis(E_X, turn))
+    else:
+        q_h = quat.multiply(q_h, quat.about_axis(E_X, turn))
+    tracker = StrapTurnTracker()
+    found = []
+    mf, mh = quat.IDENTITY.copy(), quat.IDENTITY.copy()
+    for b in range(20):
+        sl = slice(10 * b, 10 * b + 10)
+        qf, qh = quat.multiply(q_f[sl], mf), quat.multiply(q_h[sl], mh)
+        got = tracker.block(float(b + 1), T_S[sl], qf, qh, np.zeros(10))
+        if got is not None:
+            found.append(got)
+            mf, mh = corrected_mounts(got, mf, mh)
+    assert len(found) == 1
+    assert found[0].role == role
+    assert 10.0 <= found[0].t_s <= 13.0
+    after = twist_rad(quat.multiply(q_f[150:], mf), quat.multiply(q_h[150:], mh))
+    assert np.max(np.abs(np.degrees(after))) < 1.0
+
+
+def test_a_tug_that_springs_back_is_not_a_strap_turn() -> None:
+    q_f, q_h = _wrist_poses(200, np.random.default_rng(4))
+    # 25° for 0.8 s, then back.
+    bump = np.where((np.arange(200) >= 95) & (np.arange(200) < 103), math.radians(25.0), 0.0)
+    q_f = quat.multiply(q_f, quat.about_axis(E_X, bump))
+    tracker = StrapTurnTracker()
+    for b in range(20):
+        sl = slice(10 * b, 10 * b + 10)
+        assert tracker.block(float(b + 1), T_S[sl], q_f[sl], q_h[sl], np.zeros(10)) is None
+
+
+# -- automatic phases ------------------------------------------------------------------------
+
+
+def _detect(acc: np.ndarray, gyr: np.ndarray, rate_hz: float = 50.0) -> object:
+    det = PhaseDetector(rate_hz, 0.0)
+    k = np.arange(acc.shape[0], dtype=np.int64)
+    det.feed(k, gyr, acc, acc.shape[0])
+    return det.result
+
+
+def test_an_arm_hanging_at_the_side_is_not_a_still_phase() -> None:
+    rng = np.random.default_rng(1)
+    n = 50 * 70
+    acc = np.tile([-9.7, 0.3, 1.0], (n, 1)) + rng.normal(0, 0.02, (n, 3))  # x pointing down, face sideways
+    gyr = rng.normal(0, 0.005, (n, 3))
+    res = _detect(acc, gyr)
+    assert res is not None and res.still is None  # type: ignore[attr-defined]
+
+
+def test_a_raised_still_forearm_then_a_turn_not_about_its_length_gives_no_rotate() -> None:
+    rng = np.random.default_rng(2)
+    still = np.tile([3.0, 0.0, 9.3], (50 * 4, 1)) + rng.normal(0, 0.02, (200, 3))
+    # 3 s of turning about the device's y axis (a sit-down, a reach), not about x.
+    turn_g = np.tile([0.0, 1.2, 0.0], (150, 1))
+    acc = np.vstack([still, np.tile([3.0, 0.0, 9.3], (150, 1)), np.tile([3.0, 0.0, 9.3], (400, 1))])
+    gyr = np.vstack([rng.normal(0, 0.005, (200, 3)), turn_g, rng.normal(0, 0.005, (400, 3))])
+    res = _detect(acc, gyr)
+    assert res is not None
+    assert res.still is not None and res.rotate is None  # type: ignore[attr-defined]
+
+
+# -- swapped roles (unit) --------------------------------------------------------------------
+
+
+def test_role_swap_check_needs_the_watch_to_turn_more_than_the_hand() -> None:
+    rng = np.random.default_rng(5)
+    for treated_sd, hand_sd, swapped in ((0.2, 0.4, False), (0.4, 0.2, True)):
+        check = RoleSwapCheck()
+        for _ in range(130):
+            check.feed("treated", rng.normal(0, treated_sd, (50, 3)), 50.0)
+            check.feed("hand", rng.normal(0, hand_sd, (50, 3)), 50.0)
+        assert check.decide() is swapped
+        assert check.decided
+
+
+# -- whole sessions ----------------------------------------------------------------------------
+
+
+def test_mounting_warnings_have_words_in_the_cue_texts() -> None:
+    for code in MOUNTING_CUES:
+        assert PIPELINE_CUES[code] == MOUNTING_CUES[code]
+
+
+@pytest.mark.parametrize(
+    ("fault", "code"),
+    [
+        ({"backwards": "treated"}, "check_watch_backwards"),
+        ({"backwards": "hand"}, "check_hand_sensor_backwards"),
+        ({"wrong_arm": True}, "check_sensor_arm"),
+    ],
+)
+def test_a_mounting_fault_is_said(fault: dict[str, object], code: str) -> None:
+    warnings, cues = _session(2003, **fault)
+    assert warnings == [code]
+    assert cues == [code]
+
+
+def test_swapped_roles_are_said() -> None:
+    warnings, cues = _session(2004, duration_s=150.0, swap_roles=True)
+    assert warnings == ["check_sensor_roles"]
+    assert cues == ["check_sensor_roles"]
+
+
+@pytest.mark.parametrize("seed", [2005, 2006, 2007])
+def test_no_mounting_warning_on_a_correctly_worn_session(seed: int) -> None:
+    warnings, cues = _session(seed, duration_s=150.0)
+    assert warnings == [] and cues == []
