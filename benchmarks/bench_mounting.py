@@ -23,7 +23,7 @@ from __future__ import annotations
 import argparse
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
@@ -46,8 +46,8 @@ FAULTS: dict[str, tuple[dict[str, Any], str | None]] = {
 FAULT_DURATION_S = 200.0
 
 
-def _summary(events: list[Any]) -> dict[str, Any]:
-    return [e for e in events if e.get("type") == "summary"][-1]
+def _summary(events: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    return dict([e for e in events if e.get("type") == "summary"][-1])
 
 
 def _strap_one(spec: SessionSpec) -> dict[str, Any]:
