@@ -1,0 +1,130 @@
+"""The monitor's receive path on paho (inside aiomqtt): many packets per system call, PUBLISH messages
+handed straight to ingest, a committed batch acknowledged in one write.
+
+paho reads a packet with three ``recv`` calls (type byte, length bytes, body) and, as aiomqtt drives
+it, one packet per readiness callback of the event loop; each acknowledgement is a packet of its own,
+sent with its own ``send``. At thousands of messages a second that, and aiomqtt's conversion of each
+message into its own ``Message`` (with its topic checked again), was more than half of the monitor's
+CPU (docs/monitor.md, "Measured"). Here:
+
+- :class:`BufferedReads` gives paho's ``_sock_recv`` a 64 KiB read buffer, and makes each of
+  aiomqtt's read callbacks go on until the buffer is empty (the socket is level-triggered: what is
+  still in the kernel wakes the loop again);
+- :func:`deliver_directly` sets paho's ``on_message`` to the ingest's own handler;
+- :func:`ack_batch` queues the PUBACKs of a batch, in arrival order, as one write in paho's own
+  outgoing queue (so it never interleaves with a packet paho is writing).
+
+The acknowledgement semantics do not change: each message is acknowledged only after its batch
+committed, on the connection it came on (``tests/test_monitor_ack.py`` kills a monitor mid-batch).
+These reach into paho's private ``_sock``, ``_sock_recv``, ``loop_read`` and ``_packet_queue``
+(paho-mqtt is pinned ``>=2.0,<3``); :func:`check_paho` turns a paho without them into an error at
+start, never into a silently different path.
+"""
+
+from __future__ import annotations
+
+import ssl
+import struct
+from collections.abc import Callable, Sequence
+from typing import Any, Final
+
+from paho.mqtt.client import PUBACK
+
+#: Bytes asked of the socket per ``recv`` (a few hundred coach messages).
+READ_CHUNK: Final = 64 * 1024
+_PUBACK: Final = struct.Struct("!BBH")
+_NEEDED: Final = ("_sock_recv", "loop_read", "_packet_queue", "manual_ack_set", "ack")
+
+
+def check_paho(paho: Any) -> None:
+    """Raise at start when this paho lacks what the fast path uses (see the module docstring)."""
+    missing = [name for name in _NEEDED if not callable(getattr(paho, name, None))]
+    if missing or not hasattr(paho, "_sock"):
+        raise RuntimeError(
+            f"paho-mqtt without {', '.join(missing) or '_sock'}: the monitor's receive path "
+            "(coach/monitor/paho_io.py) does not fit this version"
+        )
+
+
+class BufferedReads:
+    """Installs a read buffer under one paho client (one per connection)."""
+
+    def __init__(self, paho: Any) -> None:
+        check_paho(paho)
+        self._paho = paho
+        self._buf = b""
+        self._pos = 0
+        self._sock: object = None
+        self.recv_calls = 0
+        self._loop_read_one: Callable[..., int] = paho.loop_read
+        paho._sock_recv = self.recv
+        paho.loop_read = self.loop_read
+
+    def buffered(self) -> int:
+        return len(self._buf) - self._pos
+
+    def recv(self, bufsize: int) -> bytes:
+        """paho's ``_sock_recv``: up to ``bufsize`` bytes, from the buffer when it holds any."""
+        sock = self._paho._sock
+        if sock is None:
+            raise ConnectionError("self._sock is None")
+        if sock is not self._sock:  # a new connection: nothing of the old one's bytes belongs to it
+            self._sock, self._buf, self._pos = sock, b"", 0
+        if self._pos >= len(self._buf):
+            try:
+                data = sock.recv(READ_CHUNK)
+            except ssl.SSLWantReadError as err:
+                raise BlockingIOError() from err
+            except ssl.SSLWantWriteError as err:
+                self._paho._call_socket_register_write()
+                raise BlockingIOError() from err
+            self.recv_calls += 1
+            if not data:
+                return b""  # the broker closed the connection
+            self._buf, self._pos = data, 0
+        start = self._pos
+        self._pos = min(start + bufsize, len(self._buf))
+        return self._buf[start : self._pos]
+
+    def loop_read(self, max_packets: int = 1) -> int:
+        """paho's ``loop_read``, repeated while whole packets wait in the buffer."""
+        rc = self._loop_read_one(max_packets)
+        while rc == 0 and self._pos < len(self._buf) and self._paho._sock is not None:
+            rc = self._loop_read_one(max_packets)
+        return rc
+
+
+def deliver_directly(paho: Any, handle: Callable[[str, bytes, int, int], None]) -> None:
+    """paho's ``on_message`` calls ``handle(topic, payload, mid, qos)`` (instead of aiomqtt's queue).
+
+    ``handle`` must not raise (it runs inside paho's reader); a topic that is not UTF-8 (a broker
+    lets none through) arrives as its ``repr``, so validation refuses it with a reason."""
+
+    def on_message(_client: Any, _userdata: Any, message: Any) -> None:
+        try:
+            topic = message.topic
+        except UnicodeDecodeError:
+            topic = repr(message._topic)
+        handle(topic, message.payload, message.mid, message.qos)
+
+    paho.on_message = on_message
+
+
+def ack_batch(paho: Any, deliveries: Sequence[tuple[int, int]]) -> int:
+    """Acknowledge ``(mid, qos)`` pairs in order: the QoS 1 ones in one queued write (QoS 2 through
+    paho, one by one; the monitor subscribes with QoS 1). Returns how many were acknowledged."""
+    pubacks = bytearray()
+    count = 0
+    for mid, qos in deliveries:
+        if qos == 1:
+            pubacks += _PUBACK.pack(PUBACK, 2, mid)
+            count += 1
+        elif qos == 2:
+            if pubacks:
+                paho._packet_queue(PUBACK, bytes(pubacks), 0, 0)
+                pubacks.clear()
+            paho.ack(mid, qos)
+            count += 1
+    if pubacks:
+        paho._packet_queue(PUBACK, bytes(pubacks), 0, 0)
+    return count
