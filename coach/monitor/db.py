@@ -55,7 +55,14 @@ class Tx(ABC):
         """Run one statement; returns the affected row count."""
 
     @abstractmethod
-    async def executemany(self, sql: str, rows: Sequence[Params]) -> None: ...
+    async def executemany(self, sql: str, rows: Sequence[Params]) -> None:
+        """Run one statement for many rows. In a ``transaction(batch_writes=True)`` on SQLite it may
+        run later, with the next statement that returns something or with the commit (its error, if
+        any, then comes from there and rolls the transaction back all the same)."""
+
+    @abstractmethod
+    async def executemany_count(self, sql: str, rows: Sequence[Params]) -> int:
+        """Run one statement for many rows now; returns how many rows it changed."""
 
     @abstractmethod
     async def script(self, sql: str) -> None:
@@ -78,8 +85,9 @@ class Database(ABC):
     applied: tuple[int, ...] = ()
 
     @abstractmethod
-    def transaction(self) -> Any:  # an async context manager yielding Tx
-        ...
+    def transaction(self, *, batch_writes: bool = False) -> Any:  # an async context manager yielding Tx
+        """One unit of work. ``batch_writes``: statements that return nothing may be sent together
+        (SQLite: one call of its writer thread per batch instead of one per statement)."""
 
     @abstractmethod
     async def close(self) -> None: ...
@@ -159,8 +167,24 @@ def private_file(path: Path) -> None:
 
 
 class _SqliteTx(Tx):
-    def __init__(self, db: SqliteDatabase) -> None:
+    def __init__(self, db: SqliteDatabase, batch_writes: bool = False) -> None:
         self._db = db
+        self._batch_writes = batch_writes
+        #: Work for the writer thread not sent yet (``batch_writes``): sent with the next call.
+        self._pending: list[Callable[[sqlite3.Connection], object]] = []
+
+    async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run what is pending, then ``work``, in one call of the writer thread."""
+        if not self._pending:
+            return await self._db._call(work)
+        pending, self._pending = self._pending, []
+
+        def all_of(conn: sqlite3.Connection) -> T:
+            for step in pending:
+                step(conn)
+            return work(conn)
+
+        return await self._db._call(all_of)
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
         def work(conn: sqlite3.Connection) -> list[Row]:
@@ -168,13 +192,27 @@ class _SqliteTx(Tx):
             names = [d[0] for d in cur.description or ()]
             return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
-        return await self._db._call(work)
+        return await self._run(work)
 
     async def execute(self, sql: str, params: Params = ()) -> int:
-        return await self._db._call(lambda conn: conn.execute(sql, tuple(params)).rowcount)
+        return await self._run(lambda conn: conn.execute(sql, tuple(params)).rowcount)
 
     async def executemany(self, sql: str, rows: Sequence[Params]) -> None:
-        await self._db._call(lambda conn: conn.executemany(sql, [tuple(r) for r in rows]))
+        params = [tuple(r) for r in rows]
+        if self._batch_writes:
+            self._pending.append(lambda conn: conn.executemany(sql, params))
+        else:
+            await self._run(lambda conn: conn.executemany(sql, params))
+
+    async def executemany_count(self, sql: str, rows: Sequence[Params]) -> int:
+        params = [tuple(r) for r in rows]
+
+        def work(conn: sqlite3.Connection) -> int:
+            before = conn.total_changes
+            conn.executemany(sql, params)
+            return conn.total_changes - before
+
+        return await self._run(work)
 
     async def script(self, sql: str) -> None:
         def work(conn: sqlite3.Connection) -> None:
@@ -183,7 +221,10 @@ class _SqliteTx(Tx):
                 if statement.strip():
                     conn.execute(statement)
 
-        await self._db._call(work)
+        await self._run(work)
+
+    async def commit(self) -> None:
+        await self._run(lambda conn: conn.execute("COMMIT"))
 
 
 class SqliteDatabase(Database):
@@ -219,15 +260,19 @@ class SqliteDatabase(Database):
         return await asyncio.get_running_loop().run_in_executor(self._executor, work, conn)
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Tx]:
+    async def transaction(self, *, batch_writes: bool = False) -> AsyncIterator[Tx]:
         async with self._lock:
-            await self._call(lambda conn: conn.execute("BEGIN IMMEDIATE"))
+            tx = _SqliteTx(self, batch_writes)
+            if batch_writes:
+                tx._pending.append(lambda conn: conn.execute("BEGIN IMMEDIATE"))
+            else:
+                await self._call(lambda conn: conn.execute("BEGIN IMMEDIATE"))
             try:
-                yield _SqliteTx(self)
+                yield tx
+                await tx.commit()
             except BaseException:
-                await self._call(lambda conn: conn.execute("ROLLBACK"))
+                await self._call(_rollback)
                 raise
-            await self._call(lambda conn: conn.execute("COMMIT"))
 
     async def compact(self) -> None:
         """Rewrite the file (VACUUM) and empty the WAL: what was deleted or overwritten is gone."""
@@ -240,6 +285,11 @@ class SqliteDatabase(Database):
             conn, self._conn = self._conn, None
             await asyncio.get_running_loop().run_in_executor(self._executor, conn.close)
         self._executor.shutdown(wait=True)
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    if conn.in_transaction:  # a failed COMMIT, or a batch that never began, may have left none
+        conn.execute("ROLLBACK")
 
 
 # --- PostgreSQL ---------------------------------------------------------------------------------
@@ -271,6 +321,11 @@ class _PgTx(Tx):
         async with self._conn.cursor() as cur:
             await cur.executemany(_pg_sql(sql), [tuple(r) for r in rows])
 
+    async def executemany_count(self, sql: str, rows: Sequence[Params]) -> int:
+        async with self._conn.cursor() as cur:
+            await cur.executemany(_pg_sql(sql), [tuple(r) for r in rows])
+            return int(cur.rowcount)
+
     async def script(self, sql: str) -> None:
         await self._conn.execute(sql)
 
@@ -298,7 +353,8 @@ class PostgresDatabase(Database):
         await self._pool.open(wait=True, timeout=15.0)
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Tx]:
+    async def transaction(self, *, batch_writes: bool = False) -> AsyncIterator[Tx]:
+        del batch_writes  # one round trip per statement either way (psycopg pipelines none here)
         if self._pool is None:
             raise RuntimeError("database is closed")
         async with self._pool.connection() as conn:  # commits on success, rolls back on error
