@@ -49,7 +49,7 @@ from coach.monitor.messages import (
     StatusRecord,
     parse_message,
 )
-from coach.monitor.paho_io import BufferedReads, ack_batch, deliver_directly
+from coach.monitor.paho_io import BufferedReads, ack_batch
 from coach.monitor.receipts import Receipts
 from coach.mqtt.broker_config import BrokerSettings
 
@@ -239,12 +239,12 @@ class Ingest:
                 clean_session=False,
             )
         paho = enable_manual_ack(client)
-        BufferedReads(paho)  # many packets per system call (coach/monitor/paho_io.py)
 
         def deliver(topic: str, payload: bytes, mid: int, qos: int) -> None:
             self._handle(topic, payload, mid, qos, paho)
 
-        deliver_directly(paho, deliver)  # not through aiomqtt's queue: one call per message
+        # Many packets per system call, each PUBLISH straight to _handle (coach/monitor/paho_io.py).
+        BufferedReads(paho, deliver)
         client.pending_calls_threshold = 10_000  # aiomqtt logs a warning per publish above this
         return client
 

@@ -28,37 +28,51 @@ import struct
 from collections.abc import Callable, Sequence
 from typing import Any, Final
 
-from paho.mqtt.client import PUBACK
+from paho.mqtt.client import PUBACK, PUBLISH, MQTTv5, time_func
 
 #: Bytes asked of the socket per ``recv`` (a few hundred coach messages).
 READ_CHUNK: Final = 64 * 1024
 _PUBACK: Final = struct.Struct("!BBH")
+_PUBLISH: Final = PUBLISH >> 4
 _NEEDED: Final = ("_sock_recv", "loop_read", "_packet_queue", "manual_ack_set", "ack")
 
 
 def check_paho(paho: Any) -> None:
     """Raise at start when this paho lacks what the fast path uses (see the module docstring)."""
     missing = [name for name in _NEEDED if not callable(getattr(paho, name, None))]
-    if missing or not hasattr(paho, "_sock"):
+    attrs = ("_sock", "_in_packet", "_msgtime_mutex", "_last_bytes_received", "_protocol")
+    missing += [name for name in attrs if not hasattr(paho, name)]
+    if missing:
         raise RuntimeError(
-            f"paho-mqtt without {', '.join(missing) or '_sock'}: the monitor's receive path "
+            f"paho-mqtt without {', '.join(missing)}: the monitor's receive path "
             "(coach/monitor/paho_io.py) does not fit this version"
         )
 
 
-class BufferedReads:
-    """Installs a read buffer under one paho client (one per connection)."""
+Handle = Callable[[str, bytes, int, int], None]
 
-    def __init__(self, paho: Any) -> None:
+
+class BufferedReads:
+    """Installs a read buffer under one paho client (one per connection), and with ``handle`` the
+    PUBLISH fast path (see :meth:`loop_read`)."""
+
+    def __init__(self, paho: Any, handle: Handle | None = None) -> None:
         check_paho(paho)
         self._paho = paho
         self._buf = b""
         self._pos = 0
         self._sock: object = None
         self.recv_calls = 0
+        #: PUBLISH packets parsed here, and those left to paho.
+        self.fast = 0
+        self.slow = 0
+        self._handle = handle
+        self._v5 = int(getattr(paho, "_protocol", 0)) == MQTTv5
         self._loop_read_one: Callable[..., int] = paho.loop_read
         paho._sock_recv = self.recv
         paho.loop_read = self.loop_read
+        if handle is not None:
+            deliver_directly(paho, handle)
 
     def buffered(self) -> int:
         return len(self._buf) - self._pos
@@ -87,11 +101,77 @@ class BufferedReads:
         return self._buf[start : self._pos]
 
     def loop_read(self, max_packets: int = 1) -> int:
-        """paho's ``loop_read``, repeated while whole packets wait in the buffer."""
+        """paho's ``loop_read``, repeated while bytes wait in the buffer.
+
+        Whole QoS 0/1 PUBLISH packets without MQTT 5 properties, found in the buffer while paho is
+        between packets, go straight to ``handle`` (:meth:`_take_publishes`): what paho would do
+        with them under manual acknowledgement is exactly that call. Every other packet (CONNACK,
+        SUBACK, PUBACK of a receipt, PINGRESP, QoS 2, a PUBLISH with properties or split across
+        reads) is left to paho."""
+        paho = self._paho
+        if self._pos >= len(self._buf) and self._handle is not None and paho._sock is not None:
+            try:
+                self.recv(0)  # fills the buffer (the first packet, too, goes the fast way)
+            except BlockingIOError:
+                return 0  # a spurious wake-up: nothing to read
+            except OSError:
+                pass  # paho meets the same error and handles it
+        if self._pos < len(self._buf):
+            self._take_publishes()
         rc = self._loop_read_one(max_packets)
-        while rc == 0 and self._pos < len(self._buf) and self._paho._sock is not None:
+        while rc == 0 and self._pos < len(self._buf) and paho._sock is not None:
+            self._take_publishes()
+            if self._pos >= len(self._buf):
+                break
             rc = self._loop_read_one(max_packets)
         return rc
+
+    def _take_publishes(self) -> None:
+        handle = self._handle
+        paho = self._paho
+        if handle is None or paho._in_packet["command"] != 0:
+            return  # paho is inside a packet: it reads the rest
+        buf, pos, end, v5 = self._buf, self._pos, len(self._buf), self._v5
+        taken = 0
+        while pos < end:
+            head = buf[pos]
+            qos = (head >> 1) & 0x03
+            if head >> 4 != _PUBLISH or qos == 2:
+                break
+            # Remaining length (1–4 bytes, 7 bits each).
+            length, shift, at = 0, 0, pos + 1
+            while at < end and at - pos <= 4:
+                byte = buf[at]
+                at += 1
+                length |= (byte & 0x7F) << shift
+                shift += 7
+                if not byte & 0x80:
+                    break
+            else:
+                break  # the length itself is cut off (or malformed): paho decides
+            stop = at + length
+            if stop > end or length < 2:
+                break  # not all here yet
+            topic_end = at + 2 + int.from_bytes(buf[at : at + 2], "big")
+            body = topic_end + (2 if qos else 0)
+            if v5:
+                if body >= stop or buf[body] != 0:
+                    break  # properties (or malformed): paho decodes them
+                body += 1
+            if body > stop:
+                break
+            try:
+                topic = buf[at + 2 : topic_end].decode("utf-8")
+            except UnicodeDecodeError:
+                break
+            mid = int.from_bytes(buf[topic_end : topic_end + 2], "big") if qos else 0
+            pos = self._pos = stop
+            taken += 1
+            handle(topic, buf[body:stop], mid, qos)
+        if taken:
+            self.fast += taken
+            with paho._msgtime_mutex:
+                paho._last_bytes_received = time_func()  # paho's keepalive clock
 
 
 def deliver_directly(paho: Any, handle: Callable[[str, bytes, int, int], None]) -> None:

@@ -1,0 +1,118 @@
+"""The monitor's receive path (coach/monitor/paho_io.py) on a real paho client: every PUBLISH arrives
+once, in order, with its topic, payload, packet id and QoS, wherever the reads split the byte stream;
+what the fast path does not take (MQTT 5 properties, QoS 2, other packets) is left to paho and
+arrives the same; a batch's PUBACKs are one queued write."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from coach.monitor.paho_io import BufferedReads, ack_batch
+
+
+class FakeSocket:
+    """Hands out the given chunks, one per ``recv``, then 'nothing more for now'."""
+
+    def __init__(self, chunks: list[bytes]) -> None:
+        self.chunks = list(chunks)
+        self.sent: list[bytes] = []
+
+    def recv(self, _size: int) -> bytes:
+        if not self.chunks:
+            raise BlockingIOError
+        return self.chunks.pop(0)
+
+    def send(self, data: bytes) -> int:
+        self.sent.append(bytes(data))
+        return len(data)
+
+    def fileno(self) -> int:
+        return -1
+
+    def close(self) -> None:
+        pass
+
+
+def _length(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, n = n % 128, n // 128
+        out.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def publish(topic: str, payload: bytes, mid: int, qos: int, v5: bool, props: bytes = b"") -> bytes:
+    t = topic.encode()
+    body = len(t).to_bytes(2, "big") + t + (mid.to_bytes(2, "big") if qos else b"")
+    if v5:
+        body += _length(len(props)) + props
+    body += payload
+    return bytes([0x30 | qos << 1]) + _length(len(body)) + body
+
+
+def _client(v5: bool) -> Any:
+    proto = mqtt.MQTTv5 if v5 else mqtt.MQTTv311
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="t", protocol=proto)
+    client.manual_ack_set(True)
+    return client
+
+
+def _run(v5: bool, stream: bytes, cuts: list[int]) -> tuple[list[tuple[str, bytes, int, int]], BufferedReads]:
+    client = _client(v5)
+    bounds = [0, *cuts, len(stream)]
+    sock = FakeSocket([stream[a:b] for a, b in itertools.pairwise(bounds) if b > a])
+    client._sock = sock
+    got: list[tuple[str, bytes, int, int]] = []
+    reads = BufferedReads(client, lambda *m: got.append(m))
+    for _ in range(len(bounds) + 2):  # one readiness callback per chunk, and a spare one
+        client.loop_read()
+    return got, reads
+
+
+MESSAGES = [
+    ("coach/v1/p-1/s-1/events", b'{"type":"posture","t":1.0}', 1, 1),
+    ("coach/v1/p-1/status", b'{"state":"active"}', 2, 1),
+    ("coach/v1/p-2/s-9/events", b"x" * 300, 3, 1),  # a two-byte remaining length
+    ("coach/v1/p-2/cmd_result", b"", 0, 0),
+    ("coach/v1/p-3/s-1/summary", "ü".encode() * 70, 65535, 1),
+]
+
+
+@pytest.mark.parametrize("v5", [False, True])
+def test_every_publish_arrives_once_in_order_wherever_the_reads_split(v5: bool) -> None:
+    stream = b"".join(publish(t, p, m, q, v5) for t, p, m, q in MESSAGES)
+    for cut in range(len(stream) + 1):
+        got, reads = _run(v5, stream, [cut])
+        assert got == MESSAGES, f"split at byte {cut}"
+    got, reads = _run(v5, stream, list(range(1, len(stream))))  # one byte per read
+    assert got == MESSAGES
+    got, reads = _run(v5, stream, [])
+    assert got == MESSAGES and reads.fast == len(MESSAGES) and reads.recv_calls == 1
+
+
+def test_what_the_fast_path_leaves_to_paho_arrives_the_same() -> None:
+    expiry = b"\x02\x00\x00\x00\x3c"  # MQTT 5 Message Expiry Interval: 60 s
+    stream = (
+        publish(*MESSAGES[0], v5=True)
+        + publish(*MESSAGES[1], v5=True, props=expiry)
+        + b"\xd0\x00"  # PINGRESP
+        + publish(*MESSAGES[2], v5=True)
+    )
+    got, reads = _run(True, stream, [])
+    assert got == MESSAGES[:3]
+    assert reads.fast == 2  # the one with properties went through paho's own decoder
+
+
+def test_a_batch_is_acknowledged_in_order_in_one_write() -> None:
+    client = _client(False)
+    sock = FakeSocket([])
+    client._sock = sock
+    assert ack_batch(client, [(5, 1), (7, 1), (6, 1)]) == 3
+    client.loop_write()
+    assert sock.sent == [b"\x40\x02\x00\x05\x40\x02\x00\x07\x40\x02\x00\x06"]
