@@ -33,6 +33,8 @@ Params = Sequence[Any]
 T = TypeVar("T")
 
 MIGRATIONS_DIR: Final = Path(__file__).parent / "migrations"
+#: SQLite: how long a statement waits for another connection's lock.
+BUSY_TIMEOUT_MS: Final = 10_000
 #: Schema versions done in Python (they need more than SQL), numbered with the SQL files.
 DataStep = Callable[["Tx"], Awaitable[None]]
 
@@ -172,9 +174,19 @@ class _SqliteTx(Tx):
         self._batch_writes = batch_writes
         #: Work for the writer thread not sent yet (``batch_writes``): sent with the next call.
         self._pending: list[Callable[[sqlite3.Connection], object]] = []
+        #: Run on the event loop's own thread (``batch_writes`` once the write lock is held).
+        self._inline = False
 
     async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        """Run what is pending, then ``work``, in one call of the writer thread."""
+        """Run what is pending, then ``work``, in one call of the writer thread (or inline)."""
+        if self._inline:
+            conn = self._db._conn
+            if conn is None:
+                raise RuntimeError("database is closed")
+            pending, self._pending = self._pending, []
+            for step in pending:
+                step(conn)
+            return work(conn)
         if not self._pending:
             return await self._db._call(work)
         pending, self._pending = self._pending, []
@@ -248,7 +260,7 @@ class SqliteDatabase(Database):
                     side.chmod(0o600)
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
-            conn.execute("PRAGMA busy_timeout=10000")
+            conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}").fetchall()
             return conn
 
         self._conn = await asyncio.get_running_loop().run_in_executor(self._executor, connect)
@@ -263,28 +275,51 @@ class SqliteDatabase(Database):
     async def transaction(self, *, batch_writes: bool = False) -> AsyncIterator[Tx]:
         async with self._lock:
             tx = _SqliteTx(self, batch_writes)
-            if batch_writes:
-                tx._pending.append(lambda conn: conn.execute("BEGIN IMMEDIATE"))
+            if batch_writes and self._conn is not None and _begin_at_once(self._conn):
+                tx._inline = True
             else:
                 await self._call(lambda conn: conn.execute("BEGIN IMMEDIATE"))
             try:
                 yield tx
                 await tx.commit()
             except BaseException:
-                await self._call(_rollback)
+                if tx._inline and self._conn is not None:
+                    _rollback(self._conn)
+                else:
+                    await self._call(_rollback)
                 raise
 
     async def compact(self) -> None:
         """Rewrite the file (VACUUM) and empty the WAL: what was deleted or overwritten is gone."""
         async with self._lock:
             await self._call(lambda conn: conn.execute("VACUUM"))
-            await self._call(lambda conn: conn.execute("PRAGMA wal_checkpoint(TRUNCATE)"))
+            await self._call(lambda conn: conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall())
 
     async def close(self) -> None:
         if self._conn is not None:
             conn, self._conn = self._conn, None
             await asyncio.get_running_loop().run_in_executor(self._executor, conn.close)
         self._executor.shutdown(wait=True)
+
+
+def _begin_at_once(conn: sqlite3.Connection) -> bool:
+    """Take the write lock without waiting; ``False`` when another connection holds it.
+
+    A ``batch_writes`` transaction (ingest's batch, a few milliseconds of SQLite work) then runs on
+    the event loop's thread. In the writer thread it gave the GIL back at every row and waited up to
+    the interpreter's switch interval (5 ms) to get it again while the loop was busy reading
+    messages: a 500-row batch took seconds exactly when the monitor was busiest. Only waiting for
+    another process's lock (busy_timeout) still happens in the writer thread."""
+    conn.execute("PRAGMA busy_timeout=0").fetchall()  # (a PRAGMA answers a row: read it to end it)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        return True
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
+            return False
+        raise
+    finally:
+        conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}").fetchall()
 
 
 def _rollback(conn: sqlite3.Connection) -> None:

@@ -20,6 +20,10 @@ arrival and commit has acknowledged nothing of those messages, so the broker han
 to the same persistent session (the event keys make a second copy harmless). The broker sends at most
 its in-flight window of unacknowledged messages; a batch is therefore closed at half that window
 (so the next half arrives while the first is written), never waiting for more than the broker sends.
+
+Receive path (:mod:`coach.monitor.paho_io`): paho's socket reads are buffered, whole PUBLISH packets
+go from the buffer straight to :meth:`Ingest._handle` (validation happens there, on the event loop,
+as each message arrives), and a committed batch's PUBACKs leave in one write.
 """
 
 from __future__ import annotations
