@@ -5,6 +5,7 @@ arrives the same; a batch's PUBACKs are one queued write."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from typing import Any
 
@@ -116,3 +117,18 @@ def test_a_batch_is_acknowledged_in_order_in_one_write() -> None:
     assert ack_batch(client, [(5, 1), (7, 1), (6, 1)]) == 3
     client.loop_write()
     assert sock.sent == [b"\x40\x02\x00\x05\x40\x02\x00\x07\x40\x02\x00\x06"]
+
+
+async def test_a_full_socket_does_not_hold_the_event_loop_and_nothing_is_left_behind() -> None:
+    message = MESSAGES[2]
+    stream = publish(*message, v5=False) * 40
+    client = _client(False)
+    client._sock = FakeSocket([stream[k : k + 1000] for k in range(0, len(stream), 1000)])  # cut packets
+    got: list[tuple[str, bytes, int, int]] = []
+    reads = BufferedReads(client, lambda *m: got.append(m))
+    client.loop_read()  # one readiness callback
+    first = len(got)
+    assert reads.recv_calls <= 2 and first < 40  # it gave the loop back...
+    for _ in range(100):
+        await asyncio.sleep(0)
+    assert got == [message] * 40  # ... and went on by itself with what it had read

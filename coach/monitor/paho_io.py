@@ -23,6 +23,8 @@ start, never into a silently different path.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import ssl
 import struct
 from collections.abc import Callable, Sequence
@@ -32,6 +34,9 @@ from paho.mqtt.client import PUBACK, PUBLISH, MQTTv5, time_func
 
 #: Bytes asked of the socket per ``recv`` (a few hundred coach messages).
 READ_CHUNK: Final = 64 * 1024
+#: Socket reads per wake-up of the event loop: then other tasks (the writer) get their turn.
+FILLS_PER_WAKE: Final = 1
+log = logging.getLogger("coach.monitor.paho_io")
 _PUBACK: Final = struct.Struct("!BBH")
 _PUBLISH: Final = PUBLISH >> 4
 _NEEDED: Final = ("_sock_recv", "loop_read", "_packet_queue", "manual_ack_set", "ack")
@@ -67,6 +72,7 @@ class BufferedReads:
         self.fast = 0
         self.slow = 0
         self._handle = handle
+        self._resume_pending = False
         self._v5 = int(getattr(paho, "_protocol", 0)) == MQTTv5
         self._loop_read_one: Callable[..., int] = paho.loop_read
         paho._sock_recv = self.recv
@@ -116,6 +122,7 @@ class BufferedReads:
                 return 0  # a spurious wake-up: nothing to read
             except OSError:
                 pass  # paho meets the same error and handles it
+        fills = self.recv_calls
         if self._pos < len(self._buf):
             self._take_publishes()
         rc = self._loop_read_one(max_packets)
@@ -123,8 +130,30 @@ class BufferedReads:
             self._take_publishes()
             if self._pos >= len(self._buf):
                 break
+            if self.recv_calls - fills >= FILLS_PER_WAKE and self._resume_soon():
+                break  # a broker with a backlog keeps the socket full: let the writer run too
             rc = self._loop_read_one(max_packets)
         return rc
+
+    def _resume_soon(self) -> bool:
+        """Go on reading from the buffer at the event loop's next turn (a buffer holding the start of a
+        packet wakes no reader). ``False`` outside an event loop: the caller goes on now."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return False
+        if not self._resume_pending:
+            self._resume_pending = True
+            loop.call_soon(self._resume)
+        return True
+
+    def _resume(self) -> None:
+        self._resume_pending = False
+        if self._paho._sock is not None and self._pos < len(self._buf):
+            try:
+                self._paho.loop_read()
+            except Exception:  # as aiomqtt's reader: the connection is broken, paho closes it
+                log.exception("reading from the broker failed")
 
     def _take_publishes(self) -> None:
         handle = self._handle
