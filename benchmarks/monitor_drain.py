@@ -36,6 +36,8 @@ class DrainResult:
     wall_s: float = 0.0
     cpu_s: float = 0.0
     batches: int = 0
+    #: Messages received between the two CPU readings (the first once the monitor answers).
+    measured: int = 0
     load_avg: tuple[float, float] = (0.0, 0.0)
 
     @property
@@ -105,14 +107,14 @@ def run_drain(
             started = time.monotonic()
             monitor = start_monitor(broker.url, db_url, run_dir, None, "drain", inflight)
             try:
-                got0 = monitor.health()["ingest"]["received"]
+                cpu0, got0 = monitor.cpu_s(), monitor.health()["ingest"]["received"]
                 deadline = time.monotonic() + 600
                 while time.monotonic() < deadline and asyncio.run(db_count(db_url)) < res.messages:
                     time.sleep(0.2)
                 res.wall_s = time.monotonic() - started
                 health = monitor.health()["ingest"]
-                received = health["received"] - got0
-                res.cpu_s = (monitor.cpu_s() - monitor.cpu_start_s) * res.messages / max(received, 1)
+                res.measured = health["received"] - got0
+                res.cpu_s = (monitor.cpu_s() - cpu0) * res.messages / max(res.measured, 1)
                 res.batches = health["batches"]
             finally:
                 stop_monitor(monitor)
@@ -128,7 +130,7 @@ def report_drain(r: DrainResult) -> None:
     verdict = "OK" if r.lost == 0 else "FAIL"
     print(
         f"       drain: backlog of {r.messages} events on 1 instance, {r.db:<10} | stored {r.stored}, "
-        f"lost {r.lost} | monitor CPU {r.cpu_us_per_msg:.0f} µs per message "
+        f"lost {r.lost} | monitor CPU {r.cpu_us_per_msg:.0f} µs per message (over {r.measured} messages) "
         f"(= {1e6 / max(r.cpu_us_per_msg, 1e-9):.0f} msg/s on one whole core), "
         f"drained in {r.wall_s:.1f} s wall ({r.messages / max(r.wall_s, 1e-9):.0f} msg/s), "
         f"{r.batches} batches "
