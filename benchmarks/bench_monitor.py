@@ -16,6 +16,7 @@ Each event carries its session's delivery number ``seq`` as a coach's spool adds
 coach subscribes to its receipts (``coach/v1/<p>/stored``), so the monitor publishes them as it would.
 
 Runs (default): the yardstick (Mosquitto's own QoS 1 throughput on this machine, :mod:`mqtt_raw`);
+the drain (the monitor's CPU per message while it stores a queued backlog, :mod:`monitor_drain`);
 2000 sessions on one instance with SQLite; 2000 sessions on two instances sharing one MQTT 5
 subscription with PostgreSQL; then a ramp of N on one instance with SQLite until p99 exceeds 1 s, an
 event is lost, or the load generator itself falls behind (its ceiling, not the monitor's).
