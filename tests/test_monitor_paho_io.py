@@ -6,14 +6,22 @@ arrives the same; a batch's PUBACKs are one queued write."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
+import json
+from pathlib import Path
 from typing import Any
 
+import aiomqtt
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from coach.monitor.db import open_database
+from coach.monitor.ingest import Ingest
 from coach.monitor.paho_io import BufferedReads, ack_batch
+from coach.mqtt.broker_config import BrokerSettings
+from tests.fixtures.mosquitto import MosquittoConfig, MosquittoFactory, make_test_pki
 
 
 class FakeSocket:
@@ -132,3 +140,42 @@ async def test_a_full_socket_does_not_hold_the_event_loop_and_nothing_is_left_be
     for _ in range(100):
         await asyncio.sleep(0)
     assert got == [message] * 40  # ... and went on by itself with what it had read
+
+
+@pytest.mark.mqtt
+async def test_ingest_over_tls_stores_every_event(
+    mosquitto_factory: MosquittoFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The buffered reader under an SSL socket (records, not bytes, per read): a session published
+    at once over mqtts is stored whole, each event once."""
+    monkeypatch.setenv("COACH_DATA_DIR", str(tmp_path / "coach-data"))
+    pki = make_test_pki(tmp_path / "pki")
+    broker = mosquitto_factory(
+        MosquittoConfig(tls=pki, allow_anonymous=True, extra=("max_inflight_messages 100",))
+    )
+    settings = BrokerSettings.from_url(f"mqtts://127.0.0.1:{broker.port}", ca_file=pki.ca_cert)
+    db = await open_database(f"sqlite:///{tmp_path}/m.sqlite3")
+    ingest = Ingest(db, settings, client_id="monitor-tls", inflight_window=100)
+    task = asyncio.create_task(ingest.run())
+    try:
+        await asyncio.wait_for(ingest.connected.wait(), 15)
+        events = [
+            {"type": "cadence", "t": float(k), "id": f"cadence-{k}", "strokes_per_min": 40.0}
+            for k in range(600)
+        ]
+        async with aiomqtt.Client(
+            "127.0.0.1", broker.port, tls_context=settings.client_kwargs()["tls_context"]
+        ) as c:
+            for e in events:
+                await c.publish("coach/v1/p-tls/s-1/events", json.dumps(e).encode(), qos=1)
+        async with asyncio.timeout(30):
+            while ingest.stats.stored_new < len(events):  # noqa: ASYNC110 - polls a counter
+                await asyncio.sleep(0.05)
+        rows = await db.fetchall("SELECT event_id FROM events WHERE patient_id = 'p-tls'")
+        assert sorted(r["event_id"] for r in rows) == sorted(str(e["id"]) for e in events)
+        assert ingest.stats.acked == ingest.stats.received == len(events)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await db.close()
