@@ -39,6 +39,11 @@ FILLS_PER_WAKE: Final = 1
 log = logging.getLogger("coach.monitor.paho_io")
 _PUBACK: Final = struct.Struct("!BBH")
 _PUBLISH: Final = PUBLISH >> 4
+#: Why the fast path stopped (see BufferedReads._take_publishes).
+_PAHO: Final = "paho"
+_WAIT: Final = "wait"
+_BUDGET: Final = "budget"
+_MORE: Final = "more"
 _NEEDED: Final = ("_sock_recv", "loop_read", "_packet_queue", "manual_ack_set", "ack")
 
 
@@ -111,29 +116,62 @@ class BufferedReads:
 
         Whole QoS 0/1 PUBLISH packets without MQTT 5 properties, found in the buffer while paho is
         between packets, go straight to ``handle`` (:meth:`_take_publishes`): what paho would do
-        with them under manual acknowledgement is exactly that call. Every other packet (CONNACK,
-        SUBACK, PUBACK of a receipt, PINGRESP, QoS 2, a PUBLISH with properties or split across
-        reads) is left to paho."""
+        with them under manual acknowledgement is exactly that call. A PUBLISH cut by the end of a
+        read waits in the buffer for the rest. Every other packet (CONNACK, SUBACK, PUBACK of a
+        receipt, PINGRESP, QoS 2, a PUBLISH with properties) is left to paho, which reads it from
+        the same buffer."""
         paho = self._paho
-        if self._pos >= len(self._buf) and self._handle is not None and paho._sock is not None:
+        if self._handle is None:
+            return self._loop_read_one(max_packets)
+        if self._pos >= len(self._buf) and paho._sock is not None:
             try:
                 self.recv(0)  # fills the buffer (the first packet, too, goes the fast way)
             except BlockingIOError:
                 return 0  # a spurious wake-up: nothing to read
             except OSError:
                 pass  # paho meets the same error and handles it
-        fills = self.recv_calls
-        if self._pos < len(self._buf):
-            self._take_publishes()
-        rc = self._loop_read_one(max_packets)
-        while rc == 0 and self._pos < len(self._buf) and paho._sock is not None:
-            self._take_publishes()
-            if self._pos >= len(self._buf):
-                break
-            if self.recv_calls - fills >= FILLS_PER_WAKE and self._resume_soon():
-                break  # a broker with a backlog keeps the socket full: let the writer run too
+        first_fill = self.recv_calls
+        rc = 0
+        while paho._sock is not None and self._pos < len(self._buf):
+            if paho._in_packet["command"] == 0:
+                cut = self._take_publishes(top_up=self.recv_calls - first_fill < FILLS_PER_WAKE)
+                if self._pos >= len(self._buf):
+                    break
+                if cut == _WAIT:
+                    break  # the rest of the packet wakes the reader when it comes
+                if cut == _BUDGET:
+                    self._resume_soon()  # a broker with a backlog keeps the socket full: the
+                    break  # writer gets its turn, then reading goes on
+            before = (id(self._buf), self._pos, self.recv_calls)
             rc = self._loop_read_one(max_packets)
+            if rc != 0 or before == (id(self._buf), self._pos, self.recv_calls):
+                break
+            if self.recv_calls - first_fill >= FILLS_PER_WAKE and self._pos < len(self._buf):
+                self._resume_soon()
+                break
         return rc
+
+    def _top_up(self) -> str:
+        """Append what the socket has to the rest of the buffer: ``_MORE``, ``_WAIT`` (nothing yet)
+        or ``_PAHO`` (closed or failed: paho's own read finds out and handles it)."""
+        sock = self._paho._sock
+        if sock is None:
+            return _PAHO
+        try:
+            data = sock.recv(READ_CHUNK)
+        except (BlockingIOError, ssl.SSLWantReadError):
+            return _WAIT
+        except ssl.SSLWantWriteError:
+            self._paho._call_socket_register_write()
+            return _WAIT
+        except OSError:
+            return _PAHO
+        self.recv_calls += 1
+        if not data:
+            return _PAHO
+        self._sock = sock
+        self._buf, self._pos = self._buf[self._pos :] + data, 0
+        return _MORE
 
     def _resume_soon(self) -> bool:
         """Go on reading from the buffer at the event loop's next turn (a buffer holding the start of a
@@ -155,32 +193,48 @@ class BufferedReads:
             except Exception:  # as aiomqtt's reader: the connection is broken, paho closes it
                 log.exception("reading from the broker failed")
 
-    def _take_publishes(self) -> None:
+    def _take_publishes(self, *, top_up: bool) -> str:
+        """Hand over the whole PUBLISH packets at the start of the buffer; returns why it stopped:
+        ``_PAHO`` (empty, or a packet for paho), ``_WAIT`` (a packet cut by the end of the read, the
+        socket has no more yet), ``_BUDGET`` (cut, and this wake-up has read enough)."""
         handle = self._handle
         paho = self._paho
         if handle is None or paho._in_packet["command"] != 0:
-            return  # paho is inside a packet: it reads the rest
+            return _PAHO  # paho is inside a packet: it reads the rest
         buf, pos, end, v5 = self._buf, self._pos, len(self._buf), self._v5
         taken = 0
+        why = _PAHO
         while pos < end:
             head = buf[pos]
             qos = (head >> 1) & 0x03
             if head >> 4 != _PUBLISH or qos == 2:
                 break
             # Remaining length (1–4 bytes, 7 bits each).
-            length, shift, at = 0, 0, pos + 1
+            length, shift, at, complete = 0, 0, pos + 1, False
             while at < end and at - pos <= 4:
                 byte = buf[at]
                 at += 1
                 length |= (byte & 0x7F) << shift
                 shift += 7
                 if not byte & 0x80:
+                    complete = True
                     break
-            else:
-                break  # the length itself is cut off (or malformed): paho decides
+            if not complete and at - pos > 4:
+                break  # malformed: paho decides
             stop = at + length
-            if stop > end or length < 2:
-                break  # not all here yet
+            if not complete or stop > end:  # cut by the end of the read: read on, or wait
+                if not top_up:
+                    why = _BUDGET
+                    break
+                why = self._top_up()
+                if why != _MORE:
+                    break
+                top_up = False
+                buf, pos, end = self._buf, 0, len(self._buf)
+                why = _PAHO
+                continue
+            if length < 2:
+                break
             topic_end = at + 2 + int.from_bytes(buf[at : at + 2], "big")
             body = topic_end + (2 if qos else 0)
             if v5:
@@ -201,6 +255,7 @@ class BufferedReads:
             self.fast += taken
             with paho._msgtime_mutex:
                 paho._last_bytes_received = time_func()  # paho's keepalive clock
+        return why
 
 
 def deliver_directly(paho: Any, handle: Callable[[str, bytes, int, int], None]) -> None:
