@@ -34,6 +34,8 @@ class FakeSocket:
     def recv(self, _size: int) -> bytes:
         if not self.chunks:
             raise BlockingIOError
+        if self.chunks == [b""]:
+            return b""  # the end of the stream stays the end
         return self.chunks.pop(0)
 
     def send(self, data: bytes) -> int:
@@ -179,3 +181,14 @@ async def test_ingest_over_tls_stores_every_event(
         with contextlib.suppress(asyncio.CancelledError):
             await task
         await db.close()
+
+
+def test_a_connection_closed_by_the_broker_is_noticed() -> None:
+    client = _client(False)
+    sock = FakeSocket([publish(*MESSAGES[0], v5=False), b""])  # then end of stream
+    client._sock = sock
+    got: list[tuple[str, bytes, int, int]] = []
+    BufferedReads(client, lambda *m: got.append(m))
+    assert client.loop_read() == 0 and got == [MESSAGES[0]]
+    assert client.loop_read() != 0  # paho saw the end of the stream: connection lost
+    assert client._sock is None

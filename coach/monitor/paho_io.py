@@ -73,9 +73,8 @@ class BufferedReads:
         self._pos = 0
         self._sock: object = None
         self.recv_calls = 0
-        #: PUBLISH packets parsed here, and those left to paho.
+        #: PUBLISH packets parsed here (the others went through paho).
         self.fast = 0
-        self.slow = 0
         self._handle = handle
         self._resume_pending = False
         self._v5 = int(getattr(paho, "_protocol", 0)) == MQTTv5
@@ -130,6 +129,8 @@ class BufferedReads:
                 return 0  # a spurious wake-up: nothing to read
             except OSError:
                 pass  # paho meets the same error and handles it
+        if self._pos >= len(self._buf):  # closed by the broker, or failed: paho's read notices it
+            return self._loop_read_one(max_packets)
         first_fill = self.recv_calls
         rc = 0
         while paho._sock is not None and self._pos < len(self._buf):
