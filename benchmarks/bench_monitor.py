@@ -16,6 +16,7 @@ Each event carries its session's delivery number ``seq`` as a coach's spool adds
 coach subscribes to its receipts (``coach/v1/<p>/stored``), so the monitor publishes them as it would.
 
 Runs (default): the yardstick (Mosquitto's own QoS 1 throughput on this machine, :mod:`mqtt_raw`);
+the drain (the monitor's CPU per message while it stores a queued backlog, :mod:`monitor_drain`);
 2000 sessions on one instance with SQLite; 2000 sessions on two instances sharing one MQTT 5
 subscription with PostgreSQL; then a ramp of N on one instance with SQLite until p99 exceeds 1 s, an
 event is lost, or the load generator itself falls behind (its ceiling, not the monitor's).
@@ -43,6 +44,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks.monitor_drain import report_drain, run_drain
 from benchmarks.monitor_process import (
     MonitorProcess,
     cpu_s_of,
@@ -359,9 +361,12 @@ def run_yardstick(
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="bench monitor", description=__doc__.split("\n")[0])
     parser.add_argument(
-        "--runs", default="yardstick,single,shared,ramp", help="any of yardstick, single, shared, ramp"
+        "--runs",
+        default="yardstick,drain,single,shared,ramp",
+        help="any of yardstick, drain, single, shared, ramp",
     )
     parser.add_argument("--sessions", type=int, default=2000)
+    parser.add_argument("--drain-messages", type=int, default=60_000, help="backlog of the drain run")
     parser.add_argument(
         "--db", choices=("sqlite", "postgresql"), default="sqlite", help="for single and ramp"
     )
@@ -410,6 +415,12 @@ def main(argv: list[str]) -> int:
             ]
             yardstick = run_yardstick(workdir, int(statistics.mean(sizes)), args.broker_inflight, 10.0)
         for _ in range(args.repeat):
+            if "drain" in runs:
+                report_drain(
+                    run_drain(
+                        streams, workdir, args.db, args.drain_messages, args.sessions, args.broker_inflight
+                    )
+                )
             if "single" in runs:
                 results.append(
                     run_once(

@@ -33,6 +33,8 @@ Params = Sequence[Any]
 T = TypeVar("T")
 
 MIGRATIONS_DIR: Final = Path(__file__).parent / "migrations"
+#: SQLite: how long a statement waits for another connection's lock.
+BUSY_TIMEOUT_MS: Final = 10_000
 #: Schema versions done in Python (they need more than SQL), numbered with the SQL files.
 DataStep = Callable[["Tx"], Awaitable[None]]
 
@@ -55,7 +57,14 @@ class Tx(ABC):
         """Run one statement; returns the affected row count."""
 
     @abstractmethod
-    async def executemany(self, sql: str, rows: Sequence[Params]) -> None: ...
+    async def executemany(self, sql: str, rows: Sequence[Params]) -> None:
+        """Run one statement for many rows. In a ``transaction(batch_writes=True)`` on SQLite it may
+        run later, with the next statement that returns something or with the commit (its error, if
+        any, then comes from there and rolls the transaction back all the same)."""
+
+    @abstractmethod
+    async def executemany_count(self, sql: str, rows: Sequence[Params]) -> int:
+        """Run one statement for many rows now; returns how many rows it changed."""
 
     @abstractmethod
     async def script(self, sql: str) -> None:
@@ -78,8 +87,9 @@ class Database(ABC):
     applied: tuple[int, ...] = ()
 
     @abstractmethod
-    def transaction(self) -> Any:  # an async context manager yielding Tx
-        ...
+    def transaction(self, *, batch_writes: bool = False) -> Any:  # an async context manager yielding Tx
+        """One unit of work. ``batch_writes``: statements that return nothing may be sent together
+        (SQLite: one call of its writer thread per batch instead of one per statement)."""
 
     @abstractmethod
     async def close(self) -> None: ...
@@ -159,8 +169,34 @@ def private_file(path: Path) -> None:
 
 
 class _SqliteTx(Tx):
-    def __init__(self, db: SqliteDatabase) -> None:
+    def __init__(self, db: SqliteDatabase, batch_writes: bool = False) -> None:
         self._db = db
+        self._batch_writes = batch_writes
+        #: Work for the writer thread not sent yet (``batch_writes``): sent with the next call.
+        self._pending: list[Callable[[sqlite3.Connection], object]] = []
+        #: Run on the event loop's own thread (``batch_writes`` once the write lock is held).
+        self._inline = False
+
+    async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run what is pending, then ``work``, in one call of the writer thread (or inline)."""
+        if self._inline:
+            conn = self._db._conn
+            if conn is None:
+                raise RuntimeError("database is closed")
+            pending, self._pending = self._pending, []
+            for step in pending:
+                step(conn)
+            return work(conn)
+        if not self._pending:
+            return await self._db._call(work)
+        pending, self._pending = self._pending, []
+
+        def all_of(conn: sqlite3.Connection) -> T:
+            for step in pending:
+                step(conn)
+            return work(conn)
+
+        return await self._db._call(all_of)
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
         def work(conn: sqlite3.Connection) -> list[Row]:
@@ -168,13 +204,27 @@ class _SqliteTx(Tx):
             names = [d[0] for d in cur.description or ()]
             return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
-        return await self._db._call(work)
+        return await self._run(work)
 
     async def execute(self, sql: str, params: Params = ()) -> int:
-        return await self._db._call(lambda conn: conn.execute(sql, tuple(params)).rowcount)
+        return await self._run(lambda conn: conn.execute(sql, tuple(params)).rowcount)
 
     async def executemany(self, sql: str, rows: Sequence[Params]) -> None:
-        await self._db._call(lambda conn: conn.executemany(sql, [tuple(r) for r in rows]))
+        params = [tuple(r) for r in rows]
+        if self._batch_writes:
+            self._pending.append(lambda conn: conn.executemany(sql, params))
+        else:
+            await self._run(lambda conn: conn.executemany(sql, params))
+
+    async def executemany_count(self, sql: str, rows: Sequence[Params]) -> int:
+        params = [tuple(r) for r in rows]
+
+        def work(conn: sqlite3.Connection) -> int:
+            before = conn.total_changes
+            conn.executemany(sql, params)
+            return conn.total_changes - before
+
+        return await self._run(work)
 
     async def script(self, sql: str) -> None:
         def work(conn: sqlite3.Connection) -> None:
@@ -183,7 +233,10 @@ class _SqliteTx(Tx):
                 if statement.strip():
                     conn.execute(statement)
 
-        await self._db._call(work)
+        await self._run(work)
+
+    async def commit(self) -> None:
+        await self._run(lambda conn: conn.execute("COMMIT"))
 
 
 class SqliteDatabase(Database):
@@ -207,7 +260,7 @@ class SqliteDatabase(Database):
                     side.chmod(0o600)
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
-            conn.execute("PRAGMA busy_timeout=10000")
+            conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}").fetchall()
             return conn
 
         self._conn = await asyncio.get_running_loop().run_in_executor(self._executor, connect)
@@ -219,27 +272,59 @@ class SqliteDatabase(Database):
         return await asyncio.get_running_loop().run_in_executor(self._executor, work, conn)
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Tx]:
+    async def transaction(self, *, batch_writes: bool = False) -> AsyncIterator[Tx]:
         async with self._lock:
-            await self._call(lambda conn: conn.execute("BEGIN IMMEDIATE"))
+            tx = _SqliteTx(self, batch_writes)
+            if batch_writes and self._conn is not None and _begin_at_once(self._conn):
+                tx._inline = True
+            else:
+                await self._call(lambda conn: conn.execute("BEGIN IMMEDIATE"))
             try:
-                yield _SqliteTx(self)
+                yield tx
+                await tx.commit()
             except BaseException:
-                await self._call(lambda conn: conn.execute("ROLLBACK"))
+                if tx._inline and self._conn is not None:
+                    _rollback(self._conn)
+                else:
+                    await self._call(_rollback)
                 raise
-            await self._call(lambda conn: conn.execute("COMMIT"))
 
     async def compact(self) -> None:
         """Rewrite the file (VACUUM) and empty the WAL: what was deleted or overwritten is gone."""
         async with self._lock:
             await self._call(lambda conn: conn.execute("VACUUM"))
-            await self._call(lambda conn: conn.execute("PRAGMA wal_checkpoint(TRUNCATE)"))
+            await self._call(lambda conn: conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall())
 
     async def close(self) -> None:
         if self._conn is not None:
             conn, self._conn = self._conn, None
             await asyncio.get_running_loop().run_in_executor(self._executor, conn.close)
         self._executor.shutdown(wait=True)
+
+
+def _begin_at_once(conn: sqlite3.Connection) -> bool:
+    """Take the write lock without waiting; ``False`` when another connection holds it.
+
+    A ``batch_writes`` transaction (ingest's batch, a few milliseconds of SQLite work) then runs on
+    the event loop's thread. In the writer thread it gave the GIL back at every row and waited up to
+    the interpreter's switch interval (5 ms) to get it again while the loop was busy reading
+    messages: a 500-row batch took seconds exactly when the monitor was busiest. Only waiting for
+    another process's lock (busy_timeout) still happens in the writer thread."""
+    conn.execute("PRAGMA busy_timeout=0").fetchall()  # (a PRAGMA answers a row: read it to end it)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        return True
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
+            return False
+        raise
+    finally:
+        conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}").fetchall()
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    if conn.in_transaction:  # a failed COMMIT, or a batch that never began, may have left none
+        conn.execute("ROLLBACK")
 
 
 # --- PostgreSQL ---------------------------------------------------------------------------------
@@ -271,6 +356,11 @@ class _PgTx(Tx):
         async with self._conn.cursor() as cur:
             await cur.executemany(_pg_sql(sql), [tuple(r) for r in rows])
 
+    async def executemany_count(self, sql: str, rows: Sequence[Params]) -> int:
+        async with self._conn.cursor() as cur:
+            await cur.executemany(_pg_sql(sql), [tuple(r) for r in rows])
+            return int(cur.rowcount)
+
     async def script(self, sql: str) -> None:
         await self._conn.execute(sql)
 
@@ -298,7 +388,8 @@ class PostgresDatabase(Database):
         await self._pool.open(wait=True, timeout=15.0)
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Tx]:
+    async def transaction(self, *, batch_writes: bool = False) -> AsyncIterator[Tx]:
+        del batch_writes  # one round trip per statement either way (psycopg pipelines none here)
         if self._pool is None:
             raise RuntimeError("database is closed")
         async with self._pool.connection() as conn:  # commits on success, rolls back on error

@@ -62,6 +62,8 @@ def check_tree(
 ) -> None:
     """Whole-payload limits (see :mod:`coach.monitor.messages`), without recursion. ``plain_text``:
     the JSON text passed :func:`text_is_plain`, so strings need only their length checked."""
+    if plain_text and type(value) is dict and len(value) < max_nodes and _flat_and_fine(value):
+        return  # the common case, a flat object of plain values: checked in one pass
     stack: list[tuple[Any, int, str]] = [(value, 0, "payload")]
     nodes = 0
     while stack:
@@ -99,6 +101,27 @@ def check_tree(
             raise _fail(where, f"unexpected {type(item).__name__}")
 
 
+def _flat_and_fine(doc: dict[Any, Any]) -> bool:
+    """A JSON object (from plain text) with no nested value, every value within :func:`check_tree`'s
+    limits. ``False`` means "not sure": the full walk then says what is wrong, if anything."""
+    for key, item in doc.items():
+        if len(key) > 128:
+            return False
+        kind = type(item)
+        if kind is float:
+            if not math.isfinite(item):
+                return False
+        elif kind is str:
+            if len(item) > MAX_STRING_CHARS:
+                return False
+        elif kind is int:
+            if not -MAX_INT <= item <= MAX_INT:
+                return False
+        elif not (item is None or kind is bool):
+            return False  # nested (or not from a JSON decoder)
+    return True
+
+
 def _check_text(where: str, text: str, max_chars: int) -> None:
     if len(text) > max_chars:
         raise _fail(where, f"string longer than {max_chars} characters")
@@ -132,6 +155,8 @@ def number(value: Any, lo: float = -math.inf, hi: float = math.inf) -> float | N
 
 def _num(doc: Mapping[str, Any], key: str, lo: float, hi: float, *, null: bool, where: str) -> None:
     value = doc.get(key)
+    if type(value) is float and lo <= value <= hi and math.isfinite(value):
+        return  # the common case first
     if value is None and null:
         return
     if number(value, lo, hi) is None:

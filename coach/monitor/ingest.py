@@ -20,6 +20,10 @@ arrival and commit has acknowledged nothing of those messages, so the broker han
 to the same persistent session (the event keys make a second copy harmless). The broker sends at most
 its in-flight window of unacknowledged messages; a batch is therefore closed at half that window
 (so the next half arrives while the first is written), never waiting for more than the broker sends.
+
+Receive path (:mod:`coach.monitor.paho_io`): paho's socket reads are buffered, whole PUBLISH packets
+go from the buffer straight to :meth:`Ingest._handle` (validation happens there, on the event loop,
+as each message arrives), and a committed batch's PUBACKs leave in one write.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import contextlib
 import json
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -48,6 +53,7 @@ from coach.monitor.messages import (
     StatusRecord,
     parse_message,
 )
+from coach.monitor.paho_io import BufferedReads, ack_batch
 from coach.monitor.receipts import Receipts
 from coach.mqtt.broker_config import BrokerSettings
 
@@ -97,7 +103,7 @@ class IngestStats:
     last_error: str | None = field(default=None)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Delivery:
     """One message as it arrived: its record (``None`` when malformed or ignored) and how to ack it."""
 
@@ -128,22 +134,6 @@ def enable_manual_ack(client: aiomqtt.Client) -> Any:
         )
     paho.manual_ack_set(True)
     return paho
-
-
-def direct_delivery(handle: Callable[[aiomqtt.Message], None]) -> type[asyncio.Queue[aiomqtt.Message]]:
-    """A stand-in for aiomqtt's message queue (its public ``queue_type`` option) that hands each message
-    to ``handle`` as paho's reader callback delivers it.
-
-    Iterating ``client.messages`` costs a task and an ``asyncio.wait`` per message (several event-loop
-    turns each); at a thousand messages a second that was a large share of the monitor's CPU, and CPU
-    is what a busy machine lacks. The iterator is still used, only to learn of a disconnection.
-    """
-
-    class DirectDelivery(asyncio.Queue[aiomqtt.Message]):
-        def put_nowait(self, item: aiomqtt.Message) -> None:
-            handle(item)
-
-    return DirectDelivery
 
 
 class ChangeFeed:
@@ -203,7 +193,9 @@ class Ingest:
         self.on_stored = on_stored
         self.stats = IngestStats()
         self.connected = asyncio.Event()
-        self._queue: asyncio.Queue[Delivery] = asyncio.Queue()
+        #: Deliveries waiting for the writer, in arrival order.
+        self._queue: deque[Delivery] = deque()
+        self._arrived = asyncio.Event()
         self._batch_ready = asyncio.Event()
         self._client: aiomqtt.Client | None = None
         self._paho: Any = None
@@ -226,17 +218,11 @@ class Ingest:
         await self.publish(topic, payload, qos=1, retain=True)
 
     def _make_client(self) -> aiomqtt.Client:
-        conn: list[Any] = []  # the paho client, once made: each delivery remembers its connection
-
-        def deliver(message: aiomqtt.Message) -> None:
-            self._handle(str(message.topic), message.payload, message.mid, message.qos, conn[0])
-
         common: dict[str, Any] = {
             **self.broker.client_kwargs(),
             "identifier": self.client_id,
             "keepalive": 30,
             "timeout": 10.0,
-            "queue_type": direct_delivery(deliver),
             # Receipts go out a hundred at a time: let that many be in flight, without a warning each.
             "max_inflight_messages": 200,
         }
@@ -256,7 +242,13 @@ class Ingest:
                 protocol=aiomqtt.ProtocolVersion.V311,
                 clean_session=False,
             )
-        conn.append(enable_manual_ack(client))
+        paho = enable_manual_ack(client)
+
+        def deliver(topic: str, payload: bytes, mid: int, qos: int) -> None:
+            self._handle(topic, payload, mid, qos, paho)
+
+        # Many packets per system call, each PUBLISH straight to _handle (coach/monitor/paho_io.py).
+        BufferedReads(paho, deliver)
         client.pending_calls_threshold = 10_000  # aiomqtt logs a warning per publish above this
         return client
 
@@ -306,7 +298,7 @@ class Ingest:
                     log.info("ingest: subscribed to %s on %s", ", ".join(self.topic_filters), self.broker.url)
                     backoff_s = 0.5
                     try:
-                        async for _ in client.messages:  # nothing comes here (direct_delivery) ...
+                        async for _ in client.messages:  # nothing comes here (deliver_directly) ...
                             pass
                         # ... it ends (MqttError) when the connection drops
                     except asyncio.CancelledError:
@@ -344,8 +336,11 @@ class Ingest:
         finally:  # every delivery is queued: even a dropped one is acknowledged in arrival order
             good = record if isinstance(record, Received) else None
             bad = record if isinstance(record, Quarantined) else None
-            self._queue.put_nowait(Delivery(good, bad, mid, qos, time.monotonic(), conn))
-            if self._queue.qsize() + 1 >= self.batch_cut:  # + the one the writer holds while waiting
+            queue = self._queue
+            queue.append(Delivery(good, bad, mid, qos, time.monotonic(), conn))
+            if len(queue) == 1:
+                self._arrived.set()
+            if len(queue) >= self.batch_cut:
                 self._batch_ready.set()
 
     def _validate(self, topic: str, payload: object, received_unix_s: float) -> Received | Quarantined | None:
@@ -372,18 +367,19 @@ class Ingest:
         (One timed wait per batch instead of a timed ``get`` per record: at a thousand records a
         second the per-record timers and tasks cost more than the database writes.)
         """
-        batch = [await self._queue.get()]
+        queue = self._queue
+        while not queue:
+            self._arrived.clear()
+            await self._arrived.wait()
         # From the first one's arrival, not from now: after a long write, a batch that has waited
         # long enough already goes at once.
-        wait_s = batch[0].arrived_s + self.batch_wait_s - time.monotonic()
-        if wait_s > 0 and self._queue.qsize() + 1 < self.batch_cut:
+        wait_s = queue[0].arrived_s + self.batch_wait_s - time.monotonic()
+        if wait_s > 0 and len(queue) < self.batch_cut:
             self._batch_ready.clear()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(wait_s):
                     await self._batch_ready.wait()
-        while len(batch) < self.batch_cut and not self._queue.empty():
-            batch.append(self._queue.get_nowait())
-        return batch
+        return [queue.popleft() for _ in range(min(len(queue), self.batch_cut))]
 
     def _ack(self, batch: list[Delivery]) -> None:
         """Acknowledge a committed batch in arrival order, on the connection each message came on.
@@ -392,10 +388,10 @@ class Ingest:
         next connection of this persistent session (and its key makes the copy a duplicate).
         """
         paho: Any = self._paho
-        for delivery in batch:
-            if delivery.qos > 0 and paho is not None and delivery.conn is self._paho:
-                paho.ack(delivery.mid, delivery.qos)
-                self.stats.acked += 1
+        if paho is not None:
+            self.stats.acked += ack_batch(
+                paho, [(d.mid, d.qos) for d in batch if d.qos > 0 and d.conn is paho]
+            )
 
     async def _store(self, batch: list[Received], bad: list[Quarantined]) -> None:
         backoff_s = 0.2
@@ -496,8 +492,8 @@ class Ingest:
     async def _flush_remaining(self) -> None:
         """After the connection closed: store what is left (unacknowledged, so also delivered again)."""
         deliveries, self._inflight = self._inflight, []
-        while not self._queue.empty():
-            deliveries.append(self._queue.get_nowait())
+        deliveries.extend(self._queue)
+        self._queue.clear()
         batch = [d.received for d in deliveries if d.received is not None]
         bad = [d.quarantined for d in deliveries if d.quarantined is not None]
         if batch or bad:
@@ -507,12 +503,12 @@ class Ingest:
     @property
     def pending(self) -> int:
         """Validated records waiting for the database."""
-        return self._queue.qsize()
+        return len(self._queue)
 
     @property
     def mqtt_backlog(self) -> int:
         """Messages the MQTT client received but ingest has not looked at yet (none: they are handed
-        over as they are read, see :func:`direct_delivery`)."""
+        over as they are read, see :func:`coach.monitor.paho_io.deliver_directly`)."""
         client = self._client
         return 0 if client is None else len(client.messages)
 
