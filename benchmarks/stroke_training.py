@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.corpus import OUT_DIR, ensure_session, read_labels, replay
+from benchmarks.family_corpus import physics_digest
 from benchmarks.scoring import match_strokes
 from benchmarks.stroke_fit import fit_logistic, train_mlp
 from coach.signal.strokes.trained import SOURCE_PATH as MODEL_PATH
@@ -53,9 +54,23 @@ FIDGET_WEIGHT = 3.0
 
 
 def parse_keys(text: str) -> list[str]:
-    """Session keys: ``3000-3159`` and ``nostroke3200-3239`` ranges, comma-separated."""
+    """Session keys, comma-separated: ``3000-3159`` and ``nostroke3200-3239`` ranges (today's physics);
+    ``fam:<corpus>:<a>-<b>`` sessions of a variant-family corpus (``fam:mix:41000-41099``,
+    ``fam:mix-no-contact:41000-41099``, ``fam:massage_free:36000-36039``; benchmarks/family_corpus.py);
+    ``real:<dir>`` every labelled trace in ``benchmarks/data/<dir>`` (``real:spsw_har/train``)."""
     out: list[str] = []
     for part in text.split(","):
+        if part.startswith("fam:"):
+            _, corpus, seeds = part.split(":")
+            out.extend(f"fam:{corpus}:{s}" for s in parse_seeds(seeds))
+            continue
+        if part.startswith("real:"):
+            folder = REPO / "benchmarks" / "data" / part[5:]
+            found = sorted(folder.glob("*.csv.gz"))
+            if not found:
+                raise SystemExit(f"no traces in {folder} (from {part!r})")
+            out.extend(f"real:{part[5:]}/{p.name.removesuffix('.csv.gz')}" for p in found)
+            continue
         head = part.split("-")[0].rstrip("0123456789")
         body = part[len(head) :]
         out.extend(f"{head}{s}" for s in parse_seeds(body))
@@ -89,20 +104,59 @@ def _recording_factory(holder: list[Any], model: Any, **kw: Any) -> Any:
 
 
 def _session(key: str) -> tuple[int, str]:
-    """``"3000"`` → (3000, ""); ``"nostroke3200"`` → (3200, "nostroke")."""
+    """``"3000"`` → (3000, ""); ``"nostroke3200"`` → (3200, "nostroke"); ``"fam:mix:41000"`` → (41000,
+    "fam:mix"); ``"real:spsw_har/train/s01"`` → (a number from the name, the key)."""
+    if key.startswith("real:"):
+        return int.from_bytes(key.encode()[-4:], "little") % 100000, key
     head = key.rstrip("0123456789")
-    return int(key[len(head) :]), head
+    return int(key[len(head) :]), head.rstrip(":")
+
+
+def _spec(corpus: str, seed: int) -> Any:
+    from benchmarks.family_corpus import SessionSpec
+
+    family, _, excl = corpus.partition("-no-")
+    return SessionSpec(seed, family, None, tuple(e for e in excl.split("-") if e) if family == "mix" else ())
+
+
+def session_trace(key: str) -> Path:
+    """The labelled trace of a session key (simulated once and cached; see :func:`parse_keys`)."""
+    seed, variant = _session(key)
+    if variant.startswith("fam:"):
+        from benchmarks.family_corpus import ensure_trace
+
+        return ensure_trace(_spec(variant[4:], seed))
+    if variant.startswith("real:"):
+        return REPO / "benchmarks" / "data" / (key[5:] + ".csv.gz")
+    return ensure_session(seed, variant=variant)
+
+
+def _cache_name(key: str) -> str:
+    """A file name for a key's cached evidence; family sessions carry the simulator's digest."""
+    safe = key.replace(":", "_").replace("/", "_")
+    if key.startswith("fam:"):
+        from benchmarks.family_corpus import physics_digest
+
+        safe += "_" + physics_digest()
+    return safe
+
+
+def _negative_intervals(labels: dict[str, Any]) -> list[tuple[float, float]]:
+    """Fidgets and ordinary movement (families, real recordings): contacts there must not count."""
+    out = [(float(f["t_start"]), float(f["t_end"])) for f in labels.get("fidgets", [])]
+    out += [(float(m["t_start"]), float(m["t_end"])) for m in labels.get("movements", [])]
+    return out
 
 
 def candidate_rows(key: str) -> Path:
     """Sampled candidate evidence of one training session → ``out/training/cand_<key>.npz``."""
     from coach.signal.strokes.segments import DURATIONS, segment_features
 
-    out = CACHE / f"cand_{key}.npz"
+    out = CACHE / f"cand_{_cache_name(key)}.npz"
     if out.exists():
         return out
     seed, variant = _session(key)
-    trace = ensure_session(seed, variant=variant)
+    trace = session_trace(key)
     labels = read_labels(trace)
     holder: list[Any] = []
     replay(trace, posture_hz=1.0, stroke_detector=_recording_factory(holder, None, keep_frames=True))
@@ -141,8 +195,8 @@ def candidate_rows(key: str) -> Path:
         moving = (xt_all[..., 8] > 2.0) | (xt_all[..., 9] > 2.0) | (xt_all[..., 13] > math.log(0.1))
         # candidates inside a fidget (the arm, or the resting massaging hand, moving without contact)
         in_fidget = np.zeros(ta.shape, dtype=bool)
-        for f in labels.get("fidgets", []):
-            in_fidget |= (ta < float(f["t_end"])) & (tb > float(f["t_start"]))
+        for f0, f1 in _negative_intervals(labels):
+            in_fidget |= (ta < f1) & (tb > f0)
         fidget = np.flatnonzero((ok & (iou < 0.05) & in_fidget).ravel())
         busy = np.flatnonzero((ok & (iou < 0.05) & moving & ~in_fidget).ravel())
         easy = np.flatnonzero((ok & (iou < 0.05) & ~moving).ravel())
@@ -201,8 +255,7 @@ def contact_rows(args: tuple[str, dict[str, Any]]) -> list[dict[str, Any]]:
     from coach.signal.strokes import DetectorModel
 
     model = DetectorModel.from_dict(model_dict)
-    seed, variant = _session(key)
-    trace = ensure_session(seed, variant=variant)
+    trace = session_trace(key)
     labels = read_labels(trace)
     holder: list[Any] = []
     replay(trace, posture_hz=1.0, stroke_detector=_recording_factory(holder, model, record=True))
@@ -218,6 +271,8 @@ def contact_rows(args: tuple[str, dict[str, Any]]) -> list[dict[str, Any]]:
                 "logit": r.logit,
                 "matched": t is not None,
                 "distal": None if t is None else labels["strokes"][t]["direction"] == "distal",
+                "region": None if t is None else labels["strokes"][t].get("region"),
+                "duration_s": r.t_end_s - r.t_start_s,
                 "treated": [float(v) for v in np.nan_to_num(r.treated)],
                 "stroker": None if r.stroker is None else [float(v) for v in np.nan_to_num(r.stroker)],
             }
@@ -225,7 +280,7 @@ def contact_rows(args: tuple[str, dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-def tune_logits(args: tuple[int, dict[str, Any]]) -> dict[str, Any]:
+def tune_logits(args: tuple[str, dict[str, Any]]) -> dict[str, Any]:
     """Log-odds (without bias) of every candidate of one tune session, split by which model scored it,
     with the frame times and the truth: enough to replay the segmenter for any bias."""
     seed, model_dict = args
@@ -233,7 +288,7 @@ def tune_logits(args: tuple[int, dict[str, Any]]) -> dict[str, Any]:
     from coach.signal.strokes.segments import DURATIONS, segment_features
 
     model = DetectorModel.from_dict(model_dict)
-    trace = ensure_session(seed)
+    trace = session_trace(seed)
     labels = read_labels(trace)
     holder: list[Any] = []
     replay(trace, posture_hz=1.0, stroke_detector=_recording_factory(holder, None, keep_frames=True))
@@ -345,6 +400,26 @@ def _direction_net(x: np.ndarray, y: np.ndarray) -> dict[str, Any]:
     return train_mlp(x, y, hidden=DIRECTION_HIDDEN, epochs=60, batch=256, seed=1)
 
 
+def fit_region(model: dict[str, Any], matched: list[dict[str, Any]], figures: dict[str, Any]) -> None:
+    """P(forearm) of a committed contact (the rest is the hand: back, palm, fingers, the webs) from its
+    direction evidence and duration, one network per evidence set; only sessions with region labels."""
+    r_rows = [r for r in matched if r.get("region") is not None]
+    model["region_treated"] = model["region_stroker"] = None
+    if len(r_rows) < 200:
+        print(f"region: only {len(r_rows)} labelled contacts, no region model", flush=True)
+        return
+    xr = np.array([r["treated"] + [r["duration_s"]] for r in r_rows])
+    yr = np.array([float(r["region"] == "forearm") for r in r_rows])
+    model["region_treated"] = train_mlp(xr, yr, hidden=DIRECTION_HIDDEN, epochs=60, batch=256, seed=2)
+    rs = [r for r in r_rows if r["stroker"] is not None]
+    if len(rs) >= 200:
+        xs = np.array([r["treated"] + [r["duration_s"]] + r["stroker"] for r in rs])
+        ys = np.array([float(r["region"] == "forearm") for r in rs])
+        model["region_stroker"] = train_mlp(xs, ys, hidden=DIRECTION_HIDDEN, epochs=60, batch=256, seed=3)
+    figures.update(region_rows=len(r_rows), region_rows_with_stroker=len(rs), region_forearm_share=yr.mean())
+    print(f"region rows: {len(r_rows)} ({len(rs)} with stroker), forearm share {yr.mean():.2f}", flush=True)
+
+
 def fit_direction(
     model: dict[str, Any], seeds: list[str], jobs: int, t0: float, figures: dict[str, Any]
 ) -> None:
@@ -364,6 +439,7 @@ def fit_direction(
     if ms:
         xs2 = np.array([r["treated"] + r["stroker"] for r in ms])
         model["direction_stroker"] = _direction_net(xs2, np.array([float(r["distal"]) for r in ms]))
+    fit_region(model, m, figures)
     lg = np.array([[r["logit"]] for r in rows])
     ca, cb = fit_logistic(lg, np.array([float(r["matched"]) for r in rows]), l2=1e-3)
     model["calib_a"], model["calib_b"] = float(ca[0]), cb
@@ -386,6 +462,15 @@ def main(argv: list[str]) -> int:
     )
     ap.add_argument("--tune", default="1000-1039", help="tune seeds for the stroke prior (bias)")
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument(
+        "--fidget-weight",
+        type=float,
+        default=FIDGET_WEIGHT,
+        help="weight of candidates inside a fidget or ordinary movement (default %(default)s)",
+    )
+    ap.add_argument(
+        "--out", type=Path, default=MODEL_PATH, help="model file to write (default: the shipped model.json)"
+    )
     ap.add_argument(
         "--direction-only",
         action="store_true",
@@ -427,7 +512,9 @@ def main(argv: list[str]) -> int:
         f"quiet limit before a stroke: gyro {math.exp(quiet_max[0]):.3f} rad/s, drag band {quiet_max[1]:+.2f}"
     )
     figures["quiet_max"] = quiet_max
-    fid_w = 1.0 + (FIDGET_WEIGHT - 1.0) * np.concatenate([d["y"][:, 3] for d in data]).astype(np.float64)
+    fidget_weight = args.fidget_weight
+    figures["fidget_weight"] = fidget_weight
+    fid_w = 1.0 + (fidget_weight - 1.0) * np.concatenate([d["y"][:, 3] for d in data]).astype(np.float64)
     x_t, y, w_t = x_t[use], y[use], fid_w[use]
     treated = train_mlp(x_t, y, weight=w_t)
     # the linear pre-screen: a logistic model, and the score 99.9 % of the training strokes reach
@@ -454,7 +541,7 @@ def main(argv: list[str]) -> int:
         y_s = np.concatenate([data[i]["y"] for i in have]).astype(np.float64)
         ys, use_s = labels_of(y_s)
         ok = np.isfinite(xs_s).all(1) & use_s
-        w_s = 1.0 + (FIDGET_WEIGHT - 1.0) * y_s[:, 3]
+        w_s = 1.0 + (fidget_weight - 1.0) * y_s[:, 3]
         with_stroker = train_mlp(np.concatenate((xt_s, xs_s), 1)[ok], ys[ok], weight=w_s[ok])
         print(f"with-stroker network: {int(ok.sum())} candidates ({time.time() - t0:.0f} s)", flush=True)
         figures["candidates_with_stroker"] = int(ok.sum())
@@ -470,7 +557,7 @@ def main(argv: list[str]) -> int:
         "quiet_max": quiet_max,
         "screen": screen,
     }
-    tune = parse_seeds(args.tune)
+    tune = parse_keys(args.tune)
     if tune:
         sessions = _pool_map(tune_logits, [(s, model) for s in tune], args.jobs)
         grid = [-1.0, 0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 5.0]
@@ -502,7 +589,11 @@ def main(argv: list[str]) -> int:
         "command": command,
         "train_sessions": args.train,
         "train_session_count": len(seeds),
-        "simulator": "simulators.random_scenario (nostroke: the stroke-free variant)",
+        "simulator": (
+            "simulators.random_scenario (nostroke: the stroke-free variant); fam:<corpus>: "
+            "benchmarks.family_corpus sessions of simulators.families; real:<dir>: benchmarks/data"
+        ),
+        "physics_digest": physics_digest(),
         "tune_seeds": args.tune,
         "seeds": {
             "networks": 0,
@@ -513,8 +604,8 @@ def main(argv: list[str]) -> int:
         "commit": source_commit(),
         "figures": _plain(figures),
     }
-    write_model(MODEL_PATH, model, provenance)
-    print(f"wrote {MODEL_PATH}", flush=True)
+    write_model(args.out, model, provenance)
+    print(f"wrote {args.out}", flush=True)
     return 0
 
 
