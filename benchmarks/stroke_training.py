@@ -400,24 +400,34 @@ def _direction_net(x: np.ndarray, y: np.ndarray) -> dict[str, Any]:
     return train_mlp(x, y, hidden=DIRECTION_HIDDEN, epochs=60, batch=256, seed=1)
 
 
+#: The regions of the labels (simulators/variants/strokes.py REGIONS), one network each.
+REGIONS = ("finger", "between_fingers", "back_of_hand", "palm", "forearm")
+
+
 def fit_region(model: dict[str, Any], matched: list[dict[str, Any]], figures: dict[str, Any]) -> None:
-    """P(forearm) of a committed contact (the rest is the hand: back, palm, fingers, the webs) from its
-    direction evidence and duration, one network per evidence set; only sessions with region labels."""
+    """P(region) of a committed contact, one-vs-rest networks per region and per evidence set (direction
+    evidence and duration; with ``stroker`` its glide evidence too), from sessions with region labels."""
     r_rows = [r for r in matched if r.get("region") is not None]
-    model["region_treated"] = model["region_stroker"] = None
+    model["region"] = None
     if len(r_rows) < 200:
         print(f"region: only {len(r_rows)} labelled contacts, no region model", flush=True)
         return
+    out: dict[str, dict[str, Any]] = {"treated": {}, "stroker": {}}
     xr = np.array([r["treated"] + [r["duration_s"]] for r in r_rows])
-    yr = np.array([float(r["region"] == "forearm") for r in r_rows])
-    model["region_treated"] = train_mlp(xr, yr, hidden=DIRECTION_HIDDEN, epochs=60, batch=256, seed=2)
     rs = [r for r in r_rows if r["stroker"] is not None]
-    if len(rs) >= 200:
-        xs = np.array([r["treated"] + [r["duration_s"]] + r["stroker"] for r in rs])
-        ys = np.array([float(r["region"] == "forearm") for r in rs])
-        model["region_stroker"] = train_mlp(xs, ys, hidden=DIRECTION_HIDDEN, epochs=60, batch=256, seed=3)
-    figures.update(region_rows=len(r_rows), region_rows_with_stroker=len(rs), region_forearm_share=yr.mean())
-    print(f"region rows: {len(r_rows)} ({len(rs)} with stroker), forearm share {yr.mean():.2f}", flush=True)
+    xs = np.array([r["treated"] + [r["duration_s"]] + r["stroker"] for r in rs])
+    for k, reg in enumerate(REGIONS):
+        yr = np.array([float(r["region"] == reg) for r in r_rows])
+        out["treated"][reg] = train_mlp(xr, yr, hidden=DIRECTION_HIDDEN, epochs=40, batch=256, seed=10 + k)
+        if len(rs) >= 200:
+            ys = np.array([float(r["region"] == reg) for r in rs])
+            out["stroker"][reg] = train_mlp(
+                xs, ys, hidden=DIRECTION_HIDDEN, epochs=40, batch=256, seed=20 + k
+            )
+    model["region"] = out
+    share = {reg: sum(r["region"] == reg for r in r_rows) / len(r_rows) for reg in REGIONS}
+    figures.update(region_rows=len(r_rows), region_rows_with_stroker=len(rs), region_share=share)
+    print(f"region rows: {len(r_rows)} ({len(rs)} with stroker), shares {share}", flush=True)
 
 
 def fit_direction(
