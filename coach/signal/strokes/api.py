@@ -144,6 +144,10 @@ class Stroke:
         confidence: 0–1.
         sensor: the role whose signals decided it (``treated`` or ``stroker``).
         decided_s: trace time of the decision (becomes the event's ``t``), see the module docs.
+        region: where the stroke went (``finger``, ``between_fingers``, ``back_of_hand``, ``palm``,
+            ``forearm``) when the evidence tells it, else ``None``.
+        p_distal: the detector's probability that the glide went distal (``None``: not estimated);
+            the coaching asks for it before it tells the person to stroke the other way.
     """
 
     t_start_s: float
@@ -152,6 +156,8 @@ class Stroke:
     confidence: float
     sensor: str
     decided_s: float
+    region: str | None = None
+    p_distal: float | None = None
 
 
 class StrokeDetector(Protocol):

@@ -52,6 +52,8 @@ from coach.signal.strokes.trained import read_model
 from coach.units import GRAVITY_MPS2
 
 _EPS: Final = 1e-9
+#: A region is reported when its share of the regions' probabilities reaches this; else ``None``.
+REGION_MIN_SHARE: Final = 0.8
 #: Candidate end frames scored at once (60 s of frames).
 _ENDS_PER_BATCH: Final = 600
 #: A run of end frames where no candidate is possible (a gap) this long is skipped, not scored.
@@ -72,6 +74,8 @@ class DetectorModel:
     calib_b: float
     quiet_max: tuple[float, float] | None = None
     screen: tuple[FloatArray, float, float] | None = None
+    #: One-vs-rest networks per region, per evidence set (``treated``, ``stroker``); None: no regions.
+    region: dict[str, dict[str, Mlp]] | None = None
 
     @staticmethod
     def from_dict(d: dict[str, Any]) -> DetectorModel:
@@ -91,6 +95,13 @@ class DetectorModel:
                 float(d["screen"]["least"]),
             )
             if d.get("screen")
+            else None,
+            {
+                evidence: {reg: Mlp.from_dict(net) for reg, net in nets.items()}
+                for evidence, nets in d["region"].items()
+                if nets
+            }
+            if d.get("region")
             else None,
         )
 
@@ -243,7 +254,32 @@ class StrokeDetector:
         p_stroke = sigmoid(m.calib_a * seg.logit + m.calib_b)
         if self.records is not None:
             self.records.append(ContactRecord(t_start, t_end, seg.logit, x_t, x_s, p_distal))
-        return Stroke(t_start, t_end, direction, p_stroke * p_dir, sensor, decided)  # type: ignore[arg-type]
+        region = self._region(x_t, x_s, t_end - t_start)
+        return Stroke(
+            t_start,
+            t_end,
+            direction,  # type: ignore[arg-type]
+            p_stroke * p_dir,
+            sensor,
+            decided,
+            region,
+            p_distal,
+        )
+
+    def _region(self, x_t: FloatArray, x_s: FloatArray | None, duration_s: float) -> str | None:
+        """The region whose share of the one-vs-rest probabilities reaches :data:`REGION_MIN_SHARE`."""
+        nets_by = self.model.region if self.model is not None else None
+        if not nets_by:
+            return None
+        x = np.concatenate((np.nan_to_num(x_t), [duration_s]))
+        nets = nets_by.get("treated")
+        if x_s is not None and nets_by.get("stroker"):
+            x, nets = np.concatenate((x, np.nan_to_num(x_s))), nets_by["stroker"]
+        if not nets:
+            return None
+        p = {reg: sigmoid(float(net.logit(x[None, :])[0])) for reg, net in nets.items()}
+        best = max(p, key=lambda k: p[k])
+        return best if p[best] / max(sum(p.values()), _EPS) >= REGION_MIN_SHARE else None
 
 
 def _runs(ends: IntArray, possible: BoolArray) -> list[tuple[IntArray, bool]]:
