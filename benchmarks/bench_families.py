@@ -268,12 +268,22 @@ def print_real(results: list[Result]) -> None:
                 str(s.massage_free_strokes),
                 _f(s.massage_free_false_per_min, 2),
                 distal,
+                str(s.cues_direction),
                 kinds,
             ]
         )
     _table(
         "real recordings without massage (SP-SW-HAR: train part and held-out report part)",
-        ["part", "files", "minutes", "strokes", "per min", "of them distal", "per min by activity"],
+        [
+            "part",
+            "files",
+            "minutes",
+            "strokes",
+            "per min",
+            "of them distal",
+            "elbow cues",
+            "per min by activity",
+        ],
         rows,
     )
 
