@@ -31,6 +31,10 @@ returns for a span ending at ``T``, every decision up to ``T`` is final. The pip
 clamps offenders into the span and counts them in ``SessionPipeline.stroke_contract_violations``.
 Cadence events follow each stroke.
 
+A detector may carry ``checks_off``, a tuple of names of what it cannot judge with the session's sensors
+(the default detector: :func:`coach.signal.strokes.detector.unseen_strokes`); the pipeline adds them to
+the summary's ``calibration.checks_off``.
+
 Everything per sample must be vectorised numpy (no Python loop over samples): the replay of a
 15-minute trace has a budget of well under a second for the detector.
 """

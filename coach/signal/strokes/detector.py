@@ -118,6 +118,22 @@ def default_model() -> DetectorModel:
     return _DEFAULT
 
 
+#: What the default detector cannot judge, by whether the session has a ``stroker`` sensor (measured:
+#: ``./run bench families``, region recall per sensor set, docs/strokes.md). ``finger_strokes``: strokes
+#: on the fingers and between them are mostly missed (the watch at the forearm barely feels them, and the
+#: detector does not read the ``hand`` sensor). ``hand_strokes``: strokes on the back of the hand and the
+#: palm are often missed.
+UNSEEN: Final[dict[bool, tuple[str, ...]]] = {
+    False: ("finger_strokes", "hand_strokes"),
+    True: ("finger_strokes",),
+}
+
+
+def unseen_strokes(roles: tuple[str, ...]) -> tuple[str, ...]:
+    """The ``checks_off`` names of what the default detector cannot judge with these sensor roles."""
+    return UNSEEN["stroker" in roles]
+
+
 @dataclass(frozen=True, slots=True)
 class ContactRecord:
     """What the detector knew about one committed contact (for training and diagnostics)."""
@@ -168,6 +184,8 @@ class StrokeDetector:
         self._ring_t = SampleRing()
         self._ring_s = SampleRing() if self._stroker is not None else None
         self.records: list[ContactRecord] | None = [] if record else None
+        #: What this detector cannot judge with the session's sensors (summary ``checks_off``).
+        self.checks_off: tuple[str, ...] = unseen_strokes(context.roles)
 
     # -- the slot protocol -----------------------------------------------------------------------
     def process(self, step: StrokeStep) -> list[Stroke]:
