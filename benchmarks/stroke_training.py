@@ -234,6 +234,18 @@ def candidate_rows(key: str) -> Path:
     return out
 
 
+def _thin(y: np.ndarray, weight: np.ndarray, limit: int) -> np.ndarray:
+    """A mask keeping every stroke and every up-weighted (fidget, movement) candidate, and a random share
+    of the rest so that about ``limit`` rows remain (all of them when ``limit`` is 0 or not exceeded)."""
+    keep = (y > 0.5) | (weight > 1.0)
+    rest = int((~keep).sum())
+    if limit <= 0 or len(y) <= limit or rest == 0:
+        return np.ones(len(y), dtype=bool)
+    share = max(0.0, (limit - int(keep.sum())) / rest)
+    rng = np.random.default_rng(5)
+    return keep | (rng.random(len(y)) < share)
+
+
 def labels_of(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Training target and mask from (IoU, start offset, end offset): a stroke when it overlaps one well
     and ends at most 0.05 s after it (a late end delays the event); not a stroke when it overlaps
@@ -473,6 +485,18 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--tune", default="1000-1039", help="tune seeds for the stroke prior (bias)")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument(
+        "--max-candidates",
+        type=int,
+        default=0,
+        help="thin the ordinary non-stroke candidates at random to about this many rows (0: keep all); "
+        "strokes and candidates inside fidgets or movement are all kept",
+    )
+    ap.add_argument(
+        "--direction-train",
+        default="",
+        help="sessions for the direction, region and calibration fits (default: the training sessions)",
+    )
+    ap.add_argument(
         "--fidget-weight",
         type=float,
         default=FIDGET_WEIGHT,
@@ -525,6 +549,7 @@ def main(argv: list[str]) -> int:
     fidget_weight = args.fidget_weight
     figures["fidget_weight"] = fidget_weight
     fid_w = 1.0 + (fidget_weight - 1.0) * np.concatenate([d["y"][:, 3] for d in data]).astype(np.float64)
+    use &= _thin(y, fid_w, args.max_candidates)
     x_t, y, w_t = x_t[use], y[use], fid_w[use]
     treated = train_mlp(x_t, y, weight=w_t)
     # the linear pre-screen: a logistic model, and the score 99.9 % of the training strokes reach
@@ -550,8 +575,8 @@ def main(argv: list[str]) -> int:
         xs_s = np.concatenate([xs[i] for i in have]).astype(np.float64)
         y_s = np.concatenate([data[i]["y"] for i in have]).astype(np.float64)
         ys, use_s = labels_of(y_s)
-        ok = np.isfinite(xs_s).all(1) & use_s
         w_s = 1.0 + (fidget_weight - 1.0) * y_s[:, 3]
+        ok = np.isfinite(xs_s).all(1) & use_s & _thin(ys, w_s, args.max_candidates)
         with_stroker = train_mlp(np.concatenate((xt_s, xs_s), 1)[ok], ys[ok], weight=w_s[ok])
         print(f"with-stroker network: {int(ok.sum())} candidates ({time.time() - t0:.0f} s)", flush=True)
         figures["candidates_with_stroker"] = int(ok.sum())
@@ -593,7 +618,8 @@ def main(argv: list[str]) -> int:
         )
         figures["tune_f1_treated_alone_by_bias"] = {f"{b:+.1f}": f for b, f in f_alone.items()}
         figures["tune_f1_with_stroker_by_bias"] = {f"{b:+.1f}": f for b, f in f_with.items()}
-    fit_direction(model, seeds, args.jobs, t0, figures)
+    direction_seeds = parse_keys(args.direction_train) if args.direction_train else seeds
+    fit_direction(model, direction_seeds, args.jobs, t0, figures)
     figures["cpu_s"] = round(_cpu_s(), 1)
     provenance = {
         "command": command,
@@ -605,6 +631,8 @@ def main(argv: list[str]) -> int:
         ),
         "physics_digest": physics_digest(),
         "tune_seeds": args.tune,
+        "direction_sessions": args.direction_train or args.train,
+        "max_candidates": args.max_candidates,
         "seeds": {
             "networks": 0,
             "direction_networks": 1,
