@@ -484,6 +484,7 @@ def main(argv: list[str]) -> int:
     )
     ap.add_argument("--tune", default="1000-1039", help="tune seeds for the stroke prior (bias)")
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--epochs", type=int, default=25, help="epochs of the candidate networks")
     ap.add_argument(
         "--max-candidates",
         type=int,
@@ -551,7 +552,7 @@ def main(argv: list[str]) -> int:
     fid_w = 1.0 + (fidget_weight - 1.0) * np.concatenate([d["y"][:, 3] for d in data]).astype(np.float64)
     use &= _thin(y, fid_w, args.max_candidates)
     x_t, y, w_t = x_t[use], y[use], fid_w[use]
-    treated = train_mlp(x_t, y, weight=w_t)
+    treated = train_mlp(x_t, y, weight=w_t, epochs=args.epochs)
     # the linear pre-screen: a logistic model, and the score 99.9 % of the training strokes reach
     mu, sd = x_t.mean(0), x_t.std(0) + 1e-6
     sw, sb = fit_logistic((x_t - mu) / sd, y, l2=1.0)
@@ -577,7 +578,9 @@ def main(argv: list[str]) -> int:
         ys, use_s = labels_of(y_s)
         w_s = 1.0 + (fidget_weight - 1.0) * y_s[:, 3]
         ok = np.isfinite(xs_s).all(1) & use_s & _thin(ys, w_s, args.max_candidates)
-        with_stroker = train_mlp(np.concatenate((xt_s, xs_s), 1)[ok], ys[ok], weight=w_s[ok])
+        with_stroker = train_mlp(
+            np.concatenate((xt_s, xs_s), 1)[ok], ys[ok], weight=w_s[ok], epochs=args.epochs
+        )
         print(f"with-stroker network: {int(ok.sum())} candidates ({time.time() - t0:.0f} s)", flush=True)
         figures["candidates_with_stroker"] = int(ok.sum())
     model: dict[str, Any] = {
@@ -633,6 +636,7 @@ def main(argv: list[str]) -> int:
         "tune_seeds": args.tune,
         "direction_sessions": args.direction_train or args.train,
         "max_candidates": args.max_candidates,
+        "epochs": args.epochs,
         "seeds": {
             "networks": 0,
             "direction_networks": 1,
