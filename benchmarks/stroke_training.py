@@ -36,10 +36,17 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.corpus import OUT_DIR, ensure_session, read_labels, replay
+from benchmarks.corpus import OUT_DIR, read_labels, replay
 from benchmarks.family_corpus import physics_digest
 from benchmarks.scoring import match_strokes
-from benchmarks.stroke_fit import fit_logistic, train_mlp
+from benchmarks.stroke_fit import fit_logistic, fit_region, train_mlp
+from benchmarks.stroke_sessions import (
+    _cache_name,
+    _negative_intervals,
+    _session,
+    parse_keys,
+    session_trace,
+)
 from coach.signal.strokes.trained import SOURCE_PATH as MODEL_PATH
 from coach.signal.strokes.trained import read_model, write_model
 
@@ -51,41 +58,6 @@ MAX_POS_PER_CHUNK = 800
 DIRECTION_HIDDEN = 12
 #: Weight of candidates inside a fidget: DESIGN.md §6 insists they must not count, and they are rare.
 FIDGET_WEIGHT = 3.0
-
-
-def parse_keys(text: str) -> list[str]:
-    """Session keys, comma-separated: ``3000-3159`` and ``nostroke3200-3239`` ranges (today's physics);
-    ``fam:<corpus>:<a>-<b>`` sessions of a variant-family corpus (``fam:mix:41000-41099``,
-    ``fam:mix-no-contact:41000-41099``, ``fam:massage_free:36000-36039``; benchmarks/family_corpus.py);
-    ``real:<dir>`` every labelled trace in ``benchmarks/data/<dir>`` (``real:spsw_har/train``)."""
-    out: list[str] = []
-    for part in text.split(","):
-        if part.startswith("fam:"):
-            _, corpus, seeds = part.split(":")
-            out.extend(f"fam:{corpus}:{s}" for s in parse_seeds(seeds))
-            continue
-        if part.startswith("real:"):
-            folder = REPO / "benchmarks" / "data" / part[5:]
-            found = sorted(folder.glob("*.csv.gz"))
-            if not found:
-                raise SystemExit(f"no traces in {folder} (from {part!r})")
-            out.extend(f"real:{part[5:]}/{p.name.removesuffix('.csv.gz')}" for p in found)
-            continue
-        head = part.split("-")[0].rstrip("0123456789")
-        body = part[len(head) :]
-        out.extend(f"{head}{s}" for s in parse_seeds(body))
-    return out
-
-
-def parse_seeds(text: str) -> list[int]:
-    out: list[int] = []
-    for part in text.split(","):
-        if "-" in part:
-            a, b = part.split("-")
-            out.extend(range(int(a), int(b) + 1))
-        elif part:
-            out.append(int(part))
-    return out
 
 
 # --------------------------------------------------------------------------------------------------
@@ -101,51 +73,6 @@ def _recording_factory(holder: list[Any], model: Any, **kw: Any) -> Any:
         return det
 
     return factory
-
-
-def _session(key: str) -> tuple[int, str]:
-    """``"3000"`` → (3000, ""); ``"nostroke3200"`` → (3200, "nostroke"); ``"fam:mix:41000"`` → (41000,
-    "fam:mix"); ``"real:spsw_har/train/s01"`` → (a number from the name, the key)."""
-    if key.startswith("real:"):
-        return int.from_bytes(key.encode()[-4:], "little") % 100000, key
-    head = key.rstrip("0123456789")
-    return int(key[len(head) :]), head.rstrip(":")
-
-
-def _spec(corpus: str, seed: int) -> Any:
-    from benchmarks.family_corpus import SessionSpec
-
-    family, _, excl = corpus.partition("-no-")
-    return SessionSpec(seed, family, None, tuple(e for e in excl.split("-") if e) if family == "mix" else ())
-
-
-def session_trace(key: str) -> Path:
-    """The labelled trace of a session key (simulated once and cached; see :func:`parse_keys`)."""
-    seed, variant = _session(key)
-    if variant.startswith("fam:"):
-        from benchmarks.family_corpus import ensure_trace
-
-        return ensure_trace(_spec(variant[4:], seed))
-    if variant.startswith("real:"):
-        return REPO / "benchmarks" / "data" / (key[5:] + ".csv.gz")
-    return ensure_session(seed, variant=variant)
-
-
-def _cache_name(key: str) -> str:
-    """A file name for a key's cached evidence; family sessions carry the simulator's digest."""
-    safe = key.replace(":", "_").replace("/", "_")
-    if key.startswith("fam:"):
-        from benchmarks.family_corpus import physics_digest
-
-        safe += "_" + physics_digest()
-    return safe
-
-
-def _negative_intervals(labels: dict[str, Any]) -> list[tuple[float, float]]:
-    """Fidgets and ordinary movement (families, real recordings): contacts there must not count."""
-    out = [(float(f["t_start"]), float(f["t_end"])) for f in labels.get("fidgets", [])]
-    out += [(float(m["t_start"]), float(m["t_end"])) for m in labels.get("movements", [])]
-    return out
 
 
 def candidate_rows(key: str) -> Path:
@@ -410,36 +337,6 @@ def _direction_net(x: np.ndarray, y: np.ndarray) -> dict[str, Any]:
     """P(distal) as a small network (coach.signal.strokes.direction.NetDirection): on the tune seeds a
     logistic model left the stroker's strong vertical cue outvoted by the limb's drag evidence."""
     return train_mlp(x, y, hidden=DIRECTION_HIDDEN, epochs=60, batch=256, seed=1)
-
-
-#: The regions of the labels (simulators/variants/strokes.py REGIONS), one network each.
-REGIONS = ("finger", "between_fingers", "back_of_hand", "palm", "forearm")
-
-
-def fit_region(model: dict[str, Any], matched: list[dict[str, Any]], figures: dict[str, Any]) -> None:
-    """P(region) of a committed contact, one-vs-rest networks per region and per evidence set (direction
-    evidence and duration; with ``stroker`` its glide evidence too), from sessions with region labels."""
-    r_rows = [r for r in matched if r.get("region") is not None]
-    model["region"] = None
-    if len(r_rows) < 200:
-        print(f"region: only {len(r_rows)} labelled contacts, no region model", flush=True)
-        return
-    out: dict[str, dict[str, Any]] = {"treated": {}, "stroker": {}}
-    xr = np.array([r["treated"] + [r["duration_s"]] for r in r_rows])
-    rs = [r for r in r_rows if r["stroker"] is not None]
-    xs = np.array([r["treated"] + [r["duration_s"]] + r["stroker"] for r in rs])
-    for k, reg in enumerate(REGIONS):
-        yr = np.array([float(r["region"] == reg) for r in r_rows])
-        out["treated"][reg] = train_mlp(xr, yr, hidden=DIRECTION_HIDDEN, epochs=40, batch=256, seed=10 + k)
-        if len(rs) >= 200:
-            ys = np.array([float(r["region"] == reg) for r in rs])
-            out["stroker"][reg] = train_mlp(
-                xs, ys, hidden=DIRECTION_HIDDEN, epochs=40, batch=256, seed=20 + k
-            )
-    model["region"] = out
-    share = {reg: sum(r["region"] == reg for r in r_rows) / len(r_rows) for reg in REGIONS}
-    figures.update(region_rows=len(r_rows), region_rows_with_stroker=len(rs), region_share=share)
-    print(f"region rows: {len(r_rows)} ({len(rs)} with stroker), shares {share}", flush=True)
 
 
 def fit_direction(
