@@ -30,12 +30,14 @@ from coach.summary import SummaryBuilder
 BoolArray = npt.NDArray[np.bool_]
 _EPS: Final = 1e-9
 #: The stroke that brings the cue must be at least this surely distal (the detector's P(distal)).
-CUE_MIN_P_DISTAL: Final = 0.85
+#: Chosen on the tune seeds (``python -m benchmarks.cue_gate``: the gate with cue precision ≥ 0.95 that
+#: cues the most truly distal bouts; docs/strokes.md).
+CUE_MIN_P_DISTAL: Final = 0.95
 #: ... and of the last :data:`CUE_RECENT` strokes of the bout (it included), :data:`CUE_MIN_DISTAL` must
 #: be distal with P(distal) ≥ :data:`CUE_RECENT_P_DISTAL`.
 CUE_RECENT: Final = 3
 CUE_MIN_DISTAL: Final = 2
-CUE_RECENT_P_DISTAL: Final = 0.7
+CUE_RECENT_P_DISTAL: Final = 0.6
 
 
 class DistalRun:
