@@ -67,10 +67,25 @@ def _set_name(roles: tuple[str, ...]) -> str:
     return "+".join(roles)
 
 
+#: ``--model``: a model file instead of the shipped one (set before the workers fork).
+_MODEL_FILE: Path | None = None
+
+
+def _detector() -> Any:
+    """The stroke detector factory of the run: the default, or the ``--model`` file's parameters."""
+    if _MODEL_FILE is None:
+        return "default"
+    from coach.signal.strokes import DetectorModel, StrokeDetector
+    from coach.signal.strokes.trained import read_model
+
+    model = DetectorModel.from_dict(read_model(_MODEL_FILE)[0])
+    return lambda ctx: StrokeDetector(ctx, model=model)
+
+
 def _one(spec: SessionSpec) -> Result:
     t0 = time.process_time()
     trace = ensure_trace(spec)
-    events = replay(trace, posture_hz=10.0)
+    events = replay(trace, posture_hz=10.0, stroke_detector=_detector())
     score = score_session(events, load_truth(trace))
     roles = spec.roles if spec.roles is not None else tuple(spec.scenario().roles)
     return spec.family, _set_name(roles), score, time.process_time() - t0
@@ -78,7 +93,7 @@ def _one(spec: SessionSpec) -> Result:
 
 def _labelled(path: Path) -> Result:
     t0 = time.process_time()
-    events = replay(path, posture_hz=10.0)
+    events = replay(path, posture_hz=10.0, stroke_detector=_detector())
     score = score_session(events, load_truth(path))
     return path.parent.name, "treated", score, time.process_time() - t0
 
@@ -195,11 +210,13 @@ def print_report(results: list[Result], title: str) -> None:
                 _f(total.region_recall(reg)),
                 _f(total.region_direction_accuracy(reg)),
                 _f(total.region_distal_recall(reg)),
+                _f(total.region_named_share(reg)),
+                _f(total.region_named_accuracy(reg)),
             ]
             row += [_f(region_sets[k].region_recall(reg)) for k in SENSOR_SETS]
             row += [_f(region_sets[k].region_direction_accuracy(reg)) for k in SENSOR_SETS]
             rows.append(row)
-        head = ["region", "strokes", "recall", "dir", "distal rec"]
+        head = ["region", "strokes", "recall", "dir", "distal rec", "named", "named right"]
         head += [f"rec {k}" for k in SENSOR_SETS] + [f"dir {k}" for k in SENSOR_SETS]
         _table(f"{title}: per region (regions family), and by sensor set", head, rows)
     kinds = sorted(total.movement_ms)
@@ -251,12 +268,22 @@ def print_real(results: list[Result]) -> None:
                 str(s.massage_free_strokes),
                 _f(s.massage_free_false_per_min, 2),
                 distal,
+                str(s.cues_direction),
                 kinds,
             ]
         )
     _table(
         "real recordings without massage (SP-SW-HAR: train part and held-out report part)",
-        ["part", "files", "minutes", "strokes", "per min", "of them distal", "per min by activity"],
+        [
+            "part",
+            "files",
+            "minutes",
+            "strokes",
+            "per min",
+            "of them distal",
+            "elbow cues",
+            "per min by activity",
+        ],
         rows,
     )
 
@@ -272,13 +299,17 @@ def main(argv: list[str]) -> int:
     )
     ap.add_argument("--labelled", action="append", default=[], type=Path, help="directory of labelled traces")
     ap.add_argument("--no-real", action="store_true", help="skip the real recordings")
+    ap.add_argument("--model", type=Path, default=None, help="a model file instead of the shipped model.json")
     ap.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
     args = ap.parse_args(argv)
     count = 8 if args.quick else args.count
+    global _MODEL_FILE
+    _MODEL_FILE = args.model
     corpora = [c for c in args.families.split(",") if c]
     print(
         f"settings: split {args.split}, {count} sessions per corpus, corpora {', '.join(corpora)}, "
-        f"sensor sets in turn, replay as `coach replay --posture-hz 10`, default detector; {args.jobs} jobs"
+        f"sensor sets in turn, replay as `coach replay --posture-hz 10`, "
+        f"detector {'default' if args.model is None else args.model}; {args.jobs} jobs"
     )
     t_wall = time.perf_counter()
     excl = args.exclude_family or None

@@ -2,7 +2,7 @@
 
 Prints:
 
-1. **Wrist-neutral agreement through strap turns and tugs** (DESIGN.md §9 posture score, and over the
+1. **Wrist-neutral agreement through strap turns and tugs** (docs/design.md §9 posture score, and over the
    two minutes after each strap turn or tug: :func:`benchmarks.scoring_families.score_strap_wrist`) on
    the ``sensors`` family (MPU-6050-class gyros with 3–12 °/s offsets, temperature drift, a strap that
    turns for good in 70 % of sessions) and the ``movement`` family (tugs that spring back), with a hand

@@ -135,6 +135,8 @@ class Score:
     region_direction_correct: Counter[str] = field(default_factory=Counter)
     region_distal_matched: Counter[str] = field(default_factory=Counter)
     region_distal_called: Counter[str] = field(default_factory=Counter)
+    region_named: Counter[str] = field(default_factory=Counter)  # matched strokes whose event names a region
+    region_named_right: Counter[str] = field(default_factory=Counter)  # ... and names the true one
     massage_free_minutes: float = 0.0
     massage_free_strokes: int = 0
     massage_free_distal: int = 0  # of those, called distal (each would cue the wrong way)
@@ -239,6 +241,14 @@ class Score:
 
     def region_distal_recall(self, region: str) -> float:
         return _ratio(self.region_distal_called[region], self.region_distal_matched[region])
+
+    def region_named_share(self, region: str) -> float:
+        """Of the matched strokes of ``region``, the share whose event names a region."""
+        return _ratio(self.region_named[region], self.region_matched[region])
+
+    def region_named_accuracy(self, region: str) -> float:
+        """Of the matched strokes of ``region`` whose event names a region, the share named right."""
+        return _ratio(self.region_named_right[region], self.region_named[region])
 
     @property
     def massage_free_false_per_min(self) -> float:

@@ -1,7 +1,8 @@
 """Scoring for the variant-family benchmark (part of :mod:`benchmarks.scoring`, docs/design.md §9 extended).
 
 - **Per region**: recall, direction accuracy and distal recall over the true strokes of each region
-  (a detected stroke has no true region unless it matches one, so precision is only pooled).
+  (a detected stroke has no true region unless it matches one, so precision is only pooled); the
+  events' ``region`` field: the share of matched strokes that name one, and how often it is right.
 - **False strokes**: in recordings without massage, every reported stroke per minute; during ordinary
   movement, reported strokes that match no true stroke and whose middle lies in a movement interval
   (widened by :data:`MOVEMENT_PAD_S`), per minute of that kind of movement.
@@ -46,6 +47,10 @@ def score_regions(
             continue
         called = str(detected[di]["direction"])
         out.region_matched[s.region] += 1
+        named = detected[di].get("region")
+        if named is not None:
+            out.region_named[s.region] += 1
+            out.region_named_right[s.region] += named == s.region
         out.region_direction_correct[s.region] += called == s.direction
         if s.direction == "distal":
             out.region_distal_matched[s.region] += 1

@@ -89,3 +89,33 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1.0) -> tuple[np.ndar
         if np.abs(delta).max() < 1e-8:
             break
     return w[:-1], float(w[-1])
+
+
+#: Hidden units of the region networks.
+REGION_HIDDEN = 12
+#: The regions of the labels (simulators/variants/strokes.py REGIONS), one network each.
+REGIONS = ("finger", "between_fingers", "back_of_hand", "palm", "forearm")
+
+
+def fit_region(model: dict[str, Any], matched: list[dict[str, Any]], figures: dict[str, Any]) -> None:
+    """P(region) of a committed contact, one-vs-rest networks per region and per evidence set (direction
+    evidence and duration; with ``stroker`` its glide evidence too), from sessions with region labels."""
+    r_rows = [r for r in matched if r.get("region") is not None]
+    model["region"] = None
+    if len(r_rows) < 200:
+        print(f"region: only {len(r_rows)} labelled contacts, no region model", flush=True)
+        return
+    out: dict[str, dict[str, Any]] = {"treated": {}, "stroker": {}}
+    xr = np.array([r["treated"] + [r["duration_s"]] for r in r_rows])
+    rs = [r for r in r_rows if r["stroker"] is not None]
+    xs = np.array([r["treated"] + [r["duration_s"]] + r["stroker"] for r in rs])
+    for k, reg in enumerate(REGIONS):
+        yr = np.array([float(r["region"] == reg) for r in r_rows])
+        out["treated"][reg] = train_mlp(xr, yr, hidden=REGION_HIDDEN, epochs=40, batch=256, seed=10 + k)
+        if len(rs) >= 200:
+            ys = np.array([float(r["region"] == reg) for r in rs])
+            out["stroker"][reg] = train_mlp(xs, ys, hidden=REGION_HIDDEN, epochs=40, batch=256, seed=20 + k)
+    model["region"] = out
+    share = {reg: sum(r["region"] == reg for r in r_rows) / len(r_rows) for reg in REGIONS}
+    figures.update(region_rows=len(r_rows), region_rows_with_stroker=len(rs), region_share=share)
+    print(f"region rows: {len(r_rows)} ({len(rs)} with stroker), shares {share}", flush=True)

@@ -36,9 +36,17 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.corpus import OUT_DIR, ensure_session, read_labels, replay
+from benchmarks.corpus import OUT_DIR, read_labels, replay
+from benchmarks.family_corpus import physics_digest
 from benchmarks.scoring import match_strokes
-from benchmarks.stroke_fit import fit_logistic, train_mlp
+from benchmarks.stroke_fit import fit_logistic, fit_region, train_mlp
+from benchmarks.stroke_sessions import (
+    _cache_name,
+    _negative_intervals,
+    _session,
+    parse_keys,
+    session_trace,
+)
 from coach.signal.strokes.trained import SOURCE_PATH as MODEL_PATH
 from coach.signal.strokes.trained import read_model, write_model
 
@@ -50,27 +58,6 @@ MAX_POS_PER_CHUNK = 800
 DIRECTION_HIDDEN = 12
 #: Weight of candidates inside a fidget: docs/design.md §6 insists they must not count, and they are rare.
 FIDGET_WEIGHT = 3.0
-
-
-def parse_keys(text: str) -> list[str]:
-    """Session keys: ``3000-3159`` and ``nostroke3200-3239`` ranges, comma-separated."""
-    out: list[str] = []
-    for part in text.split(","):
-        head = part.split("-")[0].rstrip("0123456789")
-        body = part[len(head) :]
-        out.extend(f"{head}{s}" for s in parse_seeds(body))
-    return out
-
-
-def parse_seeds(text: str) -> list[int]:
-    out: list[int] = []
-    for part in text.split(","):
-        if "-" in part:
-            a, b = part.split("-")
-            out.extend(range(int(a), int(b) + 1))
-        elif part:
-            out.append(int(part))
-    return out
 
 
 # --------------------------------------------------------------------------------------------------
@@ -88,21 +75,15 @@ def _recording_factory(holder: list[Any], model: Any, **kw: Any) -> Any:
     return factory
 
 
-def _session(key: str) -> tuple[int, str]:
-    """``"3000"`` → (3000, ""); ``"nostroke3200"`` → (3200, "nostroke")."""
-    head = key.rstrip("0123456789")
-    return int(key[len(head) :]), head
-
-
 def candidate_rows(key: str) -> Path:
     """Sampled candidate evidence of one training session → ``out/training/cand_<key>.npz``."""
     from coach.signal.strokes.segments import DURATIONS, segment_features
 
-    out = CACHE / f"cand_{key}.npz"
+    out = CACHE / f"cand_{_cache_name(key)}.npz"
     if out.exists():
         return out
     seed, variant = _session(key)
-    trace = ensure_session(seed, variant=variant)
+    trace = session_trace(key)
     labels = read_labels(trace)
     holder: list[Any] = []
     replay(trace, posture_hz=1.0, stroke_detector=_recording_factory(holder, None, keep_frames=True))
@@ -141,8 +122,8 @@ def candidate_rows(key: str) -> Path:
         moving = (xt_all[..., 8] > 2.0) | (xt_all[..., 9] > 2.0) | (xt_all[..., 13] > math.log(0.1))
         # candidates inside a fidget (the arm, or the resting massaging hand, moving without contact)
         in_fidget = np.zeros(ta.shape, dtype=bool)
-        for f in labels.get("fidgets", []):
-            in_fidget |= (ta < float(f["t_end"])) & (tb > float(f["t_start"]))
+        for f0, f1 in _negative_intervals(labels):
+            in_fidget |= (ta < f1) & (tb > f0)
         fidget = np.flatnonzero((ok & (iou < 0.05) & in_fidget).ravel())
         busy = np.flatnonzero((ok & (iou < 0.05) & moving & ~in_fidget).ravel())
         easy = np.flatnonzero((ok & (iou < 0.05) & ~moving).ravel())
@@ -180,6 +161,18 @@ def candidate_rows(key: str) -> Path:
     return out
 
 
+def _thin(y: np.ndarray, weight: np.ndarray, limit: int) -> np.ndarray:
+    """A mask keeping every stroke and every up-weighted (fidget, movement) candidate, and a random share
+    of the rest so that about ``limit`` rows remain (all of them when ``limit`` is 0 or not exceeded)."""
+    keep = (y > 0.5) | (weight > 1.0)
+    rest = int((~keep).sum())
+    if limit <= 0 or len(y) <= limit or rest == 0:
+        return np.ones(len(y), dtype=bool)
+    share = max(0.0, (limit - int(keep.sum())) / rest)
+    rng = np.random.default_rng(5)
+    return keep | (rng.random(len(y)) < share)
+
+
 def labels_of(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Training target and mask from (IoU, start offset, end offset): a stroke when it overlaps one well
     and ends at most 0.05 s after it (a late end delays the event); not a stroke when it overlaps
@@ -201,8 +194,7 @@ def contact_rows(args: tuple[str, dict[str, Any]]) -> list[dict[str, Any]]:
     from coach.signal.strokes import DetectorModel
 
     model = DetectorModel.from_dict(model_dict)
-    seed, variant = _session(key)
-    trace = ensure_session(seed, variant=variant)
+    trace = session_trace(key)
     labels = read_labels(trace)
     holder: list[Any] = []
     replay(trace, posture_hz=1.0, stroke_detector=_recording_factory(holder, model, record=True))
@@ -218,6 +210,8 @@ def contact_rows(args: tuple[str, dict[str, Any]]) -> list[dict[str, Any]]:
                 "logit": r.logit,
                 "matched": t is not None,
                 "distal": None if t is None else labels["strokes"][t]["direction"] == "distal",
+                "region": None if t is None else labels["strokes"][t].get("region"),
+                "duration_s": r.t_end_s - r.t_start_s,
                 "treated": [float(v) for v in np.nan_to_num(r.treated)],
                 "stroker": None if r.stroker is None else [float(v) for v in np.nan_to_num(r.stroker)],
             }
@@ -225,7 +219,7 @@ def contact_rows(args: tuple[str, dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-def tune_logits(args: tuple[int, dict[str, Any]]) -> dict[str, Any]:
+def tune_logits(args: tuple[str, dict[str, Any]]) -> dict[str, Any]:
     """Log-odds (without bias) of every candidate of one tune session, split by which model scored it,
     with the frame times and the truth: enough to replay the segmenter for any bias."""
     seed, model_dict = args
@@ -233,7 +227,7 @@ def tune_logits(args: tuple[int, dict[str, Any]]) -> dict[str, Any]:
     from coach.signal.strokes.segments import DURATIONS, segment_features
 
     model = DetectorModel.from_dict(model_dict)
-    trace = ensure_session(seed)
+    trace = session_trace(seed)
     labels = read_labels(trace)
     holder: list[Any] = []
     replay(trace, posture_hz=1.0, stroke_detector=_recording_factory(holder, None, keep_frames=True))
@@ -364,6 +358,7 @@ def fit_direction(
     if ms:
         xs2 = np.array([r["treated"] + r["stroker"] for r in ms])
         model["direction_stroker"] = _direction_net(xs2, np.array([float(r["distal"]) for r in ms]))
+    fit_region(model, m, figures)
     lg = np.array([[r["logit"]] for r in rows])
     ca, cb = fit_logistic(lg, np.array([float(r["matched"]) for r in rows]), l2=1e-3)
     model["calib_a"], model["calib_b"] = float(ca[0]), cb
@@ -386,6 +381,28 @@ def main(argv: list[str]) -> int:
     )
     ap.add_argument("--tune", default="1000-1039", help="tune seeds for the stroke prior (bias)")
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--epochs", type=int, default=25, help="epochs of the candidate networks")
+    ap.add_argument(
+        "--max-candidates",
+        type=int,
+        default=0,
+        help="thin the ordinary non-stroke candidates at random to about this many rows (0: keep all); "
+        "strokes and candidates inside fidgets or movement are all kept",
+    )
+    ap.add_argument(
+        "--direction-train",
+        default="",
+        help="sessions for the direction, region and calibration fits (default: the training sessions)",
+    )
+    ap.add_argument(
+        "--fidget-weight",
+        type=float,
+        default=FIDGET_WEIGHT,
+        help="weight of candidates inside a fidget or ordinary movement (default %(default)s)",
+    )
+    ap.add_argument(
+        "--out", type=Path, default=MODEL_PATH, help="model file to write (default: the shipped model.json)"
+    )
     ap.add_argument(
         "--direction-only",
         action="store_true",
@@ -427,9 +444,12 @@ def main(argv: list[str]) -> int:
         f"quiet limit before a stroke: gyro {math.exp(quiet_max[0]):.3f} rad/s, drag band {quiet_max[1]:+.2f}"
     )
     figures["quiet_max"] = quiet_max
-    fid_w = 1.0 + (FIDGET_WEIGHT - 1.0) * np.concatenate([d["y"][:, 3] for d in data]).astype(np.float64)
+    fidget_weight = args.fidget_weight
+    figures["fidget_weight"] = fidget_weight
+    fid_w = 1.0 + (fidget_weight - 1.0) * np.concatenate([d["y"][:, 3] for d in data]).astype(np.float64)
+    use &= _thin(y, fid_w, args.max_candidates)
     x_t, y, w_t = x_t[use], y[use], fid_w[use]
-    treated = train_mlp(x_t, y, weight=w_t)
+    treated = train_mlp(x_t, y, weight=w_t, epochs=args.epochs)
     # the linear pre-screen: a logistic model, and the score 99.9 % of the training strokes reach
     mu, sd = x_t.mean(0), x_t.std(0) + 1e-6
     sw, sb = fit_logistic((x_t - mu) / sd, y, l2=1.0)
@@ -453,9 +473,11 @@ def main(argv: list[str]) -> int:
         xs_s = np.concatenate([xs[i] for i in have]).astype(np.float64)
         y_s = np.concatenate([data[i]["y"] for i in have]).astype(np.float64)
         ys, use_s = labels_of(y_s)
-        ok = np.isfinite(xs_s).all(1) & use_s
-        w_s = 1.0 + (FIDGET_WEIGHT - 1.0) * y_s[:, 3]
-        with_stroker = train_mlp(np.concatenate((xt_s, xs_s), 1)[ok], ys[ok], weight=w_s[ok])
+        w_s = 1.0 + (fidget_weight - 1.0) * y_s[:, 3]
+        ok = np.isfinite(xs_s).all(1) & use_s & _thin(ys, w_s, args.max_candidates)
+        with_stroker = train_mlp(
+            np.concatenate((xt_s, xs_s), 1)[ok], ys[ok], weight=w_s[ok], epochs=args.epochs
+        )
         print(f"with-stroker network: {int(ok.sum())} candidates ({time.time() - t0:.0f} s)", flush=True)
         figures["candidates_with_stroker"] = int(ok.sum())
     model: dict[str, Any] = {
@@ -470,7 +492,7 @@ def main(argv: list[str]) -> int:
         "quiet_max": quiet_max,
         "screen": screen,
     }
-    tune = parse_seeds(args.tune)
+    tune = parse_keys(args.tune)
     if tune:
         sessions = _pool_map(tune_logits, [(s, model) for s in tune], args.jobs)
         grid = [-1.0, 0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 5.0]
@@ -496,14 +518,22 @@ def main(argv: list[str]) -> int:
         )
         figures["tune_f1_treated_alone_by_bias"] = {f"{b:+.1f}": f for b, f in f_alone.items()}
         figures["tune_f1_with_stroker_by_bias"] = {f"{b:+.1f}": f for b, f in f_with.items()}
-    fit_direction(model, seeds, args.jobs, t0, figures)
+    direction_seeds = parse_keys(args.direction_train) if args.direction_train else seeds
+    fit_direction(model, direction_seeds, args.jobs, t0, figures)
     figures["cpu_s"] = round(_cpu_s(), 1)
     provenance = {
         "command": command,
         "train_sessions": args.train,
         "train_session_count": len(seeds),
-        "simulator": "simulators.random_scenario (nostroke: the stroke-free variant)",
+        "simulator": (
+            "simulators.random_scenario (nostroke: the stroke-free variant); fam:<corpus>: "
+            "benchmarks.family_corpus sessions of simulators.families; real:<dir>: benchmarks/data"
+        ),
+        "physics_digest": physics_digest(),
         "tune_seeds": args.tune,
+        "direction_sessions": args.direction_train or args.train,
+        "max_candidates": args.max_candidates,
+        "epochs": args.epochs,
         "seeds": {
             "networks": 0,
             "direction_networks": 1,
@@ -513,8 +543,8 @@ def main(argv: list[str]) -> int:
         "commit": source_commit(),
         "figures": _plain(figures),
     }
-    write_model(MODEL_PATH, model, provenance)
-    print(f"wrote {MODEL_PATH}", flush=True)
+    write_model(args.out, model, provenance)
+    print(f"wrote {args.out}", flush=True)
     return 0
 
 

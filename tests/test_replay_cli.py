@@ -43,6 +43,8 @@ def test_a_third_party_trace_without_calibration_replays_and_says_what_is_off(
     cal = summary["calibration"]
     assert cal["mounting"] in ("auto", "nominal")
     assert {"forearm_axis", "wrist_neutral"} <= set(cal["checks_off"])
+    # the watch alone: the detector says it barely feels strokes on the hand and fingers (issue 9)
+    assert {"finger_strokes", "hand_strokes"} <= set(cal["checks_off"])
     assert "assuming right" in err  # the trace has no arm
     assert "checks off" in err and "mounting" in err  # the human table, on stderr only
     assert counts["posture"] > 100

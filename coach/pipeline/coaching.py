@@ -1,7 +1,9 @@
 """What the person hears about their strokes and posture over a span: stroke and cadence events, cues.
 
 Each decided stroke becomes a ``stroke`` event and, when the live cadence of docs/design.md §5 is known, a
-``cadence`` event; a distal stroke while the session is active brings the ``stroke_toward_elbow`` cue.
+``cadence`` event; while the session is active, a distal stroke brings the ``stroke_toward_elbow`` cue
+only when the recent strokes were confidently distal (:class:`DistalRun`: telling someone who strokes
+correctly to stroke the other way does harm, so a single uncertain stroke never does it).
 Per decision point, the posture and the cadence in force decide the held cues (``raise_hand``,
 ``straighten_wrist``, ``slower``, ``faster``), and the active time the time cues (docs/design.md §5 debounce:
 :class:`coach.feedback.cues.CueEngine`). Everything counted goes to the summary.
@@ -27,6 +29,36 @@ from coach.summary import SummaryBuilder
 
 BoolArray = npt.NDArray[np.bool_]
 _EPS: Final = 1e-9
+#: The stroke that brings the cue must be at least this surely distal (the detector's P(distal)).
+#: Chosen on the tune seeds (``python -m benchmarks.cue_gate``: the gate with cue precision ≥ 0.95 that
+#: cues the most truly distal bouts; docs/strokes.md).
+CUE_MIN_P_DISTAL: Final = 0.95
+#: ... and of the last :data:`CUE_RECENT` strokes of the bout (it included), :data:`CUE_MIN_DISTAL` must
+#: be distal with P(distal) ≥ :data:`CUE_RECENT_P_DISTAL`.
+CUE_RECENT: Final = 3
+CUE_MIN_DISTAL: Final = 2
+CUE_RECENT_P_DISTAL: Final = 0.6
+
+
+class DistalRun:
+    """Whether the recent strokes of the bout were confidently distal (the ``stroke_toward_elbow`` gate).
+
+    A stroke without a P(distal) (a detector that does not give one) counts with its direction alone.
+    """
+
+    def __init__(self) -> None:
+        self._recent: list[tuple[float, float]] = []  # (start, P(distal)) of the bout's last strokes
+
+    def add(self, s: Stroke) -> bool:
+        """Record a stroke; True when it should bring the cue."""
+        p = s.p_distal if s.p_distal is not None else (1.0 if s.direction == "distal" else 0.0)
+        if s.direction != "distal":
+            p = min(p, 0.5)
+        if self._recent and s.t_start_s - self._recent[-1][0] >= BOUT_GAP_S:
+            self._recent = []
+        self._recent = [*self._recent, (s.t_start_s, p)][-CUE_RECENT:]
+        sure = sum(1 for _, q in self._recent if q >= CUE_RECENT_P_DISTAL)
+        return s.direction == "distal" and p >= CUE_MIN_P_DISTAL and sure >= CUE_MIN_DISTAL
 
 
 class Coaching:
@@ -53,12 +85,13 @@ class Coaching:
         self._cadence_value = math.nan
         self._span_strokes: list[tuple[float, float, float | None]] = []
         self._elapsed_active_s = 0.0
+        self._distal_run = DistalRun()
 
     def strokes(self, strokes: list[Stroke], active: BoolArray, t: FloatArray, pending: list[Event]) -> None:
         """The span's strokes (in decision order), with the distal-stroke cue where the session is active."""
         for s in sorted(strokes, key=lambda s: (s.decided_s, s.t_start_s)):
             self.stroke(s, pending)
-            if self.cues_on and s.direction == "distal":
+            if self._distal_run.add(s) and self.cues_on:
                 i = min(max(0, math.floor((s.decided_s - t[0]) * self.decision_hz + 1e-6)), len(t) - 1)
                 if active[i]:
                     for tc, code in self.cues.distal_stroke(s.decided_s):
@@ -67,18 +100,19 @@ class Coaching:
     def stroke(self, s: Stroke, pending: list[Event]) -> None:
         """One stroke event, then the live cadence it brings."""
         direction = s.direction if s.direction in ("proximal", "distal", "unknown") else "unknown"
-        pending.append(
-            StrokeEvent(
-                type="stroke",
-                t=s.decided_s,
-                id="",
-                t_start=round(s.t_start_s, 4),
-                t_end=round(s.t_end_s, 4),
-                direction=direction,
-                confidence=round(min(1.0, max(0.0, float(s.confidence))), 3),
-                sensor=s.sensor,
-            )
+        event = StrokeEvent(
+            type="stroke",
+            t=s.decided_s,
+            id="",
+            t_start=round(s.t_start_s, 4),
+            t_end=round(s.t_end_s, 4),
+            direction=direction,
+            confidence=round(min(1.0, max(0.0, float(s.confidence))), 3),
+            sensor=s.sensor,
         )
+        if s.region is not None:
+            event["region"] = s.region
+        pending.append(event)
         self.summary.add_stroke(s.t_start_s, direction)
         self._recent_starts = [x for x in self._recent_starts if x > s.decided_s - 60.0] + [s.t_start_s]
         spm = live_cadence_spm(self._recent_starts, s.decided_s)

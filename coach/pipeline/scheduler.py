@@ -311,6 +311,8 @@ class SessionPipeline:
                     forearm_length_m=self.meta.body.forearm_length_m,
                 )
             )
+            # What the detector says it cannot judge with this session's sensors (summary checks_off).
+            cal.checks_off += [str(c) for c in getattr(self._strokes.detector, "checks_off", ())]
 
     # ------------------------------------------------------------------------------------------
     # One span of decision points

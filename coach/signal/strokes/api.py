@@ -31,6 +31,10 @@ returns for a span ending at ``T``, every decision up to ``T`` is final. The pip
 clamps offenders into the span and counts them in ``SessionPipeline.stroke_contract_violations``.
 Cadence events follow each stroke.
 
+A detector may carry ``checks_off``, a tuple of names of what it cannot judge with the session's sensors
+(the default detector: :func:`coach.signal.strokes.detector.unseen_strokes`); the pipeline adds them to
+the summary's ``calibration.checks_off``.
+
 Everything per sample must be vectorised numpy (no Python loop over samples): the replay of a
 15-minute trace has a budget of well under a second for the detector.
 """
@@ -144,6 +148,10 @@ class Stroke:
         confidence: 0–1.
         sensor: the role whose signals decided it (``treated`` or ``stroker``).
         decided_s: trace time of the decision (becomes the event's ``t``), see the module docs.
+        region: where the stroke went (``finger``, ``between_fingers``, ``back_of_hand``, ``palm``,
+            ``forearm``) when the evidence tells it, else ``None``.
+        p_distal: the detector's probability that the glide went distal (``None``: not estimated);
+            the coaching asks for it before it tells the person to stroke the other way.
     """
 
     t_start_s: float
@@ -152,6 +160,8 @@ class Stroke:
     confidence: float
     sensor: str
     decided_s: float
+    region: str | None = None
+    p_distal: float | None = None
 
 
 class StrokeDetector(Protocol):

@@ -52,6 +52,8 @@ from coach.signal.strokes.trained import read_model
 from coach.units import GRAVITY_MPS2
 
 _EPS: Final = 1e-9
+#: A region is reported when its share of the regions' probabilities reaches this; else ``None``.
+REGION_MIN_SHARE: Final = 0.8
 #: Candidate end frames scored at once (60 s of frames).
 _ENDS_PER_BATCH: Final = 600
 #: A run of end frames where no candidate is possible (a gap) this long is skipped, not scored.
@@ -72,6 +74,8 @@ class DetectorModel:
     calib_b: float
     quiet_max: tuple[float, float] | None = None
     screen: tuple[FloatArray, float, float] | None = None
+    #: One-vs-rest networks per region, per evidence set (``treated``, ``stroker``); None: no regions.
+    region: dict[str, dict[str, Mlp]] | None = None
 
     @staticmethod
     def from_dict(d: dict[str, Any]) -> DetectorModel:
@@ -92,6 +96,13 @@ class DetectorModel:
             )
             if d.get("screen")
             else None,
+            {
+                evidence: {reg: Mlp.from_dict(net) for reg, net in nets.items()}
+                for evidence, nets in d["region"].items()
+                if nets
+            }
+            if d.get("region")
+            else None,
         )
 
 
@@ -105,6 +116,22 @@ def default_model() -> DetectorModel:
         parameters, _ = read_model()
         _DEFAULT = DetectorModel.from_dict(parameters)
     return _DEFAULT
+
+
+#: What the default detector cannot judge, by whether the session has a ``stroker`` sensor (measured:
+#: ``./run bench families``, region recall per sensor set, docs/strokes.md). ``finger_strokes``: strokes
+#: on the fingers and between them are mostly missed (the watch at the forearm barely feels them, and the
+#: detector does not read the ``hand`` sensor). ``hand_strokes``: strokes on the back of the hand and the
+#: palm are often missed.
+UNSEEN: Final[dict[bool, tuple[str, ...]]] = {
+    False: ("finger_strokes", "hand_strokes"),
+    True: ("finger_strokes",),
+}
+
+
+def unseen_strokes(roles: tuple[str, ...]) -> tuple[str, ...]:
+    """The ``checks_off`` names of what the default detector cannot judge with these sensor roles."""
+    return UNSEEN["stroker" in roles]
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +184,8 @@ class StrokeDetector:
         self._ring_t = SampleRing()
         self._ring_s = SampleRing() if self._stroker is not None else None
         self.records: list[ContactRecord] | None = [] if record else None
+        #: What this detector cannot judge with the session's sensors (summary ``checks_off``).
+        self.checks_off: tuple[str, ...] = unseen_strokes(context.roles)
 
     # -- the slot protocol -----------------------------------------------------------------------
     def process(self, step: StrokeStep) -> list[Stroke]:
@@ -243,7 +272,32 @@ class StrokeDetector:
         p_stroke = sigmoid(m.calib_a * seg.logit + m.calib_b)
         if self.records is not None:
             self.records.append(ContactRecord(t_start, t_end, seg.logit, x_t, x_s, p_distal))
-        return Stroke(t_start, t_end, direction, p_stroke * p_dir, sensor, decided)  # type: ignore[arg-type]
+        region = self._region(x_t, x_s, t_end - t_start)
+        return Stroke(
+            t_start,
+            t_end,
+            direction,  # type: ignore[arg-type]
+            p_stroke * p_dir,
+            sensor,
+            decided,
+            region,
+            p_distal,
+        )
+
+    def _region(self, x_t: FloatArray, x_s: FloatArray | None, duration_s: float) -> str | None:
+        """The region whose share of the one-vs-rest probabilities reaches :data:`REGION_MIN_SHARE`."""
+        nets_by = self.model.region if self.model is not None else None
+        if not nets_by:
+            return None
+        x = np.concatenate((np.nan_to_num(x_t), [duration_s]))
+        nets = nets_by.get("treated")
+        if x_s is not None and nets_by.get("stroker"):
+            x, nets = np.concatenate((x, np.nan_to_num(x_s))), nets_by["stroker"]
+        if not nets:
+            return None
+        p = {reg: sigmoid(float(net.logit(x[None, :])[0])) for reg, net in nets.items()}
+        best = max(p, key=lambda k: p[k])
+        return best if p[best] / max(sum(p.values()), _EPS) >= REGION_MIN_SHARE else None
 
 
 def _runs(ends: IntArray, possible: BoolArray) -> list[tuple[IntArray, bool]]:
