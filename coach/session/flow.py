@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -45,6 +46,7 @@ from coach.session.event_sink import EventSink
 from coach.session.guided_calibration import GuidedCalibration, Prompt
 from coach.session.intake import Intake
 from coach.session.links import Links
+from coach.session.pacing import StallWatch
 from coach.session.recorder import SessionRecorder
 from coach.session.remote import Remote
 from coach.session.screening import AnswerSource, ScreeningResult, run_screening
@@ -156,8 +158,7 @@ class LiveSession:
             self._on_link,
             self._pipeline_events,
             feed_interval_s=config.feed_interval_s,
-            advance_lag_s=config.advance_lag_s,
-            gap_margin_s=config.gap_margin_s,
+            watch=StallWatch(source.sensors, config.tick_s, config.silence_s, config.loop_tolerance_s),
         )
         if broker is not None:
             self._spool = Spool(spool_path or store.directory / "spool.sqlite3")
@@ -359,17 +360,18 @@ class LiveSession:
                 self._status(self._pipeline_state())
 
     def _tick(self, t_s: float) -> None:
+        self.intake.tick(time.monotonic(), self.clock.speed)
         self.recorder.flush()
         guided = self.guided
         if self.pipeline is None and guided is not None:
-            for prompt in guided.step(t_s):
+            # Judged on the samples' time, not the wall clock: a busy machine never fails it.
+            for prompt in guided.step(self.intake.sample_time_s(guided.roles)):
                 self._prompt(prompt)
             if guided.done:
                 self._start_pipeline()
             elif guided.failed:
                 self._end("calibration failed", aborted=True)
                 return
-        self.intake.advance(t_s, self.clock.speed)
         limit = self.remote.settings["target_duration_s"] * self.config.max_duration_factor + 60.0
         if t_s > limit and not self._done.is_set():
             self._end("maximum session length reached", aborted=False)

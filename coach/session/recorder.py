@@ -8,6 +8,10 @@ Files, for a session id ``S`` in the recording folder (pseudonymous names only):
   start (DESIGN.md §7);
 - ``S.commands.jsonl``: every command applied to the pipeline with its ``t`` (therapist commands, and
   the coach's own pauses while a sensor was lost), in the form ``coach replay`` reads;
+- ``S.gaps.jsonl``: every decision of the live session that a sensor was silent (its link down, or no
+  samples for a while of healthy loop time): the time ``t`` up to which the pipeline's clock was
+  advanced then, with the silent sensors and why; ``coach replay`` takes the same decisions from it
+  and no others (created with the trace, empty when no sensor fell silent);
 - ``S.events.jsonl``: every event as published; ``S.summary.json``: the summary.
 
 The trace is opened once calibration is over (its ``meta`` needs the calibration times); samples until
@@ -102,6 +106,8 @@ class SessionRecorder:
         self.commands_path = directory / f"{session_id}.commands.jsonl"
         self.events_path = directory / f"{session_id}.events.jsonl"
         self.summary_path = directory / f"{session_id}.summary.json"
+        self.gaps_path = directory / f"{session_id}.gaps.jsonl"
+        self._gaps: IO[str] | None = None
         self._writer: TraceWriter | None = None
         self._held: dict[str, list[SampleBlock]] = {}
         self._last_t: dict[str, float] = {}
@@ -137,6 +143,7 @@ class SessionRecorder:
         roles = list(meta.sensor_roles)
         held = [b for blocks in self._held.values() for b in blocks]
         _private_open(self.trace_path).close()  # created 0600 before any sample is in it
+        self._gaps = _private_open(self.gaps_path)
         self._writer = TraceWriter(
             self.trace_path,
             meta,
@@ -176,6 +183,13 @@ class SessionRecorder:
         self._commands.write(json.dumps({"t": t_s, **command}, separators=(",", ":")) + "\n")
         self._commands.flush()
 
+    def gap_decision(self, t_s: float, silent: dict[str, str]) -> None:
+        """The pipeline's clock was advanced to ``t_s`` because of the ``silent`` sensors (role: why)."""
+        if self._gaps is None:
+            return
+        self._gaps.write(json.dumps({"t": t_s, "silent": silent}, separators=(",", ":")) + "\n")
+        self._gaps.flush()
+
     def events(self, events: Iterable[Event]) -> None:
         lines = [to_json(e) + "\n" for e in events]
         if lines:
@@ -191,5 +205,7 @@ class SessionRecorder:
             self._flush(final=True)
             self._writer.close()
         self._events.close()
+        if self._gaps is not None:
+            self._gaps.close()
         if self._commands is not None:
             self._commands.close()
