@@ -129,6 +129,7 @@ class LiveSession:
         self._active_accum_s = 0.0
         self._active_since: float | None = None
         self._t_pipeline = 0.0
+        self._t_complete: float | None = None
         self._start_wall: datetime | None = None
         self._spool: Spool | None = None
         self.publisher: Publisher | None = None
@@ -449,6 +450,7 @@ class LiveSession:
                 continue
             self.sink.show(e)
             if e["type"] == "cue" and e.get("code") == "session_complete" and self.config.end_at_target:
+                self._t_complete = e["t"]
                 self._end("target duration reached", aborted=False)
             ready.append(e)
         self.sink.pipeline_events(ready)
@@ -522,6 +524,12 @@ class LiveSession:
             self._start_pipeline(with_calibration=False, feed=False)
         pipeline = self.pipeline
         assert pipeline is not None
+        if not pipeline.finished and not aborted and reason != "end of input":
+            # It ends where its samples are (at the target: where the pipeline said so), as a recorded
+            # stop: a replay ends at the same point, whatever was still on its way when it ended.
+            t_stop = self._t_complete if self._t_complete is not None else self.intake.sample_time_s()
+            stop = {"id": "coach-stop", "cmd": "stop", "args": {"reason": reason}, "by": "coach"}
+            self._pipeline_events(pipeline.apply_command(stop, t_stop))
         if not pipeline.finished:
             self._pipeline_events(pipeline.finish(reason, aborted=aborted))
         final_state = next((e for e in self._final if e["type"] == "state"), None)
