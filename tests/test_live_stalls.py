@@ -63,8 +63,13 @@ def _session(tmp_path: Path, name: str, speed: float) -> LiveSession:
 
 
 async def _stalls(sessions: list[LiveSession], rng: random.Random, blocked: list[float]) -> None:
-    """Block the event loop 0.2–3 s at random moments once the sessions are past their screening."""
-    while any(s.phase in ("starting", "screening") for s in sessions):
+    """Block the event loop 0.2–3 s at random moments once the sessions' sensors have been streaming
+    for a second and a half (see docs/live-sessions.md: a stall in a stream's very first second can
+    still shift that sensor's time alignment)."""
+    while any(
+        s.phase in ("starting", "screening") or s.intake.sample_time_s(None, s.clock.now_s()) < 1.5
+        for s in sessions
+    ):
         await asyncio.sleep(0.05)
     while True:
         await asyncio.sleep(rng.uniform(0.3, 2.0))
@@ -114,7 +119,9 @@ def _hog_on_this_core() -> Iterator[None]:
 
 
 def _pipeline_only(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    extras = {"session", "gaps", "pain_0_10", "swelling_0_10", "screening", "reason"}
+    # The session's own additions, and the final state's time (raised to the session's own last
+    # event, e.g. a prompt, so the stream stays in time order): a replay does not know those.
+    extras = {"session", "gaps", "pain_0_10", "swelling_0_10", "screening", "reason", "t"}
     return [
         {k: v for k, v in e.items() if k not in extras or e["type"] not in ("state", "summary")}
         for e in events

@@ -269,6 +269,9 @@ class Publisher:
                     await task
             self._run_task = None
         self._flush_acks()
+        unsent = self.spool.unsent()
+        if unsent:
+            log.warning("%d events kept, sent next time (%s)", unsent, self.spool.path)
         left = self.spool.unconfirmed()
         if left:
             log.info(
@@ -329,6 +332,9 @@ class Publisher:
                 return
             delay_s = random.uniform(self.backoff_min_s, backoff_s)
             backoff_s = min(backoff_s * 2, self.backoff_max_s)
+            if self._stop_requested.is_set():  # draining: still one attempt per backoff, never a flood
+                await asyncio.sleep(delay_s)
+                continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop_requested.wait(), delay_s)
 

@@ -366,7 +366,7 @@ class LiveSession:
         guided = self.guided
         if self.pipeline is None and guided is not None:
             # Judged on the samples' time, not the wall clock: a busy machine never fails it.
-            for prompt in guided.step(self.intake.sample_time_s(guided.roles)):
+            for prompt in guided.step(self.intake.sample_time_s(guided.roles, t_s)):
                 self._prompt(prompt)
             if guided.done:
                 self._start_pipeline()
@@ -527,7 +527,11 @@ class LiveSession:
         if not pipeline.finished and not aborted and reason != "end of input":
             # It ends where its samples are (at the target: where the pipeline said so), as a recorded
             # stop: a replay ends at the same point, whatever was still on its way when it ended.
-            t_stop = self._t_complete if self._t_complete is not None else self.intake.sample_time_s()
+            t_stop = (
+                self._t_complete
+                if self._t_complete is not None
+                else self.intake.sample_time_s(None, self.clock.now_s())
+            )
             stop = {"id": "coach-stop", "cmd": "stop", "args": {"reason": reason}, "by": "coach"}
             self._pipeline_events(pipeline.apply_command(stop, t_stop))
         if not pipeline.finished:

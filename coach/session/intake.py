@@ -65,7 +65,6 @@ class Intake:
         self._horizon = -math.inf  # the pipeline's clock, as far as this session advanced it
         #: Samples of a silent sensor that came after the pipeline had decided their time (dropped).
         self.late_samples = 0
-        self.speed = 1.0
 
     async def read(self, done: asyncio.Event, on_end: Callable[[], None]) -> None:
         """Take items as they come; process what has piled up in one go (larger blocks, fewer calls);
@@ -170,19 +169,17 @@ class Intake:
         self.late_samples += len(block) - len(keep)
         return block.slice(int(keep[0]), len(block)) if len(keep) else block.slice(0, 0)
 
-    def sample_time_s(self, roles: list[str] | None = None) -> float:
+    def sample_time_s(self, roles: list[str] | None = None, clock_s: float = 0.0) -> float:
         """How far the samples are in: the oldest newest-sample among sensors not silent (every sensor
-        from ``roles``); before any sample, or with every sensor silent, healthy loop time instead."""
+        from ``roles``), never ahead of the clock (``clock_s``); with every sensor silent (or none heard
+        yet), the clock."""
         roles = list(self._latest) if roles is None else roles
         heard = [self._latest[r] for r in roles if r in self._latest and not self.watch.silent(r)]
-        if heard:
-            return min(heard)
-        return max([*self._latest.values(), self.watch.healthy_s * self.speed])
+        return min([*heard, clock_s]) if heard else clock_s
 
     def tick(self, now_s: float, speed: float) -> None:
         """The clock ticks (wall time ``now_s``): measure the loop, and when a sensor is silent advance
         the pipeline's clock to where the other sensors' samples are, recording the decision."""
-        self.speed = speed
         self.watch.tick(now_s)
         pipeline = self.pipeline
         if pipeline is None or pipeline.finished or not self._fed_until:

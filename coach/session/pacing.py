@@ -39,7 +39,7 @@ class StallWatch:
         self.tick_s = tick_s
         self.silence_s = silence_s
         self.tolerance_s = tolerance_s
-        self.quiet_s: dict[str, float] = {role: 0.0 for role in roles}
+        self.quiet_s: dict[str, float] = dict.fromkeys(roles, 0.0)
         self.down: set[str] = set()
         self.healthy_s = 0.0
         #: The loop's lag: the largest lateness of a tick, and how many ticks came later than
