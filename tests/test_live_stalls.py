@@ -66,22 +66,26 @@ async def _stalls(sessions: list[LiveSession], rng: random.Random, blocked: list
     """Block the event loop 0.2–3 s at random moments once the sessions' sensors have been streaming
     for a second and a half (see docs/live-sessions.md: a stall in a stream's very first second can
     still shift that sensor's time alignment)."""
-    while any(
-        s.phase in ("starting", "screening") or s.intake.sample_time_s(None, s.clock.now_s()) < 1.5
-        for s in sessions
-    ):
+    for _ in range(6000):
+        if not any(
+            s.phase in ("starting", "screening") or s.intake.sample_time_s(None, s.clock.now_s()) < 1.5
+            for s in sessions
+        ):
+            break
         await asyncio.sleep(0.05)
     while True:
         await asyncio.sleep(rng.uniform(0.3, 2.0))
         d = rng.uniform(0.2, 3.0)
-        time.sleep(d)  # the whole process is held up, as by a slow call
+        time.sleep(d)  # noqa: ASYNC251 (the point: the whole process is held up, as by a slow call)
         blocked.append(d)
 
 
 async def _stop_at(session: LiveSession, t_s: float) -> None:
-    while not (session.phase == "active" and session.clock.now_s() >= t_s):
+    for _ in range(6000):
+        if session.phase == "active" and session.clock.now_s() >= t_s:
+            session.request_stop()
+            return
         await asyncio.sleep(0.05)
-    session.request_stop()
 
 
 async def _round(
@@ -153,7 +157,9 @@ def _decisions(events: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
 def _same(a: list[tuple[Any, ...]], b: list[tuple[Any, ...]]) -> bool:
     """The same strokes and cues in the same order; times within a few grid steps (sample times come
     from device clocks aligned by arrival times, which differ by milliseconds from run to run)."""
-    return len(a) == len(b) and all(x[:2] == y[:2] and abs(x[2] - y[2]) <= 0.5 for x, y in zip(a, b))
+    return len(a) == len(b) and all(
+        x[:2] == y[:2] and abs(x[2] - y[2]) <= 0.5 for x, y in zip(a, b, strict=True)
+    )
 
 
 def _check(result: SessionResult) -> list[dict[str, Any]]:
