@@ -46,7 +46,6 @@ from drivers.stream import DeviceStream, SampleGap
 log = logging.getLogger("coach.drivers")
 
 
-@dataclass(frozen=True)
 def wall_timeout_s(timeout_s: float, speed: float) -> float:
     """A timeout of ``timeout_s`` session seconds in wall seconds, on a clock ``speed`` times as fast, but
     never shorter than a real device would get (up to 2 s): a simulated world runs faster, a busy
@@ -54,6 +53,7 @@ def wall_timeout_s(timeout_s: float, speed: float) -> float:
     return max(timeout_s / speed, min(timeout_s, 2.0))
 
 
+@dataclass(frozen=True)
 class DeviceSpec:
     """A device to use: ``device`` is its address or advertised name; ``profile`` is found from the
     advertisement when not given; ``settings`` override the profile's start-stream settings."""

@@ -112,7 +112,12 @@ def _hog_on_this_core() -> Iterator[None]:
     core = min(before)
     os.sched_setaffinity(0, {core})
     hog = subprocess.Popen(
-        [sys.executable, "-c", f"import os; os.sched_setaffinity(0, {{{core}}})\nwhile True: pass"]
+        [  # busy until stopped, or until this process is gone (never outlives the test)
+            sys.executable,
+            "-c",
+            f"import os\nos.sched_setaffinity(0, {{{core}}})\np = os.getppid()\n"
+            "while os.getppid() == p:\n    sum(range(100_000))",
+        ]
     )
     try:
         yield
