@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from coach.clock import SessionClock, format_utc, utc_now
-from coach.events import Event, Gap, StateEvent, encode, make_event
+from coach.events import Event, Gap, StateEvent, make_event
 from coach.feedback.view import SessionView
 from coach.ids import new_session_id
 from coach.mqtt.broker_config import BrokerSettings
@@ -125,6 +125,7 @@ class LiveSession:
         self._end_reason = ""
         self._end_aborted = False
         self._cleared = asyncio.Event()
+        self._signalled = asyncio.Event()
         self._commands_recorded = 0
         self._active_accum_s = 0.0
         self._active_since: float | None = None
@@ -238,9 +239,7 @@ class LiveSession:
             self.publisher.start()
         self._status("screening")
         handled = (
-            handle_stop_signals(
-                lambda sig: self._end(f"stopped by signal {sig.name}", aborted=self.pipeline is None)
-            )
+            handle_stop_signals(lambda sig: self._on_signal(f"stopped by signal {sig.name}"))
             if self.config.handle_signals
             else []
         )
@@ -363,6 +362,10 @@ class LiveSession:
     def _tick(self, t_s: float) -> None:
         self.intake.tick(time.monotonic(), self.clock.speed)
         self.recorder.flush()
+        failure = self.recorder.error or self.sink.error
+        if failure is not None:
+            self._end(failure, aborted=True)  # a full or read-only disk: the folder is named
+            return
         guided = self.guided
         if self.pipeline is None and guided is not None:
             # Judged on the samples' time, not the wall clock: a busy machine never fails it.
@@ -402,6 +405,27 @@ class LiveSession:
     def resume_by_person(self) -> bool:
         """End the person's own pause (the session resumes when no other reason holds it)."""
         return self.links.person(False, self.clock.now_s())
+
+    def _on_signal(self, reason: str) -> None:
+        """Ctrl-C or SIGTERM: the session ends properly (one during the self-report skips it)."""
+        self._signalled.set()
+        self._end(reason, aborted=self.pipeline is None)
+
+    async def _ask_self_report(self, source: SelfReport) -> tuple[int | None, int | None]:
+        """Pain and swelling, at most ``self_report_wait_s``; a first Ctrl-C while asking skips it (a
+        second one, after the one that ended the session, exits at once: coach.session.console)."""
+        asking = asyncio.ensure_future(source.report())
+        waits = {asking}
+        if not self._signalled.is_set():
+            waits.add(asyncio.ensure_future(self._signalled.wait()))
+        await asyncio.wait(waits, timeout=self.config.self_report_wait_s, return_when=asyncio.FIRST_COMPLETED)
+        for task in waits:
+            task.cancel()
+        if asking.done() and not asking.cancelled() and asking.exception() is None:
+            return asking.result()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await asking
+        return None, None
 
     def _end(self, reason: str, *, aborted: bool) -> None:
         if not self._done.is_set():
@@ -544,10 +568,7 @@ class LiveSession:
         pain, swelling = None, None
         if not aborted and self.config.self_report and self.self_report_source is not None:
             self._status("finished", self_report="asking")
-            with contextlib.suppress(TimeoutError):
-                pain, swelling = await asyncio.wait_for(
-                    self.self_report_source.report(), self.config.self_report_wait_s
-                )
+            pain, swelling = await self._ask_self_report(self.self_report_source)
             if pain is not None or swelling is not None:
                 t_end = final_state["t"] if final_state is not None else merger.last_t
                 report = make_event(
@@ -574,27 +595,16 @@ class LiveSession:
             self.sink.show(e)
         self.sink.sink(final)
         self.recorder.summary(summary)
-        if self.publisher is not None:
-            self.publisher.enqueue(self.topics.summary(self.session_id), encode(summary), retain=True)
-            self._status("aborted" if aborted else "finished")
-            self.publisher.set_final_retained(
-                self.topics.status,
-                json.dumps(
-                    {
-                        "state": "offline",
-                        "session": self.session_id,
-                        "wall_utc": format_utc(utc_now()),
-                        "sensors": self.links.offline_sensors(),
-                    },
-                    separators=(",", ":"),
-                ).encode(),
-            )
+        self._status("aborted" if aborted else "finished")
+        offline = {"state": "offline", "session": self.session_id, "sensors": self.links.offline_sensors()}
+        self.sink.final(summary, offline)
         self.recorder.close()
         spool_empty = True
         if self.publisher is not None:
-            spool_empty = await self.publisher.stop(self.config.drain_timeout_s)
+            spool_empty = await self.sink.drain(self.config.drain_timeout_s)
             assert self._spool is not None
-            self._spool.close()
+            with contextlib.suppress(sqlite3.Error, OSError):
+                self._spool.close()
         if self.view is not None:
             self.view.close()
         return SessionResult(
