@@ -103,6 +103,7 @@ class EventSink:
         self._last_status = ""
         #: Why events can no longer be kept for delivery (the spool's disk), or ``None``.
         self.error: str | None = None
+        self.unsent = 0
 
     def session_event(self, t_s: float, event_type: str, **fields: Any) -> Event:
         """An event of the session's own at ``t_s``: shown at once, sent in ``t`` order."""
@@ -173,7 +174,9 @@ class EventSink:
         if publisher is None:
             return False
         try:
-            return await publisher.stop(timeout_s)
+            empty = await publisher.stop(timeout_s)
+            self.unsent = publisher.spool.unsent()
+            return empty
         except (sqlite3.Error, OSError) as exc:
             log.error("the delivery spool failed while sending: %s", exc)
             return False

@@ -84,6 +84,8 @@ class SessionResult:
     summary: Event
     events_total: int
     spool_empty: bool
+    #: Events still in the spool at the end (kept, sent on the next run).
+    unsent: int = 0
 
 
 class LiveSession:
@@ -414,6 +416,8 @@ class LiveSession:
     async def _ask_self_report(self, source: SelfReport) -> tuple[int | None, int | None]:
         """Pain and swelling, at most ``self_report_wait_s``; a first Ctrl-C while asking skips it (a
         second one, after the one that ended the session, exits at once: coach.session.console)."""
+        if self._signalled.is_set() and not (self.console is not None and self.console.is_tty):
+            return None, None  # stopped by a signal with nobody at a terminal to answer
         asking = asyncio.ensure_future(source.report())
         waits = {asking}
         if not self._signalled.is_set():
@@ -618,6 +622,7 @@ class LiveSession:
             summary,
             self.events_total,
             spool_empty,
+            self.sink.unsent,
         )
 
 
