@@ -154,6 +154,12 @@ class EventSink:
         self._last_status = key
         self.publisher.set_retained(self.topics.status, json.dumps(doc, separators=(",", ":")).encode())
 
+    @property
+    def failure(self) -> str | None:
+        """Why events can no longer be kept for delivery (the spool's disk), or ``None``."""
+        spool_error = None if self.publisher is None else self.publisher.spool_error
+        return self.error or spool_error
+
     def final(self, summary: Event, offline: dict[str, Any]) -> None:
         """The retained summary, and the ``offline`` status said on the way out (after the last one)."""
         if self.publisher is None or self.error is not None:
@@ -177,6 +183,6 @@ class EventSink:
             empty = await publisher.stop(timeout_s)
             self.unsent = publisher.spool.unsent()
             return empty
-        except (sqlite3.Error, OSError) as exc:
+        except (sqlite3.Error, OSError, ExceptionGroup) as exc:
             log.error("the delivery spool failed while sending: %s", exc)
             return False

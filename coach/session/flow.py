@@ -364,7 +364,7 @@ class LiveSession:
     def _tick(self, t_s: float) -> None:
         self.intake.tick(time.monotonic(), self.clock.speed)
         self.recorder.flush()
-        failure = self.recorder.error or self.sink.error
+        failure = self.recorder.error or self.sink.failure
         if failure is not None:
             self._end(failure, aborted=True)  # a full or read-only disk: the folder is named
             return
