@@ -25,10 +25,9 @@ import logging
 import sqlite3
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from coach.clock import SessionClock, format_utc, utc_now
 from coach.events import Event, Gap, StateEvent, make_event
@@ -49,43 +48,13 @@ from coach.session.links import Links
 from coach.session.pacing import StallWatch
 from coach.session.recorder import SessionRecorder
 from coach.session.remote import Remote
+from coach.session.results import ScriptedSelfReport, SelfReport, SessionResult, ask_self_report
 from coach.session.screening import AnswerSource, ScreeningResult, run_screening
 from coach.session.sources import SampleSource
 from coach.session.store import LocalStore
 from coach.summary import session_summary
 
 log = logging.getLogger("coach.session")
-
-
-class SelfReport(Protocol):
-    """After the session: pain and swelling, 0–10 each (``None`` when not given)."""
-
-    async def report(self) -> tuple[int | None, int | None]: ...
-
-
-@dataclass
-class ScriptedSelfReport:
-    pain_0_10: int | None = None
-    swelling_0_10: int | None = None
-
-    async def report(self) -> tuple[int | None, int | None]:
-        return self.pain_0_10, self.swelling_0_10
-
-
-@dataclass
-class SessionResult:
-    session_id: str
-    state: str
-    reason: str
-    trace_path: Path | None
-    summary_path: Path
-    events_path: Path
-    commands_path: Path
-    summary: Event
-    events_total: int
-    spool_empty: bool
-    #: Events still in the spool at the end (kept, sent on the next run).
-    unsent: int = 0
 
 
 class LiveSession:
@@ -413,24 +382,6 @@ class LiveSession:
         self._signalled.set()
         self._end(reason, aborted=self.pipeline is None)
 
-    async def _ask_self_report(self, source: SelfReport) -> tuple[int | None, int | None]:
-        """Pain and swelling, at most ``self_report_wait_s``; a first Ctrl-C while asking skips it (a
-        second one, after the one that ended the session, exits at once: coach.session.console)."""
-        if self._signalled.is_set() and not (self.console is not None and self.console.is_tty):
-            return None, None  # stopped by a signal with nobody at a terminal to answer
-        asking = asyncio.ensure_future(source.report())
-        waits = {asking}
-        if not self._signalled.is_set():
-            waits.add(asyncio.ensure_future(self._signalled.wait()))
-        await asyncio.wait(waits, timeout=self.config.self_report_wait_s, return_when=asyncio.FIRST_COMPLETED)
-        for task in waits:
-            task.cancel()
-        if asking.done() and not asking.cancelled() and asking.exception() is None:
-            return asking.result()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await asking
-        return None, None
-
     def _end(self, reason: str, *, aborted: bool) -> None:
         if not self._done.is_set():
             self._end_reason, self._end_aborted = reason, aborted
@@ -572,7 +523,12 @@ class LiveSession:
         pain, swelling = None, None
         if not aborted and self.config.self_report and self.self_report_source is not None:
             self._status("finished", self_report="asking")
-            pain, swelling = await self._ask_self_report(self.self_report_source)
+            pain, swelling = await ask_self_report(
+                self.self_report_source,
+                self._signalled,
+                self.console is not None and self.console.is_tty,
+                self.config.self_report_wait_s,
+            )
             if pain is not None or swelling is not None:
                 t_end = final_state["t"] if final_state is not None else merger.last_t
                 report = make_event(
