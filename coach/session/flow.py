@@ -348,7 +348,8 @@ class LiveSession:
                 self._end("calibration failed", aborted=True)
                 return
         limit = self.remote.settings["target_duration_s"] * self.config.max_duration_factor + 60.0
-        if t_s > limit and not self._done.is_set():
+        # On sample time too: a machine too busy to keep pace makes a session slower, not shorter.
+        if self.intake.sample_time_s(None, t_s) > limit and not self._done.is_set():
             self._end("maximum session length reached", aborted=False)
         if self.view is not None:
             self.view.model.time_left_s = self._time_left()
