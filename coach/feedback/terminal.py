@@ -21,6 +21,7 @@ from typing import Any, TextIO
 from coach.cue_texts import cue_text, sensor_name
 from coach.feedback.view import SensorView, ViewModel, update_model
 from coach.i18n import N_, Texts, texts
+from coach.samples import ROLES
 
 __all__ = ["SensorView", "TerminalView", "ViewModel", "format_summary"]
 
@@ -91,6 +92,11 @@ def _clock(t_s: float | None) -> str:
         return "--:--"
     t = max(0, round(t_s))
     return f"{t // 60:02d}:{t % 60:02d}"
+
+
+def _role_order(item: tuple[str, Any]) -> tuple[int, str]:
+    """Forearm, hand, the massaging wrist: where they sit, from the treated arm out."""
+    return (ROLES.index(item[0]) if item[0] in ROLES else len(ROLES), item[0])
 
 
 def _num(value: Any, fmt: str = "{:5.1f}") -> str:
@@ -226,7 +232,7 @@ class TerminalView:
             f"{sensor_name(tr, role, helper=self.helper)} "
             + (self._link(s.link).upper() if s.link == "down" else self._link(s.link))
             + (", " + tr(PANEL_BATTERY, pct=f"{s.battery_pct:.0f}") if s.battery_pct is not None else "")
-            for role, s in sorted(m.sensors.items())
+            for role, s in sorted(m.sensors.items(), key=_role_order)
         )
         state = tr(STATE_NAMES.get(m.state, m.state)).upper()
         stop = tr(PANEL_STOP) + ("   " + tr(DEMO_CLOCK, speed=f"{m.speed:g}") if m.speed != 1 else "")
