@@ -80,7 +80,7 @@ async def _session(folder: Path, seed: int, speed: float, target_s: float) -> di
     clock = SessionClock(speed)
     delays_ms: list[float] = []
 
-    def on_event(e: dict[str, Any]) -> None:
+    def on_event(e: Any) -> None:
         if e["type"] == "cue" and not e["id"].startswith("session-"):
             delays_ms.append(1000.0 * max(0.0, clock.now_s() - float(e["t"])) / speed)
 
@@ -115,7 +115,10 @@ async def _session(folder: Path, seed: int, speed: float, target_s: float) -> di
     cues = [e["code"] for e in events if e["type"] == "cue" and not e["id"].startswith("session-")]
     return {
         "state": f"{result.state} ({result.reason})",
-        "invented": decisions + pauses + len(result.summary.get("gaps") or []) + session.intake.late_samples,
+        "invented": decisions
+        + pauses
+        + len(dict(result.summary).get("gaps") or [])
+        + session.intake.late_samples,
         "differences": differences,
         "delays_ms": sorted(delays_ms),
         "cpu_pct": 100.0 * cpu_s / (wall1 - wall0),
@@ -124,7 +127,15 @@ async def _session(folder: Path, seed: int, speed: float, target_s: float) -> di
         "max_loop_lag_ms": 1000.0 * session.intake.watch.max_lag_s,
         "strokes": strokes,
         "cues": cues,
-        "end_t": max(float(e["t"]) for e in events),
+        "decisions": sorted(
+            (float(e["t"]), e["type"], e.get("direction") or e.get("code"))
+            for e in events
+            if e["type"] in ("stroke", "cue") and not e["id"].startswith("session-")
+        ),
+        "complete_t": next(
+            (float(e["t"]) for e in events if e["type"] == "cue" and e.get("code") == "session_complete"),
+            float("inf"),
+        ),
     }
 
 
@@ -153,8 +164,9 @@ def main(argv: list[str]) -> int:
                 rows[name] = asyncio.run(_session(Path(tmp) / name, args.seed, args.speed, args.target))
             rows[name]["load"] = f"{load0:.1f}→{os.getloadavg()[0]:.1f}"
     print(f"speed x{args.speed:g}, target {args.target:g} s, seed {args.seed}; busy: {args.hogs} CPU hogs")
-    head = f"{'run':6} {'ended':34} {'invented gaps':>13} {'live/replay diff':>16} {'cue delay ms p50/p99/max':>26}"
-    print(head + f" {'coach CPU':>9} {'wall s':>6} {'loop stalls':>11} {'max lag ms':>10} {'load avg':>10}")
+    head = f"{'run':6} {'ended':34} {'invented gaps':>13} {'live/replay diff':>16} "
+    head += f"{'cue delay ms p50/p99/max':>26} {'coach CPU':>9} {'wall s':>6} {'loop stalls':>11} "
+    print(head + f"{'max lag ms':>10} {'load avg':>10}")
     for name, r in rows.items():
         d = r["delays_ms"]
         delay = f"{_pct(d, 0.5):.0f} / {_pct(d, 0.99):.0f} / {max(d, default=float('nan')):.0f}"
@@ -164,13 +176,16 @@ def main(argv: list[str]) -> int:
             f"{r['load']:>10}"
         )
     q, b = rows["quiet"], rows["busy"]
-    same = q["cues"] == b["cues"] and [s[0] for s in q["strokes"]] == [s[0] for s in b["strokes"]]
+    for r in rows.values():
+        up_to = r["complete_t"]
+        r["decided"] = [d for d in r["decisions"] if d[0] <= up_to]
+        r["after"] = len(r["decisions"]) - len(r["decided"])
+    same = [d[1:] for d in q["decided"]] == [d[1:] for d in b["decided"]]
     print(
-        f"last event t: quiet {q['end_t']:.1f} s, busy {b['end_t']:.1f} s; cues quiet {q['cues']}, busy {b['cues']}"
-    )
-    print(
-        f"strokes quiet {len(q['strokes'])}, busy {len(b['strokes'])}; cues quiet {len(q['cues'])}, "
-        f"busy {len(b['cues'])}; same strokes (directions) and cues: {'yes' if same else 'NO'}"
+        f"strokes quiet {len(q['strokes'])}, busy {len(b['strokes'])}; cues quiet {len(q['cues'])}, busy "
+        f"{len(b['cues'])}; the same strokes (direction) and cues up to 'time is up': "
+        f"{'yes' if same else 'NO'}; "
+        f"decided after it, before the session's stop: quiet {q['after']}, busy {b['after']}"
     )
     ok = all(r["invented"] == 0 and r["differences"] == 0 for r in rows.values())
     return 0 if ok else 1
