@@ -109,16 +109,14 @@ async def _session(folder: Path, seed: int, speed: float, target_s: float) -> di
     live, again = _pipeline_only(events), _pipeline_only(replayed)
     differences = sum(1 for a, b in zip(live, again, strict=False) if a != b) + abs(len(live) - len(again))
     gaps_file = result.trace_path.with_name(result.trace_path.name.replace(".csv", ".gaps.jsonl"))
+    summary_gaps: Any = dict(result.summary).get("gaps") or []
     decisions = len(gaps_file.read_text().splitlines()) if gaps_file.exists() else 0
     pauses = sum(1 for e in events if e["type"] == "state" and e["state"] == "paused")
     strokes = [(e["direction"], round(e["t_start"], 1)) for e in events if e["type"] == "stroke"]
     cues = [e["code"] for e in events if e["type"] == "cue" and not e["id"].startswith("session-")]
     return {
         "state": f"{result.state} ({result.reason})",
-        "invented": decisions
-        + pauses
-        + len(dict(result.summary).get("gaps") or [])
-        + session.intake.late_samples,
+        "invented": decisions + pauses + len(summary_gaps) + session.intake.late_samples,
         "differences": differences,
         "delays_ms": sorted(delays_ms),
         "cpu_pct": 100.0 * cpu_s / (wall1 - wall0),
