@@ -384,6 +384,7 @@ class LiveSession:
         self._end(reason, aborted=self.pipeline is None)
 
     def _end(self, reason: str, *, aborted: bool) -> None:
+        self.intake.closed = True  # nothing more recorded or fed: the stop goes where the samples are
         if not self._done.is_set():
             self._end_reason, self._end_aborted = reason, aborted
             self._done.set()

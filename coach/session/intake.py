@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import math
 from collections.abc import Callable
 
@@ -65,6 +66,12 @@ class Intake:
         self._horizon = -math.inf  # the pipeline's clock, as far as this session advanced it
         #: Samples of a silent sensor that came after the pipeline had decided their time (dropped).
         self.late_samples = 0
+        #: The session has ended: nothing more is recorded or fed (the trace holds what was fed).
+        self.closed = False
+        #: A backlog (samples that piled up while the process was busy) goes in in pieces of at most
+        #: this much sample time, all sensors in time order, so the session ends right where the
+        #: pipeline says the time is up, not a backlog later.
+        self.piece_s = 0.1
 
     async def read(self, done: asyncio.Event, on_end: Callable[[], None]) -> None:
         """Take items as they come; process what has piled up in one go (larger blocks, fewer calls);
@@ -113,11 +120,18 @@ class Intake:
         held: dict[str, list[SampleBlock]] = {}
 
         def flush() -> None:
-            for blocks in held.values():
-                self._on_block(blocks[0] if len(blocks) == 1 else SampleBlock.concat(blocks))
+            joined = [
+                blocks[0] if len(blocks) == 1 else SampleBlock.concat(blocks) for blocks in held.values()
+            ]
             held.clear()
+            for piece in _pieces(joined, self.piece_s):
+                if self.closed:
+                    return
+                self._on_block(piece)
 
         for item in items:
+            if self.closed:
+                return
             if isinstance(item, LinkStatus):
                 flush()
                 self.watch.link(item.role, item.up)
@@ -201,3 +215,19 @@ class Intake:
         self._horizon = horizon
         self.recorder.gap_decision(horizon, {r: self.watch.why(r) for r in silent})
         self.on_events(pipeline.advance(horizon))
+
+
+def _pieces(blocks: list[SampleBlock], piece_s: float) -> list[SampleBlock]:
+    """``blocks`` (one per role) cut at multiples of ``piece_s`` of sample time, in time order across
+    roles (a block within one piece stays whole: the usual notification)."""
+    out: list[tuple[int, int, SampleBlock]] = []
+    for order, block in enumerate(blocks):
+        if not len(block):
+            continue
+        k = np.floor(np.asarray(block.t_s) / piece_s).astype(np.int64)
+        cuts = np.flatnonzero(np.diff(k)) + 1
+        bounds = [0, *cuts.tolist(), len(block)]
+        for a, b in itertools.pairwise(bounds):
+            out.append((int(k[a]), order, block if (a, b) == (0, len(block)) else block.slice(a, b)))
+    out.sort(key=lambda p: (p[0], p[1]))
+    return [p[2] for p in out]
