@@ -351,8 +351,10 @@ class LiveSession:
         # On sample time too: a machine too busy to keep pace makes a session slower, not shorter.
         if self.intake.sample_time_s(None, t_s) > limit and not self._done.is_set():
             self._end("maximum session length reached", aborted=False)
+        left = self._time_left()
+        self.intake.piece_s = 0.1 if left is not None and left < 5.0 and self.pipeline is not None else None
         if self.view is not None:
-            self.view.model.time_left_s = self._time_left()
+            self.view.model.time_left_s = left
             if self.publisher is not None:
                 self.view.model.pending = self.publisher.pending
                 self.view.model.broker = "connected" if self.publisher.connected.is_set() else "offline"

@@ -68,10 +68,11 @@ class Intake:
         self.late_samples = 0
         #: The session has ended: nothing more is recorded or fed (the trace holds what was fed).
         self.closed = False
-        #: A backlog (samples that piled up while the process was busy) goes in in pieces of at most
-        #: this much sample time, all sensors in time order, so the session ends right where the
-        #: pipeline says the time is up, not a backlog later.
-        self.piece_s = 0.1
+        #: Near the end (set by the session), a backlog (samples that piled up while the process was
+        #: busy) goes in in pieces of at most this much sample time, all sensors in time order, so the
+        #: session ends right where the pipeline says the time is up, not a backlog later (``None``:
+        #: blocks as they come, fewer pipeline calls).
+        self.piece_s: float | None = None
 
     async def read(self, done: asyncio.Event, on_end: Callable[[], None]) -> None:
         """Take items as they come; process what has piled up in one go (larger blocks, fewer calls);
@@ -217,9 +218,11 @@ class Intake:
         self.on_events(pipeline.advance(horizon))
 
 
-def _pieces(blocks: list[SampleBlock], piece_s: float) -> list[SampleBlock]:
+def _pieces(blocks: list[SampleBlock], piece_s: float | None) -> list[SampleBlock]:
     """``blocks`` (one per role) cut at multiples of ``piece_s`` of sample time, in time order across
-    roles (a block within one piece stays whole: the usual notification)."""
+    roles (a block within one piece stays whole: the usual notification); as they are with ``None``."""
+    if piece_s is None:
+        return blocks
     out: list[tuple[int, int, SampleBlock]] = []
     for order, block in enumerate(blocks):
         if not len(block):
