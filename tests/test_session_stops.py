@@ -8,6 +8,7 @@ processes run side by side to keep the wall time short.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import resource
@@ -15,6 +16,7 @@ import signal
 import socket
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,6 +26,20 @@ from tests.fixtures.live import SECRET
 pytestmark = [pytest.mark.slow]
 
 DRAIN_TIMEOUT_S = 10.0  # LiveConfig.drain_timeout_s
+STARTED: list[asyncio.subprocess.Process] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_process_left() -> Iterator[None]:
+    """Whatever a test started is gone when it ends, also when it failed half-way."""
+    yield
+    for proc in STARTED:
+        if proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+    STARTED.clear()
+
+
 SCREENING_NO = b"n\n" * 6
 
 
@@ -77,6 +93,7 @@ class Coach:
             env=env,
             preexec_fn=limit_files,
         )
+        STARTED.append(proc)
         return cls(proc)
 
     async def _read(self) -> None:
@@ -206,7 +223,6 @@ async def test_a_full_disk_aborts_with_the_folder_named_and_the_recording_readab
     lines = events.read_text().splitlines()
     assert [json.loads(line)["type"] for line in lines[:-1]]
     (trace,) = sessions.glob("*.csv")
-    import contextlib
     import io
 
     with contextlib.redirect_stdout(io.StringIO()) as out:
