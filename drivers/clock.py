@@ -239,6 +239,13 @@ class DeviceTimeClock(Generic[T]):
     its arrival time; packets come out at once (``pop``) with session-clock times. A jump of the device
     time by more than 1.5 periods is a gap of lost samples; a jump back by more than a second is a
     rebooted device (a new segment of the fit). Several streams of one device clock pass one ``fit``.
+
+    The first ``settle_s`` of arrivals are held and timed together once they are over: a process held
+    up just as the stream starts (a program starting beside it) receives the first packets in one late
+    burst, and times handed out from the burst's first packets alone would be late, then squeezed
+    (times never go back) until the fit recovers. After the burst the fit rests on its last packets
+    and on the healthy arrivals that follow, so the same device samples get the same times however
+    late the process was. Later stalls do not matter: delayed arrivals lie above the envelope.
     """
 
     def __init__(
@@ -247,6 +254,7 @@ class DeviceTimeClock(Generic[T]):
         tolerance: float = 1e-3,
         wrap_s: float | None = None,
         fit: EnvelopeFit | None = None,
+        settle_s: float = 1.0,
     ) -> None:
         self.period_s = 1.0 / rate_hz
         self.wrap_s = wrap_s
@@ -259,6 +267,9 @@ class DeviceTimeClock(Generic[T]):
         self._ready: list[Timed[T]] = []
         self._segment_gap: Gap | None = None
         self.samples_lost = 0
+        self.settle_s = settle_s
+        self._first_arrival: float | None = None
+        self._settling: list[tuple[T, FloatArray, Gap | None]] | None = []
 
     def new_segment(self) -> None:
         """After a reconnect: the device clock runs on, so the mapping is kept; the next packet is
@@ -293,10 +304,30 @@ class DeviceTimeClock(Generic[T]):
         self._last_x = float(x[-1])
         self.fit.add(float(x[-1]), arrival_s)
         self.fit.refit()
+        if self._settling is not None:
+            if self._first_arrival is None:
+                self._first_arrival = arrival_s
+            self._settling.append((item, x, gap))
+            self._settle(arrival_s, False)
+            return
+        self._time(item, x, gap)
+
+    def _time(self, item: T, x: FloatArray, gap: Gap | None) -> None:
         target = self.fit.predict(x)
         self._ready.append(Timed(item, self._out.times(x, target, gap is not None), gap))
 
+    def _settle(self, now_s: float | None, flush: bool) -> None:
+        """Time the packets held at the start once ``settle_s`` of arrivals is over (or on ``flush``)."""
+        if self._settling is None or self._first_arrival is None:
+            return
+        if not flush and (now_s is None or now_s - self._first_arrival < self.settle_s):
+            return
+        held, self._settling = self._settling, None
+        for item, x, gap in held:
+            self._time(item, x, gap)
+
     def pop(self, now_s: float | None = None, flush: bool = False) -> list[Timed[T]]:
+        self._settle(now_s, flush)
         ready, self._ready = self._ready, []
         return ready
 

@@ -46,6 +46,13 @@ from drivers.stream import DeviceStream, SampleGap
 log = logging.getLogger("coach.drivers")
 
 
+def wall_timeout_s(timeout_s: float, speed: float) -> float:
+    """A timeout of ``timeout_s`` session seconds in wall seconds, on a clock ``speed`` times as fast, but
+    never shorter than a real device would get (up to 2 s): a simulated world runs faster, a busy
+    machine does not, and an answer it is slow to read is not a missing answer."""
+    return max(timeout_s / speed, min(timeout_s, 2.0))
+
+
 @dataclass(frozen=True)
 class DeviceSpec:
     """A device to use: ``device`` is its address or advertised name; ``profile`` is found from the
@@ -134,7 +141,7 @@ class _BleakLink:
         waiter = (predicate, future)
         self.owner.waiters.append(waiter)
         try:
-            async with asyncio.timeout(timeout_s / self.owner.clock.speed):
+            async with asyncio.timeout(wall_timeout_s(timeout_s, self.owner.clock.speed)):
                 return await future
         except TimeoutError:
             return None
@@ -261,7 +268,9 @@ class DeviceLink:
 
             async with BleakScanner(on_adv, **self.backend.scanner_kwargs()):
                 try:
-                    device, adv = await asyncio.wait_for(result, self.scan_timeout_s / self.clock.speed)
+                    device, adv = await asyncio.wait_for(
+                        result, wall_timeout_s(self.scan_timeout_s, self.clock.speed)
+                    )
                 except TimeoutError:
                     raise DeviceError(
                         self.spec.device, "not found in a scan (is it on, near, not connected elsewhere?)"
@@ -325,7 +334,9 @@ class DeviceLink:
     async def _read_battery(self, link: _BleakLink) -> float | None:
         assert self.profile is not None
         try:
-            return await asyncio.wait_for(self.profile.read_battery(link), 5.0 / self.clock.speed)
+            return await asyncio.wait_for(
+                self.profile.read_battery(link), wall_timeout_s(5.0, self.clock.speed)
+            )
         except (BleakError, TimeoutError, ValueError) as exc:
             log.info("%s: no battery level (%s)", self.spec.role, exc)
             return None

@@ -205,7 +205,7 @@ class DeviceStream:
             self._pair_arrivals(None, now_s)
         released: dict[str, list[Timed[Packet]]] = {}
         for name, clock in self._clocks.items():
-            items = clock.pop(now_s, flush=flush) if isinstance(clock, ArrivalClock) else clock.pop(now_s)
+            items = clock.pop(now_s, flush=flush)
             if items:
                 released[name] = items
         out: list[SampleBlock | SampleGap] = []

@@ -191,7 +191,12 @@ async def test_sensor_loss_pauses_with_a_cue_resumes_and_replays(tmp_path: Path)
     assert result.summary["paused_s"] == pytest.approx(resumed_at - paused_at, abs=0.1)
     # The coach's own pause and resume are in the commands file, so a replay pauses the same way.
     commands = read_events(result.commands_path)
-    assert [(c["cmd"], c["by"]) for c in commands] == [("pause", "coach"), ("resume", "coach")]
+    # ... and so is where it ended (a stop where its samples were: a replay ends there too).
+    assert [(c["cmd"], c["by"]) for c in commands] == [
+        ("pause", "coach"),
+        ("resume", "coach"),
+        ("stop", "coach"),
+    ]
     assert _pipeline_only(_replay(result.trace_path)) == _pipeline_only(events)  # type: ignore[arg-type]
 
 
@@ -232,7 +237,7 @@ async def test_therapist_commands_change_the_session_and_bad_ones_change_nothing
     assert store.command_result("c-bad") is None  # rejected before anything was stored
     assert store.settings()["target_duration_s"] == 60.0
     cmds = read_events(result.commands_path)
-    assert [c["cmd"] for c in cmds] == ["pause", "resume", "set_target_duration"]
+    assert [c["cmd"] for c in cmds] == ["pause", "resume", "set_target_duration", "stop"]
     assert _pipeline_only(_replay(result.trace_path)) == _pipeline_only(events)  # type: ignore[arg-type]
 
 

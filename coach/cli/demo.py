@@ -127,6 +127,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"  summary:  {result.summary_path}", file=sys.stderr)
     if result.commands_path.exists():
         print(f"  commands: {result.commands_path}", file=sys.stderr)
+    sent = "all events sent" if result.spool_empty else f"{result.unsent} events kept, sent next time"
+    print(f"coach demo: session {result.state} ({result.reason}); {sent}", file=sys.stderr)
     return 0 if result.state == "finished" else 1
 
 

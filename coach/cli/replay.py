@@ -4,6 +4,9 @@ stdout carries the JSON-Lines events of docs/design.md §7 and nothing else; eve
 ``--summary``'s table, the progress bar on a terminal) goes to stderr. The file is streamed in chunks,
 so memory stays flat on hour-long traces. Therapist commands recorded next to the trace
 (``<trace>.commands.jsonl``, one JSON object per line with its ``t``) are applied at their times.
+A live session's recording also holds its decisions that a sensor was silent (``<trace>.gaps.jsonl``):
+then those, and nothing else, move the pipeline's clock, as they did live, so the replay gives the live
+session's events exactly however busy its machine was.
 
 Bad input is an error naming the file and the line, never a traceback (docs/signal.md, "Trace
 errors"); the exit status says how far coaching got:
@@ -71,14 +74,37 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def commands_path_for(trace: Path) -> Path:
-    """``x.csv`` / ``x.csv.gz`` → ``x.commands.jsonl``."""
+def commands_path_for(trace: Path, kind: str = "commands") -> Path:
+    """``x.csv`` / ``x.csv.gz`` → ``x.commands.jsonl`` (or ``x.<kind>.jsonl``)."""
     name = trace.name
     for suffix in (".csv.gz", ".csv", ".gz"):
         if name.endswith(suffix):
             name = name[: -len(suffix)]
             break
-    return trace.with_name(name + ".commands.jsonl")
+    return trace.with_name(f"{name}.{kind}.jsonl")
+
+
+def load_gap_decisions(path: Path) -> list[float]:
+    """The clock times of a live session's silent-sensor decisions (``<trace>.gaps.jsonl``), in order;
+    a bad line raises :class:`ValidationError` naming the file and the line."""
+    from coach.errors import ValidationError
+
+    out: list[float] = []
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValidationError(f"{path}: cannot read: {exc}") from None
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            t = json.loads(line)["t"]
+        except (ValueError, TypeError, KeyError, RecursionError):
+            raise ValidationError(f"{path}:{n}: a gap decision line needs 't' (seconds)") from None
+        if isinstance(t, bool) or not isinstance(t, int | float) or not math.isfinite(t):
+            raise ValidationError(f"{path}:{n}: 't' must be a number of seconds")
+        out.append(float(t))
+    return out
 
 
 def load_commands(path: Path) -> list[tuple[int, float, dict[str, Any]]]:
@@ -151,6 +177,9 @@ def run(args: argparse.Namespace) -> int:
                     _write(out, pipeline.apply_command(command, t), to_json)
                 except ValidationError as exc:
                     raise ValidationError(f"{cmd_path}:{line}: {exc}") from None
+        gaps_path = commands_path_for(path, "gaps")
+        # A live recording: only its own decisions move the clock (None: the clock trails the rows).
+        decisions = load_gap_decisions(gaps_path) if gaps_path.exists() else None
         progress = _Progress(path)
         first_line: dict[str, int] = {}  # each role's first row
         error: TraceFormatError | None = None
@@ -159,9 +188,13 @@ def run(args: argparse.Namespace) -> int:
                 for role, block in chunk.by_role().items():
                     first_line.setdefault(role, int(chunk.line[chunk.role_code == ROLES.index(role)][0]))
                     _write(out, _guarded(pipeline, partial(pipeline.feed, block), path, first_line), to_json)
-                clock = partial(pipeline.advance, float(chunk.t_s[-1]) - CLOCK_SLACK_S)
-                events = _guarded(pipeline, clock, path, first_line)
-                _write(out, events, to_json)
+                horizon = float(chunk.t_s[-1]) - CLOCK_SLACK_S
+                if decisions is None:
+                    clock = partial(pipeline.advance, horizon)
+                    _write(out, _guarded(pipeline, clock, path, first_line), to_json)
+                while decisions and decisions[0] <= horizon:
+                    clock = partial(pipeline.advance, decisions.pop(0))
+                    _write(out, _guarded(pipeline, clock, path, first_line), to_json)
                 progress.update(len(chunk))
         except TraceFormatError as exc:
             error = exc

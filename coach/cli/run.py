@@ -5,8 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from coach.cli.session_options import add_person_options, person_settings
+
+if TYPE_CHECKING:
+    from coach.session.flow import SessionResult
 
 HELP = "run a live session (screening, calibration, coaching, MQTT) from a TOML config"
 
@@ -66,12 +70,17 @@ def run(args: argparse.Namespace) -> int:
         source = device_source(cfg)
     run_ = SessionRun(source, speed=speed, **person_settings(args, cfg.page))
     result = asyncio.run(run_session(cfg, run_))
-    print(f"session {result.session_id} {result.state}: {result.reason}", file=sys.stderr)
-    if result.trace_path is not None:
-        print(f"trace:   {result.trace_path}", file=sys.stderr)
-    print(f"summary: {result.summary_path}", file=sys.stderr)
-    if not result.spool_empty:
-        print(
-            "some events wait in the local spool; they go out on the next run with a broker", file=sys.stderr
-        )
+    print(closing_lines(result), file=sys.stderr)
     return 0 if result.state == "finished" else 1
+
+
+def closing_lines(result: SessionResult) -> str:
+    """Where the files are, then one clear last line: how the session ended and whether everything was
+    delivered."""
+    lines = []
+    if result.trace_path is not None:
+        lines.append(f"trace:   {result.trace_path}")
+    lines.append(f"summary: {result.summary_path}")
+    sent = "all events sent" if result.spool_empty else f"{result.unsent} events kept, sent next time"
+    lines.append(f"coach: session {result.session_id} {result.state} ({result.reason}); {sent}")
+    return "\n".join(lines)

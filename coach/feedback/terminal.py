@@ -2,13 +2,17 @@
 left, the latest cue, sensor links and battery, and the link to the therapist.
 
 On a terminal (also over SSH: plain VT100 cursor moves, ASCII only) a small panel is redrawn in place
-at most 4 times a second, with cues and prompts scrolling above it. Anywhere else (a pipe, a log file,
+at most 4 times a second, with cues and prompts scrolling above it, in time order. Every panel line is
+cut to the terminal's width (read at every redraw, so a resize is followed): a line that wrapped would
+leave copies of the panel in the scrollback. After the session the panel is drawn once more and left
+as it is, with the summary, without the time left or the stop key. Anywhere else (a pipe, a log file,
 ``coach demo`` in CI) it prints one line per cue, prompt or state change and a status line every few
 seconds. It writes to stderr by default: stdout is for JSON Lines only (docs/design.md §7).
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Mapping
@@ -17,6 +21,7 @@ from typing import Any, TextIO
 from coach.cue_texts import cue_text, sensor_name
 from coach.feedback.view import SensorView, ViewModel, update_model
 from coach.i18n import N_, Texts, texts
+from coach.samples import ROLES
 
 __all__ = ["SensorView", "TerminalView", "ViewModel", "format_summary"]
 
@@ -51,6 +56,8 @@ PANEL_STROKES = N_(
 PANEL_CUE = N_("Cue       [{time}] {cue}")
 PANEL_SENSORS = N_("Sensors   {sensors}   |  therapist link: {link} ({pending} waiting)")
 PANEL_STOP = N_("Press q (or space) to stop.")
+PANEL_HEAD_END = N_("retro-coach  {patient}  {session}   {state}")
+PANEL_BATTERY = N_("battery {pct}%")
 DEMO_CLOCK = N_("[demo clock x{speed}]")
 HAND_RAISED, HAND_LOW = N_("RAISED"), N_("LOW")
 WRIST_NEUTRAL, WRIST_BENT = N_("NEUTRAL"), N_("BENT")
@@ -87,6 +94,11 @@ def _clock(t_s: float | None) -> str:
     return f"{t // 60:02d}:{t % 60:02d}"
 
 
+def _role_order(item: tuple[str, Any]) -> tuple[int, str]:
+    """Forearm, hand, the massaging wrist: where they sit, from the treated arm out."""
+    return (ROLES.index(item[0]) if item[0] in ROLES else len(ROLES), item[0])
+
+
 def _num(value: Any, fmt: str = "{:5.1f}") -> str:
     return "  -  " if value is None else fmt.format(value)
 
@@ -119,6 +131,7 @@ class TerminalView:
         self._last_draw = 0.0
         self._last_status = time.monotonic()
         self.lines_written = 0
+        self.ended = False
 
     # -- updates -----------------------------------------------------------------------------------
     def on_event(self, event: Mapping[str, Any]) -> None:
@@ -131,9 +144,12 @@ class TerminalView:
             self.say(f"[{_clock(event['t'])}] {m.last_cue}")
         elif kind == "state":
             state = str(event.get("state"))
+            # The pipeline's reasons are for the therapist and the logs ("calibrated (meta)"); the
+            # person reads the state, and why a session ended early.
+            reason = event.get("reason") if state == "aborted" else None
             self.say(
                 tr(STATE_LINE, time=_clock(event["t"]), state=tr(STATE_NAMES.get(state, state)))
-                + (f" ({event['reason']})" if event.get("reason") else "")
+                + (f" ({reason})" if reason else "")
             )
         elif kind == "summary":
             self.say(format_summary(event, tr))
@@ -174,9 +190,11 @@ class TerminalView:
             self._last_status = now
 
     def close(self) -> None:
+        """The end: the panel is drawn a last time and stays (no time left, no stop key)."""
+        self.ended = True
         if self.interactive:
             self._draw_panel()
-            self.out.write("\n")
+            self._drawn = 0  # it stays where it is: nothing below it is ever moved up over it
         self.out.flush()
 
     # -- rendering ---------------------------------------------------------------------------------
@@ -186,10 +204,18 @@ class TerminalView:
 
     def _draw_panel(self) -> None:
         self._clear_panel()
-        lines = self.panel()
+        width = self._width()
+        lines = [line[: width - 1] for line in self.panel()]  # never wraps: one screen line each
         self.out.write("\n".join(lines) + "\n")
         self.out.flush()
         self._drawn = len(lines)
+
+    def _width(self) -> int:
+        """The terminal's width now (it follows resizes); 80 when it cannot tell."""
+        try:
+            return max(20, os.get_terminal_size(self.out.fileno()).columns)
+        except (AttributeError, OSError, ValueError):
+            return int(os.environ.get("COLUMNS", "80") or 80)
 
     def _link(self, link: str) -> str:
         return self.tr(LINK_NAMES[link]) if link in LINK_NAMES else link
@@ -205,14 +231,25 @@ class TerminalView:
         sensors = "   ".join(
             f"{sensor_name(tr, role, helper=self.helper)} "
             + (self._link(s.link).upper() if s.link == "down" else self._link(s.link))
-            + (f" {s.battery_pct:.0f}%" if s.battery_pct is not None else "")
-            for role, s in sorted(m.sensors.items())
+            + (", " + tr(PANEL_BATTERY, pct=f"{s.battery_pct:.0f}") if s.battery_pct is not None else "")
+            for role, s in sorted(m.sensors.items(), key=_role_order)
         )
         state = tr(STATE_NAMES.get(m.state, m.state)).upper()
         stop = tr(PANEL_STOP) + ("   " + tr(DEMO_CLOCK, speed=f"{m.speed:g}") if m.speed != 1 else "")
-        return [
-            tr(PANEL_HEAD, patient=m.patient, session=m.session, state=f"{state:<11}",
-               left=_clock(m.time_left_s), target=target),
+        head = (
+            tr(PANEL_HEAD_END, patient=m.patient, session=m.session, state=state)
+            if self.ended
+            else tr(
+                PANEL_HEAD,
+                patient=m.patient,
+                session=m.session,
+                state=f"{state:<11}",
+                left=_clock(m.time_left_s),
+                target=target,
+            )
+        )
+        lines = [
+            head,
             tr(PANEL_POSTURE, hand=f"{hand:<6}", elevation=_num(p.get("elevation_deg")),
                wrist=f"{wrist_txt:<7}",
                flexion=_num(p.get("wrist_flexion_deg")), deviation=_num(p.get("wrist_deviation_deg")),
@@ -221,8 +258,8 @@ class TerminalView:
                distal=m.strokes["distal"], unknown=m.strokes["unknown"], cadence=_num(m.cadence_spm)),
             tr(PANEL_CUE, time=_clock(m.last_cue_t_s), cue=m.last_cue or "-"),
             tr(PANEL_SENSORS, sensors=sensors or "-", link=self._link(m.broker), pending=m.pending),
-            stop,
         ]  # fmt: skip
+        return lines if self.ended else [*lines, stop]
 
     def status_line(self) -> str:
         m, tr = self.model, self.tr

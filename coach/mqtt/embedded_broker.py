@@ -227,6 +227,9 @@ async def _spawn(port: int | None, start_timeout_s: float) -> tuple[asyncio.subp
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.DEVNULL,
+        # Its own session: a Ctrl-C at the terminal goes to the coach, which ends the session and
+        # drains its spool through this broker; the broker stops when the coach closes its stdin.
+        start_new_session=True,
     )
     assert proc.stdout is not None
     try:

@@ -32,6 +32,7 @@ import contextlib
 import json
 import logging
 import random
+import sqlite3
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
@@ -130,6 +131,8 @@ class Publisher:
         self.keepalive_s = keepalive_s
         self.timeout_s = timeout_s
         self.max_inflight = max_inflight
+        #: Why the spool can no longer be written (a full or read-only disk); sending stopped then.
+        self.spool_error: str | None = None
         self.backoff_min_s = backoff_min_s
         self.backoff_max_s = backoff_max_s
         self.ack_batch = ack_batch
@@ -269,6 +272,9 @@ class Publisher:
                     await task
             self._run_task = None
         self._flush_acks()
+        unsent = self.spool.unsent()
+        if unsent:
+            log.warning("%d events kept, sent next time (%s)", unsent, self.spool.path)
         left = self.spool.unconfirmed()
         if left:
             log.info(
@@ -306,6 +312,7 @@ class Publisher:
     async def _run(self) -> None:
         backoff_s = self.backoff_min_s
         while True:
+            spool_failed: BaseException | None = None
             try:
                 client = self._client()  # a new Client for every connection (aiomqtt #269, #288)
                 async with client:
@@ -318,17 +325,29 @@ class Publisher:
                 return  # drained after a stop request
             except* aiomqtt.MqttError as group:
                 self._note_failure(group)
+            except* sqlite3.Error as group:  # the spool's disk is full or read-only
+                spool_failed = group.exceptions[0]
             except* OSError as group:  # e.g. TLS handshake failures surfacing as ssl.SSLError
                 self._note_failure(group)
             finally:
                 self.connected.clear()
                 self.subscribed.clear()
                 self.stats.connected_since_monotonic = None
-                self._flush_acks()
+                with contextlib.suppress(sqlite3.Error):
+                    self._flush_acks()
+            if spool_failed is not None:
+                folder = self.spool.path.parent
+                why = f"{spool_failed} (is the disk full or read-only?)"
+                self.spool_error = f"cannot write the delivery spool in {folder}: {why}"
+                log.error("%s", self.spool_error)
+                return
             if self._stopping and self._stop_requested.is_set() and not self.spool.unsent():
                 return
             delay_s = random.uniform(self.backoff_min_s, backoff_s)
             backoff_s = min(backoff_s * 2, self.backoff_max_s)
+            if self._stop_requested.is_set():  # draining: still one attempt per backoff, never a flood
+                await asyncio.sleep(delay_s)
+                continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop_requested.wait(), delay_s)
 

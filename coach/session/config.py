@@ -109,11 +109,11 @@ class LiveConfig:
     cadence_spm: tuple[float, float] | None = None
     thresholds: dict[str, float] = field(default_factory=dict)
     posture_hz: float = 1.0
-    #: The pipeline is told that no sample older than ``advance_lag_s`` of wall time (times the clock
-    #: speed in session seconds) will still arrive: longer than any delivery delay of a live sensor.
-    advance_lag_s: float = 0.3
-    #: ... and no earlier than this many session seconds before the newest sample fed.
-    gap_margin_s: float = 0.5
+    #: A sensor whose link is up counts as silent after this many wall seconds without a sample, in
+    #: healthy loop time (this process's own stalls do not count: coach.session.pacing).
+    silence_s: float = 0.6
+    #: A clock tick later than ``tick_s`` by more than this is the loop's own stall (not counted).
+    loop_tolerance_s: float = 0.05
     #: Wall seconds between clock ticks.
     tick_s: float = 0.1
     #: Feed the pipeline at most this often (wall seconds; 0: as soon as a notification is in). Larger

@@ -16,7 +16,7 @@ import signal
 import stat
 import sys
 from collections.abc import Callable, Iterator
-from typing import TextIO
+from typing import Any, TextIO
 
 #: Keys that stop a session: q, Q, s, S, Esc, space (not Enter: it ends every typed answer).
 STOP_KEYS = frozenset(b"qQsS\x1b ")
@@ -145,13 +145,19 @@ class Console:
 
 
 def handle_stop_signals(on_signal: Callable[[signal.Signals], None]) -> list[signal.Signals]:
-    """SIGINT and SIGTERM call ``on_signal`` (once: the handler removes itself, so a second one acts as
-    usual); returns the signals handled (none outside the main thread). Remove them when done."""
+    """SIGINT and SIGTERM call ``on_signal`` the first time; a second one (either) ends the process at
+    once, without a traceback: the terminal is put back as it was, one line says so, and whatever is
+    already on disk (trace, events, spool: all written as they come) is kept. Returns the signals
+    handled (none outside the main thread). Remove them when done."""
     loop = asyncio.get_running_loop()
     handled = []
+    fired: list[signal.Signals] = []
+    saved_tty = _tty_state()
 
     def handler(sig: signal.Signals) -> None:
-        loop.remove_signal_handler(sig)
+        if fired:
+            _exit_now(sig, saved_tty)
+        fired.append(sig)
         on_signal(sig)
 
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -161,3 +167,24 @@ def handle_stop_signals(on_signal: Callable[[signal.Signals], None]) -> list[sig
             continue
         handled.append(sig)
     return handled
+
+
+def _tty_state() -> list[Any] | None:
+    import termios
+
+    try:
+        return termios.tcgetattr(sys.stdin.fileno()) if sys.stdin.isatty() else None
+    except (OSError, ValueError, termios.error):
+        return None
+
+
+def _exit_now(sig: signal.Signals, saved_tty: list[Any] | None) -> None:
+    import termios
+
+    if saved_tty is not None:
+        with contextlib.suppress(OSError, ValueError, termios.error):
+            termios.tcsetattr(sys.stdin.fileno(), termios.TCSADRAIN, saved_tty)
+    with contextlib.suppress(OSError, ValueError):
+        sys.stderr.write(f"\ncoach: stopped at once ({sig.name} again); everything already on disk is kept\n")
+        sys.stderr.flush()
+    os._exit(128 + int(sig))

@@ -11,16 +11,21 @@ status document goes out through :meth:`EventSink.status` (only when it changed)
 from __future__ import annotations
 
 import json
+import logging
 import math
+import sqlite3
 from collections.abc import Callable
 from typing import Any
 
+from coach.clock import format_utc, utc_now
 from coach.cue_texts import english as cue_english
 from coach.events import Event, EventIds, encode, make_event, with_t
 from coach.feedback.view import SessionView
 from coach.mqtt.publisher import Publisher
 from coach.mqtt.topics import PatientTopics
 from coach.session.recorder import SessionRecorder
+
+log = logging.getLogger("coach.session")
 
 
 class SessionIds(EventIds):
@@ -96,6 +101,9 @@ class EventSink:
         self.merger = Merger()
         self.events_total = 0
         self._last_status = ""
+        #: Why events can no longer be kept for delivery (the spool's disk), or ``None``.
+        self.error: str | None = None
+        self.unsent = 0
 
     def session_event(self, t_s: float, event_type: str, **fields: Any) -> Event:
         """An event of the session's own at ``t_s``: shown at once, sent in ``t`` order."""
@@ -118,10 +126,18 @@ class EventSink:
     def sink(self, events: list[Event]) -> None:
         if not events:
             return
-        if self.publisher is not None:  # the spool first: what the events file shows is already safe
+        if self.publisher is not None and self.error is None:  # the spool first: the events file shows
+            # only what is already safe
             topic = self.topics.events(self.session_id)
-            for e in events:
-                self.publisher.enqueue(topic, encode(e))
+            try:
+                for e in events:
+                    self.publisher.enqueue(topic, encode(e))
+            except (sqlite3.Error, OSError) as exc:  # a full or read-only disk under the spool
+                folder = self.publisher.spool.path.parent
+                self.error = (
+                    f"cannot write the delivery spool in {folder}: {exc} (is the disk full or read-only?)"
+                )
+                log.error("%s", self.error)
         self.recorder.events(events)
         self.events_total += len(events)
         if self.on_event is not None:
@@ -137,3 +153,36 @@ class EventSink:
             return
         self._last_status = key
         self.publisher.set_retained(self.topics.status, json.dumps(doc, separators=(",", ":")).encode())
+
+    @property
+    def failure(self) -> str | None:
+        """Why events can no longer be kept for delivery (the spool's disk), or ``None``."""
+        spool_error = None if self.publisher is None else self.publisher.spool_error
+        return self.error or spool_error
+
+    def final(self, summary: Event, offline: dict[str, Any]) -> None:
+        """The retained summary, and the ``offline`` status said on the way out (after the last one)."""
+        if self.publisher is None or self.error is not None:
+            return
+        try:
+            self.publisher.enqueue(self.topics.summary(self.session_id), encode(summary), retain=True)
+        except (sqlite3.Error, OSError) as exc:
+            self.error = f"cannot write the delivery spool: {exc}"
+            log.error("%s", self.error)
+            return
+        doc = {**offline, "wall_utc": format_utc(utc_now())}
+        self.publisher.set_final_retained(self.topics.status, json.dumps(doc, separators=(",", ":")).encode())
+
+    async def drain(self, timeout_s: float) -> bool:
+        """Send what the spool holds, for at most ``timeout_s``; whether all of it went out (what is
+        left stays in the spool for the next run: "N events kept, sent next time")."""
+        publisher = self.publisher
+        if publisher is None:
+            return False
+        try:
+            empty = await publisher.stop(timeout_s)
+            self.unsent = publisher.spool.unsent()
+            return empty
+        except (sqlite3.Error, OSError, ExceptionGroup) as exc:
+            log.error("the delivery spool failed while sending: %s", exc)
+            return False

@@ -21,16 +21,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
+import sqlite3
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from coach.clock import SessionClock, format_utc, utc_now
-from coach.events import Event, Gap, StateEvent, encode, make_event
+from coach.events import Event, Gap, StateEvent, make_event
 from coach.feedback.view import SessionView
 from coach.ids import new_session_id
 from coach.mqtt.broker_config import BrokerSettings
@@ -45,43 +45,16 @@ from coach.session.event_sink import EventSink
 from coach.session.guided_calibration import GuidedCalibration, Prompt
 from coach.session.intake import Intake
 from coach.session.links import Links
+from coach.session.pacing import StallWatch
 from coach.session.recorder import SessionRecorder
 from coach.session.remote import Remote
+from coach.session.results import ScriptedSelfReport, SelfReport, SessionResult, ask_self_report
 from coach.session.screening import AnswerSource, ScreeningResult, run_screening
 from coach.session.sources import SampleSource
 from coach.session.store import LocalStore
 from coach.summary import session_summary
 
 log = logging.getLogger("coach.session")
-
-
-class SelfReport(Protocol):
-    """After the session: pain and swelling, 0–10 each (``None`` when not given)."""
-
-    async def report(self) -> tuple[int | None, int | None]: ...
-
-
-@dataclass
-class ScriptedSelfReport:
-    pain_0_10: int | None = None
-    swelling_0_10: int | None = None
-
-    async def report(self) -> tuple[int | None, int | None]:
-        return self.pain_0_10, self.swelling_0_10
-
-
-@dataclass
-class SessionResult:
-    session_id: str
-    state: str
-    reason: str
-    trace_path: Path | None
-    summary_path: Path
-    events_path: Path
-    commands_path: Path
-    summary: Event
-    events_total: int
-    spool_empty: bool
 
 
 class LiveSession:
@@ -123,10 +96,12 @@ class LiveSession:
         self._end_reason = ""
         self._end_aborted = False
         self._cleared = asyncio.Event()
+        self._signalled = asyncio.Event()
         self._commands_recorded = 0
         self._active_accum_s = 0.0
         self._active_since: float | None = None
         self._t_pipeline = 0.0
+        self._t_complete: float | None = None
         self._start_wall: datetime | None = None
         self._spool: Spool | None = None
         self.publisher: Publisher | None = None
@@ -156,8 +131,7 @@ class LiveSession:
             self._on_link,
             self._pipeline_events,
             feed_interval_s=config.feed_interval_s,
-            advance_lag_s=config.advance_lag_s,
-            gap_margin_s=config.gap_margin_s,
+            watch=StallWatch(source.sensors, config.tick_s, config.silence_s, config.loop_tolerance_s),
         )
         if broker is not None:
             self._spool = Spool(spool_path or store.directory / "spool.sqlite3")
@@ -236,9 +210,7 @@ class LiveSession:
             self.publisher.start()
         self._status("screening")
         handled = (
-            handle_stop_signals(
-                lambda sig: self._end(f"stopped by signal {sig.name}", aborted=self.pipeline is None)
-            )
+            handle_stop_signals(lambda sig: self._on_signal(f"stopped by signal {sig.name}"))
             if self.config.handle_signals
             else []
         )
@@ -359,22 +331,30 @@ class LiveSession:
                 self._status(self._pipeline_state())
 
     def _tick(self, t_s: float) -> None:
+        self.intake.tick(time.monotonic(), self.clock.speed)
         self.recorder.flush()
+        failure = self.recorder.error or self.sink.failure
+        if failure is not None:
+            self._end(failure, aborted=True)  # a full or read-only disk: the folder is named
+            return
         guided = self.guided
         if self.pipeline is None and guided is not None:
-            for prompt in guided.step(t_s):
+            # Judged on the samples' time, not the wall clock: a busy machine never fails it.
+            for prompt in guided.step(self.intake.sample_time_s(guided.roles, t_s)):
                 self._prompt(prompt)
             if guided.done:
                 self._start_pipeline()
             elif guided.failed:
                 self._end("calibration failed", aborted=True)
                 return
-        self.intake.advance(t_s, self.clock.speed)
         limit = self.remote.settings["target_duration_s"] * self.config.max_duration_factor + 60.0
-        if t_s > limit and not self._done.is_set():
+        # On sample time too: a machine too busy to keep pace makes a session slower, not shorter.
+        if self.intake.sample_time_s(None, t_s) > limit and not self._done.is_set():
             self._end("maximum session length reached", aborted=False)
+        left = self._time_left()
+        self.intake.piece_s = 0.1 if left is not None and left < 5.0 and self.pipeline is not None else None
         if self.view is not None:
-            self.view.model.time_left_s = self._time_left()
+            self.view.model.time_left_s = left
             if self.publisher is not None:
                 self.view.model.pending = self.publisher.pending
                 self.view.model.broker = "connected" if self.publisher.connected.is_set() else "offline"
@@ -400,7 +380,13 @@ class LiveSession:
         """End the person's own pause (the session resumes when no other reason holds it)."""
         return self.links.person(False, self.clock.now_s())
 
+    def _on_signal(self, reason: str) -> None:
+        """Ctrl-C or SIGTERM: the session ends properly (one during the self-report skips it)."""
+        self._signalled.set()
+        self._end(reason, aborted=self.pipeline is None)
+
     def _end(self, reason: str, *, aborted: bool) -> None:
+        self.intake.closed = True  # nothing more recorded or fed: the stop goes where the samples are
         if not self._done.is_set():
             self._end_reason, self._end_aborted = reason, aborted
             self._done.set()
@@ -447,6 +433,7 @@ class LiveSession:
                 continue
             self.sink.show(e)
             if e["type"] == "cue" and e.get("code") == "session_complete" and self.config.end_at_target:
+                self._t_complete = e["t"]
                 self._end("target duration reached", aborted=False)
             ready.append(e)
         self.sink.pipeline_events(ready)
@@ -520,6 +507,16 @@ class LiveSession:
             self._start_pipeline(with_calibration=False, feed=False)
         pipeline = self.pipeline
         assert pipeline is not None
+        if not pipeline.finished and not aborted and reason != "end of input":
+            # It ends where its samples are (at the target: where the pipeline said so), as a recorded
+            # stop: a replay ends at the same point, whatever was still on its way when it ended.
+            t_stop = (
+                self._t_complete
+                if self._t_complete is not None
+                else self.intake.sample_time_s(None, self.clock.now_s())
+            )
+            stop = {"id": "coach-stop", "cmd": "stop", "args": {"reason": reason}, "by": "coach"}
+            self._pipeline_events(pipeline.apply_command(stop, t_stop))
         if not pipeline.finished:
             self._pipeline_events(pipeline.finish(reason, aborted=aborted))
         final_state = next((e for e in self._final if e["type"] == "state"), None)
@@ -530,10 +527,12 @@ class LiveSession:
         pain, swelling = None, None
         if not aborted and self.config.self_report and self.self_report_source is not None:
             self._status("finished", self_report="asking")
-            with contextlib.suppress(TimeoutError):
-                pain, swelling = await asyncio.wait_for(
-                    self.self_report_source.report(), self.config.self_report_wait_s
-                )
+            pain, swelling = await ask_self_report(
+                self.self_report_source,
+                self._signalled,
+                self.console is not None and self.console.is_tty,
+                self.config.self_report_wait_s,
+            )
             if pain is not None or swelling is not None:
                 t_end = final_state["t"] if final_state is not None else merger.last_t
                 report = make_event(
@@ -560,27 +559,16 @@ class LiveSession:
             self.sink.show(e)
         self.sink.sink(final)
         self.recorder.summary(summary)
-        if self.publisher is not None:
-            self.publisher.enqueue(self.topics.summary(self.session_id), encode(summary), retain=True)
-            self._status("aborted" if aborted else "finished")
-            self.publisher.set_final_retained(
-                self.topics.status,
-                json.dumps(
-                    {
-                        "state": "offline",
-                        "session": self.session_id,
-                        "wall_utc": format_utc(utc_now()),
-                        "sensors": self.links.offline_sensors(),
-                    },
-                    separators=(",", ":"),
-                ).encode(),
-            )
+        self._status("aborted" if aborted else "finished")
+        offline = {"state": "offline", "session": self.session_id, "sensors": self.links.offline_sensors()}
+        self.sink.final(summary, offline)
         self.recorder.close()
         spool_empty = True
         if self.publisher is not None:
-            spool_empty = await self.publisher.stop(self.config.drain_timeout_s)
+            spool_empty = await self.sink.drain(self.config.drain_timeout_s)
             assert self._spool is not None
-            self._spool.close()
+            with contextlib.suppress(sqlite3.Error, OSError):
+                self._spool.close()
         if self.view is not None:
             self.view.close()
         return SessionResult(
@@ -594,6 +582,7 @@ class LiveSession:
             summary,
             self.events_total,
             spool_empty,
+            self.sink.unsent,
         )
 
 

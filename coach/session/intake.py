@@ -1,6 +1,13 @@
 """Samples into a live session: read from the source, recorded exactly as the trace will give them
-back, held for the guided calibration until the pipeline exists, then fed to it; and the clock's word
-on how far the samples are in (silent sensors become gaps only against it).
+back, held for the guided calibration until the pipeline exists, then fed to it.
+
+The pipeline decides on sample time only: it is never told that data it has not been fed is
+missing, except for a sensor that is *silent* (:mod:`coach.session.pacing`: its link is reported down,
+or no sample of it came for a while of healthy loop time, never because this process was busy). For
+such a sensor :meth:`Intake.tick` advances the pipeline's clock to where the other sensors' samples
+are, and records that decision (``<session>.gaps.jsonl``) so a replay takes the same one. Samples of a
+silent sensor that come after the pipeline has decided their time are left out of the trace as well
+as the pipeline (the trace holds exactly what the pipeline took).
 
 Items that piled up while the session was busy are processed together: blocks of one role are fed as
 one (fewer, larger pipeline calls), link changes keep their place among them.
@@ -10,13 +17,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import math
 from collections.abc import Callable
+
+import numpy as np
 
 from coach.events import Event
 from coach.pipeline import SessionPipeline
 from coach.samples import LinkStatus, SampleBlock
 from coach.session.guided_calibration import GuidedCalibration
+from coach.session.pacing import StallWatch
 from coach.session.recorder import SessionRecorder, as_recorded
 from coach.session.sources import SampleSource, SourceItem
 
@@ -28,7 +39,7 @@ class Intake:
         on_link: called with every link change, in its place among the samples.
         on_events: called with the events each pipeline call returned.
         feed_interval_s: feed the pipeline at most this often (wall seconds; 0: as items come).
-        advance_lag_s, gap_margin_s: see :meth:`advance`.
+        watch: tells a sensor's silence from this process's own stalls (:mod:`coach.session.pacing`).
     """
 
     def __init__(
@@ -39,20 +50,29 @@ class Intake:
         on_events: Callable[[list[Event]], None],
         *,
         feed_interval_s: float,
-        advance_lag_s: float,
-        gap_margin_s: float,
+        watch: StallWatch,
     ) -> None:
         self.source = source
         self.recorder = recorder
         self.on_link = on_link
         self.on_events = on_events
         self.feed_interval_s = feed_interval_s
-        self.advance_lag_s = advance_lag_s
-        self.gap_margin_s = gap_margin_s
+        self.watch = watch
         self.guided: GuidedCalibration | None = None
         self.pipeline: SessionPipeline | None = None
         self._buffered: list[SampleBlock] = []
         self._fed_until: dict[str, float] = {}
+        self._latest: dict[str, float] = {}  # newest sample seen per role (fed or held)
+        self._horizon = -math.inf  # the pipeline's clock, as far as this session advanced it
+        #: Samples of a silent sensor that came after the pipeline had decided their time (dropped).
+        self.late_samples = 0
+        #: The session has ended: nothing more is recorded or fed (the trace holds what was fed).
+        self.closed = False
+        #: Near the end (set by the session), a backlog (samples that piled up while the process was
+        #: busy) goes in in pieces of at most this much sample time, all sensors in time order, so the
+        #: session ends right where the pipeline says the time is up, not a backlog later (``None``:
+        #: blocks as they come, fewer pipeline calls).
+        self.piece_s: float | None = None
 
     async def read(self, done: asyncio.Event, on_end: Callable[[], None]) -> None:
         """Take items as they come; process what has piled up in one go (larger blocks, fewer calls);
@@ -101,15 +121,25 @@ class Intake:
         held: dict[str, list[SampleBlock]] = {}
 
         def flush() -> None:
-            for blocks in held.values():
-                self._on_block(blocks[0] if len(blocks) == 1 else SampleBlock.concat(blocks))
+            joined = [
+                blocks[0] if len(blocks) == 1 else SampleBlock.concat(blocks) for blocks in held.values()
+            ]
             held.clear()
+            for piece in _pieces(joined, self.piece_s):
+                if self.closed:
+                    return
+                self._on_block(piece)
 
         for item in items:
+            if self.closed:
+                return
             if isinstance(item, LinkStatus):
                 flush()
+                self.watch.link(item.role, item.up)
                 self.on_link(item)
                 continue
+            if len(item):
+                self.watch.heard(item.role)
             held.setdefault(item.role, []).append(item)
         flush()
 
@@ -117,7 +147,11 @@ class Intake:
         if not len(block):
             return
         block = as_recorded(block)  # what a replay of the trace will read, digit for digit
+        block = self._not_late(block)
+        if not len(block):
+            return
         self.recorder.add(block)
+        self._latest[block.role] = max(self._latest.get(block.role, -math.inf), float(block.t_s[-1]))
         if self.pipeline is None:
             self._buffered.append(block)
             if self.guided is not None:
@@ -138,15 +172,65 @@ class Intake:
     def has_buffered(self) -> bool:
         return bool(self._buffered)
 
-    def advance(self, t_s: float, speed: float) -> None:
-        """The clock reads ``t_s``: tell the pipeline that no sample older than ``advance_lag_s`` of wall
-        time (in session seconds) will still arrive, and none earlier than ``gap_margin_s`` before the
-        newest sample fed."""
+    def _not_late(self, block: SampleBlock) -> SampleBlock:
+        """Without the samples the pipeline already decided as a silent sensor's gap."""
+        stream = None if self.pipeline is None else self.pipeline.roles.get(block.role)
+        if stream is None:
+            return block
+        frontier = stream.resampler.frontier_s
+        if not frontier > stream.resampler.last_sample_s or not float(block.t_s[0]) <= frontier:
+            return block
+        keep = np.flatnonzero(block.t_s > frontier)
+        self.late_samples += len(block) - len(keep)
+        return block.slice(int(keep[0]), len(block)) if len(keep) else block.slice(0, 0)
+
+    def sample_time_s(self, roles: list[str] | None = None, clock_s: float = 0.0) -> float:
+        """How far the samples are in: the oldest newest-sample among sensors not silent (every sensor
+        from ``roles``), never ahead of the clock (``clock_s``); with every sensor silent (or none heard
+        yet), the clock."""
+        roles = list(self._latest) if roles is None else roles
+        heard = [self._latest[r] for r in roles if r in self._latest and not self.watch.silent(r)]
+        return min([*heard, clock_s]) if heard else clock_s
+
+    def tick(self, now_s: float, speed: float) -> None:
+        """The clock ticks (wall time ``now_s``): measure the loop, and when a sensor is silent advance
+        the pipeline's clock to where the other sensors' samples are, recording the decision."""
+        self.watch.tick(now_s)
         pipeline = self.pipeline
         if pipeline is None or pipeline.finished or not self._fed_until:
             return
-        # Silent sensors become gaps only against the clock and against data already fed: when this
-        # process falls behind (a busy machine), samples waiting in its queue are not late.
-        freshest = max(self._fed_until.values())
-        horizon = min(t_s - self.advance_lag_s * speed, freshest - self.gap_margin_s)
+        roles = sorted(set(self._fed_until) | set(pipeline.roles))
+        silent = [r for r in roles if self.watch.silent(r)]
+        if not silent:
+            return
+        for role in silent:
+            self.recorder.link(role, False)  # it no longer holds the others' rows back
+        live = [self._fed_until[r] for r in roles if r not in silent and r in self._fed_until]
+        if live:
+            horizon = min(live)
+        else:  # every sensor silent: healthy loop time since the newest sample
+            quiet = min(self.watch.quiet_s.get(r, 0.0) for r in roles)
+            horizon = max(self._fed_until.values()) + quiet * speed
+        if horizon <= self._horizon:
+            return
+        self._horizon = horizon
+        self.recorder.gap_decision(horizon, {r: self.watch.why(r) for r in silent})
         self.on_events(pipeline.advance(horizon))
+
+
+def _pieces(blocks: list[SampleBlock], piece_s: float | None) -> list[SampleBlock]:
+    """``blocks`` (one per role) cut at multiples of ``piece_s`` of sample time, in time order across
+    roles (a block within one piece stays whole: the usual notification); as they are with ``None``."""
+    if piece_s is None:
+        return blocks
+    out: list[tuple[int, int, SampleBlock]] = []
+    for order, block in enumerate(blocks):
+        if not len(block):
+            continue
+        k = np.floor(np.asarray(block.t_s) / piece_s).astype(np.int64)
+        cuts = np.flatnonzero(np.diff(k)) + 1
+        bounds = [0, *cuts.tolist(), len(block)]
+        for a, b in itertools.pairwise(bounds):
+            out.append((int(k[a]), order, block if (a, b) == (0, len(block)) else block.slice(a, b)))
+    out.sort(key=lambda p: (p[0], p[1]))
+    return [p[2] for p in out]

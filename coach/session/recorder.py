@@ -8,6 +8,10 @@ Files, for a session id ``S`` in the recording folder (pseudonymous names only):
   start (docs/design.md §7);
 - ``S.commands.jsonl``: every command applied to the pipeline with its ``t`` (therapist commands, and
   the coach's own pauses while a sensor was lost), in the form ``coach replay`` reads;
+- ``S.gaps.jsonl``: every decision of the live session that a sensor was silent (its link down, or no
+  samples for a while of healthy loop time): the time ``t`` up to which the pipeline's clock was
+  advanced then, with the silent sensors and why; ``coach replay`` takes the same decisions from it
+  and no others (created with the trace, empty when no sensor fell silent);
 - ``S.events.jsonl``: every event as published; ``S.summary.json``: the summary.
 
 The trace is opened once calibration is over (its ``meta`` needs the calibration times); samples until
@@ -18,18 +22,23 @@ others back).
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
 
+from coach.errors import ConfigError
 from coach.events import Event, to_json
 from coach.samples import SampleBlock
 from coach.trace import TraceMeta, TraceWriter
 from coach.trace.writer import _FMT as TRACE_FORMATS  # the resolution the trace file keeps
+
+log = logging.getLogger("coach.session")
 
 
 def _digits(fmt: str) -> int:
@@ -95,18 +104,26 @@ class SessionRecorder:
     """Writes the files of one session into ``directory`` (created, mode 0700)."""
 
     def __init__(self, directory: Path, session_id: str) -> None:
-        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.directory = directory
+        #: Why the recording cannot go on (a full or read-only disk), naming the folder; ``None`` while
+        #: it is written. From then on nothing more is written; what is on disk stays readable.
+        self.error: str | None = None
+        try:
+            directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+            self._events: IO[str] = _private_open(directory / f"{session_id}.events.jsonl")
+        except OSError as exc:
+            raise ConfigError(_disk_message(directory, exc)) from None
         self.session_id = session_id
         self.trace_path = directory / f"{session_id}.csv"
         self.commands_path = directory / f"{session_id}.commands.jsonl"
         self.events_path = directory / f"{session_id}.events.jsonl"
         self.summary_path = directory / f"{session_id}.summary.json"
+        self.gaps_path = directory / f"{session_id}.gaps.jsonl"
+        self._gaps: IO[str] | None = None
         self._writer: TraceWriter | None = None
         self._held: dict[str, list[SampleBlock]] = {}
         self._last_t: dict[str, float] = {}
         self._down: set[str] = set()
-        self._events: IO[str] = _private_open(self.events_path)
         self._commands: IO[str] | None = None
         self.samples_written = 0
 
@@ -123,7 +140,18 @@ class SessionRecorder:
         """Write what every live sensor has reached (called a few times a second: one write for
         many notifications; a crash loses at most the samples since the last call)."""
         if self._writer is not None:
-            self._flush(final=False)
+            self._safely(lambda: self._flush(final=False))
+
+    def _safely(self, write: Callable[[], None]) -> None:
+        """``write()``; one that fails (a full or read-only disk) sets :attr:`error`, and every later
+        write is skipped (what is on disk stays as it was: readable)."""
+        if self.error is not None:
+            return
+        try:
+            write()
+        except OSError as exc:
+            self.error = _disk_message(self.directory, exc)
+            log.error("%s", self.error)
 
     def link(self, role: str, up: bool) -> None:
         """A sensor's link went down (it stops holding the others) or up."""
@@ -134,9 +162,13 @@ class SessionRecorder:
 
     def open_trace(self, meta: TraceMeta) -> None:
         """Calibration is over: create the trace with its final ``meta`` and write what was held."""
+        self._safely(lambda: self._open_trace(meta))
+
+    def _open_trace(self, meta: TraceMeta) -> None:
         roles = list(meta.sensor_roles)
         held = [b for blocks in self._held.values() for b in blocks]
         _private_open(self.trace_path).close()  # created 0600 before any sample is in it
+        self._gaps = _private_open(self.gaps_path)
         self._writer = TraceWriter(
             self.trace_path,
             meta,
@@ -171,25 +203,50 @@ class SessionRecorder:
     # -- commands and events -----------------------------------------------------------------------
     def command(self, t_s: float, command: dict[str, Any]) -> None:
         """One applied command, as ``coach replay`` reads it (``t`` plus the command)."""
+        self._safely(lambda: self._command(t_s, command))
+
+    def _command(self, t_s: float, command: dict[str, Any]) -> None:
         if self._commands is None:
             self._commands = _private_open(self.commands_path)
         self._commands.write(json.dumps({"t": t_s, **command}, separators=(",", ":")) + "\n")
         self._commands.flush()
 
+    def gap_decision(self, t_s: float, silent: dict[str, str]) -> None:
+        """The pipeline's clock was advanced to ``t_s`` because of the ``silent`` sensors (role: why)."""
+        gaps = self._gaps
+        if gaps is not None:
+            line = json.dumps({"t": t_s, "silent": silent}, separators=(",", ":")) + "\n"
+            self._safely(lambda: _append(gaps, line))
+
     def events(self, events: Iterable[Event]) -> None:
-        lines = [to_json(e) + "\n" for e in events]
-        if lines:
-            self._events.write("".join(lines))
-            self._events.flush()
+        text = "".join(to_json(e) + "\n" for e in events)
+        if text:
+            self._safely(lambda: _append(self._events, text))
 
     def summary(self, summary: Event) -> None:
-        with _private_open(self.summary_path) as f:
-            f.write(json.dumps(summary, indent=2, allow_nan=False) + "\n")
+        def write() -> None:
+            with _private_open(self.summary_path) as f:
+                f.write(json.dumps(summary, indent=2, allow_nan=False) + "\n")
+
+        self._safely(write)
 
     def close(self) -> None:
-        if self._writer is not None:
-            self._flush(final=True)
-            self._writer.close()
-        self._events.close()
-        if self._commands is not None:
-            self._commands.close()
+        writer = self._writer
+        if writer is not None:
+            self._safely(lambda: self._flush(final=True))
+            self._safely(writer.close)
+        for f in (self._events, self._gaps, self._commands):
+            if f is not None:
+                with contextlib.suppress(OSError):  # its unwritten tail is already reported
+                    f.close()
+
+
+def _append(f: IO[str], text: str) -> None:
+    f.write(text)
+    f.flush()
+
+
+def _disk_message(directory: Path, exc: OSError) -> str:
+    return (
+        f"cannot write the recording in {directory}: {exc.strerror or exc} (is the disk full or read-only?)"
+    )
