@@ -29,7 +29,14 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.corpus import Condition, ensure_session, load_truth, read_labels, replay
+from benchmarks.corpus import (
+    Condition,
+    ensure_session,
+    load_truth,
+    parse_seeds,
+    read_labels,
+    replay,
+)
 from benchmarks.real_data import XIO_TRACE, broad_trials
 from benchmarks.scoring import Score, score_session
 
@@ -46,17 +53,6 @@ TARGETS = {
     "flexion_mae_deg": 3.0,
     "posture_change_s": 1.0,
 }
-
-
-def parse_seeds(text: str) -> list[int]:
-    out: list[int] = []
-    for part in text.split(","):
-        if "-" in part:
-            a, b = part.split("-")
-            out.extend(range(int(a), int(b) + 1))
-        elif part:
-            out.append(int(part))
-    return out
 
 
 def _one(seed: int) -> tuple[int, Score, dict[str, Any], float, float]:

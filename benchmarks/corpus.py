@@ -186,3 +186,15 @@ class Condition:
         }[(drops, bool(gaps))]
         sc = labels["scenario"]["sensors"]["treated"]
         return Condition(f"{float(sc['rate_hz']):g} Hz", str(tr["device_class"]), mis_s, combo, faults)
+
+
+def parse_seeds(text: str) -> list[int]:
+    """Seeds from ``"2000-2039,2100"`` (inclusive ranges and single seeds, comma-separated)."""
+    out: list[int] = []
+    for part in text.split(","):
+        if "-" in part:
+            a, b = part.split("-")
+            out.extend(range(int(a), int(b) + 1))
+        elif part:
+            out.append(int(part))
+    return out

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from benchmarks.corpus import ensure_session
+from benchmarks.corpus import ensure_session, parse_seeds
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -37,17 +37,6 @@ def parse_keys(text: str) -> list[str]:
         head = part.split("-")[0].rstrip("0123456789")
         body = part[len(head) :]
         out.extend(f"{head}{s}" for s in parse_seeds(body))
-    return out
-
-
-def parse_seeds(text: str) -> list[int]:
-    out: list[int] = []
-    for part in text.split(","):
-        if "-" in part:
-            a, b = part.split("-")
-            out.extend(range(int(a), int(b) + 1))
-        elif part:
-            out.append(int(part))
     return out
 
 
