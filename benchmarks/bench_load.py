@@ -37,7 +37,10 @@ from pathlib import Path
 from typing import Any
 
 
-def _pipeline_only(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def pipeline_only(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The events a replay of the recording reproduces: without the session's own additions (its
+    prompts, the gaps and ratings on state and summary, the final state's time), which a replay does
+    not know. Shared with tests/test_live_stalls.py."""
     extras = {"session", "gaps", "pain_0_10", "swelling_0_10", "screening", "reason", "t"}
     return [
         {k: v for k, v in e.items() if k not in extras or e["type"] not in ("state", "summary")}
@@ -106,7 +109,7 @@ async def _session(folder: Path, seed: int, speed: float, target_s: float) -> di
     with redirect_stdout(out):
         coach_main(["replay", str(result.trace_path)])
     replayed = [json.loads(line) for line in out.getvalue().splitlines()]
-    live, again = _pipeline_only(events), _pipeline_only(replayed)
+    live, again = pipeline_only(events), pipeline_only(replayed)
     differences = sum(1 for a, b in zip(live, again, strict=False) if a != b) + abs(len(live) - len(again))
     gaps_file = result.trace_path.with_name(result.trace_path.name.replace(".csv", ".gaps.jsonl"))
     summary_gaps: Any = dict(result.summary).get("gaps") or []

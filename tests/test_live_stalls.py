@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 
+from benchmarks.bench_load import pipeline_only
 from coach.cli import main as coach_main
 from coach.clock import SessionClock
 from coach.session.config import LiveConfig, RunConfig
@@ -131,17 +132,6 @@ def _hog_on_this_core() -> Iterator[None]:
         os.sched_setaffinity(0, before)
 
 
-def _pipeline_only(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    # The session's own additions, and the final state's time (raised to the session's own last
-    # event, e.g. a prompt, so the stream stays in time order): a replay does not know those.
-    extras = {"session", "gaps", "pain_0_10", "swelling_0_10", "screening", "reason", "t"}
-    return [
-        {k: v for k, v in e.items() if k not in extras or e["type"] not in ("state", "summary")}
-        for e in events
-        if not e["id"].startswith("session-")
-    ]
-
-
 def _replay(trace: Path) -> list[dict[str, Any]]:
     out = io.StringIO()
     with redirect_stdout(out):
@@ -183,7 +173,7 @@ def _check(result: SessionResult) -> list[dict[str, Any]]:
     gaps_file = result.trace_path.with_name(result.trace_path.name.replace(".csv", ".gaps.jsonl"))
     assert gaps_file.read_text(encoding="utf-8") == ""  # no silence decided, however long the stalls
     # The replay of the recording gives the live session's events exactly.
-    assert _pipeline_only(_replay(result.trace_path)) == _pipeline_only(events)
+    assert pipeline_only(_replay(result.trace_path)) == pipeline_only(events)
     return events
 
 
