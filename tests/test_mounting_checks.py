@@ -14,7 +14,13 @@ from calibration.plausibility import RoleSwapCheck
 from coach.cue_texts import MOUNTING_CUES, PIPELINE_CUES
 from coach.pipeline import PipelineConfig, SessionPipeline
 from coach.signal import quaternion as quat
-from coach.signal.strap import StrapTurnTracker, corrected_mounts, twist_rad
+from coach.signal.strap import (
+    StrapTurnTracker,
+    corrected_mounts,
+    turn_about_x_rad,
+    turns_about_x_rad,
+    twist_rad,
+)
 from simulators import simulate
 from simulators.scenario import random_scenario
 
@@ -94,6 +100,22 @@ def test_a_strap_turn_is_found_on_the_right_device_and_undone(role: str) -> None
     assert 10.0 <= found[0].t_s <= 13.0
     after = twist_rad(quat.multiply(q_f[150:], mf), quat.multiply(q_h[150:], mh))
     assert np.max(np.abs(np.degrees(after))) < 1.0
+
+
+def test_turns_about_x_are_the_x_share_of_each_step_for_a_whole_array_at_once() -> None:
+    rng = np.random.default_rng(5)
+    q0 = quat.normalize(rng.normal(size=(50, 4)))
+    angle = rng.uniform(-1.0, 1.0, 50)
+    # A pure turn about the segment's own x axis, in both hemispheres of the quaternion.
+    q1 = quat.multiply(q0, quat.about_axis(E_X, angle)) * np.where(np.arange(50) % 2, -1.0, 1.0)[:, None]
+    np.testing.assert_allclose(turns_about_x_rad(q0, q1), angle, atol=1e-12)
+    # A turn about y has no x share; no turn at all gives zero, not NaN.
+    assert np.all(np.abs(turns_about_x_rad(q0, quat.multiply(q0, quat.about_axis(E_Y, angle)))) < 1e-12)
+    assert np.array_equal(turns_about_x_rad(q0, q0), np.zeros(50))
+    # The one-pair form is the same number as the array form, bit for bit.
+    q2 = quat.normalize(q0 + 0.05 * rng.normal(size=(50, 4)))
+    whole = turns_about_x_rad(q0, q2)
+    assert [turn_about_x_rad(a, b) for a, b in zip(q0, q2, strict=True)] == whole.tolist()
 
 
 def test_a_tug_that_springs_back_is_not_a_strap_turn() -> None:

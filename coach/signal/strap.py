@@ -51,21 +51,28 @@ E_X = np.array([1.0, 0.0, 0.0])
 def twist_rad(q_forearm: FloatArray, q_hand: FloatArray) -> FloatArray:
     """Twist τ of the hand about its long axis relative to the forearm (rad), from segment quaternions in
     one earth frame: ``R_w = R_y(β) R_z(γ) R_x(τ)`` with ``R_w = R_F⁻¹ R_H``."""
-    r = quat.to_matrix(quat.multiply(quat.conjugate(q_forearm), q_hand))
-    return np.asarray(np.arctan2(-r[..., 1, 2], r[..., 1, 1]))
+    # The two entries of the rotation matrix of R_w it needs (as coach.signal.quaternion.to_matrix
+    # computes them): r11 = 1 − 2(x² + z²), r12 = 2(yz − wx).
+    w, x, y, z = np.moveaxis(quat.normalize(quat.multiply(quat.conjugate(q_forearm), q_hand)), -1, 0)
+    return np.asarray(np.arctan2(-(2 * (y * z - w * x)), 1 - 2 * (x * x + z * z)))
+
+
+def turns_about_x_rad(q_from: FloatArray, q_to: FloatArray) -> FloatArray:
+    """Rotation about the segment's own x axis from each ``q_from`` to its ``q_to`` (rad, signed), for
+    whole arrays at once: the angle of ``q_from⁻¹ q_to`` times the x share of its axis."""
+    rel = quat.multiply(quat.conjugate(q_from), q_to)
+    rel = np.where(rel[..., :1] < 0, -rel, rel)
+    vx, vy, vz = rel[..., 1], rel[..., 2], rel[..., 3]
+    n = np.sqrt((vx * vx + vy * vy) + vz * vz)
+    small = n < 1e-12
+    angle = 2.0 * np.arctan2(n, rel[..., 0])
+    out: FloatArray = np.where(small, 0.0, angle * vx / np.where(small, 1.0, n))
+    return out
 
 
 def turn_about_x_rad(q_from: FloatArray, q_to: FloatArray) -> float:
-    """Rotation about the segment's own x axis between two orientations (rad, signed)."""
-    rel = quat.multiply(quat.conjugate(q_from), q_to)
-    if rel[0] < 0:
-        rel = -rel
-    v = rel[1:]
-    n = float(np.linalg.norm(v))
-    if n < 1e-12:
-        return 0.0
-    angle = 2.0 * math.atan2(n, float(rel[0]))
-    return angle * float(v[0]) / n
+    """:func:`turns_about_x_rad` for one pair of orientations."""
+    return float(turns_about_x_rad(q_from, q_to))
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +90,9 @@ class StrapTurnTracker:
     def __init__(self) -> None:
         self._medians: list[float] = []
         self._blocks: list[tuple[FloatArray, FloatArray, FloatArray]] = []  # (twist, q_f, q_h) per block
-        self._turned: list[float] = []  # per block: the two devices' relative turn about x (rad)
+        # Per block: the two devices' last samples of the block before (or None), so the relative turn
+        # about x can be summed from one sample to the next when a hold asks for it (rarely).
+        self._before: list[tuple[FloatArray, FloatArray] | None] = []
         self._last: tuple[FloatArray, FloatArray] | None = None
         self._raw: list[tuple[FloatArray, FloatArray]] = []  # per block: times and the hand's raw quats
         self._hold: tuple[FloatArray, FloatArray, FloatArray] | None = None  # t, q_f, raw q_h of a hold
@@ -102,19 +111,19 @@ class StrapTurnTracker:
             # Not seen: the hold restarts (a turn is judged on consecutive, observed blocks).
             self._medians.clear()
             self._blocks.clear()
-            self._turned.clear()
+            self._before.clear()
             self._last = None
             return None
-        med = float(np.arctan2(np.median(np.sin(twist)), np.median(np.cos(twist))))
+        med = _circular_median(twist)
         self._medians.append(med)
         self._blocks.append((twist, q_f, q_h))
         self._raw.append((t_s, q_h_raw))
-        self._turned.append(self._relative_turn(q_f, q_h))
+        self._before.append(self._last)
         self._last = (q_f[-1], q_h[-1])
         keep = HOLD_BLOCKS + 2
         self._medians, self._blocks = self._medians[-keep:], self._blocks[-keep:]
         self._raw = self._raw[-keep:]
-        self._turned = self._turned[-keep:]
+        self._before = self._before[-keep:]
         recent = self._medians[-HOLD_BLOCKS:]
         if len(recent) < HOLD_BLOCKS:
             return None
@@ -124,7 +133,9 @@ class StrapTurnTracker:
             return None
         # A twist that comes from a heading error (an orientation-based quantity) has no turn of one
         # device against the other behind it: the devices' own rotations must show the step.
-        turned = sum(self._turned)
+        turned = sum(
+            _relative_turn(before, b[1], b[2]) for before, b in zip(self._before, self._blocks, strict=True)
+        )
         tau0 = float(np.median(recent))
         if turned * tau0 <= 0 or abs(turned) < TURN_SHARE * abs(tau0):
             return None
@@ -140,7 +151,7 @@ class StrapTurnTracker:
         self.turns.append(found)
         self._medians.clear()
         self._blocks.clear()
-        self._turned.clear()
+        self._before.clear()
         self._raw.clear()
         self._last = None
         return found
@@ -156,17 +167,6 @@ class StrapTurnTracker:
         self.turns[-1] = better
         self._hold = None
         return better
-
-    def _relative_turn(self, q_f: FloatArray, q_h: FloatArray) -> float:
-        """Sum over the block of the hand's turn about its x minus the watch's about its own (rad),
-        sample to sample in each device's own frame (no heading involved)."""
-        if self._last is not None:
-            q_f = np.vstack((self._last[0][None, :], q_f))
-            q_h = np.vstack((self._last[1][None, :], q_h))
-        total = 0.0
-        for i in range(q_f.shape[0] - 1):
-            total += turn_about_x_rad(q_h[i], q_h[i + 1]) - turn_about_x_rad(q_f[i], q_f[i + 1])
-        return total
 
     def _which_turned(self, tau: float) -> str:
         """The device that rotated more about its own long axis over the second around the step (a
@@ -184,6 +184,26 @@ class StrapTurnTracker:
         return "treated" if turn_f >= turn_h else "hand"
 
 
+def _relative_turn(before: tuple[FloatArray, FloatArray] | None, q_f: FloatArray, q_h: FloatArray) -> float:
+    """Sum over a block of the hand's turn about its x minus the watch's about its own (rad), sample to
+    sample in each device's own frame (no heading involved), from ``before`` (the two devices' last
+    samples of the block before, if it was seen) on."""
+    if before is not None:
+        q_f = np.vstack((before[0][None, :], q_f))
+        q_h = np.vstack((before[1][None, :], q_h))
+    if q_f.shape[0] < 2:
+        return 0.0
+    steps = turns_about_x_rad(q_h[:-1], q_h[1:]) - turns_about_x_rad(q_f[:-1], q_f[1:])
+    # Summed in sample order (a cumulative sum adds one by one, as a loop over the samples would).
+    return float(np.cumsum(steps)[-1])
+
+
+def _circular_median(angle_rad: FloatArray) -> float:
+    """The angle of the median sine and the median cosine (one median call for both)."""
+    sin_m, cos_m = np.median(np.stack((np.sin(angle_rad), np.cos(angle_rad))), axis=1)
+    return float(np.arctan2(sin_m, cos_m))
+
+
 def _zero_twist(role: str, tau: float, qf: FloatArray, qh: FloatArray) -> float:
     """The turn of ``role``'s device that brings the median twist of these samples to zero (for the watch
     the twist is the strap's angle only to first order in the wrist angles)."""
@@ -193,7 +213,7 @@ def _zero_twist(role: str, tau: float, qf: FloatArray, qh: FloatArray) -> float:
             rest = twist_rad(quat.multiply(qf, quat.about_axis(E_X, c)), qh)
         else:
             rest = twist_rad(qf, quat.multiply(qh, quat.about_axis(E_X, -c)))
-        c += float(np.arctan2(np.median(np.sin(rest)), np.median(np.cos(rest))))
+        c += _circular_median(rest)
     return c
 
 
