@@ -230,7 +230,14 @@ class StrokeDetector:
                     continue
                 batch = segment_features(h, ends)
                 logits = segment_logits(
-                    batch, m.treated, m.with_stroker, m.bias, m.bias_stroker, m.quiet_max, m.screen
+                    batch,
+                    m.treated,
+                    m.with_stroker,
+                    m.bias,
+                    m.bias_stroker,
+                    m.quiet_max,
+                    m.screen,
+                    floor=0.0,  # the segmenter uses only positive log-odds
                 )
                 for i, e in enumerate(ends):
                     for seg in self.segmenter.step(int(e), logits[i]):

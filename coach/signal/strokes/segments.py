@@ -529,6 +529,7 @@ def segment_logits(
     bias_stroker: float | None = None,
     quiet_max: tuple[float, float] | None = None,
     screen: tuple[FloatArray, float, float] | None = None,
+    floor: float | None = None,
 ) -> FloatArray:
     """Log-odds of every candidate (−inf where not ``ok``); the stroker model where its frames are valid.
     ``bias`` (and ``bias_stroker`` for the stroker model) shift the log-odds: the prior of a stroke.
@@ -536,6 +537,12 @@ def segment_logits(
     ``quiet_max``: a stroke is made on a supported forearm that is quiet between strokes (the return,
     docs/design.md §6). A candidate before which the limb was never as quiet as before the training strokes
     (continuous handling of the sensor) is not a stroke, whatever the network says.
+
+    ``floor``: a candidate whose log-odds provably cannot exceed it may be given −inf instead (the
+    segmenter only uses positive log-odds: ``floor=0``). :meth:`~coach.signal.strokes.mlp.Mlp.may_exceed`
+    screens the candidates first and only the rest go through the exact network, so every log-odds
+    above ``floor`` is the same number bit for bit. Each candidate goes through one network: the
+    stroker model where its frames are valid, else the ``treated`` one.
     """
     shape = batch.ok.shape
     out = np.full(shape, -np.inf)
@@ -549,11 +556,33 @@ def segment_logits(
         score = np.full(shape, -np.inf)
         score[sel] = np.einsum("nk,k->n", batch.x_treated[sel], w) + b
         sel = sel & (score >= least)
-    if sel.any():
-        out[sel] = treated.logit(batch.x_treated[sel]) + bias
+    s_sel: BoolArray | None = None
     if with_stroker is not None and batch.x_stroker is not None:
         s_sel = batch.stroker_ok & sel
-        if s_sel.any():
-            x = np.concatenate((batch.x_treated[s_sel], batch.x_stroker[s_sel]), axis=-1)
-            out[s_sel] = with_stroker.logit(x) + (bias if bias_stroker is None else bias_stroker)
+        t_sel = sel & ~s_sel  # the stroker model's log-odds replace the treated model's
+    else:
+        t_sel = sel
+    if t_sel.any():
+        _score(out, t_sel, batch.x_treated[t_sel], treated, bias, floor)
+    if s_sel is not None and s_sel.any():
+        assert with_stroker is not None and batch.x_stroker is not None
+        x = np.concatenate((batch.x_treated[s_sel], batch.x_stroker[s_sel]), axis=-1)
+        _score(out, s_sel, x, with_stroker, bias if bias_stroker is None else bias_stroker, floor)
     return out
+
+
+def _score(
+    out: FloatArray, sel: BoolArray, x: FloatArray, net: Mlp, bias: float, floor: float | None
+) -> None:
+    """``out[sel] = net.logit(x) + bias``; with a ``floor``, −inf where that provably cannot exceed it."""
+    if floor is None:
+        out[sel] = net.logit(x) + bias
+        return
+    keep = net.may_exceed(x, floor - bias)
+    if keep.all():
+        out[sel] = net.logit(x) + bias
+        return
+    vals = np.full(x.shape[0], -np.inf)
+    if keep.any():
+        vals[keep] = net.logit(x[keep]) + bias
+    out[sel] = vals
