@@ -27,10 +27,10 @@ def sigmoid(z: float) -> float:
     return 1.0 / (1.0 + math.exp(-max(-LOGIT_CLIP, min(LOGIT_CLIP, z))))
 
 
-#: Rows per matrix product in :meth:`Mlp.may_exceed`: small enough that OpenBLAS stays on one thread
-#: (it spreads a product over threads above 65,536·4 multiply-adds, which costs more CPU than it saves
-#: here), large enough that the Python loop is cheap.
-_SCREEN_ROWS: Final = 512
+#: Inputs per matrix product in :meth:`Mlp.may_exceed_t`: few enough that OpenBLAS stays on one
+#: thread (it spreads a product over threads above 65,536·4 multiply-adds, which costs more CPU than
+#: it saves here), many enough that the Python loop is cheap.
+_SCREEN_COLS: Final = 512
 
 
 def _rounding_bound(
@@ -65,7 +65,7 @@ class Mlp:
     into the first layer. ``einsum`` rather than BLAS: every row is summed in the same order whatever
     the batch, so a candidate's log-odds do not depend on the span it was decided in."""
 
-    __slots__ = ("_screen_err", "b1", "b2", "hi", "lo", "w1", "w2")
+    __slots__ = ("_screen_err", "_w1t", "b1", "b2", "hi", "lo", "w1", "w2")
 
     def __init__(
         self,
@@ -89,6 +89,7 @@ class Mlp:
         self.b1 = b1 - (mean / scale) @ w1
         self.w2 = w2
         self.b2 = float(b2)
+        self._w1t = np.ascontiguousarray(self.w1.T)
         self._screen_err = _rounding_bound(self.lo, self.hi, self.w1, self.b1, self.w2, self.b2)
 
     def logit(self, x: FloatArray) -> FloatArray:
@@ -98,20 +99,36 @@ class Mlp:
         return out
 
     def may_exceed(self, x: FloatArray, floor: float) -> BoolArray:
-        """Per row of ``x``: ``False`` only where :meth:`logit` ``+ 0`` is certainly ``<= floor``.
+        """Per row of ``x`` (n, k): ``False`` only where :meth:`logit` is certainly ``<= floor``
+        (:meth:`may_exceed_t` on the transpose)."""
+        return self.may_exceed_t(np.ascontiguousarray(np.asarray(x, dtype=np.float64).T), floor)
+
+    def may_exceed_t(self, xt: FloatArray, floor: float) -> BoolArray:
+        """Per column of ``xt`` (k, n; the inputs feature-major): ``False`` only where :meth:`logit`
+        of that input is certainly ``<= floor``.
 
         A cheap screen before :meth:`logit`: the same network through BLAS matrix products (summed in
-        any order, so not bit for bit :meth:`logit`) and kept wherever it is within a proven bound
-        on the rounding difference of the two (:func:`_rounding_bound`) of ``floor``. So the rows
-        it drops are exactly ones the exact network could never put above ``floor``.
+        any order, so not bit for bit :meth:`logit`), keeping every input whose result is within a
+        proven bound on the rounding difference of the two (:func:`_rounding_bound`) of ``floor`` or
+        above. So the inputs it drops are exactly ones the exact network could never put above
+        ``floor``.
         """
-        fast = np.empty(x.shape[0])
-        lo, hi, w1, b1, w2 = self.lo, self.hi, self.w1, self.b1, self.w2
-        for i in range(0, x.shape[0], _SCREEN_ROWS):
-            z = np.minimum(np.maximum(x[i : i + _SCREEN_ROWS], lo), hi) @ w1
-            z += b1
-            np.maximum(z, 0.0, out=z)
-            np.matmul(z, w2, out=fast[i : i + _SCREEN_ROWS])
+        k, n = xt.shape
+        w1t, w2 = self._w1t, self.w2
+        lo, hi, b1 = self.lo[:, None], self.hi[:, None], self.b1[:, None]
+        fast = np.empty(n)
+        # In blocks that stay in the cache (no large temporaries) and on one BLAS thread.
+        xc, z = np.empty((k, _SCREEN_COLS)), np.empty((w1t.shape[0], _SCREEN_COLS))
+        for i in range(0, n, _SCREEN_COLS):
+            xb = xt[:, i : i + _SCREEN_COLS]
+            m = xb.shape[1]
+            xcb, zb = (xc, z) if m == _SCREEN_COLS else (xc[:, :m], z[:, :m])
+            np.maximum(xb, lo, out=xcb)
+            np.minimum(xcb, hi, out=xcb)
+            np.matmul(w1t, xcb, out=zb)
+            zb += b1
+            np.maximum(zb, 0.0, out=zb)
+            np.matmul(w2, zb, out=fast[i : i + m])
         fast += self.b2
         keep: BoolArray = ~(fast <= floor - self._screen_err)  # NaN is kept (and decided by logit)
         return keep
