@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from coach.signal.strokes import DetectorModel
 from coach.signal.strokes.api import RoleSignals
-from coach.signal.strokes.direction import GlideAxis
+from coach.signal.strokes.direction import GlideAxis, _linspace
 from coach.signal.strokes.frames import SETTLE_FRAMES, Frames, FrameStream
 from coach.signal.strokes.mlp import sigmoid
 from coach.signal.strokes.segmenter import Segmenter
@@ -281,3 +281,13 @@ def test_scoring_with_a_floor_changes_no_log_odds_above_it() -> None:
     np.testing.assert_array_equal(floored[above], full[above])
     assert not (floored[~above] > 0.0).any()
     assert np.isneginf(floored[~above]).mean() > 0.5  # the screen did drop candidates
+
+
+def test_the_direction_evidence_linspace_is_numpys_bit_for_bit() -> None:
+    rng = np.random.default_rng(1)
+    for i in range(3000):
+        a, b = rng.normal(size=2) * 10.0 ** rng.integers(-8, 8, size=2)
+        a = 0.0 if i % 11 == 0 else float(a)
+        b = a if i % 7 == 0 else (np.nan if i % 13 == 0 else float(b))
+        n = int(rng.integers(0, 300))
+        assert _linspace(a, b, n).tobytes() == np.linspace(a, b, n).tobytes(), (a, b, n)

@@ -160,6 +160,27 @@ class SampleRing:
         return self.t_s[i:j], {k: v[i:j] for k, v in self.cols.items()}
 
 
+def _linspace(start: float, stop: float, num: int) -> FloatArray:
+    """``np.linspace(start, stop, num)`` for two floats, the same numbers by the same steps (numpy's
+    own algorithm, without its generality: it is called a few thousand times a replay)."""
+    y = np.arange(num, dtype=np.float64)
+    delta = stop - start
+    div = num - 1
+    if div > 0:
+        step = delta / div
+        if step == 0:
+            y /= div
+            y *= delta
+        else:
+            y *= step
+    else:
+        y *= delta
+    y += start
+    if num > 1:
+        y[-1] = stop
+    return y
+
+
 def _double_integral(t: FloatArray, acc: FloatArray) -> FloatArray:
     """Displacement profile from acceleration over a window where the limb is at rest at both ends:
     velocity and position drifts are removed so both end at zero."""
@@ -167,9 +188,9 @@ def _double_integral(t: FloatArray, acc: FloatArray) -> FloatArray:
     finite = np.isfinite(acc)
     x = np.where(finite, acc - (acc[finite].mean() if finite.any() else 0.0), 0.0)
     vel = np.cumsum(x) * dt
-    vel -= np.linspace(0.0, vel[-1], vel.shape[0])
+    vel -= _linspace(0.0, float(vel[-1]), vel.shape[0])
     pos: FloatArray = np.cumsum(vel) * dt
-    pos -= np.linspace(pos[0], pos[-1], pos.shape[0])
+    pos -= _linspace(float(pos[0]), float(pos[-1]), pos.shape[0])
     return pos
 
 
@@ -200,17 +221,18 @@ def treated_evidence(ring: SampleRing, t_a: float, t_b: float) -> FloatArray:
     el = c["el"]
     e = np.nan_to_num(el - np.nanmean(el))
     k = max(1, e.shape[0] // 10)
-    e = e - np.linspace(float(e[:k].mean()), float(e[-k:].mean()), e.shape[0])
+    e = e - _linspace(float(e[:k].mean()), float(e[-k:].mean()), e.shape[0])
     drag_dip = -1000.0 * float(pos @ e) / max(float(e @ e), 1e-9)
     dur = t_b - t_a
-    mid = (t >= t_a + 0.2 * dur) & (t < t_b - 0.2 * dur) & np.isfinite(el)
+    el_ok = np.isfinite(el)
+    mid = (t >= t_a + 0.2 * dur) & (t < t_b - 0.2 * dur) & el_ok
     lever = 0.0
     if mid.sum() >= 3:
         tm = t[mid] - t[mid].mean()
         lever = float((tm @ (el[mid] - el[mid].mean())) / max(float(tm @ tm), 1e-12)) * 0.6 * dur
 
     def mean(lo: float, hi: float) -> float:
-        sel = (t >= lo) & (t < hi) & np.isfinite(el)
+        sel = (t >= lo) & (t < hi) & el_ok
         return float(el[sel].mean()) if sel.any() else 0.0
 
     onset_step = mean(t_a + 0.05, t_a + 0.3) - mean(t_a - 0.25, t_a)
