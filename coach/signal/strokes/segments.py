@@ -315,6 +315,15 @@ def _window_max(w: FloatArray, start: IntArray, width: int, use_max: bool, last:
     """Per row, max (or min) over ``w[row, s:s+width]`` for each candidate start ``s``, never past
     position ``last`` (a derived value there would need frames the history may not hold yet)."""
     fn = np.maximum if use_max else np.minimum
+    if start.shape[0] and int(start.min()) >= 0:
+        # A sliding max over the window positions (cut at ``last``), then one gather: the same set of
+        # values per candidate as below, and a max (min) is exact whatever the order.
+        part = w[:, : last + 1]
+        m = part.copy()
+        for k in range(1, min(width, last + 1)):
+            fn(m[:, :-k], part[:, k:], out=m[:, :-k])
+        slid: FloatArray = m[:, np.minimum(start, last)]
+        return slid
     out = w[:, np.clip(start, 0, last)]
     for k in range(1, width):
         out = fn(out, w[:, np.clip(start + k, 0, last)])
@@ -414,7 +423,9 @@ def segment_features(h: FrameHistory, ends: IntArray) -> SegmentBatch:
     valid_w = win.rows(h.valid.astype(np.float64), 0.0) > 0.5
 
     def w(name: str, fill: float, src: dict[str, FloatArray] = c) -> FloatArray:
-        return np.where(valid_w, win.rows(src[name], fill), fill)
+        # valid_w is False outside the history, so one where does what win.rows' and this did
+        out: FloatArray = np.where(valid_w, src[name][win.idx], fill)
+        return out
 
     B = _W0  # the end frame's position in each window; candidate starts:
     A = _W0 - DURATIONS
