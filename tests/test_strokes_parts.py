@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from coach.signal.strokes import DetectorModel
 from coach.signal.strokes.api import RoleSignals
-from coach.signal.strokes.direction import GlideAxis
+from coach.signal.strokes.direction import GlideAxis, _linspace
 from coach.signal.strokes.frames import SETTLE_FRAMES, Frames, FrameStream
 from coach.signal.strokes.mlp import sigmoid
 from coach.signal.strokes.segmenter import Segmenter
@@ -23,6 +23,7 @@ from coach.signal.strokes.segments import (
     FrameHistory,
     glide_displacement,
     segment_features,
+    segment_logits,
 )
 from coach.signal.strokes.trained import SOURCE_PATH, ModelFileError, model_text, read_model, write_model
 
@@ -242,3 +243,51 @@ def test_skipping_frames_without_candidates_is_the_same_as_stepping_through_them
         np.testing.assert_array_equal(stepped._best[:n], skipping._best[:n])
         assert stepped._last[:n] == skipping._last[:n]
         assert sorted(stepped._rows) == sorted(skipping._rows)
+
+
+@pytest.mark.parametrize("which", ["treated", "with_stroker"])
+def test_the_network_screen_drops_only_candidates_the_network_cannot_put_above_the_floor(which: str) -> None:
+    """Mlp.may_exceed (the cheap screen before the exact network) keeps every row whose exact log-odds
+    exceed the floor, including rows a hair above it, and drops most rows far below it."""
+    net = getattr(DetectorModel.from_dict(read_model()[0]), which)
+    assert net is not None
+    rng = np.random.default_rng(7)
+    k = net.lo.shape[0]
+    span = net.hi - net.lo
+    x = net.lo + span * rng.uniform(-0.2, 1.2, size=(20_000, k))  # some rows outside the clip box
+    x[:50, 0] = np.nan
+    exact = net.logit(x)
+    for floor in (-2.0, 0.0, float(np.nanmedian(exact))):
+        keep = net.may_exceed(x, floor)
+        assert keep[exact > floor].all()
+        assert keep[np.isnan(exact)].all()
+        assert (~keep[exact < floor - 1e-6]).mean() > 0.99
+    # right at the boundary: the floor one ulp below a row's exact log-odds keeps that row
+    fin = np.flatnonzero(np.isfinite(exact))[:200]
+    for i in fin:
+        floor = float(np.nextafter(exact[i], -np.inf))
+        assert net.may_exceed(x[i : i + 1], floor)[0]
+
+
+def test_scoring_with_a_floor_changes_no_log_odds_above_it() -> None:
+    model = DetectorModel.from_dict(read_model()[0])
+    batch = segment_features(_history(600, seed=11), np.arange(60, 598))
+    raw = segment_logits(batch, model.treated, None, 0.0)
+    bias = -float(np.median(raw[np.isfinite(raw)]))  # a prior that puts half the candidates above 0
+    full = segment_logits(batch, model.treated, None, bias)
+    floored = segment_logits(batch, model.treated, None, bias, floor=0.0)
+    above = full > 0.0
+    assert 0.3 < above[np.isfinite(full)].mean() < 0.7
+    np.testing.assert_array_equal(floored[above], full[above])
+    assert not (floored[~above] > 0.0).any()
+    assert np.isneginf(floored[~above]).mean() > 0.5  # the screen did drop candidates
+
+
+def test_the_direction_evidence_linspace_is_numpys_bit_for_bit() -> None:
+    rng = np.random.default_rng(1)
+    for i in range(3000):
+        a, b = rng.normal(size=2) * 10.0 ** rng.integers(-8, 8, size=2)
+        a = 0.0 if i % 11 == 0 else float(a)
+        b = a if i % 7 == 0 else (np.nan if i % 13 == 0 else float(b))
+        n = int(rng.integers(0, 300))
+        assert _linspace(a, b, n).tobytes() == np.linspace(a, b, n).tobytes(), (a, b, n)

@@ -19,7 +19,7 @@ import numpy.typing as npt
 from coach.samples import FloatArray
 from coach.signal import quaternion as quat
 from coach.signal.elevation import elevation_deg, is_elevated
-from coach.signal.roles import RoleStream
+from coach.signal.roles import Interpolated, RoleStream
 from coach.signal.roll import MAX_ROLL_ELEVATION_DEG, arm_sign, raw_roll_deg, wrap_deg
 from coach.signal.strap import HOLD_BLOCKS as STRAP_HOLD_BLOCKS
 from coach.signal.strap import StrapTurnTracker, corrected_mounts
@@ -142,10 +142,18 @@ class PostureEstimator:
 
         Worked one heading block at a time, so a strap turn found at a block's end re-references the
         mountings from the next block on, whatever the split of the session into spans."""
+        # Each role's orientation at every point of the span at once (row by row the same numbers as
+        # per block); the blocks only matter with a wrist sensor (heading tracker, strap turns).
+        tr = treated.interpolate(t_s)
+        hd: Interpolated | None = None
+        if hand is not None and self.hand_mount_q is not None and hand.tracker is not None:
+            hd = hand.interpolate(t_s)
+        else:
+            return self._compute_part(j, t_s, tr, None, thresholds)
         blocks = j // self.block_points
         bounds = np.flatnonzero(np.diff(blocks)) + 1
         parts = [
-            self._compute_part(j[a:b], t_s[a:b], treated, hand, thresholds)
+            self._compute_part(j[a:b], t_s[a:b], _rows(tr, a, b), _rows(hd, a, b), thresholds)
             for a, b in zip(
                 np.concatenate(([0], bounds)).tolist(),
                 np.concatenate((bounds, [len(j)])).tolist(),
@@ -163,12 +171,13 @@ class PostureEstimator:
         self,
         j: npt.NDArray[np.int64],
         t_s: FloatArray,
-        treated: RoleStream,
-        hand: RoleStream | None,
+        tr: Interpolated,
+        hd: Interpolated | None,
         thresholds: Thresholds,
     ) -> PostureFrame:
+        """Posture at points ``j`` within one heading block, from each role's orientation there
+        (``hd``: the wrist's, when it is tracked and its mounting known)."""
         s = self.setup
-        tr = treated.interpolate(t_s)
         q_f = quat.multiply(tr.quat, self.treated_mount_q)
         up = quat.rotate_inverse(q_f, E_Z)
         elev = elevation_deg(up)
@@ -178,8 +187,7 @@ class PostureEstimator:
         flex = np.full(n, np.nan)
         dev = np.full(n, np.nan)
         hand_ok = np.zeros(n, bool)
-        if hand is not None and self.hand_mount_q is not None and hand.tracker is not None:
-            hd = hand.interpolate(t_s)
+        if hd is not None and self.hand_mount_q is not None:
             hand_ok = hd.valid & tr.valid
             # The tracker's blocks advance with time even when the wrist is not seen, so that any
             # split into spans updates it at the same block ends.
@@ -326,3 +334,8 @@ def still_reference(
     rel = np.where(rel[:, :1] < 0, -rel, rel)
     q_ref = quat.normalize(rel.mean(axis=0))
     return roll_ref, quat.multiply(hand_mount_q, quat.conjugate(q_ref)), delta0
+
+
+def _rows(x: Interpolated, a: int, b: int) -> Interpolated:
+    """Points ``[a, b)`` of an orientation series."""
+    return Interpolated(x.valid[a:b], x.quat[a:b])

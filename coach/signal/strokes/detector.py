@@ -230,11 +230,22 @@ class StrokeDetector:
                     continue
                 batch = segment_features(h, ends)
                 logits = segment_logits(
-                    batch, m.treated, m.with_stroker, m.bias, m.bias_stroker, m.quiet_max, m.screen
+                    batch,
+                    m.treated,
+                    m.with_stroker,
+                    m.bias,
+                    m.bias_stroker,
+                    m.quiet_max,
+                    m.screen,
+                    floor=0.0,  # the segmenter uses only positive log-odds
                 )
-                for i, e in enumerate(ends):
-                    for seg in self.segmenter.step(int(e), logits[i]):
-                        out.append(self._stroke(seg))
+                # Only ends with a positive log-odds need a step of the programme; the runs between them
+                # are crossed with Segmenter.skip (exactly what stepping through them would do).
+                for i in np.flatnonzero((logits > 0.0).any(axis=1)).tolist():
+                    e = int(ends[i])
+                    out += [self._stroke(seg) for seg in self.segmenter.skip(e)]
+                    out += [self._stroke(seg) for seg in self.segmenter.step(e, logits[i])]
+                out += [self._stroke(seg) for seg in self.segmenter.skip(int(ends[-1]) + 1)]
         h.trim(self.segmenter.base)
         keep_s = self._frame_t(min(self.segmenter.base, h.end - 1)) - 2.0
         self._ring_t.trim_before(keep_s)

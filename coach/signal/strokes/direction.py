@@ -27,6 +27,7 @@ neither way reaches :data:`MIN_DIRECTION_PROB`.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -160,16 +161,44 @@ class SampleRing:
         return self.t_s[i:j], {k: v[i:j] for k, v in self.cols.items()}
 
 
+def _linspace(start: float, stop: float, num: int) -> FloatArray:
+    """``np.linspace(start, stop, num)`` for two floats, the same numbers by the same steps (numpy's
+    own algorithm, without its generality: it is called a few thousand times a replay)."""
+    y = np.arange(num, dtype=np.float64)
+    delta = stop - start
+    div = num - 1
+    if div > 0:
+        step = delta / div
+        if step == 0:
+            y /= div
+            y *= delta
+        else:
+            y *= step
+    else:
+        y *= delta
+    y += start
+    if num > 1:
+        y[-1] = stop
+    return y
+
+
+def _mean(x: FloatArray) -> float:
+    """``x.mean()`` of a 1-D float64 array: the same number (numpy's pairwise sum over the count),
+    without the generality of ``ndarray.mean``; NaN when empty."""
+    n = x.shape[0]
+    return float(np.add.reduce(x)) / n if n else math.nan
+
+
 def _double_integral(t: FloatArray, acc: FloatArray) -> FloatArray:
     """Displacement profile from acceleration over a window where the limb is at rest at both ends:
     velocity and position drifts are removed so both end at zero."""
     dt = float(t[-1] - t[0]) / max(t.shape[0] - 1, 1)  # a uniform grid
     finite = np.isfinite(acc)
-    x = np.where(finite, acc - (acc[finite].mean() if finite.any() else 0.0), 0.0)
+    x = np.where(finite, acc - (_mean(acc[finite]) if finite.any() else 0.0), 0.0)
     vel = np.cumsum(x) * dt
-    vel -= np.linspace(0.0, vel[-1], vel.shape[0])
+    vel -= _linspace(0.0, float(vel[-1]), vel.shape[0])
     pos: FloatArray = np.cumsum(vel) * dt
-    pos -= np.linspace(pos[0], pos[-1], pos.shape[0])
+    pos -= _linspace(float(pos[0]), float(pos[-1]), pos.shape[0])
     return pos
 
 
@@ -186,35 +215,47 @@ def treated_evidence(ring: SampleRing, t_a: float, t_b: float) -> FloatArray:
     if t.shape[0] < 10:
         return np.zeros(len(TREATED_DIRECTION_FEATURES))
     pos = _double_integral(t, c["lx"])
-    inside = (t >= t_a) & (t < t_b)
-    drag_mm = 1000.0 * float(pos[inside].mean()) if inside.any() else 0.0
+    # The time masks of a window are index ranges (``t`` is sorted): same elements, same sums.
+    i_a, i_b = np.searchsorted(t, (t_a, t_b)).tolist()
+    drag_mm = 1000.0 * _mean(pos[i_a:i_b]) if i_b > i_a else 0.0
     t_on, c_on = ring.window(t_a - 0.4, t_a + 0.5)
     t_off, c_off = ring.window(t_b - 0.5, t_b + 0.3)
     drag_on = drag_off = 0.0
     if t_on.shape[0] >= 10:
         p_on = _double_integral(t_on, c_on["lx"])
-        drag_on = 1000.0 * float(p_on[t_on >= t_a].mean() - p_on[t_on < t_a].mean())
+        k_on = int(np.searchsorted(t_on, t_a))
+        drag_on = 1000.0 * (_mean(p_on[k_on:]) - _mean(p_on[:k_on]))
     if t_off.shape[0] >= 10:
         p_off = _double_integral(t_off, c_off["lx"])
-        drag_off = 1000.0 * float(p_off[t_off < t_b].mean() - p_off[t_off >= t_b].mean())
+        k_off = int(np.searchsorted(t_off, t_b))
+        drag_off = 1000.0 * (_mean(p_off[:k_off]) - _mean(p_off[k_off:]))
     el = c["el"]
     e = np.nan_to_num(el - np.nanmean(el))
     k = max(1, e.shape[0] // 10)
-    e = e - np.linspace(float(e[:k].mean()), float(e[-k:].mean()), e.shape[0])
+    e = e - _linspace(_mean(e[:k]), _mean(e[-k:]), e.shape[0])
     drag_dip = -1000.0 * float(pos @ e) / max(float(e @ e), 1e-9)
     dur = t_b - t_a
-    mid = (t >= t_a + 0.2 * dur) & (t < t_b - 0.2 * dur) & np.isfinite(el)
+    el_ok = np.isfinite(el)
+    m_lo, m_hi = np.searchsorted(t, (t_a + 0.2 * dur, t_b - 0.2 * dur)).tolist()
+    mid = el_ok[m_lo:m_hi] if m_hi > m_lo else el_ok[:0]
     lever = 0.0
     if mid.sum() >= 3:
-        tm = t[mid] - t[mid].mean()
-        lever = float((tm @ (el[mid] - el[mid].mean())) / max(float(tm @ tm), 1e-12)) * 0.6 * dur
+        t_mid, el_mid = t[m_lo:m_hi][mid], el[m_lo:m_hi][mid]
+        tm = t_mid - _mean(t_mid)
+        lever = float((tm @ (el_mid - _mean(el_mid))) / max(float(tm @ tm), 1e-12)) * 0.6 * dur
+    bounds = np.searchsorted(
+        t, (t_a + 0.05, t_a + 0.3, t_a - 0.25, t_a, t_b, t_b + 0.25, t_b - 0.3, t_b - 0.05)
+    ).tolist()
 
-    def mean(lo: float, hi: float) -> float:
-        sel = (t >= lo) & (t < hi) & np.isfinite(el)
-        return float(el[sel].mean()) if sel.any() else 0.0
+    def mean(q: int) -> float:
+        lo, hi = bounds[q], bounds[q + 1]
+        if hi <= lo:
+            return 0.0
+        sel = el[lo:hi][el_ok[lo:hi]]
+        return _mean(sel) if sel.shape[0] else 0.0
 
-    onset_step = mean(t_a + 0.05, t_a + 0.3) - mean(t_a - 0.25, t_a)
-    release_step = mean(t_b, t_b + 0.25) - mean(t_b - 0.3, t_b - 0.05)
+    onset_step = mean(0) - mean(2)
+    release_step = mean(4) - mean(6)
     return np.array(
         [drag_mm, drag_on, drag_off, np.clip(drag_dip, -50.0, 50.0), lever, release_step + onset_step]
     )

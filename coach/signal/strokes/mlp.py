@@ -12,8 +12,11 @@ import math
 from typing import Final
 
 import numpy as np
+import numpy.typing as npt
 
 from coach.samples import FloatArray
+
+BoolArray = npt.NDArray[np.bool_]
 
 #: Log-odds are clipped to ±this before the exponential (no overflow; 40 is already certainty).
 LOGIT_CLIP: Final = 40.0
@@ -24,12 +27,45 @@ def sigmoid(z: float) -> float:
     return 1.0 / (1.0 + math.exp(-max(-LOGIT_CLIP, min(LOGIT_CLIP, z))))
 
 
+#: Inputs per matrix product in :meth:`Mlp.may_exceed_t`: few enough that OpenBLAS stays on one
+#: thread (it spreads a product over threads above 65,536·4 multiply-adds, which costs more CPU than
+#: it saves here), many enough that the Python loop is cheap.
+_SCREEN_COLS: Final = 512
+
+
+def _rounding_bound(
+    lo: FloatArray, hi: FloatArray, w1: FloatArray, b1: FloatArray, w2: FloatArray, b2: float
+) -> float:
+    """A bound on how far two float64 evaluations of the network (any summation order) can differ,
+    for any input inside the clip box ``[lo, hi]``, plus adding one number to the result (the prior).
+
+    Each hidden unit's sum of ``K`` products and its bias is within ``γ(K+2)·S_h`` of the real value,
+    ``S_h = Σ_k max(|lo_k|, |hi_k|)·|w1_kh| + |b1_h|`` (Higham, Accuracy and Stability of Numerical
+    Algorithms, §3.1; ``γ(n) = n·u / (1 − n·u)``); the ReLU is 1-Lipschitz and ``|hidden_h| <= S_h``;
+    the output sum of ``H`` products and its bias adds ``γ(H+2)·(Σ_h |w2_h|·S_h + |b2|)``. Both evaluations
+    carry such an error, so their difference is within twice that; a factor 4 (and the prior's own
+    rounding) on top. Infinite without a finite clip box: the screen then keeps every row.
+    """
+    if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi))):
+        return math.inf
+    u = 2.0**-53
+
+    def gamma(n: int) -> float:
+        return n * u / (1.0 - n * u)
+
+    k, h = w1.shape
+    s_h = np.maximum(np.abs(lo), np.abs(hi)) @ np.abs(w1) + np.abs(b1)
+    out_mag = float(np.abs(w2) @ s_h) + abs(b2)
+    err = gamma(k + 2) * float(np.abs(w2) @ s_h) + gamma(h + 2) * out_mag
+    return 4.0 * (2.0 * err + u * out_mag) + 1e-9
+
+
 class Mlp:
     """One hidden layer (ReLU) → log-odds. The input standardisation (``mean``/``scale``) is folded
     into the first layer. ``einsum`` rather than BLAS: every row is summed in the same order whatever
     the batch, so a candidate's log-odds do not depend on the span it was decided in."""
 
-    __slots__ = ("b1", "b2", "hi", "lo", "w1", "w2")
+    __slots__ = ("_screen_err", "_w1t", "b1", "b2", "hi", "lo", "w1", "w2")
 
     def __init__(
         self,
@@ -53,12 +89,49 @@ class Mlp:
         self.b1 = b1 - (mean / scale) @ w1
         self.w2 = w2
         self.b2 = float(b2)
+        self._w1t = np.ascontiguousarray(self.w1.T)
+        self._screen_err = _rounding_bound(self.lo, self.hi, self.w1, self.b1, self.w2, self.b2)
 
     def logit(self, x: FloatArray) -> FloatArray:
         x = np.clip(x, self.lo, self.hi)
         hidden = np.maximum(np.einsum("nk,kh->nh", x, self.w1) + self.b1, 0.0)
         out: FloatArray = np.einsum("nh,h->n", hidden, self.w2) + self.b2
         return out
+
+    def may_exceed(self, x: FloatArray, floor: float) -> BoolArray:
+        """Per row of ``x`` (n, k): ``False`` only where :meth:`logit` is certainly ``<= floor``
+        (:meth:`may_exceed_t` on the transpose)."""
+        return self.may_exceed_t(np.ascontiguousarray(np.asarray(x, dtype=np.float64).T), floor)
+
+    def may_exceed_t(self, xt: FloatArray, floor: float) -> BoolArray:
+        """Per column of ``xt`` (k, n; the inputs feature-major): ``False`` only where :meth:`logit`
+        of that input is certainly ``<= floor``.
+
+        A cheap screen before :meth:`logit`: the same network through BLAS matrix products (summed in
+        any order, so not bit for bit :meth:`logit`), keeping every input whose result is within a
+        proven bound on the rounding difference of the two (:func:`_rounding_bound`) of ``floor`` or
+        above. So the inputs it drops are exactly ones the exact network could never put above
+        ``floor``.
+        """
+        k, n = xt.shape
+        w1t, w2 = self._w1t, self.w2
+        lo, hi, b1 = self.lo[:, None], self.hi[:, None], self.b1[:, None]
+        fast = np.empty(n)
+        # In blocks that stay in the cache (no large temporaries) and on one BLAS thread.
+        xc, z = np.empty((k, _SCREEN_COLS)), np.empty((w1t.shape[0], _SCREEN_COLS))
+        for i in range(0, n, _SCREEN_COLS):
+            xb = xt[:, i : i + _SCREEN_COLS]
+            m = xb.shape[1]
+            xcb, zb = (xc, z) if m == _SCREEN_COLS else (xc[:, :m], z[:, :m])
+            np.maximum(xb, lo, out=xcb)
+            np.minimum(xcb, hi, out=xcb)
+            np.matmul(w1t, xcb, out=zb)
+            zb += b1
+            np.maximum(zb, 0.0, out=zb)
+            np.matmul(w2, zb, out=fast[i : i + m])
+        fast += self.b2
+        keep: BoolArray = ~(fast <= floor - self._screen_err)  # NaN is kept (and decided by logit)
+        return keep
 
     @staticmethod
     def from_dict(d: dict[str, object]) -> Mlp:

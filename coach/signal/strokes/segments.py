@@ -248,8 +248,9 @@ class SegmentBatch:
     """Evidence for the candidates ending at ``ends`` (absolute frame indices), every duration."""
 
     ends: IntArray
-    x_treated: FloatArray  # (n_ends, n_durations, len(TREATED_FEATURES))
-    x_stroker: FloatArray | None  # (n_ends, n_durations, len(STROKER_FEATURES))
+    #: (n_ends, n_durations, len(TREATED_FEATURES)); a view of a feature-major array
+    x_treated: FloatArray
+    x_stroker: FloatArray | None  # (n_ends, n_durations, len(STROKER_FEATURES)), likewise
     ok: BoolArray  # (n_ends, n_durations): every frame it uses is valid
     stroker_ok: BoolArray  # (n_ends, n_durations)
     #: (n_ends, n_durations, 2): the quietest the limb was before the candidate (in its window, up to
@@ -265,11 +266,23 @@ _WLEN: Final = _W0 + LOOKAHEAD + 1
 
 def _rows(x: FloatArray, b: IntArray, fill: float) -> FloatArray:
     """Per end ``b`` (row), the frames ``[b − _W0, b + LOOKAHEAD]`` of ``x``; ``fill`` outside it."""
-    n = x.shape[0]
-    idx = b[:, None] - _W0 + np.arange(_WLEN)[None, :]
-    inside = (idx >= 0) & (idx < n)
-    out: FloatArray = np.where(inside, x[np.clip(idx, 0, max(n - 1, 0))], fill)
-    return out
+    return _Windows(b, x.shape[0]).rows(x, fill)
+
+
+class _Windows:
+    """The gather of :func:`_rows` for one set of ends over a history of ``n`` frames, worked out once
+    for all the columns taken through it."""
+
+    __slots__ = ("idx", "inside")
+
+    def __init__(self, b: IntArray, n: int) -> None:
+        idx = b[:, None] - _W0 + np.arange(_WLEN)[None, :]
+        self.inside = (idx >= 0) & (idx < n)
+        self.idx = np.clip(idx, 0, max(n - 1, 0))
+
+    def rows(self, x: FloatArray, fill: float) -> FloatArray:
+        out: FloatArray = np.where(self.inside, x[self.idx], fill)
+        return out
 
 
 def _csum(w: FloatArray) -> FloatArray:
@@ -302,6 +315,15 @@ def _window_max(w: FloatArray, start: IntArray, width: int, use_max: bool, last:
     """Per row, max (or min) over ``w[row, s:s+width]`` for each candidate start ``s``, never past
     position ``last`` (a derived value there would need frames the history may not hold yet)."""
     fn = np.maximum if use_max else np.minimum
+    if start.shape[0] and int(start.min()) >= 0:
+        # A sliding max over the window positions (cut at ``last``), then one gather: the same set of
+        # values per candidate as below, and a max (min) is exact whatever the order.
+        part = w[:, : last + 1]
+        m = part.copy()
+        for k in range(1, min(width, last + 1)):
+            fn(m[:, :-k], part[:, k:], out=m[:, :-k])
+        slid: FloatArray = m[:, np.minimum(start, last)]
+        return slid
     out = w[:, np.clip(start, 0, last)]
     for k in range(1, width):
         out = fn(out, w[:, np.clip(start + k, 0, last)])
@@ -397,10 +419,13 @@ def segment_features(h: FrameHistory, ends: IntArray) -> SegmentBatch:
     b_rel = ends - h.start
     fs = h.frame_s
     der = _derived(h, int(b_rel.min()) - _W0, int(b_rel.max()) + LOOKAHEAD + 1)
-    valid_w = _rows(h.valid.astype(np.float64), b_rel, 0.0) > 0.5
+    win = _Windows(b_rel, n)
+    valid_w = win.rows(h.valid.astype(np.float64), 0.0) > 0.5
 
     def w(name: str, fill: float, src: dict[str, FloatArray] = c) -> FloatArray:
-        return np.where(valid_w, _rows(src[name], b_rel, fill), fill)
+        # valid_w is False outside the history, so one where does what win.rows' and this did
+        out: FloatArray = np.where(valid_w, src[name][win.idx], fill)
+        return out
 
     B = _W0  # the end frame's position in each window; candidate starts:
     A = _W0 - DURATIONS
@@ -461,17 +486,17 @@ def segment_features(h: FrameHistory, ends: IntArray) -> SegmentBatch:
             np.where(np.isfinite(floor), floor, 0.0),
             np.full(hf_in.shape, math.log2(h.rate_hz / 100.0)),
         ],
-        axis=-1,
-    )
+        axis=0,
+    ).transpose(1, 2, 0)  # feature-major in memory (cheap to build, and what the screen reads)
     inv = _csum((~valid_w).astype(np.float64))
     ok = (inv[:, B + LOOKAHEAD + 1][:, None] - inv[:, A - LOOKBACK]) == 0
     ok = ok & (b_rel[:, None] - D[None, :] - LOOKBACK >= 0) & (b_rel[:, None] + LOOKAHEAD < n)
     x_s: FloatArray | None = None
     s_ok = np.zeros(ok.shape, dtype=bool)
     if "s_valid" in c:
-        sv = (_rows(c["s_valid"], b_rel, 0.0) > 0.5) & valid_w
-        sacc = [np.where(sv, _rows(c[k], b_rel, 0.0), 0.0) for k in ("s_ax", "s_ay", "s_az")]
-        sgm = np.where(sv, _rows(c["s_gm"], b_rel, -7.0), -7.0)
+        sv = (win.rows(c["s_valid"], 0.0) > 0.5) & valid_w
+        sacc = [np.where(sv, win.rows(c[k], 0.0), 0.0) for k in ("s_ax", "s_ay", "s_az")]
+        sgm = np.where(sv, win.rows(c["s_gm"], -7.0), -7.0)
         cp2 = _csum(sacc[0] ** 2 + sacc[1] ** 2 + sacc[2] ** 2)
         bb = np.full_like(A, B)
         m_in = np.log(_cmean(cp2, A, bb) + 1e-4)
@@ -480,7 +505,7 @@ def segment_features(h: FrameHistory, ends: IntArray) -> SegmentBatch:
         g_in = _suffix(sgm, B, True, A, -7.0)
         cg = _csum(sgm)
         g_out = 0.5 * (_cmean(cg, A - 5, A - 1) + _cmean(cg, bb + 1, bb + 3))
-        x_s = np.stack([m_in, m_out, np.sqrt(glide2), g_in, g_out], axis=-1)
+        x_s = np.stack([m_in, m_out, np.sqrt(glide2), g_in, g_out], axis=0).transpose(1, 2, 0)
         sinv = _csum((~sv).astype(np.float64))
         s_ok = ok & ((sinv[:, B + LOOKAHEAD + 1][:, None] - sinv[:, A - LOOKBACK]) == 0)
     return SegmentBatch(ends, x_t, x_s, ok, s_ok, context)
@@ -529,6 +554,7 @@ def segment_logits(
     bias_stroker: float | None = None,
     quiet_max: tuple[float, float] | None = None,
     screen: tuple[FloatArray, float, float] | None = None,
+    floor: float | None = None,
 ) -> FloatArray:
     """Log-odds of every candidate (−inf where not ``ok``); the stroker model where its frames are valid.
     ``bias`` (and ``bias_stroker`` for the stroker model) shift the log-odds: the prior of a stroke.
@@ -536,6 +562,12 @@ def segment_logits(
     ``quiet_max``: a stroke is made on a supported forearm that is quiet between strokes (the return,
     docs/design.md §6). A candidate before which the limb was never as quiet as before the training strokes
     (continuous handling of the sensor) is not a stroke, whatever the network says.
+
+    ``floor``: a candidate whose log-odds provably cannot exceed it may be given −inf instead (the
+    segmenter only uses positive log-odds: ``floor=0``). :meth:`~coach.signal.strokes.mlp.Mlp.may_exceed`
+    screens the candidates first and only the rest go through the exact network, so every log-odds
+    above ``floor`` is the same number bit for bit. Each candidate goes through one network: the
+    stroker model where its frames are valid, else the ``treated`` one.
     """
     shape = batch.ok.shape
     out = np.full(shape, -np.inf)
@@ -549,11 +581,35 @@ def segment_logits(
         score = np.full(shape, -np.inf)
         score[sel] = np.einsum("nk,k->n", batch.x_treated[sel], w) + b
         sel = sel & (score >= least)
-    if sel.any():
-        out[sel] = treated.logit(batch.x_treated[sel]) + bias
+    s_sel: BoolArray | None = None
     if with_stroker is not None and batch.x_stroker is not None:
         s_sel = batch.stroker_ok & sel
-        if s_sel.any():
-            x = np.concatenate((batch.x_treated[s_sel], batch.x_stroker[s_sel]), axis=-1)
-            out[s_sel] = with_stroker.logit(x) + (bias if bias_stroker is None else bias_stroker)
+        t_sel = sel & ~s_sel  # the stroker model's log-odds replace the treated model's
+    else:
+        t_sel = sel
+    if t_sel.any():
+        _score(out, t_sel, (batch.x_treated,), treated, bias, floor)
+    if s_sel is not None and s_sel.any():
+        assert with_stroker is not None and batch.x_stroker is not None
+        b_s = bias if bias_stroker is None else bias_stroker
+        _score(out, s_sel, (batch.x_treated, batch.x_stroker), with_stroker, b_s, floor)
     return out
+
+
+def _score(
+    out: FloatArray, sel: BoolArray, parts: tuple[FloatArray, ...], net: Mlp, bias: float, floor: float | None
+) -> None:
+    """``out[sel] = net.logit(x[sel]) + bias`` for the evidence ``x`` = ``parts`` side by side; with a
+    ``floor``, −inf where that provably cannot exceed it (the screen reads every candidate in
+    feature-major order, without gathering rows; only the kept rows are gathered for the network)."""
+    if floor is not None:
+        n = sel.size
+        feature_major = [np.moveaxis(p, -1, 0).reshape(p.shape[-1], n) for p in parts]
+        xt = feature_major[0] if len(parts) == 1 else np.concatenate(feature_major, axis=0)
+        keep = net.may_exceed_t(xt, floor - bias).reshape(sel.shape)
+        out[sel & ~keep] = -np.inf
+        sel = sel & keep
+        if not sel.any():
+            return
+    x = parts[0][sel] if len(parts) == 1 else np.concatenate([p[sel] for p in parts], axis=-1)
+    out[sel] = net.logit(x) + bias
