@@ -9,7 +9,7 @@ import pytest
 
 from coach.signal import quaternion as quat
 from coach.signal.elevation import elevation_deg, is_elevated, threshold_elevation_deg, wrist_height_m
-from coach.signal.roll import raw_roll_deg, supination_deg
+from coach.signal.roll import arm_sign, raw_roll_deg, supination_deg
 from coach.signal.wrist import (
     HeadingOffsetTracker,
     constraint_terms,
@@ -145,3 +145,18 @@ def test_heading_offset_from_long_axes() -> None:
     x_f = np.array([[math.cos(0.4), math.sin(0.4), 0.3]])
     x_h = np.array([[math.cos(0.1), math.sin(0.1), -0.2]])
     assert heading_offset_to_align(x_f, x_h) == pytest.approx(0.3)
+
+
+def test_wrist_angles_are_the_rotation_matrix_entries_bit_for_bit() -> None:
+    """wrist_angles_deg computes only the four entries of quat.to_matrix it needs, by the same
+    formulas: the same numbers as taking them from the whole matrix (NaN rows included)."""
+    rng = np.random.default_rng(3)
+    q_f, q_h = rng.normal(size=(5000, 4)), rng.normal(size=(5000, 4))
+    q_f[5] = np.nan
+    r = quat.to_matrix(quat.multiply(quat.conjugate(q_f), q_h))
+    flexion = np.degrees(np.arctan2(r[..., 0, 2], r[..., 2, 2]))
+    deviation = np.degrees(np.arctan2(r[..., 1, 0], r[..., 1, 1]))
+    for arm in ("left", "right"):
+        f, d = wrist_angles_deg(q_f, q_h, arm)
+        assert f.tobytes() == flexion.tobytes()
+        assert d.tobytes() == (arm_sign(arm) * deviation).tobytes()

@@ -16,6 +16,7 @@ from coach.signal.strokes.api import RoleSignals
 from coach.signal.strokes.direction import GlideAxis, _linspace
 from coach.signal.strokes.frames import SETTLE_FRAMES, Frames, FrameStream
 from coach.signal.strokes.mlp import sigmoid
+from coach.signal.strokes.scoring import segment_logits
 from coach.signal.strokes.segmenter import Segmenter
 from coach.signal.strokes.segments import (
     DURATIONS,
@@ -23,7 +24,6 @@ from coach.signal.strokes.segments import (
     FrameHistory,
     glide_displacement,
     segment_features,
-    segment_logits,
 )
 from coach.signal.strokes.trained import SOURCE_PATH, ModelFileError, model_text, read_model, write_model
 
@@ -114,7 +114,7 @@ def _history(n: int = 400, seed: int = 5) -> FrameHistory:
     cols = {k: rng.normal(size=n) for k in ("hf", "lf", "el", "gm", "lz", "lx", "ex", "ey", "wx", "wy", "wz")}
     valid = np.ones(n, dtype=bool)
     valid[150:155] = False
-    h.add_treated(Frames(0, 10.0 + 0.1 * np.arange(n), valid, cols))
+    h.add_treated(Frames(0, np.asarray(10.0 + 0.1 * np.arange(n), dtype=np.float64), valid, cols))
     return h
 
 

@@ -149,34 +149,68 @@ class PostureEstimator:
         if hand is not None and self.hand_mount_q is not None and hand.tracker is not None:
             hd = hand.interpolate(t_s)
         else:
-            return self._compute_part(j, t_s, tr, None, thresholds)
-        blocks = j // self.block_points
-        bounds = np.flatnonzero(np.diff(blocks)) + 1
-        parts = [
-            self._compute_part(j[a:b], t_s[a:b], _rows(tr, a, b), _rows(hd, a, b), thresholds)
-            for a, b in zip(
-                np.concatenate(([0], bounds)).tolist(),
-                np.concatenate((bounds, [len(j)])).tolist(),
-                strict=True,
-            )
-            if b > a
-        ]
-        if len(parts) == 1:
-            return parts[0]
-        return PostureFrame(
-            *(np.concatenate(cols) for cols in zip(*(_columns(p) for p in parts), strict=True))
-        )
+            return self._compute_part(j, t_s, tr, thresholds)
+        return self._compute_with_hand(j, t_s, tr, hd, thresholds)
 
-    def _compute_part(
+    def _compute_with_hand(
         self,
         j: npt.NDArray[np.int64],
         t_s: FloatArray,
         tr: Interpolated,
-        hd: Interpolated | None,
+        hd: Interpolated,
         thresholds: Thresholds,
     ) -> PostureFrame:
-        """Posture at points ``j`` within one heading block, from each role's orientation there
-        (``hd``: the wrist's, when it is tracked and its mounting known)."""
+        """:meth:`_compute_part` block by block, but only what the heading tracker and the strap-turn
+        watcher need (their state moves at block ends, and a strap turn changes the mountings from
+        the next block on) is worked per block; the rest, row by row, once for the span: the same
+        numbers as :meth:`_compute_part` per block."""
+        s = self.setup
+        n = t_s.shape[0]
+        q_f = np.empty((n, 4))
+        q_h = np.full((n, 4), np.nan)  # NaN where a block's wrist path did not run: flex, dev stay NaN
+        delta = np.full(n, np.nan)
+        hand_ok = hd.valid & tr.valid
+        blocks = j // self.block_points
+        bounds = np.flatnonzero(np.diff(blocks)) + 1
+        for a, b in zip(
+            np.concatenate(([0], bounds)).tolist(), np.concatenate((bounds, [n])).tolist(), strict=True
+        ):
+            if b <= a:
+                continue
+            qf = quat.multiply(tr.quat[a:b], self.treated_mount_q)
+            q_f[a:b] = qf
+            ok = hand_ok[a:b]  # a view: updated in place
+            # The tracker's blocks advance with time even when the wrist is not seen, so that any
+            # split into spans updates it at the same block ends.
+            if self.hand_mount_q is None or not (ok.any() or self._tracker is not None):
+                ok[:] = False  # no wrist angles in this block (all False already without a mounting)
+                continue
+            qh = quat.multiply(hd.quat[a:b], self.hand_mount_q)
+            d = self._heading_offsets(j[a:b], t_s[a:b], qf, qh, ok)
+            ok &= np.isfinite(d)
+            q_h[a:b], delta[a:b] = qh, d
+            if s.heading_offset_rad is not None:
+                # Only with a still-pose wrist reference does the twist start at zero.
+                self._watch_strap(j[a:b], t_s[a:b], qf, qh, d, ok)
+        up = quat.rotate_inverse(q_f, E_Z)
+        elev = elevation_deg(up)
+        roll = arm_sign(s.arm) * wrap_deg(raw_roll_deg(up) - s.roll_reference_deg)
+        roll = np.where(np.abs(elev) <= MAX_ROLL_ELEVATION_DEG, roll, np.nan)
+        q_h_aligned = quat.multiply(quat.about_z(np.nan_to_num(delta)), q_h)
+        f, dv = wrist_angles_deg(q_f, q_h_aligned, s.arm)
+        flex = np.where(hand_ok, f, np.nan)
+        dev = np.where(hand_ok, dv, np.nan)
+        elevated = tr.valid & is_elevated(elev, s.body, thresholds.elevation_margin_m)
+        neutral = hand_ok & is_neutral(
+            flex, dev, thresholds.wrist_flexion_deg, thresholds.wrist_deviation_deg
+        )
+        return PostureFrame(t_s, tr.valid, hand_ok, elev, roll, flex, dev, elevated, neutral)
+
+    def _compute_part(
+        self, j: npt.NDArray[np.int64], t_s: FloatArray, tr: Interpolated, thresholds: Thresholds
+    ) -> PostureFrame:
+        """Posture at points ``j`` without wrist angles (no wrist sensor tracked, or no mounting for
+        it), from the forearm's orientation there: row by row, so the whole span at once."""
         s = self.setup
         q_f = quat.multiply(tr.quat, self.treated_mount_q)
         up = quat.rotate_inverse(q_f, E_Z)
@@ -187,21 +221,6 @@ class PostureEstimator:
         flex = np.full(n, np.nan)
         dev = np.full(n, np.nan)
         hand_ok = np.zeros(n, bool)
-        if hd is not None and self.hand_mount_q is not None:
-            hand_ok = hd.valid & tr.valid
-            # The tracker's blocks advance with time even when the wrist is not seen, so that any
-            # split into spans updates it at the same block ends.
-            if hand_ok.any() or self._tracker is not None:
-                q_h = quat.multiply(hd.quat, self.hand_mount_q)
-                delta = self._heading_offsets(j, t_s, q_f, q_h, hand_ok)
-                hand_ok &= np.isfinite(delta)
-                q_h_aligned = quat.multiply(quat.about_z(np.nan_to_num(delta)), q_h)
-                f, d = wrist_angles_deg(q_f, q_h_aligned, s.arm)
-                flex = np.where(hand_ok, f, np.nan)
-                dev = np.where(hand_ok, d, np.nan)
-                if s.heading_offset_rad is not None:
-                    # Only with a still-pose wrist reference does the twist start at zero.
-                    self._watch_strap(j, t_s, q_f, q_h, delta, hand_ok)
         elevated = tr.valid & is_elevated(elev, s.body, thresholds.elevation_margin_m)
         neutral = hand_ok & is_neutral(
             flex, dev, thresholds.wrist_flexion_deg, thresholds.wrist_deviation_deg
@@ -301,20 +320,6 @@ class PostureEstimator:
         return delta
 
 
-def _columns(f: PostureFrame) -> tuple[FloatArray | BoolArray, ...]:
-    return (
-        f.t_s,
-        f.treated_ok,
-        f.hand_ok,
-        f.elevation_deg,
-        f.roll_deg,
-        f.flexion_deg,
-        f.deviation_deg,
-        f.elevated,
-        f.neutral,
-    )
-
-
 def still_reference(
     q_treated: FloatArray,
     treated_mount_q: FloatArray,
@@ -334,8 +339,3 @@ def still_reference(
     rel = np.where(rel[:, :1] < 0, -rel, rel)
     q_ref = quat.normalize(rel.mean(axis=0))
     return roll_ref, quat.multiply(hand_mount_q, quat.conjugate(q_ref)), delta0
-
-
-def _rows(x: Interpolated, a: int, b: int) -> Interpolated:
-    """Points ``[a, b)`` of an orientation series."""
-    return Interpolated(x.valid[a:b], x.quat[a:b])

@@ -41,9 +41,11 @@ DEFAULT_DEVIATION_LIMIT_DEG = 10.0
 
 def wrist_angles_deg(q_forearm: FloatArray, q_hand: FloatArray, arm: str) -> tuple[FloatArray, FloatArray]:
     """Flexion (+palmar) and deviation (+radial) in degrees from segment quaternions in one earth frame."""
-    r = quat.to_matrix(quat.multiply(quat.conjugate(q_forearm), q_hand))
-    flexion = np.degrees(np.arctan2(r[..., 0, 2], r[..., 2, 2]))
-    deviation = np.degrees(np.arctan2(r[..., 1, 0], r[..., 1, 1]))
+    # The four entries of quat.to_matrix(q) the angles use, by the same formulas (the same numbers).
+    q = quat.normalize(quat.multiply(quat.conjugate(q_forearm), q_hand))
+    w, x, y, z = q[..., 0], q[..., 1], q[..., 2], q[..., 3]
+    flexion = np.degrees(np.arctan2(2 * (x * z + w * y), 1 - 2 * (x * x + y * y)))  # r[0, 2], r[2, 2]
+    deviation = np.degrees(np.arctan2(2 * (x * y + w * z), 1 - 2 * (x * x + z * z)))  # r[1, 0], r[1, 1]
     return flexion, arm_sign(arm) * deviation
 
 

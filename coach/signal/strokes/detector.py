@@ -39,6 +39,7 @@ from coach.signal.strokes.direction import (
 )
 from coach.signal.strokes.frames import BoolArray, FrameStream
 from coach.signal.strokes.mlp import Mlp, sigmoid
+from coach.signal.strokes.scoring import segment_logits
 from coach.signal.strokes.segmenter import Segment, Segmenter
 from coach.signal.strokes.segments import (
     LOOKAHEAD,
@@ -46,7 +47,6 @@ from coach.signal.strokes.segments import (
     IntArray,
     candidates_possible,
     segment_features,
-    segment_logits,
 )
 from coach.signal.strokes.trained import read_model
 from coach.units import GRAVITY_MPS2

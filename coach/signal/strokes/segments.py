@@ -7,7 +7,7 @@ steps, the drag transients at both ends, transients and vibration valleys inside
 large rotations (fidgets, posture changes), the vertical push and release, duration. A small neural
 network (:class:`~coach.signal.strokes.mlp.Mlp`, parameters in ``model.json``, trained on simulated
 sessions by ``benchmarks/stroke_training.py``) turns the vector into the log-odds that the candidate is
-one stroke (:func:`segment_logits`).
+one stroke (:func:`coach.signal.strokes.scoring.segment_logits`).
 
 :class:`~coach.signal.strokes.segmenter.Segmenter` then picks non-overlapping candidates with the
 largest total log-odds (a semi-Markov dynamic programme over frames) and commits a candidate as soon as
@@ -29,7 +29,6 @@ import numpy.typing as npt
 
 from coach.samples import FloatArray
 from coach.signal.strokes.frames import Frames
-from coach.signal.strokes.mlp import Mlp
 
 BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.int64]
@@ -540,76 +539,3 @@ def glide_displacement(acc: FloatArray, a: IntArray, b: IntArray, frame_s: float
     weight_b = hi.astype(np.float64)[..., None] - (d + 1.0) / 2.0
     out: FloatArray = frame_s * frame_s * (s1 * weight_b - si)
     return out
-
-
-# --------------------------------------------------------------------------------------------------
-# Log-odds
-
-
-def segment_logits(
-    batch: SegmentBatch,
-    treated: Mlp,
-    with_stroker: Mlp | None,
-    bias: float,
-    bias_stroker: float | None = None,
-    quiet_max: tuple[float, float] | None = None,
-    screen: tuple[FloatArray, float, float] | None = None,
-    floor: float | None = None,
-) -> FloatArray:
-    """Log-odds of every candidate (−inf where not ``ok``); the stroker model where its frames are valid.
-    ``bias`` (and ``bias_stroker`` for the stroker model) shift the log-odds: the prior of a stroke.
-
-    ``quiet_max``: a stroke is made on a supported forearm that is quiet between strokes (the return,
-    docs/design.md §6). A candidate before which the limb was never as quiet as before the training strokes
-    (continuous handling of the sensor) is not a stroke, whatever the network says.
-
-    ``floor``: a candidate whose log-odds provably cannot exceed it may be given −inf instead (the
-    segmenter only uses positive log-odds: ``floor=0``). :meth:`~coach.signal.strokes.mlp.Mlp.may_exceed`
-    screens the candidates first and only the rest go through the exact network, so every log-odds
-    above ``floor`` is the same number bit for bit. Each candidate goes through one network: the
-    stroker model where its frames are valid, else the ``treated`` one.
-    """
-    shape = batch.ok.shape
-    out = np.full(shape, -np.inf)
-    sel = batch.ok
-    if quiet_max is not None:
-        sel = sel & (batch.context[..., 0] <= quiet_max[0]) & (batch.context[..., 1] <= quiet_max[1])
-    if screen is not None and sel.any():
-        # A linear pre-screen that passes 99.9 % of the training strokes saves the network for the
-        # rest (most candidates are plainly not strokes).
-        w, b, least = screen
-        score = np.full(shape, -np.inf)
-        score[sel] = np.einsum("nk,k->n", batch.x_treated[sel], w) + b
-        sel = sel & (score >= least)
-    s_sel: BoolArray | None = None
-    if with_stroker is not None and batch.x_stroker is not None:
-        s_sel = batch.stroker_ok & sel
-        t_sel = sel & ~s_sel  # the stroker model's log-odds replace the treated model's
-    else:
-        t_sel = sel
-    if t_sel.any():
-        _score(out, t_sel, (batch.x_treated,), treated, bias, floor)
-    if s_sel is not None and s_sel.any():
-        assert with_stroker is not None and batch.x_stroker is not None
-        b_s = bias if bias_stroker is None else bias_stroker
-        _score(out, s_sel, (batch.x_treated, batch.x_stroker), with_stroker, b_s, floor)
-    return out
-
-
-def _score(
-    out: FloatArray, sel: BoolArray, parts: tuple[FloatArray, ...], net: Mlp, bias: float, floor: float | None
-) -> None:
-    """``out[sel] = net.logit(x[sel]) + bias`` for the evidence ``x`` = ``parts`` side by side; with a
-    ``floor``, −inf where that provably cannot exceed it (the screen reads every candidate in
-    feature-major order, without gathering rows; only the kept rows are gathered for the network)."""
-    if floor is not None:
-        n = sel.size
-        feature_major = [np.moveaxis(p, -1, 0).reshape(p.shape[-1], n) for p in parts]
-        xt = feature_major[0] if len(parts) == 1 else np.concatenate(feature_major, axis=0)
-        keep = net.may_exceed_t(xt, floor - bias).reshape(sel.shape)
-        out[sel & ~keep] = -np.inf
-        sel = sel & keep
-        if not sel.any():
-            return
-    x = parts[0][sel] if len(parts) == 1 else np.concatenate([p[sel] for p in parts], axis=-1)
-    out[sel] = net.logit(x) + bias
