@@ -118,6 +118,29 @@ def test_turns_about_x_are_the_x_share_of_each_step_for_a_whole_array_at_once() 
     assert [turn_about_x_rad(a, b) for a, b in zip(q0, q2, strict=True)] == whole.tolist()
 
 
+def test_a_twist_step_is_pending_while_judged_and_not_for_ever() -> None:
+    """While a twist step is being judged the estimator keeps it out of the heading offset (a second
+    turn soon after a first was hidden by δ); a step without a device turn behind it (a heading error)
+    stops being pending after MAX_PENDING_BLOCKS, so δ can follow it again."""
+    from coach.signal.strap import MAX_PENDING_BLOCKS
+
+    q_f, q_h = _wrist_poses(200, np.random.default_rng(6))
+    # A heading error of 40° (twist without any device turning about its x), after 5 s seen right.
+    delta = np.full(200, math.radians(40.0))
+    tracker = StrapTurnTracker()
+    pending = []
+    for b in range(20):
+        sl = slice(10 * b, 10 * b + 10)
+        d = delta[sl] if b >= 5 else np.zeros(10)
+        assert tracker.block(float(b + 1), T_S[sl], q_f[sl], q_h[sl], d) is None
+        pending.append(tracker.step_pending)
+    first = pending.index(True)
+    assert first >= 5
+    assert pending[first : first + MAX_PENDING_BLOCKS] == [True] * MAX_PENDING_BLOCKS
+    assert not any(pending[first + MAX_PENDING_BLOCKS :])
+    assert not any(pending[:first])
+
+
 def test_a_tug_that_springs_back_is_not_a_strap_turn() -> None:
     q_f, q_h = _wrist_poses(200, np.random.default_rng(4))
     # 25° for 0.8 s, then back.

@@ -125,6 +125,9 @@ class PostureEstimator:
         self._twist_qh: list[FloatArray] = []
         # The heading tracker at the end of recent blocks: a strap turn's blocks are taken back out.
         self._tracker_history: list[HeadingOffsetTracker | None] = []
+        # A completed block's constraint moments (end time, moments, count), folded into the tracker
+        # once the strap watcher has seen the block: not while a twist step is pending.
+        self._fold: tuple[float, FloatArray, int] | None = None
 
     @property
     def heading_offset_rad(self) -> float | None:
@@ -192,6 +195,7 @@ class PostureEstimator:
             if s.heading_offset_rad is not None:
                 # Only with a still-pose wrist reference does the twist start at zero.
                 self._watch_strap(j[a:b], t_s[a:b], qf, qh, d, ok)
+            self._fold_block()
         up = quat.rotate_inverse(q_f, E_Z)
         elev = elevation_deg(up)
         roll = arm_sign(s.arm) * wrap_deg(raw_roll_deg(up) - s.roll_reference_deg)
@@ -253,6 +257,12 @@ class PostureEstimator:
         qh = np.concatenate(self._twist_qh) if self._twist_qh else np.empty((0, 4))
         self._twist_block, self._twist, self._twist_qf, self._twist_qh = block + 1, [], [], []
         turn = self.strap.block(end_t, td[:, 0], qf, qh, td[:, 1])
+        if turn is not None or self.strap.step_pending:
+            # A twist step the watcher is still judging (or a turn it found): the step breaks the joint
+            # constraint, which would pull δ towards hiding it (a second turn soon after a first, while
+            # δ's rate is uncertain, was hidden so), so this block's constraint is not folded in.
+            self._fold = None
+        self._fold_block()
         if turn is not None and self.hand_mount_q is not None:
             # The joint constraint of the turned blocks pulled δ and its rate: back to before them, and
             # the turn measured again with that δ.
@@ -313,11 +323,19 @@ class PostureEstimator:
             self._moments += vu.T @ vu
             self._moment_n += int(use.sum())
             if int(j[b - 1]) % self.block_points == self.block_points - 1:
-                # The block is complete: fold it in at its end time.
+                # The block is complete: folded in at its end time (:meth:`_fold_block`), after the
+                # strap watcher has seen it.
                 end_t = (block + 1) * self.block_points / self.decision_hz
-                tracker.update(end_t, self._moments, self._moment_n)
+                self._fold_block()
+                self._fold = (end_t, self._moments, self._moment_n)
                 self._block, self._moments, self._moment_n = block + 1, np.zeros((3, 3)), 0
         return delta
+
+    def _fold_block(self) -> None:
+        """Fold the last completed block's constraint moments into the heading tracker."""
+        if self._fold is not None and self._tracker is not None:
+            self._tracker.update(*self._fold)
+        self._fold = None
 
 
 def still_reference(

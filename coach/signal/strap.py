@@ -43,6 +43,9 @@ HOLD_BLOCKS = 2
 AGREE_DEG = 5.0
 #: The devices' own rotations over the last blocks must account for this share of the twist step.
 TURN_SHARE = 0.5
+#: A twist step is kept out of the heading offset's tracking for at most this many blocks (then it is
+#: taken as a heading error, which also makes twist, and tracked as before).
+MAX_PENDING_BLOCKS = HOLD_BLOCKS + 1
 #: A block needs this many wrist samples to count.
 MIN_BLOCK_SAMPLES = 3
 E_X = np.array([1.0, 0.0, 0.0])
@@ -97,6 +100,10 @@ class StrapTurnTracker:
         self._raw: list[tuple[FloatArray, FloatArray]] = []  # per block: times and the hand's raw quats
         self._hold: tuple[FloatArray, FloatArray, FloatArray] | None = None  # t, q_f, raw q_h of a hold
         self.turns: list[StrapTurn] = []
+        #: The last block's median twist is a step off zero that the watcher is still judging (within
+        #: :data:`MAX_PENDING_BLOCKS` consecutive off blocks): the estimator keeps it out of δ.
+        self.step_pending = False
+        self._off_run = 0
 
     def block(
         self, t_end_s: float, t_s: FloatArray, q_f: FloatArray, q_h_raw: FloatArray, delta: FloatArray
@@ -107,14 +114,18 @@ class StrapTurnTracker:
         q_h = quat.multiply(quat.about_z(delta), q_h_raw)
         twist = twist_rad(q_f, q_h)
         self._hold = None
+        self.step_pending = False
         if twist.shape[0] < MIN_BLOCK_SAMPLES:
             # Not seen: the hold restarts (a turn is judged on consecutive, observed blocks).
             self._medians.clear()
             self._blocks.clear()
             self._before.clear()
             self._last = None
+            self._off_run = 0
             return None
         med = _circular_median(twist)
+        self._off_run = self._off_run + 1 if abs(med) > math.radians(STEP_DEG) else 0
+        self.step_pending = 0 < self._off_run <= MAX_PENDING_BLOCKS
         self._medians.append(med)
         self._blocks.append((twist, q_f, q_h))
         self._raw.append((t_s, q_h_raw))
@@ -154,6 +165,7 @@ class StrapTurnTracker:
         self._before.clear()
         self._raw.clear()
         self._last = None
+        self._off_run = 0
         return found
 
     def refine(self, turn: StrapTurn, delta_at: Callable[[FloatArray], FloatArray]) -> StrapTurn:
