@@ -17,7 +17,7 @@ from drivers.connection import DeviceLink, DeviceSpec
 from drivers.profiles import PROFILES
 from simulators.ble.device import FaultPlan
 from simulators.ble.world import default_world
-from tests.ble_support import HALF_LSB, compare, run_hub, truth
+from tests.ble_support import DEVICE_TIMED, HALF_LSB, compare, run_hub, truth
 
 pytestmark = pytest.mark.ble
 
@@ -29,7 +29,6 @@ RATE_HZ = {
     "thingy52": 100,
     "coach-imu": 100,
 }
-DEVICE_TIME = {"polar-verity", "movesense", "coach-imu"}
 
 
 def _check_all_samples(world, dev, block, split_at_s: float | None = None) -> None:  # type: ignore[no-untyped-def]
@@ -50,9 +49,11 @@ def _check_all_samples(world, dev, block, split_at_s: float | None = None) -> No
     if split_at_s is None:
         # Times: no systematic slip to a neighbour's time. (Their accuracy is measured by the clock
         # benchmark; here the world runs several times faster than real time, which scales the host's
-        # scheduling jitter up by as much, so arrival-timed devices get transients.)
+        # scheduling jitter up by as much, so arrival-timed devices get transients. For device-timed
+        # ones compare() takes out what the host's lateness did to the arrivals' floor: a loaded
+        # machine found it seconds late, and every time before was late by the step.)
         assert c.time_dev_p95_s < 0.5 / RATE_HZ[dev.profile], c
-        if dev.profile in DEVICE_TIME:
+        if dev.profile in DEVICE_TIMED:
             assert c.time_dev_p99_s < 0.005, c
     assert (np.diff(block.t_s) >= 0).all()
 

@@ -121,11 +121,23 @@ class StreamSpec:
 
 @dataclass
 class SampleLog:
-    """Per stream: every sample taken while streaming, its true time and whether it arrived intact."""
+    """Per stream: every sample taken while streaming, its true time and whether it arrived intact; per
+    packet, when its last notification was due (world time the radio model gave it) and when the host
+    actually handed it to the client (NaN if it never was). The difference is the host's scheduling
+    lateness, which a world running faster than real time scales up by its ``time_scale``."""
 
     k: list[np.ndarray] = field(default_factory=list)
     t_true_s: list[FloatArray] = field(default_factory=list)
     delivered: list[np.ndarray] = field(default_factory=list)
+    due_at_s: list[FloatArray] = field(default_factory=list)  # per packet: [due, handed over]
+
+    def packet_times(self) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """Per packet: the true time of its last sample, when it was due and when it was handed over."""
+        if not self.k:
+            return np.zeros(0), np.zeros(0), np.zeros(0)
+        last = np.array([t[-1] for t in self.t_true_s])
+        due_at = np.array(self.due_at_s).reshape(-1, 2)
+        return last, due_at[:, 0], due_at[:, 1]
 
     def arrays(self) -> tuple[np.ndarray, FloatArray, np.ndarray]:
         if not self.k:
@@ -317,7 +329,9 @@ class SimPeripheral:
                     log.t_true_s.append(t)
                     delivered = np.zeros(len(k), dtype=bool)
                     log.delivered.append(delivered)  # set when every part reaches the client intact
-                    mark = _Mark(delivered, len(notes), t)
+                    due_at = np.full(2, np.nan)
+                    log.due_at_s.append(due_at)
+                    mark = _Mark(delivered, len(notes), t, due_at)
                     for uuid, data in notes:
                         if self.faults.garbage_rate and self.rng.random() < self.faults.garbage_rate:
                             data = self.rng.bytes(int(self.rng.integers(1, 32)))
@@ -351,7 +365,7 @@ class SimPeripheral:
     def _deliver(self) -> None:
         now = self.world.now()
         while self._queue and self._queue[0][0] <= now + 1e-6:
-            _, epoch, uuid, data, mark = self._queue.popleft()
+            due, epoch, uuid, data, mark = self._queue.popleft()
             callback = self.subscribed.get(uuid)
             if epoch == self.epoch and self.client is not None and callback is not None:
                 self.notifications_sent += 1
@@ -359,22 +373,24 @@ class SimPeripheral:
                     self.world.on_delivery(self.role, mark.t_true_s)  # observers time from outside
                 callback(bytearray(data))
                 if mark is not None:
-                    mark.part_delivered()
+                    mark.part_delivered(due, now)
         self._arm()
 
 
 class _Mark:
     """Marks a packet's samples delivered once all its notifications reached the client intact."""
 
-    __slots__ = ("delivered", "ok", "parts_left", "t_true_s")
+    __slots__ = ("delivered", "due_at", "ok", "parts_left", "t_true_s")
 
-    def __init__(self, delivered: np.ndarray, parts: int, t_true_s: FloatArray) -> None:
+    def __init__(self, delivered: np.ndarray, parts: int, t_true_s: FloatArray, due_at: FloatArray) -> None:
         self.delivered = delivered
         self.parts_left = parts
         self.ok = True
         self.t_true_s = t_true_s
+        self.due_at = due_at
 
-    def part_delivered(self) -> None:
+    def part_delivered(self, due_s: float, at_s: float) -> None:
+        self.due_at[0], self.due_at[1] = due_s, at_s  # the last part's times are the packet's
         self.parts_left -= 1
         if self.parts_left == 0 and self.ok:
             self.delivered[:] = True
