@@ -20,8 +20,10 @@ Two guards against false turns and two repairs (docs/signal.md §4): a heading e
 twist (∝ δ_err · sin elevation) but no turn of one device against the other, so a step counts only when
 the devices' own rotations about their long axes over the blocks account for at least
 :data:`TURN_SHARE` of it; the estimator then takes the heading tracker back to before the turned blocks,
-measures the turn again with that δ (:meth:`StrapTurnTracker.refine`) and lets the tracker relearn its
-drift rate.
+measures the turn again with that δ (:meth:`StrapTurnTracker.refine`) and drops the link between δ and
+its drift rate. While a twist step is being judged (:attr:`StrapTurnTracker.step_pending`, at most
+:data:`MAX_PENDING_BLOCKS` blocks) the estimator keeps that block's constraint out of δ, which would
+otherwise pull δ to hide the turn.
 """
 
 from __future__ import annotations
