@@ -179,7 +179,8 @@ class ContactContext:
             ]
         )
         self._recent.append(_Contact(t_a, t_b, logit))
-        return np.nan_to_num(x)
+        out: FloatArray = np.nan_to_num(x)
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,7 +219,9 @@ def read_veto(path: str | Path | None = None) -> tuple[dict[str, Any], dict[str,
     if not isinstance(doc, dict) or doc.get("format") != VETO_FORMAT:
         raise VetoFileError(f"{where}: not a {VETO_FORMAT} file")
     if doc.get("version") != VETO_FORMAT_VERSION:
-        raise VetoFileError(f"{where}: version {doc.get('version')!r} (this code reads {VETO_FORMAT_VERSION})")
+        raise VetoFileError(
+            f"{where}: version {doc.get('version')!r} (this code reads {VETO_FORMAT_VERSION})"
+        )
     parameters, provenance = doc.get("parameters"), doc.get("provenance")
     if not isinstance(parameters, dict) or not isinstance(provenance, dict):
         raise VetoFileError(f"{where}: needs 'parameters' and 'provenance' objects")
