@@ -76,8 +76,9 @@ _VETO: str | None = None
 
 
 def _detector() -> Any:
-    """The stroke detector factory of the run: the default, or the ``--model`` file's parameters (with
-    the shipped movement veto unless the file has its own), with ``--veto``'s veto when given."""
+    """The stroke detector factory of the run: the default (the shipped model and veto), or the
+    ``--model`` file's parameters (with its own veto, if any: the shipped veto was fitted to the shipped
+    networks' contacts), with ``--veto``'s veto instead when given."""
     if _MODEL_FILE is None and _VETO is None:
         return "default"
     from coach.signal.strokes import DetectorModel, StrokeDetector
@@ -89,7 +90,7 @@ def _detector() -> Any:
         params.pop("movement_veto", None)
     elif _VETO is not None:
         params["movement_veto"] = read_veto(_VETO)[0]
-    elif "movement_veto" not in params:
+    elif _MODEL_FILE is None:
         params["movement_veto"] = read_veto()[0]
     model = DetectorModel.from_dict(params)
     return lambda ctx: StrokeDetector(ctx, model=model)
@@ -316,7 +317,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument(
         "--veto",
         default=None,
-        help="a movement-veto file, or 'none' (default: the model's own or the shipped one)",
+        help="a movement-veto file, or 'none' (default: the shipped one; with --model, the file's own)",
     )
     ap.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
     args = ap.parse_args(argv)
