@@ -294,7 +294,7 @@ def real_false_positives() -> list[tuple[str, float, int, float]]:
             _broad_trace(npz, p)
             items.append((f"BROAD {npz.stem}", p))
         for name, path in items:
-            events = replay(path, posture_hz=1.0)
+            events = replay(path, posture_hz=1.0, stroke_detector=_DetectorTimer().factory)
             strokes = sum(1 for e in events if e["type"] == "stroke")
             summary: Mapping[str, Any] = events[-1]
             minutes = float(summary.get("duration_s") or 0.0) / 60.0
