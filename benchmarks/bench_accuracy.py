@@ -16,6 +16,7 @@ contain no massage (x-io handheld IMU, BROAD trials).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 import math
 import os
@@ -55,6 +56,10 @@ TARGETS = {
 }
 
 
+#: ``--no-veto``: the shipped detector without its movement veto (set before the workers fork).
+_NO_VETO = False
+
+
 def _one(seed: int) -> tuple[int, Score, dict[str, Any], float, float]:
     """Simulate (cached), replay, score one session; also the detector's own processing time."""
     trace = ensure_session(seed)
@@ -74,9 +79,12 @@ class _DetectorTimer:
         self.seconds = 0.0
 
     def factory(self, ctx: Any) -> Any:
-        from coach.signal.strokes import create_detector
+        from coach.signal.strokes import StrokeDetector, create_detector, default_model
 
-        inner = create_detector(ctx)
+        if _NO_VETO:
+            inner = StrokeDetector(ctx, model=dataclasses.replace(default_model(), veto=None))
+        else:
+            inner = create_detector(ctx)
         timer = self
 
         class Timed:
@@ -286,7 +294,7 @@ def real_false_positives() -> list[tuple[str, float, int, float]]:
             _broad_trace(npz, p)
             items.append((f"BROAD {npz.stem}", p))
         for name, path in items:
-            events = replay(path, posture_hz=1.0)
+            events = replay(path, posture_hz=1.0, stroke_detector=_DetectorTimer().factory)
             strokes = sum(1 for e in events if e["type"] == "stroke")
             summary: Mapping[str, Any] = events[-1]
             minutes = float(summary.get("duration_s") or 0.0) / 60.0
@@ -306,9 +314,13 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--report", default="2000-2039", help="report seeds (default 2000-2039)")
     ap.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
     ap.add_argument("--no-real", action="store_true", help="skip the real recordings")
+    ap.add_argument("--no-veto", action="store_true", help="the default detector without its movement veto")
     args = ap.parse_args(argv)
+    global _NO_VETO
+    _NO_VETO = args.no_veto
     print(
-        "settings: replay as `coach replay --posture-hz 10`, default stroke detector; "
+        "settings: replay as `coach replay --posture-hz 10`, default stroke detector"
+        f"{' without the movement veto' if args.no_veto else ''}; "
         f"tune seeds {args.tune or '-'}, report seeds {args.report}; {args.jobs} jobs"
     )
     for name, text in (("tune", args.tune), ("report", args.report)):

@@ -71,14 +71,28 @@ def _set_name(roles: tuple[str, ...]) -> str:
 _MODEL_FILE: Path | None = None
 
 
+#: ``--veto``: a movement-veto file, or ``"none"`` for no veto (None: the model's own, or the shipped one).
+_VETO: str | None = None
+
+
 def _detector() -> Any:
-    """The stroke detector factory of the run: the default, or the ``--model`` file's parameters."""
-    if _MODEL_FILE is None:
+    """The stroke detector factory of the run: the default (the shipped model and veto), or the
+    ``--model`` file's parameters (with its own veto, if any: the shipped veto was fitted to the shipped
+    networks' contacts), with ``--veto``'s veto instead when given."""
+    if _MODEL_FILE is None and _VETO is None:
         return "default"
     from coach.signal.strokes import DetectorModel, StrokeDetector
+    from coach.signal.strokes.movement import read_veto
     from coach.signal.strokes.trained import read_model
 
-    model = DetectorModel.from_dict(read_model(_MODEL_FILE)[0])
+    params = dict(read_model(_MODEL_FILE)[0])
+    if _VETO == "none":
+        params.pop("movement_veto", None)
+    elif _VETO is not None:
+        params["movement_veto"] = read_veto(_VETO)[0]
+    elif _MODEL_FILE is None:
+        params["movement_veto"] = read_veto()[0]
+    model = DetectorModel.from_dict(params)
     return lambda ctx: StrokeDetector(ctx, model=model)
 
 
@@ -300,16 +314,22 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--labelled", action="append", default=[], type=Path, help="directory of labelled traces")
     ap.add_argument("--no-real", action="store_true", help="skip the real recordings")
     ap.add_argument("--model", type=Path, default=None, help="a model file instead of the shipped model.json")
+    ap.add_argument(
+        "--veto",
+        default=None,
+        help="a movement-veto file, or 'none' (default: the shipped one; with --model, the file's own)",
+    )
     ap.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
     args = ap.parse_args(argv)
     count = 8 if args.quick else args.count
-    global _MODEL_FILE
-    _MODEL_FILE = args.model
+    global _MODEL_FILE, _VETO
+    _MODEL_FILE, _VETO = args.model, args.veto
     corpora = [c for c in args.families.split(",") if c]
     print(
         f"settings: split {args.split}, {count} sessions per corpus, corpora {', '.join(corpora)}, "
         f"sensor sets in turn, replay as `coach replay --posture-hz 10`, "
-        f"detector {'default' if args.model is None else args.model}; {args.jobs} jobs"
+        f"detector {'default' if args.model is None else args.model}, veto {args.veto or 'default'}; "
+        f"{args.jobs} jobs"
     )
     t_wall = time.perf_counter()
     excl = args.exclude_family or None

@@ -193,17 +193,14 @@ def test_finds_the_strokes_and_their_direction_with_a_stroker(with_stroker: Capt
     assert all(x.sensor in ("treated", "stroker") for x in strokes)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known weakness (docs/strokes.md, failure modes): with fidgets every 15 s and no massage the "
-    "shipped model reports about 3 false strokes per minute; the candidate trained on the variant-family "
-    "mix (benchmarks/data/models/, issue 9) 1.4 per minute, but it loses stroke F1 elsewhere",
-)
 def test_few_false_strokes_without_massage(no_strokes: Captured) -> None:
+    """Fidgets every 15 s and no massage: the movement veto (issue 9) keeps false strokes under 1/min
+    (3.2/min without it). Seed 12 is not among the veto's training or tune sessions."""
     assert no_strokes.labels["strokes"] == []
     assert len(no_strokes.labels["fidgets"]) >= 6
     strokes = _run(no_strokes, no_strokes.steps)
     minutes = (no_strokes.steps[-1].t_to_s - no_strokes.steps[0].t_from_s) / 60.0
+    print(f"{len(strokes)} false strokes in {minutes:.1f} min")
     assert len(strokes) / minutes <= 1.0
 
 
@@ -215,7 +212,8 @@ def test_finish_reports_nothing_in_contact_and_records_contacts(with_stroker: Ca
     reported = det.process(steps[0])
     assert det.finish(t_cut) == []
     assert all(s.t_end_s <= t_cut for s in reported)
-    assert det.records is not None and len(det.records) == len(reported)
+    assert det.records is not None
+    assert sum(r.reported for r in det.records) == len(reported)  # vetoed contacts are recorded too
 
 
 _FIELDS = (

@@ -39,6 +39,7 @@ from coach.signal.strokes.direction import (
 )
 from coach.signal.strokes.frames import BoolArray, FrameStream
 from coach.signal.strokes.mlp import Mlp, sigmoid
+from coach.signal.strokes.movement import ContactContext, MovementVeto, decided_frame, read_veto
 from coach.signal.strokes.scoring import segment_logits
 from coach.signal.strokes.segmenter import Segment, Segmenter
 from coach.signal.strokes.segments import (
@@ -76,6 +77,8 @@ class DetectorModel:
     screen: tuple[FloatArray, float, float] | None = None
     #: One-vs-rest networks per region, per evidence set (``treated``, ``stroker``); None: no regions.
     region: dict[str, dict[str, Mlp]] | None = None
+    #: The movement veto (:mod:`~coach.signal.strokes.movement`); None: every committed contact counts.
+    veto: MovementVeto | None = None
 
     @staticmethod
     def from_dict(d: dict[str, Any]) -> DetectorModel:
@@ -103,6 +106,7 @@ class DetectorModel:
             }
             if d.get("region")
             else None,
+            MovementVeto.from_dict(d["movement_veto"]) if d.get("movement_veto") else None,
         )
 
 
@@ -110,10 +114,13 @@ _DEFAULT: DetectorModel | None = None
 
 
 def default_model() -> DetectorModel:
-    """The shipped model (``model.json``), read once."""
+    """The shipped model (``model.json``) with the shipped movement veto (``movement_veto.json``), read
+    once."""
     global _DEFAULT
     if _DEFAULT is None:
         parameters, _ = read_model()
+        if "movement_veto" not in parameters:
+            parameters = {**parameters, "movement_veto": read_veto()[0]}
         _DEFAULT = DetectorModel.from_dict(parameters)
     return _DEFAULT
 
@@ -144,6 +151,11 @@ class ContactRecord:
     treated: FloatArray
     stroker: FloatArray | None
     p_distal: float
+    #: The movement veto's evidence (:data:`~coach.signal.strokes.movement.CONTEXT_FEATURES`), its
+    #: log-odds (None without a veto) and whether the contact was reported.
+    context: FloatArray | None = None
+    veto_logit: float | None = None
+    reported: bool = True
 
 
 class StrokeDetector:
@@ -181,6 +193,7 @@ class StrokeDetector:
         max_late = math.floor((MAX_STROKE_LATENCY_S + self._last_sample_s) / self._treated.frame_s + 1e-6)
         self.segmenter = Segmenter(max(0, max_late - LOOKAHEAD - 1))
         self.axis = GlideAxis()
+        self.contacts = ContactContext()
         self._ring_t = SampleRing()
         self._ring_s = SampleRing() if self._stroker is not None else None
         self.records: list[ContactRecord] | None = [] if record else None
@@ -226,7 +239,8 @@ class StrokeDetector:
             for ends, score in _runs(batch_ends, candidates_possible(h, batch_ends)):
                 if not score:
                     # No candidate can be scored here (a gap in the data): nothing to compute.
-                    out += [self._stroke(seg) for seg in self.segmenter.skip(int(ends[-1]) + 1)]
+                    done = [self._stroke(seg) for seg in self.segmenter.skip(int(ends[-1]) + 1)]
+                    out += [s for s in done if s is not None]
                     continue
                 batch = segment_features(h, ends)
                 logits = segment_logits(
@@ -243,9 +257,10 @@ class StrokeDetector:
                 # are crossed with Segmenter.skip (exactly what stepping through them would do).
                 for i in np.flatnonzero((logits > 0.0).any(axis=1)).tolist():
                     e = int(ends[i])
-                    out += [self._stroke(seg) for seg in self.segmenter.skip(e)]
-                    out += [self._stroke(seg) for seg in self.segmenter.step(e, logits[i])]
-                out += [self._stroke(seg) for seg in self.segmenter.skip(int(ends[-1]) + 1)]
+                    out += [s for s in map(self._stroke, self.segmenter.skip(e)) if s is not None]
+                    out += [s for s in map(self._stroke, self.segmenter.step(e, logits[i])) if s is not None]
+                segs = self.segmenter.skip(int(ends[-1]) + 1)
+                out += [s for s in map(self._stroke, segs) if s is not None]
         h.trim(self.segmenter.base)
         keep_s = self._frame_t(min(self.segmenter.base, h.end - 1)) - 2.0
         self._ring_t.trim_before(keep_s)
@@ -257,12 +272,23 @@ class StrokeDetector:
         h = self.history
         return float(h.t_s[f - h.start])
 
-    def _stroke(self, seg: Segment) -> Stroke:
+    def _stroke(self, seg: Segment) -> Stroke | None:
+        """The stroke of a committed contact, or None when the movement veto drops it."""
         assert self.model is not None
         m = self.model
         t_start, t_end = self._frame_t(seg.a), self._frame_t(seg.b)
         decided = self._frame_t(seg.committed_at + LOOKAHEAD) + self._last_sample_s
         x_t = treated_evidence(self._ring_t, t_start, t_end)
+        x_c: FloatArray | None = None
+        keep, z_veto = True, None
+        if m.veto is not None or self.records is not None:
+            x_c = self.contacts.features(
+                self.history, seg.a, seg.b, decided_frame(seg.committed_at), seg.logit, x_t
+            )
+            if m.veto is not None:
+                keep, z_veto = m.veto.keep(x_c)
+        if not keep and self.records is None:
+            return None
         p_distal = m.direction_treated.p(np.nan_to_num(x_t))
         sensor = "treated"
         x_s: FloatArray | None = None
@@ -273,7 +299,8 @@ class StrokeDetector:
             x_s = stroker_evidence(glide[0], glide[1], self.axis)
             p_distal = m.direction_stroker.p(np.nan_to_num(np.concatenate((x_t, x_s))))
             sensor = "stroker"
-            self.axis.learn(glide[0], glide[1])
+            if keep:  # a vetoed contact teaches nothing (recording must not change what is reported)
+                self.axis.learn(glide[0], glide[1])
         if p_distal >= MIN_DIRECTION_PROB:
             direction, p_dir = "distal", p_distal
         elif p_distal <= 1.0 - MIN_DIRECTION_PROB:
@@ -282,7 +309,11 @@ class StrokeDetector:
             direction, p_dir = "unknown", max(p_distal, 1.0 - p_distal)
         p_stroke = sigmoid(m.calib_a * seg.logit + m.calib_b)
         if self.records is not None:
-            self.records.append(ContactRecord(t_start, t_end, seg.logit, x_t, x_s, p_distal))
+            self.records.append(
+                ContactRecord(t_start, t_end, seg.logit, x_t, x_s, p_distal, x_c, z_veto, keep)
+            )
+        if not keep:
+            return None
         region = self._region(x_t, x_s, t_end - t_start)
         return Stroke(
             t_start,

@@ -1,0 +1,127 @@
+"""The movement veto (coach/signal/strokes/movement.py): its data file, its features' causality, and that
+it is wired into the detector (a veto that keeps everything changes nothing; one that keeps nothing
+reports nothing)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from coach.pipeline import PipelineConfig, SessionPipeline
+from coach.signal.strokes import StrokeDetector, default_model
+from coach.signal.strokes.api import Stroke, StrokeContext, StrokeStep
+from coach.signal.strokes.frames import Frames
+from coach.signal.strokes.movement import (
+    CONTEXT_FEATURES,
+    ContactContext,
+    MovementVeto,
+    VetoFileError,
+    read_veto,
+)
+from coach.signal.strokes.segments import FrameHistory
+from simulators import random_scenario, simulate
+
+
+def test_the_shipped_veto_names_its_features_and_provenance() -> None:
+    parameters, provenance = read_veto()
+    assert tuple(parameters["features"]) == CONTEXT_FEATURES
+    assert len(parameters["net"]["mean"]) == len(CONTEXT_FEATURES)
+    for key in ("command", "train_sessions", "tune_sessions", "date", "commit", "figures"):
+        assert provenance.get(key), key
+    assert default_model().veto is not None
+
+
+def test_a_bad_veto_file_is_a_clear_error(tmp_path: Path) -> None:
+    bad = tmp_path / "veto.json"
+    bad.write_text(json.dumps({"format": "something else"}), encoding="utf-8")
+    with pytest.raises(VetoFileError, match=r"veto\.json"):
+        read_veto(bad)
+    parameters, _ = read_veto()
+    with pytest.raises(ValueError, match="features"):
+        MovementVeto.from_dict({**parameters, "features": list(CONTEXT_FEATURES[:-1])})
+
+
+def _history(n: int, seed: int) -> FrameHistory:
+    rng = np.random.default_rng(seed)
+    h = FrameHistory(0.1, 100.0, keep_all=True)
+    cols = {k: rng.normal(size=n) for k in ("gm", "wx", "wy", "wz", "ex", "ey", "hf", "lf", "lz", "lx")}
+    cols["el"] = 20.0 + rng.normal(size=n)
+    t_s = 0.1 * np.arange(n, dtype=np.float64)
+    h.add_treated(Frames(0, t_s, np.ones(n, dtype=bool), cols))
+    return h
+
+
+def test_context_features_use_no_frame_after_the_decision() -> None:
+    a, b, decided = 700, 720, 723
+    h1, h2 = _history(900, 1), _history(900, 1)
+    for name in h2.cols:  # everything after the decision differs wildly
+        h2.cols[name][decided + 1 :] = 1e6
+    drag = np.arange(6.0)
+    x1 = ContactContext().features(h1, a, b, decided, 3.0, drag)
+    x2 = ContactContext().features(h2, a, b, decided, 3.0, drag)
+    assert x1.shape == (len(CONTEXT_FEATURES),)
+    np.testing.assert_array_equal(x1, x2)
+    h2.cols["gm"][a - 10] = 50.0  # ...while the approach counts
+    assert not np.array_equal(ContactContext().features(h2, a, b, decided, 3.0, drag), x1)
+
+
+def test_the_bout_of_earlier_contacts_counts() -> None:
+    h = _history(900, 2)
+    ctx = ContactContext()
+    drag = np.zeros(6)
+    first = ctx.features(h, 500, 520, 523, 2.0, drag)
+    second = ctx.features(h, 540, 560, 563, 2.0, drag)
+    i = CONTEXT_FEATURES.index("bout_contacts")
+    assert (first[i], second[i]) == (0.0, 1.0)
+    j = CONTEXT_FEATURES.index("since_last_contact_s")
+    assert second[j] == pytest.approx(2.0)
+
+
+def _capture() -> tuple[StrokeContext, list[StrokeStep]]:
+    session = simulate(random_scenario(11, duration_s=60.0, roles=("treated",)), seed=11)
+    got: list[tuple[StrokeContext, list[StrokeStep]]] = []
+
+    class _Rec:
+        def __init__(self, ctx: StrokeContext) -> None:
+            got.append((ctx, []))
+
+        def process(self, step: StrokeStep) -> list[Stroke]:
+            got[-1][1].append(step)
+            return []
+
+        def finish(self, t_end_s: float) -> list[Stroke]:
+            return []
+
+    pipe = SessionPipeline(session.meta, PipelineConfig(stroke_detector=_Rec))
+    for block in session.blocks.values():
+        pipe.feed(block)
+    pipe.finish()
+    return got[0]
+
+
+def test_the_detector_obeys_its_veto() -> None:
+    ctx, steps = _capture()
+    base = default_model()
+    assert base.veto is not None
+    shipped_veto = base.veto
+
+    def run(least: float | None) -> tuple[list[Stroke], StrokeDetector]:
+        veto = None if least is None else dataclasses.replace(shipped_veto, least=least)
+        det = StrokeDetector(ctx, model=dataclasses.replace(base, veto=veto), record=True)
+        out = [s for step in steps for s in det.process(step)]
+        return out, det
+
+    plain, _ = run(None)
+    assert len(plain) > 5
+    assert run(-np.inf)[0] == plain
+    none, det = run(np.inf)
+    assert none == []
+    assert det.records is not None and len(det.records) == len(plain)
+    assert not any(r.reported for r in det.records)
+    shipped, det = run(shipped_veto.least)
+    assert det.records is not None
+    assert len(shipped) == sum(r.reported for r in det.records)
