@@ -99,12 +99,16 @@ def _start_coach(
     return proc
 
 
+Decided = tuple[str, float, str, float]  # event id, decided at, type, decided at as read before 2026-12-07
+
+
 def _decided(
-    arrivals: dict[tuple[str, str], Arrival], topic: str, work: Path, trace: Path
-) -> tuple[list[tuple[str, float, str]], int]:
-    """``(event id, decided at, type)`` of every timed event (see the module docstring), and the number
-    of pipeline events that could not be attributed."""
-    from benchmarks.live_latency import RoleDeliveries, decided_at, match_session_times
+    arrivals: dict[tuple[str, str], Arrival], topic: str, work: Path, trace: Path, posture_hz: float
+) -> tuple[list[Decided], int]:
+    """``(event id, decided at, type, decided at by the old reading)`` of every timed event (see the
+    module docstring and :mod:`benchmarks.live_latency`), and the number of pipeline events that could
+    not be attributed."""
+    from benchmarks.live_latency import RoleDeliveries, decided_at, decision_hz_for, match_session_times
     from coach.trace import read_trace
 
     recorded = read_trace(trace)
@@ -117,36 +121,40 @@ def _decided(
         roles[role] = RoleDeliveries(session_t, log[f"{role}_at"], rate)
     events = [e for (t, _), (_, e) in arrivals.items() if t == topic]
     ready = next(e["t"] for e in events if e["type"] == "cue" and e.get("code") == "calibration_done")
-    decided: list[tuple[str, float, str]] = []
+    decided: list[Decided] = []
     unattributed = 0
+    decision_hz = decision_hz_for(posture_hz)
     for e in events:
         pipeline_event = not str(e["id"]).startswith("session-")
         closing = e["type"] == "summary" or (e["type"] == "state" and e["state"] in ("finished", "aborted"))
         if not pipeline_event or closing or e["t"] <= ready:
             continue
-        at = decided_at(float(e["t"]), roles)
-        if at is None:
+        at = decided_at(float(e["t"]), roles, decision_hz)
+        at_old = decided_at(float(e["t"]), roles)
+        if at is None or at_old is None:
             unattributed += 1
             continue
-        decided.append((str(e["id"]), at, str(e["type"])))
+        decided.append((str(e["id"]), at, str(e["type"]), at_old))
     return decided, unattributed
 
 
 def _summarise(
-    decided: list[tuple[str, float, str]],
+    decided: list[Decided],
     arrivals: dict[tuple[str, str], Arrival],
     topic: str,
     cpu: list[tuple[float, float]],
 ) -> dict[str, Any]:
     lat_ms: list[float] = []
+    old_ms: list[float] = []
     by_kind: dict[str, list[float]] = {}
-    for event_id, entered, kind in decided:
+    for event_id, entered, kind, entered_old in decided:
         arrived = arrivals[(topic, event_id)][0]
         ms = (arrived - entered) * 1000.0
         lat_ms.append(ms)
+        old_ms.append((arrived - entered_old) * 1000.0)
         by_kind.setdefault(kind, []).append(ms)
     # CPU over the active session: from the first to the last notification-decided event.
-    first, last = min(e for _, e, _ in decided), max(e for _, e, _ in decided)
+    first, last = min(d[1] for d in decided), max(d[1] for d in decided)
     window = [(t, c) for t, c in cpu if first <= t <= last]
 
     def share(samples: list[tuple[float, float]]) -> float:
@@ -159,10 +167,13 @@ def _summarise(
         "p50_ms": statistics.median(lat_ms),
         "p99_ms": _percentile(lat_ms, 99),
         "max_ms": max(lat_ms),
+        "p50_ms_sample_period": statistics.median(old_ms),
+        "p99_ms_sample_period": _percentile(old_ms, 99),
         "by_kind": {
             k: (len(v), statistics.median(v), _percentile(v, 99)) for k, v in sorted(by_kind.items())
         },
         "cpu_active_pct": share(window),
+        "cpu_active_s": window[-1][1] - window[0][1] if len(window) >= 2 else float("nan"),
         "cpu_whole_run_pct": share(cpu),
         "active_window_s": last - first,
     }
@@ -209,7 +220,7 @@ async def latency_and_cpu(
     with contextlib.suppress(asyncio.CancelledError, Exception):
         await sub
     topic = f"coach/v1/p-bench/{info['session']}/events"
-    decided, unattributed = _decided(arrivals, topic, work, Path(info["trace"]))
+    decided, unattributed = _decided(arrivals, topic, work, Path(info["trace"]), posture_hz)
     result = _summarise(decided, arrivals, topic, cpu)
     result["events_published"] = info["events"]
     result["events_arrived"] = sum(1 for t, _ in arrivals if t == topic)
@@ -291,6 +302,10 @@ def _report_live(live: dict[str, Any], feed_interval_s: float) -> None:
         f"latency notification -> subscriber: p50 {live['p50_ms']:.1f} ms, p99 {live['p99_ms']:.1f} ms, "
         f"max {live['max_ms']:.1f} ms over {live['events_timed']} events ({live['events_arrived']} of "
         f"{live['events_published']} published arrived)  [target p99 <= {TARGET_P99_MS:g} ms: {p99_ok}]"
+    )
+    print(
+        f"  (read as before 2026-12-07, from the notification one sample period past t: p50 "
+        f"{live['p50_ms_sample_period']:.1f} ms, p99 {live['p99_ms_sample_period']:.1f} ms)"
     )
     if live["unattributed"]:
         print(f"  ({live['unattributed']} events could not be traced to the notifications that decided them)")

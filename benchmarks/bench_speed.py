@@ -284,6 +284,9 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--skip-memory", action="store_true", help="skip the 60-minute trace")
     ap.add_argument("--skip-live", action="store_true", help="skip the live sessions")
     ap.add_argument("--skip-busy", action="store_true", help="skip the live session with both cores busy")
+    ap.add_argument(
+        "--live-only", action="store_true", help="only the live sessions (no replay, start-up, memory)"
+    )
     ap.add_argument("--live-seconds", type=float, default=60.0, help="active live session (default 60)")
     ap.add_argument("--baseline", type=Path, default=BASELINE)
     ap.add_argument("--update-baseline", action="store_true", help="write these figures as the baseline")
@@ -296,16 +299,23 @@ def main(argv: list[str]) -> int:
         flush=True,
     )
     with tempfile.TemporaryDirectory(prefix="bench-speed-") as tmp:
+        if args.live_only:
+            args.skip_memory = True
         folder = args.keep or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
         for roles, key, label in (
-            ("treated", "replay_1", "15 min, 1 sensor, 100 Hz"),
-            ("treated,hand,stroker", "replay_3", "15 min, 3 sensors, 100 Hz"),
+            ()
+            if args.live_only
+            else (
+                ("treated", "replay_1", "15 min, 1 sensor, 100 Hz"),
+                ("treated,hand,stroker", "replay_3", "15 min, 3 sensors, 100 Hz"),
+            )
         ):
             trace = folder / f"speed-15min-{roles.count(',') + 1}.csv"
             rows = trace_rows(trace, 15.0, roles)
             figures[key] = replay_figures(trace, rows, args.reps, label)
-        figures["startup"] = startup_figures(max(args.reps, 5))
+        if not args.live_only:
+            figures["startup"] = startup_figures(max(args.reps, 5))
         if not args.skip_memory:
             trace = folder / "speed-60min-3.csv"
             rows = trace_rows(trace, 60.0, "treated,hand,stroker")

@@ -112,7 +112,8 @@ async def main(argv: list[str]) -> int:
     run = SessionRun(
         source,
         answers=ScriptedAnswers(),
-        self_report=ScriptedSelfReport(),
+        # Answered at once: with no answer the session page would wait its 5 minutes for one.
+        self_report=ScriptedSelfReport(2, 3),
         speed=1.0,
         interactive_view=False,
         data_dir=args.data_dir,
