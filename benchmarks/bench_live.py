@@ -87,12 +87,14 @@ def _start_coach(
     posture_hz: float,
     profiles: str,
     devices_only: bool = False,
+    step_points: int = 1,
 ) -> subprocess.Popen[bytes]:
     log: IO[str] = open(work / "coach.log", "w", encoding="utf-8")
     cmd = [
         sys.executable, "-m", "benchmarks.live_coach_proc", "--broker", url, "--seconds", str(seconds),
         "--deliveries", str(work / "deliveries.npz"), "--data-dir", str(work / "data"),
         "--feed-interval-s", str(feed_interval_s), "--posture-hz", str(posture_hz), "--profiles", profiles,
+        "--step-points", str(step_points),
     ] + (["--devices-only"] if devices_only else [])  # fmt: skip
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log, cwd=REPO)
     log.close()
@@ -208,12 +210,13 @@ async def latency_and_cpu(
     feed_interval_s: float,
     posture_hz: float,
     profiles: str,
+    step_points: int = 1,
 ) -> dict[str, Any]:
     arrivals: dict[tuple[str, str], Arrival] = {}
     ready = asyncio.Event()
     sub = asyncio.create_task(_subscribe(host, port, "coach/v1/p-bench/+/events", arrivals, ready))
     await asyncio.wait_for(ready.wait(), 10)
-    proc = _start_coach(url, seconds, work, feed_interval_s, posture_hz, profiles)
+    proc = _start_coach(url, seconds, work, feed_interval_s, posture_hz, profiles, step_points=step_points)
     info, cpu = await _watch(proc, work, "coach process")
     await asyncio.sleep(0.5)
     sub.cancel()

@@ -288,6 +288,12 @@ def main(argv: list[str]) -> int:
         "--live-only", action="store_true", help="only the live sessions (no replay, start-up, memory)"
     )
     ap.add_argument("--live-seconds", type=float, default=60.0, help="active live session (default 60)")
+    ap.add_argument(
+        "--live-step-points",
+        type=int,
+        default=1,
+        help="also a quiet live session deciding in steps of this many decision points (default 1: none)",
+    )
     ap.add_argument("--baseline", type=Path, default=BASELINE)
     ap.add_argument("--update-baseline", action="store_true", help="write these figures as the baseline")
     ap.add_argument("--json", type=Path, help="also write the figures here")
@@ -323,7 +329,9 @@ def main(argv: list[str]) -> int:
     if not args.skip_live:
         from benchmarks.speed_live import live_figures
 
-        figures.update(live_figures(args.live_seconds, busy=not args.skip_busy))
+        figures.update(
+            live_figures(args.live_seconds, busy=not args.skip_busy, step_points=args.live_step_points)
+        )
     figures["when"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")

@@ -93,14 +93,19 @@ async def _mqtt_hop(host: str, port: int, seconds: float, rate_hz: float) -> dic
     }
 
 
-def _session(url: str, host: str, port: int, seconds: float, work: Path) -> dict[str, Any]:
+def _session(
+    url: str, host: str, port: int, seconds: float, work: Path, step_points: int = 1
+) -> dict[str, Any]:
     from benchmarks.bench_live import latency_and_cpu
 
     work.mkdir()
-    return asyncio.run(latency_and_cpu(host, port, url, seconds, work, 0.0, POSTURE_HZ, PROFILES))
+    job = latency_and_cpu(host, port, url, seconds, work, 0.0, POSTURE_HZ, PROFILES, step_points)
+    return asyncio.run(job)
 
 
-def live_figures(seconds: float, busy: bool) -> dict[str, Any]:
+def live_figures(seconds: float, busy: bool, step_points: int = 1) -> dict[str, Any]:
+    """The live figures; with ``step_points`` > 1 also a quiet session deciding in steps of that many
+    decision points (``LiveConfig.step_points``: less CPU, up to a step more latency)."""
     from benchmarks.bench_live import devices_only_cpu
     from tests.fixtures.mosquitto import MosquittoBroker, MosquittoConfig
 
@@ -112,8 +117,12 @@ def live_figures(seconds: float, busy: bool) -> dict[str, Any]:
             base_dir = work / "devices-only"
             base_dir.mkdir()
             devices = asyncio.run(devices_only_cpu(seconds, base_dir, PROFILES))
-            runs = [("live_quiet", "as it is")] + ([("live_busy", "both cores busy")] if busy else [])
-            for key, label in runs:
+            runs = [("live_quiet", "as it is", 1)] + ([("live_busy", "both cores busy", 1)] if busy else [])
+            if step_points > 1:
+                runs.append(
+                    (f"live_quiet_step{step_points}", f"as it is, steps of {step_points}", step_points)
+                )
+            for key, label, step in runs:
                 spinners = _spinners(seconds + 120.0) if key == "live_busy" else []
                 try:
                     hop = asyncio.run(_mqtt_hop(broker.host, broker.port, 20.0, HOP_RATE_HZ))
@@ -124,7 +133,7 @@ def live_figures(seconds: float, busy: bool) -> dict[str, Any]:
                         f"{hop['max_ms']:.1f} ms over {hop['n']} messages",
                         flush=True,
                     )
-                    live = _session(broker.url, broker.host, broker.port, seconds, work / key)
+                    live = _session(broker.url, broker.host, broker.port, seconds, work / key, step)
                 finally:
                     for p in spinners:
                         p.kill()

@@ -110,16 +110,19 @@ class SessionPipeline:
             fed.add(block.role)
         return self._pump(only=fed) if fed else []
 
-    def next_point_needs_s(self) -> dict[str, float] | None:
+    def next_point_needs_s(self, step_points: int = 1) -> dict[str, float] | None:
         """Per expected role, the sample time its samples must reach before the next decision point can
         be decided (``None``: the pipeline has not started, or a role has no samples yet; feed at once).
+        With ``step_points`` > 1: before the last point of the step of that many points (on the decision
+        grid, ``j // step_points``) that holds the next point.
 
         Feeding samples that do not reach these times decides nothing (the ready limit cannot move), so
         a live caller may hold them and feed them together once they do: fewer, larger steps, the same
-        events."""
+        events (only later, by up to a step)."""
         if self._j_next is None or self.finished:
             return None
-        t_next = self._j_next * self._dt
+        j = (self._j_next // step_points + 1) * step_points - 1 if step_points > 1 else self._j_next
+        t_next = j * self._dt
         needs: dict[str, float] = {}
         for role in self._expected:
             stream = self.roles.get(role)

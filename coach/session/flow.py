@@ -131,6 +131,7 @@ class LiveSession:
             self._on_link,
             self._pipeline_events,
             feed_interval_s=config.feed_interval_s,
+            step_points=config.step_points,
             watch=StallWatch(source.sensors, config.tick_s, config.silence_s, config.loop_tolerance_s),
         )
         if broker is not None:

@@ -15,7 +15,8 @@ one (fewer, larger pipeline calls), link changes keep their place among them.
 Steps on sample time. A sensor's notification that cannot let the pipeline decide anything (another
 sensor's samples are not that far yet: :meth:`SessionPipeline.next_point_needs_s`) is recorded at once
 but held, and fed together with the others' in one pipeline call when the last sensor's samples reach
-the next decision point: one step per decision instead of one call per notification. It changes
+the next decision point (or the last of ``step_points`` points): one step per decision instead of
+one call per notification. It changes
 nothing the pipeline decides (it decides on sample time only, whatever the blocks), only how often it
 is called; held samples are fed before anything else touches the pipeline's clock (a silent sensor's
 gap, a command, the end).
@@ -47,6 +48,8 @@ class Intake:
         on_link: called with every link change, in its place among the samples.
         on_events: called with the events each pipeline call returned.
         feed_interval_s: feed the pipeline at most this often (wall seconds; 0: as items come).
+        step_points: decide in steps of this many decision points (sample time; 1: every point as soon
+            as every sensor's samples for it are in).
         watch: tells a sensor's silence from this process's own stalls (:mod:`coach.session.pacing`).
     """
 
@@ -59,12 +62,16 @@ class Intake:
         *,
         feed_interval_s: float,
         watch: StallWatch,
+        step_points: int = 1,
     ) -> None:
         self.source = source
         self.recorder = recorder
         self.on_link = on_link
         self.on_events = on_events
         self.feed_interval_s = feed_interval_s
+        if step_points < 1:
+            raise ValueError(f"step_points must be at least 1, not {step_points!r}")
+        self.step_points = step_points
         self.watch = watch
         self.guided: GuidedCalibration | None = None
         self.pipeline: SessionPipeline | None = None
@@ -184,7 +191,7 @@ class Intake:
         """Whether the held samples let the pipeline decide another point (or it cannot say)."""
         if not self._held or self.pipeline is None:
             return bool(self._held)
-        needs = self.pipeline.next_point_needs_s()
+        needs = self.pipeline.next_point_needs_s(self.step_points)
         if needs is None:
             return True
         for role, need in needs.items():
