@@ -121,7 +121,8 @@ async def main(argv: list[str]) -> int:
         live_overrides={
             "connect_wait_s": 5.0,
             "feed_interval_s": args.feed_interval_s,
-            "step_points": args.step_points,
+            # Only when asked: the same benchmark then also runs an older coach (before/after figures).
+            **({"step_points": args.step_points} if args.step_points != 1 else {}),
         },
     )
     result = await run_session(cfg, run)
