@@ -7,8 +7,9 @@ subscriber, the coach process's CPU share, and the spool's backlog drain rate.
    (no instrumentation in it): the simulated devices note when each notification reached the driver
    and which samples it carried, this process subscribes to the events and stamps arrivals on the same
    clock, and :mod:`benchmarks.live_latency` joins the two through the session's recorded trace: an
-   event's latency runs from the notification that brought the last sample it waited for (one sample
-   period past its ``t`` on every role) to its arrival. Events of the calibration phase, decided all at
+   event's latency runs from the notification that brought the last sample it waited for (one
+   decision step, 20 ms, past its point on every role; until 2026-12-07 one sample period, still
+   printed beside it) to its arrival. Events of the calibration phase, decided all at
    once when the pipeline starts, and the closing state and summary are not timed.
    Reported: p50, p99 and max latency (target p99 ≤ 50 ms), and the coach process's CPU time over
    the active session as a share of one core (target ≤ 15 %), read from ``/proc/<pid>/stat``, beside
