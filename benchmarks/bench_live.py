@@ -7,8 +7,9 @@ subscriber, the coach process's CPU share, and the spool's backlog drain rate.
    (no instrumentation in it): the simulated devices note when each notification reached the driver
    and which samples it carried, this process subscribes to the events and stamps arrivals on the same
    clock, and :mod:`benchmarks.live_latency` joins the two through the session's recorded trace: an
-   event's latency runs from the notification that brought the last sample it waited for (one sample
-   period past its ``t`` on every role) to its arrival. Events of the calibration phase, decided all at
+   event's latency runs from the notification that brought the last sample it waited for (one
+   decision step, 20 ms, past its point on every role; until 2026-12-07 one sample period, still
+   printed beside it) to its arrival. Events of the calibration phase, decided all at
    once when the pipeline starts, and the closing state and summary are not timed.
    Reported: p50, p99 and max latency (target p99 ≤ 50 ms), and the coach process's CPU time over
    the active session as a share of one core (target ≤ 15 %), read from ``/proc/<pid>/stat``, beside
@@ -87,24 +88,30 @@ def _start_coach(
     posture_hz: float,
     profiles: str,
     devices_only: bool = False,
+    step_points: int = 1,
 ) -> subprocess.Popen[bytes]:
     log: IO[str] = open(work / "coach.log", "w", encoding="utf-8")
     cmd = [
         sys.executable, "-m", "benchmarks.live_coach_proc", "--broker", url, "--seconds", str(seconds),
         "--deliveries", str(work / "deliveries.npz"), "--data-dir", str(work / "data"),
         "--feed-interval-s", str(feed_interval_s), "--posture-hz", str(posture_hz), "--profiles", profiles,
+        "--step-points", str(step_points),
     ] + (["--devices-only"] if devices_only else [])  # fmt: skip
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log, cwd=REPO)
     log.close()
     return proc
 
 
+Decided = tuple[str, float, str, float]  # event id, decided at, type, decided at as read before 2026-12-07
+
+
 def _decided(
-    arrivals: dict[tuple[str, str], Arrival], topic: str, work: Path, trace: Path
-) -> tuple[list[tuple[str, float, str]], int]:
-    """``(event id, decided at, type)`` of every timed event (see the module docstring), and the number
-    of pipeline events that could not be attributed."""
-    from benchmarks.live_latency import RoleDeliveries, decided_at, match_session_times
+    arrivals: dict[tuple[str, str], Arrival], topic: str, work: Path, trace: Path, posture_hz: float
+) -> tuple[list[Decided], int]:
+    """``(event id, decided at, type, decided at by the old reading)`` of every timed event (see the
+    module docstring and :mod:`benchmarks.live_latency`), and the number of pipeline events that could
+    not be attributed."""
+    from benchmarks.live_latency import RoleDeliveries, decided_at, decision_hz_for, match_session_times
     from coach.trace import read_trace
 
     recorded = read_trace(trace)
@@ -117,36 +124,40 @@ def _decided(
         roles[role] = RoleDeliveries(session_t, log[f"{role}_at"], rate)
     events = [e for (t, _), (_, e) in arrivals.items() if t == topic]
     ready = next(e["t"] for e in events if e["type"] == "cue" and e.get("code") == "calibration_done")
-    decided: list[tuple[str, float, str]] = []
+    decided: list[Decided] = []
     unattributed = 0
+    decision_hz = decision_hz_for(posture_hz)
     for e in events:
         pipeline_event = not str(e["id"]).startswith("session-")
         closing = e["type"] == "summary" or (e["type"] == "state" and e["state"] in ("finished", "aborted"))
         if not pipeline_event or closing or e["t"] <= ready:
             continue
-        at = decided_at(float(e["t"]), roles)
-        if at is None:
+        at = decided_at(float(e["t"]), roles, decision_hz)
+        at_old = decided_at(float(e["t"]), roles)
+        if at is None or at_old is None:
             unattributed += 1
             continue
-        decided.append((str(e["id"]), at, str(e["type"])))
+        decided.append((str(e["id"]), at, str(e["type"]), at_old))
     return decided, unattributed
 
 
 def _summarise(
-    decided: list[tuple[str, float, str]],
+    decided: list[Decided],
     arrivals: dict[tuple[str, str], Arrival],
     topic: str,
     cpu: list[tuple[float, float]],
 ) -> dict[str, Any]:
     lat_ms: list[float] = []
+    old_ms: list[float] = []
     by_kind: dict[str, list[float]] = {}
-    for event_id, entered, kind in decided:
+    for event_id, entered, kind, entered_old in decided:
         arrived = arrivals[(topic, event_id)][0]
         ms = (arrived - entered) * 1000.0
         lat_ms.append(ms)
+        old_ms.append((arrived - entered_old) * 1000.0)
         by_kind.setdefault(kind, []).append(ms)
     # CPU over the active session: from the first to the last notification-decided event.
-    first, last = min(e for _, e, _ in decided), max(e for _, e, _ in decided)
+    first, last = min(d[1] for d in decided), max(d[1] for d in decided)
     window = [(t, c) for t, c in cpu if first <= t <= last]
 
     def share(samples: list[tuple[float, float]]) -> float:
@@ -159,10 +170,13 @@ def _summarise(
         "p50_ms": statistics.median(lat_ms),
         "p99_ms": _percentile(lat_ms, 99),
         "max_ms": max(lat_ms),
+        "p50_ms_sample_period": statistics.median(old_ms),
+        "p99_ms_sample_period": _percentile(old_ms, 99),
         "by_kind": {
             k: (len(v), statistics.median(v), _percentile(v, 99)) for k, v in sorted(by_kind.items())
         },
         "cpu_active_pct": share(window),
+        "cpu_active_s": window[-1][1] - window[0][1] if len(window) >= 2 else float("nan"),
         "cpu_whole_run_pct": share(cpu),
         "active_window_s": last - first,
     }
@@ -197,19 +211,20 @@ async def latency_and_cpu(
     feed_interval_s: float,
     posture_hz: float,
     profiles: str,
+    step_points: int = 1,
 ) -> dict[str, Any]:
     arrivals: dict[tuple[str, str], Arrival] = {}
     ready = asyncio.Event()
     sub = asyncio.create_task(_subscribe(host, port, "coach/v1/p-bench/+/events", arrivals, ready))
     await asyncio.wait_for(ready.wait(), 10)
-    proc = _start_coach(url, seconds, work, feed_interval_s, posture_hz, profiles)
+    proc = _start_coach(url, seconds, work, feed_interval_s, posture_hz, profiles, step_points=step_points)
     info, cpu = await _watch(proc, work, "coach process")
     await asyncio.sleep(0.5)
     sub.cancel()
     with contextlib.suppress(asyncio.CancelledError, Exception):
         await sub
     topic = f"coach/v1/p-bench/{info['session']}/events"
-    decided, unattributed = _decided(arrivals, topic, work, Path(info["trace"]))
+    decided, unattributed = _decided(arrivals, topic, work, Path(info["trace"]), posture_hz)
     result = _summarise(decided, arrivals, topic, cpu)
     result["events_published"] = info["events"]
     result["events_arrived"] = sum(1 for t, _ in arrivals if t == topic)
@@ -291,6 +306,10 @@ def _report_live(live: dict[str, Any], feed_interval_s: float) -> None:
         f"latency notification -> subscriber: p50 {live['p50_ms']:.1f} ms, p99 {live['p99_ms']:.1f} ms, "
         f"max {live['max_ms']:.1f} ms over {live['events_timed']} events ({live['events_arrived']} of "
         f"{live['events_published']} published arrived)  [target p99 <= {TARGET_P99_MS:g} ms: {p99_ok}]"
+    )
+    print(
+        f"  (read as before 2026-12-07, from the notification one sample period past t: p50 "
+        f"{live['p50_ms_sample_period']:.1f} ms, p99 {live['p99_ms_sample_period']:.1f} ms)"
     )
     if live["unattributed"]:
         print(f"  ({live['unattributed']} events could not be traced to the notifications that decided them)")

@@ -295,7 +295,16 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--skip-memory", action="store_true", help="skip the 60-minute trace")
     ap.add_argument("--skip-live", action="store_true", help="skip the live sessions")
     ap.add_argument("--skip-busy", action="store_true", help="skip the live session with both cores busy")
+    ap.add_argument(
+        "--live-only", action="store_true", help="only the live sessions (no replay, start-up, memory)"
+    )
     ap.add_argument("--live-seconds", type=float, default=60.0, help="active live session (default 60)")
+    ap.add_argument(
+        "--live-step-points",
+        type=int,
+        default=1,
+        help="also a quiet live session deciding in steps of this many decision points (default 1: none)",
+    )
     ap.add_argument("--baseline", type=Path, default=BASELINE)
     ap.add_argument("--update-baseline", action="store_true", help="write these figures as the baseline")
     ap.add_argument("--json", type=Path, help="also write the figures here")
@@ -313,16 +322,23 @@ def main(argv: list[str]) -> int:
             flush=True,
         )
     with tempfile.TemporaryDirectory(prefix="bench-speed-") as tmp:
+        if args.live_only:
+            args.skip_memory = True
         folder = args.keep or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
         for roles, key, label in (
-            ("treated", "replay_1", "15 min, 1 sensor, 100 Hz"),
-            ("treated,hand,stroker", "replay_3", "15 min, 3 sensors, 100 Hz"),
+            ()
+            if args.live_only
+            else (
+                ("treated", "replay_1", "15 min, 1 sensor, 100 Hz"),
+                ("treated,hand,stroker", "replay_3", "15 min, 3 sensors, 100 Hz"),
+            )
         ):
             trace = folder / f"speed-15min-{roles.count(',') + 1}.csv"
             rows = trace_rows(trace, 15.0, roles)
             figures[key] = replay_figures(trace, rows, args.reps, label)
-        figures["startup"] = startup_figures(max(args.reps, 5))
+        if not args.live_only:
+            figures["startup"] = startup_figures(max(args.reps, 5))
         if not args.skip_memory:
             trace = folder / "speed-60min-3.csv"
             rows = trace_rows(trace, 60.0, "treated,hand,stroker")
@@ -330,7 +346,9 @@ def main(argv: list[str]) -> int:
     if not args.skip_live:
         from benchmarks.speed_live import live_figures
 
-        figures.update(live_figures(args.live_seconds, busy=not args.skip_busy))
+        figures.update(
+            live_figures(args.live_seconds, busy=not args.skip_busy, step_points=args.live_step_points)
+        )
     figures["when"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")

@@ -59,6 +59,7 @@ async def main(argv: list[str]) -> int:
     p.add_argument("--data-dir", type=Path, required=True)
     p.add_argument("--feed-interval-s", type=float, default=0.0)
     p.add_argument("--posture-hz", type=float, default=1.0)
+    p.add_argument("--step-points", type=int, default=1, help="LiveConfig.step_points")
     p.add_argument(
         "--profiles",
         default="coach-imu,coach-imu,coach-imu",
@@ -112,11 +113,17 @@ async def main(argv: list[str]) -> int:
     run = SessionRun(
         source,
         answers=ScriptedAnswers(),
-        self_report=ScriptedSelfReport(),
+        # Answered at once: with no answer the session page would wait its 5 minutes for one.
+        self_report=ScriptedSelfReport(2, 3),
         speed=1.0,
         interactive_view=False,
         data_dir=args.data_dir,
-        live_overrides={"connect_wait_s": 5.0, "feed_interval_s": args.feed_interval_s},
+        live_overrides={
+            "connect_wait_s": 5.0,
+            "feed_interval_s": args.feed_interval_s,
+            # Only when asked: the same benchmark then also runs an older coach (before/after figures).
+            **({"step_points": args.step_points} if args.step_points != 1 else {}),
+        },
     )
     result = await run_session(cfg, run)
     deliveries.save(args.deliveries, started[0] if started else float("nan"))

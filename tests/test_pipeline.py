@@ -157,6 +157,39 @@ def test_a_live_clock_ticking_gives_the_same_events_as_the_replay(session: Any) 
     assert states[-2:] == ["paused", "finished"]  # the sensors stopped before the session did
 
 
+@pytest.mark.parametrize("step_points", [1, 5])
+def test_notifications_held_for_their_step_give_the_replay_events(session: Any, step_points: int) -> None:
+    """As the live intake does: 4-sample notifications of every sensor, in the order their last samples
+    were taken, held until ``next_point_needs_s`` says the step can be decided, then fed together with
+    ``feed_many``. The same events as the replay; feeding what is held earlier decides nothing more."""
+    ref = replay(session.meta, session.blocks)
+    notes = sorted(
+        (float(b.t_s[min(a + 4, len(b)) - 1]), role, b.slice(a, min(a + 4, len(b))))
+        for role, b in session.blocks.items()
+        for a in range(0, len(b), 4)
+    )
+    p = SessionPipeline(session.meta)
+    events: list[Any] = []
+    held: list[SampleBlock] = []
+    latest: dict[str, float] = {}
+    calls = 0
+    for t_last, role, block in notes:
+        held.append(block)
+        latest[role] = t_last
+        needs = p.next_point_needs_s(step_points)
+        if needs is not None and any(latest.get(r, -math.inf) < v for r, v in needs.items()):
+            if step_points == 1 and len(held) % 7 == 0:  # feeding early decides nothing
+                assert p.feed_many(held) == []
+                held = []
+            continue
+        events += p.feed_many(held)
+        held = []
+        calls += 1
+    events += p.feed_many(held) + p.finish()
+    assert [to_json(e) for e in events] == [to_json(e) for e in ref]
+    assert calls < len(notes) / (1.5 * step_points)  # fewer calls than notifications
+
+
 def test_nominal_mounting_needs_no_calibration_and_says_what_is_off(session: Any) -> None:
     events = replay(session.meta, session.blocks, config=PipelineConfig(mounting="nominal"))
     assert problems(events) == []

@@ -82,22 +82,55 @@ class SessionPipeline:
 
     def feed(self, block: SampleBlock) -> list[Event]:
         """Add samples of one role; return the events they decided."""
-        if self.finished or len(block) == 0:
+        return self.feed_many([block])
+
+    def feed_many(self, blocks: list[SampleBlock]) -> list[Event]:
+        """Add samples of any roles (each role's blocks in time order) and decide once: one step for
+        what arrived together, the same events as feeding the blocks one by one (the pipeline decides
+        on sample time only), for the fixed cost of one call."""
+        if self.finished:
             return []
-        if block.role not in ROLES:
-            raise ValidationError(f"unknown sensor role {block.role!r} (known: {', '.join(ROLES)})")
-        stream = self.roles.get(block.role)
-        if stream is None:
-            stream = RoleStream(
-                block.role,
-                self.meta.sensor(block.role).rate_hz,
-                self.config.max_gap_s,
-                self.config.reset_gap_s,
-            )
-            self.roles[block.role] = stream
-            self._expected.add(block.role)
-        stream.push(block)
-        return self._pump(only=block.role)
+        fed: set[str] = set()
+        for block in blocks:
+            if len(block) == 0:
+                continue
+            if block.role not in ROLES:
+                raise ValidationError(f"unknown sensor role {block.role!r} (known: {', '.join(ROLES)})")
+            stream = self.roles.get(block.role)
+            if stream is None:
+                stream = RoleStream(
+                    block.role,
+                    self.meta.sensor(block.role).rate_hz,
+                    self.config.max_gap_s,
+                    self.config.reset_gap_s,
+                )
+                self.roles[block.role] = stream
+                self._expected.add(block.role)
+            stream.push(block)
+            fed.add(block.role)
+        return self._pump(only=fed) if fed else []
+
+    def next_point_needs_s(self, step_points: int = 1) -> dict[str, float] | None:
+        """Per expected role, the sample time its samples must reach before the next decision point can
+        be decided (``None``: the pipeline has not started, or a role has no samples yet; feed at once).
+        With ``step_points`` > 1: before the last point of the step of that many points (on the decision
+        grid, ``j // step_points``) that holds the next point.
+
+        Feeding samples that do not reach these times decides nothing (the ready limit cannot move), so
+        a live caller may hold them and feed them together once they do: fewer, larger steps, the same
+        events (only later, by up to a step)."""
+        if self._j_next is None or self.finished:
+            return None
+        j = (self._j_next // step_points + 1) * step_points - 1 if step_points > 1 else self._j_next
+        t_next = j * self._dt
+        needs: dict[str, float] = {}
+        for role in self._expected:
+            stream = self.roles.get(role)
+            if stream is None or not stream.started:
+                return None
+            # _ready_limit: the point needs frontier >= t + dt and frontier - 1 / rate >= t.
+            needs[role] = max(t_next + self._dt, t_next + 1.0 / stream.rate_hz) - 2e-6 / self.decision_hz
+        return needs
 
     def advance(self, t_s: float) -> list[Event]:
         """The live clock: no sample older than ``t_s`` will arrive (silent roles are gaps up to it)."""
@@ -188,8 +221,8 @@ class SessionPipeline:
     # ------------------------------------------------------------------------------------------
     # The processing loop
 
-    def _pump(self, final_end_s: float | None = None, only: str | None = None) -> list[Event]:
-        """Resample what arrived (only role ``only`` after a feed: the clock did not move), then process
+    def _pump(self, final_end_s: float | None = None, only: set[str] | None = None) -> list[Event]:
+        """Resample what arrived (only roles ``only`` after a feed: the clock did not move), then process
         every decision point that is ready."""
         out: list[Event] = []
         clock = self._clock
@@ -227,9 +260,9 @@ class SessionPipeline:
         self._trim()
         return out
 
-    def _pull_roles(self, clock: float, only: str | None = None) -> None:
+    def _pull_roles(self, clock: float, only: set[str] | None = None) -> None:
         for stream in self.roles.values():
-            if only is not None and stream.role != only:
+            if only is not None and stream.role not in only:
                 continue
             batch = stream.pull(clock)
             if self._estimator is not None and stream.tracker is None and stream.started:

@@ -115,13 +115,19 @@ class StrokeInput:
         src = pos_c[valid]
         m, mq = self._mount(stream.role)
 
-        def full(width: int) -> FloatArray:
-            return np.full((n, width), np.nan)
+        if valid.all():  # the usual step: every sample there (no NaN rows to fill)
+            acc = buf.acc_mps2[src] @ m
+            gyr = (buf.gyr_rps[src] - buf.bias_rps[src]) @ m
+            q = quat.multiply(buf.quat[src], mq)
+        else:
 
-        acc, gyr, q = full(3), full(3), full(4)
-        acc[valid] = buf.acc_mps2[src] @ m
-        gyr[valid] = (buf.gyr_rps[src] - buf.bias_rps[src]) @ m
-        q[valid] = quat.multiply(buf.quat[src], mq)
+            def full(width: int) -> FloatArray:
+                return np.full((n, width), np.nan)
+
+            acc, gyr, q = full(3), full(3), full(4)
+            acc[valid] = buf.acc_mps2[src] @ m
+            gyr[valid] = (buf.gyr_rps[src] - buf.bias_rps[src]) @ m
+            q[valid] = quat.multiply(buf.quat[src], mq)
         up = quat.rotate_inverse(q, _E_Z)
         x_earth = quat.rotate(q, _E_X)
         lin = quat.rotate(q, acc) - _GRAVITY_EARTH

@@ -119,6 +119,10 @@ class LiveConfig:
     #: Feed the pipeline at most this often (wall seconds; 0: as soon as a notification is in). Larger
     #: values cost less CPU and add up to that much latency (benchmarks/bench_live.py measures both).
     feed_interval_s: float = 0.0
+    #: Decide in steps of this many points of the decision grid (sample time, 50 Hz: 0.02 s a point):
+    #: 1 decides every point as soon as every sensor's samples for it are in. Larger steps cost less
+    #: CPU (the pipeline's cost is per step) and add up to a step of latency (benchmarks/stepsize.py).
+    step_points: int = 1
     #: After a blocking screening answer, how long to wait for a therapist's clearance.
     screening_wait_s: float = 600.0
     #: Wait this long at the start for the broker and the retained targets (wall seconds).

@@ -131,6 +131,7 @@ class LiveSession:
             self._on_link,
             self._pipeline_events,
             feed_interval_s=config.feed_interval_s,
+            step_points=config.step_points,
             watch=StallWatch(source.sensors, config.tick_s, config.silence_s, config.loop_tolerance_s),
         )
         if broker is not None:
@@ -175,6 +176,7 @@ class LiveSession:
     def apply(self, command: dict[str, Any], t_s: float) -> None:
         """Apply a command to the running pipeline (it records it for ``commands.jsonl``)."""
         assert self.pipeline is not None
+        self.intake.feed_held()
         self._pipeline_events(self.pipeline.apply_command(command, t_s))
 
     def now_s(self) -> float:
@@ -507,6 +509,7 @@ class LiveSession:
             self._start_pipeline(with_calibration=False, feed=False)
         pipeline = self.pipeline
         assert pipeline is not None
+        self.intake.feed_held()  # recorded samples still waiting for their step: the trace holds them
         if not pipeline.finished and not aborted and reason != "end of input":
             # It ends where its samples are (at the target: where the pipeline said so), as a recorded
             # stop: a replay ends at the same point, whatever was still on its way when it ended.

@@ -11,6 +11,15 @@ as the pipeline (the trace holds exactly what the pipeline took).
 
 Items that piled up while the session was busy are processed together: blocks of one role are fed as
 one (fewer, larger pipeline calls), link changes keep their place among them.
+
+Steps on sample time. A sensor's notification that cannot let the pipeline decide anything (another
+sensor's samples are not that far yet: :meth:`SessionPipeline.next_point_needs_s`) is recorded at once
+but held, and fed together with the others' in one pipeline call when the last sensor's samples reach
+the next decision point (or the last of ``step_points`` points): one step per decision instead of
+one call per notification. It changes
+nothing the pipeline decides (it decides on sample time only, whatever the blocks), only how often it
+is called; held samples are fed before anything else touches the pipeline's clock (a silent sensor's
+gap, a command, the end).
 """
 
 from __future__ import annotations
@@ -39,6 +48,8 @@ class Intake:
         on_link: called with every link change, in its place among the samples.
         on_events: called with the events each pipeline call returned.
         feed_interval_s: feed the pipeline at most this often (wall seconds; 0: as items come).
+        step_points: decide in steps of this many decision points (sample time; 1: every point as soon
+            as every sensor's samples for it are in).
         watch: tells a sensor's silence from this process's own stalls (:mod:`coach.session.pacing`).
     """
 
@@ -51,16 +62,23 @@ class Intake:
         *,
         feed_interval_s: float,
         watch: StallWatch,
+        step_points: int = 1,
     ) -> None:
         self.source = source
         self.recorder = recorder
         self.on_link = on_link
         self.on_events = on_events
         self.feed_interval_s = feed_interval_s
+        if step_points < 1:
+            raise ValueError(f"step_points must be at least 1, not {step_points!r}")
+        self.step_points = step_points
         self.watch = watch
         self.guided: GuidedCalibration | None = None
         self.pipeline: SessionPipeline | None = None
         self._buffered: list[SampleBlock] = []
+        self._held: list[SampleBlock] = []  # recorded, waiting for the step's last sensor (see above)
+        #: Pipeline calls made (one per step; a measure for benchmarks).
+        self.pipeline_calls = 0
         self._fed_until: dict[str, float] = {}
         self._latest: dict[str, float] = {}  # newest sample seen per role (fed or held)
         self._horizon = -math.inf  # the pipeline's clock, as far as this session advanced it
@@ -125,10 +143,20 @@ class Intake:
                 blocks[0] if len(blocks) == 1 else SampleBlock.concat(blocks) for blocks in held.values()
             ]
             held.clear()
-            for piece in _pieces(joined, self.piece_s):
+            if self.piece_s is not None:
+                self.feed_held()  # near the end: every block in its piece, in time order
+                for piece in _pieces(joined, self.piece_s):
+                    if self.closed:
+                        return
+                    self._on_block(piece)
+                    self.feed_held()
+                return
+            for block in joined:
                 if self.closed:
                     return
-                self._on_block(piece)
+                self._on_block(block)
+            if not self.closed and self._step_complete():
+                self.feed_held()
 
         for item in items:
             if self.closed:
@@ -157,9 +185,35 @@ class Intake:
             if self.guided is not None:
                 self.guided.feed(block)
             return
-        if not self.pipeline.finished:
-            self.on_events(self.pipeline.feed(block))
-        self._fed_until[block.role] = max(self._fed_until.get(block.role, -math.inf), float(block.t_s[-1]))
+        self._held.append(block)
+
+    def _step_complete(self) -> bool:
+        """Whether the held samples let the pipeline decide another point (or it cannot say)."""
+        if not self._held or self.pipeline is None:
+            return bool(self._held)
+        needs = self.pipeline.next_point_needs_s(self.step_points)
+        if needs is None:
+            return True
+        for role, need in needs.items():
+            if self.watch.silent(role):
+                continue  # its gap comes from the clock (tick): the others' samples decide
+            if self._latest.get(role, -math.inf) < need:
+                return False
+        return True
+
+    def feed_held(self) -> None:
+        """Feed the pipeline every held (already recorded) block in one call. Also at the end, after
+        ``closed``: the trace holds them, so the pipeline must have them too."""
+        pipeline = self.pipeline
+        if not self._held or pipeline is None:
+            return
+        held, self._held = self._held, []
+        if not pipeline.finished:
+            self.pipeline_calls += 1
+            self.on_events(pipeline.feed_many(held))
+        for block in held:
+            role = block.role
+            self._fed_until[role] = max(self._fed_until.get(role, -math.inf), float(block.t_s[-1]))
 
     def start_pipeline(self, pipeline: SessionPipeline, feed: bool) -> None:
         """From now on samples go to ``pipeline``; those held so far first (unless not ``feed``)."""
@@ -197,11 +251,16 @@ class Intake:
         the pipeline's clock to where the other sensors' samples are, recording the decision."""
         self.watch.tick(now_s)
         pipeline = self.pipeline
-        if pipeline is None or pipeline.finished or not self._fed_until:
+        if pipeline is None or pipeline.finished:
             return
-        roles = sorted(set(self._fed_until) | set(pipeline.roles))
+        if self._held and (self._step_complete() or self._held_span_s() > 1.0):
+            self.feed_held()  # a sensor fell silent (it no longer holds the step), or a safety net
+        roles = sorted(set(self._fed_until) | set(pipeline.roles) | {b.role for b in self._held})
         silent = [r for r in roles if self.watch.silent(r)]
         if not silent:
+            return
+        self.feed_held()  # before the clock moves: the gap decision comes after every held sample
+        if pipeline.finished or not self._fed_until:
             return
         for role in silent:
             self.recorder.link(role, False)  # it no longer holds the others' rows back
@@ -216,6 +275,9 @@ class Intake:
         self._horizon = horizon
         self.recorder.gap_decision(horizon, {r: self.watch.why(r) for r in silent})
         self.on_events(pipeline.advance(horizon))
+
+    def _held_span_s(self) -> float:
+        return float(self._held[-1].t_s[-1] - self._held[0].t_s[0]) if self._held else 0.0
 
 
 def _pieces(blocks: list[SampleBlock], piece_s: float | None) -> list[SampleBlock]:
