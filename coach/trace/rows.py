@@ -2,7 +2,8 @@
 
 A batch is first read by numpy's C loader (:func:`_numpy_parse`), which vouches for a batch only when
 it is sure pandas' C parser would read the same doubles and accept every line; anything else (a bad
-line, an empty line, a quoted field, an exponent, a number of more than 15 digits) goes to pandas.
+line, an empty line, a quoted field, an exponent, a number of 16 digits and point or more) goes to
+pandas.
 pandas is the reference: it parses the batch (:func:`_pandas_parse`, a field tool, much faster than a
 Python loop) and checks it as a whole with numpy. When a batch fails, the longest prefix that passes
 the *same* parser and checks is found by bisection, so the first bad line is exactly the one the
@@ -143,10 +144,11 @@ def _prefix(text: list[str], n: int) -> Lines:
 #: them must be exactly its rows' role names (so no number has an exponent, ``nan``, ``inf``, a quote
 #: or a tab, which are left to pandas).
 _PLAIN_BYTES = b"0123456789.+-, \n"
-#: A number of 16 digits or more is left to pandas: its default float converter (``precise_xstrtod``)
-#: rounds exactly only up to 15 digits without an exponent (an exact integer divided once by an exact
-#: power of ten), while numpy always rounds correctly. Found as 16 digits or points in a row once
-#: every digit and the point read as "0" (a bytes search: a regular expression costs ~10x more).
+#: A number written with 16 or more digits and point is left to pandas: its default float converter
+#: (``precise_xstrtod``) is sure to round correctly only up to 15 digits without an exponent (an exact
+#: integer divided once by an exact power of ten), while numpy always rounds correctly. Found as 16
+#: zeros in a row once every digit and the point read as "0" (a bytes search: a regular expression
+#: costs ~10x more). The writer's longest number has 13 characters.
 _AS_ZEROS = bytes.maketrans(b"123456789.", b"0000000000")
 _LONG_NUMBER = b"0" * 16
 _ROLE_CHARS = np.array([len(r) for r in ROLES], dtype=np.int64)
