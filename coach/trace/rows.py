@@ -1,22 +1,32 @@
 """The rows of a `coach-trace` v1 file: batch parsing, checks, and the exact first bad line.
 
-Rows are parsed in batches by pandas' C parser (a field tool, much faster than a Python loop) and
-checked as a whole with numpy. When a batch fails, the longest prefix that passes the *same* parser and
-checks is found by bisection, so the first bad line is exactly the one the fast path stumbled on (not a
-guess from a second, different parser) and every good row before it is kept; :func:`_why_bad` then
-says in plain words what is wrong with that line.
+A batch is first read by numpy's C loader (:func:`_numpy_parse`), which vouches for a batch only when
+it is sure pandas' C parser would read the same doubles and accept every line; anything else (a bad
+line, an empty line, a quoted field, an exponent, a number of 16 digits and point or more) goes to
+pandas.
+pandas is the reference: it parses the batch (:func:`_pandas_parse`, a field tool, much faster than a
+Python loop) and checks it as a whole with numpy. When a batch fails, the longest prefix that passes
+the *same* parser and checks is found by bisection, so the first bad line is exactly the one the
+parser stumbled on (not a guess from a second, different parser) and every good row before it is
+kept; :func:`_why_bad` then says in plain words what is wrong with that line.
+
+Why numpy's loader first: importing pandas costs ~0.3 s of CPU, about a sixth of a 15-minute replay,
+and numpy (≥ 1.23, C-implemented ``loadtxt``) is imported anyway; pandas is imported only when a
+batch is refused.
 """
 
 from __future__ import annotations
 
 import io
 import math
+import os
 import re
+import warnings
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
 from coach.errors import TraceFormatError
 from coach.samples import ROLES, FloatArray, SampleBlock
@@ -70,14 +80,44 @@ class TraceChunk:
         return out
 
 
+#: Up to this many bytes of rows, a trace is read by numpy's loader (see the module's docstring).
+#: Beyond it, importing pandas (~0.3 s CPU) costs less than numpy's slower parse: ``loadtxt`` takes
+#: ~1.7 µs a row against pandas' ~0.55 µs (8 columns), so pandas pays for itself after ~250,000 rows,
+#: about 17 MB; a margin below that, because numpy's way also has its checks to pay.
+NUMPY_MAX_BYTES = 12 << 20
+
+
+def numpy_pays(path: str) -> bool:
+    """Whether the rows of the trace at ``path`` are best read by numpy's loader: its text is at most
+    :data:`NUMPY_MAX_BYTES` (for ``.gz``, the uncompressed size its trailer states)."""
+    try:
+        size = Path(path).stat().st_size
+        if not path.endswith(".gz"):
+            return size <= NUMPY_MAX_BYTES
+        with open(path, "rb") as f:
+            f.seek(-4, os.SEEK_END)  # ISIZE: the uncompressed size modulo 2**32 (RFC 1952)
+            isize = int.from_bytes(f.read(4), "little")
+        return isize <= NUMPY_MAX_BYTES and size * 1032 < 1 << 32  # deflate expands at most ~1032x
+    except OSError:
+        return False
+
+
 def parse_rows(
-    lines: Lines, first_line: int, columns: tuple[str, ...], path: str, last_t: FloatArray
+    lines: Lines,
+    first_line: int,
+    columns: tuple[str, ...],
+    path: str,
+    last_t: FloatArray,
+    use_numpy: bool = True,
 ) -> tuple[TraceChunk | None, TraceFormatError | None]:
     """Parse a batch of lines; return the good rows (up to the first bad line) and the error, if any.
 
     ``last_t`` (per role) carries the time order check across batches and is updated in place.
+    ``use_numpy`` tries numpy's loader first (:func:`numpy_pays`); the rows are the same either way.
     """
-    chunk = _fast_parse(lines, first_line, columns, last_t)
+    chunk = _numpy_parse(lines, first_line, columns, last_t) if use_numpy else None
+    if chunk is None:
+        chunk = _pandas_parse(lines, first_line, columns, last_t)
     if chunk is not None:
         _update_last_t(chunk, last_t)
         return chunk, None
@@ -85,11 +125,11 @@ def parse_rows(
     lo, hi = 0, len(text)  # a prefix of lo lines parses, one of hi lines does not
     while hi - lo > 1:
         mid = (lo + hi) // 2
-        if _fast_parse(_prefix(text, mid), first_line, columns, last_t) is not None:
+        if _pandas_parse(_prefix(text, mid), first_line, columns, last_t) is not None:
             lo = mid
         else:
             hi = mid
-    good = _fast_parse(_prefix(text, lo), first_line, columns, last_t) if lo else None
+    good = _pandas_parse(_prefix(text, lo), first_line, columns, last_t) if lo else None
     if good is not None:
         _update_last_t(good, last_t)
     reason = _why_bad(text[lo], columns, last_t)
@@ -100,10 +140,70 @@ def _prefix(text: list[str], n: int) -> Lines:
     return Lines("\n".join(text[:n]).encode("utf-8"), n)
 
 
-def _fast_parse(
+#: Bytes a plain decimal number, a separator or a line end is made of: what is left of a batch without
+#: them must be exactly its rows' role names (so no number has an exponent, ``nan``, ``inf``, a quote
+#: or a tab, which are left to pandas).
+_PLAIN_BYTES = b"0123456789.+-, \n"
+#: A number written with 16 or more digits and point is left to pandas: its default float converter
+#: (``precise_xstrtod``) is sure to round correctly only up to 15 digits without an exponent (an exact
+#: integer divided once by an exact power of ten), while numpy always rounds correctly. Found as 16
+#: zeros in a row once every digit and the point read as "0" (a bytes search: a regular expression
+#: costs ~10x more). The writer's longest number has 13 characters.
+_AS_ZEROS = bytes.maketrans(b"123456789.", b"0000000000")
+_LONG_NUMBER = b"0" * 16
+_ROLE_CHARS = np.array([len(r) for r in ROLES], dtype=np.int64)
+#: Wide enough for the longest role and one character more, so a longer name cannot be cut to a role.
+_ROLE_DTYPE = f"U{max(len(r) for r in ROLES) + 1}"
+
+
+def _numpy_parse(
     lines: Lines, first_line: int, columns: tuple[str, ...], last_t: FloatArray
 ) -> TraceChunk | None:
-    """Vectorised parse and check of a batch; ``None`` when any line is bad."""
+    """The batch read by numpy's C loader when it is sure to give exactly :func:`_pandas_parse`'s
+    chunk; ``None`` when it cannot vouch for that (a bad line among others): pandas decides then."""
+    blob = lines.blob
+    if not len(lines) or "sensor" not in columns or _LONG_NUMBER in blob.translate(_AS_ZEROS):
+        return None
+    if not blob or blob[:1] == b"\n" or blob[-1:] == b"\n" or b"\n\n" in blob:
+        return None  # an empty line: numpy skips it, pandas keeps the line numbers
+    letters = len(blob.translate(None, _PLAIN_BYTES))
+    text = blob
+    if any(c in OPTIONAL_COLUMNS for c in columns):
+        # An empty optional cell is NaN, as pandas reads it (a written "nan" was refused above).
+        text = text.replace(b",,", b",nan,").replace(b",,", b",nan,").replace(b",\n", b",nan\n")
+        text = text + b"nan" if text.endswith(b",") else text
+    dtype = np.dtype([(c, _ROLE_DTYPE if c == "sensor" else np.float64) for c in columns])
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # e.g. "input contained no data": pandas decides
+            data = np.loadtxt(
+                io.BytesIO(text), dtype=dtype, delimiter=",", comments=None, ndmin=1, encoding="utf-8"
+            )
+    except (ValueError, UserWarning):
+        return None
+    if data.shape[0] != len(lines):  # numpy skips empty lines; pandas keeps their line numbers
+        return None
+    sensor = data["sensor"]
+    codes = np.full(len(lines), -1, dtype=np.int8)
+    for code, role in enumerate(ROLES):
+        codes[sensor == role] = code
+    if (codes < 0).any() or int(np.bincount(codes, minlength=len(ROLES)) @ _ROLE_CHARS) != letters:
+        return None
+    numeric_req = np.empty((len(lines), len(NUMERIC_REQUIRED)), dtype=np.float64)
+    for i, c in enumerate(NUMERIC_REQUIRED):
+        numeric_req[:, i] = data[c]
+    optional = {c: np.ascontiguousarray(data[c]) for c in OPTIONAL_COLUMNS if c in columns}
+    line_no = first_line + np.arange(len(lines), dtype=np.int64)
+    return _checked_chunk(codes, numeric_req, optional, line_no, last_t)
+
+
+def _pandas_parse(
+    lines: Lines, first_line: int, columns: tuple[str, ...], last_t: FloatArray
+) -> TraceChunk | None:
+    """Vectorised parse and check of a batch by pandas' C parser; ``None`` when any line is bad."""
+    # Imported here: a batch that numpy's loader vouches for never needs it (~0.3 s CPU to import).
+    import pandas as pd
+
     # Every line is at most MAX_ROW_CHARS bytes long (LineSource.take refuses longer ones), so at most
     # that many characters. The pandas C parser reads the UTF-8 bytes as they are (a text stream
     # would be encoded to UTF-8 again first).
@@ -136,29 +236,32 @@ def _fast_parse(
     keep = np.ones(len(lines), dtype=bool)
     for i in np.flatnonzero(~named):  # no role: fine only on a blank line (rare, so a loop is cheap)
         keep[i] = bool(lines.text[i].strip())
-    codes = codes_all[keep]
     numeric_req = frame[list(NUMERIC_REQUIRED)].to_numpy(dtype=np.float64)[keep]
+    optional = {c: frame[c].to_numpy(dtype=np.float64)[keep] for c in OPTIONAL_COLUMNS if c in columns}
+    line_no = first_line + np.flatnonzero(keep).astype(np.int64)
+    return _checked_chunk(codes_all[keep], numeric_req, optional, line_no, last_t)
+
+
+def _checked_chunk(
+    codes: npt.NDArray[np.int8],
+    numeric_req: FloatArray,
+    optional: dict[str, FloatArray],
+    line_no: npt.NDArray[np.int64],
+    last_t: FloatArray,
+) -> TraceChunk | None:
+    """The parsed rows as a chunk if every role is known, every value within its limits and every
+    role's time in order; ``None`` otherwise. ``numeric_req`` holds :data:`NUMERIC_REQUIRED` by column."""
     if (codes < 0).any() or not (np.abs(numeric_req) <= _REQUIRED_LIMITS).all():  # NaN fails too
         return None
     t = numeric_req[:, 0]
     if not _time_order_ok(t, codes, last_t):
         return None
-    optional = [c for c in OPTIONAL_COLUMNS if c in columns]
-    if optional:
-        opt = frame[optional].to_numpy(dtype=np.float64)[keep]
-        limits = np.array([column_limit(c) or math.inf for c in optional])
-        if (np.abs(opt) > limits).any():  # NaN (an empty cell) is allowed here
+    for c, values in optional.items():
+        if (np.abs(values) > (column_limit(c) or math.inf)).any():  # NaN (an empty cell) is allowed here
             return None
-    line_no = first_line + np.flatnonzero(keep).astype(np.int64)
-    has_mag = all(c in columns for c in ("mx", "my", "mz"))
-    mag = (
-        np.ascontiguousarray(frame[["mx", "my", "mz"]].to_numpy(dtype=np.float64)[keep]) if has_mag else None
-    )
-    pres = (
-        np.ascontiguousarray(frame["pressure"].to_numpy(dtype=np.float64)[keep])
-        if "pressure" in columns
-        else None
-    )
+    has_mag = all(c in optional for c in ("mx", "my", "mz"))
+    mag = np.column_stack([optional[c] for c in ("mx", "my", "mz")]) if has_mag else None
+    pres = np.ascontiguousarray(optional["pressure"]) if "pressure" in optional else None
     return TraceChunk(
         np.ascontiguousarray(t),
         codes,
