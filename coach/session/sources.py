@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
@@ -100,12 +101,7 @@ class PacedSamples:
                         continue
                     stop = int(np.searchsorted(c.block.t_s, now, side="right"))
                     if stop > c.next_index:
-                        if not c.up:
-                            c.up = True
-                            t_up = float(c.block.t_s[c.next_index])
-                            self._put(LinkStatus(role, "up", t_up, c.battery_pct))
-                        self._put(c.block.slice(c.next_index, stop))
-                        c.next_index = stop
+                        self._deliver(role, c, stop)
                     elif (
                         c.up
                         and c.next_index > 0
@@ -115,6 +111,25 @@ class PacedSamples:
                         self._put(LinkStatus(role, "down", now, c.battery_pct, "no samples"))
         finally:
             self._put(None)
+
+    def _deliver(self, role: str, c: _Cursor, stop: int) -> None:
+        """Samples up to ``stop``. A pause longer than ``link_gap_s`` among them (they piled up: this
+        process was held up, or a short pause fell between two deliveries) is still a lost link,
+        reported where it was, as a driver reports it whatever the load."""
+        t = c.block.t_s
+        lo = max(c.next_index - 1, 0)
+        pauses = {int(i) for i in lo + 1 + np.flatnonzero(np.diff(t[lo:stop]) > self.link_gap_s)}
+        bounds = [c.next_index, *sorted(i for i in pauses if i > c.next_index), stop]
+        for a, b in itertools.pairwise(bounds):
+            if a in pauses and c.up:
+                c.up = False
+                t_down = float(t[a - 1]) + self.link_gap_s
+                self._put(LinkStatus(role, "down", t_down, c.battery_pct, "no samples"))
+            if not c.up:
+                c.up = True
+                self._put(LinkStatus(role, "up", float(t[a]), c.battery_pct))
+            self._put(c.block.slice(a, b))
+        c.next_index = stop
 
     async def items(self) -> AsyncIterator[SourceItem]:
         while True:
