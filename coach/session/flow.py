@@ -134,6 +134,7 @@ class LiveSession:
             step_points=config.step_points,
             watch=StallWatch(source.sensors, config.tick_s, config.silence_s, config.loop_tolerance_s),
         )
+        self.intake.near_end = self._near_end
         if broker is not None:
             self._spool = Spool(spool_path or store.directory / "spool.sqlite3")
             self.publisher = Publisher(
@@ -169,6 +170,11 @@ class LiveSession:
     @property
     def gaps(self) -> list[Gap]:
         return self.links.gaps
+
+    @property
+    def sample_time_s(self) -> float:
+        """How far the samples are in (what the pipeline decides on; behind the clock when busy)."""
+        return self.intake.sample_time_s(None, self.clock.now_s())
 
     def running(self) -> bool:
         return self.pipeline is not None and not self.pipeline.finished
@@ -354,7 +360,6 @@ class LiveSession:
         if self.intake.sample_time_s(None, t_s) > limit and not self._done.is_set():
             self._end("maximum session length reached", aborted=False)
         left = self._time_left()
-        self.intake.piece_s = 0.1 if left is not None and left < 5.0 and self.pipeline is not None else None
         if self.view is not None:
             self.view.model.time_left_s = left
             if self.publisher is not None:
@@ -460,6 +465,11 @@ class LiveSession:
         if self._active_since is not None:
             active += max(0.0, self._t_pipeline - self._active_since)
         return max(0.0, float(target) - active)
+
+    def _near_end(self, t_s: float) -> bool:
+        """Whether samples up to ``t_s`` may reach the target (5 s to spare): they go in in pieces."""
+        left = self._time_left()
+        return self.pipeline is not None and left is not None and t_s - self._t_pipeline >= left - 5.0
 
     def _pipeline_state(self) -> str:
         if self.pipeline is None:

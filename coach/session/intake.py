@@ -86,11 +86,14 @@ class Intake:
         self.late_samples = 0
         #: The session has ended: nothing more is recorded or fed (the trace holds what was fed).
         self.closed = False
-        #: Near the end (set by the session), a backlog (samples that piled up while the process was
-        #: busy) goes in in pieces of at most this much sample time, all sensors in time order, so the
-        #: session ends right where the pipeline says the time is up, not a backlog later (``None``:
-        #: blocks as they come, fewer pipeline calls).
-        self.piece_s: float | None = None
+        #: Near the end, a backlog (samples that piled up while the process was busy) goes in in pieces
+        #: of at most this much sample time, all sensors in time order, so the session ends right where
+        #: the pipeline says the time is up, not a backlog later (elsewhere: blocks as they come, fewer
+        #: pipeline calls).
+        self.piece_s = 0.1
+        #: Whether samples up to a time may reach the end (set by the session): asked of every batch,
+        #: since one burst can run from well before the end to past it.
+        self.near_end: Callable[[float], bool] = lambda t_s: False
 
     async def read(self, done: asyncio.Event, on_end: Callable[[], None]) -> None:
         """Take items as they come; process what has piled up in one go (larger blocks, fewer calls);
@@ -143,7 +146,7 @@ class Intake:
                 blocks[0] if len(blocks) == 1 else SampleBlock.concat(blocks) for blocks in held.values()
             ]
             held.clear()
-            if self.piece_s is not None:
+            if self.near_end(max((float(b.t_s[-1]) for b in joined if len(b)), default=-math.inf)):
                 self.feed_held()  # near the end: every block in its piece, in time order
                 for piece in _pieces(joined, self.piece_s):
                     if self.closed:
