@@ -31,7 +31,7 @@ from tests.fixtures.live import (
     make_session,
     read_events,
     simulated_blocks,
-    until_session_time,
+    until_samples_in,
 )
 
 pytestmark = pytest.mark.slow
@@ -216,7 +216,7 @@ async def test_therapist_commands_change_the_session_and_bad_ones_change_nothing
     topic = session.topics.cmd
 
     async def therapist() -> None:
-        await until_session_time(session, 20.0)
+        await until_samples_in(session, 20.0)
         session.handle_message(topic, _cmd("pause", cmd_id="c-pause"))
         session.handle_message(topic, _cmd("pause", cmd_id="c-pause"))  # delivered twice: applied once
         await asyncio.sleep(0.2)
@@ -242,29 +242,43 @@ async def test_therapist_commands_change_the_session_and_bad_ones_change_nothing
 
 
 async def test_therapist_stop_ends_the_session(tmp_path: Path) -> None:
-    session = make_session(tmp_path, simulated_blocks(), target_duration_s=60.0)
+    # The samples wait at 20 s until the stop is sent; the target is far off (a stop at the clock's time,
+    # ahead of the samples on a busy machine, still comes before it).
+    session = make_session(tmp_path, simulated_blocks(duration_s=150.0), target_duration_s=120.0, hold_s=20.0)
+    sent: list[float] = []
 
     async def therapist() -> None:
-        await until_session_time(session, 20.0)
+        await until_samples_in(session, session.source.held_at_s)  # type: ignore[attr-defined]
+        sent.append(session.clock.now_s())
         session.handle_message(session.topics.cmd, _cmd("stop", cmd_id="c-stop"))
+        sent.append(session.clock.now_s())
+        session.source.release()  # type: ignore[attr-defined]
 
     helper = asyncio.create_task(therapist())
     result = await session.run()
     await helper
     assert result.state == "finished" and result.reason == "stopped by command"
-    assert 20.0 <= result.summary["t"] < 25.0
+    # A command takes effect at the session clock's time when it arrives (on the decision grid); the
+    # session ends there, once its samples are in.
+    stops = [c for c in read_events(result.commands_path) if c["cmd"] == "stop"]
+    assert [c["id"] for c in stops] == ["c-stop"]
+    grid_s = 1.0 / session.pipeline.decision_hz  # type: ignore[union-attr]
+    assert sent[0] <= stops[0]["t"] <= sent[1] + grid_s
+    assert result.summary["t"] == pytest.approx(stops[0]["t"])
     assert read_events(result.events_path)[-1]["type"] == "summary"
 
 
 async def test_one_key_stops_the_session(tmp_path: Path) -> None:
     master_fd, slave_fd = os.openpty()  # the session reads a real (pseudo) terminal
     keyboard, terminal = os.fdopen(master_fd, "wb", buffering=0), os.fdopen(slave_fd, "r")
-    session = make_session(tmp_path, simulated_blocks(), target_duration_s=60.0)
+    # The samples wait at 18 s: the key is pressed when they are in up to there.
+    session = make_session(tmp_path, simulated_blocks(), target_duration_s=60.0, hold_s=18.0)
     session.console = Console(terminal)
     assert session.console.is_tty
+    held_at = session.source.held_at_s  # type: ignore[attr-defined]
 
     async def person() -> None:
-        await until_session_time(session, 18.0)
+        await until_samples_in(session, held_at)
         keyboard.write(b"q")
 
     helper = asyncio.create_task(person())
@@ -273,8 +287,9 @@ async def test_one_key_stops_the_session(tmp_path: Path) -> None:
     keyboard.close()
     terminal.close()
     assert result.state == "finished" and result.reason == "stopped by the person"
-    # It ends with the samples it has: those up to the key press, less one delivery (0.8 s at ×40).
-    assert 17.0 <= result.summary["t"] < 22.0
+    # It ends where its samples were at the key press (on the decision grid).
+    grid_s = 1.0 / session.pipeline.decision_hz  # type: ignore[union-attr]
+    assert held_at <= result.summary["t"] <= 18.0 + grid_s
 
 
 async def test_calibration_retries_with_a_clear_cue_then_fails(tmp_path: Path) -> None:
@@ -309,15 +324,20 @@ def test_stale_clearance_does_not_count(tmp_path: Path) -> None:
 async def test_sigterm_ends_the_session_properly(tmp_path: Path) -> None:
     import signal
 
-    session = make_session(tmp_path, simulated_blocks(), target_duration_s=60.0, handle_signals=True)
+    session = make_session(
+        tmp_path, simulated_blocks(), target_duration_s=60.0, handle_signals=True, hold_s=18.0
+    )
+    held_at = session.source.held_at_s  # type: ignore[attr-defined]
 
     async def service_manager() -> None:
-        await until_session_time(session, 18.0)
+        await until_samples_in(session, held_at)
         os.kill(os.getpid(), signal.SIGTERM)
 
     helper = asyncio.create_task(service_manager())
     result = await session.run()
     await helper
     assert result.state == "finished" and result.reason == "stopped by signal SIGTERM"
+    grid_s = 1.0 / session.pipeline.decision_hz  # type: ignore[union-attr]
+    assert held_at <= result.summary["t"] <= 18.0 + grid_s  # where its samples were
     assert read_events(result.events_path)[-1]["type"] == "summary" and result.summary_path.exists()
     assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # the handler is gone again
