@@ -6,19 +6,22 @@ from __future__ import annotations
 import asyncio
 import io
 import os
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from coach.clock import SessionClock
 from coach.errors import ConfigError
 from coach.feedback.terminal import TerminalView, format_summary
-from coach.samples import SampleBlock
+from coach.samples import LinkStatus, SampleBlock
 from coach.session.config import example_config, load_config, parse_config
 from coach.session.console import Console
 from coach.session.event_sink import Merger
 from coach.session.guided_calibration import GuidedCalibration
 from coach.session.recorder import SessionRecorder, _quantize, as_recorded
+from coach.session.sources import PacedSamples
 from coach.trace import TraceMeta, read_trace
 from tests.fixtures.live import simulated_blocks
 
@@ -181,3 +184,19 @@ def test_latency_attribution_picks_the_notification_that_completed_a_decision() 
     assert decided_at(0.100, roles) == 101.0  # the hand's sample at 0.114 s came in its second notification
     assert decided_at(0.085, roles) == 100.0  # the hand's first notification was enough
     assert decided_at(0.120, roles) is None  # nobody has a sample past 0.13 s yet
+
+
+async def test_paced_samples_report_a_pause_inside_one_late_delivery_as_a_lost_link() -> None:
+    # 100 Hz with a 1.5 s pause at 2 s; the clock already reads 5 s at the first delivery (this
+    # process was held up): everything is due at once, and the pause must still be a lost link.
+    t = np.concatenate([np.arange(0.0, 2.0, 0.01), np.arange(3.5, 5.0, 0.01)])
+    zeros = np.zeros((len(t), 3))
+    source = PacedSamples(
+        {"hand": SampleBlock("hand", t, zeros, zeros)}, {"hand": {"rate_hz": 100.0}}, link_gap_s=0.5
+    )
+    await source.start(SessionClock(1.0, t0_monotonic=time.monotonic() - 5.0))
+    items = [item async for item in source.items()]
+    links = [(i.link, round(i.t_s, 3)) for i in items if isinstance(i, LinkStatus)]
+    assert links == [("up", 0.0), ("down", 2.49), ("up", 3.5)]
+    blocks = [i for i in items if isinstance(i, SampleBlock)]
+    assert [(float(b.t_s[0]), round(float(b.t_s[-1]), 2)) for b in blocks] == [(0.0, 1.99), (3.5, 4.99)]
