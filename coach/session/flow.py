@@ -379,8 +379,7 @@ class LiveSession:
         self._end(reason, aborted=self.pipeline is None)
 
     def pause_by_person(self) -> bool:
-        """Pause the active session (a reason of :mod:`coach.session.links`, recorded like the coach's
-        link pauses); ``False`` when not active or already paused by the person."""
+        """Pause the active session (recorded like link pauses); ``False`` if not active or already paused."""
         return self.links.person(True, self.clock.now_s())
 
     def resume_by_person(self) -> bool:
@@ -523,11 +522,9 @@ class LiveSession:
         if not pipeline.finished and not aborted and reason != "end of input":
             # It ends where its samples are (at the target: where the pipeline said so), as a recorded
             # stop: a replay ends at the same point, whatever was still on its way when it ended.
-            t_stop = (
-                self._t_complete
-                if self._t_complete is not None
-                else self.intake.sample_time_s(None, self.clock.now_s())
-            )
+            t_stop = self._t_complete
+            if t_stop is None:
+                t_stop = self.intake.sample_time_s(None, self.clock.now_s())
             stop = {"id": "coach-stop", "cmd": "stop", "args": {"reason": reason}, "by": "coach"}
             self._pipeline_events(pipeline.apply_command(stop, t_stop))
         if not pipeline.finished:
