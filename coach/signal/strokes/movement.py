@@ -25,7 +25,6 @@ from __future__ import annotations
 import json
 from collections import deque
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any, Final
 
@@ -34,6 +33,7 @@ import numpy as np
 from coach.samples import FloatArray
 from coach.signal.strokes.mlp import Mlp
 from coach.signal.strokes.segments import LOOKAHEAD, FrameHistory
+from coach.signal.strokes.trained import read_parameter_file
 
 VETO_FILE: Final = "movement_veto.json"
 VETO_FORMAT: Final = "retro-coach-movement-veto"
@@ -209,23 +209,7 @@ class VetoFileError(ValueError):
 
 def read_veto(path: str | Path | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
     """The ``parameters`` and ``provenance`` of a veto file (default: the shipped one)."""
-    if path is None:
-        text = resources.files(__name__.rpartition(".")[0]).joinpath(VETO_FILE).read_text("utf-8")
-        where = VETO_FILE
-    else:
-        text = Path(path).read_text(encoding="utf-8")
-        where = str(path)
-    doc = json.loads(text)
-    if not isinstance(doc, dict) or doc.get("format") != VETO_FORMAT:
-        raise VetoFileError(f"{where}: not a {VETO_FORMAT} file")
-    if doc.get("version") != VETO_FORMAT_VERSION:
-        raise VetoFileError(
-            f"{where}: version {doc.get('version')!r} (this code reads {VETO_FORMAT_VERSION})"
-        )
-    parameters, provenance = doc.get("parameters"), doc.get("provenance")
-    if not isinstance(parameters, dict) or not isinstance(provenance, dict):
-        raise VetoFileError(f"{where}: needs 'parameters' and 'provenance' objects")
-    return parameters, provenance
+    return read_parameter_file(path, VETO_FILE, VETO_FORMAT, VETO_FORMAT_VERSION, VetoFileError)
 
 
 def write_veto(path: str | Path, parameters: dict[str, Any], provenance: dict[str, Any]) -> None:

@@ -33,22 +33,28 @@ class ModelFileError(ValueError):
 
 def read_model(path: str | Path | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
     """The ``parameters`` and ``provenance`` of a model file (default: the shipped ``model.json``)."""
+    return read_parameter_file(path, MODEL_FILE, MODEL_FORMAT, MODEL_FORMAT_VERSION, ModelFileError)
+
+
+def read_parameter_file(
+    path: str | Path | None, shipped: str, file_format: str, version: int, error: type[ValueError]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The ``parameters`` and ``provenance`` of a trained-parameter file of this package (``shipped``
+    when ``path`` is None), checked for its format and version; ``error`` names what is wrong."""
     if path is None:
-        text = resources.files(__name__.rpartition(".")[0]).joinpath(MODEL_FILE).read_text("utf-8")
-        where = MODEL_FILE
+        text = resources.files(__name__.rpartition(".")[0]).joinpath(shipped).read_text("utf-8")
+        where = shipped
     else:
         text = Path(path).read_text(encoding="utf-8")
         where = str(path)
     doc = json.loads(text)
-    if not isinstance(doc, dict) or doc.get("format") != MODEL_FORMAT:
-        raise ModelFileError(f"{where}: not a {MODEL_FORMAT} file")
-    if doc.get("version") != MODEL_FORMAT_VERSION:
-        raise ModelFileError(
-            f"{where}: version {doc.get('version')!r} (this code reads {MODEL_FORMAT_VERSION})"
-        )
+    if not isinstance(doc, dict) or doc.get("format") != file_format:
+        raise error(f"{where}: not a {file_format} file")
+    if doc.get("version") != version:
+        raise error(f"{where}: version {doc.get('version')!r} (this code reads {version})")
     parameters, provenance = doc.get("parameters"), doc.get("provenance")
     if not isinstance(parameters, dict) or not isinstance(provenance, dict):
-        raise ModelFileError(f"{where}: needs 'parameters' and 'provenance' objects")
+        raise error(f"{where}: needs 'parameters' and 'provenance' objects")
     return parameters, provenance
 
 
