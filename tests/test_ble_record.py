@@ -62,6 +62,18 @@ def test_record_several_profiles_with_faults(tmp_path: Path) -> None:
     assert "link down" in proc.stderr and "link up again" in proc.stderr
 
 
+def _last_row_t(path: Path) -> float:
+    """The time of the last complete row written so far (-inf before the file or its first row)."""
+    try:
+        with path.open("rb") as f:
+            f.seek(max(0, path.stat().st_size - 4096))
+            tail = f.read()
+    except FileNotFoundError:
+        return float("-inf")
+    rows = [r for r in tail.split(b"\n")[:-1] if r[:1].isdigit()]  # after the last newline: maybe cut
+    return float(rows[-1].split(b",", 1)[0]) if rows else float("-inf")
+
+
 @pytest.mark.slow
 def test_ctrl_c_stops_cleanly_with_a_complete_file(tmp_path: Path) -> None:
     out = tmp_path / "trace.csv"
@@ -70,8 +82,11 @@ def test_ctrl_c_stops_cleanly_with_a_complete_file(tmp_path: Path) -> None:
         stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
+        # The file opens when the calibration ends (t = 10 s) with everything recorded so far; rows go
+        # out in time order once every role's samples reach them. So wait on what the file holds (a row
+        # past 10.5 s: every role has streamed past the calibration), not on its size.
         deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and (not out.exists() or out.stat().st_size < 20000):
+        while time.monotonic() < deadline and _last_row_t(out) <= 10.5:
             time.sleep(0.2)
         assert out.exists(), "the file is opened once the calibration ends"
         size_before = out.stat().st_size
