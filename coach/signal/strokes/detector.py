@@ -239,8 +239,7 @@ class StrokeDetector:
             for ends, score in _runs(batch_ends, candidates_possible(h, batch_ends)):
                 if not score:
                     # No candidate can be scored here (a gap in the data): nothing to compute.
-                    done = [self._stroke(seg) for seg in self.segmenter.skip(int(ends[-1]) + 1)]
-                    out += [s for s in done if s is not None]
+                    out += self._reported(self.segmenter.skip(int(ends[-1]) + 1))
                     continue
                 batch = segment_features(h, ends)
                 logits = segment_logits(
@@ -257,10 +256,9 @@ class StrokeDetector:
                 # are crossed with Segmenter.skip (exactly what stepping through them would do).
                 for i in np.flatnonzero((logits > 0.0).any(axis=1)).tolist():
                     e = int(ends[i])
-                    out += [s for s in map(self._stroke, self.segmenter.skip(e)) if s is not None]
-                    out += [s for s in map(self._stroke, self.segmenter.step(e, logits[i])) if s is not None]
-                segs = self.segmenter.skip(int(ends[-1]) + 1)
-                out += [s for s in map(self._stroke, segs) if s is not None]
+                    out += self._reported(self.segmenter.skip(e))
+                    out += self._reported(self.segmenter.step(e, logits[i]))
+                out += self._reported(self.segmenter.skip(int(ends[-1]) + 1))
         h.trim(self.segmenter.base)
         keep_s = self._frame_t(min(self.segmenter.base, h.end - 1)) - 2.0
         self._ring_t.trim_before(keep_s)
@@ -271,6 +269,10 @@ class StrokeDetector:
     def _frame_t(self, f: int) -> float:
         h = self.history
         return float(h.t_s[f - h.start])
+
+    def _reported(self, segments: list[Segment]) -> list[Stroke]:
+        """The strokes of committed segments, in order, without those the movement veto drops."""
+        return [s for s in map(self._stroke, segments) if s is not None]
 
     def _stroke(self, seg: Segment) -> Stroke | None:
         """The stroke of a committed contact, or None when the movement veto drops it."""
