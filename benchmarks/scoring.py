@@ -10,7 +10,10 @@ Definitions (docs/design.md §9, and the decisions it leaves open, also in docs/
 
 - **Strokes.** A detected stroke matches a true one when their intervals overlap by at least 50 % of
   the shorter one; matching is one to one (a maximum matching, ties broken by overlap). Precision,
-  recall and F1 over all strokes. Direction accuracy over matched strokes, ``unknown`` counting as
+  recall and F1 over all strokes; beside them the same over the regions the sensor set can see (true
+  strokes in a region the session's summary lists as unjudged in ``checks_off``, and the detected
+  strokes matched to them, are left out: :data:`benchmarks.scoring_families.UNSEEN_REGIONS`).
+  Direction accuracy over matched strokes, ``unknown`` counting as
   wrong. Distal recall: among matched true-distal strokes, the share called ``distal`` (so that a
   detector that always says ``proximal`` shows).
 - **Stroke latency.** Event ``t`` − true ``t_end`` over matched strokes (p95 against 0.5 s).
@@ -137,6 +140,11 @@ class Score:
     region_distal_called: Counter[str] = field(default_factory=Counter)
     region_named: Counter[str] = field(default_factory=Counter)  # matched strokes whose event names a region
     region_named_right: Counter[str] = field(default_factory=Counter)  # ... and names the true one
+    # Strokes in the regions the sensor set can see (the summary's ``checks_off``; scoring_families.py).
+    seen_true: int = 0
+    seen_detected: int = 0
+    seen_matched: int = 0
+    seen_cadence_abs_err_spm: list[float] = field(default_factory=list)
     massage_free_minutes: float = 0.0
     massage_free_strokes: int = 0
     massage_free_distal: int = 0  # of those, called distal (each would cue the wrong way)
@@ -176,6 +184,15 @@ class Score:
     def f1(self) -> float:
         denom = self.strokes_detected + self.strokes_true
         return _ratio(2 * self.strokes_matched, denom)
+
+    @property
+    def f1_seen(self) -> float:
+        """F1 over the regions the session's sensors can see (issue 9: the target's definition)."""
+        return _ratio(2 * self.seen_matched, self.seen_detected + self.seen_true)
+
+    @property
+    def recall_seen(self) -> float:
+        return _ratio(self.seen_matched, self.seen_true)
 
     @property
     def direction_accuracy(self) -> float:
@@ -226,6 +243,12 @@ class Score:
     @property
     def cadence_max_err_spm(self) -> float:
         return float(np.max(self.cadence_abs_err_spm)) if self.cadence_abs_err_spm else math.nan
+
+    @property
+    def seen_cadence_mae_spm(self) -> float:
+        """Cadence error against the true strokes of the regions the session's sensors can see."""
+        errs = self.seen_cadence_abs_err_spm
+        return float(np.mean(errs)) if errs else math.nan
 
     @property
     def live_cadence_mae_spm(self) -> float:
@@ -366,9 +389,10 @@ def _score_strokes(events: Sequence[Mapping[str, Any]], truth: Truth, out: Score
         out.stroke_latencies_s.append(float(e["t"]) - s.t_end_s)
     out.stroke_confidences = [float(e.get("confidence", math.nan)) for e in detected]
     out.stroke_confidence_ok = ok_by_det
-    from benchmarks.scoring_families import score_false_strokes, score_regions
+    from benchmarks.scoring_families import score_false_strokes, score_regions, score_seen
 
     score_regions(true, detected, pairs, out)
+    score_seen(events, true, len(detected), pairs, out)
     score_false_strokes(detected, {di for _, di in pairs}, truth, out)
 
 
@@ -473,6 +497,11 @@ def _score_cadence(events: Sequence[Mapping[str, Any]], truth: Truth, out: Score
         out.cadence_abs_err_spm = [abs(float(reported) - true_spm)]
     elif (true_spm is None) != (reported is None):
         out.cadence_missing = 1
+    from benchmarks.scoring_families import seen_strokes
+
+    seen_spm = mean_cadence_spm(np.array(sorted(s.t_start_s for s in seen_strokes(events, truth.strokes))))
+    if seen_spm is not None and reported is not None:
+        out.seen_cadence_abs_err_spm = [abs(float(reported) - seen_spm)]
     ends = np.array([s.t_end_s for s in truth.strokes], dtype=np.float64)
     true_starts = np.array([s.t_start_s for s in truth.strokes], dtype=np.float64)
     for e in events:

@@ -3,6 +3,11 @@
 - **Per region**: recall, direction accuracy and distal recall over the true strokes of each region
   (a detected stroke has no true region unless it matches one, so precision is only pooled); the
   events' ``region`` field: the share of matched strokes that name one, and how often it is right.
+- **Regions the sensor set can see**: the session's summary names, in ``calibration.checks_off``, what
+  the detector cannot judge with its sensors (``finger_strokes``, ``hand_strokes``); the true strokes
+  of those regions (:data:`UNSEEN_REGIONS`) and the detections matched to them are left out of the
+  "seen" F1 and cadence (issue 9 states its F1 target over the regions a sensor set can see). Detected
+  strokes that match nothing still count as false. The all-region figures stay beside them.
 - **False strokes**: in recordings without massage, every reported stroke per minute; during ordinary
   movement, reported strokes that match no true stroke and whose middle lies in a movement interval
   (widened by :data:`MOVEMENT_PAD_S`), per minute of that kind of movement.
@@ -30,6 +35,46 @@ CUE_LOOKBACK_S: Final = 6.0
 MOVEMENT_PAD_S: Final = 0.5
 STRAP_WINDOW_S: Final = 120.0
 BOUT_GAP_S: Final = 10.0
+#: The regions each ``checks_off`` name of the stroke detector leaves unjudged (strokes/detector.py).
+UNSEEN_REGIONS: Final[dict[str, frozenset[str]]] = {
+    "finger_strokes": frozenset({"finger", "between_fingers"}),
+    "hand_strokes": frozenset({"back_of_hand", "palm"}),
+}
+
+
+def unseen_regions(events: Sequence[Mapping[str, Any]]) -> frozenset[str]:
+    """The regions the session's last summary says its sensors cannot judge (none without a summary)."""
+    summaries = [e for e in events if e.get("type") == "summary"]
+    cal = summaries[-1].get("calibration") if summaries else None
+    names = cal.get("checks_off") if isinstance(cal, Mapping) else None
+    out: set[str] = set()
+    for name in names or ():
+        out |= UNSEEN_REGIONS.get(str(name), frozenset())
+    return frozenset(out)
+
+
+def seen_strokes(events: Sequence[Mapping[str, Any]], true: Sequence[TrueStroke]) -> list[TrueStroke]:
+    """The true strokes in regions the session's sensors can see (strokes without a region count)."""
+    unseen = unseen_regions(events)
+    return [s for s in true if s.region is None or s.region not in unseen]
+
+
+def score_seen(
+    events: Sequence[Mapping[str, Any]],
+    true: Sequence[TrueStroke],
+    n_detected: int,
+    pairs: list[tuple[int, int]],
+    out: Score,
+) -> None:
+    unseen = unseen_regions(events)
+
+    def is_seen(s: TrueStroke) -> bool:
+        return s.region is None or s.region not in unseen
+
+    hidden_matched = sum(1 for ti, _ in pairs if not is_seen(true[ti]))
+    out.seen_true = sum(1 for s in true if is_seen(s))
+    out.seen_detected = n_detected - hidden_matched
+    out.seen_matched = len(pairs) - hidden_matched
 
 
 def score_regions(

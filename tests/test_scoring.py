@@ -302,3 +302,28 @@ def test_wrist_agreement_through_strap_tugs_scores_only_after_them() -> None:
     assert s.strap_wrist_scored == 100  # 10.0 ... 19.9
     assert s.strap_wrist_agreement == pytest.approx(0.5)
     assert score_session(events, Truth((), p, 0.0, 20.0)).strap_wrist_scored == 0
+
+
+def test_seen_f1_leaves_out_only_the_regions_the_summary_says_are_unjudged() -> None:
+    true = (
+        TrueStroke(0.0, 1.0, "proximal", "forearm"),
+        TrueStroke(3.0, 4.0, "proximal", "finger"),
+        TrueStroke(6.0, 7.0, "proximal", "between_fingers"),
+        TrueStroke(9.0, 10.0, "proximal", "palm"),
+    )
+    truth = Truth(strokes=true, posture=None, active_from_s=0.0, active_to_s=20.0)
+    # Found: the forearm stroke, the finger stroke, and one stroke where nothing happened.
+    strokes = [_stroke_event(0.0, 1.0, "proximal"), _stroke_event(3.0, 4.0, "proximal")]
+    strokes.append(_stroke_event(12.0, 13.0, "proximal"))
+    calibration = {"checks_off": ["finger_strokes"]}
+    summary = {"type": "summary", "t": 20.0, "id": "summary", "calibration": calibration}
+    s = score_session([*strokes, summary], truth)
+    # All regions: 2 of 4 true found, 2 of 3 detections right.
+    assert s.f1 == pytest.approx(2 * 2 / (4 + 3))
+    # Seen: fingers and between them are left out with the finger detection; palm (missed) and the
+    # false stroke still count.
+    assert (s.seen_true, s.seen_detected, s.seen_matched) == (2, 2, 1)
+    assert s.f1_seen == pytest.approx(2 * 1 / (2 + 2))
+    # Without a summary nothing is left out.
+    plain = score_session(strokes, truth)
+    assert plain.f1_seen == pytest.approx(plain.f1)
