@@ -144,7 +144,6 @@ class Score:
     seen_true: int = 0
     seen_detected: int = 0
     seen_matched: int = 0
-    seen_cadence_abs_err_spm: list[float] = field(default_factory=list)
     massage_free_minutes: float = 0.0
     massage_free_strokes: int = 0
     massage_free_distal: int = 0  # of those, called distal (each would cue the wrong way)
@@ -243,12 +242,6 @@ class Score:
     @property
     def cadence_max_err_spm(self) -> float:
         return float(np.max(self.cadence_abs_err_spm)) if self.cadence_abs_err_spm else math.nan
-
-    @property
-    def seen_cadence_mae_spm(self) -> float:
-        """Cadence error against the true strokes of the regions the session's sensors can see."""
-        errs = self.seen_cadence_abs_err_spm
-        return float(np.mean(errs)) if errs else math.nan
 
     @property
     def live_cadence_mae_spm(self) -> float:
@@ -497,11 +490,6 @@ def _score_cadence(events: Sequence[Mapping[str, Any]], truth: Truth, out: Score
         out.cadence_abs_err_spm = [abs(float(reported) - true_spm)]
     elif (true_spm is None) != (reported is None):
         out.cadence_missing = 1
-    from benchmarks.scoring_families import seen_strokes
-
-    seen_spm = mean_cadence_spm(np.array(sorted(s.t_start_s for s in seen_strokes(events, truth.strokes))))
-    if seen_spm is not None and reported is not None:
-        out.seen_cadence_abs_err_spm = [abs(float(reported) - seen_spm)]
     ends = np.array([s.t_end_s for s in truth.strokes], dtype=np.float64)
     true_starts = np.array([s.t_start_s for s in truth.strokes], dtype=np.float64)
     for e in events:

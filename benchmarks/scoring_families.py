@@ -6,7 +6,7 @@
 - **Regions the sensor set can see**: the session's summary names, in ``calibration.checks_off``, what
   the detector cannot judge with its sensors (``finger_strokes``, ``hand_strokes``); the true strokes
   of those regions (:data:`UNSEEN_REGIONS`) and the detections matched to them are left out of the
-  "seen" F1 and cadence (issue 9 states its F1 target over the regions a sensor set can see). Detected
+  "seen" F1 (issue 9 states its F1 target over the regions a sensor set can see). Detected
   strokes that match nothing still count as false. The all-region figures stay beside them.
 - **False strokes**: in recordings without massage, every reported stroke per minute; during ordinary
   movement, reported strokes that match no true stroke and whose middle lies in a movement interval
@@ -51,12 +51,6 @@ def unseen_regions(events: Sequence[Mapping[str, Any]]) -> frozenset[str]:
     for name in names or ():
         out |= UNSEEN_REGIONS.get(str(name), frozenset())
     return frozenset(out)
-
-
-def seen_strokes(events: Sequence[Mapping[str, Any]], true: Sequence[TrueStroke]) -> list[TrueStroke]:
-    """The true strokes in regions the session's sensors can see (strokes without a region count)."""
-    unseen = unseen_regions(events)
-    return [s for s in true if s.region is None or s.region not in unseen]
 
 
 def score_seen(
