@@ -1,5 +1,7 @@
-"""The shipped Butterworth designs and the state-carrying ``sosfilt`` (coach.signal.iir) are
-``scipy.signal``'s own, bit for bit, and the stroke detector's frames no longer import ``scipy.signal``."""
+"""The shipped Butterworth designs are ``scipy.signal``'s own (to within a few units in the last
+place: scipy's floating point differs by CPU, e.g. one coefficient by 1 ULP with AVX-512), the product
+uses the shipped table on every machine, the state-carrying ``sosfilt`` (coach.signal.iir) is scipy's
+bit for bit, and the stroke detector's frames no longer import ``scipy.signal``."""
 
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ import scipy.signal
 from coach.signal import iir
 
 
-def test_every_shipped_design_is_what_scipy_designs_bit_for_bit() -> None:
+def test_every_shipped_design_is_what_scipy_designs_and_the_table_is_used() -> None:
     raw = json.loads(resources.files("coach.signal").joinpath(iir.TABLE_FILE).read_text("utf-8"))
     assert raw["format"] == iir.TABLE_FORMAT
     assert raw["provenance"]["design_call"].startswith("scipy.signal.butter(")
@@ -30,8 +32,12 @@ def test_every_shipped_design_is_what_scipy_designs_bit_for_bit() -> None:
             butter: Any = scipy.signal.butter  # btype is a plain str here, not the stubs' literals
             want = butter(order, cutoff, btype, fs=rate, output="sos")
             got = np.array(raw["designs"][key])
-            assert got.shape == want.shape and np.array_equal(got, want), key
-            assert np.array_equal(iir.butter_sos(order, cutoff, btype, rate), want)
+            assert got.shape == want.shape, key
+            # Not bit for bit across machines: scipy's design is computed with the CPU's own vector
+            # paths (this table was written on one machine; another gave 1 ULP off in one entry).
+            np.testing.assert_array_max_ulp(got, want, maxulp=4)
+            # The product uses the table, not this machine's scipy: the same filters everywhere.
+            assert np.array_equal(iir.butter_sos(order, cutoff, btype, rate), got), key
     assert set(raw["designs"]) == expected_keys
 
 
