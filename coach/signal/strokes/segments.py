@@ -159,7 +159,9 @@ class FrameHistory:
         fixed per 1 s block (NaN while there are too few)."""
         idx = fr.start + np.arange(len(fr))
         blocks = idx // FLOOR_BLOCK
-        new = [int(j) for j in np.unique(blocks) if int(j) not in self._floors]
+        # consecutive frames: the distinct blocks are every block from the first to the last
+        present = range(int(blocks[0]), int(blocks[-1]) + 1)
+        new = [j for j in present if j not in self._floors]
         if new:
             window = FLOOR_BLOCK * FLOOR_WINDOW_BLOCKS
             lo, hi = (new[0] - FLOOR_WINDOW_BLOCKS) * FLOOR_BLOCK, new[-1] * FLOOR_BLOCK
@@ -171,8 +173,8 @@ class FrameHistory:
             f_hf, f_lf = _row_percentile(m_hf), _row_percentile(m_lf)
             for j, fh, fl in zip(new, f_hf, f_lf, strict=True):
                 self._floors[j] = (float(fh), float(fl))
-        table = np.array([self._floors[int(j)] for j in np.unique(blocks)])
-        pos = np.searchsorted(np.unique(blocks), blocks)
+        table = np.array([self._floors[j] for j in present])
+        pos = blocks - present.start
         return table[pos, 0], table[pos, 1]
 
     def _values(self, name: str, lo: int, hi: int, fr: Frames) -> FloatArray:
