@@ -93,7 +93,7 @@ def _stat(x: FloatArray, fn: str, empty: float) -> float:
     generality: this runs some 30 times per committed contact."""
     ok = np.isfinite(x)
     v = x if ok.all() else x[ok]
-    n = v.shape[0]
+    n: int = v.shape[0]
     if n == 0:
         return empty
     if fn == "max":
