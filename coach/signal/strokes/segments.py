@@ -265,19 +265,16 @@ _W0: Final = D_MAX + LOOKBACK + 6
 _WLEN: Final = _W0 + LOOKAHEAD + 1
 
 
-def _rows(x: FloatArray, b: IntArray, fill: float) -> FloatArray:
-    """Per end ``b`` (row), the frames ``[b − _W0, b + LOOKAHEAD]`` of ``x``; ``fill`` outside it."""
-    return _Windows(b, x.shape[0]).rows(x, fill)
-
-
 class _Windows:
-    """The gather of :func:`_rows` for one set of ends over a history of ``n`` frames, worked out once
-    for all the columns taken through it."""
+    """Per end ``b``, the frames ``[b − _W0, b + LOOKAHEAD]`` of a history of ``n`` frames, as
+    (window position, end) arrays: position-major, so the running sums and extremes along a window
+    and the gathers of candidate positions run over whole contiguous rows of ends. The gather is
+    worked out once for all the columns taken through it."""
 
     __slots__ = ("idx", "inside")
 
     def __init__(self, b: IntArray, n: int) -> None:
-        idx = b[:, None] - _W0 + np.arange(_WLEN)[None, :]
+        idx = b[None, :] - _W0 + np.arange(_WLEN)[:, None]
         self.inside = (idx >= 0) & (idx < n)
         self.idx = np.clip(idx, 0, max(n - 1, 0))
 
@@ -287,47 +284,50 @@ class _Windows:
 
 
 def _csum(w: FloatArray) -> FloatArray:
-    """Per row, the cumulative sum with a leading 0 (positions 0 … window length)."""
-    out: FloatArray = np.concatenate((np.zeros((w.shape[0], 1)), np.cumsum(w, axis=1)), axis=1)
+    """Per end (column), the cumulative sum along the window with a leading 0 (positions 0 … window
+    length, as rows)."""
+    out = np.empty((w.shape[0] + 1, w.shape[1]))
+    out[0] = 0.0
+    np.cumsum(w, axis=0, out=out[1:])
     return out
 
 
 def _cmean(c: FloatArray, lo: IntArray, hi: IntArray) -> FloatArray:
-    """Per row, the mean over window positions ``[lo, hi)`` (one pair per candidate column) from a
-    :func:`_csum`; positions are clipped to the window, an empty range gives 0."""
-    width = c.shape[1] - 1
+    """Per end (column), the mean over window positions ``[lo, hi)`` (one pair per candidate row) from
+    a :func:`_csum`; positions are clipped to the window, an empty range gives 0."""
+    width = c.shape[0] - 1
     lo = np.clip(lo, 0, width)
     hi = np.clip(hi, 0, width)
-    out: FloatArray = (c[:, hi] - c[:, lo]) / np.maximum(hi - lo, 1)
+    out: FloatArray = (c[hi] - c[lo]) / np.maximum(hi - lo, 1)[:, None]
     return out
 
 
 def _suffix(w: FloatArray, stop: int, use_max: bool, start: IntArray, empty: float) -> FloatArray:
-    """Per row, max (or min) of ``w[row, start:stop]`` for each candidate column; ``empty`` where
-    ``start >= stop``."""
-    part = w[:, :stop][:, ::-1]
-    acc = (np.maximum if use_max else np.minimum).accumulate(part, axis=1)[:, ::-1]
-    out = acc[:, np.clip(start, 0, stop - 1)]
-    out = np.where((start < stop)[None, :], out, empty)
+    """Per end (column), max (or min) of ``w[start:stop, end]`` for each candidate row; ``empty``
+    where ``start >= stop``."""
+    part = w[:stop][::-1]
+    acc = (np.maximum if use_max else np.minimum).accumulate(part, axis=0)[::-1]
+    out = acc[np.clip(start, 0, stop - 1)]
+    out = np.where((start < stop)[:, None], out, empty)
     return out
 
 
 def _window_max(w: FloatArray, start: IntArray, width: int, use_max: bool, last: int) -> FloatArray:
-    """Per row, max (or min) over ``w[row, s:s+width]`` for each candidate start ``s``, never past
-    position ``last`` (a derived value there would need frames the history may not hold yet)."""
+    """Per end (column), max (or min) over ``w[s:s+width, end]`` for each candidate start ``s``, never
+    past position ``last`` (a derived value there would need frames the history may not hold yet)."""
     fn = np.maximum if use_max else np.minimum
     if start.shape[0] and int(start.min()) >= 0:
         # A sliding max over the window positions (cut at ``last``), then one gather: the same set of
         # values per candidate as below, and a max (min) is exact whatever the order.
-        part = w[:, : last + 1]
+        part = w[: last + 1]
         m = part.copy()
         for k in range(1, min(width, last + 1)):
-            fn(m[:, :-k], part[:, k:], out=m[:, :-k])
-        slid: FloatArray = m[:, np.minimum(start, last)]
+            fn(m[:-k], part[k:], out=m[:-k])
+        slid: FloatArray = m[np.minimum(start, last)]
         return slid
-    out = w[:, np.clip(start, 0, last)]
+    out = w[np.clip(start, 0, last)]
     for k in range(1, width):
-        out = fn(out, w[:, np.clip(start + k, 0, last)])
+        out = fn(out, w[np.clip(start + k, 0, last)])
     return out
 
 
@@ -413,6 +413,9 @@ def segment_features(h: FrameHistory, ends: IntArray) -> SegmentBatch:
     Uses frames from ``b − d − LOOKBACK`` to ``b + LOOKAHEAD``; candidates reaching outside the history
     or touching an invalid frame are not ``ok``. Each end is computed from its own window of frames, so
     the numbers do not depend on which other ends are in the batch (span invariance, bit for bit).
+
+    Internally every array is (window position or duration, end): the batch's arrays are transposed
+    views of (feature, duration, end) arrays.
     """
     ends = np.asarray(ends, dtype=np.int64)
     c = h.cols
@@ -431,67 +434,60 @@ def segment_features(h: FrameHistory, ends: IntArray) -> SegmentBatch:
     B = _W0  # the end frame's position in each window; candidate starts:
     A = _W0 - DURATIONS
     D = DURATIONS
+    n_d, n_e = D.shape[0], ends.shape[0]
     hfr, lfr, el, gm = w("hfr", 0.0), w("lfr", 0.0), w("el", 0.0), w("gm", -7.0)
     el_step, dz, hf5 = w("el_step", 0.0, der), w("dz", 0.0, der), w("hf5", 0.0, der)
     exc, turn = w("excursion_mm", 0.0, der), w("turn_deg", 0.0, der)
     ch, ce = _csum(hfr), _csum(el)
-    hf_in = _cmean(ch, A + 1, np.full_like(A, B))
+    bb = np.full_like(A, B)
+    hf_in = _cmean(ch, A + 1, bb)
     hf_mid = _cmean(ch, A + D // 4, B - D // 4)
     hf_pre = _cmean(ch, A - 5, A - 1)
-    hf_post = _cmean(ch, np.full_like(A, B + 1), np.full_like(A, B + 3))
+    hf_post = _cmean(ch, bb + 1, bb + 3)
     out_hf = 0.5 * (hf_pre + hf_post)
-    el_in = _cmean(ce, A + 1, np.full_like(A, B))
+    el_in = _cmean(ce, A + 1, bb)
     el_pre = _cmean(ce, A - 4, A - 1)
-    el_post = _cmean(ce, np.full_like(A, B + 1), np.full_like(A, B + 3))
+    el_post = _cmean(ce, bb + 1, bb + 3)
     lf_on = _window_max(lfr, A - 1, 6, True, B + LOOKAHEAD)
-    lf_off = np.broadcast_to(lfr[:, B - 3 : B + 1].max(axis=1)[:, None], hf_in.shape)
-    lf_inner = _suffix(lfr, B - 3, True, A + 5, -3.0)
+    lf_off = lfr[B - 3 : B + 1].max(axis=0)[None, :]
     valley = _suffix(hf5, B - 2, False, A + 3, 0.0) - hf_in
-    valley = np.where((D >= 8)[None, :], valley, 0.0)
-    gmax = _suffix(gm, B + 2, True, A - 1, -7.0)
+    valley = np.where((D >= 8)[:, None], valley, 0.0)
     el_rng = _suffix(el, B + 3, True, A - 3, 0.0) - _suffix(el, B + 3, False, A - 3, 0.0)
-    es_on = _window_max(el_step, A - 1, 6, False, B)
-    es_off = np.broadcast_to(el_step[:, B - 3 : B + 1].max(axis=1)[:, None], hf_in.shape)
-    dz_on = _window_max(dz, A - 1, 6, False, B)
-    dz_off = np.broadcast_to(dz[:, B - 3 : B + 1].max(axis=1)[:, None], hf_in.shape)
-    dur = np.broadcast_to((D * fs)[None, :], hf_in.shape)
-    floor = c["hf_floor"][np.clip(b_rel, 0, max(n - 1, 0))][:, None] * np.ones((1, D.shape[0]))
-    quiet_gm = np.minimum.accumulate(np.where(valid_w, gm, 9.0), axis=1)[:, A - 1]
-    quiet_lf = np.minimum.accumulate(np.where(valid_w, lfr, 99.0), axis=1)[:, A - 1]
-    context = np.stack((quiet_gm, quiet_lf), axis=-1)
-    x_t = np.stack(
-        [
-            hf_in - out_hf,
-            hf_mid - out_hf,
-            hf_in,
-            hf_in - hf_pre,
-            hf_in - hf_post,
-            0.5 * (el_pre + el_post) - el_in,
-            el_in - el_pre,
-            el_post - el_in,
-            lf_on,
-            lf_off,
-            np.minimum(lf_on, lf_off),
-            lf_inner,
-            valley,
-            gmax,
-            np.log(el_rng + 0.05),
-            es_on,
-            es_off,
-            dz_on * 1000.0,
-            dz_off * 1000.0,
-            np.log(_suffix(exc, B + 1, True, A - 3, 0.0) + 0.1),
-            np.log(_suffix(turn, B + 1, True, A - 3, 0.0) + 0.1),
-            dur,
-            np.log(dur),
-            np.where(np.isfinite(floor), floor, 0.0),
-            np.full(hf_in.shape, math.log2(h.rate_hz / 100.0)),
-        ],
-        axis=0,
-    ).transpose(1, 2, 0)  # feature-major in memory (cheap to build, and what the screen reads)
+    floor = c["hf_floor"][np.clip(b_rel, 0, max(n - 1, 0))][None, :]
+    quiet_gm = np.minimum.accumulate(np.where(valid_w, gm, 9.0), axis=0)[A - 1]
+    quiet_lf = np.minimum.accumulate(np.where(valid_w, lfr, 99.0), axis=0)[A - 1]
+    context = np.stack((quiet_gm, quiet_lf), axis=-1).transpose(1, 0, 2)
+    # (feature, duration, end): what the screen reads, a whole feature at a time
+    x_t = np.empty((len(TREATED_FEATURES), n_d, n_e))
+    x_t[0] = hf_in - out_hf
+    x_t[1] = hf_mid - out_hf
+    x_t[2] = hf_in
+    x_t[3] = hf_in - hf_pre
+    x_t[4] = hf_in - hf_post
+    x_t[5] = 0.5 * (el_pre + el_post) - el_in
+    x_t[6] = el_in - el_pre
+    x_t[7] = el_post - el_in
+    x_t[8] = lf_on
+    x_t[9] = lf_off
+    np.minimum(lf_on, lf_off, out=x_t[10])
+    x_t[11] = _suffix(lfr, B - 3, True, A + 5, -3.0)
+    x_t[12] = valley
+    x_t[13] = _suffix(gm, B + 2, True, A - 1, -7.0)
+    np.log(el_rng + 0.05, out=x_t[14])
+    x_t[15] = _window_max(el_step, A - 1, 6, False, B)
+    x_t[16] = el_step[B - 3 : B + 1].max(axis=0)[None, :]
+    x_t[17] = _window_max(dz, A - 1, 6, False, B) * 1000.0
+    x_t[18] = dz[B - 3 : B + 1].max(axis=0)[None, :] * 1000.0
+    np.log(_suffix(exc, B + 1, True, A - 3, 0.0) + 0.1, out=x_t[19])
+    np.log(_suffix(turn, B + 1, True, A - 3, 0.0) + 0.1, out=x_t[20])
+    dur = D * fs
+    x_t[21] = dur[:, None]
+    x_t[22] = np.log(dur)[:, None]
+    x_t[23] = np.where(np.isfinite(floor), floor, 0.0)
+    x_t[24] = math.log2(h.rate_hz / 100.0)
     inv = _csum((~valid_w).astype(np.float64))
-    ok = (inv[:, B + LOOKAHEAD + 1][:, None] - inv[:, A - LOOKBACK]) == 0
-    ok = ok & (b_rel[:, None] - D[None, :] - LOOKBACK >= 0) & (b_rel[:, None] + LOOKAHEAD < n)
+    ok = (inv[B + LOOKAHEAD + 1][None, :] - inv[A - LOOKBACK]) == 0
+    ok = ok & (b_rel[None, :] - D[:, None] - LOOKBACK >= 0) & (b_rel[None, :] + LOOKAHEAD < n)
     x_s: FloatArray | None = None
     s_ok = np.zeros(ok.shape, dtype=bool)
     if "s_valid" in c:
@@ -499,28 +495,35 @@ def segment_features(h: FrameHistory, ends: IntArray) -> SegmentBatch:
         sacc = [np.where(sv, win.rows(c[k], 0.0), 0.0) for k in ("s_ax", "s_ay", "s_az")]
         sgm = np.where(sv, win.rows(c["s_gm"], -7.0), -7.0)
         cp2 = _csum(sacc[0] ** 2 + sacc[1] ** 2 + sacc[2] ** 2)
-        bb = np.full_like(A, B)
-        m_in = np.log(_cmean(cp2, A, bb) + 1e-4)
-        m_out = np.log(0.5 * (_cmean(cp2, A - 5, A - 1) + _cmean(cp2, bb + 1, bb + 3)) + 1e-4)
+        x_s = np.empty((len(STROKER_FEATURES), n_d, n_e))
+        np.log(_cmean(cp2, A, bb) + 1e-4, out=x_s[0])
+        np.log(0.5 * (_cmean(cp2, A - 5, A - 1) + _cmean(cp2, bb + 1, bb + 3)) + 1e-4, out=x_s[1])
         glide2 = sum(_glide_rows(sa, A, B, fs) ** 2 for sa in sacc)
-        g_in = _suffix(sgm, B, True, A, -7.0)
+        np.sqrt(glide2, out=x_s[2])
+        x_s[3] = _suffix(sgm, B, True, A, -7.0)
         cg = _csum(sgm)
-        g_out = 0.5 * (_cmean(cg, A - 5, A - 1) + _cmean(cg, bb + 1, bb + 3))
-        x_s = np.stack([m_in, m_out, np.sqrt(glide2), g_in, g_out], axis=0).transpose(1, 2, 0)
+        x_s[4] = 0.5 * (_cmean(cg, A - 5, A - 1) + _cmean(cg, bb + 1, bb + 3))
         sinv = _csum((~sv).astype(np.float64))
-        s_ok = ok & ((sinv[:, B + LOOKAHEAD + 1][:, None] - sinv[:, A - LOOKBACK]) == 0)
-    return SegmentBatch(ends, x_t, x_s, ok, s_ok, context)
+        s_ok = ok & ((sinv[B + LOOKAHEAD + 1][None, :] - sinv[A - LOOKBACK]) == 0)
+    return SegmentBatch(
+        ends,
+        x_t.transpose(2, 1, 0),
+        None if x_s is None else x_s.transpose(2, 1, 0),
+        np.ascontiguousarray(ok.T),
+        np.ascontiguousarray(s_ok.T),
+        context,
+    )
 
 
 def _glide_rows(acc: FloatArray, a: IntArray, b: int, frame_s: float) -> FloatArray:
-    """:func:`glide_displacement` of one axis for per-row windows (rows, window), candidate starts ``a``
-    (one per column) and the common end ``b``."""
-    idx = np.arange(acc.shape[1], dtype=np.float64)[None, :]
+    """:func:`glide_displacement` of one axis for per-end windows (window position, end), candidate
+    starts ``a`` (one per row of the result) and the common end ``b``."""
+    idx = np.arange(acc.shape[0], dtype=np.float64)[:, None]
     c1 = _csum(acc)
     ci = _csum(acc * idx)
-    s1 = c1[:, b][:, None] - c1[:, a]
-    si = ci[:, b][:, None] - ci[:, a]
-    dd = (b - a).astype(np.float64)
+    s1 = c1[b][None, :] - c1[a]
+    si = ci[b][None, :] - ci[a]
+    dd = (b - a).astype(np.float64)[:, None]
     out: FloatArray = frame_s * frame_s * (s1 * (b - (dd + 1.0) / 2.0) - si)
     return out
 
