@@ -32,6 +32,7 @@ from typing import Any, Final
 import numpy as np
 
 from coach.samples import FloatArray
+from coach.signal.strokes.direction import finite
 from coach.signal.strokes.mlp import Mlp
 from coach.signal.strokes.segments import LOOKAHEAD, FrameHistory
 from coach.signal.strokes.trained import read_parameter_file
@@ -183,12 +184,11 @@ class ContactContext:
                 min(max(since, 0.0), BOUT_S),
                 float(np.mean([r.logit for r in bout])) if bout else 0.0,
                 float(gaps.mean()) if gaps.shape[0] else BOUT_S,
-                *np.clip(np.nan_to_num(drag), -100.0, 100.0).tolist(),
+                *[min(max(v, -100.0), 100.0) for v in finite(drag).tolist()],
             ]
         )
         self._recent.append(_Contact(t_a, t_b, logit))
-        out: FloatArray = np.nan_to_num(x)
-        return out
+        return finite(x)
 
 
 @dataclass(frozen=True, slots=True)
