@@ -283,12 +283,28 @@ class _Windows:
         return out
 
 
+def _running(fn: np.ufunc, x: FloatArray, out: FloatArray, backward: bool = False) -> FloatArray:
+    """``fn.accumulate(x, axis=0)`` into ``out`` (``backward``: from the last row to the first): the
+    same operations in the same order, one whole row of ends per call (numpy's accumulate along the
+    leading axis walks each column on its own, several times slower)."""
+    rows = x.shape[0]
+    if backward:
+        out[rows - 1] = x[rows - 1]
+        for i in range(rows - 2, -1, -1):
+            fn(out[i + 1], x[i], out=out[i])
+    else:
+        out[0] = x[0]
+        for i in range(1, rows):
+            fn(out[i - 1], x[i], out=out[i])
+    return out
+
+
 def _csum(w: FloatArray) -> FloatArray:
     """Per end (column), the cumulative sum along the window with a leading 0 (positions 0 … window
     length, as rows)."""
     out = np.empty((w.shape[0] + 1, w.shape[1]))
     out[0] = 0.0
-    np.cumsum(w, axis=0, out=out[1:])
+    _running(np.add, w, out[1:])
     return out
 
 
@@ -305,8 +321,7 @@ def _cmean(c: FloatArray, lo: IntArray, hi: IntArray) -> FloatArray:
 def _suffix(w: FloatArray, stop: int, use_max: bool, start: IntArray, empty: float) -> FloatArray:
     """Per end (column), max (or min) of ``w[start:stop, end]`` for each candidate row; ``empty``
     where ``start >= stop``."""
-    part = w[:stop][::-1]
-    acc = (np.maximum if use_max else np.minimum).accumulate(part, axis=0)[::-1]
+    acc = _running(np.maximum if use_max else np.minimum, w[:stop], np.empty((stop, w.shape[1])), True)
     out = acc[np.clip(start, 0, stop - 1)]
     out = np.where((start < stop)[:, None], out, empty)
     return out
@@ -454,8 +469,8 @@ def segment_features(h: FrameHistory, ends: IntArray) -> SegmentBatch:
     valley = np.where((D >= 8)[:, None], valley, 0.0)
     el_rng = _suffix(el, B + 3, True, A - 3, 0.0) - _suffix(el, B + 3, False, A - 3, 0.0)
     floor = c["hf_floor"][np.clip(b_rel, 0, max(n - 1, 0))][None, :]
-    quiet_gm = np.minimum.accumulate(np.where(valid_w, gm, 9.0), axis=0)[A - 1]
-    quiet_lf = np.minimum.accumulate(np.where(valid_w, lfr, 99.0), axis=0)[A - 1]
+    quiet_gm = _running(np.minimum, np.where(valid_w, gm, 9.0), np.empty(gm.shape))[A - 1]
+    quiet_lf = _running(np.minimum, np.where(valid_w, lfr, 99.0), np.empty(lfr.shape))[A - 1]
     context = np.stack((quiet_gm, quiet_lf), axis=-1).transpose(1, 0, 2)
     # (feature, duration, end): what the screen reads, a whole feature at a time
     x_t = np.empty((len(TREATED_FEATURES), n_d, n_e))
