@@ -157,7 +157,7 @@ class SampleRing:
             self.cols = {k: v[cut:] for k, v in self.cols.items()}
 
     def window(self, t0: float, t1: float) -> tuple[FloatArray, dict[str, FloatArray]]:
-        i, j = np.searchsorted(self.t_s, [t0, t1])
+        i, j = np.searchsorted(self.t_s, (t0, t1)).tolist()
         return self.t_s[i:j], {k: v[i:j] for k, v in self.cols.items()}
 
 
@@ -218,7 +218,10 @@ def _double_integral(t: FloatArray, acc: FloatArray) -> FloatArray:
     velocity and position drifts are removed so both end at zero."""
     dt = float(t[-1] - t[0]) / max(t.shape[0] - 1, 1)  # a uniform grid
     finite = np.isfinite(acc)
-    x = np.where(finite, acc - (_mean(acc[finite]) if finite.any() else 0.0), 0.0)
+    if finite.all():  # the usual case: no gather, no select (the same numbers)
+        x = acc - _mean(acc)
+    else:
+        x = np.where(finite, acc - (_mean(acc[finite]) if finite.any() else 0.0), 0.0)
     vel = np.cumsum(x) * dt
     vel -= _linspace(0.0, float(vel[-1]), vel.shape[0])
     pos: FloatArray = np.cumsum(vel) * dt
