@@ -88,12 +88,17 @@ CONTEXT_FEATURES: Final = (
 )
 
 
-def _stat(x: FloatArray, fn: str, empty: float) -> float:
-    """``fn`` of the finite values of ``x`` (``empty`` when there are none). The same numbers as
+#: A window of one column and whether every value in it is finite (then none needs dropping).
+_Window = tuple[FloatArray, bool]
+_NONE: Final[_Window] = (np.empty(0), True)
+
+
+def _stat(w: _Window, fn: str, empty: float) -> float:
+    """``fn`` of the finite values of a window (``empty`` when there are none). The same numbers as
     ``ndarray.max``/``min``/``mean``/``std`` (their pairwise sums, over the count), without their
     generality: this runs some 30 times per committed contact."""
-    ok = np.isfinite(x)
-    v = x if ok.all() else x[ok]
+    x, all_finite = w
+    v = x if all_finite else x[np.isfinite(x)]
     n: int = v.shape[0]
     if n == 0:
         return empty
@@ -131,11 +136,18 @@ class ContactContext:
         lo = max(h.start, a - BEFORE_FRAMES)
         hi = min(h.end, decided + 1)
 
-        def win(name: str, f0: int, f1: int) -> FloatArray:
+        # Every window lies in [lo, hi): each column is checked for non-finite values there once.
+        longs: dict[str, _Window] = {}
+
+        def win(name: str, f0: int, f1: int) -> _Window:
             f0, f1 = max(lo, f0), min(hi, f1)
             if name not in c or f1 <= f0:
-                return np.empty(0)
-            return c[name][f0 - h.start : f1 - h.start]
+                return _NONE
+            got = longs.get(name)
+            if got is None:
+                x = c[name][lo - h.start : hi - h.start]
+                got = longs[name] = (x, bool(np.isfinite(x).all()))
+            return got[0][f0 - lo : f1 - lo], got[1]
 
         near = (a - NEAR_FRAMES, a)
         before = (a - BEFORE_FRAMES, a)
