@@ -26,6 +26,7 @@ from typing import Final
 
 import numpy as np
 import numpy.typing as npt
+from numpy.lib.stride_tricks import as_strided
 
 from coach.samples import FloatArray
 from coach.signal.strokes.frames import Frames
@@ -268,17 +269,38 @@ _WLEN: Final = _W0 + LOOKAHEAD + 1
 class _Windows:
     """Per end ``b``, the frames ``[b − _W0, b + LOOKAHEAD]`` of a history of ``n`` frames, as
     (window position, end) arrays: position-major, so the running sums and extremes along a window
-    and the gathers of candidate positions run over whole contiguous rows of ends. The gather is
-    worked out once for all the columns taken through it."""
+    and the gathers of candidate positions run over whole contiguous rows of ends. Consecutive ends
+    inside the history (the detector's case) are a strided view of the column (window position ``p``
+    of end ``e`` is frame ``b_0 − _W0 + p + e``); other ends are gathered, once worked out for all
+    the columns taken through it."""
 
-    __slots__ = ("idx", "inside")
+    __slots__ = ("first", "idx", "inside", "m")
 
     def __init__(self, b: IntArray, n: int) -> None:
+        self.m = m = int(b.shape[0])
+        self.first: int | None = None
+        if m and int(b[-1]) - int(b[0]) == m - 1 and int(b[0]) - _W0 >= 0 and int(b[-1]) + LOOKAHEAD < n:
+            self.first = int(b[0]) - _W0
+            return
         idx = b[None, :] - _W0 + np.arange(_WLEN)[:, None]
         self.inside = (idx >= 0) & (idx < n)
         self.idx = np.clip(idx, 0, max(n - 1, 0))
 
+    def take(self, x: FloatArray) -> FloatArray:
+        """The windows of column ``x`` (the edge frame where a window reaches outside the history)."""
+        if self.first is not None:
+            step = x.strides[0]
+            view: FloatArray = as_strided(
+                x[self.first :], shape=(_WLEN, self.m), strides=(step, step), writeable=False
+            )
+            return view
+        out: FloatArray = x[self.idx]
+        return out
+
     def rows(self, x: FloatArray, fill: float) -> FloatArray:
+        """The windows of column ``x``, ``fill`` outside the history."""
+        if self.first is not None:
+            return self.take(x)
         out: FloatArray = np.where(self.inside, x[self.idx], fill)
         return out
 
@@ -443,7 +465,7 @@ def segment_features(h: FrameHistory, ends: IntArray) -> SegmentBatch:
 
     def w(name: str, fill: float, src: dict[str, FloatArray] = c) -> FloatArray:
         # valid_w is False outside the history, so one where does what win.rows' and this did
-        out: FloatArray = np.where(valid_w, src[name][win.idx], fill)
+        out: FloatArray = np.where(valid_w, win.take(src[name]), fill)
         return out
 
     B = _W0  # the end frame's position in each window; candidate starts:
