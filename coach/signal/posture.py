@@ -177,12 +177,23 @@ class PostureEstimator:
         hand_ok = hd.valid & tr.valid
         blocks = j // self.block_points
         bounds = np.flatnonzero(np.diff(blocks)) + 1
+        # The segment quaternions and constraint terms row by row for the rest of the span with the
+        # mountings in force, worked out again only after a strap turn changes them (at a block's end).
+        mounts: tuple[FloatArray, FloatArray | None] | None = None
+        at = 0
+        qf_rest = qh_rest = v_rest = np.empty((0, 4))
         for a, b in zip(
             np.concatenate(([0], bounds)).tolist(), np.concatenate((bounds, [n])).tolist(), strict=True
         ):
             if b <= a:
                 continue
-            qf = quat.multiply(tr.quat[a:b], self.treated_mount_q)
+            if mounts is None or mounts[0] is not self.treated_mount_q or mounts[1] is not self.hand_mount_q:
+                mounts, at = (self.treated_mount_q, self.hand_mount_q), a
+                qf_rest = quat.multiply(tr.quat[a:], self.treated_mount_q)
+                if self.hand_mount_q is not None:
+                    qh_rest = quat.multiply(hd.quat[a:], self.hand_mount_q)
+                    v_rest = constraint_terms(quat.rotate(qf_rest, E_Y), quat.rotate(qh_rest, E_Z))
+            qf = qf_rest[a - at : b - at]
             q_f[a:b] = qf
             ok = hand_ok[a:b]  # a view: updated in place
             # The tracker's blocks advance with time even when the wrist is not seen, so that any
@@ -190,8 +201,8 @@ class PostureEstimator:
             if self.hand_mount_q is None or not (ok.any() or self._tracker is not None):
                 ok[:] = False  # no wrist angles in this block (all False already without a mounting)
                 continue
-            qh = quat.multiply(hd.quat[a:b], self.hand_mount_q)
-            d = self._heading_offsets(j[a:b], t_s[a:b], qf, qh, ok)
+            qh = qh_rest[a - at : b - at]
+            d = self._heading_offsets(j[a:b], t_s[a:b], qf, qh, ok, v_rest[a - at : b - at])
             ok &= np.isfinite(d)
             q_h[a:b], delta[a:b] = qh, d
             if s.heading_offset_rad is not None:
@@ -287,9 +298,16 @@ class PostureEstimator:
         del self._tracker_history[: -STRAP_HOLD_BLOCKS - 2]
 
     def _heading_offsets(
-        self, j: npt.NDArray[np.int64], t_s: FloatArray, q_f: FloatArray, q_h: FloatArray, ok: BoolArray
+        self,
+        j: npt.NDArray[np.int64],
+        t_s: FloatArray,
+        q_f: FloatArray,
+        q_h: FloatArray,
+        ok: BoolArray,
+        terms: FloatArray,
     ) -> FloatArray:
-        """δ per decision point from the tracker, which is updated at each completed block."""
+        """δ per decision point from the tracker, which is updated at each completed block (``terms``:
+        the joint constraint's per-row terms of ``q_f`` and ``q_h``, :func:`constraint_terms`)."""
         n = j.shape[0]
         delta = np.full(n, np.nan)
         start = 0
@@ -301,8 +319,7 @@ class PostureEstimator:
             self._block = int(j[first]) // self.block_points
             start = first
         tracker = self._tracker
-        v = constraint_terms(quat.rotate(q_f, E_Y), quat.rotate(q_h, E_Z))
-        v = np.where(ok[:, None], v, 0.0)
+        v = np.where(ok[:, None], terms, 0.0)
         blocks = j // self.block_points
         bounds = np.flatnonzero(np.diff(blocks)) + 1
         starts = np.concatenate(([0], bounds))

@@ -190,11 +190,19 @@ class UniformResampler:
         run_last = np.concatenate((t[breaks], t[-1:]))
         lo = np.maximum(np.floor((run_first - self.t0_s) * self.rate_hz).astype(np.int64) - 1, k0)
         hi = np.minimum(np.ceil((run_last - self.t0_s) * self.rate_hz).astype(np.int64) + 1, k1)
-        size = np.maximum(hi - lo + 1, 0)
-        if not size.any():
+        some = hi >= lo
+        lo, hi = lo[some], hi[some]
+        if lo.size == 0:
             return np.empty(0, np.int64)
-        starts = np.repeat(lo - np.concatenate(([0], np.cumsum(size)[:-1])), size)
-        out: IntArray = np.unique(starts + np.arange(int(size.sum()), dtype=np.int64))
+        if lo.size == 1:
+            return np.arange(int(lo[0]), int(hi[0]) + 1, dtype=np.int64)
+        # The union of the runs' ranges, sorted (what np.unique of their concatenation gives): +1 where
+        # a range starts, -1 past its end, covered where the running count is positive.
+        base = int(lo.min())
+        width = int(hi.max()) - base + 2
+        opened = np.bincount(lo - base, minlength=width)
+        depth = np.cumsum(opened - np.bincount(hi - base + 1, minlength=width))
+        out: IntArray = np.flatnonzero(depth > 0).astype(np.int64) + base
         return out
 
     def _measure_rate(self, clock_s: float) -> bool:

@@ -274,7 +274,7 @@ def _checked_chunk(
 
 
 def _time_order_ok(t: FloatArray, codes: npt.NDArray[np.int8], last_t: FloatArray) -> bool:
-    for code in np.unique(codes):
+    for code in _codes_present(codes):
         tc = t[codes == code]
         if tc[0] < last_t[code] or (tc.size > 1 and (np.diff(tc) < 0).any()):
             return False
@@ -282,8 +282,14 @@ def _time_order_ok(t: FloatArray, codes: npt.NDArray[np.int8], last_t: FloatArra
 
 
 def _update_last_t(chunk: TraceChunk, last_t: FloatArray) -> None:
-    for code in np.unique(chunk.role_code):
+    for code in _codes_present(chunk.role_code):
         last_t[code] = chunk.t_s[chunk.role_code == code][-1]
+
+
+def _codes_present(codes: npt.NDArray[np.int8]) -> list[int]:
+    """The role codes (all ≥ 0) present, in increasing order: ``np.unique`` without its import of
+    ``numpy.ma`` and its sort."""
+    return np.flatnonzero(np.bincount(codes)).tolist() if codes.size else []
 
 
 def _why_bad(raw: str, columns: tuple[str, ...], last_t: FloatArray) -> str:

@@ -33,6 +33,7 @@ from coach.signal.strokes.direction import (
     GlideAxis,
     SampleRing,
     direction_model_from_dict,
+    finite,
     stroker_evidence,
     stroker_glide,
     treated_evidence,
@@ -291,7 +292,7 @@ class StrokeDetector:
                 keep, z_veto = m.veto.keep(x_c)
         if not keep and self.records is None:
             return None
-        p_distal = m.direction_treated.p(np.nan_to_num(x_t))
+        p_distal = m.direction_treated.p(finite(x_t))
         sensor = "treated"
         x_s: FloatArray | None = None
         glide = None
@@ -299,7 +300,7 @@ class StrokeDetector:
             glide = stroker_glide(self._ring_s, self._ring_t, t_start, t_end)
         if glide is not None and m.direction_stroker is not None:
             x_s = stroker_evidence(glide[0], glide[1], self.axis)
-            p_distal = m.direction_stroker.p(np.nan_to_num(np.concatenate((x_t, x_s))))
+            p_distal = m.direction_stroker.p(finite(np.concatenate((x_t, x_s))))
             sensor = "stroker"
             if keep:  # a vetoed contact teaches nothing (recording must not change what is reported)
                 self.axis.learn(glide[0], glide[1])

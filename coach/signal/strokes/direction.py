@@ -157,7 +157,7 @@ class SampleRing:
             self.cols = {k: v[cut:] for k, v in self.cols.items()}
 
     def window(self, t0: float, t1: float) -> tuple[FloatArray, dict[str, FloatArray]]:
-        i, j = np.searchsorted(self.t_s, [t0, t1])
+        i, j = np.searchsorted(self.t_s, (t0, t1)).tolist()
         return self.t_s[i:j], {k: v[i:j] for k, v in self.cols.items()}
 
 
@@ -189,12 +189,39 @@ def _mean(x: FloatArray) -> float:
     return float(np.add.reduce(x)) / n if n else math.nan
 
 
+def _nanmean(x: FloatArray) -> float:
+    """``np.nanmean`` of a 1-D float64 array: the same number (the pairwise sum with NaN as 0, over the
+    count of the others); NaN when there are none (without numpy's warning)."""
+    nan = np.isnan(x)
+    n: int = x.shape[0] - int(np.count_nonzero(nan))
+    if n == 0:
+        return math.nan
+    return float(np.add.reduce(np.where(nan, 0.0, x) if n < x.shape[0] else x)) / n
+
+
+def finite(x: FloatArray) -> FloatArray:
+    """``np.nan_to_num(x)`` (NaN → 0, ±inf → ±the largest float), without its cost when there is
+    nothing to replace."""
+    if bool(np.isfinite(x).all()):
+        return x
+    out: FloatArray = np.nan_to_num(x)
+    return out
+
+
+def _clip(x: float, limit: float) -> float:
+    """``np.clip(x, -limit, limit)`` of a float (NaN stays NaN)."""
+    return min(max(x, -limit), limit)
+
+
 def _double_integral(t: FloatArray, acc: FloatArray) -> FloatArray:
     """Displacement profile from acceleration over a window where the limb is at rest at both ends:
     velocity and position drifts are removed so both end at zero."""
     dt = float(t[-1] - t[0]) / max(t.shape[0] - 1, 1)  # a uniform grid
     finite = np.isfinite(acc)
-    x = np.where(finite, acc - (_mean(acc[finite]) if finite.any() else 0.0), 0.0)
+    if finite.all():  # the usual case: no gather, no select (the same numbers)
+        x = acc - _mean(acc)
+    else:
+        x = np.where(finite, acc - (_mean(acc[finite]) if finite.any() else 0.0), 0.0)
     vel = np.cumsum(x) * dt
     vel -= _linspace(0.0, float(vel[-1]), vel.shape[0])
     pos: FloatArray = np.cumsum(vel) * dt
@@ -230,7 +257,7 @@ def treated_evidence(ring: SampleRing, t_a: float, t_b: float) -> FloatArray:
         k_off = int(np.searchsorted(t_off, t_b))
         drag_off = 1000.0 * (_mean(p_off[:k_off]) - _mean(p_off[k_off:]))
     el = c["el"]
-    e = np.nan_to_num(el - np.nanmean(el))
+    e = finite(el - _nanmean(el))
     k = max(1, e.shape[0] // 10)
     e = e - _linspace(_mean(e[:k]), _mean(e[-k:]), e.shape[0])
     drag_dip = -1000.0 * float(pos @ e) / max(float(e @ e), 1e-9)
@@ -256,9 +283,7 @@ def treated_evidence(ring: SampleRing, t_a: float, t_b: float) -> FloatArray:
 
     onset_step = mean(0) - mean(2)
     release_step = mean(4) - mean(6)
-    return np.array(
-        [drag_mm, drag_on, drag_off, np.clip(drag_dip, -50.0, 50.0), lever, release_step + onset_step]
-    )
+    return np.array([drag_mm, drag_on, drag_off, _clip(drag_dip, 50.0), lever, release_step + onset_step])
 
 
 def stroker_glide(
@@ -288,7 +313,7 @@ def stroker_glide(
     el = tc.get("el")
     if el is None or not np.isfinite(el).any():
         return None
-    sin_elev = float(np.nanmean(np.sin(np.radians(el))))
+    sin_elev = _nanmean(np.sin(np.radians(el)))
     return glide, sin_elev
 
 

@@ -9,6 +9,7 @@ probability wherever the detector needs one. Parameters come from ``model.json``
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Final
 
 import numpy as np
@@ -103,9 +104,10 @@ class Mlp:
         (:meth:`may_exceed_t` on the transpose)."""
         return self.may_exceed_t(np.ascontiguousarray(np.asarray(x, dtype=np.float64).T), floor)
 
-    def may_exceed_t(self, xt: FloatArray, floor: float) -> BoolArray:
-        """Per column of ``xt`` (k, n; the inputs feature-major): ``False`` only where :meth:`logit`
-        of that input is certainly ``<= floor``.
+    def may_exceed_t(self, xt: FloatArray | Sequence[FloatArray], floor: float) -> BoolArray:
+        """Per column of ``xt`` (k, n; the inputs feature-major, or a sequence of such parts whose rows
+        stack to k, read without stacking them): ``False`` only where :meth:`logit` of that input is
+        certainly ``<= floor``.
 
         A cheap screen before :meth:`logit`: the same network through BLAS matrix products (summed in
         any order, so not bit for bit :meth:`logit`), keeping every input whose result is within a
@@ -113,17 +115,19 @@ class Mlp:
         above. So the inputs it drops are exactly ones the exact network could never put above
         ``floor``.
         """
-        k, n = xt.shape
+        parts = [xt] if isinstance(xt, np.ndarray) else list(xt)
+        rows = np.cumsum([0] + [p.shape[0] for p in parts]).tolist()
+        k, n = rows[-1], parts[0].shape[1]
         w1t, w2 = self._w1t, self.w2
         lo, hi, b1 = self.lo[:, None], self.hi[:, None], self.b1[:, None]
         fast = np.empty(n)
         # In blocks that stay in the cache (no large temporaries) and on one BLAS thread.
         xc, z = np.empty((k, _SCREEN_COLS)), np.empty((w1t.shape[0], _SCREEN_COLS))
         for i in range(0, n, _SCREEN_COLS):
-            xb = xt[:, i : i + _SCREEN_COLS]
-            m = xb.shape[1]
+            m = min(n - i, _SCREEN_COLS)
             xcb, zb = (xc, z) if m == _SCREEN_COLS else (xc[:, :m], z[:, :m])
-            np.maximum(xb, lo, out=xcb)
+            for part, r0, r1 in zip(parts, rows[:-1], rows[1:], strict=True):
+                np.maximum(part[:, i : i + m], lo[r0:r1], out=xcb[r0:r1])
             np.minimum(xcb, hi, out=xcb)
             np.matmul(w1t, xcb, out=zb)
             zb += b1

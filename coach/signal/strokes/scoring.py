@@ -73,9 +73,14 @@ def _score(
     feature-major order, without gathering rows; only the kept rows are gathered for the network)."""
     if floor is not None:
         n = sel.size
-        feature_major = [np.moveaxis(p, -1, 0).reshape(p.shape[-1], n) for p in parts]
-        xt = feature_major[0] if len(parts) == 1 else np.concatenate(feature_major, axis=0)
-        keep = net.may_exceed_t(xt, floor - bias).reshape(sel.shape)
+        # segment_features' evidence is a view of (feature, duration, end) arrays: read in that order
+        reversed_axes = [p.T for p in parts]
+        if all(f.flags.c_contiguous for f in reversed_axes):
+            flat = [f.reshape(f.shape[0], n) for f in reversed_axes]
+            keep = net.may_exceed_t(flat, floor - bias).reshape(sel.shape[::-1]).T
+        else:
+            flat = [np.moveaxis(p, -1, 0).reshape(p.shape[-1], n) for p in parts]
+            keep = net.may_exceed_t(flat, floor - bias).reshape(sel.shape)
         out[sel & ~keep] = -np.inf
         sel = sel & keep
         if not sel.any():

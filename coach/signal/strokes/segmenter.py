@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from coach.samples import FloatArray
-from coach.signal.strokes.segments import D_MAX, DURATIONS
+from coach.signal.strokes.segments import D_MAX, DURATIONS, IntArray
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +42,8 @@ class Segmenter:
         self._best = np.zeros(256)  # index e - base
         self._n = 1  # entries of _best in use (best[base] = 0)
         self._last: list[tuple[int, int, float] | None] = [None]
-        self._rows: dict[int, FloatArray] = {}  # end frame → log-odds over DURATIONS
+        #: end frame → its log-odds over DURATIONS and the indices of the positive ones
+        self._rows: dict[int, tuple[FloatArray, IntArray]] = {}
 
     def start_at(self, frame: int) -> None:
         self.base = self.next_end = frame
@@ -56,8 +57,9 @@ class Segmenter:
         self.next_end = e + 1
         if e == self.base:
             return []
-        if (row > 0.0).any():
-            self._rows[e] = row
+        positive = np.flatnonzero(row > 0.0)
+        if positive.shape[0]:
+            self._rows[e] = (row, positive)
         self._extend(e)
         out = self._commit(e)
         if self._best[e - self.base] == 0.0 and e - self.base > 2 * D_MAX:
@@ -104,17 +106,18 @@ class Segmenter:
     def _extend(self, e: int) -> None:
         i = e - self.base
         best, last = float(self._best[i - 1]), self._last[i - 1]
-        row = self._rows.get(e)
-        if row is not None:
-            starts = e - DURATIONS
-            allowed = (starts >= self.base) & (row > 0.0)
-            if allowed.any():
-                k_idx = np.flatnonzero(allowed)
-                cand = self._best[starts[k_idx] - self.base] + row[k_idx]
+        got = self._rows.get(e)
+        if got is not None:
+            row, positive = got
+            # the positive candidates that start at or after the base (DURATIONS increase)
+            k_idx = positive[: int(np.searchsorted(DURATIONS[positive], i, side="right"))]
+            if k_idx.shape[0]:
+                starts = e - DURATIONS[k_idx]
+                cand = self._best[starts - self.base] + row[k_idx]
                 k = int(np.argmax(cand))
                 if cand[k] > best:
                     best = float(cand[k])
-                    last = (int(starts[k_idx[k]]), e, float(row[k_idx[k]]))
+                    last = (int(starts[k]), e, float(row[k_idx[k]]))
         if i >= self._best.shape[0]:
             self._best = np.concatenate((self._best, np.zeros(self._best.shape[0])))
         self._best[i] = best

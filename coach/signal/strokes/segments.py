@@ -26,6 +26,7 @@ from typing import Final
 
 import numpy as np
 import numpy.typing as npt
+from numpy.lib.stride_tricks import as_strided
 
 from coach.samples import FloatArray
 from coach.signal.strokes.frames import Frames
@@ -159,7 +160,9 @@ class FrameHistory:
         fixed per 1 s block (NaN while there are too few)."""
         idx = fr.start + np.arange(len(fr))
         blocks = idx // FLOOR_BLOCK
-        new = [int(j) for j in np.unique(blocks) if int(j) not in self._floors]
+        # consecutive frames: the distinct blocks are every block from the first to the last
+        present = range(int(blocks[0]), int(blocks[-1]) + 1)
+        new = [j for j in present if j not in self._floors]
         if new:
             window = FLOOR_BLOCK * FLOOR_WINDOW_BLOCKS
             lo, hi = (new[0] - FLOOR_WINDOW_BLOCKS) * FLOOR_BLOCK, new[-1] * FLOOR_BLOCK
@@ -171,8 +174,8 @@ class FrameHistory:
             f_hf, f_lf = _row_percentile(m_hf), _row_percentile(m_lf)
             for j, fh, fl in zip(new, f_hf, f_lf, strict=True):
                 self._floors[j] = (float(fh), float(fl))
-        table = np.array([self._floors[int(j)] for j in np.unique(blocks)])
-        pos = np.searchsorted(np.unique(blocks), blocks)
+        table = np.array([self._floors[j] for j in present])
+        pos = blocks - present.start
         return table[pos, 0], table[pos, 1]
 
     def _values(self, name: str, lo: int, hi: int, fr: Frames) -> FloatArray:
@@ -263,69 +266,105 @@ _W0: Final = D_MAX + LOOKBACK + 6
 _WLEN: Final = _W0 + LOOKAHEAD + 1
 
 
-def _rows(x: FloatArray, b: IntArray, fill: float) -> FloatArray:
-    """Per end ``b`` (row), the frames ``[b − _W0, b + LOOKAHEAD]`` of ``x``; ``fill`` outside it."""
-    return _Windows(b, x.shape[0]).rows(x, fill)
-
-
 class _Windows:
-    """The gather of :func:`_rows` for one set of ends over a history of ``n`` frames, worked out once
-    for all the columns taken through it."""
+    """Per end ``b``, the frames ``[b − _W0, b + LOOKAHEAD]`` of a history of ``n`` frames, as
+    (window position, end) arrays: position-major, so the running sums and extremes along a window
+    and the gathers of candidate positions run over whole contiguous rows of ends. Consecutive ends
+    inside the history (the detector's case) are a strided view of the column (window position ``p``
+    of end ``e`` is frame ``b_0 − _W0 + p + e``); other ends are gathered, once worked out for all
+    the columns taken through it."""
 
-    __slots__ = ("idx", "inside")
+    __slots__ = ("first", "idx", "inside", "m")
 
     def __init__(self, b: IntArray, n: int) -> None:
-        idx = b[:, None] - _W0 + np.arange(_WLEN)[None, :]
+        self.m = m = int(b.shape[0])
+        self.first: int | None = None
+        if m and int(b[-1]) - int(b[0]) == m - 1 and int(b[0]) - _W0 >= 0 and int(b[-1]) + LOOKAHEAD < n:
+            self.first = int(b[0]) - _W0
+            return
+        idx = b[None, :] - _W0 + np.arange(_WLEN)[:, None]
         self.inside = (idx >= 0) & (idx < n)
         self.idx = np.clip(idx, 0, max(n - 1, 0))
 
+    def take(self, x: FloatArray) -> FloatArray:
+        """The windows of column ``x`` (the edge frame where a window reaches outside the history)."""
+        if self.first is not None:
+            step = x.strides[0]
+            view: FloatArray = as_strided(
+                x[self.first :], shape=(_WLEN, self.m), strides=(step, step), writeable=False
+            )
+            return view
+        out: FloatArray = x[self.idx]
+        return out
+
     def rows(self, x: FloatArray, fill: float) -> FloatArray:
+        """The windows of column ``x``, ``fill`` outside the history."""
+        if self.first is not None:
+            return self.take(x)
         out: FloatArray = np.where(self.inside, x[self.idx], fill)
         return out
 
 
+def _running(fn: np.ufunc, x: FloatArray, out: FloatArray, backward: bool = False) -> FloatArray:
+    """``fn.accumulate(x, axis=0)`` into ``out`` (``backward``: from the last row to the first): the
+    same operations in the same order, one whole row of ends per call (numpy's accumulate along the
+    leading axis walks each column on its own, several times slower)."""
+    rows = x.shape[0]
+    if backward:
+        out[rows - 1] = x[rows - 1]
+        for i in range(rows - 2, -1, -1):
+            fn(out[i + 1], x[i], out=out[i])
+    else:
+        out[0] = x[0]
+        for i in range(1, rows):
+            fn(out[i - 1], x[i], out=out[i])
+    return out
+
+
 def _csum(w: FloatArray) -> FloatArray:
-    """Per row, the cumulative sum with a leading 0 (positions 0 … window length)."""
-    out: FloatArray = np.concatenate((np.zeros((w.shape[0], 1)), np.cumsum(w, axis=1)), axis=1)
+    """Per end (column), the cumulative sum along the window with a leading 0 (positions 0 … window
+    length, as rows)."""
+    out = np.empty((w.shape[0] + 1, w.shape[1]))
+    out[0] = 0.0
+    _running(np.add, w, out[1:])
     return out
 
 
 def _cmean(c: FloatArray, lo: IntArray, hi: IntArray) -> FloatArray:
-    """Per row, the mean over window positions ``[lo, hi)`` (one pair per candidate column) from a
-    :func:`_csum`; positions are clipped to the window, an empty range gives 0."""
-    width = c.shape[1] - 1
+    """Per end (column), the mean over window positions ``[lo, hi)`` (one pair per candidate row) from
+    a :func:`_csum`; positions are clipped to the window, an empty range gives 0."""
+    width = c.shape[0] - 1
     lo = np.clip(lo, 0, width)
     hi = np.clip(hi, 0, width)
-    out: FloatArray = (c[:, hi] - c[:, lo]) / np.maximum(hi - lo, 1)
+    out: FloatArray = (c[hi] - c[lo]) / np.maximum(hi - lo, 1)[:, None]
     return out
 
 
 def _suffix(w: FloatArray, stop: int, use_max: bool, start: IntArray, empty: float) -> FloatArray:
-    """Per row, max (or min) of ``w[row, start:stop]`` for each candidate column; ``empty`` where
-    ``start >= stop``."""
-    part = w[:, :stop][:, ::-1]
-    acc = (np.maximum if use_max else np.minimum).accumulate(part, axis=1)[:, ::-1]
-    out = acc[:, np.clip(start, 0, stop - 1)]
-    out = np.where((start < stop)[None, :], out, empty)
+    """Per end (column), max (or min) of ``w[start:stop, end]`` for each candidate row; ``empty``
+    where ``start >= stop``."""
+    acc = _running(np.maximum if use_max else np.minimum, w[:stop], np.empty((stop, w.shape[1])), True)
+    out = acc[np.clip(start, 0, stop - 1)]
+    out = np.where((start < stop)[:, None], out, empty)
     return out
 
 
 def _window_max(w: FloatArray, start: IntArray, width: int, use_max: bool, last: int) -> FloatArray:
-    """Per row, max (or min) over ``w[row, s:s+width]`` for each candidate start ``s``, never past
-    position ``last`` (a derived value there would need frames the history may not hold yet)."""
+    """Per end (column), max (or min) over ``w[s:s+width, end]`` for each candidate start ``s``, never
+    past position ``last`` (a derived value there would need frames the history may not hold yet)."""
     fn = np.maximum if use_max else np.minimum
     if start.shape[0] and int(start.min()) >= 0:
         # A sliding max over the window positions (cut at ``last``), then one gather: the same set of
         # values per candidate as below, and a max (min) is exact whatever the order.
-        part = w[:, : last + 1]
+        part = w[: last + 1]
         m = part.copy()
         for k in range(1, min(width, last + 1)):
-            fn(m[:, :-k], part[:, k:], out=m[:, :-k])
-        slid: FloatArray = m[:, np.minimum(start, last)]
+            fn(m[:-k], part[k:], out=m[:-k])
+        slid: FloatArray = m[np.minimum(start, last)]
         return slid
-    out = w[:, np.clip(start, 0, last)]
+    out = w[np.clip(start, 0, last)]
     for k in range(1, width):
-        out = fn(out, w[:, np.clip(start + k, 0, last)])
+        out = fn(out, w[np.clip(start + k, 0, last)])
     return out
 
 
@@ -411,6 +450,9 @@ def segment_features(h: FrameHistory, ends: IntArray) -> SegmentBatch:
     Uses frames from ``b − d − LOOKBACK`` to ``b + LOOKAHEAD``; candidates reaching outside the history
     or touching an invalid frame are not ``ok``. Each end is computed from its own window of frames, so
     the numbers do not depend on which other ends are in the batch (span invariance, bit for bit).
+
+    Internally every array is (window position or duration, end): the batch's arrays are transposed
+    views of (feature, duration, end) arrays.
     """
     ends = np.asarray(ends, dtype=np.int64)
     c = h.cols
@@ -423,73 +465,66 @@ def segment_features(h: FrameHistory, ends: IntArray) -> SegmentBatch:
 
     def w(name: str, fill: float, src: dict[str, FloatArray] = c) -> FloatArray:
         # valid_w is False outside the history, so one where does what win.rows' and this did
-        out: FloatArray = np.where(valid_w, src[name][win.idx], fill)
+        out: FloatArray = np.where(valid_w, win.take(src[name]), fill)
         return out
 
     B = _W0  # the end frame's position in each window; candidate starts:
     A = _W0 - DURATIONS
     D = DURATIONS
+    n_d, n_e = D.shape[0], ends.shape[0]
     hfr, lfr, el, gm = w("hfr", 0.0), w("lfr", 0.0), w("el", 0.0), w("gm", -7.0)
     el_step, dz, hf5 = w("el_step", 0.0, der), w("dz", 0.0, der), w("hf5", 0.0, der)
     exc, turn = w("excursion_mm", 0.0, der), w("turn_deg", 0.0, der)
     ch, ce = _csum(hfr), _csum(el)
-    hf_in = _cmean(ch, A + 1, np.full_like(A, B))
+    bb = np.full_like(A, B)
+    hf_in = _cmean(ch, A + 1, bb)
     hf_mid = _cmean(ch, A + D // 4, B - D // 4)
     hf_pre = _cmean(ch, A - 5, A - 1)
-    hf_post = _cmean(ch, np.full_like(A, B + 1), np.full_like(A, B + 3))
+    hf_post = _cmean(ch, bb + 1, bb + 3)
     out_hf = 0.5 * (hf_pre + hf_post)
-    el_in = _cmean(ce, A + 1, np.full_like(A, B))
+    el_in = _cmean(ce, A + 1, bb)
     el_pre = _cmean(ce, A - 4, A - 1)
-    el_post = _cmean(ce, np.full_like(A, B + 1), np.full_like(A, B + 3))
+    el_post = _cmean(ce, bb + 1, bb + 3)
     lf_on = _window_max(lfr, A - 1, 6, True, B + LOOKAHEAD)
-    lf_off = np.broadcast_to(lfr[:, B - 3 : B + 1].max(axis=1)[:, None], hf_in.shape)
-    lf_inner = _suffix(lfr, B - 3, True, A + 5, -3.0)
+    lf_off = lfr[B - 3 : B + 1].max(axis=0)[None, :]
     valley = _suffix(hf5, B - 2, False, A + 3, 0.0) - hf_in
-    valley = np.where((D >= 8)[None, :], valley, 0.0)
-    gmax = _suffix(gm, B + 2, True, A - 1, -7.0)
+    valley = np.where((D >= 8)[:, None], valley, 0.0)
     el_rng = _suffix(el, B + 3, True, A - 3, 0.0) - _suffix(el, B + 3, False, A - 3, 0.0)
-    es_on = _window_max(el_step, A - 1, 6, False, B)
-    es_off = np.broadcast_to(el_step[:, B - 3 : B + 1].max(axis=1)[:, None], hf_in.shape)
-    dz_on = _window_max(dz, A - 1, 6, False, B)
-    dz_off = np.broadcast_to(dz[:, B - 3 : B + 1].max(axis=1)[:, None], hf_in.shape)
-    dur = np.broadcast_to((D * fs)[None, :], hf_in.shape)
-    floor = c["hf_floor"][np.clip(b_rel, 0, max(n - 1, 0))][:, None] * np.ones((1, D.shape[0]))
-    quiet_gm = np.minimum.accumulate(np.where(valid_w, gm, 9.0), axis=1)[:, A - 1]
-    quiet_lf = np.minimum.accumulate(np.where(valid_w, lfr, 99.0), axis=1)[:, A - 1]
-    context = np.stack((quiet_gm, quiet_lf), axis=-1)
-    x_t = np.stack(
-        [
-            hf_in - out_hf,
-            hf_mid - out_hf,
-            hf_in,
-            hf_in - hf_pre,
-            hf_in - hf_post,
-            0.5 * (el_pre + el_post) - el_in,
-            el_in - el_pre,
-            el_post - el_in,
-            lf_on,
-            lf_off,
-            np.minimum(lf_on, lf_off),
-            lf_inner,
-            valley,
-            gmax,
-            np.log(el_rng + 0.05),
-            es_on,
-            es_off,
-            dz_on * 1000.0,
-            dz_off * 1000.0,
-            np.log(_suffix(exc, B + 1, True, A - 3, 0.0) + 0.1),
-            np.log(_suffix(turn, B + 1, True, A - 3, 0.0) + 0.1),
-            dur,
-            np.log(dur),
-            np.where(np.isfinite(floor), floor, 0.0),
-            np.full(hf_in.shape, math.log2(h.rate_hz / 100.0)),
-        ],
-        axis=0,
-    ).transpose(1, 2, 0)  # feature-major in memory (cheap to build, and what the screen reads)
+    floor = c["hf_floor"][np.clip(b_rel, 0, max(n - 1, 0))][None, :]
+    quiet_gm = _running(np.minimum, np.where(valid_w, gm, 9.0), np.empty(gm.shape))[A - 1]
+    quiet_lf = _running(np.minimum, np.where(valid_w, lfr, 99.0), np.empty(lfr.shape))[A - 1]
+    context = np.stack((quiet_gm, quiet_lf), axis=-1).transpose(1, 0, 2)
+    # (feature, duration, end): what the screen reads, a whole feature at a time
+    x_t = np.empty((len(TREATED_FEATURES), n_d, n_e))
+    x_t[0] = hf_in - out_hf
+    x_t[1] = hf_mid - out_hf
+    x_t[2] = hf_in
+    x_t[3] = hf_in - hf_pre
+    x_t[4] = hf_in - hf_post
+    x_t[5] = 0.5 * (el_pre + el_post) - el_in
+    x_t[6] = el_in - el_pre
+    x_t[7] = el_post - el_in
+    x_t[8] = lf_on
+    x_t[9] = lf_off
+    np.minimum(lf_on, lf_off, out=x_t[10])
+    x_t[11] = _suffix(lfr, B - 3, True, A + 5, -3.0)
+    x_t[12] = valley
+    x_t[13] = _suffix(gm, B + 2, True, A - 1, -7.0)
+    np.log(el_rng + 0.05, out=x_t[14])
+    x_t[15] = _window_max(el_step, A - 1, 6, False, B)
+    x_t[16] = el_step[B - 3 : B + 1].max(axis=0)[None, :]
+    x_t[17] = _window_max(dz, A - 1, 6, False, B) * 1000.0
+    x_t[18] = dz[B - 3 : B + 1].max(axis=0)[None, :] * 1000.0
+    np.log(_suffix(exc, B + 1, True, A - 3, 0.0) + 0.1, out=x_t[19])
+    np.log(_suffix(turn, B + 1, True, A - 3, 0.0) + 0.1, out=x_t[20])
+    dur = D * fs
+    x_t[21] = dur[:, None]
+    x_t[22] = np.log(dur)[:, None]
+    x_t[23] = np.where(np.isfinite(floor), floor, 0.0)
+    x_t[24] = math.log2(h.rate_hz / 100.0)
     inv = _csum((~valid_w).astype(np.float64))
-    ok = (inv[:, B + LOOKAHEAD + 1][:, None] - inv[:, A - LOOKBACK]) == 0
-    ok = ok & (b_rel[:, None] - D[None, :] - LOOKBACK >= 0) & (b_rel[:, None] + LOOKAHEAD < n)
+    ok = (inv[B + LOOKAHEAD + 1][None, :] - inv[A - LOOKBACK]) == 0
+    ok = ok & (b_rel[None, :] - D[:, None] - LOOKBACK >= 0) & (b_rel[None, :] + LOOKAHEAD < n)
     x_s: FloatArray | None = None
     s_ok = np.zeros(ok.shape, dtype=bool)
     if "s_valid" in c:
@@ -497,28 +532,35 @@ def segment_features(h: FrameHistory, ends: IntArray) -> SegmentBatch:
         sacc = [np.where(sv, win.rows(c[k], 0.0), 0.0) for k in ("s_ax", "s_ay", "s_az")]
         sgm = np.where(sv, win.rows(c["s_gm"], -7.0), -7.0)
         cp2 = _csum(sacc[0] ** 2 + sacc[1] ** 2 + sacc[2] ** 2)
-        bb = np.full_like(A, B)
-        m_in = np.log(_cmean(cp2, A, bb) + 1e-4)
-        m_out = np.log(0.5 * (_cmean(cp2, A - 5, A - 1) + _cmean(cp2, bb + 1, bb + 3)) + 1e-4)
+        x_s = np.empty((len(STROKER_FEATURES), n_d, n_e))
+        np.log(_cmean(cp2, A, bb) + 1e-4, out=x_s[0])
+        np.log(0.5 * (_cmean(cp2, A - 5, A - 1) + _cmean(cp2, bb + 1, bb + 3)) + 1e-4, out=x_s[1])
         glide2 = sum(_glide_rows(sa, A, B, fs) ** 2 for sa in sacc)
-        g_in = _suffix(sgm, B, True, A, -7.0)
+        np.sqrt(glide2, out=x_s[2])
+        x_s[3] = _suffix(sgm, B, True, A, -7.0)
         cg = _csum(sgm)
-        g_out = 0.5 * (_cmean(cg, A - 5, A - 1) + _cmean(cg, bb + 1, bb + 3))
-        x_s = np.stack([m_in, m_out, np.sqrt(glide2), g_in, g_out], axis=0).transpose(1, 2, 0)
+        x_s[4] = 0.5 * (_cmean(cg, A - 5, A - 1) + _cmean(cg, bb + 1, bb + 3))
         sinv = _csum((~sv).astype(np.float64))
-        s_ok = ok & ((sinv[:, B + LOOKAHEAD + 1][:, None] - sinv[:, A - LOOKBACK]) == 0)
-    return SegmentBatch(ends, x_t, x_s, ok, s_ok, context)
+        s_ok = ok & ((sinv[B + LOOKAHEAD + 1][None, :] - sinv[A - LOOKBACK]) == 0)
+    return SegmentBatch(
+        ends,
+        x_t.transpose(2, 1, 0),
+        None if x_s is None else x_s.transpose(2, 1, 0),
+        np.ascontiguousarray(ok.T),
+        np.ascontiguousarray(s_ok.T),
+        context,
+    )
 
 
 def _glide_rows(acc: FloatArray, a: IntArray, b: int, frame_s: float) -> FloatArray:
-    """:func:`glide_displacement` of one axis for per-row windows (rows, window), candidate starts ``a``
-    (one per column) and the common end ``b``."""
-    idx = np.arange(acc.shape[1], dtype=np.float64)[None, :]
+    """:func:`glide_displacement` of one axis for per-end windows (window position, end), candidate
+    starts ``a`` (one per row of the result) and the common end ``b``."""
+    idx = np.arange(acc.shape[0], dtype=np.float64)[:, None]
     c1 = _csum(acc)
     ci = _csum(acc * idx)
-    s1 = c1[:, b][:, None] - c1[:, a]
-    si = ci[:, b][:, None] - ci[:, a]
-    dd = (b - a).astype(np.float64)
+    s1 = c1[b][None, :] - c1[a]
+    si = ci[b][None, :] - ci[a]
+    dd = (b - a).astype(np.float64)[:, None]
     out: FloatArray = frame_s * frame_s * (s1 * (b - (dd + 1.0) / 2.0) - si)
     return out
 
