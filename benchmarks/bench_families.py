@@ -165,9 +165,8 @@ def _target_values(results: list[Result]) -> dict[str, float]:
     pooled = Score.pooled(r[2] for r in massage)
     alone = Score.pooled(r[2] for r in massage if r[1] == "treated")
     withs = Score.pooled(r[2] for r in massage if "stroker" in r[1] or r[1] == "all")
-    forearm_alone = alone.region_direction_accuracy("forearm")
-    if math.isnan(forearm_alone):  # no region labels: every stroke is on the forearm or the wrist
-        forearm_alone = alone.direction_accuracy
+    # Strokes without a region label (every family but ``regions``) are on the forearm up to the wrist.
+    forearm_alone = alone.forearm_direction_accuracy
     everything = Score.pooled(r[2] for r in results)
     return {
         "stroke F1": pooled.f1,
