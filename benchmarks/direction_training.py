@@ -76,12 +76,12 @@ def _x(rows: list[dict[str, Any]], stroker: bool) -> np.ndarray:
     return np.array([r["treated"] + (r["stroker"] if stroker else []) for r in rows], dtype=np.float64)
 
 
-def accuracy(net: Any, rows: list[dict[str, Any]], stroker: bool) -> tuple[float, int]:
+def accuracy(net: Any, rows: list[dict[str, Any]], stroker: bool) -> tuple[float | None, int]:
     """Direction accuracy (``unknown`` counts wrong) of a direction model over matched rows."""
     from coach.signal.strokes.direction import direction_model_from_dict
 
     if not rows:
-        return float("nan"), 0
+        return None, 0
     model = direction_model_from_dict(net)
     p = np.array([model.p(x) for x in _x(rows, stroker)])
     y = np.array([bool(r["distal"]) for r in rows])
@@ -107,9 +107,9 @@ def tune_table(
             a, n = accuracy(params["direction_treated"], m, False)
             b, k = accuracy(params["direction_stroker"], ms, True)
             out[gname][name] = {
-                "alone": round(a, 4),
+                "alone": None if a is None else round(a, 4),
                 "rows": n,
-                "with_stroker": round(b, 4),
+                "with_stroker": None if b is None else round(b, 4),
                 "rows_stroker": k,
             }
     return out
@@ -143,6 +143,7 @@ def main(argv: list[str]) -> int:
     for fam in ("regions", "contact", "helper", "movement", "sensors"):
         groups[f"with {fam}"] = lambda r, f=fam: f in r["families"]
     groups["today's physics"] = lambda r: not r["families"]
+    groups = {g: keep for g, keep in groups.items() if any(keep(r) for r in tune)}
     table = tune_table({"model.json": model, "fitted": fitted}, tune, groups)
     for g, row in table.items():
         print(f"tune {g}: " + "; ".join(f"{k} {v}" for k, v in row.items()), flush=True)
