@@ -8,7 +8,8 @@ Three stages, all streaming and independent of how the session is cut into spans
 2. :mod:`~coach.signal.strokes.segments`: every candidate contact of 0.3–5 s gets a vector of evidence
    and log-odds from a small trained network (:mod:`~coach.signal.strokes.mlp`);
    :mod:`~coach.signal.strokes.segmenter` keeps the best non-overlapping set and commits a contact one
-   frame after its end (about 0.4 s after it).
+   frame after its end (about 0.4 s after it). A contact that continues the last stroke (a re-grip:
+   :data:`MERGE_GAP_S`) is not reported again.
 3. :mod:`~coach.signal.strokes.direction`: the direction of a committed contact from the limb's drag
    and pitch (``treated``), and from the glide of the massaging wrist (``stroker``) when present.
 
