@@ -76,17 +76,26 @@ _MODEL_FILE: Path | None = None
 _VETO: str | None = None
 
 
+#: ``--direction``: a direction-network file (``benchmarks.direction_training``) over the model's own.
+_DIRECTION: Path | None = None
+
+
 def _detector() -> Any:
     """The stroke detector factory of the run: the default (the shipped model and veto), or the
     ``--model`` file's parameters (with its own veto, if any: the shipped veto was fitted to the shipped
     networks' contacts), with ``--veto``'s veto instead when given."""
-    if _MODEL_FILE is None and _VETO is None:
+    if _MODEL_FILE is None and _VETO is None and _DIRECTION is None:
         return "default"
     from coach.signal.strokes import DetectorModel, StrokeDetector
     from coach.signal.strokes.movement import read_veto
-    from coach.signal.strokes.trained import read_model
+    from coach.signal.strokes.trained import read_direction, read_model
 
     params = dict(read_model(_MODEL_FILE)[0])
+    direction = read_direction(_DIRECTION) if _DIRECTION is not None else None
+    if direction is not None:
+        params.update(direction[0])
+    elif _MODEL_FILE is None and (shipped := read_direction()) is not None:
+        params.update(shipped[0])
     if _VETO == "none":
         params.pop("movement_veto", None)
     elif _VETO is not None:
@@ -167,9 +176,8 @@ def _target_values(results: list[Result]) -> dict[str, float]:
     pooled = Score.pooled(r[2] for r in massage)
     alone = Score.pooled(r[2] for r in massage if r[1] == "treated")
     withs = Score.pooled(r[2] for r in massage if "stroker" in r[1] or r[1] == "all")
-    forearm_alone = alone.region_direction_accuracy("forearm")
-    if math.isnan(forearm_alone):  # no region labels: every stroke is on the forearm or the wrist
-        forearm_alone = alone.direction_accuracy
+    # Strokes without a region label (every family but ``regions``) are on the forearm up to the wrist.
+    forearm_alone = alone.forearm_direction_accuracy
     everything = Score.pooled(r[2] for r in results)
     return {
         "stroke F1 (regions the sensor set can see)": pooled.f1_seen,
@@ -322,16 +330,20 @@ def main(argv: list[str]) -> int:
         default=None,
         help="a movement-veto file, or 'none' (default: the shipped one; with --model, the file's own)",
     )
+    ap.add_argument(
+        "--direction", type=Path, default=None, help="a direction-network file over the model's own"
+    )
     ap.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
     args = ap.parse_args(argv)
     count = 8 if args.quick else args.count
-    global _MODEL_FILE, _VETO
-    _MODEL_FILE, _VETO = args.model, args.veto
+    global _MODEL_FILE, _VETO, _DIRECTION
+    _MODEL_FILE, _VETO, _DIRECTION = args.model, args.veto, args.direction
     corpora = [c for c in args.families.split(",") if c]
     print(
         f"settings: split {args.split}, {count} sessions per corpus, corpora {', '.join(corpora)}, "
         f"sensor sets in turn, replay as `coach replay --posture-hz 10`, "
-        f"detector {'default' if args.model is None else args.model}, veto {args.veto or 'default'}; "
+        f"detector {'default' if args.model is None else args.model}, veto {args.veto or 'default'}, "
+        f"direction {args.direction or 'default'}; "
         f"{args.jobs} jobs"
     )
     t_wall = time.perf_counter()

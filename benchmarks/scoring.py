@@ -255,6 +255,16 @@ class Score:
     def region_direction_accuracy(self, region: str) -> float:
         return _ratio(self.region_direction_correct[region], self.region_matched[region])
 
+    @property
+    def forearm_direction_accuracy(self) -> float:
+        """Direction accuracy over matched strokes on the forearm: those labelled ``forearm`` and those
+        without a region label (sessions outside the regions family stroke the forearm up to the wrist)."""
+        labelled_matched = sum(self.region_matched.values())
+        labelled_correct = sum(self.region_direction_correct.values())
+        matched = self.region_matched["forearm"] + self.strokes_matched - labelled_matched
+        correct = self.region_direction_correct["forearm"] + self.direction_correct - labelled_correct
+        return _ratio(correct, matched)
+
     def region_distal_recall(self, region: str) -> float:
         return _ratio(self.region_distal_called[region], self.region_distal_matched[region])
 

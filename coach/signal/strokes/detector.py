@@ -8,7 +8,8 @@ Three stages, all streaming and independent of how the session is cut into spans
 2. :mod:`~coach.signal.strokes.segments`: every candidate contact of 0.3–5 s gets a vector of evidence
    and log-odds from a small trained network (:mod:`~coach.signal.strokes.mlp`);
    :mod:`~coach.signal.strokes.segmenter` keeps the best non-overlapping set and commits a contact one
-   frame after its end (about 0.4 s after it).
+   frame after its end (about 0.4 s after it). A contact that continues the last stroke (a re-grip:
+   :data:`MERGE_GAP_S`) is not reported again.
 3. :mod:`~coach.signal.strokes.direction`: the direction of a committed contact from the limb's drag
    and pitch (``treated``), and from the glide of the massaging wrist (``stroker``) when present.
 
@@ -50,12 +51,17 @@ from coach.signal.strokes.segments import (
     candidates_possible,
     segment_features,
 )
-from coach.signal.strokes.trained import read_model
+from coach.signal.strokes.trained import read_direction, read_model
 from coach.units import GRAVITY_MPS2
 
 _EPS: Final = 1e-9
 #: A region is reported when its share of the regions' probabilities reaches this; else ``None``.
 REGION_MIN_SHARE: Final = 0.8
+#: A contact that starts less than this after the last reported stroke's end, with its P(distal) on the
+#: same side of 0.5, is that stroke going on after a re-grip or a stick-slip release (docs/strokes.md,
+#: "split strokes"): it is not reported again. Between two true strokes the hand lifts and returns
+#: (0.5 s or more on every family's tune seeds but the helper's pressed returns, which go the other way).
+MERGE_GAP_S: Final = 0.25
 #: Candidate end frames scored at once (60 s of frames).
 _ENDS_PER_BATCH: Final = 600
 #: A run of end frames where no candidate is possible (a gap) this long is skipped, not scored.
@@ -115,11 +121,14 @@ _DEFAULT: DetectorModel | None = None
 
 
 def default_model() -> DetectorModel:
-    """The shipped model (``model.json``) with the shipped movement veto (``movement_veto.json``), read
-    once."""
+    """The shipped model (``model.json``) with the shipped direction networks (``direction.json``, when
+    present) and movement veto (``movement_veto.json``), read once."""
     global _DEFAULT
     if _DEFAULT is None:
         parameters, _ = read_model()
+        direction = read_direction()
+        if direction is not None:  # direction networks trained apart (benchmarks.direction_training)
+            parameters = {**parameters, **direction[0]}
         if "movement_veto" not in parameters:
             parameters = {**parameters, "movement_veto": read_veto()[0]}
         _DEFAULT = DetectorModel.from_dict(parameters)
@@ -198,6 +207,11 @@ class StrokeDetector:
         self._ring_t = SampleRing()
         self._ring_s = SampleRing() if self._stroker is not None else None
         self.records: list[ContactRecord] | None = [] if record else None
+        #: End and P(distal) of the last reported stroke (or of the contact merged into it).
+        self._last_end_s = -math.inf
+        self._last_distal = False
+        #: Contacts not reported because they continued the stroke before them.
+        self.merged = 0
         #: What this detector cannot judge with the session's sensors (summary ``checks_off``).
         self.checks_off: tuple[str, ...] = unseen_strokes(context.roles)
 
@@ -272,8 +286,21 @@ class StrokeDetector:
         return float(h.t_s[f - h.start])
 
     def _reported(self, segments: list[Segment]) -> list[Stroke]:
-        """The strokes of committed segments, in order, without those the movement veto drops."""
-        return [s for s in map(self._stroke, segments) if s is not None]
+        """The strokes of committed segments, in order, without those the movement veto drops and those
+        that continue the stroke before them (:data:`MERGE_GAP_S`)."""
+        out = []
+        for seg in segments:
+            s = self._stroke(seg)
+            if s is None:
+                continue
+            distal = s.p_distal is not None and s.p_distal >= 0.5
+            if s.t_start_s - self._last_end_s < MERGE_GAP_S and distal == self._last_distal:
+                self._last_end_s = s.t_end_s
+                self.merged += 1
+                continue
+            self._last_end_s, self._last_distal = s.t_end_s, distal
+            out.append(s)
+        return out
 
     def _stroke(self, seg: Segment) -> Stroke | None:
         """The stroke of a committed contact, or None when the movement veto drops it."""

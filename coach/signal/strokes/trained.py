@@ -25,6 +25,12 @@ MODEL_FORMAT: Final = "retro-coach-stroke-model"
 MODEL_FORMAT_VERSION: Final = 1
 #: Where the shipped parameters live in a source checkout (the trainer writes here).
 SOURCE_PATH: Final = Path(__file__).resolve().with_name(MODEL_FILE)
+#: The direction networks, trained apart from the candidate networks (``benchmarks.direction_training``):
+#: when present, its ``direction_treated`` and ``direction_stroker`` replace those of ``model.json``.
+DIRECTION_FILE: Final = "direction.json"
+DIRECTION_FORMAT: Final = "retro-coach-direction-model"
+DIRECTION_KEYS: Final = ("direction_treated", "direction_stroker")
+DIRECTION_SOURCE_PATH: Final = Path(__file__).resolve().with_name(DIRECTION_FILE)
 
 
 class ModelFileError(ValueError):
@@ -34,6 +40,33 @@ class ModelFileError(ValueError):
 def read_model(path: str | Path | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
     """The ``parameters`` and ``provenance`` of a model file (default: the shipped ``model.json``)."""
     return read_parameter_file(path, MODEL_FILE, MODEL_FORMAT, MODEL_FORMAT_VERSION, ModelFileError)
+
+
+def read_direction(path: str | Path | None = None) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """The direction parameters and provenance (default: the shipped ``direction.json``; None when the
+    package has none)."""
+    if path is None and not resources.files(__name__.rpartition(".")[0]).joinpath(DIRECTION_FILE).is_file():
+        return None
+    params, provenance = read_parameter_file(
+        path, DIRECTION_FILE, DIRECTION_FORMAT, MODEL_FORMAT_VERSION, ModelFileError
+    )
+    if set(params) != set(DIRECTION_KEYS):
+        raise ModelFileError(
+            f"{path or DIRECTION_FILE}: parameters must be exactly {', '.join(DIRECTION_KEYS)}"
+        )
+    return params, provenance
+
+
+def write_direction(path: str | Path, parameters: dict[str, Any], provenance: dict[str, Any]) -> None:
+    """Write a direction file (the layout of a model file, format ``retro-coach-direction-model``)."""
+    if set(parameters) != set(DIRECTION_KEYS):
+        raise ValueError(f"direction parameters must be exactly {', '.join(DIRECTION_KEYS)}")
+    doc = {"format": DIRECTION_FORMAT, "version": MODEL_FORMAT_VERSION, "provenance": provenance}
+    doc["parameters"] = parameters
+    text = json.dumps(doc, indent=1, allow_nan=False, ensure_ascii=False) + "\n"
+    if json.loads(text)["parameters"] != parameters:
+        raise ValueError("the parameters do not survive a JSON round trip (numpy values? tuples?)")
+    Path(path).write_text(text, encoding="utf-8")
 
 
 def read_parameter_file(

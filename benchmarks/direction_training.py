@@ -1,0 +1,168 @@
+"""Train the stroke detector's direction networks alone and write ``coach/signal/strokes/direction.json``.
+
+    python -m benchmarks.direction_training \\
+        --train "fam:mix:41000-41079,3000-3019" --tune "fam:mix:40000-40029" [--exclude-family contact]
+
+The candidate networks, prior, calibration and regions stay those of ``model.json``: each session is
+replayed with them (:func:`benchmarks.stroke_training.contact_rows`, the code that runs live), every
+committed contact matched to a true stroke gives a row of direction evidence, and two small networks
+(12 ReLU units; ``treated`` alone, and with the ``stroker`` evidence) learn P(distal). The rows of a
+session are cached (``benchmarks/out/training/dirrows_*.json``; keyed by the session, the simulator's
+digest and the candidate networks' digest).
+
+``--exclude-family F`` leaves out every training session whose physics includes family ``F`` (the mix
+draws several families per session), for the leave-one-family-out figure; the tune figures are then
+printed for the sessions with ``F`` and without it.
+
+The file holds only ``direction_treated`` and ``direction_stroker`` with their provenance (the command,
+sessions, date, commit and the tune figures); :func:`coach.signal.strokes.detector.default_model`
+reads it over ``model.json``, so the candidate networks can be retrained independently.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import json
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.stroke_sessions import _cache_name, parse_keys
+from benchmarks.stroke_training import CACHE, _direction_net, _pool_map, contact_rows, source_commit
+from coach.signal.strokes.direction import MIN_DIRECTION_PROB
+from coach.signal.strokes.trained import (
+    DIRECTION_SOURCE_PATH,
+    read_model,
+    write_direction,
+)
+
+
+def _model_digest(model: dict[str, Any]) -> str:
+    text = json.dumps({k: v for k, v in model.items() if not k.startswith("direction")}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:10]
+
+
+def session_rows(args: tuple[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """:func:`contact_rows` of one session, cached; each row gets the session's families."""
+    key, model = args
+    path = CACHE / f"dirrows_{_cache_name(key)}_{_model_digest(model)}.json"
+    if path.exists():
+        rows: list[dict[str, Any]] = json.loads(path.read_text())
+        return rows
+    rows = contact_rows((key, model))
+    fams: list[str] = []
+    if key.startswith("fam:"):
+        from benchmarks.stroke_sessions import _session, _spec
+
+        seed, variant = _session(key)
+        fams = list(_spec(variant[4:], seed).families)
+    for r in rows:
+        r["families"] = fams
+        r["key"] = key
+    CACHE.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(rows))
+    tmp.replace(path)
+    return rows
+
+
+def _x(rows: list[dict[str, Any]], stroker: bool) -> np.ndarray:
+    return np.array([r["treated"] + (r["stroker"] if stroker else []) for r in rows], dtype=np.float64)
+
+
+def accuracy(net: Any, rows: list[dict[str, Any]], stroker: bool) -> tuple[float | None, int]:
+    """Direction accuracy (``unknown`` counts wrong) of a direction model over matched rows."""
+    from coach.signal.strokes.direction import direction_model_from_dict
+
+    if not rows:
+        return None, 0
+    model = direction_model_from_dict(net)
+    p = np.array([model.p(x) for x in _x(rows, stroker)])
+    y = np.array([bool(r["distal"]) for r in rows])
+    ok = np.where(y, p >= MIN_DIRECTION_PROB, p <= 1.0 - MIN_DIRECTION_PROB)
+    return float(ok.mean()), len(rows)
+
+
+def _split(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    matched = [r for r in rows if r["matched"]]
+    return matched, [r for r in matched if r["stroker"] is not None]
+
+
+def tune_table(
+    nets: dict[str, dict[str, Any]], rows: list[dict[str, Any]], groups: dict[str, Any]
+) -> dict[str, dict[str, Any]]:
+    """Accuracy alone (every matched row's ``treated`` evidence) and with the stroker, per group."""
+    out: dict[str, dict[str, Any]] = {}
+    for gname, keep in groups.items():
+        sel = [r for r in rows if keep(r)]
+        m, ms = _split(sel)
+        out[gname] = {}
+        for name, params in nets.items():
+            a, n = accuracy(params["direction_treated"], m, False)
+            b, k = accuracy(params["direction_stroker"], ms, True)
+            out[gname][name] = {
+                "alone": None if a is None else round(a, 4),
+                "rows": n,
+                "with_stroker": None if b is None else round(b, 4),
+                "rows_stroker": k,
+            }
+    return out
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(
+        prog="python -m benchmarks.direction_training", description=__doc__.split("\n")[0]
+    )
+    ap.add_argument("--train", default="fam:mix:41000-41079,3000-3019")
+    ap.add_argument("--tune", default="fam:mix:40000-40029")
+    ap.add_argument("--exclude-family", default="", help="leave out training sessions with this family")
+    ap.add_argument("--out", type=Path, default=DIRECTION_SOURCE_PATH)
+    ap.add_argument("--jobs", type=int, default=2)
+    args = ap.parse_args(argv)
+    t0 = time.time()
+    model, _ = read_model()
+    train_keys, tune_keys = parse_keys(args.train), parse_keys(args.tune)
+    train = [r for rs in _pool_map(session_rows, [(k, model) for k in train_keys], args.jobs) for r in rs]
+    excl = args.exclude_family
+    if excl:
+        train = [r for r in train if excl not in r["families"]]
+    print(f"training rows ready: {len(train)} contacts ({time.time() - t0:.0f} s)", flush=True)
+    m, ms = _split(train)
+    fitted = {
+        "direction_treated": _direction_net(_x(m, False), np.array([float(r["distal"]) for r in m])),
+        "direction_stroker": _direction_net(_x(ms, True), np.array([float(r["distal"]) for r in ms])),
+    }
+    tune = [r for rs in _pool_map(session_rows, [(k, model) for k in tune_keys], args.jobs) for r in rs]
+    groups: dict[str, Any] = {"all": lambda r: True}
+    for fam in ("regions", "contact", "helper", "movement", "sensors"):
+        groups[f"with {fam}"] = lambda r, f=fam: f in r["families"]
+    groups["today's physics"] = lambda r: not r["families"]
+    groups = {g: keep for g, keep in groups.items() if any(keep(r) for r in tune)}
+    table = tune_table({"model.json": model, "fitted": fitted}, tune, groups)
+    for g, row in table.items():
+        print(f"tune {g}: " + "; ".join(f"{k} {v}" for k, v in row.items()), flush=True)
+    provenance = {
+        "command": shlex.join(["python", "-m", "benchmarks.direction_training", *argv]),
+        "train_sessions": args.train,
+        "exclude_family": excl or None,
+        "tune_sessions": args.tune,
+        "direction_rows": len(m),
+        "direction_rows_with_stroker": len(ms),
+        "candidate_networks": "model.json (not refitted)",
+        "date": dt.date.today().isoformat(),
+        "commit": source_commit(),
+        "tune_figures": table,
+    }
+    write_direction(args.out, fitted, provenance)
+    print(f"wrote {args.out} ({time.time() - t0:.0f} s)", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
