@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from coach.pipeline import PipelineConfig, SessionPipeline
+from coach.samples import FloatArray
 from coach.signal.strokes import StrokeDetector, default_model
 from coach.signal.strokes.api import Stroke, StrokeContext, StrokeStep
 from coach.signal.strokes.frames import Frames
@@ -125,3 +126,39 @@ def test_the_detector_obeys_its_veto() -> None:
     shipped, det = run(shipped_veto.least)
     assert det.records is not None
     assert len(shipped) == sum(r.reported for r in det.records)
+
+
+def test_a_contact_window_gives_the_same_features_without_the_history() -> None:
+    """The trainer keeps each contact's window and recomputes the features from it (no replay): the
+    same contacts in the same order give the same features bit for bit."""
+    h = _history(900, 3)
+    live = ContactContext()
+    live.windows = []
+    spans = [(100, 120, 123), (140, 170, 173), (200, 228, 231), (700, 720, 723)]
+    x_live = [live.features(h, a, b, d, 1.5, np.arange(6.0)) for a, b, d in spans]
+    again = ContactContext()
+    x_again = [again.window_features(w) for w in live.windows]
+    for x1, x2 in zip(x_live, x_again, strict=True):
+        np.testing.assert_array_equal(x1, x2)
+
+
+def _bout(durations_s: list[float], starts_s: list[float]) -> FloatArray:
+    h = _history(1200, 4)
+    ctx = ContactContext()
+    x = np.empty(0)
+    for d, t in zip(durations_s, starts_s, strict=True):
+        a = round(t / 0.1)
+        b = a + round(d / 0.1)
+        x = ctx.features(h, a, b, b + 2, 2.0, np.zeros(6))
+    return x
+
+
+def test_a_steady_rhythm_reads_as_one_and_an_irregular_one_does_not() -> None:
+    """Strokes of one length at one pace (massage) against short jerks at uneven gaps (scratching)."""
+    steady = _bout([1.5] * 5, [10.0, 12.5, 15.0, 17.5, 20.0])
+    jerky = _bout([0.3, 1.6, 0.4, 2.5, 0.3], [10.0, 10.6, 13.4, 14.0, 19.5])
+    cv_d, cv_g = CONTEXT_FEATURES.index("bout_duration_cv"), CONTEXT_FEATURES.index("bout_gap_cv")
+    assert steady[cv_d] == pytest.approx(0.0, abs=1e-9) and steady[cv_g] == pytest.approx(0.0, abs=1e-6)
+    assert jerky[cv_d] > 0.5 and jerky[cv_g] > 0.5
+    out = CONTEXT_FEATURES.index("log_duration_outside_design")
+    assert steady[out] == 0.0 and jerky[out] > 0.9  # 0.3 s is far below the 0.8 s of a stroke
