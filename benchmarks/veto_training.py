@@ -1,21 +1,26 @@
 """Train the movement veto (``coach/signal/strokes/movement_veto.json``; docs/strokes.md).
 
-    python -m benchmarks.veto_training [--train KEYS] [--tune KEYS] [--out FILE] [--jobs 2]
+    COACH_BROAD_DIR=DIR python -m benchmarks.veto_training [--train KEYS] [--tune KEYS] [--out FILE]
 
 Every session (keys as in ``benchmarks/stroke_sessions.py``: ``fam:mix:41000-41099``, ``3000-3039``,
-``nostroke3200-3219``, ``real:spsw_har/train``) is replayed through the real pipeline with the shipped
-candidate networks and a recording detector (``record=True``, no veto): each committed contact gives
-its situation (:data:`coach.signal.strokes.movement.CONTEXT_FEATURES`) and whether it matched a true
-stroke (design.md §9 matching). A small network (24 ReLU units) learns the log-odds that a committed
-contact is a true stroke. The veto drops a contact below a threshold, chosen on the tune sessions: the
-highest one whose pooled stroke F1 on the tune sessions with massage is at least the F1 without the
-veto, and no tune corpus with strokes loses more than :data:`MAX_CORPUS_F1_LOSS` of its F1 (so the
-veto trades false strokes for nothing, not recall). The veto only
-removes committed contacts, so the tune figures per threshold are computed from the recorded contacts
-without replaying again (the benchmark replays to confirm).
+``nostroke3200-3219``, ``real:spsw_har/train``; and ``broad:05+07`` for BROAD trials without massage,
+read from ``$COACH_BROAD_DIR`` as written by ``benchmarks.broad_convert``) is replayed through the
+real pipeline with the shipped candidate networks and a recording detector (``record=True``, no veto):
+each committed contact gives the window of frames the veto reads
+(:class:`coach.signal.strokes.movement.ContactWindow`) and whether it matched a true stroke (design.md
+§9 matching). The features (:data:`coach.signal.strokes.movement.CONTEXT_FEATURES`) are computed from
+the windows when the rows are loaded, so a change of features needs no replay. A small network (24 ReLU
+units) learns the log-odds that a committed contact is a true stroke; the *massage envelope*
+(:func:`massage_envelope`) takes log-odds off contacts outside the range that true strokes span,
+whatever movement the network was shown. The veto drops a contact below a threshold, chosen on the tune
+sessions: the highest one whose pooled stroke F1 on the tune sessions with massage is at least the F1
+without the veto, and no tune corpus with strokes loses more than :data:`MAX_CORPUS_F1_LOSS` of its F1
+(so the veto trades false strokes for nothing, not recall). The veto only removes committed contacts,
+so the tune figures per threshold are computed from the recorded contacts without replaying again (the
+benchmark replays to confirm).
 
 Rows are cached per session under ``benchmarks/out/training/veto_*.npz`` (keyed by the simulator's and
-the detector's source digests).
+the candidate detector's source digests and the window the veto reads).
 """
 
 from __future__ import annotations

@@ -8,11 +8,15 @@ to its decision (never later ones), and the contacts committed before it. Massag
 bouts, along the forearm, with the arm held up and still apart from the contact; ordinary movement
 turns and moves the whole arm, leaves the floor of the drag band, and comes alone or without rhythm.
 
-:func:`context_features` turns the situation into :data:`CONTEXT_FEATURES` (units in the names); a
-small network (:class:`~coach.signal.strokes.mlp.Mlp`, trained by ``benchmarks/veto_training.py``)
-gives the log-odds that the contact is a true stroke; :class:`MovementVeto` drops it when they fall
-below the veto's threshold. The parameters are data with their provenance (``movement_veto.json``
-beside this module, :func:`read_veto`).
+:meth:`ContactContext.features` turns the situation into :data:`CONTEXT_FEATURES` (units in the
+names). Besides how the arm moves around the contact, they describe what massage is whatever movement
+is around it: the arm still for most of the window, strokes of one length, pace, axis, place and
+vibration within a bout, a rhythm of 0.8–4 s in the vibration, a stroker that moves while the treated
+arm does not. A small network (:class:`~coach.signal.strokes.mlp.Mlp`, trained by
+``benchmarks/veto_training.py``) gives the log-odds that the contact is a true stroke, less a penalty
+for lying outside the *massage envelope* (the range true strokes span); :class:`MovementVeto` drops the
+contact when they fall below the veto's threshold. The parameters are data with their provenance
+(``movement_veto.json`` beside this module, :func:`read_veto`).
 
 A contact's features use frames ``[a − 6 s, committed_at + LOOKAHEAD]`` of the history, which the
 history still holds when the contact is committed whatever the span boundaries (it keeps
