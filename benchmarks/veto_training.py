@@ -251,9 +251,8 @@ def figures_at(sessions: list[dict[str, Any]], least: float | None, z: list[np.n
     }
 
 
-#: Never in the massage envelope: features that say how sure the detector is or how much was seen,
-#: not what the movement is; and the contact's own direction evidence, which says which way a stroke
-#: went, not whether it is one (a stroke that goes an unusual way is still a stroke).
+#: Features that say how sure the detector is or how much was seen, not what the movement is: never
+#: in the massage envelope.
 NOT_ENVELOPE = (
     "logit",
     "bout_mean_logit",
@@ -261,12 +260,6 @@ NOT_ENVELOPE = (
     "valid_share_long",
     "bout_contacts",
     "since_last_contact_s",
-    "drag_mm",
-    "drag_on_mm",
-    "drag_off_mm",
-    "drag_dip",
-    "lever_deg",
-    "step_asym_deg",
 )
 
 
