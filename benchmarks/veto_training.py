@@ -52,10 +52,10 @@ MAX_CORPUS_F1_LOSS = 0.005
 GRID = tuple(round(x, 2) for x in np.arange(-6.0, 3.01, 0.25))
 
 DEFAULT_TRAIN = (
-    "fam:mix:41000-41019,fam:massage_free:36000-36019,fam:movement:34000-34009,3000-3009,"
-    "nostroke3200-3209,real:spsw_har/train,broad:05+07+09+11+14+24+30"
+    "fam:mix:41000-41059,fam:massage_free:36000-36039,fam:movement:34000-34019,3000-3029,"
+    "nostroke3200-3229,real:spsw_har/train,broad:05+07+09+11+14+24+30"
 )
-DEFAULT_TUNE = "fam:mix:40000-40009,fam:massage_free:16000-16009,fam:movement:14000-14009,1000-1009"
+DEFAULT_TUNE = "fam:mix:40000-40029,fam:massage_free:16000-16014,fam:movement:14000-14009,1000-1019"
 
 
 def _detector_digest() -> str:
