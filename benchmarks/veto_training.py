@@ -1,21 +1,26 @@
 """Train the movement veto (``coach/signal/strokes/movement_veto.json``; docs/strokes.md).
 
-    python -m benchmarks.veto_training [--train KEYS] [--tune KEYS] [--out FILE] [--jobs 2]
+    COACH_BROAD_DIR=DIR python -m benchmarks.veto_training [--train KEYS] [--tune KEYS] [--out FILE]
 
 Every session (keys as in ``benchmarks/stroke_sessions.py``: ``fam:mix:41000-41099``, ``3000-3039``,
-``nostroke3200-3219``, ``real:spsw_har/train``) is replayed through the real pipeline with the shipped
-candidate networks and a recording detector (``record=True``, no veto): each committed contact gives
-its situation (:data:`coach.signal.strokes.movement.CONTEXT_FEATURES`) and whether it matched a true
-stroke (design.md §9 matching). A small network (24 ReLU units) learns the log-odds that a committed
-contact is a true stroke. The veto drops a contact below a threshold, chosen on the tune sessions: the
-highest one whose pooled stroke F1 on the tune sessions with massage is at least the F1 without the
-veto, and no tune corpus with strokes loses more than :data:`MAX_CORPUS_F1_LOSS` of its F1 (so the
-veto trades false strokes for nothing, not recall). The veto only
-removes committed contacts, so the tune figures per threshold are computed from the recorded contacts
-without replaying again (the benchmark replays to confirm).
+``nostroke3200-3219``, ``real:spsw_har/train``; and ``broad:05+07`` for BROAD trials without massage,
+read from ``$COACH_BROAD_DIR`` as written by ``benchmarks.broad_convert``) is replayed through the
+real pipeline with the shipped candidate networks and a recording detector (``record=True``, no veto):
+each committed contact gives the window of frames the veto reads
+(:class:`coach.signal.strokes.movement.ContactWindow`) and whether it matched a true stroke (design.md
+§9 matching). The features (:data:`coach.signal.strokes.movement.CONTEXT_FEATURES`) are computed from
+the windows when the rows are loaded, so a change of features needs no replay. A small network (24 ReLU
+units) learns the log-odds that a committed contact is a true stroke; the *massage envelope*
+(:func:`massage_envelope`) takes log-odds off contacts outside the range that true strokes span,
+whatever movement the network was shown. The veto drops a contact below a threshold, chosen on the tune
+sessions: the highest one whose pooled stroke F1 on the tune sessions with massage is at least the F1
+without the veto, and no tune corpus with strokes loses more than :data:`MAX_CORPUS_F1_LOSS` of its F1
+(so the veto trades false strokes for nothing, not recall). The veto only removes committed contacts,
+so the tune figures per threshold are computed from the recorded contacts without replaying again (the
+benchmark replays to confirm).
 
 Rows are cached per session under ``benchmarks/out/training/veto_*.npz`` (keyed by the simulator's and
-the detector's source digests).
+the candidate detector's source digests and the window the veto reads).
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from benchmarks.scoring_families import MOVEMENT_PAD_S
 from benchmarks.stroke_fit import train_mlp
 from benchmarks.stroke_sessions import _cache_name, parse_keys, session_trace
 from benchmarks.stroke_training import _cpu_s, _plain, _pool_map, source_commit
+from coach.signal.strokes.movement import WINDOW_COLUMNS
 
 CACHE = OUT_DIR / "training"
 HIDDEN = 24
@@ -47,31 +53,90 @@ GRID = tuple(round(x, 2) for x in np.arange(-6.0, 3.01, 0.25))
 
 DEFAULT_TRAIN = (
     "fam:mix:41000-41059,fam:massage_free:36000-36039,fam:movement:34000-34019,3000-3029,"
-    "nostroke3200-3229,real:spsw_har/train"
+    "nostroke3200-3229,real:spsw_har/train,broad:05+07+09+11+14+24+30"
 )
 DEFAULT_TUNE = "fam:mix:40000-40029,fam:massage_free:16000-16014,fam:movement:14000-14009,1000-1019"
 
 
 def _detector_digest() -> str:
+    """The candidate detector's sources and what the veto's windows hold (not the veto's features:
+    the rows keep each contact's window and the features are computed from it when loaded)."""
     import coach.signal.strokes as pkg
+    from coach.signal.strokes.movement import BEFORE_FRAMES, WINDOW_COLUMNS
 
     h = hashlib.sha256()
     for path in sorted(Path(pkg.__file__).parent.glob("*")):
-        if path.suffix in (".py", ".json") and path.name != "movement_veto.json":
+        if path.suffix in (".py", ".json") and path.name not in ("movement_veto.json", "movement.py"):
             h.update(path.read_bytes())
+    h.update(repr((BEFORE_FRAMES, WINDOW_COLUMNS)).encode())
     return h.hexdigest()[:10]
+
+
+def _broad_trace(key: str) -> Path:
+    """``broad:NN``: BROAD trial NN (``$COACH_BROAD_DIR``, written by ``benchmarks.broad_convert``) as
+    a labelled trace without massage (the board's ``movement`` phases as ordinary movement)."""
+    import json
+
+    from benchmarks.bench_accuracy import _broad_trace as write_broad
+    from benchmarks.real_data import broad_dir
+
+    trial = key.split(":", 1)[1]
+    found = sorted(broad_dir().glob(f"{trial}_*.npz"))
+    if not found:
+        raise SystemExit(f"no BROAD trial {trial} in {broad_dir()} (set COACH_BROAD_DIR)")
+    out = CACHE / "broad" / f"{found[0].stem}.csv"
+    labels = out.with_name(found[0].stem + ".labels.json")
+    if out.exists() and labels.exists():
+        return out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_broad(found[0], out)
+    with np.load(found[0]) as z:
+        t, moving = np.asarray(z["t"]), np.asarray(z["movement"], dtype=bool)
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], moving.astype(np.int8), [0]))))
+    spans = [
+        (float(t[i]), float(t[min(j, len(t) - 1)])) for i, j in zip(edges[::2], edges[1::2], strict=True)
+    ]
+    doc = {
+        "format": "coach-real-labels",
+        "version": 1,
+        "source": f"BROAD {found[0].name} (CC BY 4.0; tests/data/README.md)",
+        "roles": ["treated"],
+        "duration_s": float(t[-1]),
+        "active": [0.0, float(t[-1])],
+        "massage_free": True,
+        "strokes": [],
+        "movements": [{"kind": "handheld", "t_start": a, "t_end": b, "role": "treated"} for a, b in spans],
+    }
+    labels.write_text(json.dumps(doc), encoding="utf-8")
+    return out
+
+
+def _trace(key: str) -> Path:
+    return _broad_trace(key) if key.startswith("broad:") else session_trace(key)
+
+
+def _keys(text: str) -> list[str]:
+    """:func:`benchmarks.stroke_sessions.parse_keys` plus ``broad:05+07+24`` (BROAD trials)."""
+    out: list[str] = []
+    for part in text.split(","):
+        if part.startswith("broad:"):
+            out.extend(f"broad:{t}" for t in part[6:].split("+"))
+        elif part:
+            out.extend(parse_keys(part))
+    return out
 
 
 def session_rows(key: str) -> Path:
     """The committed contacts of one session, their situation and their truth → a cached ``.npz``."""
     from coach.signal.strokes import DetectorModel, StrokeDetector
-    from coach.signal.strokes.movement import CONTEXT_FEATURES
+    from coach.signal.strokes.direction import TREATED_DIRECTION_FEATURES
     from coach.signal.strokes.trained import read_model
 
-    out = CACHE / f"veto_{_cache_name(key)}_{_detector_digest()}.npz"
+    name = key.replace(":", "_") if key.startswith("broad:") else _cache_name(key)
+    out = CACHE / f"veto_{name}_{_detector_digest()}.npz"
     if out.exists():
         return out
-    trace = session_trace(key)
+    trace = _trace(key)
     labels = read_labels(trace)
     truth = load_truth(trace, labels)
     params = {k: v for k, v in read_model()[0].items() if k != "movement_veto"}
@@ -80,6 +145,7 @@ def session_rows(key: str) -> Path:
 
     def factory(ctx: Any) -> Any:
         det = StrokeDetector(ctx, model=model, record=True)
+        det.contacts.windows = []
         holder.append(det)
         return det
 
@@ -97,12 +163,25 @@ def session_rows(key: str) -> Path:
     move_s = sum(
         max(0.0, min(b, truth.active_to_s) - max(a, truth.active_from_s)) for _, a, b in truth.movements
     )
-    x = np.array([r.context for r in recs], dtype=np.float64).reshape(len(recs), len(CONTEXT_FEATURES))
+    windows = holder[0].contacts.windows or []
+    n_drag = len(TREATED_DIRECTION_FEATURES)
+    assert len(windows) == len(recs)
     CACHE.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp.npz")
+    cols: dict[str, Any] = {}
+    for k in WINDOW_COLUMNS:
+        parts = [w.cols.get(k, np.full(w.cols["gm"].shape[0], np.nan)) for w in windows]
+        cols[f"w_{k}"] = np.concatenate(parts).astype(np.float32) if parts else np.empty(0, np.float32)
     np.savez_compressed(
         tmp,
-        x=x,
+        **cols,
+        w_len=np.array([w.cols["gm"].shape[0] for w in windows], dtype=np.int64),
+        w_ab=np.array([[w.a, w.b] for w in windows], dtype=np.int64).reshape(-1, 2),
+        w_t_a=np.array([w.t_a_s for w in windows], dtype=np.float64),
+        w_frame_s=np.array([w.frame_s for w in windows], dtype=np.float64),
+        w_has_s=np.array([w.has_stroker for w in windows], dtype=bool),
+        w_logit=np.array([w.logit for w in windows], dtype=np.float64),
+        w_drag=np.array([w.drag for w in windows], dtype=np.float64).reshape(len(windows), n_drag),
         matched=matched,
         in_move=in_move & ~matched,
         det=det,
@@ -116,8 +195,34 @@ def session_rows(key: str) -> Path:
 
 
 def _load(path: Path) -> dict[str, Any]:
+    """A session's rows, with the features of the veto's current code computed from the windows (a
+    fresh :class:`~coach.signal.strokes.movement.ContactContext` over the contacts in order, as in a
+    replay)."""
+    from coach.signal.strokes.movement import CONTEXT_FEATURES, ContactContext, ContactWindow
+
     with np.load(path) as d:
-        return {k: d[k] for k in d.files}
+        s = {k: d[k] for k in d.files}
+    ends = np.cumsum(s["w_len"])
+    ctx = ContactContext()
+    rows = []
+    for i, (n, (a, b)) in enumerate(zip(s["w_len"], s["w_ab"], strict=True)):
+        lo = int(ends[i] - n)
+        cols = {k: s[f"w_{k}"][lo : lo + n].astype(np.float64) for k in WINDOW_COLUMNS}
+        if not s["w_has_s"][i]:
+            cols = {k: v for k, v in cols.items() if not k.startswith("s_")}
+        w = ContactWindow(
+            cols,
+            int(a),
+            int(b),
+            float(s["w_t_a"][i]),
+            float(s["w_frame_s"][i]),
+            bool(s["w_has_s"][i]),
+            float(s["w_logit"][i]),
+            s["w_drag"][i],
+        )
+        rows.append(ctx.window_features(w))
+    s["x"] = np.array(rows, dtype=np.float64).reshape(len(rows), len(CONTEXT_FEATURES))
+    return s
 
 
 def figures_at(sessions: list[dict[str, Any]], least: float | None, z: list[np.ndarray]) -> dict[str, float]:
@@ -146,9 +251,51 @@ def figures_at(sessions: list[dict[str, Any]], least: float | None, z: list[np.n
     }
 
 
+#: Features that say how sure the detector is or how much was seen, not what the movement is: never
+#: in the massage envelope.
+NOT_ENVELOPE = (
+    "logit",
+    "bout_mean_logit",
+    "has_stroker",
+    "valid_share_long",
+    "bout_contacts",
+    "since_last_contact_s",
+)
+
+
+def massage_envelope(
+    x_true: np.ndarray, tune: list[dict[str, Any]], quantile: float, max_outside: float
+) -> dict[str, Any]:
+    """What massage is, in numbers: the range the training sessions' true strokes span on each
+    feature (``quantile`` % cut on each side) and its spread (the interquartile range); kept only for
+    features on which the tune sessions' true strokes fall outside it at most ``max_outside`` of the
+    time (a feature whose range does not carry over from one set of sessions to another says
+    nothing general about massage). Chosen without looking at any movement."""
+    from coach.signal.strokes.movement import CONTEXT_FEATURES
+
+    lo, hi = np.percentile(x_true, quantile, axis=0), np.percentile(x_true, 100 - quantile, axis=0)
+    q1, q3 = np.percentile(x_true, 25, axis=0), np.percentile(x_true, 75, axis=0)
+    scale = np.maximum(q3 - q1, 1e-3)
+    xt = [s["x"][s["matched"]] for s in tune if len(s["x"])]
+    tune_true = np.concatenate(xt) if xt else np.empty((0, len(CONTEXT_FEATURES)))
+    share = ((tune_true < lo) | (tune_true > hi)).mean(axis=0) if len(tune_true) else np.ones(len(lo))
+    idx = [j for j, f in enumerate(CONTEXT_FEATURES) if f not in NOT_ENVELOPE and share[j] <= max_outside]
+    return {
+        "features": [CONTEXT_FEATURES[j] for j in idx],
+        "lo": [float(lo[j]) for j in idx],
+        "hi": [float(hi[j]) for j in idx],
+        "scale": [float(scale[j]) for j in idx],
+        "tune_true_outside_share": [float(share[j]) for j in idx],
+    }
+
+
 def main(argv: list[str]) -> int:
-    from coach.signal.strokes.mlp import Mlp
-    from coach.signal.strokes.movement import CONTEXT_FEATURES, VETO_SOURCE_PATH, write_veto
+    from coach.signal.strokes.movement import (
+        CONTEXT_FEATURES,
+        VETO_SOURCE_PATH,
+        MovementVeto,
+        write_veto,
+    )
 
     ap = argparse.ArgumentParser(
         prog="python -m benchmarks.veto_training", description=__doc__.split("\n")[0]
@@ -159,16 +306,29 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--epochs", type=int, default=100)
     ap.add_argument("--movement-weight", type=float, default=2.0, help="weight of false contacts in movement")
     ap.add_argument("--f1-slack", type=float, default=0.0, help="tune F1 may fall this far below no veto")
+    ap.add_argument(
+        "--envelope-quantile",
+        type=float,
+        default=0.2,
+        help="envelope: percentile of true strokes (each side)",
+    )
+    ap.add_argument(
+        "--envelope-max-outside",
+        type=float,
+        default=0.01,
+        help="envelope: only features whose tune true strokes fall outside it at most this often",
+    )
+    ap.add_argument("--envelope-weight", type=float, default=1.0, help="log-odds lost per scale outside")
     ap.add_argument("--out", type=Path, default=VETO_SOURCE_PATH)
     args = ap.parse_args(argv)
     t0 = time.time()
     command = shlex.join(["python", "-m", "benchmarks.veto_training", *argv])
-    train_keys, tune_keys = parse_keys(args.train), parse_keys(args.tune)
+    train_keys, tune_keys = _keys(args.train), _keys(args.tune)
     print(f"sessions: {len(train_keys)} train, {len(tune_keys)} tune", flush=True)
     train = [_load(p) for p in _pool_map(session_rows, train_keys, args.jobs)]
     print(f"training contacts ready ({time.time() - t0:.0f} s)", flush=True)
     tune = [_load(p) for p in _pool_map(session_rows, tune_keys, args.jobs)]
-    corpus_of = [part for part in args.tune.split(",") for _ in parse_keys(part)]
+    corpus_of = [part for part in args.tune.split(",") for _ in _keys(part)]
     print(f"tune contacts ready ({time.time() - t0:.0f} s)", flush=True)
     x = np.concatenate([s["x"] for s in train if len(s["x"])])
     y = np.concatenate([s["matched"] for s in train]).astype(np.float64)
@@ -181,8 +341,16 @@ def main(argv: list[str]) -> int:
     net = train_mlp(x, y, weight=w, hidden=HIDDEN, epochs=args.epochs, batch=512, seed=3)
     lo, hi = np.percentile(x, 0.1, axis=0), np.percentile(x, 99.9, axis=0)
     net["clip_lo"], net["clip_hi"] = lo.tolist(), hi.tolist()
-    mlp = Mlp.from_dict(net)
-    z = [mlp.logit(s["x"]) if len(s["x"]) else np.empty(0) for s in tune]
+    envelope = massage_envelope(x[y > 0.5], tune, args.envelope_quantile, args.envelope_max_outside)
+    envelope["weight"] = args.envelope_weight
+    parameters = {"features": list(CONTEXT_FEATURES), "net": net, "least": 0.0, "envelope": envelope}
+    veto = MovementVeto.from_dict(parameters)
+    print(f"envelope: {len(envelope['features'])} features: {', '.join(envelope['features'])}")
+
+    def logits(xs: np.ndarray) -> np.ndarray:
+        return np.array([veto.keep(r)[1] for r in xs], dtype=np.float64)
+
+    z = [logits(s["x"]) for s in tune]
     base = figures_at(tune, None, z)
     rows = {thr: figures_at(tune, thr, z) for thr in GRID}
     print(
@@ -211,8 +379,8 @@ def main(argv: list[str]) -> int:
     ok = [thr for thr, f in rows.items() if f["f1"] >= base["f1"] - args.f1_slack and corpora_ok(thr)]
     least = max(ok) if ok else min(GRID)
     print(f"chosen threshold {least:+.2f} ({time.time() - t0:.0f} s)", flush=True)
-    z_train = mlp.logit(x)
-    parameters = {"features": list(CONTEXT_FEATURES), "net": net, "least": float(least)}
+    z_train = logits(x)
+    parameters["least"] = float(least)
     provenance = {
         "command": command,
         "train_sessions": args.train,
@@ -237,6 +405,8 @@ def main(argv: list[str]) -> int:
                 "tune_corpus_f1_chosen": {
                     part: figures_at(ss, least, zs)["f1"] for part, (ss, zs) in corpora.items()
                 },
+                "envelope_quantile": args.envelope_quantile,
+                "envelope_max_outside": args.envelope_max_outside,
                 "hidden": HIDDEN,
                 "epochs": args.epochs,
                 "cpu_s": round(_cpu_s(), 1),

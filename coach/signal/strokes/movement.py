@@ -8,11 +8,15 @@ to its decision (never later ones), and the contacts committed before it. Massag
 bouts, along the forearm, with the arm held up and still apart from the contact; ordinary movement
 turns and moves the whole arm, leaves the floor of the drag band, and comes alone or without rhythm.
 
-:func:`context_features` turns the situation into :data:`CONTEXT_FEATURES` (units in the names); a
-small network (:class:`~coach.signal.strokes.mlp.Mlp`, trained by ``benchmarks/veto_training.py``)
-gives the log-odds that the contact is a true stroke; :class:`MovementVeto` drops it when they fall
-below the veto's threshold. The parameters are data with their provenance (``movement_veto.json``
-beside this module, :func:`read_veto`).
+:meth:`ContactContext.features` turns the situation into :data:`CONTEXT_FEATURES` (units in the
+names). Besides how the arm moves around the contact, they describe what massage is whatever movement
+is around it: the arm still for most of the window, strokes of one length, pace, axis, place and
+vibration within a bout, a rhythm of 0.8–4 s in the vibration, a stroker that moves while the treated
+arm does not. A small network (:class:`~coach.signal.strokes.mlp.Mlp`, trained by
+``benchmarks/veto_training.py``) gives the log-odds that the contact is a true stroke, less a penalty
+for lying outside the *massage envelope* (the range true strokes span); :class:`MovementVeto` drops the
+contact when they fall below the veto's threshold. The parameters are data with their provenance
+(``movement_veto.json`` beside this module, :func:`read_veto`).
 
 A contact's features use frames ``[a − 6 s, committed_at + LOOKAHEAD]`` of the history, which the
 history still holds when the contact is committed whatever the span boundaries (it keeps
@@ -25,14 +29,13 @@ from __future__ import annotations
 import json
 import math
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
 
 from coach.samples import FloatArray
-from coach.signal.strokes.direction import finite
 from coach.signal.strokes.mlp import Mlp
 from coach.signal.strokes.segments import LOOKAHEAD, FrameHistory
 from coach.signal.strokes.trained import read_parameter_file
@@ -85,32 +88,85 @@ CONTEXT_FEATURES: Final = (
     "drag_dip",
     "lever_deg",
     "step_asym_deg",
+    # what massage is, whatever the movement around it: the arm still, strokes of one rhythm, length,
+    # axis and place, a stroker that moves while the treated arm does not
+    "still_share_long",
+    "log_duration_outside_design",
+    "bout_duration_cv",
+    "bout_gap_cv",
+    "log_duration_vs_bout",
+    "log_gap_vs_bout",
+    "bout_along_share",
+    "along_share_vs_bout",
+    "bout_elevation_spread_deg",
+    "elevation_vs_bout_deg",
+    "vibration_in_vs_bout",
+    "vibration_periodicity",
+    "gyro_periodicity",
+    "stroker_gyro_rise_in",
+    "stroker_over_treated_gyro_in",
+    "stroker_vibration_coupling",
 )
 
+#: Frame columns of ``treated`` (and the ``stroker`` columns aligned to it) that the veto reads.
+WINDOW_COLUMNS: Final = (
+    "gm",
+    "lfr",
+    "hfr",
+    "el",
+    "ex",
+    "ey",
+    "lz",
+    "wx",
+    "wy",
+    "wz",
+    "lx",
+    "frame_ok",
+    "s_gm",
+    "s_ax",
+    "s_ay",
+    "s_az",
+)
+#: A frame counts as still when its largest high-passed angular rate is below this (log rad/s; 0.35 rad/s).
+STILL_LOG_RPS: Final = math.log(0.35)
+#: Stroke durations of the design (docs/design.md §6).
+DESIGN_DURATION_S: Final = (0.8, 4.0)
+#: Lags (frames) over which a rhythm of strokes shows in the vibration and the turning (0.8–4 s).
+RHYTHM_LAGS: Final = (8, 40)
 
-#: A window of one column and whether every value in it is finite (then none needs dropping).
-_Window = tuple[FloatArray, bool]
-_NONE: Final[_Window] = (np.empty(0), True)
 
-
-def _stat(w: _Window, fn: str, empty: float) -> float:
-    """``fn`` of the finite values of a window (``empty`` when there are none). The same numbers as
-    ``ndarray.max``/``min``/``mean``/``std`` (their pairwise sums, over the count), without their
-    generality: this runs some 30 times per committed contact."""
-    x, all_finite = w
-    v = x if all_finite else x[np.isfinite(x)]
-    n: int = v.shape[0]
-    if n == 0:
+def _stat(x: FloatArray, fn: str, empty: float) -> float:
+    v = x[np.isfinite(x)]
+    if v.shape[0] == 0:
         return empty
     if fn == "max":
-        return float(np.maximum.reduce(v))
-    if fn == "range":
-        return float(np.maximum.reduce(v) - np.minimum.reduce(v))
-    mean = float(np.add.reduce(v)) / n
+        return float(v.max())
     if fn == "std":
-        d = v - mean
-        return math.sqrt(float(np.add.reduce(d * d)) / n)
-    return mean
+        return float(v.std())
+    if fn == "range":
+        return float(v.max() - v.min())
+    return float(v.mean())
+
+
+def _cv(x: list[float]) -> float:
+    """Coefficient of variation (0 for fewer than two values)."""
+    if len(x) < 2:
+        return 0.0
+    m = float(np.mean(x))
+    return float(np.std(x)) / m if m > 1e-9 else 0.0
+
+
+def _periodicity(x: FloatArray) -> float:
+    """The largest autocorrelation of ``x`` (finite frames only) at :data:`RHYTHM_LAGS`: how much a
+    rhythm of 0.8–4 s repeats in it (0 when the window is too short)."""
+    v = np.nan_to_num(x - np.nanmean(x)) if np.isfinite(x).any() else np.zeros(0)
+    lo, hi = RHYTHM_LAGS
+    n = v.shape[0]
+    den = float(v @ v)
+    if n < 2 * lo or den <= 1e-12:
+        return 0.0
+    best = max(float(v[:-k] @ v[k:]) / den * n / (n - k) for k in range(lo, min(hi, n // 2) + 1))
+    return float(np.clip(best, -1.0, 1.0))
 
 
 @dataclass(slots=True)
@@ -118,13 +174,35 @@ class _Contact:
     t_start_s: float
     t_end_s: float
     logit: float
+    along: float
+    elevation_deg: float
+    vibration: float
+
+
+@dataclass(frozen=True, slots=True)
+class ContactWindow:
+    """What the veto reads of one committed contact: :data:`WINDOW_COLUMNS` over frames
+    ``[lo, hi)`` (the seconds before it up to its decision), the contact at ``[a, b)`` of them."""
+
+    cols: dict[str, FloatArray]
+    a: int
+    b: int
+    t_a_s: float
+    frame_s: float
+    has_stroker: bool
+    logit: float
+    drag: FloatArray
 
 
 class ContactContext:
-    """The contacts committed so far (their bout), and the features of the next one."""
+    """The contacts committed so far (their bout), and the features of the next one.
+
+    ``windows`` (None unless a trainer sets a list) keeps every contact's :class:`ContactWindow`, so
+    that features can be recomputed without replaying (:meth:`window_features`)."""
 
     def __init__(self) -> None:
         self._recent: deque[_Contact] = deque(maxlen=16)
+        self.windows: list[ContactWindow] | None = None
 
     def features(
         self, h: FrameHistory, a: int, b: int, decided: int, logit: float, drag: FloatArray
@@ -132,54 +210,86 @@ class ContactContext:
         """:data:`CONTEXT_FEATURES` of the contact of frames ``[a, b)`` committed with frames up to
         ``decided`` (inclusive) available (``drag``: its direction evidence); then it joins the bout
         of the contacts after it."""
-        c = h.cols
         lo = max(h.start, a - BEFORE_FRAMES)
         hi = min(h.end, decided + 1)
+        cols: dict[str, FloatArray] = {
+            k: h.cols[k][lo - h.start : hi - h.start] for k in WINDOW_COLUMNS if k in h.cols
+        }
+        w = ContactWindow(
+            cols, a - lo, b - lo, float(h.t_s[a - h.start]), h.frame_s, "s_gm" in h.cols, logit, drag
+        )
+        if self.windows is not None:
+            self.windows.append(replace(w, cols={k: v.copy() for k, v in cols.items()}, drag=drag.copy()))
+        return self.window_features(w)
 
-        # Every window lies in [lo, hi): each column is checked for non-finite values there once.
-        longs: dict[str, _Window] = {}
+    def window_features(self, w: ContactWindow) -> FloatArray:
+        """:data:`CONTEXT_FEATURES` of one contact's window; the contact then joins the bout."""
+        c = w.cols
+        a, b = w.a, w.b
+        n = int(c["gm"].shape[0]) if "gm" in c else 0
 
-        def win(name: str, f0: int, f1: int) -> _Window:
-            f0, f1 = max(lo, f0), min(hi, f1)
+        def win(name: str, f0: int, f1: int) -> FloatArray:
+            f0, f1 = max(0, f0), min(n, f1)
             if name not in c or f1 <= f0:
-                return _NONE
-            got = longs.get(name)
-            if got is None:
-                x = c[name][lo - h.start : hi - h.start]
-                got = longs[name] = (x, bool(np.isfinite(x).all()))
-            return got[0][f0 - lo : f1 - lo], got[1]
+                return np.empty(0)
+            return c[name][f0:f1]
 
         near = (a - NEAR_FRAMES, a)
         before = (a - BEFORE_FRAMES, a)
         inside = (a, b)
-        after = (b, hi)
-        long = (lo, hi)
+        after = (b, n)
+        long = (0, n)
         lin = [win(k, *long) for k in ("ex", "ey", "lz")]
         rot = [win(k, *long) for k in ("wx", "wy", "wz")]
         lin_var = sum(_stat(v, "std", 0.0) ** 2 for v in lin)
         rot_var = sum(_stat(v, "std", 0.0) ** 2 for v in rot)
-        inside_lin = sum(_stat(win(k, a, hi), "std", 0.0) ** 2 for k in ("ex", "ey", "lz"))
-        along = _stat(win("lx", a, hi), "std", 0.0) ** 2
+        inside_lin = sum(_stat(win(k, a, n), "std", 0.0) ** 2 for k in ("ex", "ey", "lz"))
+        along_var = _stat(win("lx", a, n), "std", 0.0) ** 2
+        along = float(np.log((along_var + 1e-6) / (inside_lin + 1e-6)))
         ok = win("frame_ok", *long)
-        has_s = "s_gm" in c
-        t_a = float(h.t_s[a - h.start])
-        t_b = t_a + (b - a) * h.frame_s
+        has_s = w.has_stroker and "s_gm" in c
+        t_a = w.t_a_s
+        duration = (b - a) * w.frame_s
+        t_b = t_a + duration
         bout = [r for r in self._recent if t_a - BOUT_S <= r.t_start_s < t_a]
         since = t_a - self._recent[-1].t_end_s if self._recent else BOUT_S
-        gaps = np.diff([r.t_start_s for r in bout] + [t_a]) if bout else np.empty(0)
+        starts = [r.t_start_s for r in bout] + [t_a]
+        gaps = np.diff(starts) if bout else np.empty(0)
+        durations = [r.t_end_s - r.t_start_s for r in bout] + [duration]
+        el_in = _stat(win("el", *inside), "mean", 0.0)
+        hf_in = _stat(win("hfr", *inside), "mean", 0.0)
+        gm_long = win("gm", *long)
+        g = gm_long[np.isfinite(gm_long)]
+        d_lo, d_hi = DESIGN_DURATION_S
+        if has_s:
+            s_in, s_near = win("s_gm", *inside), win("s_gm", *near)
+            s_acc = np.sqrt(sum(np.nan_to_num(win(k, *long)) ** 2 for k in ("s_ax", "s_ay", "s_az")))
+            hf_long = np.nan_to_num(win("hfr", *long))
+            coupling = (
+                float(np.corrcoef(s_acc, hf_long)[0, 1])
+                if s_acc.shape[0] > 3 and s_acc.std() > 1e-9 and hf_long.std() > 1e-9
+                else 0.0
+            )
+            stroker = [
+                _stat(s_in, "mean", -7.0) - _stat(s_near, "mean", _stat(s_in, "mean", -7.0)),
+                _stat(s_in, "mean", -7.0) - _stat(win("gm", *inside), "mean", -7.0),
+                coupling,
+            ]
+        else:
+            stroker = [0.0, 0.0, 0.0]
         x = np.array(
             [
-                logit,
-                (b - a) * h.frame_s,
+                w.logit,
+                duration,
                 _stat(win("gm", *before), "max", -7.0),
                 _stat(win("gm", *near), "max", -7.0),
                 _stat(win("gm", *inside), "max", -7.0),
                 _stat(win("gm", *after), "max", -7.0),
-                _stat(win("gm", *long), "mean", -7.0),
+                _stat(gm_long, "mean", -7.0),
                 _stat(win("lfr", *near), "max", 0.0),
                 _stat(win("lfr", *long), "mean", 0.0),
                 _stat(win("lfr", *after), "max", 0.0),
-                _stat(win("hfr", *inside), "mean", 0.0),
+                hf_in,
                 _stat(win("hfr", *near), "mean", 0.0),
                 _stat(win("hfr", *long), "mean", 0.0),
                 _stat(win("el", *long), "mean", 0.0),
@@ -187,7 +297,7 @@ class ContactContext:
                 _stat(win("el", near[0], b), "range", 0.0),
                 0.5 * np.log(lin_var + 1e-6),
                 0.5 * np.log(rot_var + 1e-6),
-                np.log((along + 1e-6) / (inside_lin + 1e-6)),
+                along,
                 _stat(ok, "mean", 0.0),
                 float(has_s),
                 _stat(win("s_gm", *inside), "max", -7.0) if has_s else 0.0,
@@ -196,23 +306,55 @@ class ContactContext:
                 min(max(since, 0.0), BOUT_S),
                 float(np.mean([r.logit for r in bout])) if bout else 0.0,
                 float(gaps.mean()) if gaps.shape[0] else BOUT_S,
-                *[min(max(v, -100.0), 100.0) for v in finite(drag).tolist()],
+                *np.clip(np.nan_to_num(w.drag), -100.0, 100.0).tolist(),
+                float(np.mean(g < STILL_LOG_RPS)) if g.shape[0] else 0.0,
+                max(0.0, math.log(d_lo / max(duration, 1e-3)), math.log(max(duration, 1e-3) / d_hi)),
+                _cv(durations),
+                _cv(gaps.tolist()),
+                math.log(duration / float(np.median(durations[:-1]))) if bout else 0.0,
+                math.log(max(gaps[-1], 1e-3) / float(np.median(gaps[:-1]))) if gaps.shape[0] > 1 else 0.0,
+                float(np.mean([r.along for r in bout])) if bout else along,
+                along - float(np.mean([r.along for r in bout])) if bout else 0.0,
+                float(np.std([r.elevation_deg for r in bout] + [el_in])),
+                el_in - float(np.median([r.elevation_deg for r in bout])) if bout else 0.0,
+                hf_in - float(np.mean([r.vibration for r in bout])) if bout else 0.0,
+                _periodicity(win("hfr", *long)),
+                _periodicity(gm_long),
+                *stroker,
             ]
         )
-        self._recent.append(_Contact(t_a, t_b, logit))
-        return finite(x)
+        self._recent.append(_Contact(t_a, t_b, w.logit, along, el_in, hf_in))
+        out: FloatArray = np.nan_to_num(x)
+        return out
 
 
 @dataclass(frozen=True, slots=True)
 class MovementVeto:
-    """The veto's network and threshold: a contact is reported when its log-odds reach ``least``."""
+    """The veto's network and threshold: a contact is reported when its log-odds reach ``least``.
+
+    The *envelope* says what massage is in numbers: for each feature in ``envelope`` (indices into
+    :data:`CONTEXT_FEATURES`), the range ``[lo, hi]`` that the true strokes of the training sessions
+    span, and its spread ``scale``. A contact outside it on any of them loses ``weight`` log-odds per
+    ``scale`` beyond the range, whatever the network learned from the movements it was shown."""
 
     net: Mlp
     least: float
+    envelope: tuple[int, ...] = ()
+    lo: FloatArray | None = None
+    hi: FloatArray | None = None
+    scale: FloatArray | None = None
+    weight: float = 0.0
+
+    def outside(self, x: FloatArray) -> float:
+        """How far (in ``scale`` units, summed) the contact lies outside the massage envelope."""
+        if not self.envelope or self.lo is None or self.hi is None or self.scale is None:
+            return 0.0
+        v = x[list(self.envelope)]
+        return float(np.maximum(0.0, np.maximum(self.lo - v, v - self.hi) / self.scale).sum())
 
     def keep(self, x: FloatArray) -> tuple[bool, float]:
         """Whether the contact with features ``x`` is reported, and its log-odds."""
-        z = float(self.net.logit(x[None, :])[0])
+        z = float(self.net.logit(x[None, :])[0]) - self.weight * self.outside(x)
         return z >= self.least, z
 
     @staticmethod
@@ -220,7 +362,19 @@ class MovementVeto:
         names = tuple(d.get("features", ()))
         if names != CONTEXT_FEATURES:
             raise ValueError(f"movement veto features {names} differ from this code's {CONTEXT_FEATURES}")
-        return MovementVeto(Mlp.from_dict(d["net"]), float(d["least"]))
+        env = d.get("envelope") or {}
+        idx = tuple(CONTEXT_FEATURES.index(f) for f in env.get("features", ()))
+        if not idx:
+            return MovementVeto(Mlp.from_dict(d["net"]), float(d["least"]))
+        return MovementVeto(
+            Mlp.from_dict(d["net"]),
+            float(d["least"]),
+            idx,
+            np.asarray(env["lo"], dtype=np.float64),
+            np.asarray(env["hi"], dtype=np.float64),
+            np.asarray(env["scale"], dtype=np.float64),
+            float(env["weight"]),
+        )
 
 
 class VetoFileError(ValueError):
