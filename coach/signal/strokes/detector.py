@@ -38,6 +38,7 @@ from coach.signal.strokes.direction import (
     treated_evidence,
 )
 from coach.signal.strokes.frames import BoolArray, FrameStream
+from coach.signal.strokes.hand import AlignedRole, HandModel, contact_hand_evidence
 from coach.signal.strokes.mlp import Mlp, sigmoid
 from coach.signal.strokes.movement import ContactContext, MovementVeto, decided_frame, read_veto
 from coach.signal.strokes.scoring import segment_logits
@@ -79,6 +80,8 @@ class DetectorModel:
     region: dict[str, dict[str, Mlp]] | None = None
     #: The movement veto (:mod:`~coach.signal.strokes.movement`); None: every committed contact counts.
     veto: MovementVeto | None = None
+    #: Networks used only with a ``hand`` sensor (:mod:`~coach.signal.strokes.hand`); None: it is ignored.
+    hand: HandModel | None = None
 
     @staticmethod
     def from_dict(d: dict[str, Any]) -> DetectorModel:
@@ -107,6 +110,7 @@ class DetectorModel:
             if d.get("region")
             else None,
             MovementVeto.from_dict(d["movement_veto"]) if d.get("movement_veto") else None,
+            HandModel.from_dict(d["hand"]) if d.get("hand") else None,
         )
 
 
@@ -156,6 +160,10 @@ class ContactRecord:
     context: FloatArray | None = None
     veto_logit: float | None = None
     reported: bool = True
+    #: With a ``hand`` sensor: the direction evidence taken on the hand, and
+    #: :data:`~coach.signal.strokes.hand.HAND_CONTACT_FEATURES` (None where its frames were not valid).
+    hand: FloatArray | None = None
+    hand_contact: FloatArray | None = None
 
 
 class StrokeDetector:
@@ -188,6 +196,12 @@ class StrokeDetector:
             s_frame_s = self._stroker.frame_s
         self.history = FrameHistory(self._treated.frame_s, rate, keep_all=keep_frames, s_frame_s=s_frame_s)
         self.history.has_stroker = self._stroker is not None
+        self._hand: FrameStream | None = None
+        self._ring_h: SampleRing | None = None
+        if "hand" in context.roles and (model is None or model.hand is not None or record):
+            self._hand = FrameStream("hand", float(context.rates_hz["hand"]))
+            self.history.hand = AlignedRole(self._hand.frame_s)
+            self._ring_h = SampleRing()
         self._last_sample_s = (self._treated.k - 1) / rate
         # Latest frame after a contact's end at which it can still be reported in time.
         max_late = math.floor((MAX_STROKE_LATENCY_S + self._last_sample_s) / self._treated.frame_s + 1e-6)
@@ -208,6 +222,12 @@ class StrokeDetector:
             if self._ring_s is not None:
                 lin = s.acc_lin_earth_mps2
                 self._ring_s.push(s.t_s, {"ax": lin[:, 0], "ay": lin[:, 1], "az": lin[:, 2]})
+        if self._hand is not None and self.history.hand is not None and "hand" in step.roles:
+            hs = step.roles["hand"]
+            self.history.hand.add(self._hand.push(hs))
+            if self._ring_h is not None:
+                hlx = hs.acc_mps2[:, 0] - GRAVITY_MPS2 * hs.up[:, 0]
+                self._ring_h.push(hs.t_s, {"lx": hlx, "el": hs.elevation_deg})
         tr = step.roles["treated"]
         self.history.add_treated(self._treated.push(tr))
         lx = tr.acc_mps2[:, 0] - GRAVITY_MPS2 * tr.up[:, 0]
@@ -251,6 +271,7 @@ class StrokeDetector:
                     m.quiet_max,
                     m.screen,
                     floor=0.0,  # the segmenter uses only positive log-odds
+                    hand=m.hand,
                 )
                 # Only ends with a positive log-odds need a step of the programme; the runs between them
                 # are crossed with Segmenter.skip (exactly what stepping through them would do).
@@ -264,6 +285,8 @@ class StrokeDetector:
         self._ring_t.trim_before(keep_s)
         if self._ring_s is not None:
             self._ring_s.trim_before(keep_s)
+        if self._ring_h is not None:
+            self._ring_h.trim_before(keep_s)
         return out
 
     def _frame_t(self, f: int) -> float:
@@ -303,6 +326,15 @@ class StrokeDetector:
             sensor = "stroker"
             if keep:  # a vetoed contact teaches nothing (recording must not change what is reported)
                 self.axis.learn(glide[0], glide[1])
+        x_h: FloatArray | None = None
+        x_hc: FloatArray | None = None
+        if self._ring_h is not None and "h_valid" in self.history.cols:
+            h = self.history
+            x_hc = contact_hand_evidence(h.cols, seg.a - h.start, seg.b - h.start)
+            x_h = None if x_hc is None else np.nan_to_num(treated_evidence(self._ring_h, t_start, t_end))
+            if x_h is not None and x_s is None and m.hand is not None and m.hand.direction is not None:
+                p_distal = m.hand.direction.p(np.nan_to_num(np.concatenate((x_t, x_h))))
+                sensor = "hand"
         if p_distal >= MIN_DIRECTION_PROB:
             direction, p_dir = "distal", p_distal
         elif p_distal <= 1.0 - MIN_DIRECTION_PROB:
@@ -312,11 +344,11 @@ class StrokeDetector:
         p_stroke = sigmoid(m.calib_a * seg.logit + m.calib_b)
         if self.records is not None:
             self.records.append(
-                ContactRecord(t_start, t_end, seg.logit, x_t, x_s, p_distal, x_c, z_veto, keep)
+                ContactRecord(t_start, t_end, seg.logit, x_t, x_s, p_distal, x_c, z_veto, keep, x_h, x_hc)
             )
         if not keep:
             return None
-        region = self._region(x_t, x_s, t_end - t_start)
+        region = self._region(x_t, x_s, t_end - t_start, x_h, x_hc)
         return Stroke(
             t_start,
             t_end,
@@ -328,15 +360,26 @@ class StrokeDetector:
             p_distal,
         )
 
-    def _region(self, x_t: FloatArray, x_s: FloatArray | None, duration_s: float) -> str | None:
-        """The region whose share of the one-vs-rest probabilities reaches :data:`REGION_MIN_SHARE`."""
-        nets_by = self.model.region if self.model is not None else None
-        if not nets_by:
-            return None
+    def _region(
+        self,
+        x_t: FloatArray,
+        x_s: FloatArray | None,
+        duration_s: float,
+        x_h: FloatArray | None = None,
+        x_hc: FloatArray | None = None,
+    ) -> str | None:
+        """The region whose share of the one-vs-rest probabilities reaches :data:`REGION_MIN_SHARE`
+        (with a ``hand`` sensor, the hand section's networks where the hand's evidence is complete)."""
+        m = self.model
+        nets_by = m.region if m is not None else None
         x = np.concatenate((np.nan_to_num(x_t), [duration_s]))
-        nets = nets_by.get("treated")
-        if x_s is not None and nets_by.get("stroker"):
-            x, nets = np.concatenate((x, np.nan_to_num(x_s))), nets_by["stroker"]
+        nets: dict[str, Mlp] | None = None
+        if m is not None and m.hand is not None and m.hand.region and x_h is not None and x_hc is not None:
+            x, nets = np.concatenate((x, x_h, x_hc)), m.hand.region
+        elif nets_by:
+            nets = nets_by.get("treated")
+            if x_s is not None and nets_by.get("stroker"):
+                x, nets = np.concatenate((x, np.nan_to_num(x_s))), nets_by["stroker"]
         if not nets:
             return None
         p = {reg: sigmoid(float(net.logit(x[None, :])[0])) for reg, net in nets.items()}

@@ -29,6 +29,7 @@ import numpy.typing as npt
 
 from coach.samples import FloatArray
 from coach.signal.strokes.frames import Frames
+from coach.signal.strokes.hand import AlignedRole, candidate_hand_features, hand_columns
 
 BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.int64]
@@ -95,6 +96,8 @@ class FrameHistory:
     s_valid: BoolArray = field(default_factory=lambda: np.empty(0, dtype=bool))
     s_cols: dict[str, FloatArray] = field(default_factory=dict)
     has_stroker: bool = False
+    #: The ``hand`` sensor's frames (None: the session has none; :mod:`~coach.signal.strokes.hand`).
+    hand: AlignedRole | None = None
 
     @property
     def end(self) -> int:
@@ -130,6 +133,8 @@ class FrameHistory:
             sacc, sgm, sval = self._align_stroker(fr)
             cols["s_ax"], cols["s_ay"], cols["s_az"], cols["s_gm"] = sacc[:, 0], sacc[:, 1], sacc[:, 2], sgm
             cols["s_valid"] = sval.astype(np.float64)
+        if self.hand is not None:
+            cols.update(hand_columns(self.hand, fr.t_s, self.frame_s))
         if not self.cols:
             self.start, self.t_s, self.valid, self.cols = fr.start, fr.t_s.copy(), valid, cols
         else:
@@ -147,6 +152,8 @@ class FrameHistory:
             self.cols = {k: v[cut:] for k, v in self.cols.items()}
             self.start += cut
             self._floors = {j: f for j, f in self._floors.items() if (j + 1) * FLOOR_BLOCK > self.start}
+        if self.hand is not None:
+            self.hand.trim()
         if self.s_cols:
             s_keep = int(self.s_valid.shape[0]) - 200
             if s_keep > 500:
@@ -255,6 +262,9 @@ class SegmentBatch:
     #: (n_ends, n_durations, 2): the quietest the limb was before the candidate (in its window, up to
     #: ~5 s back): lowest frame rotation ``gm`` and lowest drag-band level ``lfr``.
     context: FloatArray
+    #: (n_ends, n_durations, len(HAND_FEATURES)) with a ``hand`` sensor, and where its frames are valid.
+    x_hand: FloatArray | None = None
+    hand_ok: BoolArray | None = None
 
 
 #: Frames of the per-end window before the end frame ``b`` (the longest candidate, its look-back, and
@@ -507,7 +517,14 @@ def segment_features(h: FrameHistory, ends: IntArray) -> SegmentBatch:
         x_s = np.stack([m_in, m_out, np.sqrt(glide2), g_in, g_out], axis=0).transpose(1, 2, 0)
         sinv = _csum((~sv).astype(np.float64))
         s_ok = ok & ((sinv[:, B + LOOKAHEAD + 1][:, None] - sinv[:, A - LOOKBACK]) == 0)
-    return SegmentBatch(ends, x_t, x_s, ok, s_ok, context)
+    x_h: FloatArray | None = None
+    h_ok: BoolArray | None = None
+    if "h_valid" in c:
+        x_h, h_ok = candidate_hand_features(
+            lambda name, fill: win.rows(c[name], fill), valid_w, win.rows(c["hf"], 0.0), B, A, LOOKAHEAD
+        )
+        h_ok = h_ok & ok
+    return SegmentBatch(ends, x_t, x_s, ok, s_ok, context, x_h, h_ok)
 
 
 def _glide_rows(acc: FloatArray, a: IntArray, b: int, frame_s: float) -> FloatArray:
