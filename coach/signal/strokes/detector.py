@@ -60,6 +60,8 @@ REGION_MIN_SHARE: Final = 0.8
 _ENDS_PER_BATCH: Final = 600
 #: A run of end frames where no candidate is possible (a gap) this long is skipped, not scored.
 _MIN_SKIP_FRAMES: Final = 20
+#: Frames the detector waits for late ``hand`` frames before scoring without them.
+_HAND_MAX_LAG: Final = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +203,9 @@ class StrokeDetector:
         if "hand" in context.roles and (model is None or model.hand is not None or record):
             self._hand = FrameStream("hand", float(context.rates_hz["hand"]))
             self.history.hand = AlignedRole(self._hand.frame_s)
+            self.history.hand_hist = FrameHistory(
+                self._hand.frame_s, float(context.rates_hz["hand"]), keep_all=keep_frames
+            )
             self._ring_h = SampleRing()
         self._last_sample_s = (self._treated.k - 1) / rate
         # Latest frame after a contact's end at which it can still be reported in time.
@@ -224,7 +229,10 @@ class StrokeDetector:
                 self._ring_s.push(s.t_s, {"ax": lin[:, 0], "ay": lin[:, 1], "az": lin[:, 2]})
         if self._hand is not None and self.history.hand is not None and "hand" in step.roles:
             hs = step.roles["hand"]
-            self.history.hand.add(self._hand.push(hs))
+            hand_frames = self._hand.push(hs)
+            self.history.hand.add(hand_frames)
+            if self.history.hand_hist is not None:
+                self.history.hand_hist.add_treated(hand_frames)
             if self._ring_h is not None:
                 hlx = hs.acc_mps2[:, 0] - GRAVITY_MPS2 * hs.up[:, 0]
                 self._ring_h.push(hs.t_s, {"lx": hlx, "el": hs.elevation_deg})
@@ -242,7 +250,7 @@ class StrokeDetector:
     # -- internals -------------------------------------------------------------------------------
     def _advance(self) -> list[Stroke]:
         h = self.history
-        last_end = h.end - 1 - LOOKAHEAD
+        last_end = self._hand_wait(h.end - 1 - LOOKAHEAD)
         first = self.segmenter.next_end
         if first > last_end:
             return []
@@ -281,6 +289,9 @@ class StrokeDetector:
                     out += self._reported(self.segmenter.step(e, logits[i]))
                 out += self._reported(self.segmenter.skip(int(ends[-1]) + 1))
         h.trim(self.segmenter.base)
+        if h.hand_hist is not None and h.hand_hist.t_s.shape[0] and h.t_s.shape[0]:
+            base = np.array([min(self.segmenter.base, h.end - 1)], dtype=np.int64)
+            h.hand_hist.trim(int(h.hand_index(base)[0]))
         keep_s = self._frame_t(min(self.segmenter.base, h.end - 1)) - 2.0
         self._ring_t.trim_before(keep_s)
         if self._ring_s is not None:
@@ -288,6 +299,25 @@ class StrokeDetector:
         if self._ring_h is not None:
             self._ring_h.trim_before(keep_s)
         return out
+
+    def _hand_wait(self, last_end: int) -> int:
+        """The last end frame to score now: with a ``hand`` history, only ends whose hand frames have all
+        arrived (so the hand evidence does not depend on how spans are cut); a hand sensor more than
+        :data:`_HAND_MAX_LAG` frames behind (stopped) is not waited for."""
+        h = self.history
+        hh = h.hand_hist
+        if hh is None or self.model is None or self.model.hand is None or not h.t_s.shape[0]:
+            return last_end
+        if not hh.t_s.shape[0]:
+            return last_end if h.end - h.start > _HAND_MAX_LAG else h.start - 1
+        lo = max(self.segmenter.next_end, last_end - _HAND_MAX_LAG)
+        ends = np.arange(lo, last_end + 1, dtype=np.int64)
+        if not ends.size:
+            return last_end
+        have = h.hand_index(ends) + LOOKAHEAD < hh.end
+        if have.all() or (not have.any() and lo == last_end - _HAND_MAX_LAG):
+            return last_end
+        return int(ends[have].max()) if have.any() else lo - 1
 
     def _frame_t(self, f: int) -> float:
         h = self.history

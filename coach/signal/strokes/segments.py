@@ -98,6 +98,18 @@ class FrameHistory:
     has_stroker: bool = False
     #: The ``hand`` sensor's frames (None: the session has none; :mod:`~coach.signal.strokes.hand`).
     hand: AlignedRole | None = None
+    #: The ``hand`` sensor's own frames as a history of their own (its evidence is taken with the same
+    #: code as the ``treated`` evidence, per candidate at the same times).
+    hand_hist: FrameHistory | None = None
+
+    def hand_index(self, b: IntArray) -> IntArray:
+        """The ``hand_hist`` frame that starts when ``treated`` frame ``b`` (absolute) starts (nearest)."""
+        hh = self.hand_hist
+        assert hh is not None and hh.t_s.shape[0] and self.t_s.shape[0]
+        t0_t = float(self.t_s[0]) - self.start * self.frame_s
+        t0_h = float(hh.t_s[0]) - hh.start * hh.frame_s
+        out: IntArray = np.floor((t0_t + b * self.frame_s - t0_h) / hh.frame_s + 0.5).astype(np.int64)
+        return out
 
     @property
     def end(self) -> int:
@@ -524,6 +536,14 @@ def segment_features(h: FrameHistory, ends: IntArray) -> SegmentBatch:
             lambda name, fill: win.rows(c[name], fill), valid_w, win.rows(c["hf"], 0.0), B, A, LOOKAHEAD
         )
         h_ok = h_ok & ok
+        hh = h.hand_hist
+        if hh is not None and hh.t_s.shape[0]:
+            hb = segment_features(hh, h.hand_index(ends))
+            x_h = np.concatenate((x_h, hb.x_treated), axis=-1)
+            h_ok = h_ok & hb.ok
+        else:
+            x_h = np.concatenate((x_h, np.zeros(x_t.shape)), axis=-1)
+            h_ok = np.zeros(ok.shape, dtype=bool)
     return SegmentBatch(ends, x_t, x_s, ok, s_ok, context, x_h, h_ok)
 
 
