@@ -53,11 +53,11 @@ GRID = (-9.0, -8.0, -7.0, -6.0, -5.0, -4.0, -3.0, -2.0, -1.0, 0.0, 1.0)
 
 
 def tune_logits(args: tuple[str, dict[str, Any]]) -> dict[str, Any]:
-    """Per candidate of one tune session: the base model's log-odds (its priors included) where the hand
-    networks do not score it, and the hand networks' log-odds without their prior where they do."""
+    """Per candidate of one tune session: the base model's log-odds (its priors included), and the hand
+    networks' log-odds without their prior (the detector keeps the larger of the two)."""
     key, params = args
     from coach.signal.strokes import DetectorModel
-    from coach.signal.strokes.scoring import segment_logits
+    from coach.signal.strokes.scoring import hand_logits, segment_logits
     from coach.signal.strokes.segments import DURATIONS, segment_features
 
     model = DetectorModel.from_dict(params)
@@ -78,12 +78,13 @@ def tune_logits(args: tuple[str, dict[str, Any]]) -> dict[str, Any]:
         base[i : i + 1000] = segment_logits(
             batch, m.treated, m.with_stroker, m.bias, m.bias_stroker, m.quiet_max, m.screen
         )
-        full = segment_logits(
-            batch, m.treated, m.with_stroker, m.bias, m.bias_stroker, m.quiet_max, m.screen, hand=m.hand
-        )
+        sel = batch.ok
+        if m.quiet_max is not None:
+            q = m.quiet_max
+            sel = sel & (batch.context[..., 0] <= q[0]) & (batch.context[..., 1] <= q[1])
+        assert m.hand is not None
+        own[i : i + 1000] = hand_logits(batch, m.hand, sel, None)
         if batch.hand_ok is not None:
-            own[i : i + 1000] = np.where(batch.hand_ok, full, -np.inf)
-            base[i : i + 1000] = np.where(batch.hand_ok, -np.inf, base[i : i + 1000])
             with_s[i : i + 1000] = batch.hand_ok & batch.stroker_ok
     return {
         "key": key,
@@ -103,9 +104,7 @@ def counts(d: dict[str, Any], bias_hand: float, bias_all: float) -> np.ndarray:
     """(true, detected, matched) of one tune session under the hand priors."""
     from coach.signal.strokes.segmenter import Segmenter
 
-    logits = np.where(
-        np.isfinite(d["base"]), d["base"], d["own"] + np.where(d["with_s"], bias_all, bias_hand)
-    )
+    logits = np.maximum(d["base"], d["own"] + np.where(d["with_s"], bias_all, bias_hand))
     seg = Segmenter(d["max_late"])
     seg.start_at(d["start"])
     got = []

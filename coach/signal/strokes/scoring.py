@@ -40,29 +40,17 @@ def segment_logits(
     above ``floor`` is the same number bit for bit. Each candidate goes through one network: the
     stroker model where its frames are valid, else the ``treated`` one.
 
-    ``hand`` (the model's ``hand`` section): where the ``hand`` sensor's frames are valid, its networks
-    score the candidate instead (``with_all`` where the stroker's are valid too), before the linear
-    screen (which only knows the ``treated`` evidence of strokes the watch feels). Without a ``hand``
-    sensor nothing here changes.
+    ``hand`` (the model's ``hand`` section): where the ``hand`` sensor's frames are valid, the candidate
+    also goes through its networks (:func:`hand_logits`) and keeps the larger log-odds: a stroke the
+    watch feels (the forearm) stays found as before, one only the hand feels (fingers, the hand) is
+    found by the hand's evidence. Without a ``hand`` sensor nothing here changes.
     """
     shape = batch.ok.shape
     out = np.full(shape, -np.inf)
     sel = batch.ok
     if quiet_max is not None:
         sel = sel & (batch.context[..., 0] <= quiet_max[0]) & (batch.context[..., 1] <= quiet_max[1])
-    if hand is not None and batch.x_hand is not None and batch.hand_ok is not None:
-        h_sel = sel & batch.hand_ok
-        sel = sel & ~h_sel
-        a_sel: BoolArray | None = None
-        if hand.with_all is not None and batch.x_stroker is not None:
-            a_sel = h_sel & batch.stroker_ok
-            h_sel = h_sel & ~a_sel
-        if h_sel.any():
-            _score(out, h_sel, (batch.x_treated, batch.x_hand), hand.with_hand, hand.bias_hand, floor)
-        if a_sel is not None and a_sel.any():
-            assert hand.with_all is not None and batch.x_stroker is not None
-            parts = (batch.x_treated, batch.x_stroker, batch.x_hand)
-            _score(out, a_sel, parts, hand.with_all, hand.bias_all, floor)
+    own = hand_logits(batch, hand, sel, floor) if hand is not None else None
     if screen is not None and sel.any():
         # A linear pre-screen that passes 99.9 % of the training strokes saves the network for the
         # rest (most candidates are plainly not strokes).
@@ -82,6 +70,28 @@ def segment_logits(
         assert with_stroker is not None and batch.x_stroker is not None
         b_s = bias if bias_stroker is None else bias_stroker
         _score(out, s_sel, (batch.x_treated, batch.x_stroker), with_stroker, b_s, floor)
+    if own is not None:
+        np.maximum(out, own, out=out)
+    return out
+
+
+def hand_logits(batch: SegmentBatch, hand: HandModel, sel: BoolArray, floor: float | None) -> FloatArray:
+    """The hand networks' log-odds (their priors included) of the candidates in ``sel`` whose ``hand``
+    frames are valid (``with_all`` where the stroker's are too); −inf elsewhere."""
+    out = np.full(batch.ok.shape, -np.inf)
+    if batch.x_hand is None or batch.hand_ok is None:
+        return out
+    h_sel = sel & batch.hand_ok
+    a_sel: BoolArray | None = None
+    if hand.with_all is not None and batch.x_stroker is not None:
+        a_sel = h_sel & batch.stroker_ok
+        h_sel = h_sel & ~a_sel
+    if h_sel.any():
+        _score(out, h_sel, (batch.x_treated, batch.x_hand), hand.with_hand, hand.bias_hand, floor)
+    if a_sel is not None and a_sel.any():
+        assert hand.with_all is not None and batch.x_stroker is not None
+        parts = (batch.x_treated, batch.x_stroker, batch.x_hand)
+        _score(out, a_sel, parts, hand.with_all, hand.bias_all, floor)
     return out
 
 
