@@ -176,6 +176,20 @@ def tune_priors(
     print(f"chosen priors: {hand['bias_hand']:+.1f}, {hand['bias_all']:+.1f}", flush=True)
 
 
+def _base_found(params: dict[str, Any], x_t: np.ndarray, x_s: np.ndarray) -> np.ndarray:
+    """Rows the base networks score above 0 (their priors included; the stroker's where its evidence
+    is there)."""
+    from coach.signal.strokes.mlp import Mlp
+
+    z = Mlp.from_dict(params["treated"]).logit(x_t) + float(params.get("bias", 0.0))
+    if params.get("with_stroker") and x_s.size:
+        have = np.isfinite(x_s).all(1)
+        zs = Mlp.from_dict(params["with_stroker"]).logit(np.concatenate((x_t, x_s), 1)[have])
+        z[have] = zs + float(params.get("bias_stroker", 0.0))
+    found: np.ndarray = z > 0.0
+    return found
+
+
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(
         prog="python -m benchmarks.hand_training", description=__doc__.split("\n")[0]
@@ -191,6 +205,12 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--max-candidates", type=int, default=600000)
     ap.add_argument("--fidget-weight", type=float, default=3.0)
+    ap.add_argument("--hidden", type=int, default=16, help="hidden units of the hand networks")
+    ap.add_argument(
+        "--residual",
+        action="store_true",
+        help="train the hand networks without the strokes the base networks already find",
+    )
     ap.add_argument(
         "--tune-only", action="store_true", help="read --out back and tune its hand priors again (--tune)"
     )
@@ -229,14 +249,28 @@ def main(argv: list[str]) -> int:
     y, use = labels_of(y_raw)
     w = 1.0 + (args.fidget_weight - 1.0) * y_raw[:, 3]
     use &= np.isfinite(x_h).all(1) & _thin(y, w, args.max_candidates)
+    if args.residual:
+        # The hand networks only add to the shipped ones (the larger log-odds wins): strokes those
+        # already find (log-odds above 0 with their prior) teach the hand networks nothing.
+        found = _base_found(base_params, x_t, x_s)
+        figures["residual_strokes_dropped"] = int((use & found & (y > 0.5)).sum())
+        use &= ~(found & (y > 0.5))
     hand: dict[str, Any] = {
-        "with_hand": train_mlp(np.concatenate((x_t, x_h), 1)[use], y[use], weight=w[use], epochs=args.epochs)
+        "with_hand": train_mlp(
+            np.concatenate((x_t, x_h), 1)[use], y[use], weight=w[use], epochs=args.epochs, hidden=args.hidden
+        )
     }
     figures.update(candidates_hand=int(use.sum()), candidate_strokes_hand=int(y[use].sum()))
     print(f"with-hand network: {int(use.sum())} candidates, {int(y[use].sum())} strokes", flush=True)
     use_a = use & np.isfinite(x_s).all(1) if n_s else np.zeros_like(use)
     hand["with_all"] = (
-        train_mlp(np.concatenate((x_t, x_s, x_h), 1)[use_a], y[use_a], weight=w[use_a], epochs=args.epochs)
+        train_mlp(
+            np.concatenate((x_t, x_s, x_h), 1)[use_a],
+            y[use_a],
+            weight=w[use_a],
+            epochs=args.epochs,
+            hidden=args.hidden,
+        )
         if use_a.sum() > 1000
         else None
     )
@@ -286,6 +320,8 @@ def main(argv: list[str]) -> int:
             "epochs": args.epochs,
             "max_candidates": args.max_candidates,
             "fidget_weight": args.fidget_weight,
+            "hidden": args.hidden,
+            "residual": args.residual,
             "date": dt.date.today().isoformat(),
             "commit": source_commit(),
             "figures": _plain(figures),

@@ -103,12 +103,15 @@ class FrameHistory:
     hand_hist: FrameHistory | None = None
 
     def hand_index(self, b: IntArray) -> IntArray:
-        """The ``hand_hist`` frame that starts when ``treated`` frame ``b`` (absolute) starts (nearest)."""
+        """The latest ``hand_hist`` frame that ends by the end of ``treated`` frame ``b`` (absolute; the
+        stroker's rule): it is complete whenever that ``treated`` frame is, since a span carries every
+        role up to the same time."""
         hh = self.hand_hist
         assert hh is not None and hh.t_s.shape[0] and self.t_s.shape[0]
         t0_t = float(self.t_s[0]) - self.start * self.frame_s
         t0_h = float(hh.t_s[0]) - hh.start * hh.frame_s
-        out: IntArray = np.floor((t0_t + b * self.frame_s - t0_h) / hh.frame_s + 0.5).astype(np.int64)
+        ends_s = t0_t + (b + 1) * self.frame_s - t0_h
+        out: IntArray = np.floor(ends_s / hh.frame_s + 1e-6).astype(np.int64) - 1
         return out
 
     @property
