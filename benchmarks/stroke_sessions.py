@@ -19,7 +19,8 @@ REPO = Path(__file__).resolve().parents[1]
 def parse_keys(text: str) -> list[str]:
     """Session keys, comma-separated: ``3000-3159`` and ``nostroke3200-3239`` ranges (today's physics);
     ``fam:<corpus>:<a>-<b>`` sessions of a variant-family corpus (``fam:mix:41000-41099``,
-    ``fam:mix-no-contact:41000-41099``, ``fam:massage_free:36000-36039``; benchmarks/family_corpus.py);
+    ``fam:mix-no-contact:41000-41099``, ``fam:massage_free:36000-36039``; benchmarks/family_corpus.py;
+    ``fam:regions@treated+hand:31000-31019``: with that sensor set instead of the scenario's own draw);
     ``real:<dir>`` every labelled trace in ``benchmarks/data/<dir>`` (``real:spsw_har/train``)."""
     out: list[str] = []
     for part in text.split(","):
@@ -51,9 +52,12 @@ def _session(key: str) -> tuple[int, str]:
 
 def _spec(corpus: str, seed: int) -> Any:
     from benchmarks.family_corpus import SessionSpec
+    from simulators.families import SENSOR_SETS
 
+    corpus, _, sensors = corpus.partition("@")
+    roles = SENSOR_SETS[sensors] if sensors else None
     family, _, excl = corpus.partition("-no-")
-    return SessionSpec(seed, family, None, tuple(e for e in excl.split("-") if e) if family == "mix" else ())
+    return SessionSpec(seed, family, roles, tuple(e for e in excl.split("-") if e) if family == "mix" else ())
 
 
 def session_trace(key: str) -> Path:

@@ -91,7 +91,7 @@ def candidate_rows(key: str) -> Path:
     n = int(h.t_s.shape[0])
     true = np.array([[s["t_start"], s["t_end"]] for s in labels["strokes"]], dtype=np.float64).reshape(-1, 2)
     rng = np.random.default_rng(seed + (7 if variant else 0))
-    xs_t, xs_s, ys, ctx = [], [], [], []
+    xs_t, xs_s, xs_h, ys, ctx = [], [], [], [], []
     t0, fs = float(h.t_s[0]), h.frame_s
     for lo in range(h.start, h.end, 1000):
         ends = np.arange(lo, min(lo + 1000, h.end - 3), dtype=np.int64)
@@ -144,6 +144,10 @@ def candidate_rows(key: str) -> Path:
             sok = batch.stroker_ok.ravel()[idx]
             xsv = np.where(sok[:, None], xsv, np.nan)
             xs_s.append(xsv.astype(np.float32))
+        if batch.x_hand is not None and batch.hand_ok is not None:
+            xhv = batch.x_hand.reshape(-1, batch.x_hand.shape[-1])[idx]
+            xhv = np.where(batch.hand_ok.ravel()[idx][:, None], xhv, np.nan)
+            xs_h.append(xhv.astype(np.float32))
         fid = np.isin(idx, fidget).astype(np.float64)
         ys.append(
             np.column_stack((iou.ravel()[idx], da.ravel()[idx], db.ravel()[idx], fid)).astype(np.float32)
@@ -154,6 +158,7 @@ def candidate_rows(key: str) -> Path:
         out,
         x_treated=np.concatenate(xs_t),
         x_stroker=np.concatenate(xs_s) if xs_s else np.empty((0, 0), np.float32),
+        x_hand=np.concatenate(xs_h) if xs_h else np.empty((0, 0), np.float32),
         y=np.concatenate(ys),  # iou, start offset, end offset (s) against the best-overlapping stroke
         context=np.concatenate(ctx),
         n_frames=n,

@@ -40,6 +40,7 @@ from coach.signal.strokes.direction import (
     treated_evidence,
 )
 from coach.signal.strokes.frames import BoolArray, FrameStream
+from coach.signal.strokes.hand import AlignedRole, HandModel, contact_hand_evidence
 from coach.signal.strokes.mlp import Mlp, sigmoid
 from coach.signal.strokes.movement import ContactContext, MovementVeto, decided_frame, read_veto
 from coach.signal.strokes.scoring import segment_logits
@@ -66,6 +67,8 @@ MERGE_GAP_S: Final = 0.25
 _ENDS_PER_BATCH: Final = 600
 #: A run of end frames where no candidate is possible (a gap) this long is skipped, not scored.
 _MIN_SKIP_FRAMES: Final = 20
+#: Frames the detector waits for late ``hand`` frames before scoring without them.
+_HAND_MAX_LAG: Final = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +89,8 @@ class DetectorModel:
     region: dict[str, dict[str, Mlp]] | None = None
     #: The movement veto (:mod:`~coach.signal.strokes.movement`); None: every committed contact counts.
     veto: MovementVeto | None = None
+    #: Networks used only with a ``hand`` sensor (:mod:`~coach.signal.strokes.hand`); None: it is ignored.
+    hand: HandModel | None = None
 
     @staticmethod
     def from_dict(d: dict[str, Any]) -> DetectorModel:
@@ -114,6 +119,7 @@ class DetectorModel:
             if d.get("region")
             else None,
             MovementVeto.from_dict(d["movement_veto"]) if d.get("movement_veto") else None,
+            HandModel.from_dict(d["hand"]) if d.get("hand") else None,
         )
 
 
@@ -137,9 +143,10 @@ def default_model() -> DetectorModel:
 
 #: What the default detector cannot judge, by whether the session has a ``stroker`` sensor (measured:
 #: ``./run bench families``, region recall per sensor set, docs/strokes.md). ``finger_strokes``: strokes
-#: on the fingers and between them are mostly missed (the watch at the forearm barely feels them, and the
-#: detector does not read the ``hand`` sensor). ``hand_strokes``: strokes on the back of the hand and the
-#: palm are often missed.
+#: on the fingers and between them are mostly missed (the watch at the forearm barely feels them; the
+#: shipped model has no ``hand`` section, and the hand-sensor candidate brings finger recall with every
+#: sensor from 0.24 to 0.53 only, not to the 0.8 that would let the name go). ``hand_strokes``: strokes on
+#: the back of the hand and the palm are often missed (with ``treated`` + ``hand``: 0.56 and 0.41).
 UNSEEN: Final[dict[bool, tuple[str, ...]]] = {
     False: ("finger_strokes", "hand_strokes"),
     True: ("finger_strokes",),
@@ -166,6 +173,10 @@ class ContactRecord:
     context: FloatArray | None = None
     veto_logit: float | None = None
     reported: bool = True
+    #: With a ``hand`` sensor: the direction evidence taken on the hand, and
+    #: :data:`~coach.signal.strokes.hand.HAND_CONTACT_FEATURES` (None where its frames were not valid).
+    hand: FloatArray | None = None
+    hand_contact: FloatArray | None = None
 
 
 class StrokeDetector:
@@ -198,6 +209,15 @@ class StrokeDetector:
             s_frame_s = self._stroker.frame_s
         self.history = FrameHistory(self._treated.frame_s, rate, keep_all=keep_frames, s_frame_s=s_frame_s)
         self.history.has_stroker = self._stroker is not None
+        self._hand: FrameStream | None = None
+        self._ring_h: SampleRing | None = None
+        if "hand" in context.roles and (model is None or model.hand is not None or record):
+            self._hand = FrameStream("hand", float(context.rates_hz["hand"]))
+            self.history.hand = AlignedRole(self._hand.frame_s)
+            self.history.hand_hist = FrameHistory(
+                self._hand.frame_s, float(context.rates_hz["hand"]), keep_all=keep_frames
+            )
+            self._ring_h = SampleRing()
         self._last_sample_s = (self._treated.k - 1) / rate
         # Latest frame after a contact's end at which it can still be reported in time.
         max_late = math.floor((MAX_STROKE_LATENCY_S + self._last_sample_s) / self._treated.frame_s + 1e-6)
@@ -223,6 +243,15 @@ class StrokeDetector:
             if self._ring_s is not None:
                 lin = s.acc_lin_earth_mps2
                 self._ring_s.push(s.t_s, {"ax": lin[:, 0], "ay": lin[:, 1], "az": lin[:, 2]})
+        if self._hand is not None and self.history.hand is not None and "hand" in step.roles:
+            hs = step.roles["hand"]
+            hand_frames = self._hand.push(hs)
+            self.history.hand.add(hand_frames)
+            if self.history.hand_hist is not None:
+                self.history.hand_hist.add_treated(hand_frames)
+            if self._ring_h is not None:
+                hlx = hs.acc_mps2[:, 0] - GRAVITY_MPS2 * hs.up[:, 0]
+                self._ring_h.push(hs.t_s, {"lx": hlx, "el": hs.elevation_deg})
         tr = step.roles["treated"]
         self.history.add_treated(self._treated.push(tr))
         lx = tr.acc_mps2[:, 0] - GRAVITY_MPS2 * tr.up[:, 0]
@@ -237,7 +266,7 @@ class StrokeDetector:
     # -- internals -------------------------------------------------------------------------------
     def _advance(self) -> list[Stroke]:
         h = self.history
-        last_end = h.end - 1 - LOOKAHEAD
+        last_end = self._hand_wait(h.end - 1 - LOOKAHEAD)
         first = self.segmenter.next_end
         if first > last_end:
             return []
@@ -266,6 +295,7 @@ class StrokeDetector:
                     m.quiet_max,
                     m.screen,
                     floor=0.0,  # the segmenter uses only positive log-odds
+                    hand=m.hand,
                 )
                 # Only ends with a positive log-odds need a step of the programme; the runs between them
                 # are crossed with Segmenter.skip (exactly what stepping through them would do).
@@ -275,11 +305,35 @@ class StrokeDetector:
                     out += self._reported(self.segmenter.step(e, logits[i]))
                 out += self._reported(self.segmenter.skip(int(ends[-1]) + 1))
         h.trim(self.segmenter.base)
+        if h.hand_hist is not None and h.hand_hist.t_s.shape[0] and h.t_s.shape[0]:
+            base = np.array([min(self.segmenter.base, h.end - 1)], dtype=np.int64)
+            h.hand_hist.trim(int(h.hand_index(base)[0]))
         keep_s = self._frame_t(min(self.segmenter.base, h.end - 1)) - 2.0
         self._ring_t.trim_before(keep_s)
         if self._ring_s is not None:
             self._ring_s.trim_before(keep_s)
+        if self._ring_h is not None:
+            self._ring_h.trim_before(keep_s)
         return out
+
+    def _hand_wait(self, last_end: int) -> int:
+        """The last end frame to score now: with a ``hand`` history, only ends whose hand frames have all
+        arrived (so the hand evidence does not depend on how spans are cut); a hand sensor more than
+        :data:`_HAND_MAX_LAG` frames behind (stopped) is not waited for."""
+        h = self.history
+        hh = h.hand_hist
+        if hh is None or self.model is None or self.model.hand is None or not h.t_s.shape[0]:
+            return last_end
+        if not hh.t_s.shape[0]:
+            return last_end if h.end - h.start > _HAND_MAX_LAG else h.start - 1
+        lo = max(self.segmenter.next_end, last_end - _HAND_MAX_LAG)
+        ends = np.arange(lo, last_end + 1, dtype=np.int64)
+        if not ends.size:
+            return last_end
+        have = h.hand_index(ends) + LOOKAHEAD < hh.end
+        if have.all() or (not have.any() and lo == last_end - _HAND_MAX_LAG):
+            return last_end
+        return int(ends[have].max()) if have.any() else lo - 1
 
     def _frame_t(self, f: int) -> float:
         h = self.history
@@ -331,6 +385,15 @@ class StrokeDetector:
             sensor = "stroker"
             if keep:  # a vetoed contact teaches nothing (recording must not change what is reported)
                 self.axis.learn(glide[0], glide[1])
+        x_h: FloatArray | None = None
+        x_hc: FloatArray | None = None
+        if self._ring_h is not None and "h_valid" in self.history.cols:
+            h = self.history
+            x_hc = contact_hand_evidence(h.cols, seg.a - h.start, seg.b - h.start)
+            x_h = None if x_hc is None else np.nan_to_num(treated_evidence(self._ring_h, t_start, t_end))
+            if x_h is not None and x_s is None and m.hand is not None and m.hand.direction is not None:
+                p_distal = m.hand.direction.p(np.nan_to_num(np.concatenate((x_t, x_h))))
+                sensor = "hand"
         if p_distal >= MIN_DIRECTION_PROB:
             direction, p_dir = "distal", p_distal
         elif p_distal <= 1.0 - MIN_DIRECTION_PROB:
@@ -340,11 +403,11 @@ class StrokeDetector:
         p_stroke = sigmoid(m.calib_a * seg.logit + m.calib_b)
         if self.records is not None:
             self.records.append(
-                ContactRecord(t_start, t_end, seg.logit, x_t, x_s, p_distal, x_c, z_veto, keep)
+                ContactRecord(t_start, t_end, seg.logit, x_t, x_s, p_distal, x_c, z_veto, keep, x_h, x_hc)
             )
         if not keep:
             return None
-        region = self._region(x_t, x_s, t_end - t_start)
+        region = self._region(x_t, x_s, t_end - t_start, x_h, x_hc)
         return Stroke(
             t_start,
             t_end,
@@ -356,15 +419,26 @@ class StrokeDetector:
             p_distal,
         )
 
-    def _region(self, x_t: FloatArray, x_s: FloatArray | None, duration_s: float) -> str | None:
-        """The region whose share of the one-vs-rest probabilities reaches :data:`REGION_MIN_SHARE`."""
-        nets_by = self.model.region if self.model is not None else None
-        if not nets_by:
-            return None
+    def _region(
+        self,
+        x_t: FloatArray,
+        x_s: FloatArray | None,
+        duration_s: float,
+        x_h: FloatArray | None = None,
+        x_hc: FloatArray | None = None,
+    ) -> str | None:
+        """The region whose share of the one-vs-rest probabilities reaches :data:`REGION_MIN_SHARE`
+        (with a ``hand`` sensor, the hand section's networks where the hand's evidence is complete)."""
+        m = self.model
+        nets_by = m.region if m is not None else None
         x = np.concatenate((np.nan_to_num(x_t), [duration_s]))
-        nets = nets_by.get("treated")
-        if x_s is not None and nets_by.get("stroker"):
-            x, nets = np.concatenate((x, np.nan_to_num(x_s))), nets_by["stroker"]
+        nets: dict[str, Mlp] | None = None
+        if m is not None and m.hand is not None and m.hand.region and x_h is not None and x_hc is not None:
+            x, nets = np.concatenate((x, x_h, x_hc)), m.hand.region
+        elif nets_by:
+            nets = nets_by.get("treated")
+            if x_s is not None and nets_by.get("stroker"):
+                x, nets = np.concatenate((x, np.nan_to_num(x_s))), nets_by["stroker"]
         if not nets:
             return None
         p = {reg: sigmoid(float(net.logit(x[None, :])[0])) for reg, net in nets.items()}

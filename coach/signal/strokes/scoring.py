@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from coach.samples import FloatArray
+from coach.signal.strokes.hand import HandModel
 from coach.signal.strokes.mlp import Mlp
 from coach.signal.strokes.segments import BoolArray, SegmentBatch
 
@@ -24,6 +25,7 @@ def segment_logits(
     quiet_max: tuple[float, float] | None = None,
     screen: tuple[FloatArray, float, float] | None = None,
     floor: float | None = None,
+    hand: HandModel | None = None,
 ) -> FloatArray:
     """Log-odds of every candidate (−inf where not ``ok``); the stroker model where its frames are valid.
     ``bias`` (and ``bias_stroker`` for the stroker model) shift the log-odds: the prior of a stroke.
@@ -37,12 +39,18 @@ def segment_logits(
     screens the candidates first and only the rest go through the exact network, so every log-odds
     above ``floor`` is the same number bit for bit. Each candidate goes through one network: the
     stroker model where its frames are valid, else the ``treated`` one.
+
+    ``hand`` (the model's ``hand`` section): where the ``hand`` sensor's frames are valid, the candidate
+    also goes through its networks (:func:`hand_logits`) and keeps the larger log-odds: a stroke the
+    watch feels (the forearm) stays found as before, one only the hand feels (fingers, the hand) is
+    found by the hand's evidence. Without a ``hand`` sensor nothing here changes.
     """
     shape = batch.ok.shape
     out = np.full(shape, -np.inf)
     sel = batch.ok
     if quiet_max is not None:
         sel = sel & (batch.context[..., 0] <= quiet_max[0]) & (batch.context[..., 1] <= quiet_max[1])
+    own = hand_logits(batch, hand, sel, floor) if hand is not None else None
     if screen is not None and sel.any():
         # A linear pre-screen that passes 99.9 % of the training strokes saves the network for the
         # rest (most candidates are plainly not strokes).
@@ -62,6 +70,28 @@ def segment_logits(
         assert with_stroker is not None and batch.x_stroker is not None
         b_s = bias if bias_stroker is None else bias_stroker
         _score(out, s_sel, (batch.x_treated, batch.x_stroker), with_stroker, b_s, floor)
+    if own is not None:
+        np.maximum(out, own, out=out)
+    return out
+
+
+def hand_logits(batch: SegmentBatch, hand: HandModel, sel: BoolArray, floor: float | None) -> FloatArray:
+    """The hand networks' log-odds (their priors included) of the candidates in ``sel`` whose ``hand``
+    frames are valid (``with_all`` where the stroker's are too); −inf elsewhere."""
+    out = np.full(batch.ok.shape, -np.inf)
+    if batch.x_hand is None or batch.hand_ok is None:
+        return out
+    h_sel = sel & batch.hand_ok
+    a_sel: BoolArray | None = None
+    if hand.with_all is not None and batch.x_stroker is not None:
+        a_sel = h_sel & batch.stroker_ok
+        h_sel = h_sel & ~a_sel
+    if h_sel.any():
+        _score(out, h_sel, (batch.x_treated, batch.x_hand), hand.with_hand, hand.bias_hand, floor)
+    if a_sel is not None and a_sel.any():
+        assert hand.with_all is not None and batch.x_stroker is not None
+        parts = (batch.x_treated, batch.x_stroker, batch.x_hand)
+        _score(out, a_sel, parts, hand.with_all, hand.bias_all, floor)
     return out
 
 

@@ -30,6 +30,12 @@ from numpy.lib.stride_tricks import as_strided
 
 from coach.samples import FloatArray
 from coach.signal.strokes.frames import Frames
+from coach.signal.strokes.hand import AlignedRole, candidate_hand_features, hand_columns
+from coach.signal.strokes.window_ops import cmean as _cmean
+from coach.signal.strokes.window_ops import csum as _csum
+from coach.signal.strokes.window_ops import running as _running
+from coach.signal.strokes.window_ops import suffix as _suffix
+from coach.signal.strokes.window_ops import window_max as _window_max
 
 BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.int64]
@@ -96,6 +102,23 @@ class FrameHistory:
     s_valid: BoolArray = field(default_factory=lambda: np.empty(0, dtype=bool))
     s_cols: dict[str, FloatArray] = field(default_factory=dict)
     has_stroker: bool = False
+    #: The ``hand`` sensor's frames (None: the session has none; :mod:`~coach.signal.strokes.hand`).
+    hand: AlignedRole | None = None
+    #: The ``hand`` sensor's own frames as a history of their own (its evidence is taken with the same
+    #: code as the ``treated`` evidence, per candidate at the same times).
+    hand_hist: FrameHistory | None = None
+
+    def hand_index(self, b: IntArray) -> IntArray:
+        """The latest ``hand_hist`` frame that ends by the end of ``treated`` frame ``b`` (absolute; the
+        stroker's rule): it is complete whenever that ``treated`` frame is, since a span carries every
+        role up to the same time."""
+        hh = self.hand_hist
+        assert hh is not None and hh.t_s.shape[0] and self.t_s.shape[0]
+        t0_t = float(self.t_s[0]) - self.start * self.frame_s
+        t0_h = float(hh.t_s[0]) - hh.start * hh.frame_s
+        ends_s = t0_t + (b + 1) * self.frame_s - t0_h
+        out: IntArray = np.floor(ends_s / hh.frame_s + 1e-6).astype(np.int64) - 1
+        return out
 
     @property
     def end(self) -> int:
@@ -131,6 +154,8 @@ class FrameHistory:
             sacc, sgm, sval = self._align_stroker(fr)
             cols["s_ax"], cols["s_ay"], cols["s_az"], cols["s_gm"] = sacc[:, 0], sacc[:, 1], sacc[:, 2], sgm
             cols["s_valid"] = sval.astype(np.float64)
+        if self.hand is not None:
+            cols.update(hand_columns(self.hand, fr.t_s, self.frame_s))
         if not self.cols:
             self.start, self.t_s, self.valid, self.cols = fr.start, fr.t_s.copy(), valid, cols
         else:
@@ -148,6 +173,8 @@ class FrameHistory:
             self.cols = {k: v[cut:] for k, v in self.cols.items()}
             self.start += cut
             self._floors = {j: f for j, f in self._floors.items() if (j + 1) * FLOOR_BLOCK > self.start}
+        if self.hand is not None:
+            self.hand.trim()
         if self.s_cols:
             s_keep = int(self.s_valid.shape[0]) - 200
             if s_keep > 500:
@@ -258,6 +285,9 @@ class SegmentBatch:
     #: (n_ends, n_durations, 2): the quietest the limb was before the candidate (in its window, up to
     #: ~5 s back): lowest frame rotation ``gm`` and lowest drag-band level ``lfr``.
     context: FloatArray
+    #: (n_ends, n_durations, len(HAND_FEATURES)) with a ``hand`` sensor, and where its frames are valid.
+    x_hand: FloatArray | None = None
+    hand_ok: BoolArray | None = None
 
 
 #: Frames of the per-end window before the end frame ``b`` (the longest candidate, its look-back, and
@@ -303,69 +333,6 @@ class _Windows:
             return self.take(x)
         out: FloatArray = np.where(self.inside, x[self.idx], fill)
         return out
-
-
-def _running(fn: np.ufunc, x: FloatArray, out: FloatArray, backward: bool = False) -> FloatArray:
-    """``fn.accumulate(x, axis=0)`` into ``out`` (``backward``: from the last row to the first): the
-    same operations in the same order, one whole row of ends per call (numpy's accumulate along the
-    leading axis walks each column on its own, several times slower)."""
-    rows = x.shape[0]
-    if backward:
-        out[rows - 1] = x[rows - 1]
-        for i in range(rows - 2, -1, -1):
-            fn(out[i + 1], x[i], out=out[i])
-    else:
-        out[0] = x[0]
-        for i in range(1, rows):
-            fn(out[i - 1], x[i], out=out[i])
-    return out
-
-
-def _csum(w: FloatArray) -> FloatArray:
-    """Per end (column), the cumulative sum along the window with a leading 0 (positions 0 … window
-    length, as rows)."""
-    out = np.empty((w.shape[0] + 1, w.shape[1]))
-    out[0] = 0.0
-    _running(np.add, w, out[1:])
-    return out
-
-
-def _cmean(c: FloatArray, lo: IntArray, hi: IntArray) -> FloatArray:
-    """Per end (column), the mean over window positions ``[lo, hi)`` (one pair per candidate row) from
-    a :func:`_csum`; positions are clipped to the window, an empty range gives 0."""
-    width = c.shape[0] - 1
-    lo = np.clip(lo, 0, width)
-    hi = np.clip(hi, 0, width)
-    out: FloatArray = (c[hi] - c[lo]) / np.maximum(hi - lo, 1)[:, None]
-    return out
-
-
-def _suffix(w: FloatArray, stop: int, use_max: bool, start: IntArray, empty: float) -> FloatArray:
-    """Per end (column), max (or min) of ``w[start:stop, end]`` for each candidate row; ``empty``
-    where ``start >= stop``."""
-    acc = _running(np.maximum if use_max else np.minimum, w[:stop], np.empty((stop, w.shape[1])), True)
-    out = acc[np.clip(start, 0, stop - 1)]
-    out = np.where((start < stop)[:, None], out, empty)
-    return out
-
-
-def _window_max(w: FloatArray, start: IntArray, width: int, use_max: bool, last: int) -> FloatArray:
-    """Per end (column), max (or min) over ``w[s:s+width, end]`` for each candidate start ``s``, never
-    past position ``last`` (a derived value there would need frames the history may not hold yet)."""
-    fn = np.maximum if use_max else np.minimum
-    if start.shape[0] and int(start.min()) >= 0:
-        # A sliding max over the window positions (cut at ``last``), then one gather: the same set of
-        # values per candidate as below, and a max (min) is exact whatever the order.
-        part = w[: last + 1]
-        m = part.copy()
-        for k in range(1, min(width, last + 1)):
-            fn(m[:-k], part[k:], out=m[:-k])
-        slid: FloatArray = m[np.minimum(start, last)]
-        return slid
-    out = w[np.clip(start, 0, last)]
-    for k in range(1, width):
-        out = fn(out, w[np.clip(start + k, 0, last)])
-    return out
 
 
 def _shift(x: FloatArray, k: int, fill: float = 0.0) -> FloatArray:
@@ -542,13 +509,33 @@ def segment_features(h: FrameHistory, ends: IntArray) -> SegmentBatch:
         x_s[4] = 0.5 * (_cmean(cg, A - 5, A - 1) + _cmean(cg, bb + 1, bb + 3))
         sinv = _csum((~sv).astype(np.float64))
         s_ok = ok & ((sinv[B + LOOKAHEAD + 1][None, :] - sinv[A - LOOKBACK]) == 0)
+    x_tr = x_t.transpose(2, 1, 0)  # (end, duration, feature), as the batch holds it
+    ok_e = np.ascontiguousarray(ok.T)
+    x_h: FloatArray | None = None
+    h_ok: BoolArray | None = None
+    if "h_valid" in c:
+        # hand.py works on (end, window position) windows: the transposed views of these
+        x_h, h_ok = candidate_hand_features(
+            lambda name, fill: win.rows(c[name], fill).T, valid_w.T, win.rows(c["hf"], 0.0).T, B, A, LOOKAHEAD
+        )
+        h_ok = h_ok & ok_e
+        hh = h.hand_hist
+        if hh is not None and hh.t_s.shape[0]:
+            hb = segment_features(hh, h.hand_index(ends))
+            x_h = np.concatenate((x_h, hb.x_treated), axis=-1)
+            h_ok = h_ok & hb.ok
+        else:
+            x_h = np.concatenate((x_h, np.zeros(x_tr.shape)), axis=-1)
+            h_ok = np.zeros(ok_e.shape, dtype=bool)
     return SegmentBatch(
         ends,
-        x_t.transpose(2, 1, 0),
+        x_tr,
         None if x_s is None else x_s.transpose(2, 1, 0),
-        np.ascontiguousarray(ok.T),
+        ok_e,
         np.ascontiguousarray(s_ok.T),
         context,
+        x_h,
+        h_ok,
     )
 
 

@@ -2,10 +2,14 @@
 
 ``model.json`` is one JSON object::
 
-    {"format": "retro-coach-stroke-model", "version": 1,
+    {"format": "retro-coach-stroke-model", "version": 2,
      "provenance": {"command": ..., "train_sessions": ..., "tune_seeds": ..., "date": ...,
                     "commit": ..., "figures": {...}},
      "parameters": {"treated": {...network...}, "with_stroker": ..., "bias": ..., ...}}
+
+Version 2 added the optional ``hand`` section of ``parameters`` (networks used only when a session has a
+``hand`` sensor; :mod:`coach.signal.strokes.hand`) and its provenance under ``provenance.hand``;
+version 1 files (no ``hand`` section) read as before.
 
 ``parameters`` is what :meth:`~coach.signal.strokes.detector.DetectorModel.from_dict` reads;
 ``provenance`` says how the numbers were made (written by ``python -m benchmarks.stroke_training``,
@@ -22,7 +26,9 @@ from typing import Any, Final
 
 MODEL_FILE: Final = "model.json"
 MODEL_FORMAT: Final = "retro-coach-stroke-model"
-MODEL_FORMAT_VERSION: Final = 1
+MODEL_FORMAT_VERSION: Final = 2
+#: Versions this code reads (1: before the ``hand`` section).
+MODEL_READABLE_VERSIONS: Final = (1, 2)
 #: Where the shipped parameters live in a source checkout (the trainer writes here).
 SOURCE_PATH: Final = Path(__file__).resolve().with_name(MODEL_FILE)
 #: The direction networks, trained apart from the candidate networks (``benchmarks.direction_training``):
@@ -39,7 +45,7 @@ class ModelFileError(ValueError):
 
 def read_model(path: str | Path | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
     """The ``parameters`` and ``provenance`` of a model file (default: the shipped ``model.json``)."""
-    return read_parameter_file(path, MODEL_FILE, MODEL_FORMAT, MODEL_FORMAT_VERSION, ModelFileError)
+    return read_parameter_file(path, MODEL_FILE, MODEL_FORMAT, MODEL_READABLE_VERSIONS, ModelFileError)
 
 
 def read_direction(path: str | Path | None = None) -> tuple[dict[str, Any], dict[str, Any]] | None:
@@ -70,7 +76,11 @@ def write_direction(path: str | Path, parameters: dict[str, Any], provenance: di
 
 
 def read_parameter_file(
-    path: str | Path | None, shipped: str, file_format: str, version: int, error: type[ValueError]
+    path: str | Path | None,
+    shipped: str,
+    file_format: str,
+    version: int | tuple[int, ...],
+    error: type[ValueError],
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The ``parameters`` and ``provenance`` of a trained-parameter file of this package (``shipped``
     when ``path`` is None), checked for its format and version; ``error`` names what is wrong."""
@@ -83,8 +93,10 @@ def read_parameter_file(
     doc = json.loads(text)
     if not isinstance(doc, dict) or doc.get("format") != file_format:
         raise error(f"{where}: not a {file_format} file")
-    if doc.get("version") != version:
-        raise error(f"{where}: version {doc.get('version')!r} (this code reads {version})")
+    versions = (version,) if isinstance(version, int) else version
+    if doc.get("version") not in versions:
+        shown = " or ".join(map(str, versions))
+        raise error(f"{where}: version {doc.get('version')!r} (this code reads {shown})")
     parameters, provenance = doc.get("parameters"), doc.get("provenance")
     if not isinstance(parameters, dict) or not isinstance(provenance, dict):
         raise error(f"{where}: needs 'parameters' and 'provenance' objects")

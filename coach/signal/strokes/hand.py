@@ -1,0 +1,275 @@
+"""Stroke detection with the ``hand`` sensor (on the back of the treated hand): its frames aligned to the
+``treated`` frames, and its evidence for every candidate contact and for a committed one.
+
+A stroke on the fingers, between them, on the back of the hand or on the palm is felt where it is made:
+the rubbing vibration reaches the watch at the forearm attenuated by distance and by half at each joint
+crossed, and the wrist and finger joints take up most of the press and drag (simulators/variants/
+regions.py), so the ``treated`` evidence alone barely shows it. The ``hand`` sensor sits past the wrist:
+
+- ``h_hf``/``h_lf``: the hand's rubbing vibration and drag transients (log power, the same bands as
+  ``treated``; :class:`~coach.signal.strokes.frames.FrameStream` treats any role but ``stroker`` alike);
+- ``h_el``: the hand's pitch (a press on the hand tips it);
+- ``h_gm``: the hand's largest high-passed turn (a hand fidget).
+
+Every hand feature is a contrast of the hand's own frames (inside a candidate against just before and
+after) or a difference to the ``treated`` frames, so no noise floor is needed. The features feed the
+additional networks of the model's ``hand`` section (:class:`HandModel`), used only when the session
+has a ``hand`` sensor; sessions without one are scored exactly as before.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+
+from coach.samples import FloatArray
+from coach.signal.strokes.direction import DirectionModel, direction_model_from_dict
+from coach.signal.strokes.frames import Frames
+from coach.signal.strokes.mlp import Mlp
+
+BoolArray = npt.NDArray[np.bool_]
+IntArray = npt.NDArray[np.int64]
+
+#: The hand's frame columns carried in the ``treated`` history (prefixed ``h_``).
+HAND_COLUMNS: Final = ("hf", "lf", "el", "gm")
+HAND_FEATURES: Final = (
+    "h_hf_contrast",
+    "h_hf_mid_contrast",
+    "h_hf_rise",
+    "h_hf_fall",
+    "h_hf_over_treated",
+    "h_lf_onset",
+    "h_lf_release",
+    "h_gyro_max",
+    "h_hf_valley",
+    "h_dip_deg",
+    # and the ``treated`` evidence (segments.TREATED_FEATURES) taken on the hand's own frames
+    *(
+        f"hand_{name}"
+        for name in (
+            "hf_contrast",
+            "hf_mid_contrast",
+            "hf_in",
+            "hf_rise",
+            "hf_fall",
+            "dip_deg",
+            "el_onset_deg",
+            "el_release_deg",
+            "lf_onset",
+            "lf_release",
+            "lf_both",
+            "lf_inner",
+            "hf_valley",
+            "gyro_max",
+            "el_range",
+            "el_step_onset",
+            "el_step_release",
+            "push_mm",
+            "lift_mm",
+            "excursion_mm",
+            "turn_deg",
+            "duration_s",
+            "log_duration",
+            "hf_floor",
+            "log2_rate",
+        )
+    ),
+)
+#: Evidence of a committed contact for the region networks: the hand's vibration against the
+#: forearm's inside the contact, and its contrast to just before and after.
+HAND_CONTACT_FEATURES: Final = ("h_over_t_in", "h_hf_contrast", "t_hf_contrast", "h_dip_deg")
+
+
+@dataclass(slots=True)
+class AlignedRole:
+    """Frames of a second role kept by their own index, read per ``treated`` frame (the latest frame of
+    the role that ends by the ``treated`` frame's end; the same rule as the ``stroker``'s)."""
+
+    frame_s: float
+    start: int = 0
+    t0: float | None = None
+    valid: BoolArray = field(default_factory=lambda: np.empty(0, dtype=bool))
+    cols: dict[str, FloatArray] = field(default_factory=dict)
+
+    def add(self, fr: Frames) -> None:
+        if len(fr) == 0:
+            return
+        if self.t0 is None:
+            self.t0 = float(fr.t_s[0]) - fr.start * self.frame_s
+        names = [c for c in HAND_COLUMNS if c in fr.cols]
+        if not self.cols:
+            self.start, self.valid = fr.start, fr.valid.copy()
+            self.cols = {k: fr.cols[k].copy() for k in names}
+        else:
+            self.valid = np.concatenate((self.valid, fr.valid))
+            self.cols = {k: np.concatenate((self.cols[k], fr.cols[k])) for k in self.cols}
+
+    def aligned(self, t_s: FloatArray, treated_frame_s: float) -> tuple[dict[str, FloatArray], BoolArray]:
+        """Per ``treated`` frame starting at ``t_s``: the role's columns (NaN where none) and validity."""
+        n = int(t_s.shape[0])
+        out = {k: np.full(n, np.nan) for k in HAND_COLUMNS}
+        ok = np.zeros(n, dtype=bool)
+        if self.t0 is None or not self.cols:
+            return out, ok
+        j = np.floor((t_s + treated_frame_s - self.t0) / self.frame_s + 1e-6).astype(np.int64)
+        j = j - 1 - self.start
+        have = (j >= 0) & (j < self.valid.shape[0])
+        jj = j[have]
+        for k, v in self.cols.items():
+            out[k][have] = v[jj]
+        ok[have] = self.valid[jj]
+        return out, ok
+
+    def trim(self) -> None:
+        keep = int(self.valid.shape[0]) - 200
+        if keep > 500:
+            self.valid = self.valid[keep:]
+            self.cols = {k: v[keep:] for k, v in self.cols.items()}
+            self.start += keep
+
+
+def hand_columns(role: AlignedRole, t_s: FloatArray, treated_frame_s: float) -> dict[str, FloatArray]:
+    """The ``h_*`` columns (and ``h_valid``) a ``treated`` frame run carries in the history."""
+    cols, ok = role.aligned(t_s, treated_frame_s)
+    out = {f"h_{k}": v for k, v in cols.items()}
+    out["h_valid"] = ok.astype(np.float64)
+    return out
+
+
+def _wsum(w: FloatArray) -> FloatArray:
+    out: FloatArray = np.concatenate((np.zeros((w.shape[0], 1)), np.cumsum(w, axis=1)), axis=1)
+    return out
+
+
+def _wmean(c: FloatArray, lo: IntArray, hi: IntArray) -> FloatArray:
+    width = c.shape[1] - 1
+    lo = np.clip(lo, 0, width)
+    hi = np.clip(hi, 0, width)
+    out: FloatArray = (c[:, hi] - c[:, lo]) / np.maximum(hi - lo, 1)
+    return out
+
+
+def _suffix(w: FloatArray, stop: int, use_max: bool, start: IntArray, empty: float) -> FloatArray:
+    part = w[:, :stop][:, ::-1]
+    acc = (np.maximum if use_max else np.minimum).accumulate(part, axis=1)[:, ::-1]
+    out = acc[:, np.clip(start, 0, stop - 1)]
+    out = np.where((start < stop)[None, :], out, empty)
+    return out
+
+
+def candidate_hand_features(
+    rows: Any, valid_w: BoolArray, t_hf: FloatArray, end_pos: int, starts: IntArray, lookahead: int
+) -> tuple[FloatArray, BoolArray]:
+    """Hand evidence of every candidate: ``rows(name, fill)`` gives the per-end window of a history
+    column; ``valid_w`` the windows' ``treated`` validity; ``t_hf`` the windows of ``treated`` raw
+    ``hf``; candidates run from window position ``starts`` (one per duration) to ``end_pos``.
+
+    Returns (n_ends, n_durations, len(HAND_FEATURES)) and where every hand frame the candidate uses is
+    valid (from ``starts − 5`` to ``end_pos + lookahead``)."""
+    hv = (rows("h_valid", 0.0) > 0.5) & valid_w
+    hf = np.where(hv, rows("h_hf", 0.0), 0.0)
+    lf = np.where(hv, rows("h_lf", 0.0), 0.0)
+    el = np.where(hv, rows("h_el", 0.0), 0.0)
+    gm = np.where(hv, rows("h_gm", -7.0), -7.0)
+    A, B = starts, end_pos
+    bb = np.full_like(A, B)
+    ch, cl, ce, ct = _wsum(hf), _wsum(lf), _wsum(el), _wsum(np.where(valid_w, t_hf, 0.0))
+    d = B - A
+    hf_in = _wmean(ch, A + 1, bb)
+    hf_mid = _wmean(ch, A + d // 4, B - d // 4)
+    hf_pre = _wmean(ch, A - 5, A - 1)
+    hf_post = _wmean(ch, bb + 1, bb + 3)
+    out_hf = 0.5 * (hf_pre + hf_post)
+    t_in = _wmean(ct, A + 1, bb)
+    lf_pre = _wmean(cl, A - 5, A - 1)
+    lf_post = _wmean(cl, bb + 1, bb + 3)
+    lf_onset = _onset_max(lf, A - 1, np.minimum(A + 5, bb)) - lf_pre
+    lf_release = np.broadcast_to(lf[:, B - 3 : B + 1].max(axis=1)[:, None], hf_in.shape) - lf_post
+    gmax = _suffix(gm, B + 2, True, A - 1, -7.0)
+    # vibration valleys inside (two strokes merged over a return): 5-frame means along the window
+    c5 = _wsum(hf)
+    pos = np.arange(hf.shape[1])
+    lo5, hi5 = np.clip(pos - 2, 0, hf.shape[1]), np.clip(pos + 3, 0, hf.shape[1])
+    hf5 = (c5[:, hi5] - c5[:, lo5]) / np.maximum(hi5 - lo5, 1)
+    valley = _suffix(hf5, B - 2, False, A + 3, 0.0) - hf_in
+    valley = np.where((d >= 8)[None, :], valley, 0.0)
+    el_in = _wmean(ce, A + 1, bb)
+    el_pre = _wmean(ce, A - 4, A - 1)
+    el_post = _wmean(ce, bb + 1, bb + 3)
+    x = np.stack(
+        [
+            hf_in - out_hf,
+            hf_mid - out_hf,
+            hf_in - hf_pre,
+            hf_in - hf_post,
+            hf_in - t_in,
+            lf_onset,
+            lf_release,
+            gmax,
+            valley,
+            0.5 * (el_pre + el_post) - el_in,
+        ],
+        axis=0,
+    ).transpose(1, 2, 0)
+    inv = _wsum((~hv).astype(np.float64))
+    ok = (inv[:, B + lookahead + 1][:, None] - inv[:, np.clip(A - 5, 0, None)]) == 0
+    return x, ok
+
+
+def _onset_max(w: FloatArray, lo: IntArray, hi: IntArray) -> FloatArray:
+    """Per row, the max of ``w[row, lo:hi]`` per candidate column (6 positions at most)."""
+    out = np.full((w.shape[0], lo.shape[0]), -20.0)
+    for k in range(6):
+        p = lo + k
+        use = (p < hi)[None, :]
+        out = np.where(use, np.maximum(out, w[:, np.clip(p, 0, w.shape[1] - 1)]), out)
+    return out
+
+
+def contact_hand_evidence(cols: dict[str, FloatArray], a: int, b: int) -> FloatArray | None:
+    """:data:`HAND_CONTACT_FEATURES` of a committed contact over history rows ``[a, b)`` (None when the
+    hand's frames there are not all valid)."""
+    n = int(cols["h_valid"].shape[0])
+    lo, hi = a - 5, b + 3
+    if lo < 0 or hi > n or not bool((cols["h_valid"][lo:hi] > 0.5).all()):
+        return None
+    h, t, e = cols["h_hf"], cols["hf"], cols["h_el"]
+    if not (np.isfinite(h[lo:hi]).all() and np.isfinite(t[lo:hi]).all()):
+        return None
+    h_in, t_in = float(np.mean(h[a:b])), float(np.mean(t[a:b]))
+    h_out = 0.5 * (float(np.mean(h[a - 5 : a - 1])) + float(np.mean(h[b + 1 : b + 3])))
+    t_out = 0.5 * (float(np.mean(t[a - 5 : a - 1])) + float(np.mean(t[b + 1 : b + 3])))
+    e_out = 0.5 * (float(np.mean(e[a - 4 : a - 1])) + float(np.mean(e[b + 1 : b + 3])))
+    return np.array([h_in - t_in, h_in - h_out, t_in - t_out, e_out - float(np.mean(e[a:b]))])
+
+
+@dataclass(frozen=True, slots=True)
+class HandModel:
+    """The ``hand`` section of the model: networks used only when the session has a ``hand`` sensor.
+
+    ``with_hand``: candidate log-odds from ``treated`` + hand evidence; ``with_all``: with the
+    ``stroker``'s too (where its frames are valid); ``direction``: P(distal) from the ``treated``
+    direction evidence and the same evidence taken on the hand (when the stroker's glide is not
+    available); ``region``: one-vs-rest region networks on the direction evidence, the duration and
+    :data:`HAND_CONTACT_FEATURES`."""
+
+    with_hand: Mlp
+    with_all: Mlp | None
+    bias_hand: float
+    bias_all: float
+    direction: DirectionModel | None = None
+    region: dict[str, Mlp] | None = None
+
+    @staticmethod
+    def from_dict(d: dict[str, Any]) -> HandModel:
+        return HandModel(
+            Mlp.from_dict(d["with_hand"]),
+            Mlp.from_dict(d["with_all"]) if d.get("with_all") else None,
+            float(d.get("bias_hand", 0.0)),
+            float(d.get("bias_all", d.get("bias_hand", 0.0))),
+            direction_model_from_dict(d["direction"]) if d.get("direction") else None,
+            {reg: Mlp.from_dict(net) for reg, net in d["region"].items()} if d.get("region") else None,
+        )

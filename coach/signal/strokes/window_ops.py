@@ -1,0 +1,76 @@
+"""Arithmetic along candidate windows laid out position-major: (window position, end) arrays, so each
+numpy call runs over a whole contiguous row of ends (the stroke evidence of
+:mod:`coach.signal.strokes.segments`). Frames are 10 Hz evidence frames; positions and ranges are
+window positions (rows), one column per candidate end."""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from coach.samples import FloatArray
+
+IntArray = npt.NDArray[np.int64]
+
+
+def running(fn: np.ufunc, x: FloatArray, out: FloatArray, backward: bool = False) -> FloatArray:
+    """``fn.accumulate(x, axis=0)`` into ``out`` (``backward``: from the last row to the first): the
+    same operations in the same order, one whole row of ends per call (numpy's accumulate along the
+    leading axis walks each column on its own, several times slower)."""
+    rows = x.shape[0]
+    if backward:
+        out[rows - 1] = x[rows - 1]
+        for i in range(rows - 2, -1, -1):
+            fn(out[i + 1], x[i], out=out[i])
+    else:
+        out[0] = x[0]
+        for i in range(1, rows):
+            fn(out[i - 1], x[i], out=out[i])
+    return out
+
+
+def csum(w: FloatArray) -> FloatArray:
+    """Per end (column), the cumulative sum along the window with a leading 0 (positions 0 … window
+    length, as rows)."""
+    out = np.empty((w.shape[0] + 1, w.shape[1]))
+    out[0] = 0.0
+    running(np.add, w, out[1:])
+    return out
+
+
+def cmean(c: FloatArray, lo: IntArray, hi: IntArray) -> FloatArray:
+    """Per end (column), the mean over window positions ``[lo, hi)`` (one pair per candidate row) from
+    a :func:`csum`; positions are clipped to the window, an empty range gives 0."""
+    width = c.shape[0] - 1
+    lo = np.clip(lo, 0, width)
+    hi = np.clip(hi, 0, width)
+    out: FloatArray = (c[hi] - c[lo]) / np.maximum(hi - lo, 1)[:, None]
+    return out
+
+
+def suffix(w: FloatArray, stop: int, use_max: bool, start: IntArray, empty: float) -> FloatArray:
+    """Per end (column), max (or min) of ``w[start:stop, end]`` for each candidate row; ``empty``
+    where ``start >= stop``."""
+    acc = running(np.maximum if use_max else np.minimum, w[:stop], np.empty((stop, w.shape[1])), True)
+    out = acc[np.clip(start, 0, stop - 1)]
+    out = np.where((start < stop)[:, None], out, empty)
+    return out
+
+
+def window_max(w: FloatArray, start: IntArray, width: int, use_max: bool, last: int) -> FloatArray:
+    """Per end (column), max (or min) over ``w[s:s+width, end]`` for each candidate start ``s``, never
+    past position ``last`` (a derived value there would need frames the history may not hold yet)."""
+    fn = np.maximum if use_max else np.minimum
+    if start.shape[0] and int(start.min()) >= 0:
+        # A sliding max over the window positions (cut at ``last``), then one gather: the same set of
+        # values per candidate as below, and a max (min) is exact whatever the order.
+        part = w[: last + 1]
+        m = part.copy()
+        for k in range(1, min(width, last + 1)):
+            fn(m[:-k], part[k:], out=m[:-k])
+        slid: FloatArray = m[np.minimum(start, last)]
+        return slid
+    out = w[np.clip(start, 0, last)]
+    for k in range(1, width):
+        out = fn(out, w[np.clip(start + k, 0, last)])
+    return out
