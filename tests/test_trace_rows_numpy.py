@@ -24,6 +24,7 @@ from coach.trace.rows import (
     NUMPY_MAX_BYTES,
     REQUIRED_COLUMNS,
     TraceChunk,
+    _fast_parse,
     _numpy_parse,
     _pandas_parse,
     numpy_pays,
@@ -142,7 +143,7 @@ _ODD_ROLES = ["", " hand", "hand ", "Hand", "treatedx", "nan", "1"]
 
 
 @st.composite
-def _batches(draw: st.DrawFn) -> list[str]:
+def _batches(draw: st.DrawFn, optional: bool = True) -> list[str]:
     """Up to 6 rows, mostly good values so that whole batches often pass, now and then an odd one
     (the choices come from a drawn seed: hypothesis' own choices lean to the odd ends)."""
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
@@ -156,7 +157,8 @@ def _batches(draw: st.DrawFn) -> list[str]:
         t += float(rng.choice([0.0, 0.5, -0.01, *[0.01] * 7]))
         cells = [f"{t:.6f}", pick(list(ROLES), _ODD_ROLES)]
         cells += [pick(_GOOD_CELLS, _ODD_CELLS) for _ in REQUIRED_COLUMNS[2:]]
-        cells += [pick([*_GOOD_CELLS, "", ""], _ODD_CELLS) for _ in ALL_COLUMNS[len(REQUIRED_COLUMNS) :]]
+        if optional:
+            cells += [pick([*_GOOD_CELLS, "", ""], _ODD_CELLS) for _ in ALL_COLUMNS[len(REQUIRED_COLUMNS) :]]
         cut = int(rng.choice([0] * 30 + [-1, -4, 1]))
         cells = cells[: len(cells) + cut] if cut <= 0 else [*cells, "7"]
         rows.append(",".join(cells))
@@ -171,6 +173,55 @@ def test_property_numpy_gives_pandas_chunk_or_none(rows: list[str]) -> None:
     if fast is not None:
         ref = _pandas_parse(lines, 3, ALL_COLUMNS, _fresh_last_t())
         assert ref is not None and _same(fast, ref)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=_batches(optional=False))
+def test_property_fromstring_gives_pandas_chunk_or_none(rows: list[str]) -> None:
+    lines = _lines(rows)
+    fast = _fast_parse(lines, 3, REQUIRED_COLUMNS, _fresh_last_t())
+    ref = _pandas_parse(lines, 3, REQUIRED_COLUMNS, _fresh_last_t())
+    if fast is not None:
+        assert ref is not None and _same(fast, ref)
+    elif ref is not None:
+        # pandas took it: then it had a cell the fast way leaves (spaces, exponents, long numbers)
+        numbers = [c for row in rows for i, c in enumerate(row.split(",")) if i != 1]
+        assert any(" " in c or "e" in c or len(c) > 15 for c in numbers), rows
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=_batches())
+def test_property_fromstring_with_optional_columns(rows: list[str]) -> None:
+    lines = _lines(rows)
+    fast = _fast_parse(lines, 3, ALL_COLUMNS, _fresh_last_t())
+    if fast is not None:
+        ref = _pandas_parse(lines, 3, ALL_COLUMNS, _fresh_last_t())
+        assert ref is not None and _same(fast, ref)
+
+
+def test_fromstring_takes_written_rows_and_leaves_odd_cells() -> None:
+    rng = np.random.default_rng(5)
+    rows = [r.rsplit(",", 4)[0] for r in _writer_rows(rng, 500, 0.0)]
+    lines = _lines(rows)
+    fast = _fast_parse(lines, 7, REQUIRED_COLUMNS, _fresh_last_t())
+    ref = _pandas_parse(lines, 7, REQUIRED_COLUMNS, _fresh_last_t())
+    assert fast is not None and ref is not None and _same(fast, ref)
+    good = "0.010000,hand,1,2,3,4,5,6"
+    # a blank cell (numpy's fromstring reads it as -1), a role out of its column, a cut or extended row
+    for bad in (
+        "0.010000,hand,1, ,3,4,5,6",
+        "0.010000,1,hand,2,3,4,5,6",
+        "0.010000,hand,1,2,3,4,5",
+        "0.010000,hand,1,2,3,4,5,6,7",
+        "0.010000,handy,1,2,3,4,5,6",
+        "0.010000,hand,1,2,3,4,5,NAN",
+        "0.010000,hand,1,2,3,4,5,1e3",
+        "0.010000,hand,1,2,3,4,5,",
+    ):
+        assert _fast_parse(_lines([good, bad]), 1, REQUIRED_COLUMNS, _fresh_last_t()) is None, bad
+    # a short row and a long one that together have the right number of cells
+    pair = ["0.010000,hand,1,2,3,4,5", "0.020000,hand,1,2,3,4,5,6,7"]
+    assert _fast_parse(_lines(pair), 1, REQUIRED_COLUMNS, _fresh_last_t()) is None
 
 
 def test_numpy_pays_for_small_traces_plain_and_gzipped(tmp_path: Path) -> None:
