@@ -19,6 +19,7 @@ batch is refused.
 from __future__ import annotations
 
 import io
+import itertools
 import math
 import os
 import re
@@ -167,10 +168,26 @@ for _code, _role in enumerate(ROLES):
 _ROLE_BY_FIRST = np.full(256, -1, dtype=np.int8)
 _ROLE_BY_FIRST[_ROLE_BYTES[:, 0]] = np.arange(len(ROLES), dtype=np.int8)
 assert len(set(_ROLE_BYTES[:, 0].tolist())) == len(ROLES), "role names must differ in their first letter"
-#: Role letters become spaces and line ends separators: the batch is then one run of numbers.
-_NUMBERS_ONLY = bytes.maketrans(
-    bytes(sorted(set("".join(ROLES).encode("ascii")))) + b"\n",
-    b" " * len(set("".join(ROLES))) + b",",
+
+
+def _marks() -> bytes:
+    """The fewest role letters such that each role name holds exactly one of them (in all)."""
+    letters = sorted(set("".join(ROLES)))
+    for size in range(1, len(letters) + 1):
+        for marks in itertools.combinations(letters, size):
+            if all(sum(r.count(m) for m in marks) == 1 for r in ROLES):
+                return "".join(marks).encode("ascii")
+    raise AssertionError("no letters mark each role name once")  # pragma: no cover
+
+
+_MARKS = _marks()
+_ROLE_LETTERS = bytes(sorted(set("".join(ROLES).encode("ascii"))))
+#: What ``fromstring`` reads: a role's marking letter becomes "0" and its other letters spaces (so a
+#: sensor field reads as a number), a line end a separator, and any other byte that is neither a role
+#: letter nor plain (:data:`_PLAIN_BYTES`) an "x", which ``fromstring`` refuses.
+_NUMBERS_ONLY = bytes(
+    48 if c in _MARKS else 32 if c in _ROLE_LETTERS else 44 if c == 10 else c if c in _PLAIN_BYTES else 120
+    for c in range(256)
 )
 
 
@@ -179,45 +196,49 @@ def _fast_parse(
 ) -> TraceChunk | None:
     """The batch read by numpy's ``fromstring`` (~4x faster than ``loadtxt``) when every line has
     exactly one field per column, every sensor field is exactly a role name and every other field a
-    plain decimal number (so no empty cell): then it is sure to give :func:`_pandas_parse`'s chunk
-    (the same doubles: see :func:`_numpy_parse`). ``None`` otherwise."""
+    plain decimal number of at most 15 characters (so no empty cell, no space): then it is sure to give
+    :func:`_pandas_parse`'s chunk (the same doubles: see :func:`_numpy_parse`). ``None`` otherwise."""
     blob, n, width = lines.blob, len(lines), len(columns)
-    if not n or "sensor" not in columns or _LONG_NUMBER in blob.translate(_AS_ZEROS):
+    if not n or "sensor" not in columns or not blob or blob[:1] == b"\n" or blob[-1:] in (b"\n", b","):
         return None
-    if not blob or blob[:1] == b"\n" or blob[-1:] in (b"\n", b",") or b"\n\n" in blob:
+    if b"\n\n" in blob or b" " in blob:  # numpy reads a field of only spaces as -1 (pandas: NaN)
         return None
-    if b" " in blob:  # numpy reads a field of only spaces as -1 (pandas: NaN)
-        return None
-    raw = np.frombuffer(blob, dtype=np.uint8)
-    seps = np.flatnonzero((raw == 44) | (raw == 10))  # commas and line ends
+    text = blob.translate(_NUMBERS_ONLY)
+    seps = np.flatnonzero(np.frombuffer(text, dtype=np.uint8) == 44)  # commas and line ends
     if seps.size != n * width - 1:
         return None
-    at = np.append(seps, raw.size).reshape(n, width)  # each line's separators, its end last
-    if not (raw[at[:-1, -1]] == 10).all():  # so every line has exactly width - 1 commas
+    raw = np.frombuffer(blob, dtype=np.uint8)
+    ends = np.append(seps, raw.size).reshape(n, width)  # each field's end, the line's end last
+    if not (raw[ends[:-1, -1]] == 10).all():  # so every line has exactly width - 1 commas
+        return None
+    starts = np.empty_like(ends)
+    starts[:, 1:] = ends[:, :-1] + 1
+    starts[0, 0] = 0
+    starts[1:, 0] = ends[:-1, -1] + 1
+    size = ends - starts
+    if int(size.max()) > 15:  # a number of 16 digits and point or more: pandas may round it otherwise
         return None
     k = columns.index("sensor")
-    start = at[:, k - 1] + 1 if k else np.concatenate(([0], at[:-1, -1] + 1))
+    start = starts[:, k]
     codes = _ROLE_BY_FIRST[raw[np.minimum(start, raw.size - 1)]]
     if (codes < 0).any():
         return None
     length = _ROLE_CHARS[codes]
-    if not (at[:, k] - start == length).all():
+    if not (size[:, k] == length).all():
         return None
     for j in range(1, _ROLE_BYTES.shape[1]):
         has = length > j
         if not (raw[start[has] + j] == _ROLE_BYTES[codes[has], j]).all():
             return None
-    # Every byte that is not a digit, point, sign, comma, space or line end lies in a sensor field.
-    if len(blob.translate(None, _PLAIN_BYTES)) != int(length.sum()):
+    # Every role letter lies in a sensor field: one mark and the other letters of each name, no more.
+    if sum(blob.count(m) for m in _MARKS) != n or text.count(b" ") != int(length.sum()) - n:
         return None
-    text = np.frombuffer(blob.translate(_NUMBERS_ONLY), dtype=np.uint8).copy()
-    text[start] = 48  # the sensor field reads "0" followed by spaces
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error")
-            values = np.fromstring(text.tobytes(), dtype=np.float64, sep=",")
+            values = np.fromstring(text, dtype=np.float64, sep=",")
     except (ValueError, DeprecationWarning):
-        return None  # e.g. "1.2.3" or an empty cell: the slower ways decide
+        return None  # e.g. "1.2.3", an "x" or an empty cell: the slower ways decide
     if values.size != n * width:
         return None
     data = values.reshape(n, width)
