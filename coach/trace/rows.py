@@ -165,6 +165,7 @@ _ROLE_BYTES = np.zeros((len(ROLES), int(_ROLE_CHARS.max())), dtype=np.uint8)
 for _code, _role in enumerate(ROLES):
     _ROLE_BYTES[_code, : len(_role)] = np.frombuffer(_role.encode("ascii"), dtype=np.uint8)
 #: A role's code by the first byte of its name (-1: no role starts so); the names' first bytes differ.
+_ROLE_OFFSETS = np.arange(_ROLE_BYTES.shape[1])
 _ROLE_BY_FIRST = np.full(256, -1, dtype=np.int8)
 _ROLE_BY_FIRST[_ROLE_BYTES[:, 0]] = np.arange(len(ROLES), dtype=np.int8)
 assert len(set(_ROLE_BYTES[:, 0].tolist())) == len(ROLES), "role names must differ in their first letter"
@@ -201,8 +202,6 @@ def _fast_parse(
     blob, n, width = lines.blob, len(lines), len(columns)
     if not n or "sensor" not in columns or not blob or blob[:1] == b"\n" or blob[-1:] in (b"\n", b","):
         return None
-    if b"\n\n" in blob or b" " in blob:  # numpy reads a field of only spaces as -1 (pandas: NaN)
-        return None
     text = blob.translate(_NUMBERS_ONLY)
     seps = np.flatnonzero(np.frombuffer(text, dtype=np.uint8) == 44)  # commas and line ends
     if seps.size != n * width - 1:
@@ -226,11 +225,12 @@ def _fast_parse(
     length = _ROLE_CHARS[codes]
     if not (size[:, k] == length).all():
         return None
-    for j in range(1, _ROLE_BYTES.shape[1]):
-        has = length > j
-        if not (raw[start[has] + j] == _ROLE_BYTES[codes[has], j]).all():
-            return None
-    # Every role letter lies in a sensor field: one mark and the other letters of each name, no more.
+    name = raw[np.minimum(start[:, None] + _ROLE_OFFSETS, raw.size - 1)]
+    if not ((name == _ROLE_BYTES[codes]) | (length[:, None] <= _ROLE_OFFSETS)).all():
+        return None
+    # Every role letter lies in a sensor field: one mark and the other letters of each name, no more;
+    # so no space either (numpy reads a field of only spaces as -1, pandas as NaN). An empty line has
+    # no commas: refused above.
     if sum(blob.count(m) for m in _MARKS) != n or text.count(b" ") != int(length.sum()) - n:
         return None
     try:
