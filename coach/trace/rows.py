@@ -142,8 +142,9 @@ def _numpy_parse(
     blob = lines.blob
     if not len(lines) or "sensor" not in columns or _LONG_NUMBER in blob.translate(_AS_ZEROS):
         return None
-    if not blob or blob[:1] == b"\n" or blob[-1:] == b"\n" or b"\n\n" in blob:
+    if not blob or blob[:1] == b"\n" or blob[-1:] == b"\n":
         return None  # an empty line: numpy skips it, pandas keeps the line numbers
+    # An empty line inside: numpy skips it, so fewer rows than lines (checked below; no bytes search).
     letters = len(blob.translate(None, _PLAIN_BYTES))
     text = blob
     if any(c in OPTIONAL_COLUMNS for c in columns):
