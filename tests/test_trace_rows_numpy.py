@@ -21,12 +21,10 @@ from hypothesis import strategies as st
 from coach.samples import ROLES
 from coach.trace.lines import Lines
 from coach.trace.rows import (
-    NUMPY_MAX_BYTES,
     REQUIRED_COLUMNS,
     TraceChunk,
     _numpy_parse,
     _pandas_parse,
-    numpy_pays,
 )
 
 ALL_COLUMNS = (*REQUIRED_COLUMNS, "mx", "my", "mz", "pressure")
@@ -173,18 +171,6 @@ def test_property_numpy_gives_pandas_chunk_or_none(rows: list[str]) -> None:
         assert ref is not None and _same(fast, ref)
 
 
-def test_numpy_pays_for_small_traces_plain_and_gzipped(tmp_path: Path) -> None:
-    small, big = tmp_path / "small.csv", tmp_path / "big.csv"
-    small.write_bytes(b"x" * 1000)
-    big.write_bytes(b"x" * (NUMPY_MAX_BYTES + 1))
-    assert numpy_pays(str(small)) and not numpy_pays(str(big))
-    for src in (small, big):
-        (tmp_path / f"{src.name}.gz").write_bytes(gzip.compress(src.read_bytes()))
-    assert numpy_pays(str(tmp_path / "small.csv.gz"))
-    assert not numpy_pays(str(tmp_path / "big.csv.gz"))
-    assert not numpy_pays(str(tmp_path / "missing.csv"))
-
-
 def _pandas_imported_after_reading(trace: Path) -> str:
     code = (
         "import sys\nfrom coach.errors import TraceFormatError\nfrom coach.trace import read_trace\n"
@@ -207,3 +193,17 @@ def test_a_good_trace_is_read_without_pandas_a_bad_one_with_it(tmp_path: Path) -
     bad.write_text(good.read_text() + "2.1,hand,0.1,zz,9.8,0,0,0\n")
     assert _pandas_imported_after_reading(good) == "False"
     assert _pandas_imported_after_reading(bad) == "True"
+
+
+def test_a_big_trace_is_read_without_pandas_too(tmp_path: Path) -> None:
+    """Any size: 13 MB of rows (beyond the 12 MB the reader once kept numpy's way to) and gzipped."""
+    header = (
+        '# coach-trace: 1\n# meta: {"sensors": {"hand": {"rate_hz": 100.0}}}\nt,sensor,ax,ay,az,gx,gy,gz\n'
+    )
+    row = "{:.6f},hand,0.12345,-1.23456,9.81234,0.012345,-0.023456,0.034567\n"
+    big = tmp_path / "big.csv"
+    big.write_text(header + "".join(row.format(0.01 * i) for i in range(210_000)))
+    assert big.stat().st_size > 13 << 20
+    (tmp_path / "big.csv.gz").write_bytes(gzip.compress(big.read_bytes(), compresslevel=1))
+    assert _pandas_imported_after_reading(big) == "False"
+    assert _pandas_imported_after_reading(tmp_path / "big.csv.gz") == "False"

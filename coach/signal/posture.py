@@ -122,7 +122,8 @@ class PostureEstimator:
         self.hand_mount_q: FloatArray | None = setup.hand_mount_q
         self.strap = StrapTurnTracker()
         self._twist_block = -1
-        self._twist: list[FloatArray] = []
+        self._twist: list[FloatArray] = []  # times, and δ below, of the block's wrist samples
+        self._twist_d: list[FloatArray] = []
         self._twist_qf: list[FloatArray] = []
         self._twist_qh: list[FloatArray] = []
         # The heading tracker at the end of recent blocks: a strap turn's blocks are taken back out.
@@ -258,18 +259,20 @@ class PostureEstimator:
         block = int(j[0]) // self.block_points
         if block != self._twist_block:
             self._twist_block, self._twist, self._twist_qf, self._twist_qh = block, [], [], []
+            self._twist_d = []
         if ok.any():
-            self._twist.append(np.stack((t_s[ok], delta[ok]), axis=1))
+            self._twist.append(t_s[ok])
+            self._twist_d.append(delta[ok])
             self._twist_qf.append(q_f[ok])
             self._twist_qh.append(q_h[ok])
         if int(j[-1]) % self.block_points != self.block_points - 1:
             return
         end_t = (block + 1) * self.block_points / self.decision_hz
-        td = np.concatenate(self._twist) if self._twist else np.empty((0, 2))
-        qf = np.concatenate(self._twist_qf) if self._twist_qf else np.empty((0, 4))
-        qh = np.concatenate(self._twist_qh) if self._twist_qh else np.empty((0, 4))
+        tb, db = _joined(self._twist, 1), _joined(self._twist_d, 1)
+        qf, qh = _joined(self._twist_qf, 4), _joined(self._twist_qh, 4)
         self._twist_block, self._twist, self._twist_qf, self._twist_qh = block + 1, [], [], []
-        turn = self.strap.block(end_t, td[:, 0], qf, qh, td[:, 1])
+        self._twist_d = []
+        turn = self.strap.block(end_t, tb, qf, qh, db)
         if turn is not None or self.strap.step_pending:
             # A twist step the watcher is still judging (or a turn it found): the step breaks the joint
             # constraint, which would pull δ towards hiding it (a second turn soon after a first, while
@@ -356,6 +359,15 @@ class PostureEstimator:
         if self._fold is not None and self._tracker is not None:
             self._tracker.update(*self._fold)
         self._fold = None
+
+
+def _joined(parts: list[FloatArray], width: int) -> FloatArray:
+    """``np.concatenate(parts)`` without its copy for a single part (a block seen in one span)."""
+    if len(parts) == 1:
+        return parts[0]
+    if parts:
+        return np.concatenate(parts)
+    return np.empty((0, 4)) if width == 4 else np.empty(0)
 
 
 def still_reference(

@@ -29,7 +29,7 @@ from coach.samples import ROLES, SampleBlock
 from coach.trace.limits import MAX_BATCH_CHARS, MAX_HEADER_LINE_CHARS, MAX_META_DEPTH, MAX_ROW_CHARS
 from coach.trace.lines import LineError, LineSource, open_binary
 from coach.trace.meta import TraceMeta
-from coach.trace.rows import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, TraceChunk, numpy_pays, parse_rows
+from coach.trace.rows import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, TraceChunk, parse_rows
 
 FORMAT_NAME = "coach-trace"
 FORMAT_VERSION = 1
@@ -111,7 +111,6 @@ class TraceReader:
             self._source.close()
             raise
         self._last_t = np.full(len(ROLES), -math.inf)
-        self._use_numpy = numpy_pays(self.path)
 
     def __enter__(self) -> TraceReader:
         return self
@@ -137,7 +136,7 @@ class TraceReader:
             if not lines and read_error is None:
                 return
             chunk, error = (
-                parse_rows(lines, first_line, self.header.columns, self.path, self._last_t, self._use_numpy)
+                parse_rows(lines, first_line, self.header.columns, self.path, self._last_t)
                 if lines
                 else (None, None)
             )
