@@ -201,6 +201,16 @@ class StrokeDetector:
         self.checks_off: tuple[str, ...] = unseen_strokes(context.roles)
 
     # -- the slot protocol -----------------------------------------------------------------------
+    #: The roles :meth:`process` reads (the pipeline need not work out the others' signals).
+    roles_read: tuple[str, ...] = ("treated", "stroker")
+
+    def quiet_until_s(self) -> float:
+        """A span ending at or before this time cannot make :meth:`process` return a stroke: it
+        completes no ``treated`` frame, so :meth:`_advance` has nothing new to score (``-inf`` before
+        the first span; half a sample early, so a span boundary's rounding cannot matter). The pipeline
+        may hold such spans and hand them over joined with the next."""
+        return self._treated.next_frame_at_s - 0.5 / self._treated.rate_hz
+
     def process(self, step: StrokeStep) -> list[Stroke]:
         if self._stroker is not None and "stroker" in step.roles:
             s = step.roles["stroker"]
