@@ -381,9 +381,10 @@ class SessionPipeline:
             stream = self.roles.get(role)
             if stream is None or not stream.started or stream.tracker is None:
                 continue
-            buf = stream.out.between(self._role_check_t, t_end_s)
+            buf = stream.out
+            rows = buf.rows_between(self._role_check_t, t_end_s)
             mount = cal.sensors[role].mount
-            check.feed(role, (buf.gyr_rps - buf.bias_rps) @ mount, stream.rate_hz)
+            check.feed(role, (buf.gyr_rps[rows] - buf.bias_rps[rows]) @ mount, stream.rate_hz)
         self._role_check_t = t_end_s
         if check.decide():
             cal.warnings.append(SWAPPED_CODE)
