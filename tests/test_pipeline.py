@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import math
@@ -367,3 +368,70 @@ def test_posture_events_at_n_hz_sit_on_the_grid(session: Any) -> None:
     on_grid = np.abs(t * 3.0 - np.round(t * 3.0)) < 1e-5
     assert on_grid.sum() >= 3 * 74
     assert problems(events) == []
+
+
+class _Plain:
+    """The default detector behind only the protocol's two required methods (no ``quiet_until_s``,
+    no ``roles_read``): the pipeline then gives it every span and every role."""
+
+    def __init__(self, context: StrokeContext, calls: list[int], optional: bool) -> None:
+        from coach.signal.strokes import create_detector
+
+        self.inner = create_detector(context)
+        self.checks_off = self.inner.checks_off
+        self.calls = calls
+        if optional:
+            self.roles_read = self.inner.roles_read
+            self.quiet_until_s = self.inner.quiet_until_s
+
+    def process(self, step: StrokeStep) -> list[Stroke]:
+        self.calls.append(len(step.roles))
+        return self.inner.process(step)
+
+    def finish(self, t_end_s: float) -> list[Stroke]:
+        return self.inner.finish(t_end_s)
+
+
+def test_spans_held_for_the_detectors_frame_give_the_same_events_in_the_same_steps(session: Any) -> None:
+    """Live steps (one decision point a call) through a detector that says when it cannot return a
+    stroke (``quiet_until_s``): its spans are joined per frame, yet every call of the pipeline returns
+    exactly the events it returns when the detector gets every span (with a treated gap and hand drops)."""
+
+    def per_call(optional: bool) -> tuple[list[list[str]], list[int]]:
+        calls: list[int] = []
+        cfg = PipelineConfig(stroke_detector=lambda c: _Plain(c, calls, optional))
+        p = SessionPipeline(session.meta, cfg)
+        notes = sorted(
+            (float(b.t_s[min(a + 4, len(b)) - 1]), role, b.slice(a, min(a + 4, len(b))))
+            for role, b in session.blocks.items()
+            for a in range(0, len(b), 4)
+        )
+        out: list[list[str]] = []
+        held: list[SampleBlock] = []
+        latest: dict[str, float] = {}
+        for t_last, role, block in notes:
+            held.append(block)
+            latest[role] = t_last
+            needs = p.next_point_needs_s(1)
+            if needs is not None and any(latest.get(r, -math.inf) < v for r, v in needs.items()):
+                continue
+            out.append([to_json(e) for e in p.feed_many(held)])
+            held = []
+        out.append([to_json(e) for e in p.feed_many(held) + p.finish()])
+        return out, calls
+
+    every, every_calls = per_call(False)
+    held, held_calls = per_call(True)
+    assert sum(1 for e in itertools.chain(*every) if '"type":"stroke"' in e) >= 3  # strokes to compare
+    assert held == every
+    assert len(held_calls) * 3 < len(every_calls)  # about one call per 0.1 s frame, not per 20 ms step
+    # Only the roles the detector reads: the shipped model has hand networks, so the hand is read too;
+    # a model without them reads treated and stroker only.
+    from coach.signal.strokes.detector import StrokeDetector, default_model
+
+    roles = tuple(sorted(session.blocks, key=lambda r: r != "treated"))
+    ctx = StrokeContext("left", roles, dict.fromkeys(roles, 100.0), 0.0, "meta")
+    expect = {r for r in session.blocks if r in StrokeDetector(ctx, model=default_model()).roles_read}
+    assert set(held_calls) == {len(expect)} and set(every_calls) == {len(session.blocks)}
+    no_hand = dataclasses.replace(default_model(), hand=None)
+    assert StrokeDetector(ctx, model=no_hand).roles_read == ("treated", "stroker")

@@ -47,6 +47,9 @@ class HeldCue:
         n = t_s.shape[0]
         if n == 0:
             return []
+        if not cond.any():  # the usual live step: no run, so none carried on (as the loop below ends)
+            self.run_start_s = None
+            return []
         out: list[float] = []
         edges = np.diff(np.concatenate(([0], cond.astype(np.int8), [0])))
         starts = np.flatnonzero(edges == 1)

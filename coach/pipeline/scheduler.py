@@ -381,9 +381,10 @@ class SessionPipeline:
             stream = self.roles.get(role)
             if stream is None or not stream.started or stream.tracker is None:
                 continue
-            buf = stream.out.between(self._role_check_t, t_end_s)
+            buf = stream.out
+            rows = buf.rows_between(self._role_check_t, t_end_s)
             mount = cal.sensors[role].mount
-            check.feed(role, (buf.gyr_rps - buf.bias_rps) @ mount, stream.rate_hz)
+            check.feed(role, (buf.gyr_rps[rows] - buf.bias_rps[rows]) @ mount, stream.rate_hz)
         self._role_check_t = t_end_s
         if check.decide():
             cal.warnings.append(SWAPPED_CODE)
@@ -414,7 +415,7 @@ class SessionPipeline:
     def _close(self, end_s: float, reason: str, aborted: bool) -> list[Event]:
         pending: list[Event] = []
         end_t = max(end_s, self._emitter.last_t)
-        for s in self._strokes.finish(end_t):
+        for s in self._strokes.finish(self.roles, end_t):
             if not s.t_end_s <= end_t + _EPS:
                 continue
             decided = min(max(s.decided_s, s.t_end_s, self._emitter.last_t), end_t)
@@ -451,6 +452,9 @@ class SessionPipeline:
         if self._j_next is None or self._calibrating.outcome is None:
             return
         t_next = self._j_next * self._dt
+        held = self._strokes.held_from_s  # spans the stroke detector has not been given yet
+        if held is not None:
+            t_next = min(t_next, held)
         for stream in self.roles.values():
             if stream.started:
                 stream.out.drop_before(t_next - 3.0 / stream.rate_hz)

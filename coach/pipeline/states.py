@@ -67,6 +67,11 @@ class SessionStates:
         """Pauses from ``treated`` gaps (and commands) over one span; returns its active mask."""
         ok = treated_ok
         n = ok.shape[0]
+        if not self.paused_by_command and self.state != "paused" and ok.all():
+            # The usual step: no gap, no pause, so no change (what the general case below gives).
+            self._gap_start = None
+            self.paused_by_gap = False
+            return np.ones(n, dtype=bool)
         idx = np.arange(n)
         last_ok = np.maximum.accumulate(np.where(ok, idx, -1))
         carried = self._gap_start if self._gap_start is not None else t[0]

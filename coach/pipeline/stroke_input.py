@@ -61,6 +61,8 @@ class StrokeInput:
         self._mount_q: dict[str, tuple[FloatArray, FloatArray]] = {}  # per role: (matrix, quaternion)
         #: Strokes whose decision time broke the slot contract (clamped).
         self.contract_violations = 0
+        # Spans held back from the detector (see :meth:`strokes`): start, end, the roles given.
+        self._held: tuple[float, float, tuple[str, ...]] | None = None
 
     @property
     def mounts(self) -> dict[str, FloatArray]:
@@ -76,19 +78,61 @@ class StrokeInput:
         if self.factory is not None:
             self.detector = self.factory(context)
 
+    @property
+    def held_from_s(self) -> float | None:
+        """Start of the spans held back from the detector (``None``: none); the role buffers must keep
+        their samples from there on."""
+        return None if self._held is None else self._held[0]
+
     def strokes(self, roles: Mapping[str, RoleStream], t_from: float, t_to: float) -> list[Stroke]:
-        """The strokes the detector decides in ``[t_from, t_to)``."""
+        """The strokes the detector decides in ``[t_from, t_to)``.
+
+        A span the detector says cannot return a stroke (``quiet_until_s``, :mod:`~coach.signal.strokes.api`)
+        is held and handed over joined with the next (a live session's spans are one decision point,
+        the detector's frames five): the same strokes, returned in the same call, for one detector call
+        and one set of signals per frame instead of per point. Only the roles the detector reads
+        (``roles_read``) are worked out."""
+        detector = self.detector
+        if detector is None:
+            return []
+        read = getattr(detector, "roles_read", None)
+        names = tuple(r for r, s in roles.items() if s.started and (read is None or r in read))
+        out: list[Stroke] = []
+        held = self._held
+        if held is not None and held[2] != names:
+            out += self._release(roles)  # a role started: the held spans go with the roles they had
+            held = None
+        start = t_from if held is None else held[0]
+        quiet = getattr(detector, "quiet_until_s", None)
+        if quiet is not None and t_to <= quiet():
+            self._held = (start, t_to, names)
+            return out
+        self._held = None
+        return out + self._run(roles, start, t_to, names, t_from)
+
+    def finish(self, roles: Mapping[str, RoleStream], end_t: float) -> list[Stroke]:
+        """Strokes the detector still holds at the end of the input (held spans handed over first)."""
         if self.detector is None:
             return []
-        step = StrokeStep(
-            t_from, t_to, {r: self._role_signals(s, t_from, t_to) for r, s in roles.items() if s.started}
-        )
-        strokes = self.detector.process(step)
-        return [self._clamp(s, t_from, t_to) for s in strokes]
+        return self._release(roles) + self.detector.finish(end_t)
 
-    def finish(self, end_t: float) -> list[Stroke]:
-        """Strokes the detector still holds at the end of the input."""
-        return [] if self.detector is None else self.detector.finish(end_t)
+    def _release(self, roles: Mapping[str, RoleStream]) -> list[Stroke]:
+        held, self._held = self._held, None
+        return [] if held is None else self._run(roles, held[0], held[1], held[2], held[0])
+
+    def _run(
+        self,
+        roles: Mapping[str, RoleStream],
+        t_from: float,
+        t_to: float,
+        names: tuple[str, ...],
+        last_from: float,
+    ) -> list[Stroke]:
+        """The detector on ``[t_from, t_to)``; its strokes held to the contract of the last span given,
+        ``[last_from, t_to)`` (as without holding)."""
+        assert self.detector is not None
+        step = StrokeStep(t_from, t_to, {r: self._role_signals(roles[r], t_from, t_to) for r in names})
+        return [self._clamp(s, last_from, t_to) for s in self.detector.process(step)]
 
     def _clamp(self, s: Stroke, t_from: float, t_to: float) -> Stroke:
         """Hold a detector to the slot contract: decided inside the span, at most 0.5 s after the end."""

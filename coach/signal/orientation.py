@@ -59,10 +59,14 @@ class OrientationTracker:
         n = k.shape[0]
         if n == 0:
             return np.empty((0, 4)), np.empty((0, 3))
-        prev = np.concatenate(([self._last_k if self._last_k is not None else k[0] - 1], k[:-1]))
-        cuts = np.flatnonzero(k - prev > self._reset_gap_k)
-        cut_set = set(cuts.tolist())
-        bounds = [0, *cuts.tolist(), n]
+        first_prev = self._last_k if self._last_k is not None else int(k[0]) - 1
+        if int(k[-1]) - first_prev <= self._reset_gap_k:
+            cut_list: list[int] = []  # increasing k: no step can exceed the gap (the usual live step)
+        else:
+            prev = np.concatenate(([first_prev], k[:-1]))
+            cut_list = np.flatnonzero(k - prev > self._reset_gap_k).tolist()
+        cut_set = set(cut_list)
+        bounds = [0, *cut_list, n]
         q_out = np.empty((n, 4))
         b_out = np.empty((n, 3))
         for a, b in itertools.pairwise(bounds):

@@ -78,9 +78,13 @@ class GridBuffer:
 
     def between(self, t_from_s: float, t_to_s: float) -> GridBuffer:
         """Samples with ``t_from_s <= t < t_to_s``."""
+        return self.select(self.rows_between(t_from_s, t_to_s))
+
+    def rows_between(self, t_from_s: float, t_to_s: float) -> slice:
+        """The rows of :meth:`between` (without copying out every column)."""
         a = int(np.searchsorted(self.t_s, t_from_s - 1e-9, side="left"))
         b = int(np.searchsorted(self.t_s, t_to_s - 1e-9, side="left"))
-        return self.select(slice(a, b))
+        return slice(a, b)
 
     def drop_before(self, t_s: float) -> None:
         """Forget samples older than ``t_s``."""
@@ -186,13 +190,15 @@ class RoleStream:
         t = buf.t_s
         i = np.searchsorted(t, t_query + 1e-9, side="right") - 1
         ok = i >= 0
-        i = np.clip(i, 0, len(buf) - 1)
+        i = np.minimum(np.maximum(i, 0), len(buf) - 1)  # np.clip's numbers (integers), cheaper
         exact = np.abs(t[i] - t_query) <= 1e-9
         j = np.minimum(i + 1, len(buf) - 1)
         consecutive = (buf.k[j] == buf.k[i] + 1) & (t[j] >= t_query)
         valid = ok & (exact | consecutive)
         span = np.where(t[j] > t[i], t[j] - t[i], 1.0)
-        f = np.clip((t_query - t[i]) / span, 0.0, 1.0)
+        # np.clip's numbers where they are used (they differ only in the sign of a zero, and a zero
+        # fraction is an exact point: replaced by 0.0 below), for a third of its cost.
+        f = np.minimum(np.maximum((t_query - t[i]) / span, 0.0), 1.0)
         f = np.where(exact | ~consecutive, 0.0, f)[:, None]
         q0 = buf.quat[i]
         q1 = buf.quat[j]

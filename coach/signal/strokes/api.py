@@ -31,6 +31,13 @@ returns for a span ending at ``T``, every decision up to ``T`` is final. The pip
 clamps offenders into the span and counts them in ``SessionPipeline.stroke_contract_violations``.
 Cadence events follow each stroke.
 
+Two optional members make a live session cheaper (the pipeline calls ``process`` about 40 times a
+second there): ``roles_read``, a tuple of the roles ``process`` reads (the others' signals are then
+not worked out), and ``quiet_until_s()``, a trace time such that a span ending at or before it cannot
+make ``process`` return a stroke (the default detector: the sample that completes its next 0.1 s
+frame). The pipeline then holds such spans and hands them over joined with the next one: by the rule
+above the strokes are the same, and they come back in the same pipeline step as without holding.
+
 A detector may carry ``checks_off``, a tuple of names of what it cannot judge with the session's sensors
 (the default detector: :func:`coach.signal.strokes.detector.unseen_strokes`); the pipeline adds them to
 the summary's ``calibration.checks_off``.

@@ -236,6 +236,23 @@ class StrokeDetector:
         self.checks_off: tuple[str, ...] = unseen_strokes(context.roles)
 
     # -- the slot protocol -----------------------------------------------------------------------
+    @property
+    def roles_read(self) -> tuple[str, ...]:
+        """The roles :meth:`process` reads (the pipeline need not work out the others' signals): the
+        ``hand`` only when the model has hand networks (or contacts are recorded)."""
+        return ("treated", "stroker", "hand") if self._hand is not None else ("treated", "stroker")
+
+    def quiet_until_s(self) -> float:
+        """A span ending at or before this time cannot make :meth:`process` return a stroke: it
+        completes no ``treated`` frame, nor a ``hand`` frame scoring may wait for (:meth:`_hand_wait`),
+        so :meth:`_advance` has nothing new to score (``-inf`` before the first span; half a sample
+        early, so a span boundary's rounding cannot matter). The pipeline may hold such spans and hand
+        them over joined with the next."""
+        quiet = self._treated.next_frame_at_s - 0.5 / self._treated.rate_hz
+        if self._hand is not None:
+            quiet = min(quiet, self._hand.next_frame_at_s - 0.5 / self._hand.rate_hz)
+        return quiet
+
     def process(self, step: StrokeStep) -> list[Stroke]:
         if self._stroker is not None and "stroker" in step.roles:
             s = step.roles["stroker"]

@@ -107,16 +107,25 @@ class FrameStream:
         self._tail: dict[str, FloatArray] = {}  # per-sample values of the unfinished frame
         self._tail_t: FloatArray = np.empty(0)
         self._tail_valid: BoolArray = np.empty(0, dtype=bool)
+        self._last_t = -math.inf  # time of the last sample pushed
 
     @property
     def frames_done(self) -> int:
         return self._n_frames
+
+    @property
+    def next_frame_at_s(self) -> float:
+        """Time of the sample that will complete the next frame (samples are consecutive grid points;
+        ``-inf`` before the first push)."""
+        return self._last_t + (self.k - int(self._tail_t.shape[0])) / self.rate_hz
 
     def push(self, sig_: RoleSignals) -> Frames:
         """Consume one span of this role; return the frames it completed."""
         valid = np.asarray(sig_.valid, dtype=bool)
         per = self._per_sample(sig_, valid)
         t = np.concatenate((self._tail_t, sig_.t_s))
+        if sig_.t_s.shape[0]:
+            self._last_t = float(sig_.t_s[-1])
         ok = np.concatenate((self._tail_valid, valid))
         per = {k: np.concatenate((self._tail[k], v)) if k in self._tail else v for k, v in per.items()}
         n_full = t.shape[0] // self.k
