@@ -190,6 +190,15 @@ def _base_found(params: dict[str, Any], x_t: np.ndarray, x_s: np.ndarray) -> np.
     return found
 
 
+def _repo_relative(path: Path) -> str:
+    """``path`` relative to the repository when inside it (provenance never names a machine's folders)."""
+    repo = Path(__file__).resolve().parent.parent
+    try:
+        return str(path.resolve().relative_to(repo))
+    except ValueError:
+        return path.name
+
+
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(
         prog="python -m benchmarks.hand_training", description=__doc__.split("\n")[0]
@@ -315,7 +324,7 @@ def main(argv: list[str]) -> int:
             "train_sessions": args.train,
             "tune_sessions": args.tune,
             "direction_sessions": args.direction_train or args.train,
-            "base_model": str(args.base),
+            "base_model": _repo_relative(args.base),
             "physics_digest": physics_digest(),
             "epochs": args.epochs,
             "max_candidates": args.max_candidates,
