@@ -49,3 +49,20 @@ def test_stats_bit_for_bit_against_numpy() -> None:
                 if i % 11 == 0:
                     part[-1] = float("nan")
                 assert _bits(_median(part)) == _bits(float(np.median(part)))
+
+
+def test_list_means_and_cv_bit_for_bit_against_numpy() -> None:
+    from coach.signal.strokes.hand import _mean
+    from coach.signal.strokes.movement import _cv, _lmean
+
+    rng = np.random.default_rng(8)
+    with np.errstate(all="ignore"):
+        for i in range(3000):
+            x = (rng.normal(size=int(rng.integers(1, 20))) * 10 ** rng.uniform(-3, 3)).tolist()
+            if i % 7 == 0:
+                x[0] = [float("nan"), float("inf"), -0.0][i % 3]
+            assert _bits(_lmean(x)) == _bits(float(np.mean(x)))
+            assert _bits(_mean(np.array(x))) == _bits(float(np.mean(x)))
+            m = float(np.mean(x))
+            ref = float(np.std(x)) / m if len(x) >= 2 and m > 1e-9 else 0.0
+            assert _bits(_cv(x)) == _bits(ref)

@@ -174,12 +174,18 @@ def _median(x: list[float]) -> float:
     return m
 
 
+def _lmean(x: list[float]) -> float:
+    """``np.mean`` of a non-empty list of floats (the same number: :func:`_stat` without the check)."""
+    return _stat(np.array(x, dtype=np.float64), "mean", math.nan, clean=True)
+
+
 def _cv(x: list[float]) -> float:
     """Coefficient of variation (0 for fewer than two values)."""
     if len(x) < 2:
         return 0.0
-    m = float(np.mean(x))
-    return float(np.std(x)) / m if m > 1e-9 else 0.0
+    v = np.array(x, dtype=np.float64)
+    m = _stat(v, "mean", 0.0, clean=True)
+    return _stat(v, "std", 0.0, clean=True) / m if m > 1e-9 else 0.0
 
 
 def _periodicity(x: FloatArray, clean: bool = False) -> float:
@@ -336,8 +342,8 @@ class ContactContext:
                 st("s_gm", *long, "mean", -7.0) if has_s else 0.0,
                 float(len(bout)),
                 min(max(since, 0.0), BOUT_S),
-                float(np.mean([r.logit for r in bout])) if bout else 0.0,
-                float(gaps.mean()) if gaps.shape[0] else BOUT_S,
+                _lmean([r.logit for r in bout]) if bout else 0.0,
+                _stat(gaps, "mean", BOUT_S, clean=True),
                 *np.clip(np.nan_to_num(w.drag), -100.0, 100.0).tolist(),
                 float(np.mean(g < STILL_LOG_RPS)) if g.shape[0] else 0.0,
                 max(0.0, math.log(d_lo / max(duration, 1e-3)), math.log(max(duration, 1e-3) / d_hi)),
@@ -345,11 +351,11 @@ class ContactContext:
                 _cv(gaps.tolist()),
                 math.log(duration / _median(durations[:-1])) if bout else 0.0,
                 math.log(max(gaps[-1], 1e-3) / _median(gaps[:-1].tolist())) if gaps.shape[0] > 1 else 0.0,
-                float(np.mean([r.along for r in bout])) if bout else along,
-                along - float(np.mean([r.along for r in bout])) if bout else 0.0,
-                float(np.std([r.elevation_deg for r in bout] + [el_in])),
+                _lmean([r.along for r in bout]) if bout else along,
+                along - _lmean([r.along for r in bout]) if bout else 0.0,
+                _stat(np.array([r.elevation_deg for r in bout] + [el_in]), "std", 0.0, clean=True),
                 el_in - _median([r.elevation_deg for r in bout]) if bout else 0.0,
-                hf_in - float(np.mean([r.vibration for r in bout])) if bout else 0.0,
+                hf_in - _lmean([r.vibration for r in bout]) if bout else 0.0,
                 _periodicity(win("hfr", *long), "hfr" in clean),
                 _periodicity(gm_long, "gm" in clean),
                 *stroker,
