@@ -36,6 +36,7 @@ from typing import Any, Final
 import numpy as np
 
 from coach.samples import FloatArray
+from coach.signal.strokes.direction import finite
 from coach.signal.strokes.mlp import Mlp
 from coach.signal.strokes.segments import LOOKAHEAD, FrameHistory
 from coach.signal.strokes.trained import read_parameter_file
@@ -344,7 +345,7 @@ class ContactContext:
                 min(max(since, 0.0), BOUT_S),
                 _lmean([r.logit for r in bout]) if bout else 0.0,
                 _stat(gaps, "mean", BOUT_S, clean=True),
-                *np.clip(np.nan_to_num(w.drag), -100.0, 100.0).tolist(),
+                *np.clip(finite(w.drag), -100.0, 100.0).tolist(),
                 float(np.mean(g < STILL_LOG_RPS)) if g.shape[0] else 0.0,
                 max(0.0, math.log(d_lo / max(duration, 1e-3)), math.log(max(duration, 1e-3) / d_hi)),
                 _cv(durations),
@@ -362,7 +363,7 @@ class ContactContext:
             ]
         )
         self._recent.append(_Contact(t_a, t_b, w.logit, along, el_in, hf_in))
-        out: FloatArray = np.nan_to_num(x)
+        out: FloatArray = finite(x)
         return out
 
 
