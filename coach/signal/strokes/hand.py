@@ -199,21 +199,24 @@ def candidate_hand_features(
     el_in = _wmean(ce, A + 1, bb)
     el_pre = _wmean(ce, A - 4, A - 1)
     el_post = _wmean(ce, bb + 1, bb + 3)
-    x = np.stack(
-        [
-            hf_in - out_hf,
-            hf_mid - out_hf,
-            hf_in - hf_pre,
-            hf_in - hf_post,
-            hf_in - t_in,
-            lf_onset,
-            lf_release,
-            gmax,
-            valley,
-            0.5 * (el_pre + el_post) - el_in,
-        ],
-        axis=0,
-    ).transpose(1, 2, 0)
+    feats = (
+        hf_in - out_hf,
+        hf_mid - out_hf,
+        hf_in - hf_pre,
+        hf_in - hf_post,
+        hf_in - t_in,
+        lf_onset,
+        lf_release,
+        gmax,
+        valley,
+        0.5 * (el_pre + el_post) - el_in,
+    )
+    # held (feature, duration, end), as segments.py keeps its evidence; returned as its (end, duration,
+    # feature) view
+    fm = np.empty((len(feats), hf_in.shape[1], hf_in.shape[0]))
+    for i, f in enumerate(feats):
+        fm[i] = f.T
+    x = fm.transpose(2, 1, 0)
     inv = _wsum((~hv).astype(np.float64))
     ok = (inv[:, B + lookahead + 1][:, None] - inv[:, np.clip(A - 5, 0, None)]) == 0
     return x, ok
