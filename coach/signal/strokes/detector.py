@@ -407,9 +407,9 @@ class StrokeDetector:
         if self._ring_h is not None and "h_valid" in self.history.cols:
             h = self.history
             x_hc = contact_hand_evidence(h.cols, seg.a - h.start, seg.b - h.start)
-            x_h = None if x_hc is None else np.nan_to_num(treated_evidence(self._ring_h, t_start, t_end))
+            x_h = None if x_hc is None else finite(treated_evidence(self._ring_h, t_start, t_end))
             if x_h is not None and x_s is None and m.hand is not None and m.hand.direction is not None:
-                p_distal = m.hand.direction.p(np.nan_to_num(np.concatenate((x_t, x_h))))
+                p_distal = m.hand.direction.p(finite(np.concatenate((x_t, x_h))))
                 sensor = "hand"
         if p_distal >= MIN_DIRECTION_PROB:
             direction, p_dir = "distal", p_distal
@@ -448,14 +448,14 @@ class StrokeDetector:
         (with a ``hand`` sensor, the hand section's networks where the hand's evidence is complete)."""
         m = self.model
         nets_by = m.region if m is not None else None
-        x = np.concatenate((np.nan_to_num(x_t), [duration_s]))
+        x = np.concatenate((finite(x_t), [duration_s]))
         nets: dict[str, Mlp] | None = None
         if m is not None and m.hand is not None and m.hand.region and x_h is not None and x_hc is not None:
             x, nets = np.concatenate((x, x_h, x_hc)), m.hand.region
         elif nets_by:
             nets = nets_by.get("treated")
             if x_s is not None and nets_by.get("stroker"):
-                x, nets = np.concatenate((x, np.nan_to_num(x_s))), nets_by["stroker"]
+                x, nets = np.concatenate((x, finite(x_s))), nets_by["stroker"]
         if not nets:
             return None
         p = {reg: sigmoid(float(net.logit(x[None, :])[0])) for reg, net in nets.items()}

@@ -19,6 +19,7 @@ has a ``hand`` sensor; sessions without one are scored exactly as before.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -190,30 +191,32 @@ def candidate_hand_features(
     lf_release = np.broadcast_to(lf[:, B - 3 : B + 1].max(axis=1)[:, None], hf_in.shape) - lf_post
     gmax = _suffix(gm, B + 2, True, A - 1, -7.0)
     # vibration valleys inside (two strokes merged over a return): 5-frame means along the window
-    c5 = _wsum(hf)
     pos = np.arange(hf.shape[1])
     lo5, hi5 = np.clip(pos - 2, 0, hf.shape[1]), np.clip(pos + 3, 0, hf.shape[1])
-    hf5 = (c5[:, hi5] - c5[:, lo5]) / np.maximum(hi5 - lo5, 1)
+    hf5 = (ch[:, hi5] - ch[:, lo5]) / np.maximum(hi5 - lo5, 1)  # ch: the running sums of hf
     valley = _suffix(hf5, B - 2, False, A + 3, 0.0) - hf_in
     valley = np.where((d >= 8)[None, :], valley, 0.0)
     el_in = _wmean(ce, A + 1, bb)
     el_pre = _wmean(ce, A - 4, A - 1)
     el_post = _wmean(ce, bb + 1, bb + 3)
-    x = np.stack(
-        [
-            hf_in - out_hf,
-            hf_mid - out_hf,
-            hf_in - hf_pre,
-            hf_in - hf_post,
-            hf_in - t_in,
-            lf_onset,
-            lf_release,
-            gmax,
-            valley,
-            0.5 * (el_pre + el_post) - el_in,
-        ],
-        axis=0,
-    ).transpose(1, 2, 0)
+    feats = (
+        hf_in - out_hf,
+        hf_mid - out_hf,
+        hf_in - hf_pre,
+        hf_in - hf_post,
+        hf_in - t_in,
+        lf_onset,
+        lf_release,
+        gmax,
+        valley,
+        0.5 * (el_pre + el_post) - el_in,
+    )
+    # held (feature, duration, end), as segments.py keeps its evidence; returned as its (end, duration,
+    # feature) view
+    fm = np.empty((len(feats), hf_in.shape[1], hf_in.shape[0]))
+    for i, f in enumerate(feats):
+        fm[i] = f.T
+    x = fm.transpose(2, 1, 0)
     inv = _wsum((~hv).astype(np.float64))
     ok = (inv[:, B + lookahead + 1][:, None] - inv[:, np.clip(A - 5, 0, None)]) == 0
     return x, ok
@@ -229,6 +232,12 @@ def _onset_max(w: FloatArray, lo: IntArray, hi: IntArray) -> FloatArray:
     return out
 
 
+def _mean(x: FloatArray) -> float:
+    """``np.mean`` of a 1-D float64 array: the same number (numpy's pairwise sum over the count)."""
+    n: int = x.shape[0]
+    return float(np.add.reduce(x)) / n if n else math.nan
+
+
 def contact_hand_evidence(cols: dict[str, FloatArray], a: int, b: int) -> FloatArray | None:
     """:data:`HAND_CONTACT_FEATURES` of a committed contact over history rows ``[a, b)`` (None when the
     hand's frames there are not all valid)."""
@@ -239,11 +248,11 @@ def contact_hand_evidence(cols: dict[str, FloatArray], a: int, b: int) -> FloatA
     h, t, e = cols["h_hf"], cols["hf"], cols["h_el"]
     if not (np.isfinite(h[lo:hi]).all() and np.isfinite(t[lo:hi]).all()):
         return None
-    h_in, t_in = float(np.mean(h[a:b])), float(np.mean(t[a:b]))
-    h_out = 0.5 * (float(np.mean(h[a - 5 : a - 1])) + float(np.mean(h[b + 1 : b + 3])))
-    t_out = 0.5 * (float(np.mean(t[a - 5 : a - 1])) + float(np.mean(t[b + 1 : b + 3])))
-    e_out = 0.5 * (float(np.mean(e[a - 4 : a - 1])) + float(np.mean(e[b + 1 : b + 3])))
-    return np.array([h_in - t_in, h_in - h_out, t_in - t_out, e_out - float(np.mean(e[a:b]))])
+    h_in, t_in = _mean(h[a:b]), _mean(t[a:b])
+    h_out = 0.5 * (_mean(h[a - 5 : a - 1]) + _mean(h[b + 1 : b + 3]))
+    t_out = 0.5 * (_mean(t[a - 5 : a - 1]) + _mean(t[b + 1 : b + 3]))
+    e_out = 0.5 * (_mean(e[a - 4 : a - 1]) + _mean(e[b + 1 : b + 3]))
+    return np.array([h_in - t_in, h_in - h_out, t_in - t_out, e_out - _mean(e[a:b])])
 
 
 @dataclass(frozen=True, slots=True)

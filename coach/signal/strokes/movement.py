@@ -36,6 +36,7 @@ from typing import Any, Final
 import numpy as np
 
 from coach.samples import FloatArray
+from coach.signal.strokes.direction import finite
 from coach.signal.strokes.mlp import Mlp
 from coach.signal.strokes.segments import LOOKAHEAD, FrameHistory
 from coach.signal.strokes.trained import read_parameter_file
@@ -135,38 +136,73 @@ DESIGN_DURATION_S: Final = (0.8, 4.0)
 RHYTHM_LAGS: Final = (8, 40)
 
 
-def _stat(x: FloatArray, fn: str, empty: float) -> float:
-    v = x[np.isfinite(x)]
-    if v.shape[0] == 0:
+def _stat(x: FloatArray, fn: str, empty: float, clean: bool = False) -> float:
+    """``fn`` ("max", "std", "range" or "mean") of the finite values of ``x`` (``empty`` when there are
+    none); ``clean``: ``x`` is known to be all finite. The same numbers as ``ndarray.max``/``std``/
+    ``mean`` (numpy's pairwise sums over the count), without their generality."""
+    v = x if clean else x[np.isfinite(x)]
+    n: int = v.shape[0]
+    if n == 0:
         return empty
     if fn == "max":
-        return float(v.max())
-    if fn == "std":
-        return float(v.std())
+        return float(np.maximum.reduce(v))
     if fn == "range":
-        return float(v.max() - v.min())
-    return float(v.mean())
+        return float(np.maximum.reduce(v) - np.minimum.reduce(v))
+    m = float(np.add.reduce(v)) / n
+    if fn == "std":
+        d = v - m
+        np.multiply(d, d, out=d)
+        return math.sqrt(float(np.add.reduce(d)) / n)
+    return m
+
+
+def _finite(x: FloatArray, clean: bool) -> FloatArray:
+    """``np.nan_to_num(x)``; ``clean``: ``x`` is known to be all finite (nothing to replace)."""
+    if clean:
+        return x
+    out: FloatArray = np.nan_to_num(x)
+    return out
+
+
+def _median(x: list[float]) -> float:
+    """``np.median`` of a non-empty list of floats: the middle value, or the two middle values' sum
+    halved; a NaN, or a zero (whose sign could depend on the order), goes to ``np.median``."""
+    v = sorted(x)
+    k = len(v) // 2
+    m = v[k] if len(v) % 2 else (v[k - 1] + v[k]) / 2.0
+    if m != m or m == 0.0 or any(e != e for e in v):
+        return float(np.median(x))
+    return m
+
+
+def _lmean(x: list[float]) -> float:
+    """``np.mean`` of a non-empty list of floats (the same number: :func:`_stat` without the check)."""
+    return _stat(np.array(x, dtype=np.float64), "mean", math.nan, clean=True)
 
 
 def _cv(x: list[float]) -> float:
     """Coefficient of variation (0 for fewer than two values)."""
     if len(x) < 2:
         return 0.0
-    m = float(np.mean(x))
-    return float(np.std(x)) / m if m > 1e-9 else 0.0
+    v = np.array(x, dtype=np.float64)
+    m = _stat(v, "mean", 0.0, clean=True)
+    return _stat(v, "std", 0.0, clean=True) / m if m > 1e-9 else 0.0
 
 
-def _periodicity(x: FloatArray) -> float:
+def _periodicity(x: FloatArray, clean: bool = False) -> float:
     """The largest autocorrelation of ``x`` (finite frames only) at :data:`RHYTHM_LAGS`: how much a
-    rhythm of 0.8–4 s repeats in it (0 when the window is too short)."""
-    v = np.nan_to_num(x - np.nanmean(x)) if np.isfinite(x).any() else np.zeros(0)
+    rhythm of 0.8–4 s repeats in it (0 when the window is too short); ``clean``: all finite."""
+    if clean:  # the same numbers as below: nanmean and nan_to_num change nothing
+        v = x - float(np.add.reduce(x)) / x.shape[0] if x.shape[0] else np.zeros(0)
+    else:
+        v = np.nan_to_num(x - np.nanmean(x)) if np.isfinite(x).any() else np.zeros(0)
     lo, hi = RHYTHM_LAGS
     n = v.shape[0]
     den = float(v @ v)
     if n < 2 * lo or den <= 1e-12:
         return 0.0
     best = max(float(v[:-k] @ v[k:]) / den * n / (n - k) for k in range(lo, min(hi, n // 2) + 1))
-    return float(np.clip(best, -1.0, 1.0))
+    return min(max(best, -1.0), 1.0)  # np.clip of a float (NaN stays NaN)
 
 
 @dataclass(slots=True)
@@ -234,19 +270,21 @@ class ContactContext:
                 return np.empty(0)
             return c[name][f0:f1]
 
+        clean = {k for k, v in c.items() if bool(np.isfinite(v).all())}
+
+        def st(name: str, f0: int, f1: int, fn: str, empty: float) -> float:
+            return _stat(win(name, f0, f1), fn, empty, name in clean)
+
         near = (a - NEAR_FRAMES, a)
         before = (a - BEFORE_FRAMES, a)
         inside = (a, b)
         after = (b, n)
         long = (0, n)
-        lin = [win(k, *long) for k in ("ex", "ey", "lz")]
-        rot = [win(k, *long) for k in ("wx", "wy", "wz")]
-        lin_var = sum(_stat(v, "std", 0.0) ** 2 for v in lin)
-        rot_var = sum(_stat(v, "std", 0.0) ** 2 for v in rot)
-        inside_lin = sum(_stat(win(k, a, n), "std", 0.0) ** 2 for k in ("ex", "ey", "lz"))
-        along_var = _stat(win("lx", a, n), "std", 0.0) ** 2
+        lin_var = sum(st(k, *long, "std", 0.0) ** 2 for k in ("ex", "ey", "lz"))
+        rot_var = sum(st(k, *long, "std", 0.0) ** 2 for k in ("wx", "wy", "wz"))
+        inside_lin = sum(st(k, a, n, "std", 0.0) ** 2 for k in ("ex", "ey", "lz"))
+        along_var = st("lx", a, n, "std", 0.0) ** 2
         along = float(np.log((along_var + 1e-6) / (inside_lin + 1e-6)))
-        ok = win("frame_ok", *long)
         has_s = w.has_stroker and "s_gm" in c
         t_a = w.t_a_s
         duration = (b - a) * w.frame_s
@@ -256,23 +294,24 @@ class ContactContext:
         starts = [r.t_start_s for r in bout] + [t_a]
         gaps = np.diff(starts) if bout else np.empty(0)
         durations = [r.t_end_s - r.t_start_s for r in bout] + [duration]
-        el_in = _stat(win("el", *inside), "mean", 0.0)
-        hf_in = _stat(win("hfr", *inside), "mean", 0.0)
+        el_in = st("el", *inside, "mean", 0.0)
+        hf_in = st("hfr", *inside, "mean", 0.0)
         gm_long = win("gm", *long)
-        g = gm_long[np.isfinite(gm_long)]
+        g = gm_long if "gm" in clean else gm_long[np.isfinite(gm_long)]
         d_lo, d_hi = DESIGN_DURATION_S
         if has_s:
             s_in, s_near = win("s_gm", *inside), win("s_gm", *near)
-            s_acc = np.sqrt(sum(np.nan_to_num(win(k, *long)) ** 2 for k in ("s_ax", "s_ay", "s_az")))
-            hf_long = np.nan_to_num(win("hfr", *long))
+            s_mean_in = _stat(s_in, "mean", -7.0, "s_gm" in clean)
+            s_acc = np.sqrt(sum(_finite(win(k, *long), k in clean) ** 2 for k in ("s_ax", "s_ay", "s_az")))
+            hf_long = _finite(win("hfr", *long), "hfr" in clean)
             coupling = (
                 float(np.corrcoef(s_acc, hf_long)[0, 1])
                 if s_acc.shape[0] > 3 and s_acc.std() > 1e-9 and hf_long.std() > 1e-9
                 else 0.0
             )
             stroker = [
-                _stat(s_in, "mean", -7.0) - _stat(s_near, "mean", _stat(s_in, "mean", -7.0)),
-                _stat(s_in, "mean", -7.0) - _stat(win("gm", *inside), "mean", -7.0),
+                s_mean_in - _stat(s_near, "mean", s_mean_in, "s_gm" in clean),
+                s_mean_in - st("gm", *inside, "mean", -7.0),
                 coupling,
             ]
         else:
@@ -281,50 +320,50 @@ class ContactContext:
             [
                 w.logit,
                 duration,
-                _stat(win("gm", *before), "max", -7.0),
-                _stat(win("gm", *near), "max", -7.0),
-                _stat(win("gm", *inside), "max", -7.0),
-                _stat(win("gm", *after), "max", -7.0),
-                _stat(gm_long, "mean", -7.0),
-                _stat(win("lfr", *near), "max", 0.0),
-                _stat(win("lfr", *long), "mean", 0.0),
-                _stat(win("lfr", *after), "max", 0.0),
+                st("gm", *before, "max", -7.0),
+                st("gm", *near, "max", -7.0),
+                st("gm", *inside, "max", -7.0),
+                st("gm", *after, "max", -7.0),
+                st("gm", *long, "mean", -7.0),
+                st("lfr", *near, "max", 0.0),
+                st("lfr", *long, "mean", 0.0),
+                st("lfr", *after, "max", 0.0),
                 hf_in,
-                _stat(win("hfr", *near), "mean", 0.0),
-                _stat(win("hfr", *long), "mean", 0.0),
-                _stat(win("el", *long), "mean", 0.0),
-                _stat(win("el", *long), "std", 0.0),
-                _stat(win("el", near[0], b), "range", 0.0),
+                st("hfr", *near, "mean", 0.0),
+                st("hfr", *long, "mean", 0.0),
+                st("el", *long, "mean", 0.0),
+                st("el", *long, "std", 0.0),
+                st("el", near[0], b, "range", 0.0),
                 0.5 * np.log(lin_var + 1e-6),
                 0.5 * np.log(rot_var + 1e-6),
                 along,
-                _stat(ok, "mean", 0.0),
+                st("frame_ok", *long, "mean", 0.0),
                 float(has_s),
-                _stat(win("s_gm", *inside), "max", -7.0) if has_s else 0.0,
-                _stat(win("s_gm", *long), "mean", -7.0) if has_s else 0.0,
+                st("s_gm", *inside, "max", -7.0) if has_s else 0.0,
+                st("s_gm", *long, "mean", -7.0) if has_s else 0.0,
                 float(len(bout)),
                 min(max(since, 0.0), BOUT_S),
-                float(np.mean([r.logit for r in bout])) if bout else 0.0,
-                float(gaps.mean()) if gaps.shape[0] else BOUT_S,
-                *np.clip(np.nan_to_num(w.drag), -100.0, 100.0).tolist(),
+                _lmean([r.logit for r in bout]) if bout else 0.0,
+                _stat(gaps, "mean", BOUT_S, clean=True),
+                *np.clip(finite(w.drag), -100.0, 100.0).tolist(),
                 float(np.mean(g < STILL_LOG_RPS)) if g.shape[0] else 0.0,
                 max(0.0, math.log(d_lo / max(duration, 1e-3)), math.log(max(duration, 1e-3) / d_hi)),
                 _cv(durations),
                 _cv(gaps.tolist()),
-                math.log(duration / float(np.median(durations[:-1]))) if bout else 0.0,
-                math.log(max(gaps[-1], 1e-3) / float(np.median(gaps[:-1]))) if gaps.shape[0] > 1 else 0.0,
-                float(np.mean([r.along for r in bout])) if bout else along,
-                along - float(np.mean([r.along for r in bout])) if bout else 0.0,
-                float(np.std([r.elevation_deg for r in bout] + [el_in])),
-                el_in - float(np.median([r.elevation_deg for r in bout])) if bout else 0.0,
-                hf_in - float(np.mean([r.vibration for r in bout])) if bout else 0.0,
-                _periodicity(win("hfr", *long)),
-                _periodicity(gm_long),
+                math.log(duration / _median(durations[:-1])) if bout else 0.0,
+                math.log(max(gaps[-1], 1e-3) / _median(gaps[:-1].tolist())) if gaps.shape[0] > 1 else 0.0,
+                _lmean([r.along for r in bout]) if bout else along,
+                along - _lmean([r.along for r in bout]) if bout else 0.0,
+                _stat(np.array([r.elevation_deg for r in bout] + [el_in]), "std", 0.0, clean=True),
+                el_in - _median([r.elevation_deg for r in bout]) if bout else 0.0,
+                hf_in - _lmean([r.vibration for r in bout]) if bout else 0.0,
+                _periodicity(win("hfr", *long), "hfr" in clean),
+                _periodicity(gm_long, "gm" in clean),
                 *stroker,
             ]
         )
         self._recent.append(_Contact(t_a, t_b, w.logit, along, el_in, hf_in))
-        out: FloatArray = np.nan_to_num(x)
+        out: FloatArray = finite(x)
         return out
 
 

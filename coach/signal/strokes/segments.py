@@ -520,13 +520,19 @@ def segment_features(h: FrameHistory, ends: IntArray) -> SegmentBatch:
         )
         h_ok = h_ok & ok_e
         hh = h.hand_hist
+        # (feature, duration, end) like x_t, so the screen reads it without a copy: the hand's own
+        # features, then the treated features of the hand's history
+        k_h = x_h.shape[-1]
+        fm = np.empty((k_h + x_tr.shape[-1], n_d, n_e))
+        fm[:k_h] = x_h.transpose(2, 1, 0)
         if hh is not None and hh.t_s.shape[0]:
             hb = segment_features(hh, h.hand_index(ends))
-            x_h = np.concatenate((x_h, hb.x_treated), axis=-1)
+            fm[k_h:] = hb.x_treated.transpose(2, 1, 0)
             h_ok = h_ok & hb.ok
         else:
-            x_h = np.concatenate((x_h, np.zeros(x_tr.shape)), axis=-1)
+            fm[k_h:] = 0.0
             h_ok = np.zeros(ok_e.shape, dtype=bool)
+        x_h = fm.transpose(2, 1, 0)
     return SegmentBatch(
         ends,
         x_tr,

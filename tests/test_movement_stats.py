@@ -1,0 +1,68 @@
+"""The movement veto's stand-ins for numpy's statistics give numpy's exact numbers."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from coach.signal.strokes.movement import _median, _periodicity, _stat
+
+
+def _ref_stat(x: np.ndarray, fn: str, empty: float) -> float:
+    v = x[np.isfinite(x)]
+    if v.shape[0] == 0:
+        return empty
+    return float({"max": v.max(), "std": v.std(), "range": v.max() - v.min(), "mean": v.mean()}[fn])
+
+
+def _ref_periodicity(x: np.ndarray) -> float:
+    v = np.nan_to_num(x - np.nanmean(x)) if np.isfinite(x).any() else np.zeros(0)
+    n = v.shape[0]
+    den = float(v @ v)
+    if n < 16 or den <= 1e-12:
+        return 0.0
+    best = max(float(v[:-k] @ v[k:]) / den * n / (n - k) for k in range(8, min(40, n // 2) + 1))
+    return float(np.clip(best, -1.0, 1.0))
+
+
+def _bits(x: float) -> bytes:
+    return np.float64(x).tobytes()
+
+
+def test_stats_bit_for_bit_against_numpy() -> None:
+    rng = np.random.default_rng(7)
+    with np.errstate(all="ignore"):
+        for i in range(3000):
+            n = int(rng.integers(0, 400))
+            x = rng.normal(size=n) * 10 ** rng.uniform(-3, 3)
+            if i % 5 == 0:
+                x = np.round(x)
+            if i % 3 == 0 and n:
+                x[rng.integers(0, n, size=3)] = rng.choice([np.nan, np.inf, -np.inf, 0.0, -0.0], size=3)
+            clean = bool(np.isfinite(x).all())
+            for fn in ("max", "std", "range", "mean"):
+                assert _bits(_stat(x, fn, -7.0, clean)) == _bits(_ref_stat(x, fn, -7.0))
+            assert _bits(_periodicity(x, clean)) == _bits(_ref_periodicity(x))
+            part = x[np.isfinite(x)].tolist()[: int(rng.integers(1, 9))]
+            if part:
+                if i % 4 == 0:
+                    part[0] = 0.0 if i % 8 else -0.0
+                if i % 11 == 0:
+                    part[-1] = float("nan")
+                assert _bits(_median(part)) == _bits(float(np.median(part)))
+
+
+def test_list_means_and_cv_bit_for_bit_against_numpy() -> None:
+    from coach.signal.strokes.hand import _mean
+    from coach.signal.strokes.movement import _cv, _lmean
+
+    rng = np.random.default_rng(8)
+    with np.errstate(all="ignore"):
+        for i in range(3000):
+            x = (rng.normal(size=int(rng.integers(1, 20))) * 10 ** rng.uniform(-3, 3)).tolist()
+            if i % 7 == 0:
+                x[0] = [float("nan"), float("inf"), -0.0][i % 3]
+            assert _bits(_lmean(x)) == _bits(float(np.mean(x)))
+            assert _bits(_mean(np.array(x))) == _bits(float(np.mean(x)))
+            m = float(np.mean(x))
+            ref = float(np.std(x)) / m if len(x) >= 2 and m > 1e-9 else 0.0
+            assert _bits(_cv(x)) == _bits(ref)
