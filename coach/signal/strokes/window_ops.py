@@ -12,12 +12,24 @@ from coach.samples import FloatArray
 
 IntArray = npt.NDArray[np.int64]
 
+# Up to this many columns one ``accumulate`` call beats a call per row (measured: 1 column 1 µs
+# against 29 µs for 60 rows, 64 columns 13 against 33 µs, 256 columns 77 against 42 µs).
+_ACCUMULATE_COLS = 64
+
 
 def running(fn: np.ufunc, x: FloatArray, out: FloatArray, backward: bool = False) -> FloatArray:
     """``fn.accumulate(x, axis=0)`` into ``out`` (``backward``: from the last row to the first): the
     same operations in the same order, one whole row of ends per call (numpy's accumulate along the
-    leading axis walks each column on its own, several times slower)."""
+    leading axis walks each column on its own, several times slower for a few hundred columns or
+    more). Up to :data:`_ACCUMULATE_COLS` columns (the live detector's one end a frame) a single
+    ``accumulate`` is faster: it walks each column in the same order, so every bit is the same."""
     rows = x.shape[0]
+    if x.ndim == 2 and rows > 0 and x.shape[1] <= _ACCUMULATE_COLS:
+        if backward:
+            fn.accumulate(x[::-1], axis=0, out=out[:rows][::-1])
+        else:
+            fn.accumulate(x, axis=0, out=out[:rows])
+        return out
     if backward:
         out[rows - 1] = x[rows - 1]
         for i in range(rows - 2, -1, -1):
