@@ -41,6 +41,13 @@ def running(fn: np.ufunc, x: FloatArray, out: FloatArray, backward: bool = False
     return out
 
 
+def iclip(i: IntArray, lo: int, hi: int) -> IntArray:
+    """``np.clip`` of integer positions: the same integers, without ``np.clip``'s Python-level
+    dispatch (several µs a call, paid many times a step on the live detector's one-end windows)."""
+    out: IntArray = np.minimum(np.maximum(i, lo), hi)
+    return out
+
+
 def csum(w: FloatArray) -> FloatArray:
     """Per end (column), the cumulative sum along the window with a leading 0 (positions 0 … window
     length, as rows)."""
@@ -54,8 +61,8 @@ def cmean(c: FloatArray, lo: IntArray, hi: IntArray) -> FloatArray:
     """Per end (column), the mean over window positions ``[lo, hi)`` (one pair per candidate row) from
     a :func:`csum`; positions are clipped to the window, an empty range gives 0."""
     width = c.shape[0] - 1
-    lo = np.clip(lo, 0, width)
-    hi = np.clip(hi, 0, width)
+    lo = iclip(lo, 0, width)
+    hi = iclip(hi, 0, width)
     out: FloatArray = (c[hi] - c[lo]) / np.maximum(hi - lo, 1)[:, None]
     return out
 
@@ -64,7 +71,7 @@ def suffix(w: FloatArray, stop: int, use_max: bool, start: IntArray, empty: floa
     """Per end (column), max (or min) of ``w[start:stop, end]`` for each candidate row; ``empty``
     where ``start >= stop``."""
     acc = running(np.maximum if use_max else np.minimum, w[:stop], np.empty((stop, w.shape[1])), True)
-    out = acc[np.clip(start, 0, stop - 1)]
+    out = acc[iclip(start, 0, stop - 1)]
     out = np.where((start < stop)[:, None], out, empty)
     return out
 
@@ -82,7 +89,7 @@ def window_max(w: FloatArray, start: IntArray, width: int, use_max: bool, last: 
             fn(m[:-k], part[k:], out=m[:-k])
         slid: FloatArray = m[np.minimum(start, last)]
         return slid
-    out = w[np.clip(start, 0, last)]
+    out = w[iclip(start, 0, last)]
     for k in range(1, width):
-        out = fn(out, w[np.clip(start + k, 0, last)])
+        out = fn(out, w[iclip(start + k, 0, last)])
     return out
