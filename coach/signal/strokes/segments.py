@@ -21,6 +21,7 @@ percentile of the last minute, per 1 s block), and the ``stroker`` frames aligne
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -335,16 +336,18 @@ class _Windows:
         return out
 
 
-def _shift(x: FloatArray, k: int, fill: float = 0.0) -> FloatArray:
-    """``x[f + k]`` at each frame ``f`` (``fill`` past the ends)."""
-    out = np.full(x.shape, fill)
-    if abs(k) >= x.shape[0]:
-        return out
-    if k >= 0:
-        out[: x.shape[0] - k] = x[k:]
-    else:
-        out[-k:] = x[: x.shape[0] + k]
-    return out
+def _shifts(x: FloatArray, pad: int = 8) -> Callable[[int], FloatArray]:
+    """``k ↦ x[f + k]`` at each frame ``f`` (0.0 past the ends) for ``|k| <= pad``: views of one
+    zero-padded copy, not a fresh array per shift."""
+    n = x.shape[0]
+    xp = np.zeros(n + 2 * pad)
+    xp[pad : pad + n] = x
+
+    def at(k: int) -> FloatArray:
+        view: FloatArray = xp[pad + k : pad + k + n]
+        return view
+
+    return at
 
 
 def _derived(h: FrameHistory, lo: int, hi: int) -> dict[str, FloatArray]:
@@ -363,24 +366,25 @@ def _derived(h: FrameHistory, lo: int, hi: int) -> dict[str, FloatArray]:
 
     fs = h.frame_s
     el, lz, hfr = col("el"), col("lz"), col("hfr")
-    el_step = 0.5 * (_shift(el, 1) + _shift(el, 2)) - 0.5 * (_shift(el, -2) + _shift(el, -1))
-    dz = (2.0 * _shift(lz, -2) + _shift(lz, -1) - _shift(lz, 1) - 2.0 * _shift(lz, 2)) * (fs * fs)
-    hf5 = (_shift(hfr, -2) + _shift(hfr, -1) + hfr + _shift(hfr, 1) + _shift(hfr, 2)) / 5.0
+    se, sz, sh = _shifts(el), _shifts(lz), _shifts(hfr)
+    el_step = 0.5 * (se(1) + se(2)) - 0.5 * (se(-2) + se(-1))
+    dz = (2.0 * sz(-2) + sz(-1) - sz(1) - 2.0 * sz(2)) * (fs * fs)
+    hf5 = (sh(-2) + sh(-1) + hfr + sh(1) + sh(2)) / 5.0
     # How far the limb moves and turns over the second ending two frames ahead of each frame: the
     # displacement with the limb at rest at both ends of the window (a zero-mean ramp), and the angle.
     disp2 = np.zeros(b - a)
     for name in ("ex", "ey", "lz"):
-        acc = col(name)
+        sa = _shifts(col(name))
         dk = np.zeros(b - a)
         for i in range(10):  # frames f-7 ... f+2, weights 4.5 ... -4.5
-            dk += (4.5 - i) * _shift(acc, i - 7)
+            dk += (4.5 - i) * sa(i - 7)
         disp2 += (dk * fs * fs) ** 2
     turn2 = np.zeros(b - a)
     for name in ("wx", "wy", "wz"):
-        om = col(name)
+        so = _shifts(col(name))
         tk = np.zeros(b - a)
         for i in range(10):
-            tk += _shift(om, i - 7)
+            tk += so(i - 7)
         turn2 += (tk * fs) ** 2
     out = {
         "el_step": el_step,
