@@ -96,21 +96,28 @@ def normalize(q: FloatArray) -> FloatArray:
     return out
 
 
+def _rotate_rows(q: FloatArray, v: FloatArray) -> FloatArray | None:
+    rows = _pair(q, v)
+    if rows is None:
+        return None
+    small = []
+    for (w, x, y, z), (vx, vy, vz) in zip(*rows, strict=True):
+        tx = 2.0 * (y * vz - z * vy)
+        ty = 2.0 * (z * vx - x * vz)
+        tz = 2.0 * (x * vy - y * vx)
+        ox = vx + w * tx + (y * tz - z * ty)
+        oy = vy + w * ty + (z * tx - x * tz)
+        small.append((ox, oy, vz + w * tz + (x * ty - y * tx)))
+    return np.array(small, dtype=np.float64).reshape(_broadcast((*q.shape[:-1], 3), v.shape))
+
+
 def rotate(q: FloatArray, v: FloatArray) -> FloatArray:
     """Rotate vectors ``v`` by ``q`` (sensor frame → earth frame for a VQF quaternion)."""
     q = np.asarray(q, dtype=np.float64)
     v = np.asarray(v, dtype=np.float64)
-    rows = _pair(q, v)
-    if rows is not None:
-        small = []
-        for (w, x, y, z), (vx, vy, vz) in zip(*rows, strict=True):
-            tx = 2.0 * (y * vz - z * vy)
-            ty = 2.0 * (z * vx - x * vz)
-            tz = 2.0 * (x * vy - y * vx)
-            ox = vx + w * tx + (y * tz - z * ty)
-            oy = vy + w * ty + (z * tx - x * tz)
-            small.append((ox, oy, vz + w * tz + (x * ty - y * tx)))
-        return np.array(small, dtype=np.float64).reshape(_broadcast((*q.shape[:-1], 3), v.shape))
+    small = _rotate_rows(q, v)
+    if small is not None:
+        return small
     w, x, y, z = q[..., 0], q[..., 1], q[..., 2], q[..., 3]
     vx, vy, vz = v[..., 0], v[..., 1], v[..., 2]
     # t = 2 u × v; v' = v + w t + u × t
