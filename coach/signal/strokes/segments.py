@@ -320,6 +320,9 @@ class _Windows:
     def take(self, x: FloatArray) -> FloatArray:
         """The windows of column ``x`` (the edge frame where a window reaches outside the history)."""
         if self.first is not None:
+            if self.m == 1:  # the live detector's one end a frame: a plain slice, the same values
+                col: FloatArray = x[self.first : self.first + _WLEN, None]
+                return col
             step = x.strides[0]
             view: FloatArray = as_strided(
                 x[self.first :], shape=(_WLEN, self.m), strides=(step, step), writeable=False
