@@ -166,7 +166,9 @@ class UniformResampler:
         span = t[j] - t[i]
         inside = ~before_first & (tk <= last + eps)
         ok = inside & (exact | ((span > 0) & (span <= self.max_gap_s)))
-        f = np.clip((tk - t[i]) / np.where(span > 0, span, 1.0), 0.0, 1.0)
+        # np.clip(…, 0.0, 1.0)'s numbers without its dispatch (they could differ only in the sign of a
+        # zero, and a zero fraction is an exact point: replaced by 0.0 below)
+        f = np.minimum(np.maximum((tk - t[i]) / np.where(span > 0, span, 1.0), 0.0), 1.0)
         f = np.where(exact, 0.0, f)[:, None]
         acc = self._acc[i] * (1 - f) + self._acc[j] * f
         gyr = self._gyr[i] * (1 - f) + self._gyr[j] * f

@@ -34,6 +34,7 @@ from coach.signal.strokes.frames import Frames
 from coach.signal.strokes.hand import AlignedRole, candidate_hand_features, hand_columns
 from coach.signal.strokes.window_ops import cmean as _cmean
 from coach.signal.strokes.window_ops import csum as _csum
+from coach.signal.strokes.window_ops import iclip as _iclip
 from coach.signal.strokes.window_ops import running as _running
 from coach.signal.strokes.window_ops import suffix as _suffix
 from coach.signal.strokes.window_ops import window_max as _window_max
@@ -414,7 +415,7 @@ def candidates_possible(h: FrameHistory, ends: IntArray) -> BoolArray:
     lo, hi = b_rel - D_MIN - LOOKBACK, b_rel + LOOKAHEAD
     inside = (lo >= 0) & (hi < n)
     bad = np.concatenate(([0], np.cumsum(~h.valid)))
-    out: BoolArray = inside & (bad[np.clip(hi + 1, 0, n)] - bad[np.clip(lo, 0, n)] == 0)
+    out: BoolArray = inside & (bad[_iclip(hi + 1, 0, n)] - bad[_iclip(lo, 0, n)] == 0)
     return out
 
 
@@ -464,7 +465,7 @@ def segment_features(h: FrameHistory, ends: IntArray) -> SegmentBatch:
     valley = _suffix(hf5, B - 2, False, A + 3, 0.0) - hf_in
     valley = np.where((D >= 8)[:, None], valley, 0.0)
     el_rng = _suffix(el, B + 3, True, A - 3, 0.0) - _suffix(el, B + 3, False, A - 3, 0.0)
-    floor = c["hf_floor"][np.clip(b_rel, 0, max(n - 1, 0))][None, :]
+    floor = c["hf_floor"][_iclip(b_rel, 0, max(n - 1, 0))][None, :]
     quiet_gm = _running(np.minimum, np.where(valid_w, gm, 9.0), np.empty(gm.shape))[A - 1]
     quiet_lf = _running(np.minimum, np.where(valid_w, lfr, 99.0), np.empty(lfr.shape))[A - 1]
     context = np.stack((quiet_gm, quiet_lf), axis=-1).transpose(1, 0, 2)
