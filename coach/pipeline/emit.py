@@ -79,9 +79,10 @@ class PostureEvents:
         prev_e, prev_n = (
             self._prev_flags if self._prev_flags is not None else (int(elev_flag[0]), int(neut_flag[0]))
         )
-        change = (np.diff(np.concatenate(([prev_e], elev_flag))) != 0) | (
-            np.diff(np.concatenate(([prev_n], neut_flag))) != 0
-        )
+        # np.diff(...) != 0 of small integer flags, without np.diff's dispatch (a few µs, every step)
+        e_seq = np.concatenate(([prev_e], elev_flag))
+        n_seq = np.concatenate(([prev_n], neut_flag))
+        change = (e_seq[1:] != e_seq[:-1]) | (n_seq[1:] != n_seq[:-1])
         emit = change | (j % self.posture_every == 0)
         self._prev_flags = (int(elev_flag[-1]), int(neut_flag[-1]))
         for i in np.flatnonzero(emit).tolist():

@@ -26,10 +26,53 @@ def _broadcast(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
     return np.broadcast_shapes(a, b)
 
 
+# Up to this many rows the helpers work in Python floats (live: one or two points a step), where each
+# numpy call on a row costs more than its arithmetic: the same IEEE operations in the same order, so
+# every bit is the same.
+_SCALAR_ROWS = 2
+
+
+def _rows(a: FloatArray) -> list[list[float]] | None:
+    """The rows of a ``(k,)`` or ``(n, k)`` float64 array as lists, when it has at most
+    :data:`_SCALAR_ROWS` rows; None otherwise."""
+    if a.dtype != np.float64 or a.ndim > 2 or (a.ndim == 2 and a.shape[0] > _SCALAR_ROWS):
+        return None
+    rows: list[list[float]] = a.reshape(-1, a.shape[-1]).tolist()
+    return rows
+
+
+def _pair(p: FloatArray, q: FloatArray) -> tuple[list[list[float]], list[list[float]]] | None:
+    """Both operands' rows broadcast to the same count, for the scalar path (None: use numpy)."""
+    a, b = _rows(p), _rows(q)
+    if a is None or b is None or (len(a) != len(b) and min(len(a), len(b)) != 1):
+        return None
+    n = max(len(a), len(b))
+    return (a * n if len(a) < n else a), (b * n if len(b) < n else b)
+
+
+def _multiply_rows(p: FloatArray, q: FloatArray) -> FloatArray | None:
+    rows = _pair(p, q)
+    if rows is None:
+        return None
+    out = [
+        (
+            pw * qw - px * qx - py * qy - pz * qz,
+            pw * qx + px * qw + py * qz - pz * qy,
+            pw * qy - px * qz + py * qw + pz * qx,
+            pw * qz + px * qy - py * qx + pz * qw,
+        )
+        for (pw, px, py, pz), (qw, qx, qy, qz) in zip(*rows, strict=True)
+    ]
+    return np.array(out, dtype=np.float64).reshape(_broadcast(p.shape, q.shape))
+
+
 def multiply(p: FloatArray, q: FloatArray) -> FloatArray:
     """Hamilton product ``p ⊗ q`` (apply ``q`` first, then ``p``)."""
     p = np.asarray(p, dtype=np.float64)
     q = np.asarray(q, dtype=np.float64)
+    small = _multiply_rows(p, q)
+    if small is not None:
+        return small
     pw, px, py, pz = p[..., 0], p[..., 1], p[..., 2], p[..., 3]
     qw, qx, qy, qz = q[..., 0], q[..., 1], q[..., 2], q[..., 3]
     out = np.empty(_broadcast(p.shape, q.shape))
@@ -53,10 +96,28 @@ def normalize(q: FloatArray) -> FloatArray:
     return out
 
 
+def _rotate_rows(q: FloatArray, v: FloatArray) -> FloatArray | None:
+    rows = _pair(q, v)
+    if rows is None:
+        return None
+    small = []
+    for (w, x, y, z), (vx, vy, vz) in zip(*rows, strict=True):
+        tx = 2.0 * (y * vz - z * vy)
+        ty = 2.0 * (z * vx - x * vz)
+        tz = 2.0 * (x * vy - y * vx)
+        ox = vx + w * tx + (y * tz - z * ty)
+        oy = vy + w * ty + (z * tx - x * tz)
+        small.append((ox, oy, vz + w * tz + (x * ty - y * tx)))
+    return np.array(small, dtype=np.float64).reshape(_broadcast((*q.shape[:-1], 3), v.shape))
+
+
 def rotate(q: FloatArray, v: FloatArray) -> FloatArray:
     """Rotate vectors ``v`` by ``q`` (sensor frame → earth frame for a VQF quaternion)."""
     q = np.asarray(q, dtype=np.float64)
     v = np.asarray(v, dtype=np.float64)
+    small = _rotate_rows(q, v)
+    if small is not None:
+        return small
     w, x, y, z = q[..., 0], q[..., 1], q[..., 2], q[..., 3]
     vx, vy, vz = v[..., 0], v[..., 1], v[..., 2]
     # t = 2 u × v; v' = v + w t + u × t

@@ -119,7 +119,8 @@ class UniformResampler:
             return
         # Within a block times are non-decreasing: drop the stale head and repeated times.
         fresh = t_s > max(self.last_sample_s, self._frontier_s)
-        repeat = np.concatenate(([False], np.diff(t_s) <= 0)) | (t_s == self.last_sample_s)
+        # (t_s[1:] - t_s[:-1] is np.diff(t_s), without its dispatch)
+        repeat = np.concatenate(([False], t_s[1:] - t_s[:-1] <= 0)) | (t_s == self.last_sample_s)
         if not fresh.all() or repeat.any():
             self.duplicate_samples += int(repeat.sum())
             self.late_samples += int((~fresh & ~repeat).sum())
@@ -165,7 +166,9 @@ class UniformResampler:
         span = t[j] - t[i]
         inside = ~before_first & (tk <= last + eps)
         ok = inside & (exact | ((span > 0) & (span <= self.max_gap_s)))
-        f = np.clip((tk - t[i]) / np.where(span > 0, span, 1.0), 0.0, 1.0)
+        # np.clip(…, 0.0, 1.0)'s numbers without its dispatch (they could differ only in the sign of a
+        # zero, and a zero fraction is an exact point: replaced by 0.0 below)
+        f = np.minimum(np.maximum((tk - t[i]) / np.where(span > 0, span, 1.0), 0.0), 1.0)
         f = np.where(exact, 0.0, f)[:, None]
         acc = self._acc[i] * (1 - f) + self._acc[j] * f
         gyr = self._gyr[i] * (1 - f) + self._gyr[j] * f
@@ -185,7 +188,7 @@ class UniformResampler:
         t = self._t
         if t.size == 0 or k1 < k0:
             return np.empty(0, np.int64)
-        breaks = np.flatnonzero(np.diff(t) > self.max_gap_s)
+        breaks = np.flatnonzero(t[1:] - t[:-1] > self.max_gap_s)  # np.diff(t)
         run_first = np.concatenate((t[:1], t[breaks + 1]))
         run_last = np.concatenate((t[breaks], t[-1:]))
         lo = np.maximum(np.floor((run_first - self.t0_s) * self.rate_hz).astype(np.int64) - 1, k0)

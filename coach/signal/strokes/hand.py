@@ -30,6 +30,7 @@ from coach.samples import FloatArray
 from coach.signal.strokes.direction import DirectionModel, direction_model_from_dict
 from coach.signal.strokes.frames import Frames
 from coach.signal.strokes.mlp import Mlp
+from coach.signal.strokes.window_ops import iclip
 
 BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.int64]
@@ -147,8 +148,8 @@ def _wsum(w: FloatArray) -> FloatArray:
 
 def _wmean(c: FloatArray, lo: IntArray, hi: IntArray) -> FloatArray:
     width = c.shape[1] - 1
-    lo = np.clip(lo, 0, width)
-    hi = np.clip(hi, 0, width)
+    lo = iclip(lo, 0, width)
+    hi = iclip(hi, 0, width)
     out: FloatArray = (c[:, hi] - c[:, lo]) / np.maximum(hi - lo, 1)
     return out
 
@@ -156,7 +157,7 @@ def _wmean(c: FloatArray, lo: IntArray, hi: IntArray) -> FloatArray:
 def _suffix(w: FloatArray, stop: int, use_max: bool, start: IntArray, empty: float) -> FloatArray:
     part = w[:, :stop][:, ::-1]
     acc = (np.maximum if use_max else np.minimum).accumulate(part, axis=1)[:, ::-1]
-    out = acc[:, np.clip(start, 0, stop - 1)]
+    out = acc[:, iclip(start, 0, stop - 1)]
     out = np.where((start < stop)[None, :], out, empty)
     return out
 
@@ -192,7 +193,7 @@ def candidate_hand_features(
     gmax = _suffix(gm, B + 2, True, A - 1, -7.0)
     # vibration valleys inside (two strokes merged over a return): 5-frame means along the window
     pos = np.arange(hf.shape[1])
-    lo5, hi5 = np.clip(pos - 2, 0, hf.shape[1]), np.clip(pos + 3, 0, hf.shape[1])
+    lo5, hi5 = iclip(pos - 2, 0, hf.shape[1]), iclip(pos + 3, 0, hf.shape[1])
     hf5 = (ch[:, hi5] - ch[:, lo5]) / np.maximum(hi5 - lo5, 1)  # ch: the running sums of hf
     valley = _suffix(hf5, B - 2, False, A + 3, 0.0) - hf_in
     valley = np.where((d >= 8)[None, :], valley, 0.0)
@@ -228,7 +229,7 @@ def _onset_max(w: FloatArray, lo: IntArray, hi: IntArray) -> FloatArray:
     for k in range(6):
         p = lo + k
         use = (p < hi)[None, :]
-        out = np.where(use, np.maximum(out, w[:, np.clip(p, 0, w.shape[1] - 1)]), out)
+        out = np.where(use, np.maximum(out, w[:, iclip(p, 0, w.shape[1] - 1)]), out)
     return out
 
 

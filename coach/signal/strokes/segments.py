@@ -21,6 +21,7 @@ percentile of the last minute, per 1 s block), and the ``stroker`` frames aligne
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -33,6 +34,7 @@ from coach.signal.strokes.frames import Frames
 from coach.signal.strokes.hand import AlignedRole, candidate_hand_features, hand_columns
 from coach.signal.strokes.window_ops import cmean as _cmean
 from coach.signal.strokes.window_ops import csum as _csum
+from coach.signal.strokes.window_ops import iclip as _iclip
 from coach.signal.strokes.window_ops import running as _running
 from coach.signal.strokes.window_ops import suffix as _suffix
 from coach.signal.strokes.window_ops import window_max as _window_max
@@ -319,6 +321,9 @@ class _Windows:
     def take(self, x: FloatArray) -> FloatArray:
         """The windows of column ``x`` (the edge frame where a window reaches outside the history)."""
         if self.first is not None:
+            if self.m == 1:  # the live detector's one end a frame: a plain slice, the same values
+                col: FloatArray = x[self.first : self.first + _WLEN, None]
+                return col
             step = x.strides[0]
             view: FloatArray = as_strided(
                 x[self.first :], shape=(_WLEN, self.m), strides=(step, step), writeable=False
@@ -335,16 +340,18 @@ class _Windows:
         return out
 
 
-def _shift(x: FloatArray, k: int, fill: float = 0.0) -> FloatArray:
-    """``x[f + k]`` at each frame ``f`` (``fill`` past the ends)."""
-    out = np.full(x.shape, fill)
-    if abs(k) >= x.shape[0]:
-        return out
-    if k >= 0:
-        out[: x.shape[0] - k] = x[k:]
-    else:
-        out[-k:] = x[: x.shape[0] + k]
-    return out
+def _shifts(x: FloatArray, pad: int = 8) -> Callable[[int], FloatArray]:
+    """``k ↦ x[f + k]`` at each frame ``f`` (0.0 past the ends) for ``|k| <= pad``: views of one
+    zero-padded copy, not a fresh array per shift."""
+    n = x.shape[0]
+    xp = np.zeros(n + 2 * pad)
+    xp[pad : pad + n] = x
+
+    def at(k: int) -> FloatArray:
+        view: FloatArray = xp[pad + k : pad + k + n]
+        return view
+
+    return at
 
 
 def _derived(h: FrameHistory, lo: int, hi: int) -> dict[str, FloatArray]:
@@ -363,24 +370,25 @@ def _derived(h: FrameHistory, lo: int, hi: int) -> dict[str, FloatArray]:
 
     fs = h.frame_s
     el, lz, hfr = col("el"), col("lz"), col("hfr")
-    el_step = 0.5 * (_shift(el, 1) + _shift(el, 2)) - 0.5 * (_shift(el, -2) + _shift(el, -1))
-    dz = (2.0 * _shift(lz, -2) + _shift(lz, -1) - _shift(lz, 1) - 2.0 * _shift(lz, 2)) * (fs * fs)
-    hf5 = (_shift(hfr, -2) + _shift(hfr, -1) + hfr + _shift(hfr, 1) + _shift(hfr, 2)) / 5.0
+    se, sz, sh = _shifts(el), _shifts(lz), _shifts(hfr)
+    el_step = 0.5 * (se(1) + se(2)) - 0.5 * (se(-2) + se(-1))
+    dz = (2.0 * sz(-2) + sz(-1) - sz(1) - 2.0 * sz(2)) * (fs * fs)
+    hf5 = (sh(-2) + sh(-1) + hfr + sh(1) + sh(2)) / 5.0
     # How far the limb moves and turns over the second ending two frames ahead of each frame: the
     # displacement with the limb at rest at both ends of the window (a zero-mean ramp), and the angle.
     disp2 = np.zeros(b - a)
     for name in ("ex", "ey", "lz"):
-        acc = col(name)
+        sa = _shifts(col(name))
         dk = np.zeros(b - a)
         for i in range(10):  # frames f-7 ... f+2, weights 4.5 ... -4.5
-            dk += (4.5 - i) * _shift(acc, i - 7)
+            dk += (4.5 - i) * sa(i - 7)
         disp2 += (dk * fs * fs) ** 2
     turn2 = np.zeros(b - a)
     for name in ("wx", "wy", "wz"):
-        om = col(name)
+        so = _shifts(col(name))
         tk = np.zeros(b - a)
         for i in range(10):
-            tk += _shift(om, i - 7)
+            tk += so(i - 7)
         turn2 += (tk * fs) ** 2
     out = {
         "el_step": el_step,
@@ -407,7 +415,7 @@ def candidates_possible(h: FrameHistory, ends: IntArray) -> BoolArray:
     lo, hi = b_rel - D_MIN - LOOKBACK, b_rel + LOOKAHEAD
     inside = (lo >= 0) & (hi < n)
     bad = np.concatenate(([0], np.cumsum(~h.valid)))
-    out: BoolArray = inside & (bad[np.clip(hi + 1, 0, n)] - bad[np.clip(lo, 0, n)] == 0)
+    out: BoolArray = inside & (bad[_iclip(hi + 1, 0, n)] - bad[_iclip(lo, 0, n)] == 0)
     return out
 
 
@@ -457,7 +465,7 @@ def segment_features(h: FrameHistory, ends: IntArray) -> SegmentBatch:
     valley = _suffix(hf5, B - 2, False, A + 3, 0.0) - hf_in
     valley = np.where((D >= 8)[:, None], valley, 0.0)
     el_rng = _suffix(el, B + 3, True, A - 3, 0.0) - _suffix(el, B + 3, False, A - 3, 0.0)
-    floor = c["hf_floor"][np.clip(b_rel, 0, max(n - 1, 0))][None, :]
+    floor = c["hf_floor"][_iclip(b_rel, 0, max(n - 1, 0))][None, :]
     quiet_gm = _running(np.minimum, np.where(valid_w, gm, 9.0), np.empty(gm.shape))[A - 1]
     quiet_lf = _running(np.minimum, np.where(valid_w, lfr, 99.0), np.empty(lfr.shape))[A - 1]
     context = np.stack((quiet_gm, quiet_lf), axis=-1).transpose(1, 0, 2)
