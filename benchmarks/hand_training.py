@@ -42,6 +42,7 @@ from benchmarks.stroke_training import (
     _thin,
     candidate_rows,
     labels_of,
+    matched_contacts,
     source_commit,
 )
 from coach.signal.strokes.trained import SOURCE_PATH as MODEL_PATH
@@ -122,17 +123,7 @@ def counts(d: dict[str, Any], bias_hand: float, bias_all: float) -> np.ndarray:
 def contact_rows(args: tuple[str, dict[str, Any]]) -> list[dict[str, Any]]:
     """Committed contacts with the hand's evidence, matched to the truth."""
     key, params = args
-    from coach.signal.strokes import DetectorModel
-
-    model = DetectorModel.from_dict(params)
-    trace = session_trace(key)
-    labels = read_labels(trace)
-    holder: list[Any] = []
-    replay(trace, posture_hz=1.0, stroke_detector=_recording_factory(holder, model, record=True))
-    recs = holder[0].records or []
-    true = np.array([[s["t_start"], s["t_end"]] for s in labels["strokes"]], dtype=np.float64).reshape(-1, 2)
-    det = np.array([[r.t_start_s, r.t_end_s] for r in recs], dtype=np.float64).reshape(-1, 2)
-    match = {d: t for t, d in match_strokes(true, det)}
+    recs, match, labels = matched_contacts(key, params)
     rows = []
     for i, r in enumerate(recs):
         t = match.get(i)

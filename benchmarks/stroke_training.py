@@ -193,9 +193,11 @@ def labels_of(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 # 2. direction and calibration rows (the fitting itself: benchmarks/stroke_fit.py)
 
 
-def contact_rows(args: tuple[str, dict[str, Any]]) -> list[dict[str, Any]]:
-    """Committed contacts of one session under ``model`` with their truth (matched stroke or none)."""
-    key, model_dict = args
+def matched_contacts(
+    key: str, model_dict: dict[str, Any]
+) -> tuple[list[Any], dict[int, int], dict[str, Any]]:
+    """The committed contacts (``ContactRecord``) of one session under a model, the true stroke each
+    matches (contact index → stroke index), and the session's labels."""
     from coach.signal.strokes import DetectorModel
 
     model = DetectorModel.from_dict(model_dict)
@@ -206,7 +208,13 @@ def contact_rows(args: tuple[str, dict[str, Any]]) -> list[dict[str, Any]]:
     recs = holder[0].records or []
     true = np.array([[s["t_start"], s["t_end"]] for s in labels["strokes"]], dtype=np.float64).reshape(-1, 2)
     det = np.array([[r.t_start_s, r.t_end_s] for r in recs], dtype=np.float64).reshape(-1, 2)
-    match = {d: t for t, d in match_strokes(true, det)}
+    return list(recs), {d: t for t, d in match_strokes(true, det)}, labels
+
+
+def contact_rows(args: tuple[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Committed contacts of one session under ``model`` with their truth (matched stroke or none)."""
+    key, model_dict = args
+    recs, match, labels = matched_contacts(key, model_dict)
     rows = []
     for i, r in enumerate(recs):
         t = match.get(i)

@@ -28,6 +28,7 @@ import numpy.typing as npt
 
 from coach.samples import FloatArray
 from coach.signal.strokes.direction import DirectionModel, direction_model_from_dict
+from coach.signal.strokes.feature_names import TREATED_FEATURES
 from coach.signal.strokes.frames import Frames
 from coach.signal.strokes.mlp import Mlp
 from coach.signal.strokes.window_ops import iclip
@@ -48,37 +49,8 @@ HAND_FEATURES: Final = (
     "h_gyro_max",
     "h_hf_valley",
     "h_dip_deg",
-    # and the ``treated`` evidence (segments.TREATED_FEATURES) taken on the hand's own frames
-    *(
-        f"hand_{name}"
-        for name in (
-            "hf_contrast",
-            "hf_mid_contrast",
-            "hf_in",
-            "hf_rise",
-            "hf_fall",
-            "dip_deg",
-            "el_onset_deg",
-            "el_release_deg",
-            "lf_onset",
-            "lf_release",
-            "lf_both",
-            "lf_inner",
-            "hf_valley",
-            "gyro_max",
-            "el_range",
-            "el_step_onset",
-            "el_step_release",
-            "push_mm",
-            "lift_mm",
-            "excursion_mm",
-            "turn_deg",
-            "duration_s",
-            "log_duration",
-            "hf_floor",
-            "log2_rate",
-        )
-    ),
+    # and the ``treated`` evidence (TREATED_FEATURES) taken on the hand's own frames
+    *(f"hand_{name}" for name in TREATED_FEATURES),
 )
 #: Evidence of a committed contact for the region networks: the hand's vibration against the
 #: forearm's inside the contact, and its contrast to just before and after.

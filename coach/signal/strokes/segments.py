@@ -30,6 +30,7 @@ import numpy.typing as npt
 from numpy.lib.stride_tricks import as_strided
 
 from coach.samples import FloatArray
+from coach.signal.strokes.feature_names import STROKER_FEATURES, TREATED_FEATURES
 from coach.signal.strokes.frames import Frames
 from coach.signal.strokes.hand import AlignedRole, candidate_hand_features, hand_columns
 from coach.signal.strokes.window_ops import cmean as _cmean
@@ -54,35 +55,6 @@ FLOOR_WINDOW_BLOCKS: Final = 60
 FLOOR_QUANTILE: Final = 20.0
 #: Frames of history kept beyond what the longest candidate needs.
 _KEEP: Final = D_MAX + LOOKBACK + LOOKAHEAD + 20
-
-TREATED_FEATURES: Final = (
-    "hf_contrast",
-    "hf_mid_contrast",
-    "hf_in",
-    "hf_rise",
-    "hf_fall",
-    "dip_deg",
-    "el_onset_deg",
-    "el_release_deg",
-    "lf_onset",
-    "lf_release",
-    "lf_both",
-    "lf_inner",
-    "hf_valley",
-    "gyro_max",
-    "el_range",
-    "el_step_onset",
-    "el_step_release",
-    "push_mm",
-    "lift_mm",
-    "excursion_mm",
-    "turn_deg",
-    "duration_s",
-    "log_duration",
-    "hf_floor",
-    "log2_rate",
-)
-STROKER_FEATURES: Final = ("s_motion_in", "s_motion_out", "s_glide_m", "s_gyro_in", "s_gyro_out")
 
 
 @dataclass(slots=True)
