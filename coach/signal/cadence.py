@@ -34,8 +34,21 @@ def active_stroking_s(starts_s: Sequence[float] | FloatArray) -> float:
     total = 0.0
     for bout in bouts(starts_s):
         if bout.size >= 2:
-            total += float(bout[-1] - bout[0] + np.median(np.diff(bout)))
+            total += float(bout[-1] - bout[0] + _median(np.diff(bout)))
     return total
+
+
+def _median(x: FloatArray) -> float:
+    """``np.median`` of a non-empty 1-D float array: the middle value of the sorted values, or the two
+    middle values' sum halved (the same IEEE operations). ``np.median`` imports ``numpy.ma`` for its
+    NaN check (~7 ms, a 1% of a one-sensor replay); a NaN, or a zero (whose sign could depend on the
+    order), still goes to ``np.median``."""
+    v = np.sort(x)
+    k = v.shape[0] // 2
+    m = float(v[k]) if v.shape[0] % 2 else (float(v[k - 1]) + float(v[k])) / 2.0
+    if m != m or m == 0.0 or v[-1] != v[-1]:
+        return float(np.median(x))
+    return m
 
 
 def mean_cadence_spm(starts_s: Sequence[float] | FloatArray) -> float | None:

@@ -22,7 +22,10 @@ from __future__ import annotations
 import json
 from importlib import resources
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
+
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
 
 MODEL_FILE: Final = "model.json"
 MODEL_FORMAT: Final = "retro-coach-stroke-model"
@@ -43,6 +46,16 @@ class ModelFileError(ValueError):
     """A model file that is not a stroke-model file of a version this code reads."""
 
 
+def _shipped(name: str) -> Path | Traversable:
+    """A data file of this package: the file beside this module when the package is a folder
+    (``resources.files`` would import importlib.readers and zipfile for it, ~3 ms of a replay), else
+    through the resource API (a zipped package)."""
+    beside = Path(__file__).with_name(name)
+    if beside.parent.is_dir():
+        return beside
+    return resources.files(__name__.rpartition(".")[0]).joinpath(name)
+
+
 def read_model(path: str | Path | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
     """The ``parameters`` and ``provenance`` of a model file (default: the shipped ``model.json``)."""
     return read_parameter_file(path, MODEL_FILE, MODEL_FORMAT, MODEL_READABLE_VERSIONS, ModelFileError)
@@ -51,7 +64,7 @@ def read_model(path: str | Path | None = None) -> tuple[dict[str, Any], dict[str
 def read_direction(path: str | Path | None = None) -> tuple[dict[str, Any], dict[str, Any]] | None:
     """The direction parameters and provenance (default: the shipped ``direction.json``; None when the
     package has none)."""
-    if path is None and not resources.files(__name__.rpartition(".")[0]).joinpath(DIRECTION_FILE).is_file():
+    if path is None and not _shipped(DIRECTION_FILE).is_file():
         return None
     params, provenance = read_parameter_file(
         path, DIRECTION_FILE, DIRECTION_FORMAT, MODEL_FORMAT_VERSION, ModelFileError
@@ -85,7 +98,7 @@ def read_parameter_file(
     """The ``parameters`` and ``provenance`` of a trained-parameter file of this package (``shipped``
     when ``path`` is None), checked for its format and version; ``error`` names what is wrong."""
     if path is None:
-        text = resources.files(__name__.rpartition(".")[0]).joinpath(shipped).read_text("utf-8")
+        text = _shipped(shipped).read_text("utf-8")
         where = shipped
     else:
         text = Path(path).read_text(encoding="utf-8")
