@@ -4,7 +4,9 @@ Python's text files read a whole line whatever its length (a 2 GB line is 2 GB o
 wait) and report a decoding error somewhere in a block of many lines. :class:`LineSource` reads bytes
 in blocks of :data:`BLOCK_BYTES`, splits them at ``\\n``, ``\\r\\n`` or ``\\r`` (the universal newlines
 of a text file), refuses a line as soon as it grows past the caller's limit, and finds the exact line
-of a UTF-8 error, so every problem has a line number and the lines before it are kept.
+of a UTF-8 error, so every problem has a line number and the lines before it are kept. A block's lines
+stay one ``bytes`` with their start and end offsets (found by numpy in one pass), so a batch of lines
+is a slice of it, not a list of ``bytes`` split off and joined again.
 """
 
 from __future__ import annotations
@@ -14,7 +16,13 @@ import re
 import zlib
 from typing import IO, Final, cast
 
+import numpy as np
+import numpy.typing as npt
+
 BLOCK_BYTES: Final = 1 << 20
+IntArray = npt.NDArray[np.intp]
+_NONE: Final[IntArray] = np.zeros(0, dtype=np.intp)
+_ZERO: Final[IntArray] = np.zeros(1, dtype=np.intp)
 _NEWLINE = re.compile(rb"\r\n|\r|\n")
 
 
@@ -62,7 +70,11 @@ class LineSource:
 
     def __init__(self, raw: IO[bytes]) -> None:
         self._raw = raw
-        self._lines: list[bytes] = []  # complete lines not handed out yet, from index _pos
+        # The complete lines of the current block, "\n"-separated: line i is
+        # _block[_starts[i]:_ends[i]]; lines from index _pos on are not handed out yet.
+        self._block = b""
+        self._starts: IntArray = _NONE
+        self._ends: IntArray = _NONE
         self._pos = 0
         self._partial = b""  # the unfinished last line of what was read
         self._eof = False
@@ -80,7 +92,7 @@ class LineSource:
         """
         if not self._ready(limit):
             return None
-        raw = self._lines[self._pos]
+        raw = self._block[self._starts[self._pos] : self._ends[self._pos]]
         self._pos += 1
         self.line += 1
         if len(raw) > limit:
@@ -93,45 +105,52 @@ class LineSource:
     def take(self, rows: int, limit: int, max_bytes: int) -> tuple[Lines, LineError | None]:
         """Up to ``rows`` lines of about ``max_bytes`` at most, and the error that stopped reading
         early, if any: the good lines before a bad one come with the error, so nothing good is lost."""
-        out: list[bytes] = []
+        pieces: list[bytes] = []  # runs of consecutive lines, each a slice of one block
+        count = 0
         first = self.line + 1
         size = 0
         error: LineError | None = None
-        while len(out) < rows and size < max_bytes:
+        while count < rows and size < max_bytes:
             try:
                 if not self._ready(limit):
                     break
             except LineError as exc:
                 error = exc
                 break
-            batch = self._lines[self._pos : self._pos + rows - len(out)]
-            lengths = list(map(len, batch))
-            if max(lengths) > limit:
-                k = next(i for i, n in enumerate(lengths) if n > limit)
-                out += batch[:k]
+            i = self._pos
+            j = min(len(self._starts), i + rows - count)
+            starts, ends = self._starts[i:j], self._ends[i:j]
+            lengths = ends - starts
+            if int(lengths.max()) > limit:
+                k = int(np.argmax(lengths > limit))
+                if k:
+                    pieces.append(self._block[starts[0] : ends[k - 1]])
+                count += k
                 self._pos += k + 1
                 self.line += k + 1
-                error = self._too_long(self.line, lengths[k], limit)
+                error = self._too_long(self.line, int(lengths[k]), limit)
                 break
-            out += batch
-            self._pos += len(batch)
-            self.line += len(batch)
-            size += sum(lengths) + len(batch)
-        if not out:
+            pieces.append(self._block[starts[0] : ends[-1]])
+            count += j - i
+            self._pos = j
+            self.line += j - i
+            size += int(ends[-1] - starts[0]) + 1  # the lines' bytes and one terminator each
+        if not count:
             return Lines(b"", 0), error
-        blob = b"\n".join(out)
+        blob = pieces[0] if len(pieces) == 1 else b"\n".join(pieces)
         try:
             blob.decode("utf-8")
         except UnicodeDecodeError as exc:
             bad = blob.count(b"\n", 0, exc.start)
             self._stop()
-            return Lines(b"\n".join(out[:bad]), bad), LineError(first + bad, f"not UTF-8 text ({exc.reason})")
-        return Lines(blob, len(out)), error
+            good = b"\n".join(blob.split(b"\n", bad)[:bad])
+            return Lines(good, bad), LineError(first + bad, f"not UTF-8 text ({exc.reason})")
+        return Lines(blob, count), error
 
     # -- internals -------------------------------------------------------------------------------
     def _ready(self, limit: int) -> bool:
         """Make at least one complete line available; ``False`` at the end of the file."""
-        while self._pos >= len(self._lines):
+        while self._pos >= len(self._starts):
             if self._eof:
                 if self._read_error is not None:
                     error = LineError(self.line + 1, self._read_error)
@@ -150,7 +169,8 @@ class LineSource:
 
     def _stop(self) -> None:
         """Nothing after a refused line is read."""
-        self._lines, self._pos, self._partial = [], 0, b""
+        self._set_block(b"", 0)
+        self._partial = b""
         self._eof, self._read_error = True, None
 
     def _fill(self) -> None:
@@ -159,12 +179,13 @@ class LineSource:
         except (OSError, EOFError, zlib.error) as exc:
             # The unfinished line is cut off: the error belongs to it.
             data, self._read_error, self._partial = b"", f"cannot read further: {exc}", b""
-        self._lines, self._pos = [], 0
+        self._set_block(b"", 0)
         if not data:
             self._eof = True
             if self._partial:
                 last = self._partial[:-1] if self._partial.endswith(b"\r") else self._partial
-                self._lines, self._partial = [last], b""
+                self._set_block(last, 1)
+                self._partial = b""
             return
         data = self._partial + data
         # A "\r" at the very end may be the first half of "\r\n": keep it for the next block.
@@ -176,4 +197,17 @@ class LineSource:
         complete, self._partial = data[:cut], data[cut + 1 :]
         if data[cut] == 0x0A and complete.endswith(b"\r"):
             complete = complete[:-1]
-        self._lines = _NEWLINE.split(complete) if b"\r" in complete else complete.split(b"\n")
+        if b"\r" in complete:  # every newline kind becomes "\n" (a line holds neither)
+            complete = b"\n".join(_NEWLINE.split(complete))
+        self._set_block(complete, None)
+
+    def _set_block(self, block: bytes, lines: int | None) -> None:
+        """Make ``block`` (lines separated by ``"\\n"``) the current one: ``lines`` is 0 (none) or 1
+        (one line, no separator) or None (as many as ``block.split(b"\\n")`` gives)."""
+        self._block, self._pos = block, 0
+        if lines == 0:
+            self._starts, self._ends = _NONE, _NONE
+            return
+        newlines = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 0x0A) if lines is None else _NONE
+        self._starts = np.concatenate((_ZERO, newlines + 1))
+        self._ends = np.concatenate((newlines, np.array([len(block)], dtype=np.intp)))
