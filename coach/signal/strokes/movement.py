@@ -201,7 +201,8 @@ def _periodicity(x: FloatArray, clean: bool = False) -> float:
     den = float(v @ v)
     if n < 2 * lo or den <= 1e-12:
         return 0.0
-    best = max(float(v[:-k] @ v[k:]) / den * n / (n - k) for k in range(lo, min(hi, n // 2) + 1))
+    # ndarray.dot: the same dot loop as ``@`` for two vectors, without the matmul ufunc's overhead.
+    best = max(float(v[:-k].dot(v[k:])) / den * n / (n - k) for k in range(lo, min(hi, n // 2) + 1))
     return min(max(best, -1.0), 1.0)  # np.clip of a float (NaN stays NaN)
 
 
