@@ -36,7 +36,7 @@ from typing import Any, Final
 import numpy as np
 
 from coach.samples import FloatArray
-from coach.signal.strokes.direction import finite
+from coach.signal.strokes.direction import TREATED_DIRECTION_FEATURES, finite
 from coach.signal.strokes.mlp import Mlp
 from coach.signal.strokes.segments import LOOKAHEAD, FrameHistory
 from coach.signal.strokes.trained import read_parameter_file
@@ -82,13 +82,8 @@ CONTEXT_FEATURES: Final = (
     "since_last_contact_s",
     "bout_mean_logit",
     "bout_mean_gap_s",
-    # the contact's own drag and pitch (coach.signal.strokes.direction.TREATED_DIRECTION_FEATURES)
-    "drag_mm",
-    "drag_on_mm",
-    "drag_off_mm",
-    "drag_dip",
-    "lever_deg",
-    "step_asym_deg",
+    # the contact's own drag and pitch, as the direction network reads them
+    *TREATED_DIRECTION_FEATURES,
     # what massage is, whatever the movement around it: the arm still, strokes of one rhythm, length,
     # axis and place, a stroker that moves while the treated arm does not
     "still_share_long",
