@@ -40,6 +40,8 @@ from typing import IO, Any
 
 import numpy as np
 
+from coach.blas_threads import use_one_blas_thread
+
 TARGET_P99_MS = 50.0
 TARGET_CPU_PCT = 15.0
 REPO = Path(__file__).resolve().parents[1]
@@ -97,7 +99,12 @@ def _start_coach(
         "--feed-interval-s", str(feed_interval_s), "--posture-hz", str(posture_hz), "--profiles", profiles,
         "--step-points", str(step_points),
     ] + (["--devices-only"] if devices_only else [])  # fmt: skip
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log, cwd=REPO)
+    # The BLAS thread setting `coach run` makes for itself (coach.blas_threads), as the user gets it.
+    env = dict(os.environ)
+    use_one_blas_thread(env)
+    proc = subprocess.Popen(
+        cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log, cwd=REPO, env=env
+    )
     log.close()
     return proc
 

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from coach import __version__
+from coach.blas_threads import use_one_blas_thread
 from coach.errors import CoachError
 
 #: Subcommand name -> module under ``coach.cli``, in the order ``coach --help`` lists them.
@@ -65,6 +66,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    use_one_blas_thread()  # before a subcommand imports numpy: see coach.blas_threads
     args_in = sys.argv[1:] if argv is None else list(argv)
     # The subcommand comes first (options before it are the top-level ones): only its module is needed.
     parser = build_parser(args_in[0] if args_in and args_in[0] in COMMANDS else None)
