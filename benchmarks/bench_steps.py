@@ -15,14 +15,23 @@ apart, without the profiler) as a share of a core, and how much later in sample 
 decided than with N = 1 (the latency a step adds on a real-time session). The events are checked to
 be identical every way.
 
+``--session-path`` adds a fourth way: the same notifications through the live session's own path
+around the pipeline (:class:`~coach.session.intake.Intake`: quantising as the trace will hold them,
+holding for the step; :class:`~coach.session.recorder.SessionRecorder` and its trace writer, flushed
+every 0.1 s of sample time as the session's clock tick does; :class:`~coach.session.event_sink.EventSink`
+into a :class:`~coach.mqtt.publisher.Publisher`'s on-disk spool, not connected), with its function
+calls outside the pipeline (total less the "steps of 1 point" way's) and the written trace's SHA-256.
+
     ./run bench steps                              # 2 minutes of data, steps of 1, 2, 5 points
     ./run bench steps -- --minutes 1 --steps 1,5 --per-packet 4
+    ./run bench steps -- --minutes 1 --steps 1 --session-path
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import hashlib
 import math
 import pstats
 import sys
@@ -88,6 +97,69 @@ def _run(
     return cpu, calls, int(n_calls), decided, events
 
 
+def _run_session_path(
+    meta: Any, notes: list[tuple[float, str, Any]], work: Path, profile: bool
+) -> tuple[float, int, list[str], str]:
+    """The notifications through the live session's path around the pipeline (see the module doc):
+    CPU s, function calls, the events (JSON, as the sink got them) and the trace's SHA-256."""
+    from coach.events import Event, to_json
+    from coach.mqtt.broker_config import BrokerSettings
+    from coach.mqtt.publisher import Publisher
+    from coach.mqtt.spool import Spool
+    from coach.mqtt.topics import PatientTopics
+    from coach.pipeline import PipelineConfig, SessionPipeline
+    from coach.samples import LinkStatus
+    from coach.session.event_sink import EventSink
+    from coach.session.intake import Intake
+    from coach.session.pacing import StallWatch
+    from coach.session.recorder import SessionRecorder
+
+    work.mkdir(parents=True)
+    roles = sorted({role for _, role, _ in notes})
+    recorder = SessionRecorder(work / "sessions", "s-bench")
+    spool = Spool(work / "spool.sqlite3")
+    publisher = Publisher(BrokerSettings.from_url("mqtt://127.0.0.1:1"), spool, client_id="coach-p-bench")
+    events: list[str] = []
+    sink = EventSink("s-bench", PatientTopics("p-bench"), recorder, publisher, None, None)
+
+    def on_events(out: list[Event]) -> None:
+        events.extend(to_json(e) for e in out)
+        sink.pipeline_events(out)
+
+    intake = Intake(
+        None,  # type: ignore[arg-type]  # items are handed to process() here, not read from a source
+        recorder,
+        lambda item: None,
+        on_events,
+        feed_interval_s=0.0,
+        watch=StallWatch(roles, 0.1, 1e9, 0.05),
+    )
+    recorder.open_trace(meta)
+    intake.start_pipeline(SessionPipeline(meta, PipelineConfig(posture_hz=10.0)), feed=False)
+    intake.process([LinkStatus(role, "up", 0.0, None) for role in roles])
+    prof = cProfile.Profile() if profile else None
+    t0 = time.process_time()
+    if prof is not None:
+        prof.enable()
+    next_tick = 0.1
+    for t_last, _, block in notes:
+        intake.process([block])
+        if t_last >= next_tick:  # the session's clock tick: the recorder writes what all reached
+            recorder.flush()
+            next_tick += 0.1
+    intake.feed_held()
+    assert intake.pipeline is not None
+    on_events(intake.pipeline.finish())
+    recorder.close()
+    if prof is not None:
+        prof.disable()
+    cpu = time.process_time() - t0
+    n_calls = pstats.Stats(prof).total_calls if prof is not None else 0  # type: ignore[attr-defined]
+    spool.close()
+    digest = hashlib.sha256(recorder.trace_path.read_bytes()).hexdigest()
+    return cpu, int(n_calls), events, digest
+
+
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(
         prog="bench steps", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -95,6 +167,11 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--minutes", type=float, default=2.0, help="minutes of data (default 2)")
     ap.add_argument("--steps", default="1,2,5", help="step sizes in decision points (default 1,2,5)")
     ap.add_argument("--per-packet", type=int, default=4, help="samples a notification (default 4)")
+    ap.add_argument(
+        "--session-path",
+        action="store_true",
+        help="also the live session's path around the pipeline (intake, recorder, event sink, spool)",
+    )
     args = ap.parse_args(argv)
     from benchmarks.bench_speed import write_trace_file
 
@@ -112,6 +189,7 @@ def main(argv: list[str]) -> int:
     ways += [(f"steps of {n} point{'s' * (n > 1)}", n) for n in (int(x) for x in args.steps.split(","))]
     base: dict[str, float] | None = None
     base_events: list[str] | None = None
+    step1_calls: int | None = None
     ok = True
     for label, step in ways:
         _, calls, n_calls, decided, events = _run(meta, notes, step, profile=True)
@@ -127,6 +205,26 @@ def main(argv: list[str]) -> int:
             f"({100 * cpu / seconds:4.1f} % of a core); decided later than one call per notification: "
             f"p50 {np.percentile(later_ms, 50):3.0f} ms, p99 {np.percentile(later_ms, 99):3.0f} ms, max "
             f"{later_ms.max():3.0f} ms; events {'identical' if same else 'DIFFERENT'}",
+            flush=True,
+        )
+        if step == 1:
+            step1_calls = n_calls
+    if args.session_path:
+        with tempfile.TemporaryDirectory(prefix="bench-steps-session-") as tmp:
+            _, n_calls, events, digest = _run_session_path(meta, notes, Path(tmp) / "a", profile=True)
+            cpu = _run_session_path(meta, notes, Path(tmp) / "b", profile=False)[0]
+        same = events == base_events
+        ok = ok and same
+        outside = (
+            f"{(n_calls - step1_calls) / args.minutes / 1e6:5.2f} M outside the pipeline"
+            if step1_calls is not None
+            else "(add 1 to --steps for the calls outside the pipeline)"
+        )
+        print(
+            f"{'session path, steps of 1':<22} {n_calls / args.minutes / 1e6:5.2f} M function calls per "
+            f"minute of data, {outside}; CPU {cpu / args.minutes:5.2f} s per minute of data "
+            f"({100 * cpu / seconds:4.1f} % of a core); events {'identical' if same else 'DIFFERENT'}; "
+            f"trace SHA-256 {digest[:16]}",
             flush=True,
         )
     return 0 if ok else 1
