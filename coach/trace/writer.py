@@ -9,6 +9,7 @@ also fsyncs.
 from __future__ import annotations
 
 import gzip
+import itertools
 import json
 import os
 from collections.abc import Iterable
@@ -86,15 +87,22 @@ class TraceWriter:
             parts.append(np.concatenate([_or_nan(b.pressure_pa, len(b), None) for b in blocks])[:, None])
             formats.append(_FMT["pressure"])
         values = np.hstack(parts)[order]
-        lines = []
-        row_fmt = ",".join(formats)
-        for ti, role, row in zip(t[order], role_names[order], values, strict=True):
-            text = row_fmt % tuple(row)
-            lines.append(f"{_FMT['t'] % ti},{role},{text.replace('nan', '')}\n")
-        self._file.write("".join(lines))
+        t_sorted = t[order]
+        names = role_names[order]
+        n = len(t_sorted)
+        row_fmt = f"{_FMT['t']},%s,{','.join(formats)}\n"
+        if np.isnan(t_sorted).any() or any("nan" in b.role for b in blocks):
+            text = "".join(_rows_one_by_one(row_fmt, t_sorted, names, values))
+        else:
+            # One formatting call for all rows: the same conversions as row by row, in one string.
+            columns = [t_sorted.tolist(), names.tolist(), *values.T.tolist()]
+            text = (row_fmt * n) % tuple(itertools.chain.from_iterable(zip(*columns, strict=True)))
+            if np.isnan(values).any():
+                text = text.replace("nan", "")  # an empty cell (t and the role hold no "nan")
+        self._file.write(text)
         self._file.flush()
-        self.rows_written += len(lines)
-        return len(lines)
+        self.rows_written += n
+        return n
 
     def write_block(self, block: SampleBlock) -> int:
         """Write one role's samples (the caller keeps rows of different roles in time order)."""
@@ -107,6 +115,15 @@ class TraceWriter:
         if not self.path.endswith(".gz"):
             os.fsync(self._file.fileno())
         self._file.close()
+
+
+def _rows_one_by_one(row_fmt: str, t: np.ndarray, names: np.ndarray, values: np.ndarray) -> list[str]:
+    """Row by row, the missing values (NaN) of the value columns as empty cells."""
+    t_fmt, rest = row_fmt.split(",%s,", 1)
+    return [
+        f"{t_fmt % ti},{role},{(rest % tuple(row)).replace('nan', '')}"
+        for ti, role, row in zip(t, names, values, strict=True)
+    ]
 
 
 def _or_nan(values: np.ndarray | None, n: int, width: int | None) -> np.ndarray:
