@@ -46,7 +46,7 @@ from coach.events import encode
 from coach.mqtt.broker_config import BrokerSettings
 from coach.mqtt.confirmations import parse_stored
 from coach.mqtt.spool import Spool, SpoolRow
-from coach.mqtt.topics import PatientTopics, parse_topic
+from coach.mqtt.topics import ParsedTopic, PatientTopics, parse_topic
 
 log = logging.getLogger("coach.mqtt")
 
@@ -167,6 +167,7 @@ class Publisher:
         self._tail_wait: dict[tuple[str, str], float] = {}
         #: Delivery numbers of the latest summaries, for their retained copy on ``.../summary``.
         self._summary_seq: OrderedDict[tuple[str, str, str], int] = OrderedDict()
+        self._last_topic: tuple[str, ParsedTopic | None] | None = None
 
     # -- what callers use ------------------------------------------------------------------------
     def enqueue(self, topic: str, payload: bytes, *, retain: bool = False, qos: int = 1) -> int:
@@ -179,17 +180,27 @@ class Publisher:
         self._wake.set()
         return seq
 
-    def _append(self, topic: str, payload: bytes, *, retain: bool, qos: int) -> int:
+    def _parsed(self, topic: str) -> ParsedTopic | None:
+        """``parse_topic(topic)``, or ``None`` for a topic it refuses; the last answer is kept (a
+        session's events all go to one topic)."""
+        if self._last_topic is not None and self._last_topic[0] == topic:
+            return self._last_topic[1]
         try:
-            parsed = parse_topic(topic)
+            parsed: ParsedTopic | None = parse_topic(topic)
         except ValidationError:
             parsed = None
+        self._last_topic = (topic, parsed)
+        return parsed
+
+    def _append(self, topic: str, payload: bytes, *, retain: bool, qos: int) -> int:
+        parsed = self._parsed(topic)
         if parsed is None or parsed.session is None or qos < 1:
             return self.spool.append(topic, payload, qos=qos, retain=retain)
         if parsed.kind == "events" and not retain:
             seq, event_seq = self.spool.append_event(topic, parsed.patient, parsed.session, payload)
             self._confirmed_all.clear()
-            doc = _json_object(payload)
+            # Only a payload that holds the word can be a summary (no need to parse every event).
+            doc = _json_object(payload) if b'"summary"' in payload else None
             if doc is not None and doc.get("type") == "summary":
                 self._summary_seq[(parsed.patient, parsed.session, str(doc.get("id")))] = event_seq
                 while len(self._summary_seq) > 16:

@@ -116,6 +116,9 @@ class LiveConfig:
     loop_tolerance_s: float = 0.05
     #: Wall seconds between clock ticks.
     tick_s: float = 0.1
+    #: Wall seconds between two writes of the recorded trace (one formatting call and one write for
+    #: all the rows every sensor has reached; a crash loses at most this much of the trace's tail).
+    trace_flush_s: float = 1.0
     #: Feed the pipeline at most this often (wall seconds; 0: as soon as a notification is in). Larger
     #: values cost less CPU and add up to that much latency (benchmarks/bench_live.py measures both).
     feed_interval_s: float = 0.0

@@ -329,10 +329,13 @@ class LiveSession:
                         raise error
 
     async def _tick_loop(self) -> None:
-        last_status = 0.0
         loop = asyncio.get_running_loop()
+        last_status, last_flush = 0.0, loop.time()
         while not self._done.is_set():
             await asyncio.sleep(self.config.tick_s)
+            if loop.time() - last_flush >= self.config.trace_flush_s:  # the trace: one write a second
+                last_flush = loop.time()
+                self.recorder.flush()
             self._tick(self.clock.now_s())
             if loop.time() - last_status >= 1.0:
                 last_status = loop.time()
@@ -340,7 +343,6 @@ class LiveSession:
 
     def _tick(self, t_s: float) -> None:
         self.intake.tick(time.monotonic(), self.clock.speed)
-        self.recorder.flush()
         failure = self.recorder.error or self.sink.failure
         if failure is not None:
             self._end(failure, aborted=True)  # a full or read-only disk: the folder is named
@@ -403,13 +405,8 @@ class LiveSession:
     def _start_pipeline(self, with_calibration: bool = True, feed: bool = True) -> None:
         guided = self.guided
         phases = (guided.still, guided.rotate) if guided is not None and with_calibration else (None, None)
-        meta = self.config.trace_meta(
-            self.remote.settings,
-            self.source.sensors,
-            self.session_id,
-            self._start_wall or utc_now(),
-            *phases,
-        )
+        settings, sensors, start = self.remote.settings, self.source.sensors, self._start_wall or utc_now()
+        meta = self.config.trace_meta(settings, sensors, self.session_id, start, *phases)
         mounting = None if with_calibration else "nominal"
         pipeline = SessionPipeline(meta, PipelineConfig(posture_hz=self.config.posture_hz, mounting=mounting))
         if with_calibration or self.intake.has_buffered:
