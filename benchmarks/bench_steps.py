@@ -204,7 +204,8 @@ def main(argv: list[str]) -> int:
             f"function calls per minute of data, CPU {cpu / args.minutes:5.2f} s per minute of data "
             f"({100 * cpu / seconds:4.1f} % of a core); decided later than one call per notification: "
             f"p50 {np.percentile(later_ms, 50):3.0f} ms, p99 {np.percentile(later_ms, 99):3.0f} ms, max "
-            f"{later_ms.max():3.0f} ms; events {'identical' if same else 'DIFFERENT'}",
+            f"{later_ms.max():3.0f} ms; events {'identical' if same else 'DIFFERENT'} (SHA-256 "
+            f"{hashlib.sha256(''.join(events).encode()).hexdigest()[:16]})",
             flush=True,
         )
         if step == 1:

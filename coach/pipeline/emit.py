@@ -17,6 +17,9 @@ from coach.events import Event, EventIds, PostureEvent, assign_id
 from coach.signal.posture import PostureFrame
 from coach.signal.resample import IntArray
 
+#: Spans of at most this many points (a live step) are worked in Python floats and ints: fewer calls.
+SMALL_SPAN: Final = 8
+
 #: Order of events that share a time: state changes first, cues last.
 PRIORITY: Final = {"state": 0, "posture": 1, "stroke": 2, "cadence": 3, "cue": 4, "summary": 5}
 
@@ -67,6 +70,23 @@ class PostureEvents:
         self.dt_s = dt_s
         self._prev_flags: tuple[int, int] | None = None
 
+    def _emitted_small(self, j: IntArray, frame: PostureFrame) -> list[int]:
+        """The rows of a short span (a live step) that get an event: what the array way finds, in
+        Python (each numpy call costs more than the whole span)."""
+        pairs_e = zip(frame.treated_ok.tolist(), frame.elevated.tolist(), strict=True)
+        pairs_n = zip(frame.hand_ok.tolist(), frame.neutral.tolist(), strict=True)
+        elev = [int(e) if ok else -1 for ok, e in pairs_e]
+        neut = [int(n) if ok else -1 for ok, n in pairs_n]
+        prev_e, prev_n = self._prev_flags if self._prev_flags is not None else (elev[0], neut[0])
+        every = self.posture_every
+        emitted = []
+        for i, jj in enumerate(j.tolist()):
+            if elev[i] != prev_e or neut[i] != prev_n or jj % every == 0:
+                emitted.append(i)
+            prev_e, prev_n = elev[i], neut[i]
+        self._prev_flags = (prev_e, prev_n)
+        return emitted
+
     def calibrating(self, j: IntArray, pending: list[Event]) -> None:
         """Grid points while calibrating: every field null."""
         for jj in j[j % self.posture_every == 0].tolist():
@@ -74,18 +94,22 @@ class PostureEvents:
         self._prev_flags = (-1, -1)
 
     def span(self, j: IntArray, frame: PostureFrame, pending: list[Event]) -> None:
-        elev_flag = np.where(frame.treated_ok, frame.elevated.astype(np.int8), -1)
-        neut_flag = np.where(frame.hand_ok, frame.neutral.astype(np.int8), -1)
-        prev_e, prev_n = (
-            self._prev_flags if self._prev_flags is not None else (int(elev_flag[0]), int(neut_flag[0]))
-        )
-        # np.diff(...) != 0 of small integer flags, without np.diff's dispatch (a few µs, every step)
-        e_seq = np.concatenate(([prev_e], elev_flag))
-        n_seq = np.concatenate(([prev_n], neut_flag))
-        change = (e_seq[1:] != e_seq[:-1]) | (n_seq[1:] != n_seq[:-1])
-        emit = change | (j % self.posture_every == 0)
-        self._prev_flags = (int(elev_flag[-1]), int(neut_flag[-1]))
-        for i in np.flatnonzero(emit).tolist():
+        if len(j) <= SMALL_SPAN:
+            emitted = self._emitted_small(j, frame)
+        else:
+            elev_flag = np.where(frame.treated_ok, frame.elevated.astype(np.int8), -1)
+            neut_flag = np.where(frame.hand_ok, frame.neutral.astype(np.int8), -1)
+            prev_e, prev_n = (
+                self._prev_flags if self._prev_flags is not None else (int(elev_flag[0]), int(neut_flag[0]))
+            )
+            # np.diff(...) != 0 of small integer flags, without np.diff's dispatch (a few µs, every step)
+            e_seq = np.concatenate(([prev_e], elev_flag))
+            n_seq = np.concatenate(([prev_n], neut_flag))
+            change = (e_seq[1:] != e_seq[:-1]) | (n_seq[1:] != n_seq[:-1])
+            emit = change | (j % self.posture_every == 0)
+            self._prev_flags = (int(elev_flag[-1]), int(neut_flag[-1]))
+            emitted = np.flatnonzero(emit).tolist()
+        for i in emitted:
             ok = bool(frame.treated_ok[i])
             hok = bool(frame.hand_ok[i])
             pending.append(

@@ -19,6 +19,8 @@ nanoseconds apart) are refused with a :class:`~coach.errors.ValidationError`; th
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -36,6 +38,18 @@ RATE_WINDOW_S = 0.5
 _EPS_S = 1e-9
 #: Rate used when the first half second holds fewer than two samples.
 FALLBACK_RATE_HZ = 100.0
+#: At most this many raw samples or grid points (a live step): worked in Python floats (fewer calls).
+SMALL = 8
+
+
+def _increasing_after(t: list[float], floor_s: float) -> bool:
+    """Whether the times rise strictly, all after ``floor_s`` (a block with nothing late or repeated)."""
+    prev = floor_s
+    for x in t:  # a plain loop: no generator to resume per sample
+        if not x > prev:
+            return False
+        prev = x
+    return True
 
 
 def check_rate(rate_hz: float, what: str) -> float:
@@ -117,6 +131,20 @@ class UniformResampler:
         sample (counted in :attr:`duplicate_samples`)."""
         if t_s.size == 0 or self.refused is not None:
             return
+        if t_s.size > SMALL or not _increasing_after(t_s.tolist(), max(self.last_sample_s, self._frontier_s)):
+            t_s, acc_mps2, gyr_rps = self._fresh(t_s, acc_mps2, gyr_rps)
+            if t_s.size == 0:
+                return
+        if self.t0_s is None:
+            self.t0_s = float(t_s[0])
+        self._t = np.concatenate((self._t, t_s))
+        self._acc = np.concatenate((self._acc, acc_mps2))
+        self._gyr = np.concatenate((self._gyr, gyr_rps))
+
+    def _fresh(
+        self, t_s: FloatArray, acc_mps2: FloatArray, gyr_rps: FloatArray
+    ) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """The samples of a block that are neither late nor repeated (see :meth:`push`)."""
         # Within a block times are non-decreasing: drop the stale head and repeated times.
         fresh = t_s > max(self.last_sample_s, self._frontier_s)
         # (t_s[1:] - t_s[:-1] is np.diff(t_s), without its dispatch)
@@ -126,13 +154,7 @@ class UniformResampler:
             self.late_samples += int((~fresh & ~repeat).sum())
             keep = fresh & ~repeat
             t_s, acc_mps2, gyr_rps = t_s[keep], acc_mps2[keep], gyr_rps[keep]
-            if t_s.size == 0:
-                return
-        if self.t0_s is None:
-            self.t0_s = float(t_s[0])
-        self._t = np.concatenate((self._t, t_s))
-        self._acc = np.concatenate((self._acc, acc_mps2))
-        self._gyr = np.concatenate((self._gyr, gyr_rps))
+        return t_s, acc_mps2, gyr_rps
 
     def pull(self, clock_s: float = -math.inf) -> GridBatch:
         """Decide every grid point the samples (and the clock) allow; return the valid ones."""
@@ -154,6 +176,10 @@ class UniformResampler:
         if k_end < self._next_k:
             self._frontier_s = max(self._frontier_s, limit if gap_by_clock else last)
             return _empty_batch()
+        if not gap_by_clock and k_end - self._next_k < SMALL and 0 < self._t.size <= SMALL:
+            small = self._pull_small(k_end)
+            if small is not None:
+                return small
         k = self._points_near_samples(self._next_k, k_end)
         tk = self.grid_time(k)
         t = self._t
@@ -180,6 +206,64 @@ class UniformResampler:
         if drop:
             self._t, self._acc, self._gyr = t[drop:], self._acc[drop:], self._gyr[drop:]
         return GridBatch(k[ok], tk[ok], acc[ok], gyr[ok])
+
+    def _pull_small(self, k_end: int) -> GridBatch | None:
+        """:meth:`pull`'s result up to ``k_end`` (not a gap proven by the clock) for a live step: a few
+        grid points and raw samples, in Python floats: the same IEEE operations on the same numbers
+        in the same order as the array way (``np.searchsorted`` as ``bisect``, ``np.floor``/``ceil``
+        as ``math``'s), for a tenth of the calls. ``None`` when the raw samples hold a gap (the array
+        way then decides which points it leaves out)."""
+        assert self.t0_s is not None and self.rate_hz is not None
+        t = self._t.tolist()
+        n_t = len(t)
+        max_gap, eps, t0, rate = self.max_gap_s, _EPS_S, self.t0_s, self.rate_hz
+        for a, b in itertools.pairwise(t):
+            if b - a > max_gap:
+                return None
+        last = t[-1]
+        # _points_near_samples with one run of samples
+        lo = max(math.floor((t[0] - t0) * rate) - 1, self._next_k)
+        hi = min(math.ceil((last - t0) * rate) + 1, k_end)
+        acc_rows, gyr_rows = self._acc.tolist(), self._gyr.tolist()
+        k_ok: list[int] = []
+        t_ok: list[float] = []
+        acc_ok: list[list[float]] = []
+        gyr_ok: list[list[float]] = []
+        for k in range(lo, hi + 1):
+            tk = t0 + float(k) / rate
+            i = bisect.bisect_right(t, tk + eps) - 1
+            if i < 0 or not tk <= last + eps:
+                continue  # before the first sample, or after the last: not valid
+            d = tk - t[i]
+            exact = -eps <= d <= eps  # abs(d) <= eps, without the call
+            j = i + 1 if i + 1 < n_t else n_t - 1
+            span = t[j] - t[i]
+            if not (exact or (span > 0 and span <= max_gap)):
+                continue
+            f = 0.0
+            if not exact:  # np.minimum(np.maximum(x, 0.0), 1.0) (x > 0 here: d > eps)
+                f = d / (span if span > 0 else 1.0)
+                f = 1.0 if f > 1.0 else f
+            g = 1 - f
+            a0, a1, w0, w1 = acc_rows[i], acc_rows[j], gyr_rows[i], gyr_rows[j]
+            k_ok.append(k)
+            t_ok.append(tk)
+            acc_ok.append([a0[0] * g + a1[0] * f, a0[1] * g + a1[1] * f, a0[2] * g + a1[2] * f])
+            gyr_ok.append([w0[0] * g + w1[0] * f, w0[1] * g + w1[1] * f, w0[2] * g + w1[2] * f])
+        self._next_k = k_end + 1
+        self._frontier_s = max(self._frontier_s, last)
+        t_next = t0 + float(self._next_k) / rate
+        drop = max(bisect.bisect_right(t, t_next + eps) - 1, 0)
+        if drop:
+            self._t, self._acc, self._gyr = self._t[drop:], self._acc[drop:], self._gyr[drop:]
+        if not k_ok:
+            return _empty_batch()
+        return GridBatch(
+            np.array(k_ok, dtype=np.int64),
+            np.array(t_ok),
+            np.array(acc_ok).reshape(-1, 3),
+            np.array(gyr_ok).reshape(-1, 3),
+        )
 
     def _points_near_samples(self, k0: int, k1: int) -> IntArray:
         """The grid indices in ``[k0, k1]`` that can be valid: within a grid step of a run of raw
