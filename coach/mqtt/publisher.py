@@ -529,8 +529,10 @@ class Publisher:
                         self._mark_drained()
                         if self._finished():
                             raise _DrainedError
+                    # asyncio.timeout, not wait_for: no task made for every wait (one or two an event)
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), 0.25)
+                        async with asyncio.timeout(0.25):
+                            await self._wake.wait()
                     continue
                 if self.stats.drain_started_monotonic is None:
                     self.stats.drain_started_monotonic = time.monotonic()
