@@ -236,8 +236,10 @@ class SessionPipeline:
             out += self._emitter.flush(started)
         assert self._j_next is not None
         calibrating = self._calibrating
+        # Nothing in the loop moves a role's frontier or the clock: how far the samples allow is
+        # worked out once per call (it was, with the same answer, once per turn of the loop).
+        ready = self._ready_limit(clock, final_end_s)
         while not self.finished:
-            ready = self._ready_limit(clock, final_end_s)
             limit = min(ready, self._j_next + self._max_span)
             if calibrating.outcome is None:
                 limit = min(limit, calibrating.limit(self._j_next, final_end_s))
