@@ -72,7 +72,8 @@ class SummaryBuilder:
         start = self.start_s if self.start_s is not None else end_s
         # The §5 cadence of the strokes made, estimated from those found (docs/strokes.md, "Issue 9:
         # cadence estimate"): strokes the sensors missed in a steady rhythm counted in, splits out.
-        cadence = estimate_mean_cadence(self.stroke_starts_s, self.stroke_directions).spm
+        estimate = estimate_mean_cadence(self.stroke_starts_s, self.stroke_directions)
+        cadence = estimate.spm
         return SummaryEvent(
             type="summary",
             t=t_s,
@@ -84,6 +85,7 @@ class SummaryBuilder:
             strokes_distal=self.strokes.get("distal", 0),
             strokes_unknown=self.strokes.get("unknown", 0),
             mean_cadence_spm=None if cadence is None else round(cadence, 2),
+            strokes_in_bouts_counted=estimate.strokes_counted,
             elevated_fraction=_share(self.elevated_points, self.elevation_points),
             wrist_neutral_fraction=_share(self.neutral_points, self.wrist_points),
             calibration=calibration,

@@ -85,3 +85,17 @@ def test_irregular_true_rhythm_stays_near_the_definition() -> None:
         e = estimate_mean_cadence(starts).spm
         assert d is not None and e is not None
         assert abs(e - d) < 0.5
+
+
+def test_the_summary_reports_the_estimate_and_what_it_counts() -> None:
+    from coach.summary import SummaryBuilder, calibration_summary
+
+    made = _steady(10.0, 3.0, 12)
+    b = SummaryBuilder(dt_s=0.1)
+    for i, t in enumerate(made):
+        if i != 5:  # one stroke the sensors missed
+            b.add_stroke(t, "proximal")
+    event = b.event(60.0, 60.0, None, calibration_summary("meta", None, None, []))
+    assert event["strokes_total"] == 11
+    assert event["strokes_in_bouts_counted"] == 12
+    assert event["mean_cadence_spm"] == pytest.approx(20.0)
