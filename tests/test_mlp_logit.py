@@ -66,3 +66,38 @@ def test_a_zero_bound_keeps_np_clip() -> None:
     assert not net._clip_by_max_min
     x = _odd_rows(rng, 50, lo, hi)
     assert net.logit(x).tobytes() == _reference_logit(net, x).tobytes()
+
+
+def _screen_is_conservative(net: Mlp, x: np.ndarray) -> None:
+    exact = net.logit(x)
+    finite = np.isfinite(exact)
+    for floor in (-2.0, 0.0, float(np.median(exact[finite]))):
+        keep = net.may_exceed(x, floor)
+        assert keep[exact > floor].all() and keep[np.isnan(exact)].all()
+    for i in np.flatnonzero(finite)[:100]:  # the floor one ulp below a row's exact log-odds keeps it
+        assert net.may_exceed(x[i : i + 1], float(np.nextafter(exact[i], -np.inf)))[0]
+
+
+def test_the_float32_screen_keeps_every_row_the_exact_network_puts_above_the_floor() -> None:
+    """The screen runs in float32 where its bound is finite; it must still keep every row whose exact
+    (float64) log-odds exceed the floor, for the shipped networks and for random ones of every scale."""
+    from coach.signal.strokes.detector import default_model
+
+    model = default_model()
+    assert model.hand is not None and model.hand.with_all is not None
+    rng = np.random.default_rng(32)
+    nets = [model.treated, model.hand.with_hand, model.hand.with_all]
+    for scale in (1e-30, 1e-3, 1.0, 1e3, 1e8):
+        k = int(rng.integers(2, 70))
+        lo = -rng.uniform(0, 5, k) * scale
+        hi = rng.uniform(0, 5, k) * scale
+        nets.append(_net(rng, k, lo, hi))
+    for net in nets:
+        assert net._screen32 is not None
+        span = net.hi - net.lo
+        x = net.lo + span * rng.uniform(-0.2, 1.2, size=(5_000, net.lo.shape[0]))
+        x[:20, 0] = np.nan
+        _screen_is_conservative(net, x)
+    # and where float32 could overflow or the box is open, the float64 screen
+    assert _net(rng, 3, np.full(3, -1e35), np.full(3, 1e35))._screen32 is None
+    assert _net(rng, 3, np.array([-np.inf, -1, -1]), np.ones(3))._screen32 is None
