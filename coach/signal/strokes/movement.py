@@ -15,7 +15,9 @@ vibration within a bout, a rhythm of 0.8–4 s in the vibration, a stroker that 
 arm does not. A small network (:class:`~coach.signal.strokes.mlp.Mlp`, trained by
 ``benchmarks/veto_training.py``) gives the log-odds that the contact is a true stroke, less a penalty
 for lying outside the *massage envelope* (the range true strokes span); :class:`MovementVeto` drops the
-contact when they fall below the veto's threshold. The parameters are data with their provenance
+contact when they fall below the veto's threshold. With a :class:`Rhythm`, a contact that continues
+a steady bout of strokes the veto reported is judged with the rhythm's own envelope weight and
+threshold (:meth:`ContactContext.steady`). The parameters are data with their provenance
 (``movement_veto.json`` beside this module, :func:`read_veto`).
 
 A contact's features use frames ``[a − 6 s, committed_at + LOOKAHEAD]`` of the history, which the
