@@ -387,7 +387,8 @@ class StrokeDetector:
                 self.history, seg.a, seg.b, decided_frame(seg.committed_at), seg.logit, x_t
             )
             if m.veto is not None:
-                keep, z_veto = m.veto.keep(x_c)
+                keep, z_veto = m.veto.keep(x_c, self.contacts.steady(m.veto.rhythm))
+                self.contacts.decided(keep)
         if not keep and self.records is None:
             return None
         p_distal = m.direction_treated.p(finite(x_t))
