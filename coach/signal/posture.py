@@ -290,7 +290,7 @@ class PostureEstimator:
                     # may drift at a new rate (a bias about another axis now reads as heading): the
                     # rate's link to δ is dropped, its uncertainty kept (STRAP_RATE_SIGMA_RPS).
                     self._tracker = dataclasses.replace(
-                        before, p_rr=max(before.p_rr, STRAP_RATE_SIGMA_RPS**2), p_dr=0.0
+                        before, p_rr=max(before.p_rr, STRAP_RATE_SIGMA_RPS**2), p_dr=0.0, p_rb=0.0
                     )
                     turn = self.strap.refine(turn, before.offset_at)
             self._tracker_history.clear()
