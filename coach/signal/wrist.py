@@ -71,11 +71,11 @@ def heading_offset_to_align(x_forearm_earth: FloatArray, x_hand_earth: FloatArra
 
 
 #: :attr:`HeadingOffsetTracker.twist_sigma` and ``twist_tau_s`` of new trackers (0: no twist offset).
-#: Tuned on the ``sensors`` family's tune seeds 15000–15039 (``./run bench mounting -- --split tune
-#: --count 40 --families sensors --strap-only``): wrist-neutral agreement within 2 min after strap
-#: turns 0.924 (none) -> 0.940 (3°) / 0.938 (1.5°), whole sessions 0.945 -> 0.960 / 0.964; 1.5° took
-#: fewer sessions without a turn down (15039: 0.998 -> 0.882 with 3°, 0.998 with 1.5°).
-TWIST_SIGMA_RAD = math.radians(1.5)
+#: Off: on the ``sensors`` family's tune seeds 15000–15039 (``./run bench mounting -- --split tune
+#: --count 40 --families sensors --strap-only``) 1.5° raised the wrist-neutral agreement within 2 min
+#: after strap turns 0.924 -> 0.938 (3°: 0.940), but on the report seeds 25000–25019 it fell 0.876 ->
+#: 0.850 (docs/signal.md, "Issue 9: wrist angles through strap turns", second session).
+TWIST_SIGMA_RAD = 0.0
 TWIST_TAU_S = 60.0
 #: Columns of :func:`constraint_terms` (and the side of the moment matrices the tracker takes).
 CONSTRAINT_TERMS = 4
