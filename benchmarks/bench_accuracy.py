@@ -58,6 +58,8 @@ TARGETS = {
 
 #: ``--no-veto``: the shipped detector without its movement veto (set before the workers fork).
 _NO_VETO = False
+#: ``--veto FILE``: the shipped detector with this movement-veto file instead of its own.
+_VETO_FILE: str | None = None
 
 
 def _one(seed: int) -> tuple[int, Score, dict[str, Any], float, float]:
@@ -83,6 +85,11 @@ class _DetectorTimer:
 
         if _NO_VETO:
             inner = StrokeDetector(ctx, model=dataclasses.replace(default_model(), veto=None))
+        elif _VETO_FILE is not None:
+            from coach.signal.strokes.movement import MovementVeto, read_veto
+
+            veto = MovementVeto.from_dict(read_veto(_VETO_FILE)[0])
+            inner = StrokeDetector(ctx, model=dataclasses.replace(default_model(), veto=veto))
         else:
             inner = create_detector(ctx)
         timer = self
@@ -315,12 +322,15 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
     ap.add_argument("--no-real", action="store_true", help="skip the real recordings")
     ap.add_argument("--no-veto", action="store_true", help="the default detector without its movement veto")
+    ap.add_argument("--veto", default=None, help="a movement-veto file instead of the shipped one")
     args = ap.parse_args(argv)
-    global _NO_VETO
+    global _NO_VETO, _VETO_FILE
     _NO_VETO = args.no_veto
+    _VETO_FILE = args.veto
     print(
         "settings: replay as `coach replay --posture-hz 10`, default stroke detector"
-        f"{' without the movement veto' if args.no_veto else ''}; "
+        f"{' without the movement veto' if args.no_veto else ''}"
+        f"{f' with the movement veto {args.veto}' if args.veto else ''}; "
         f"tune seeds {args.tune or '-'}, report seeds {args.report}; {args.jobs} jobs"
     )
     for name, text in (("tune", args.tune), ("report", args.report)):

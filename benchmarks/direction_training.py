@@ -14,6 +14,12 @@ digest and the candidate networks' digest).
 draws several families per session), for the leave-one-family-out figure; the tune figures are then
 printed for the sessions with ``F`` and without it.
 
+``--shape`` gives the ``treated`` network the contact's shape evidence too
+(:data:`coach.signal.strokes.direction.TREATED_SHAPE_FEATURES`: drags over windows around the found
+contact, displacement and pitch profiles); the detector feeds it whenever the network takes more inputs
+than the six numbers of :func:`~coach.signal.strokes.direction.treated_evidence`. ``--keep-stroker``
+keeps ``model.json``'s network with the ``stroker`` evidence instead of refitting it.
+
 The file holds only ``direction_treated`` and ``direction_stroker`` with their provenance (the command,
 sessions, date, commit and the tune figures); :func:`coach.signal.strokes.detector.default_model`
 reads it over ``model.json``, so the candidate networks can be retrained independently.
@@ -33,8 +39,16 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.stroke_fit import train_mlp
 from benchmarks.stroke_sessions import _cache_name, parse_keys
-from benchmarks.stroke_training import CACHE, _direction_net, _pool_map, contact_rows, source_commit
+from benchmarks.stroke_training import (
+    CACHE,
+    DIRECTION_HIDDEN,
+    _direction_net,
+    _pool_map,
+    contact_rows,
+    source_commit,
+)
 from coach.signal.strokes.direction import MIN_DIRECTION_PROB
 from coach.signal.strokes.trained import (
     DIRECTION_SOURCE_PATH,
@@ -51,7 +65,7 @@ def _model_digest(model: dict[str, Any]) -> str:
 def session_rows(args: tuple[str, dict[str, Any]]) -> list[dict[str, Any]]:
     """:func:`contact_rows` of one session, cached; each row gets the session's families."""
     key, model = args
-    path = CACHE / f"dirrows_{_cache_name(key)}_{_model_digest(model)}.json"
+    path = CACHE / f"dirrows2_{_cache_name(key)}_{_model_digest(model)}.json"
     if path.exists():
         rows: list[dict[str, Any]] = json.loads(path.read_text())
         return rows
@@ -72,18 +86,26 @@ def session_rows(args: tuple[str, dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-def _x(rows: list[dict[str, Any]], stroker: bool) -> np.ndarray:
-    return np.array([r["treated"] + (r["stroker"] if stroker else []) for r in rows], dtype=np.float64)
+def _x(rows: list[dict[str, Any]], stroker: bool, shape: bool = False) -> np.ndarray:
+    return np.array(
+        [
+            r["treated"] + (r["stroker"] if stroker else []) + (r["treated_shape"] if shape else [])
+            for r in rows
+        ],
+        dtype=np.float64,
+    )
 
 
 def accuracy(net: Any, rows: list[dict[str, Any]], stroker: bool) -> tuple[float | None, int]:
-    """Direction accuracy (``unknown`` counts wrong) of a direction model over matched rows."""
-    from coach.signal.strokes.direction import direction_model_from_dict
+    """Direction accuracy (``unknown`` counts wrong) of a direction model over matched rows (a
+    ``treated`` network that takes more than six inputs reads the shape evidence too)."""
+    from coach.signal.strokes.direction import TREATED_DIRECTION_FEATURES, direction_model_from_dict
 
     if not rows:
         return None, 0
     model = direction_model_from_dict(net)
-    p = np.array([model.p(x) for x in _x(rows, stroker)])
+    shape = not stroker and model.n_inputs > len(TREATED_DIRECTION_FEATURES)
+    p = np.array([model.p(x) for x in _x(rows, stroker, shape)])
     y = np.array([bool(r["distal"]) for r in rows])
     ok = np.where(y, p >= MIN_DIRECTION_PROB, p <= 1.0 - MIN_DIRECTION_PROB)
     return float(ok.mean()), len(rows)
@@ -124,6 +146,13 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--exclude-family", default="", help="leave out training sessions with this family")
     ap.add_argument("--out", type=Path, default=DIRECTION_SOURCE_PATH)
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--shape", action="store_true", help="the treated network reads the shape evidence")
+    ap.add_argument("--hidden", type=int, default=DIRECTION_HIDDEN, help="treated network hidden units")
+    ap.add_argument("--epochs", type=int, default=60, help="epochs of the treated network")
+    ap.add_argument("--keep-stroker", action="store_true", help="keep model.json's stroker network")
+    ap.add_argument(
+        "--forearm-only", action="store_true", help="fit the treated network on forearm strokes only"
+    )
     args = ap.parse_args(argv)
     t0 = time.time()
     model, _ = read_model()
@@ -134,15 +163,31 @@ def main(argv: list[str]) -> int:
         train = [r for r in train if excl not in r["families"]]
     print(f"training rows ready: {len(train)} contacts ({time.time() - t0:.0f} s)", flush=True)
     m, ms = _split(train)
+    mt = [r for r in m if r.get("region") in (None, "forearm")] if args.forearm_only else m
+    y = np.array([float(r["distal"]) for r in mt])
     fitted = {
-        "direction_treated": _direction_net(_x(m, False), np.array([float(r["distal"]) for r in m])),
-        "direction_stroker": _direction_net(_x(ms, True), np.array([float(r["distal"]) for r in ms])),
+        "direction_treated": train_mlp(
+            _x(mt, False, args.shape), y, hidden=args.hidden, epochs=args.epochs, batch=256, seed=1
+        ),
+        "direction_stroker": model["direction_stroker"]
+        if args.keep_stroker
+        else _direction_net(_x(ms, True), np.array([float(r["distal"]) for r in ms])),
     }
     tune = [r for rs in _pool_map(session_rows, [(k, model) for k in tune_keys], args.jobs) for r in rs]
     groups: dict[str, Any] = {"all": lambda r: True}
     for fam in ("regions", "contact", "helper", "movement", "sensors"):
         groups[f"with {fam}"] = lambda r, f=fam: f in r["families"]
     groups["today's physics"] = lambda r: not r["families"]
+    groups["forearm"] = lambda r: r.get("region") in (None, "forearm")
+    for fam in ("contact", "sensors"):
+        groups[f"forearm, with {fam}"] = lambda r, f=fam: (
+            f in r["families"]
+            and r.get("region")
+            in (
+                None,
+                "forearm",
+            )
+        )
     groups = {g: keep for g, keep in groups.items() if any(keep(r) for r in tune)}
     table = tune_table({"model.json": model, "fitted": fitted}, tune, groups)
     for g, row in table.items():
@@ -153,8 +198,13 @@ def main(argv: list[str]) -> int:
         "exclude_family": excl or None,
         "tune_sessions": args.tune,
         "direction_rows": len(m),
+        "direction_rows_treated": len(mt),
         "direction_rows_with_stroker": len(ms),
         "candidate_networks": "model.json (not refitted)",
+        "treated_inputs": "treated + shape" if args.shape else "treated",
+        "treated_hidden": args.hidden,
+        "treated_epochs": args.epochs,
+        "stroker_network": "model.json (kept)" if args.keep_stroker else "refitted",
         "date": dt.date.today().isoformat(),
         "commit": source_commit(),
         "tune_figures": table,

@@ -227,6 +227,9 @@ def contact_rows(args: tuple[str, dict[str, Any]]) -> list[dict[str, Any]]:
                 "duration_s": r.t_end_s - r.t_start_s,
                 "treated": [float(v) for v in np.nan_to_num(r.treated)],
                 "stroker": None if r.stroker is None else [float(v) for v in np.nan_to_num(r.stroker)],
+                "treated_shape": None
+                if r.treated_shape is None
+                else [float(v) for v in np.nan_to_num(r.treated_shape)],
             }
         )
     return rows

@@ -31,6 +31,7 @@ import hashlib
 import shlex
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -225,14 +226,22 @@ def _load(path: Path) -> dict[str, Any]:
     return s
 
 
-def figures_at(sessions: list[dict[str, Any]], least: float | None, z: list[np.ndarray]) -> dict[str, float]:
+def kept_at(sessions: list[dict[str, Any]], veto: Any | None) -> list[np.ndarray]:
+    """Which committed contacts of each session ``veto`` (a
+    :class:`~coach.signal.strokes.movement.MovementVeto`; None: no veto) reports, in order, with the
+    rhythm of the strokes it reported before each (:meth:`MovementVeto.decide`)."""
+    if veto is None:
+        return [np.ones(len(s["x"]), dtype=bool) for s in sessions]
+    return [veto.decide(s["x"], s["det"])[0] for s in sessions]
+
+
+def figures_at(sessions: list[dict[str, Any]], kept: list[np.ndarray]) -> dict[str, float]:
     """Pooled F1 (sessions with massage), false strokes per minute (massage-free sessions; ordinary
-    movement) when contacts below ``least`` are dropped (None: no veto)."""
+    movement) when only the contacts ``kept`` (:func:`kept_at`) are reported."""
     n_true = n_det = n_match = 0
     mf_det = 0
     mf_min = mv_false = mv_min = 0.0
-    for s, zs in zip(sessions, z, strict=True):
-        keep = np.ones(len(zs), dtype=bool) if least is None else zs >= least
+    for s, keep in zip(sessions, kept, strict=True):
         mv_false += float((s["in_move"] & keep).sum())
         mv_min += float(s["move_min"])
         if s["massage_free"]:
@@ -319,40 +328,87 @@ def main(argv: list[str]) -> int:
         help="envelope: only features whose tune true strokes fall outside it at most this often",
     )
     ap.add_argument("--envelope-weight", type=float, default=1.0, help="log-odds lost per scale outside")
+    ap.add_argument(
+        "--from",
+        dest="from_file",
+        type=Path,
+        default=None,
+        help="keep this veto file's network and envelope range (no training); choose the rest again",
+    )
+    ap.add_argument(
+        "--rhythm",
+        default="",
+        help="CONTACTS,RATIO,GAP_CV,WEIGHT,LEAST: contacts that continue an established rhythm of "
+        "reported strokes are judged with this envelope weight and threshold (movement.Rhythm)",
+    )
+    ap.add_argument(
+        "--least",
+        type=float,
+        default=None,
+        help="this threshold instead of the one the tune rule chooses (the tune table is still printed)",
+    )
     ap.add_argument("--out", type=Path, default=VETO_SOURCE_PATH)
     args = ap.parse_args(argv)
     t0 = time.time()
     command = shlex.join(["python", "-m", "benchmarks.veto_training", *argv])
     train_keys, tune_keys = _keys(args.train), _keys(args.tune)
+    if args.from_file is not None and args.train == DEFAULT_TRAIN:
+        train_keys = []  # the network is not trained again: its training sessions are in --from's file
     print(f"sessions: {len(train_keys)} train, {len(tune_keys)} tune", flush=True)
     train = [_load(p) for p in _pool_map(session_rows, train_keys, args.jobs)]
     print(f"training contacts ready ({time.time() - t0:.0f} s)", flush=True)
     tune = [_load(p) for p in _pool_map(session_rows, tune_keys, args.jobs)]
     corpus_of = [part for part in args.tune.split(",") for _ in _keys(part)]
     print(f"tune contacts ready ({time.time() - t0:.0f} s)", flush=True)
-    x = np.concatenate([s["x"] for s in train if len(s["x"])])
-    y = np.concatenate([s["matched"] for s in train]).astype(np.float64)
-    mv = np.concatenate([s["in_move"] for s in train])
+    if not train and args.from_file is None:
+        raise SystemExit("no training sessions (an empty --train needs --from)")
+    n_f = len(CONTEXT_FEATURES)
+    x = np.concatenate([np.empty((0, n_f))] + [s["x"] for s in train if len(s["x"])])
+    y = np.concatenate([np.empty(0, dtype=bool)] + [s["matched"] for s in train]).astype(np.float64)
+    mv = np.concatenate([np.empty(0, dtype=bool)] + [s["in_move"] for s in train])
     w = np.where(mv, args.movement_weight, 1.0)
     print(
         f"training rows: {len(y)} committed contacts, {int(y.sum())} true strokes, "
         f"{int(mv.sum())} in movement"
     )
-    net = train_mlp(x, y, weight=w, hidden=HIDDEN, epochs=args.epochs, batch=512, seed=3)
-    lo, hi = np.percentile(x, 0.1, axis=0), np.percentile(x, 99.9, axis=0)
-    net["clip_lo"], net["clip_hi"] = lo.tolist(), hi.tolist()
-    envelope = massage_envelope(x[y > 0.5], tune, args.envelope_quantile, args.envelope_max_outside)
+    from_provenance: dict[str, Any] = {}
+    if args.from_file is not None:
+        from coach.signal.strokes.movement import read_veto
+
+        known, from_provenance = read_veto(args.from_file)
+        net = known["net"]
+        envelope = {k: v for k, v in known["envelope"].items() if k != "weight"}
+        print(f"network and envelope range from {args.from_file} (not trained again)")
+    else:
+        net = train_mlp(x, y, weight=w, hidden=HIDDEN, epochs=args.epochs, batch=512, seed=3)
+        lo, hi = np.percentile(x, 0.1, axis=0), np.percentile(x, 99.9, axis=0)
+        net["clip_lo"], net["clip_hi"] = lo.tolist(), hi.tolist()
+        envelope = massage_envelope(x[y > 0.5], tune, args.envelope_quantile, args.envelope_max_outside)
     envelope["weight"] = args.envelope_weight
-    parameters = {"features": list(CONTEXT_FEATURES), "net": net, "least": 0.0, "envelope": envelope}
+    parameters: dict[str, Any] = {
+        "features": list(CONTEXT_FEATURES),
+        "net": net,
+        "least": 0.0,
+        "envelope": envelope,
+    }
+    if args.rhythm:
+        n_c, ratio, gap_cv, r_weight, r_least = (float(v) for v in args.rhythm.split(","))
+        parameters["rhythm"] = {
+            "contacts": int(n_c),
+            "ratio": ratio,
+            "gap_cv": gap_cv,
+            "weight": r_weight,
+            "least": r_least,
+        }
     veto = MovementVeto.from_dict(parameters)
     print(f"envelope: {len(envelope['features'])} features: {', '.join(envelope['features'])}")
 
-    def logits(xs: np.ndarray) -> np.ndarray:
-        return np.array([veto.keep(r)[1] for r in xs], dtype=np.float64)
+    def at(thr: float) -> MovementVeto:
+        return replace(veto, least=thr)
 
-    z = [logits(s["x"]) for s in tune]
-    base = figures_at(tune, None, z)
-    rows = {thr: figures_at(tune, thr, z) for thr in GRID}
+    kept = {thr: kept_at(tune, at(thr)) for thr in GRID}
+    base = figures_at(tune, kept_at(tune, None))
+    rows = {thr: figures_at(tune, kept[thr]) for thr in GRID}
     print(
         f"tune, no veto: F1 {base['f1']:.4f} (P {base['precision']:.3f} R {base['recall']:.3f}), "
         f"false/min massage-free {base['massage_free_per_min']:.2f}, "
@@ -363,27 +419,34 @@ def main(argv: list[str]) -> int:
             f"  least {thr:+.2f}: F1 {f['f1']:.4f} (P {f['precision']:.3f} R {f['recall']:.3f}), "
             f"massage-free {f['massage_free_per_min']:.2f}/min, movement {f['movement_per_min']:.2f}/min"
         )
-    corpora: dict[str, tuple[list[dict[str, Any]], list[np.ndarray]]] = {}
-    for part, sess, zs in zip(corpus_of, tune, z, strict=True):
+    corpora: dict[str, list[int]] = {}
+    for i, (part, sess) in enumerate(zip(corpus_of, tune, strict=True)):
         if not sess["massage_free"]:
-            corpora.setdefault(part, ([], []))[0].append(sess)
-            corpora[part][1].append(zs)
-    corpus_base = {part: figures_at(ss, None, zs)["f1"] for part, (ss, zs) in corpora.items()}
+            corpora.setdefault(part, []).append(i)
+
+    def corpus_f1(part: str, thr: float | None) -> float:
+        ss = [tune[i] for i in corpora[part]]
+        ks = kept_at(ss, None) if thr is None else [kept[thr][i] for i in corpora[part]]
+        return figures_at(ss, ks)["f1"]
+
+    corpus_base = {part: corpus_f1(part, None) for part in corpora}
 
     def corpora_ok(thr: float) -> bool:
-        return all(
-            figures_at(ss, thr, zs)["f1"] >= corpus_base[part] - MAX_CORPUS_F1_LOSS
-            for part, (ss, zs) in corpora.items()
-        )
+        return all(corpus_f1(part, thr) >= corpus_base[part] - MAX_CORPUS_F1_LOSS for part in corpora)
 
     ok = [thr for thr, f in rows.items() if f["f1"] >= base["f1"] - args.f1_slack and corpora_ok(thr)]
     least = max(ok) if ok else min(GRID)
+    if args.least is not None:
+        print(f"the tune rule would choose {least:+.2f}; --least {args.least:+.2f} instead")
+        least = args.least
+        kept.setdefault(least, kept_at(tune, at(least)))
     print(f"chosen threshold {least:+.2f} ({time.time() - t0:.0f} s)", flush=True)
-    z_train = logits(x)
     parameters["least"] = float(least)
+    chosen = MovementVeto.from_dict(parameters)
+    kept_train = np.concatenate([np.empty(0, dtype=bool)] + [kept_at([s], chosen)[0] for s in train])
     provenance = {
         "command": command,
-        "train_sessions": args.train,
+        "train_sessions": args.train if args.from_file is None else from_provenance["train_sessions"],
         "tune_sessions": args.tune,
         "base_model": "coach/signal/strokes/model.json (the shipped candidate networks, no veto)",
         "date": dt.date.today().isoformat(),
@@ -394,17 +457,19 @@ def main(argv: list[str]) -> int:
                 "train_rows": len(y),
                 "train_true": int(y.sum()),
                 "train_in_movement": int(mv.sum()),
-                "train_kept_true_share": float(np.mean(z_train[y > 0.5] >= least)),
-                "train_kept_false_share": float(np.mean(z_train[y < 0.5] >= least)),
+                "train_kept_true_share": float(np.mean(kept_train[y > 0.5])) if len(y) else None,
+                "train_kept_false_share": float(np.mean(kept_train[y < 0.5])) if len(y) else None,
                 "tune_no_veto": base,
                 "tune_by_threshold": {f"{k:+.2f}": v for k, v in rows.items()},
                 "movement_weight": args.movement_weight,
                 "f1_slack": args.f1_slack,
                 "max_corpus_f1_loss": MAX_CORPUS_F1_LOSS,
                 "tune_corpus_f1_no_veto": corpus_base,
-                "tune_corpus_f1_chosen": {
-                    part: figures_at(ss, least, zs)["f1"] for part, (ss, zs) in corpora.items()
-                },
+                "tune_corpus_f1_chosen": {part: corpus_f1(part, least) for part in corpora},
+                "network_from": None
+                if args.from_file is None
+                else {"file": args.from_file.as_posix(), "command": from_provenance["command"]},
+                "rhythm": parameters.get("rhythm"),
                 "envelope_quantile": args.envelope_quantile,
                 "envelope_max_outside": args.envelope_max_outside,
                 "hidden": HIDDEN,

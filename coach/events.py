@@ -152,6 +152,7 @@ class SummaryEvent(TypedDict):
     strokes_distal: int
     strokes_unknown: int
     mean_cadence_spm: float | None
+    strokes_in_bouts_counted: int
     elevated_fraction: float | None
     wrist_neutral_fraction: float | None
     calibration: CalibrationSummary

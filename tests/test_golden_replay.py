@@ -199,4 +199,8 @@ def test_the_cases_cover_what_the_refactoring_must_keep() -> None:
     assert digests["gaps"]["events"].get("state", 0) >= 5  # calibrating, active, paused, active, finished
     assert digests["commands"]["events"]["state"] >= 5  # ... paused and active by command, then stopped
     assert digests["bad-row"]["status"] == 1
-    assert all(d["events"].get("stroke", 0) > 0 for n, d in digests.items() if n != "bad-row")
+    # xio-fusion is a real handheld recording without massage: no stroke is the right answer there (the
+    # movement veto's third round dropped the one false stroke it had), so it is not asked for one.
+    no_massage = ("bad-row", "xio-fusion")
+    assert all(d["events"].get("stroke", 0) > 0 for n, d in digests.items() if n not in no_massage)
+    assert digests["xio-fusion"]["events"].get("stroke", 0) <= 1

@@ -20,8 +20,11 @@ from coach.signal.strokes.movement import (
     CONTEXT_FEATURES,
     ContactContext,
     MovementVeto,
+    Rhythm,
     VetoFileError,
+    continues_rhythm,
     read_veto,
+    write_veto,
 )
 from coach.signal.strokes.segments import FrameHistory
 from simulators import random_scenario, simulate
@@ -170,7 +173,8 @@ def _strokes_per_min(trace: Path) -> tuple[int, float]:
     from benchmarks.corpus import replay
 
     events = replay(trace, posture_hz=1.0)
-    minutes = float(events[-1].get("duration_s") or 0.0) / 60.0
+    duration = events[-1].get("duration_s")
+    minutes = float(duration) / 60.0 if isinstance(duration, int | float) else 0.0
     return sum(1 for e in events if e["type"] == "stroke"), minutes
 
 
@@ -193,3 +197,67 @@ def test_real_recordings_without_massage_give_few_strokes() -> None:
     total_n, total_min = sum(c[0] for c in counts), sum(c[1] for c in counts)
     assert total_min > 10.0
     assert total_n / total_min <= 0.3, counts
+
+
+def _rhythm(least: float = -2.0) -> Rhythm:
+    return Rhythm(contacts=2, ratio=2.5, gap_cv=1.0, weight=0.0, least=least)
+
+
+def test_a_contact_continues_a_rhythm_only_of_alike_reported_strokes() -> None:
+    """Strokes of 1.5 s every 2.5 s: the next one continues them; one that comes too soon, lasts too
+    long, follows a single stroke, or follows strokes the veto dropped does not."""
+    r = _rhythm()
+    bout = [(10.0, 11.5), (12.5, 14.0), (15.0, 16.5)]
+    assert continues_rhythm(bout, 17.5, 19.0, r)
+    assert not continues_rhythm(bout, 15.6, 17.1, r)  # 0.6 s after the last start: 4 times too soon
+    assert not continues_rhythm(bout, 17.5, 22.0, r)  # 4.5 s long: 3 times the bout's strokes
+    assert not continues_rhythm(bout[-1:], 17.5, 19.0, r)  # one stroke is no rhythm
+    assert not continues_rhythm(bout, 35.0, 36.5, r)  # the bout ended 15 s before
+    uneven = [(0.0, 0.3), (0.4, 0.7), (0.8, 1.1), (1.2, 1.5), (9.2, 9.5)]  # gaps 0.4, 0.4, 0.4, 8 s
+    assert not continues_rhythm(uneven, 9.7, 10.0, r)  # its gap fits their median, but they are no rhythm
+    assert continues_rhythm(uneven[:4], 1.6, 1.9, r)
+    h = _history(1200, 5)
+    ctx = ContactContext()
+    for a in (100, 125, 150, 175):
+        ctx.features(h, a, a + 15, a + 17, 2.0, np.zeros(6))
+        steady = ctx.steady(r)
+        ctx.decided(False)  # the veto dropped every one: nothing establishes a rhythm
+        assert not steady
+    assert not ctx.steady(None)
+
+
+def test_a_session_decided_at_once_is_decided_as_in_a_replay() -> None:
+    """:meth:`MovementVeto.decide` (the trainer's) takes the same decisions as the detector's contact by
+    contact :meth:`ContactContext.steady`, :meth:`MovementVeto.keep` and :meth:`ContactContext.decided`,
+    and a rhythm changes some of them."""
+    parameters, _ = read_veto()
+    base = MovementVeto.from_dict(parameters)
+    h = _history(3000, 6)
+    spans = [(a, a + 12 + (a % 7)) for a in range(100, 2800, 23)]
+    ctx = ContactContext()
+    xs = np.array([ctx.features(h, a, b, b + 3, 2.0 + (a % 5), np.arange(6.0)) for a, b in spans])
+    t = np.array([[0.1 * a, 0.1 * b] for a, b in spans])
+    z0 = np.array([base.keep(x)[1] for x in xs])
+    veto = dataclasses.replace(base, least=float(np.median(z0)), rhythm=_rhythm(float(np.min(z0)) - 1.0))
+    keep, _ = veto.decide(xs, t)
+    replayed = ContactContext()
+    for (a, b), x, k_all in zip(spans, xs, keep, strict=True):
+        np.testing.assert_array_equal(replayed.features(h, a, b, b + 3, 2.0 + (a % 5), np.arange(6.0)), x)
+        k, _ = veto.keep(x, replayed.steady(veto.rhythm))
+        replayed.decided(k)
+        assert k == k_all
+    plain, _ = dataclasses.replace(veto, rhythm=None).decide(xs, t)
+    assert keep.sum() > plain.sum()  # contacts in the rhythm of those reported before them kept
+    assert (z0 >= veto.least).sum() == plain.sum()
+
+
+def test_a_veto_file_keeps_its_rhythm(tmp_path: Path) -> None:
+    parameters, provenance = read_veto()
+    rhythm = {"contacts": 2, "ratio": 2.5, "gap_cv": 1.0, "weight": 0.0, "least": -2.0}
+    path = tmp_path / "veto.json"
+    write_veto(path, {**parameters, "rhythm": rhythm}, provenance)
+    veto = MovementVeto.from_dict(read_veto(path)[0])
+    assert veto.rhythm == _rhythm()
+    without = {k: v for k, v in parameters.items() if k != "rhythm"}
+    assert MovementVeto.from_dict(without).rhythm is None
+    assert MovementVeto.from_dict(parameters).rhythm is not None  # the shipped veto has one

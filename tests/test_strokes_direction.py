@@ -11,6 +11,14 @@ import pytest
 from benchmarks.scoring import Score, TrueStroke, Truth, score_session
 from coach.signal.strokes.api import Stroke, StrokeContext
 from coach.signal.strokes.detector import MERGE_GAP_S, StrokeDetector, default_model
+from coach.signal.strokes.direction import (
+    TREATED_DIRECTION_FEATURES,
+    TREATED_SHAPE_FEATURES,
+    SampleRing,
+    finite,
+    treated_evidence,
+    treated_shape_evidence,
+)
 from coach.signal.strokes.segmenter import Segment
 from coach.signal.strokes.trained import (
     DIRECTION_KEYS,
@@ -94,3 +102,57 @@ def test_forearm_direction_pools_forearm_strokes_and_unlabelled_ones() -> None:
     total = Score.pooled([labelled, finger, plain])
     assert total.forearm_direction_accuracy == pytest.approx(4 / 5)
     assert finger.forearm_direction_accuracy != finger.forearm_direction_accuracy  # NaN: none
+
+
+def _ring(pos_mm: np.ndarray, t: np.ndarray, el: np.ndarray) -> SampleRing:
+    """A ``treated`` ring whose forearm moves along its axis by ``pos_mm`` (lx is its second derivative)."""
+    dt = float(t[1] - t[0])
+    lx = np.gradient(np.gradient(pos_mm / 1000.0, dt), dt)
+    ring = SampleRing()
+    ring.push(t, {"lx": lx, "el": el})
+    return ring
+
+
+def test_the_shape_evidence_reads_nothing_the_detector_does_not_have_when_it_decides() -> None:
+    rng = np.random.default_rng(3)
+    t = np.arange(0.0, 10.0, 0.01)
+    t_a, t_b = 4.0, 5.5
+    lx, el = rng.normal(0.0, 0.05, t.size), 20.0 + rng.normal(0.0, 0.3, t.size)
+    ring = SampleRing()
+    ring.push(t, {"lx": lx, "el": el})
+    x = treated_shape_evidence(ring, t_a, t_b)
+    assert x.shape == (len(TREATED_SHAPE_FEATURES),) and np.isfinite(x).all()
+    later = t >= t_b + 0.3  # the detector decides once it has samples to t_b + 0.3 s (and a little more)
+    earlier = t < t_a - 1.0
+    other = SampleRing()
+    other.push(t, {"lx": np.where(later | earlier, 5.0, lx), "el": np.where(later | earlier, -40.0, el)})
+    assert np.array_equal(treated_shape_evidence(other, t_a, t_b), x)
+    inside = SampleRing()
+    inside.push(t, {"lx": np.where(np.abs(t - 4.7) < 0.05, 5.0, lx), "el": el})
+    assert not np.array_equal(treated_shape_evidence(inside, t_a, t_b), x)
+
+
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_a_treated_network_with_the_shape_inputs_follows_the_drag(sign: float) -> None:
+    """A clean drag of 1.5 mm along the glide (distal: toward the fingers) under a pitch dip that tells
+    nothing (symmetric): the shape network must call the way the limb was dragged."""
+    path = (
+        Path(__file__).resolve().parents[1]
+        / "benchmarks/data/models/direction-shape-candidate-2026-12-07.json"
+    )
+    params = read_direction(path)
+    assert params is not None
+    from coach.signal.strokes.direction import direction_model_from_dict
+
+    net = direction_model_from_dict(params[0]["direction_treated"])
+    assert net.n_inputs == len(TREATED_DIRECTION_FEATURES) + len(TREATED_SHAPE_FEATURES)
+    t = np.arange(0.0, 8.0, 0.01)
+    t_a, t_b = 3.0, 4.5
+    u = np.clip((t - t_a) / 0.25, 0.0, 1.0) * np.clip((t_b - t) / 0.25, 0.0, 1.0)
+    bump = u * u * (3.0 - 2.0 * u)  # smooth on, hold, smooth off
+    ring = _ring(sign * 1.5 * bump, t, 25.0 - 0.8 * bump)
+    x = np.concatenate(
+        (finite(treated_evidence(ring, t_a, t_b)), finite(treated_shape_evidence(ring, t_a, t_b)))
+    )
+    p = net.p(x)
+    assert (p >= 0.6) if sign > 0 else (p <= 0.4), p

@@ -23,6 +23,7 @@ from coach.signal.roll import MAX_ROLL_ELEVATION_DEG, arm_sign, raw_roll_deg, wr
 from coach.signal.strap import HOLD_BLOCKS as STRAP_HOLD_BLOCKS
 from coach.signal.strap import StrapTurnTracker, corrected_mounts
 from coach.signal.wrist import (
+    CONSTRAINT_TERMS,
     HeadingOffsetTracker,
     constraint_terms,
     heading_offset_to_align,
@@ -115,7 +116,7 @@ class PostureEstimator:
         if setup.hand_mount_q is not None and setup.heading_offset_rad is not None:
             self._tracker = HeadingOffsetTracker(setup.heading_offset_rad, t_s=setup.heading_offset_t_s)
         self._block = -1
-        self._moments = np.zeros((3, 3))
+        self._moments = _no_moments()
         self._moment_n = 0
         # The mountings in force: a strap turn re-references them (coach.signal.strap).
         self.treated_mount_q: FloatArray = setup.treated_mount_q
@@ -289,7 +290,7 @@ class PostureEstimator:
                     # may drift at a new rate (a bias about another axis now reads as heading): the
                     # rate's link to δ is dropped, its uncertainty kept (STRAP_RATE_SIGMA_RPS).
                     self._tracker = dataclasses.replace(
-                        before, p_rr=max(before.p_rr, STRAP_RATE_SIGMA_RPS**2), p_dr=0.0
+                        before, p_rr=max(before.p_rr, STRAP_RATE_SIGMA_RPS**2), p_dr=0.0, p_rb=0.0
                     )
                     turn = self.strap.refine(turn, before.offset_at)
             self._tracker_history.clear()
@@ -333,7 +334,7 @@ class PostureEstimator:
             a = max(a, start)
             block = int(blocks[a])
             if block != self._block:
-                self._block, self._moments, self._moment_n = block, np.zeros((3, 3)), 0
+                self._block, self._moments, self._moment_n = block, _no_moments(), 0
             d = tracker.offset_at(t_s[a:b])
             delta[a:b] = d
             va = v[a:b]
@@ -351,7 +352,7 @@ class PostureEstimator:
                 end_t = (block + 1) * self.block_points / self.decision_hz
                 self._fold_block()
                 self._fold = (end_t, self._moments, self._moment_n)
-                self._block, self._moments, self._moment_n = block + 1, np.zeros((3, 3)), 0
+                self._block, self._moments, self._moment_n = block + 1, _no_moments(), 0
         return delta
 
     def _fold_block(self) -> None:
@@ -359,6 +360,11 @@ class PostureEstimator:
         if self._fold is not None and self._tracker is not None:
             self._tracker.update(*self._fold)
         self._fold = None
+
+
+def _no_moments() -> FloatArray:
+    """Empty joint-constraint moments of one block (:func:`coach.signal.wrist.constraint_terms`)."""
+    return np.zeros((CONSTRAINT_TERMS, CONSTRAINT_TERMS))
 
 
 def _joined(parts: list[FloatArray], width: int) -> FloatArray:

@@ -26,7 +26,7 @@ estimated drift rate.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -70,15 +70,28 @@ def heading_offset_to_align(x_forearm_earth: FloatArray, x_hand_earth: FloatArra
     return float(np.arctan2(np.mean(np.sin(d)), np.mean(np.cos(d))))
 
 
+#: :attr:`HeadingOffsetTracker.twist_sigma` and ``twist_tau_s`` of new trackers (0: no twist offset).
+#: Off: on the ``sensors`` family's tune seeds 15000–15039 (``./run bench mounting -- --split tune
+#: --count 40 --families sensors --strap-only``) 1.5° raised the wrist-neutral agreement within 2 min
+#: after strap turns 0.924 -> 0.938 (3°: 0.940), but on the report seeds 25000–25019 it fell 0.876 ->
+#: 0.850 (docs/signal.md, "Issue 9: wrist angles through strap turns", second session).
+TWIST_SIGMA_RAD = 0.0
+TWIST_TAU_S = 60.0
+#: Columns of :func:`constraint_terms` (and the side of the moment matrices the tracker takes).
+CONSTRAINT_TERMS = 4
+
+
 def constraint_terms(j1_earth: FloatArray, j2_earth: FloatArray) -> FloatArray:
-    """Per-sample ``(A, B, C)`` of the joint constraint ``A cos δ + B sin δ + C = 0``.
+    """Per-sample ``(A, B, C, 1)`` of the joint constraint ``A cos δ + B sin δ + C (+ b) = 0``.
 
     ``j1_earth`` is the forearm y axis in the forearm's earth frame, ``j2_earth`` the hand z axis in
-    the hand's earth frame; ``R_z(δ)`` maps the hand's earth frame onto the forearm's.
+    the hand's earth frame; ``R_z(δ)`` maps the hand's earth frame onto the forearm's. The trailing 1
+    carries the constant residual ``b`` of a twist offset (:class:`HeadingOffsetTracker`) into the
+    moments ``Σ v vᵀ`` (their last row is ``Σ v``, their corner the count).
     """
     p1, p2, p3 = j1_earth[:, 0], j1_earth[:, 1], j1_earth[:, 2]
     q1, q2, q3 = j2_earth[:, 0], j2_earth[:, 1], j2_earth[:, 2]
-    return np.stack((p1 * q1 + p2 * q2, p2 * q1 - p1 * q2, p3 * q3), axis=1)
+    return np.stack((p1 * q1 + p2 * q2, p2 * q1 - p1 * q2, p3 * q3, np.ones_like(p1)), axis=1)
 
 
 @dataclass(slots=True)
@@ -94,6 +107,14 @@ class HeadingOffsetTracker:
         samples_per_block_cap: information of one block is capped at this many samples' worth, so that
             correlated samples (the posture grid oversamples slow motion) do not make it overconfident.
         rate_noise: random-walk intensity of the drift rate (rad/s per √s).
+        twist_sigma: standard deviation of a slowly varying **twist offset** ``b`` of the constraint
+            (rad; 0 = not modelled): a device's inclination error about the forearm's long axis (a
+            cheap gyro's temperature drift that VQF's bias estimate has not caught up with), or a strap
+            turn undone a few degrees off, leaves the constraint a constant residual. At a steady
+            elevation θ it reads exactly like a heading error (residual ≈ δ_err · sin θ), so without
+            this state a 4° offset at θ = 20° pulled δ ~12° off (deviation off by 20–30°); with it,
+            the residual is shared between δ and ``b`` by their priors, and told apart when θ changes.
+        twist_tau_s: correlation time of ``b`` (a first-order Gauss-Markov process).
     """
 
     delta_rad: float
@@ -106,13 +127,25 @@ class HeadingOffsetTracker:
     samples_per_block_cap: float = 10.0
     rate_noise: float = math.radians(0.01)
     angle_noise: float = math.radians(0.02)
+    twist_sigma: float = field(default_factory=lambda: TWIST_SIGMA_RAD)
+    twist_tau_s: float = field(default_factory=lambda: TWIST_TAU_S)
+    twist_rad: float = 0.0
+    p_bb: float = -1.0  # < 0: the prior (twist_sigma²) at the first update
+    p_db: float = 0.0
+    p_rb: float = 0.0
 
     def offset_at(self, t_s: FloatArray) -> FloatArray:
         """δ predicted at times ``t_s`` (at or after the last update)."""
         return self.delta_rad + self.rate_rps * (np.asarray(t_s, dtype=np.float64) - self.t_s)
 
     def update(self, t_s: float, moments: FloatArray, n_samples: int) -> None:
-        """Predict to ``t_s`` (the end of a block) and fold in that block's constraint moments."""
+        """Predict to ``t_s`` (the end of a block) and fold in that block's constraint moments
+        (``Σ v vᵀ`` of :func:`constraint_terms` rows; the 3×3 of ``(A, B, C)`` alone without a twist
+        offset)."""
+        if self.twist_sigma > 0.0 and np.shape(moments)[0] == CONSTRAINT_TERMS:
+            self._update_with_twist(t_s, np.asarray(moments, dtype=np.float64), n_samples)
+            return
+        moments = np.asarray(moments, dtype=np.float64)[:3, :3]
         dt = t_s - self.t_s
         if dt > 0:
             # Constant-rate prediction with a random walk on the rate and a little on the angle.
@@ -152,6 +185,58 @@ class HeadingOffsetTracker:
         self.p_dd, self.p_dr, self.p_rr = info_rr / h_det, -info_dr / h_det, h_dd / h_det
         self.delta_rad = math.atan2(math.sin(d), math.cos(d))
         self.rate_rps = r
+
+    def _update_with_twist(self, t_s: float, moments: FloatArray, n_samples: int) -> None:
+        """:meth:`update` with the twist offset ``b`` as a third state (δ, rate, b)."""
+        if self.p_bb < 0.0:
+            self.p_bb = self.twist_sigma**2
+        p = np.array(
+            [
+                [self.p_dd, self.p_dr, self.p_db],
+                [self.p_dr, self.p_rr, self.p_rb],
+                [self.p_db, self.p_rb, self.p_bb],
+            ]
+        )
+        dt = t_s - self.t_s
+        if dt > 0:
+            q = self.rate_noise**2
+            phi = math.exp(-dt / self.twist_tau_s)
+            f = np.array([[1.0, dt, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, phi]])
+            qm = np.array(
+                [
+                    [q * dt**3 / 3 + self.angle_noise**2 * dt, q * dt**2 / 2, 0.0],
+                    [q * dt**2 / 2, q * dt, 0.0],
+                    [0.0, 0.0, self.twist_sigma**2 * (1.0 - phi * phi)],
+                ]
+            )
+            self.delta_rad += self.rate_rps * dt
+            self.twist_rad *= phi
+            p = f @ p @ f.T + qm
+            self.t_s = t_s
+        if n_samples > 0:
+            scale = min(1.0, self.samples_per_block_cap / n_samples) / self.residual_sigma**2
+            m = moments * scale
+            info = np.linalg.inv(p)
+            x0 = np.array([self.delta_rad, self.rate_rps, self.twist_rad])
+            x = x0.copy()
+            for _ in range(3):
+                c, s = math.cos(x[0]), math.sin(x[0])
+                u = np.array([c, s, 1.0, x[2]])
+                jac = np.array([[-s, c, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0]])  # ∂u/∂x
+                g = info @ (x - x0) + jac @ (m @ u)
+                h = info + jac @ m @ jac.T
+                step = np.linalg.solve(h, g)
+                x -= step
+                if abs(step[0]) < 1e-9 and abs(step[2]) < 1e-9:
+                    break
+            c, s = math.cos(x[0]), math.sin(x[0])
+            jac = np.array([[-s, c, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0]])
+            p = np.linalg.inv(info + jac @ m @ jac.T)
+            p = 0.5 * (p + p.T)
+            self.delta_rad = math.atan2(math.sin(x[0]), math.cos(x[0]))
+            self.rate_rps, self.twist_rad = float(x[1]), float(x[2])
+        self.p_dd, self.p_dr, self.p_db = float(p[0, 0]), float(p[0, 1]), float(p[0, 2])
+        self.p_rr, self.p_rb, self.p_bb = float(p[1, 1]), float(p[1, 2]), float(p[2, 2])
 
 
 def _residual_moments(m: FloatArray, c: float, s: float) -> tuple[float, float]:

@@ -1,6 +1,8 @@
 """The rows of a `coach-trace` v1 file: batch parsing, checks, and the exact first bad line.
 
-A batch is first read by numpy's C loader (:func:`_numpy_parse`), which vouches for a batch only when
+A batch of the writer's fixed-point rows is read by :func:`coach.trace.plain.parse_plain` (numpy
+arithmetic, the same doubles, no text-to-number call per field). Any other batch is first read by
+numpy's C loader (:func:`_numpy_parse`), which vouches for a batch only when
 it is sure pandas' C parser would read the same doubles and accept every line; anything else (a bad
 line, an empty line, a quoted field, an exponent, a number of 16 digits and point or more) goes to
 pandas.
@@ -31,6 +33,7 @@ from coach.errors import TraceFormatError
 from coach.samples import ROLES, FloatArray, SampleBlock
 from coach.trace.limits import MAX_ABS_TIME_S, MAX_ROW_CHARS, column_limit
 from coach.trace.lines import Lines
+from coach.trace.plain import parse_plain
 
 REQUIRED_COLUMNS: tuple[str, ...] = ("t", "sensor", "ax", "ay", "az", "gx", "gy", "gz")
 OPTIONAL_COLUMNS: tuple[str, ...] = ("mx", "my", "mz", "pressure")
@@ -140,7 +143,18 @@ def _numpy_parse(
     """The batch read by numpy's C loader when it is sure to give exactly :func:`_pandas_parse`'s
     chunk; ``None`` when it cannot vouch for that (a bad line among others): pandas decides then."""
     blob = lines.blob
-    if not len(lines) or "sensor" not in columns or _LONG_NUMBER in blob.translate(_AS_ZEROS):
+    if not len(lines) or "sensor" not in columns:
+        return None
+    line_no = first_line + np.arange(len(lines), dtype=np.int64)
+    plain = parse_plain(blob, len(lines), columns)
+    if plain is not None:  # the writer's fixed-point numbers: the same doubles without a parse per field
+        codes, values = plain
+        numeric_req = np.empty((len(lines), len(NUMERIC_REQUIRED)), dtype=np.float64)
+        for i, c in enumerate(NUMERIC_REQUIRED):
+            numeric_req[:, i] = values[c]
+        optional = {c: values[c] for c in OPTIONAL_COLUMNS if c in columns}
+        return _checked_chunk(codes, numeric_req, optional, line_no, last_t)
+    if _LONG_NUMBER in blob.translate(_AS_ZEROS):
         return None
     if not blob or blob[:1] == b"\n" or blob[-1:] == b"\n":
         return None  # an empty line: numpy skips it, pandas keeps the line numbers
@@ -172,7 +186,6 @@ def _numpy_parse(
     for i, c in enumerate(NUMERIC_REQUIRED):
         numeric_req[:, i] = data[c]
     optional = {c: np.ascontiguousarray(data[c]) for c in OPTIONAL_COLUMNS if c in columns}
-    line_no = first_line + np.arange(len(lines), dtype=np.int64)
     return _checked_chunk(codes, numeric_req, optional, line_no, last_t)
 
 

@@ -38,6 +38,7 @@ from coach.signal.strokes.direction import (
     stroker_evidence,
     stroker_glide,
     treated_evidence,
+    treated_shape_evidence,
 )
 from coach.signal.strokes.frames import BoolArray, FrameStream
 from coach.signal.strokes.hand import AlignedRole, HandModel, contact_hand_evidence
@@ -177,6 +178,9 @@ class ContactRecord:
     #: :data:`~coach.signal.strokes.hand.HAND_CONTACT_FEATURES` (None where its frames were not valid).
     hand: FloatArray | None = None
     hand_contact: FloatArray | None = None
+    #: :data:`~coach.signal.strokes.direction.TREATED_SHAPE_FEATURES` (recorded, or read by a direction
+    #: network that takes them).
+    treated_shape: FloatArray | None = None
 
 
 class StrokeDetector:
@@ -387,10 +391,18 @@ class StrokeDetector:
                 self.history, seg.a, seg.b, decided_frame(seg.committed_at), seg.logit, x_t
             )
             if m.veto is not None:
-                keep, z_veto = m.veto.keep(x_c)
+                keep, z_veto = m.veto.keep(x_c, self.contacts.steady(m.veto.rhythm))
+                self.contacts.decided(keep)
         if not keep and self.records is None:
             return None
-        p_distal = m.direction_treated.p(finite(x_t))
+        x_shape: FloatArray | None = None
+        if self.records is not None or m.direction_treated.n_inputs > x_t.shape[0]:
+            x_shape = finite(treated_shape_evidence(self._ring_t, t_start, t_end))
+        if m.direction_treated.n_inputs > x_t.shape[0]:
+            assert x_shape is not None
+            p_distal = m.direction_treated.p(np.concatenate((finite(x_t), x_shape)))
+        else:
+            p_distal = m.direction_treated.p(finite(x_t))
         sensor = "treated"
         x_s: FloatArray | None = None
         glide = None
@@ -420,7 +432,9 @@ class StrokeDetector:
         p_stroke = sigmoid(m.calib_a * seg.logit + m.calib_b)
         if self.records is not None:
             self.records.append(
-                ContactRecord(t_start, t_end, seg.logit, x_t, x_s, p_distal, x_c, z_veto, keep, x_h, x_hc)
+                ContactRecord(
+                    t_start, t_end, seg.logit, x_t, x_s, p_distal, x_c, z_veto, keep, x_h, x_hc, x_shape
+                )
             )
         if not keep:
             return None

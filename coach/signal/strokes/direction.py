@@ -27,6 +27,7 @@ neither way reaches :data:`MIN_DIRECTION_PROB`.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from typing import Any, Final
@@ -53,6 +54,29 @@ TREATED_DIRECTION_FEATURES: Final = (
     "step_asym_deg",
 )
 STROKER_DIRECTION_FEATURES: Final = ("vert", "vert_share", "sin_elev", "axis")
+#: The drag windows of :func:`treated_shape_evidence`: (start, end) offsets from the contact's found start
+#: and end (s, ``None``: a quarter of the duration inward), and the rest before and after (s). None reaches
+#: past ``t_b + 0.3`` s, which the detector always has when it decides (as :func:`treated_evidence`).
+SHAPE_DRAG_WINDOWS: Final = (
+    (0.0, 0.0, 0.5, 0.3),
+    (-0.3, 0.3, 0.5, 0.0),
+    (0.0, 0.3, 0.5, 0.0),
+    (-0.3, 0.0, 0.5, 0.3),
+    (None, None, 0.5, 0.3),
+    (0.0, 0.0, 1.0, 0.3),
+)
+#: Bins of the profiles over the contact (with one bin before and one after) and over a wide window.
+SHAPE_BINS: Final = 5
+SHAPE_WIDE_BINS: Final = 12
+SHAPE_WIDE_PRE_S: Final = 0.8
+TREATED_SHAPE_FEATURES: Final = (
+    *(f"drag_w{k}_mm" for k in range(1, len(SHAPE_DRAG_WINDOWS))),
+    *(f"drag_w{k}_snr" for k in range(len(SHAPE_DRAG_WINDOWS))),
+    *(f"disp_prof{k}" for k in range(SHAPE_BINS + 2)),
+    *(f"el_prof{k}" for k in range(SHAPE_BINS + 2)),
+    *(f"disp_wide{k}" for k in range(SHAPE_WIDE_BINS)),
+    *(f"el_wide{k}" for k in range(SHAPE_WIDE_BINS)),
+)
 
 
 class GlideAxis:
@@ -100,6 +124,10 @@ class Logistic:
     w: FloatArray
     b: float
 
+    @property
+    def n_inputs(self) -> int:
+        return int(self.w.shape[0])
+
     def p(self, x: FloatArray) -> float:
         return sigmoid(float(x @ self.w + self.b))
 
@@ -117,6 +145,10 @@ class NetDirection:
 
     def __init__(self, net: Mlp) -> None:
         self.net = net
+
+    @property
+    def n_inputs(self) -> int:
+        return int(self.net.w1.shape[0])
 
     def p(self, x: FloatArray) -> float:
         return sigmoid(float(self.net.logit(np.asarray(x, dtype=np.float64)[None, :])[0]))
@@ -284,6 +316,87 @@ def treated_evidence(ring: SampleRing, t_a: float, t_b: float) -> FloatArray:
     onset_step = mean(0) - mean(2)
     release_step = mean(4) - mean(6)
     return np.array([drag_mm, drag_on, drag_off, _clip(drag_dip, 50.0), lever, release_step + onset_step])
+
+
+def _window_drag(ring: SampleRing, a: float, b: float, pre: float, post: float) -> tuple[float, float]:
+    """Mean displacement along the forearm inside ``[a, b)`` (mm; integrated over ``[a - pre, b + post)``
+    with the limb at rest at both ends) and the same against the RMS displacement outside ``[a, b)``."""
+    t, c = ring.window(a - pre, b + post)
+    if t.shape[0] < 10:
+        return 0.0, 0.0
+    pos = _double_integral(t, c["lx"])
+    i, j = np.searchsorted(t, (a, b)).tolist()
+    outside = np.concatenate((pos[:i], pos[j:]))
+    noise = math.sqrt(_mean(outside * outside)) if outside.shape[0] else 0.0
+    dm = _mean(pos[i:j]) if j > i else 0.0
+    return 1000.0 * dm, dm / max(noise, 1e-7)
+
+
+def _bin_means(x: FloatArray, idx: list[int]) -> FloatArray:
+    """Means of ``x`` between consecutive indices (0 for an empty bin)."""
+    return np.array([_mean(x[i:j]) if j > i else 0.0 for i, j in itertools.pairwise(idx)])
+
+
+def _filled(el: FloatArray) -> FloatArray:
+    """Elevation with its gaps (NaN) at its mean (0 when all are gaps)."""
+    m = _nanmean(el)
+    return np.where(np.isfinite(el), el, 0.0 if math.isnan(m) else m)
+
+
+def treated_shape_evidence(ring: SampleRing, t_a: float, t_b: float) -> FloatArray:
+    """``TREATED_SHAPE_FEATURES`` of the contact ``[t_a, t_b)``: what :func:`treated_evidence` summarises
+    in six numbers, given to the direction network in a form that tolerates a contact found with the
+    wrong extent and contact mechanics other than a forearm hanging from a supported elbow.
+
+    - the drag (mean displacement along the forearm) over windows around the found contact
+      (:data:`SHAPE_DRAG_WINDOWS`: widened, extended at either end, its middle half, a longer rest
+      before), in mm and against the displacement's RMS outside the window (scale-free: force and limb
+      stiffness vary stroke to stroke);
+    - the displacement and the elevation (pitch) profiles: the mean in each fifth of the contact and
+      in the rest before and after, and in 12 equal bins over ``[t_a - 0.8, t_b + 0.3)``, each divided
+      by its RMS (their shape, not their size: a see-saw support or a rocking strap changes the pitch's
+      sign and shape, not the drag's).
+
+    Nothing reaches past ``t_b + 0.3`` s (the detector has those samples when it decides).
+    """
+    out: list[float] = []
+    dur = t_b - t_a
+    mm: list[float] = []
+    snr: list[float] = []
+    for da, db, pre, post in SHAPE_DRAG_WINDOWS:
+        a = t_a + (0.25 * dur if da is None else da)
+        b = t_b + (-0.25 * dur if db is None else db)
+        p_pre = pre + (0.25 * dur if da is None else 0.0)
+        p_post = post + (0.25 * dur if db is None else 0.0)
+        d_mm, d_snr = _window_drag(ring, a, b, p_pre, p_post)
+        mm.append(d_mm)
+        snr.append(d_snr)
+    out += mm[1:] + snr
+    prof = np.zeros(SHAPE_BINS + 2)
+    elp = np.zeros(SHAPE_BINS + 2)
+    t, c = ring.window(t_a - 0.5, t_b + 0.3)
+    if t.shape[0] >= 10:
+        pos = _double_integral(t, c["lx"])
+        edges = np.concatenate(([t_a - 0.5], t_a + dur * _linspace(0.0, 1.0, SHAPE_BINS + 1), [t_b + 0.3]))
+        idx = np.searchsorted(t, edges).tolist()
+        prof = _bin_means(pos, idx) / (math.sqrt(_mean(pos * pos)) + 1e-9)
+        el = _filled(c["el"])
+        el = el - (_mean(el[: idx[1]]) if idx[1] > 0 else 0.0)
+        elp = _bin_means(el, idx) / (math.sqrt(_mean(el * el)) + 1e-9)
+    wp = np.zeros(SHAPE_WIDE_BINS)
+    we = np.zeros(SHAPE_WIDE_BINS)
+    t, c = ring.window(t_a - SHAPE_WIDE_PRE_S, t_b + 0.3)
+    n = t.shape[0]
+    if n >= SHAPE_WIDE_BINS:
+        pos = _double_integral(t, c["lx"])
+        idx = [(q * n) // SHAPE_WIDE_BINS for q in range(SHAPE_WIDE_BINS + 1)]
+        wp = _bin_means(pos, idx) / (math.sqrt(_mean(pos * pos)) + 1e-9)
+        el = _filled(c["el"])
+        k = min(5, n)
+        el = el - _linspace(_mean(el[:k]), _mean(el[-k:]), n)
+        we = _bin_means(el, idx)
+        we = we / (math.sqrt(_mean(we * we)) + 1e-9)
+    return np.concatenate((np.array(out), prof, elp, wp, we))
 
 
 def stroker_glide(

@@ -15,7 +15,9 @@ vibration within a bout, a rhythm of 0.8–4 s in the vibration, a stroker that 
 arm does not. A small network (:class:`~coach.signal.strokes.mlp.Mlp`, trained by
 ``benchmarks/veto_training.py``) gives the log-odds that the contact is a true stroke, less a penalty
 for lying outside the *massage envelope* (the range true strokes span); :class:`MovementVeto` drops the
-contact when they fall below the veto's threshold. The parameters are data with their provenance
+contact when they fall below the veto's threshold. With a :class:`Rhythm`, a contact that continues
+a steady bout of strokes the veto reported is judged with the rhythm's own envelope weight and
+threshold (:meth:`ContactContext.steady`). The parameters are data with their provenance
 (``movement_veto.json`` beside this module, :func:`read_veto`).
 
 A contact's features use frames ``[a − 6 s, committed_at + LOOKAHEAD]`` of the history, which the
@@ -26,6 +28,7 @@ decision is the same for any cut of the session into spans.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from collections import deque
@@ -34,6 +37,7 @@ from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
+import numpy.typing as npt
 
 from coach.samples import FloatArray
 from coach.signal.strokes.direction import TREATED_DIRECTION_FEATURES, finite
@@ -209,6 +213,50 @@ class _Contact:
     along: float
     elevation_deg: float
     vibration: float
+    #: Whether the veto let it through (every contact counts for the bout features either way).
+    reported: bool = True
+
+
+#: At most this many reported strokes before a contact say what its rhythm is.
+RHYTHM_CONTACTS: Final = 6
+
+
+@dataclass(frozen=True, slots=True)
+class Rhythm:
+    """An established rhythm of massage (docs/strokes.md, "third round"): at least ``contacts`` strokes
+    reported in the :data:`BOUT_S` before a contact, their start-to-start gaps alike (coefficient of
+    variation at most ``gap_cv``), and the contact continuing them: its gap to the last reported stroke
+    and its duration within a factor ``ratio`` of theirs (medians). Such a contact is judged with the
+    envelope weight ``weight`` and the threshold ``least`` instead of the veto's own: strokes in a steady
+    bout are massage whatever a single one looks like, while a contact that starts something new (the
+    first strokes of a bout, or a movement) meets the veto's full test."""
+
+    contacts: int
+    ratio: float
+    gap_cv: float
+    weight: float
+    least: float
+
+    @staticmethod
+    def from_dict(d: dict[str, Any]) -> Rhythm:
+        return Rhythm(
+            int(d["contacts"]), float(d["ratio"]), float(d["gap_cv"]), float(d["weight"]), float(d["least"])
+        )
+
+
+def continues_rhythm(
+    reported: list[tuple[float, float]], t_start_s: float, t_end_s: float, rhythm: Rhythm
+) -> bool:
+    """Whether a contact of ``[t_start_s, t_end_s]`` continues the ``rhythm`` of the strokes reported
+    before it (``reported``: their spans in order, s)."""
+    bout = [(a, b) for a, b in reported if t_start_s - BOUT_S <= a < t_start_s][-RHYTHM_CONTACTS:]
+    if len(bout) < max(rhythm.contacts, 2):
+        return False
+    gaps = [b[0] - a[0] for a, b in itertools.pairwise(bout)]
+    g0 = _median(gaps)
+    d0 = _median([b - a for a, b in bout])
+    gap, d, r = t_start_s - bout[-1][0], t_end_s - t_start_s, rhythm.ratio
+    return g0 > 0.0 and _cv(gaps) <= rhythm.gap_cv and g0 / r <= gap <= g0 * r and d0 / r <= d <= d0 * r
 
 
 @dataclass(frozen=True, slots=True)
@@ -362,6 +410,20 @@ class ContactContext:
         out: FloatArray = finite(x)
         return out
 
+    def steady(self, rhythm: Rhythm | None) -> bool:
+        """Whether the last contact (the one :meth:`features` just described) continues an established
+        ``rhythm`` of the strokes reported before it."""
+        if rhythm is None or not self._recent:
+            return False
+        c = self._recent[-1]
+        spans = [(r.t_start_s, r.t_end_s) for r in list(self._recent)[:-1] if r.reported]
+        return continues_rhythm(spans, c.t_start_s, c.t_end_s, rhythm)
+
+    def decided(self, reported: bool) -> None:
+        """Whether the veto let the last contact through (it then counts for the rhythm of the next)."""
+        if self._recent:
+            self._recent[-1].reported = reported
+
 
 @dataclass(frozen=True, slots=True)
 class MovementVeto:
@@ -379,6 +441,7 @@ class MovementVeto:
     hi: FloatArray | None = None
     scale: FloatArray | None = None
     weight: float = 0.0
+    rhythm: Rhythm | None = None
 
     def outside(self, x: FloatArray) -> float:
         """How far (in ``scale`` units, summed) the contact lies outside the massage envelope."""
@@ -387,10 +450,38 @@ class MovementVeto:
         v = x[list(self.envelope)]
         return float(np.maximum(0.0, np.maximum(self.lo - v, v - self.hi) / self.scale).sum())
 
-    def keep(self, x: FloatArray) -> tuple[bool, float]:
-        """Whether the contact with features ``x`` is reported, and its log-odds."""
-        z = float(self.net.logit(x[None, :])[0]) - self.weight * self.outside(x)
-        return z >= self.least, z
+    def keep(self, x: FloatArray, steady: bool = False) -> tuple[bool, float]:
+        """Whether the contact with features ``x`` is reported, and its log-odds; ``steady``: it
+        continues an established rhythm of strokes (:class:`Rhythm`, :meth:`ContactContext.steady`)."""
+        weight, least = self.weight, self.least
+        if steady and self.rhythm is not None:
+            weight, least = self.rhythm.weight, self.rhythm.least
+        z = float(self.net.logit(x[None, :])[0]) - weight * self.outside(x)
+        return z >= least, z
+
+    def decide(self, x: FloatArray, spans: FloatArray) -> tuple[npt.NDArray[np.bool_], FloatArray]:
+        """:meth:`keep` for a session's committed contacts in order at once (features ``x``, one row
+        each; ``spans``: their start and end, s), with the rhythm of the strokes reported before each,
+        as :class:`ContactContext` keeps it in a replay (the 15 contacts before each)."""
+        n = x.shape[0]
+        keep = np.zeros(n, dtype=bool)
+        z = np.zeros(n, dtype=np.float64)
+        if n == 0:
+            return keep, z
+        net = self.net.logit(x)
+        out = np.array([self.outside(r) for r in x], dtype=np.float64)
+        recent: deque[tuple[float, float, bool]] = deque(maxlen=15)
+        for i in range(n):
+            a, b = float(spans[i, 0]), float(spans[i, 1])
+            weight, least = self.weight, self.least
+            if self.rhythm is not None and continues_rhythm(
+                [(p, q) for p, q, k in recent if k], a, b, self.rhythm
+            ):
+                weight, least = self.rhythm.weight, self.rhythm.least
+            z[i] = float(net[i]) - weight * float(out[i])
+            keep[i] = z[i] >= least
+            recent.append((a, b, bool(keep[i])))
+        return keep, z
 
     @staticmethod
     def from_dict(d: dict[str, Any]) -> MovementVeto:
@@ -399,8 +490,9 @@ class MovementVeto:
             raise ValueError(f"movement veto features {names} differ from this code's {CONTEXT_FEATURES}")
         env = d.get("envelope") or {}
         idx = tuple(CONTEXT_FEATURES.index(f) for f in env.get("features", ()))
+        rhythm = Rhythm.from_dict(d["rhythm"]) if d.get("rhythm") else None
         if not idx:
-            return MovementVeto(Mlp.from_dict(d["net"]), float(d["least"]))
+            return MovementVeto(Mlp.from_dict(d["net"]), float(d["least"]), rhythm=rhythm)
         return MovementVeto(
             Mlp.from_dict(d["net"]),
             float(d["least"]),
@@ -409,6 +501,7 @@ class MovementVeto:
             np.asarray(env["hi"], dtype=np.float64),
             np.asarray(env["scale"], dtype=np.float64),
             float(env["weight"]),
+            rhythm,
         )
 
 
