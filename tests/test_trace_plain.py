@@ -7,7 +7,6 @@ row outside its narrow form must give ``None``.
 
 from __future__ import annotations
 
-import io
 import math
 
 import numpy as np
@@ -37,25 +36,10 @@ def _fresh_last_t() -> np.ndarray:
 
 
 def _pandas_values(rows: list[str], columns: tuple[str, ...]) -> dict[str, np.ndarray] | None:
-    """pandas' C parser with the reader's settings (``coach.trace.rows._pandas_parse``), before its
+    """pandas' C parser with the reader's settings (``coach.trace.rows.pandas_frame``), before its
     limit checks (the numbers here go beyond what a sensor measures, to try every width)."""
-    import pandas as pd
-
-    dtypes: dict[str, str | type[float]] = dict.fromkeys(columns, float)
-    dtypes["sensor"] = "category"
-    try:
-        frame = pd.read_csv(
-            io.BytesIO(_blob(rows) + b"\n"),
-            header=None,
-            names=list(columns),
-            dtype=dtypes,
-            skip_blank_lines=False,
-            keep_default_na=False,
-            na_values={c: [""] for c in columns},
-            engine="c",
-            skipinitialspace=True,
-        )
-    except (ValueError, OverflowError, pd.errors.ParserError):
+    frame = trace_rows.pandas_frame(_blob(rows), columns)
+    if frame is None:
         return None
     if len(frame) != len(rows):
         return None

@@ -25,6 +25,7 @@ import math
 import re
 import warnings
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -34,6 +35,9 @@ from coach.samples import ROLES, FloatArray, SampleBlock
 from coach.trace.limits import MAX_ABS_TIME_S, MAX_ROW_CHARS, column_limit
 from coach.trace.lines import Lines
 from coach.trace.plain import parse_plain
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 REQUIRED_COLUMNS: tuple[str, ...] = ("t", "sensor", "ax", "ay", "az", "gx", "gy", "gz")
 OPTIONAL_COLUMNS: tuple[str, ...] = ("mx", "my", "mz", "pressure")
@@ -189,23 +193,20 @@ def _numpy_parse(
     return _checked_chunk(codes, numeric_req, optional, line_no, last_t)
 
 
-def _pandas_parse(
-    lines: Lines, first_line: int, columns: tuple[str, ...], last_t: FloatArray
-) -> TraceChunk | None:
-    """Vectorised parse and check of a batch by pandas' C parser; ``None`` when any line is bad."""
+def pandas_frame(blob: bytes, columns: tuple[str, ...]) -> pd.DataFrame | None:
+    """The rows of ``blob`` as pandas' C parser reads them with the reader's settings, before any
+    limit check; ``None`` when pandas cannot read them as numbers."""
     # Imported here: a batch that numpy's loader vouches for never needs it (~0.3 s CPU to import).
     import pandas as pd
 
     # Every line is at most MAX_ROW_CHARS bytes long (LineSource.take refuses longer ones), so at most
     # that many characters. The pandas C parser reads the UTF-8 bytes as they are (a text stream
     # would be encoded to UTF-8 again first).
-    if not len(lines):
-        return None
     dtypes: dict[str, str | type[float]] = dict.fromkeys(columns, float)
     dtypes["sensor"] = "category"  # role names become small integer codes in C, no Python loop per row
     try:
-        frame = pd.read_csv(
-            io.BytesIO(lines.blob + b"\n"),
+        return pd.read_csv(
+            io.BytesIO(blob + b"\n"),
             header=None,
             names=list(columns),
             dtype=dtypes,
@@ -216,6 +217,17 @@ def _pandas_parse(
             skipinitialspace=True,
         )
     except (ValueError, OverflowError, pd.errors.ParserError):
+        return None
+
+
+def _pandas_parse(
+    lines: Lines, first_line: int, columns: tuple[str, ...], last_t: FloatArray
+) -> TraceChunk | None:
+    """Vectorised parse and check of a batch by pandas' C parser; ``None`` when any line is bad."""
+    if not len(lines):
+        return None
+    frame = pandas_frame(lines.blob, columns)
+    if frame is None:
         return None
     if len(frame) != len(lines):
         return None
