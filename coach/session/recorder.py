@@ -148,8 +148,8 @@ class SessionRecorder:
         self._down.discard(block.role)
 
     def flush(self) -> None:
-        """Write what every live sensor has reached (called a few times a second: one write for
-        many notifications; a crash loses at most the samples since the last call)."""
+        """Write what every live sensor has reached (called once a second, ``LiveConfig.trace_flush_s``:
+        one write for many notifications; a crash loses at most the samples since the last call)."""
         if self._writer is not None:
             self._safely(lambda: self._flush(final=False))
 

@@ -395,14 +395,14 @@ class StrokeDetector:
                 self.contacts.decided(keep)
         if not keep and self.records is None:
             return None
-        x_shape: FloatArray | None = None
-        if self.records is not None or m.direction_treated.n_inputs > x_t.shape[0]:
-            x_shape = finite(treated_shape_evidence(self._ring_t, t_start, t_end))
-        if m.direction_treated.n_inputs > x_t.shape[0]:
-            assert x_shape is not None
-            p_distal = m.direction_treated.p(np.concatenate((finite(x_t), x_shape)))
-        else:
-            p_distal = m.direction_treated.p(finite(x_t))
+        reads_shape = m.direction_treated.n_inputs > x_t.shape[0]  # a network with the shape evidence
+        x_shape = (
+            finite(treated_shape_evidence(self._ring_t, t_start, t_end))
+            if reads_shape or self.records is not None
+            else None
+        )
+        x_dir = finite(x_t) if x_shape is None or not reads_shape else np.concatenate((finite(x_t), x_shape))
+        p_distal = m.direction_treated.p(x_dir)
         sensor = "treated"
         x_s: FloatArray | None = None
         glide = None
