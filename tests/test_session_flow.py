@@ -51,8 +51,8 @@ def _replay(trace: Path) -> list[dict[str, Any]]:
 
 def _stop_t(result: Any, by: str) -> float:
     """Where the pipeline stopped: the one recorded ``stop`` (``by`` whom). The summary's ``t`` is at
-    least that: the session's own events (prompts, cues) are stamped on the clock, and the summary
-    comes after them."""
+    least that: the session's own events (prompts, cues) are stamped where the samples are (a link
+    cue where its link changed), and the summary comes after them."""
     stops = [c for c in read_events(result.commands_path) if c["cmd"] == "stop"]
     assert [c["by"] for c in stops] == [by]
     assert result.summary["t"] >= stops[0]["t"]

@@ -110,7 +110,7 @@ class LiveSession:
             source.sensors,
             self.recorder,
             view,
-            cue=lambda code, role: self._session_cue(code, role=role),
+            cue=lambda code, role, t_s: self.sink.session_cue(t_s, code, role=role),
             running=self.running,
             apply=self.apply,
         )
@@ -476,7 +476,14 @@ class LiveSession:
     # session events, status
 
     def _session_t(self) -> float:
-        return self.clock.now_s() if self.phase not in ("starting", "screening") else 0.0
+        """Where the session's own events (prompts, cues) go: how far the samples are in, not the clock.
+
+        On a busy machine the samples arrive late and the clock runs ahead of them; an event stamped on
+        the clock would land after pipeline events it came before, and push the session's end past the
+        point a replay of its trace ends at (the summary comes after every event)."""
+        if self.phase in ("starting", "screening"):
+            return 0.0
+        return self.intake.sample_time_s(None, self.clock.now_s())
 
     def _session_state(self, state: str, reason: str) -> None:
         self.sink.session_event(

@@ -35,7 +35,8 @@ class Links:
         sensors: the session's sensors (each starts ``down`` until its link is reported up), as the
             source gives them (:attr:`coach.session.sources.SampleSource.sensors`: ``device`` is the
             device profile; ``unknown`` or missing when the source does not know it).
-        cue: ``cue(code, role)``: a session cue for the person.
+        cue: ``cue(code, role, t_s)``: a session cue for the person, at the link change's own time
+            (``LinkStatus.t_s``: where the samples stopped or came back, not when the change was read).
         running: whether a pipeline is running (commands go nowhere before or after).
         apply: ``apply(command, t_s)``: apply a command to the running pipeline (and record it).
     """
@@ -48,7 +49,7 @@ class Links:
         sensors: Mapping[str, Mapping[str, Any]],
         recorder: SessionRecorder,
         view: SessionView | None,
-        cue: Callable[[str, str], None],
+        cue: Callable[[str, str, float], None],
         running: Callable[[], bool],
         apply: Callable[[Command, float], None],
     ) -> None:
@@ -77,13 +78,13 @@ class Links:
             self.view.set_sensor(item.role, link["link"], item.battery_pct)
         if was_up and not item.up:
             self.down_since[item.role] = item.t_s
-            self.cue("sensor_lost", item.role)
+            self.cue("sensor_lost", item.role, item.t_s)
             if item.role != "treated":  # the pipeline pauses by itself when `treated` falls silent
                 self.pause(f"link:{item.role}", item.t_s)
         elif item.up and not was_up and item.role in self.down_since:
             start = self.down_since.pop(item.role)
             self.gaps.append({"role": item.role, "start_s": round(start, 3), "end_s": round(item.t_s, 3)})
-            self.cue("sensor_back", item.role)
+            self.cue("sensor_back", item.role, item.t_s)
             if item.role != "treated":
                 self.resume(f"link:{item.role}", item.t_s)
 

@@ -107,8 +107,11 @@ class PacedSamples:
                         and c.next_index > 0
                         and now - float(c.block.t_s[c.next_index - 1]) > self.link_gap_s
                     ):
+                        # Down where the samples stopped (plus the gap that makes it a loss), not when
+                        # this loop got to see it: a busy machine notices late, the link went no later.
                         c.up = False
-                        self._put(LinkStatus(role, "down", now, c.battery_pct, "no samples"))
+                        t_down = float(c.block.t_s[c.next_index - 1]) + self.link_gap_s
+                        self._put(LinkStatus(role, "down", t_down, c.battery_pct, "no samples"))
         finally:
             self._put(None)
 
