@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -280,6 +281,31 @@ async def test_persistent_session_delivers_what_was_published_while_the_monitor_
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
     finally:
+        await db.close()
+
+
+@pytest.mark.mqtt
+async def test_ingest_stops_in_bounded_time_when_the_broker_stalls(
+    mosquitto: MosquittoBroker, tmp_path: Path
+) -> None:
+    """A stop (Ctrl-C, SIGTERM) while the broker hangs: aiomqtt's graceful disconnect times out with an
+    MqttError, which must not be taken for a dropped link and retried for ever."""
+    db = await open_database(f"sqlite:///{tmp_path}/m.sqlite3")
+    ingest = Ingest(db, BrokerSettings.from_url(mosquitto.url), client_id="monitor-stall")
+    task = asyncio.create_task(ingest.run())
+    assert mosquitto.process is not None
+    try:
+        await asyncio.wait_for(ingest.connected.wait(), 10)
+        mosquitto.process.send_signal(signal.SIGSTOP)  # up, but answers nothing (no DISCONNECT ends)
+        task.cancel()
+        # asyncio.wait, not wait_for: wait_for would cancel again and wait for the task without limit.
+        done, _ = await asyncio.wait({task}, timeout=40)
+        assert task in done, "the ingest did not stop within 40 s of being cancelled"
+        assert task.cancelled()
+    finally:
+        mosquitto.process.send_signal(signal.SIGCONT)
+        if not task.done():
+            task.cancel()
         await db.close()
 
 

@@ -165,11 +165,16 @@ async def test_killed_coach_process_delivers_its_spool_when_restarted(
     first.stdin.flush()
     sessions = tmp_path / "data" / "patients" / "p-0001" / "sessions"
     killed: list[dict[str, Any]] = []
-    for _ in range(600):
+    files: list[Path] = []
+    # Waits for progress, it does not time it: at load 30 a new coach process took over 35 s to write
+    # its first 25 events (start-up, screening and calibration at 10x), so the bound is generous.
+    deadline = asyncio.get_running_loop().time() + 180.0
+    while asyncio.get_running_loop().time() < deadline:
         files = list(sessions.glob("*.events.jsonl")) if sessions.exists() else []
         if files and len(killed := read_events(files[0])) > 25:
             break
         await asyncio.sleep(0.05)
+    assert files, "the coach wrote no events file within 180 s"
     os.kill(first.pid, signal.SIGKILL)
     first.wait()
     for stream in (first.stdin, first.stderr):
