@@ -374,8 +374,10 @@ def main(argv: list[str]) -> int:
     ap.add_argument(
         "--rhythm",
         default="",
-        help="CONTACTS,RATIO,GAP_CV,WEIGHT,LEAST: contacts that continue an established rhythm of "
-        "reported strokes are judged with this envelope weight and threshold (movement.Rhythm)",
+        help="CONTACTS,RATIO,GAP_CV,WEIGHT,LEAST[,ALONG_SHARE]: contacts that continue an established "
+        "rhythm of reported strokes are judged with this envelope weight and threshold (movement.Rhythm); "
+        "ALONG_SHARE (0-1): only in a bout whose along-forearm share reaches the one that all but this "
+        "share of the tune sessions' true strokes reach",
     )
     ap.add_argument(
         "--least",
@@ -453,7 +455,7 @@ def main(argv: list[str]) -> int:
         "envelope": envelope,
     }
     if args.rhythm:
-        n_c, ratio, gap_cv, r_weight, r_least = (float(v) for v in args.rhythm.split(","))
+        n_c, ratio, gap_cv, r_weight, r_least, *along = (float(v) for v in args.rhythm.split(","))
         parameters["rhythm"] = {
             "contacts": int(n_c),
             "ratio": ratio,
@@ -461,6 +463,11 @@ def main(argv: list[str]) -> int:
             "weight": r_weight,
             "least": r_least,
         }
+        if along:
+            j = CONTEXT_FEATURES.index("bout_along_share")
+            xt = [s["x"][s["matched"], j] for s in tune if len(s["x"])]
+            parameters["rhythm"]["along_min"] = float(np.quantile(np.concatenate(xt), along[0]))
+            parameters["rhythm"]["along_share_of_tune_true_below"] = along[0]
     veto = MovementVeto.from_dict(parameters)
     print(f"envelope: {len(envelope['features'])} features: {', '.join(envelope['features'])}")
 

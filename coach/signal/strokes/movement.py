@@ -217,6 +217,7 @@ class _Contact:
     reported: bool = True
 
 
+_BOUT_ALONG: Final = CONTEXT_FEATURES.index("bout_along_share")
 #: At most this many reported strokes before a contact say what its rhythm is.
 RHYTHM_CONTACTS: Final = 6
 
@@ -236,11 +237,26 @@ class Rhythm:
     gap_cv: float
     weight: float
     least: float
+    #: The bout's mean share of motion along the forearm (``bout_along_share``, log) must reach this
+    #: for the leniency (fourth round): a rhythm of strokes glides along the forearm, a rhythm of
+    #: taps (a phone held in the hand) does not. None: any axis (the third round's rule).
+    along_min: float | None = None
+
+    def admits(self, x: FloatArray) -> bool:
+        """Whether a contact with features ``x`` that continues the rhythm's timing is in a bout of
+        strokes along the forearm (always, without ``along_min``)."""
+        return self.along_min is None or float(x[_BOUT_ALONG]) >= self.along_min
 
     @staticmethod
     def from_dict(d: dict[str, Any]) -> Rhythm:
+        along = d.get("along_min")
         return Rhythm(
-            int(d["contacts"]), float(d["ratio"]), float(d["gap_cv"]), float(d["weight"]), float(d["least"])
+            int(d["contacts"]),
+            float(d["ratio"]),
+            float(d["gap_cv"]),
+            float(d["weight"]),
+            float(d["least"]),
+            None if along is None else float(along),
         )
 
 
@@ -504,7 +520,7 @@ class MovementVeto:
         """Whether the contact with features ``x`` is reported, and its log-odds; ``steady``: it
         continues an established rhythm of strokes (:class:`Rhythm`, :meth:`ContactContext.steady`)."""
         weight, least = self.weight, self.least
-        if steady and self.rhythm is not None:
+        if steady and self.rhythm is not None and self.rhythm.admits(x):
             weight, least = self.rhythm.weight, self.rhythm.least
         z = float(self.net.logit(x[None, :])[0]) - weight * self.outside(x) - self._tail_loss(x)
         return z >= least, z
@@ -531,8 +547,10 @@ class MovementVeto:
         for i in range(n):
             a, b = float(spans[i, 0]), float(spans[i, 1])
             weight, least = self.weight, self.least
-            if self.rhythm is not None and continues_rhythm(
-                [(p, q) for p, q, k in recent if k], a, b, self.rhythm
+            if (
+                self.rhythm is not None
+                and self.rhythm.admits(x[i])
+                and continues_rhythm([(p, q) for p, q, k in recent if k], a, b, self.rhythm)
             ):
                 weight, least = self.rhythm.weight, self.rhythm.least
             z[i] = float(net[i]) - weight * float(out[i]) - float(tail[i])
