@@ -298,6 +298,42 @@ def massage_envelope(
     }
 
 
+def massage_tails(
+    x_true: np.ndarray,
+    tune: list[dict[str, Any]],
+    envelope: dict[str, Any],
+    levels: list[float],
+    free_share: float,
+    weight: float,
+) -> dict[str, Any]:
+    """The envelope taken jointly (:class:`coach.signal.strokes.movement.Tails`): on each envelope
+    feature, the values that the shares ``levels`` of the training sessions' true strokes lie beyond
+    (each side), and ``free``: the summed tail score that only ``free_share`` of the tune sessions'
+    true strokes exceed. Chosen from true strokes alone, without looking at any movement."""
+    from coach.signal.strokes.movement import CONTEXT_FEATURES, Tails
+
+    idx = [CONTEXT_FEATURES.index(f) for f in envelope["features"]]
+    pct = np.array(levels) * 100.0
+    lo = np.percentile(x_true[:, idx], pct, axis=0).T
+    hi = np.percentile(x_true[:, idx], 100.0 - pct, axis=0).T
+    probe = Tails(np.array(levels), lo, hi, 0.0, 1.0)
+    xt = [s["x"][s["matched"]] for s in tune if len(s["x"])]
+    tune_true = np.concatenate(xt) if xt else np.empty((0, len(CONTEXT_FEATURES)))
+    nats = np.array([probe.nats(r[idx]) for r in tune_true])
+    free = float(np.quantile(nats, 1.0 - free_share)) if len(nats) else 0.0
+    return {
+        "levels": [float(v) for v in levels],
+        "lo": lo.tolist(),
+        "hi": hi.tolist(),
+        "free": free,
+        "weight": weight,
+        "free_share": free_share,
+        "tune_true_nats_quantiles": {f"{q:g}": float(np.quantile(nats, q)) for q in (0.5, 0.9, 0.99, 0.999)}
+        if len(nats)
+        else {},
+    }
+
+
 def main(argv: list[str]) -> int:
     from coach.signal.strokes.movement import (
         CONTEXT_FEATURES,
@@ -338,8 +374,10 @@ def main(argv: list[str]) -> int:
     ap.add_argument(
         "--rhythm",
         default="",
-        help="CONTACTS,RATIO,GAP_CV,WEIGHT,LEAST: contacts that continue an established rhythm of "
-        "reported strokes are judged with this envelope weight and threshold (movement.Rhythm)",
+        help="CONTACTS,RATIO,GAP_CV,WEIGHT,LEAST[,ALONG_SHARE]: contacts that continue an established "
+        "rhythm of reported strokes are judged with this envelope weight and threshold (movement.Rhythm); "
+        "ALONG_SHARE (0-1): only in a bout whose along-forearm share reaches the one that all but this "
+        "share of the tune sessions' true strokes reach",
     )
     ap.add_argument(
         "--least",
@@ -347,6 +385,19 @@ def main(argv: list[str]) -> int:
         default=None,
         help="this threshold instead of the one the tune rule chooses (the tune table is still printed)",
     )
+    ap.add_argument(
+        "--tail-levels",
+        default="",
+        help="LEVEL,...: take the envelope jointly (movement.Tails) with these tail shares of the "
+        "training sessions' true strokes, largest first (e.g. 0.01,0.005,0.002,0.001,0.0005)",
+    )
+    ap.add_argument(
+        "--tail-free-share",
+        type=float,
+        default=0.01,
+        help="tails: the summed score this share of the tune sessions' true strokes exceed is free",
+    )
+    ap.add_argument("--tail-weight", type=float, default=1.0, help="tails: log-odds lost per nat beyond free")
     ap.add_argument("--out", type=Path, default=VETO_SOURCE_PATH)
     args = ap.parse_args(argv)
     t0 = time.time()
@@ -385,6 +436,18 @@ def main(argv: list[str]) -> int:
         net["clip_lo"], net["clip_hi"] = lo.tolist(), hi.tolist()
         envelope = massage_envelope(x[y > 0.5], tune, args.envelope_quantile, args.envelope_max_outside)
     envelope["weight"] = args.envelope_weight
+    envelope.pop("tails", None)
+    if args.tail_levels:
+        if not len(y):
+            raise SystemExit("--tail-levels needs the training sessions' rows (give --train)")
+        levels = [float(v) for v in args.tail_levels.split(",")]
+        envelope["tails"] = massage_tails(
+            x[y > 0.5], tune, envelope, levels, args.tail_free_share, args.tail_weight
+        )
+        print(
+            f"tails: free {envelope['tails']['free']:.2f} nats; tune true strokes "
+            f"{envelope['tails']['tune_true_nats_quantiles']}"
+        )
     parameters: dict[str, Any] = {
         "features": list(CONTEXT_FEATURES),
         "net": net,
@@ -392,7 +455,7 @@ def main(argv: list[str]) -> int:
         "envelope": envelope,
     }
     if args.rhythm:
-        n_c, ratio, gap_cv, r_weight, r_least = (float(v) for v in args.rhythm.split(","))
+        n_c, ratio, gap_cv, r_weight, r_least, *along = (float(v) for v in args.rhythm.split(","))
         parameters["rhythm"] = {
             "contacts": int(n_c),
             "ratio": ratio,
@@ -400,6 +463,11 @@ def main(argv: list[str]) -> int:
             "weight": r_weight,
             "least": r_least,
         }
+        if along:
+            j = CONTEXT_FEATURES.index("bout_along_share")
+            xt = [s["x"][s["matched"], j] for s in tune if len(s["x"])]
+            parameters["rhythm"]["along_min"] = float(np.quantile(np.concatenate(xt), along[0]))
+            parameters["rhythm"]["along_share_of_tune_true_below"] = along[0]
     veto = MovementVeto.from_dict(parameters)
     print(f"envelope: {len(envelope['features'])} features: {', '.join(envelope['features'])}")
 
@@ -470,6 +538,7 @@ def main(argv: list[str]) -> int:
                 if args.from_file is None
                 else {"file": args.from_file.as_posix(), "command": from_provenance["command"]},
                 "rhythm": parameters.get("rhythm"),
+                "tails_reference_sessions": args.train if args.tail_levels else None,
                 "envelope_quantile": args.envelope_quantile,
                 "envelope_max_outside": args.envelope_max_outside,
                 "hidden": HIDDEN,

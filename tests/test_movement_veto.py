@@ -21,6 +21,7 @@ from coach.signal.strokes.movement import (
     ContactContext,
     MovementVeto,
     Rhythm,
+    Tails,
     VetoFileError,
     continues_rhythm,
     read_veto,
@@ -261,3 +262,38 @@ def test_a_veto_file_keeps_its_rhythm(tmp_path: Path) -> None:
     without = {k: v for k, v in parameters.items() if k != "rhythm"}
     assert MovementVeto.from_dict(without).rhythm is None
     assert MovementVeto.from_dict(parameters).rhythm is not None  # the shipped veto has one
+
+
+def test_the_joint_envelope_takes_off_only_for_many_tails_at_once(tmp_path: Path) -> None:
+    """:class:`Tails`: nothing inside the outer tails; nats of improbability summed over features; only
+    the sum beyond ``free`` costs log-odds; a veto file keeps them, and one without decides as before."""
+    levels = np.array([0.01, 0.001])
+    lo = np.array([[0.0, -1.0], [0.0, -1.0]])
+    hi = np.array([[1.0, 2.0], [1.0, 2.0]])
+    tails = Tails(levels, lo, hi, free=3.0, weight=2.0)
+    assert tails.nats(np.array([0.5, 0.0])) == 0.0
+    one = tails.nats(np.array([-1.0, 0.5]))  # the 0.1 % value on one feature: log(0.01 / 0.001)
+    assert one == pytest.approx(np.log(10.0))
+    assert tails.nats(np.array([-50.0, 0.5])) == pytest.approx(np.log(10.0))  # at most the last level
+    assert tails.nats(np.array([-0.5, 1.5])) == pytest.approx(np.log(10.0))  # half-way in log share each
+    assert tails.loss(np.array([-1.0, 0.5])) == 0.0  # one tail: free
+    assert tails.loss(np.array([-1.0, 2.0])) == pytest.approx(2.0 * (2.0 * np.log(10.0) - 3.0))
+    parameters, provenance = read_veto()
+    env = parameters["envelope"]
+    n = len(env["features"])
+    table = {
+        "levels": [0.01, 0.001],
+        "lo": [[-1e9, -2e9]] * n,
+        "hi": [[1e9, 2e9]] * n,
+        "free": 0.0,
+        "weight": 1.0,
+    }
+    path = tmp_path / "veto.json"
+    write_veto(path, {**parameters, "envelope": {**env, "tails": table}}, provenance)
+    veto = MovementVeto.from_dict(read_veto(path)[0])
+    assert veto.tails is not None and veto.tails.free == 0.0
+    h = _history(3000, 6)
+    ctx = ContactContext()
+    x = ctx.features(h, 500, 515, 518, 2.0, np.arange(6.0))
+    assert veto.keep(x) == dataclasses.replace(veto, tails=None).keep(x)  # tails nothing reaches
+    assert MovementVeto.from_dict(parameters).tails is not None  # the shipped veto has them

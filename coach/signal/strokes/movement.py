@@ -217,6 +217,7 @@ class _Contact:
     reported: bool = True
 
 
+_BOUT_ALONG: Final = CONTEXT_FEATURES.index("bout_along_share")
 #: At most this many reported strokes before a contact say what its rhythm is.
 RHYTHM_CONTACTS: Final = 6
 
@@ -236,11 +237,26 @@ class Rhythm:
     gap_cv: float
     weight: float
     least: float
+    #: The bout's mean share of motion along the forearm (``bout_along_share``, log) must reach this
+    #: for the leniency (fourth round): a rhythm of strokes glides along the forearm, a rhythm of
+    #: taps (a phone held in the hand) does not. None: any axis (the third round's rule).
+    along_min: float | None = None
+
+    def admits(self, x: FloatArray) -> bool:
+        """Whether a contact with features ``x`` that continues the rhythm's timing is in a bout of
+        strokes along the forearm (always, without ``along_min``)."""
+        return self.along_min is None or float(x[_BOUT_ALONG]) >= self.along_min
 
     @staticmethod
     def from_dict(d: dict[str, Any]) -> Rhythm:
+        along = d.get("along_min")
         return Rhythm(
-            int(d["contacts"]), float(d["ratio"]), float(d["gap_cv"]), float(d["weight"]), float(d["least"])
+            int(d["contacts"]),
+            float(d["ratio"]),
+            float(d["gap_cv"]),
+            float(d["weight"]),
+            float(d["least"]),
+            None if along is None else float(along),
         )
 
 
@@ -426,6 +442,55 @@ class ContactContext:
 
 
 @dataclass(frozen=True, slots=True)
+class Tails:
+    """The massage envelope taken jointly (docs/strokes.md, "fourth round"): how improbable a contact
+    is as a true stroke on all the envelope's features at once. For each envelope feature, the values
+    below which (``lo``) and above which (``hi``) the given shares (``levels``, e.g. 1 % down to
+    0.05 %) of the training sessions' true strokes lie. A value in the outer ``levels[0]`` of a side
+    scores ``log(levels[0] / p)``, ``p`` its tail share (interpolated in log share between the
+    levels, at most the last level's): nats of improbability. The scores are summed over the
+    features (as if they were independent), and the sum beyond ``free`` (what the tune sessions' true
+    strokes reach, so chosen without looking at any movement) is taken off the log-odds, ``weight``
+    per nat. A contact that is a little unusual on one feature loses nothing; one that lies in the
+    outer tails of many at once (a still arm that is tapped, a walk) loses much, whatever movement
+    the network was shown. Numpy's ``interp`` is enough here: the table is a few numbers per feature."""
+
+    levels: FloatArray
+    lo: FloatArray
+    hi: FloatArray
+    free: float
+    weight: float
+
+    def nats(self, v: FloatArray) -> float:
+        """The summed tail scores of the envelope features' values ``v``."""
+        logp = np.log(self.levels)
+        top = float(logp[0])
+        total = 0.0
+        for j in range(v.shape[0]):
+            x = float(v[j])
+            lo, hi = self.lo[j], self.hi[j]
+            if x < lo[0]:  # lo falls with the level: interp needs rising values
+                total += top - float(np.interp(x, lo[::-1], logp[::-1]))
+            elif x > hi[0]:
+                total += top - float(np.interp(x, hi, logp))
+        return total
+
+    def loss(self, v: FloatArray) -> float:
+        """The log-odds taken off for the envelope features' values ``v``."""
+        return self.weight * max(0.0, self.nats(v) - self.free)
+
+    @staticmethod
+    def from_dict(d: dict[str, Any]) -> Tails:
+        return Tails(
+            np.asarray(d["levels"], dtype=np.float64),
+            np.asarray(d["lo"], dtype=np.float64),
+            np.asarray(d["hi"], dtype=np.float64),
+            float(d["free"]),
+            float(d["weight"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class MovementVeto:
     """The veto's network and threshold: a contact is reported when its log-odds reach ``least``.
 
@@ -442,6 +507,7 @@ class MovementVeto:
     scale: FloatArray | None = None
     weight: float = 0.0
     rhythm: Rhythm | None = None
+    tails: Tails | None = None
 
     def outside(self, x: FloatArray) -> float:
         """How far (in ``scale`` units, summed) the contact lies outside the massage envelope."""
@@ -454,10 +520,16 @@ class MovementVeto:
         """Whether the contact with features ``x`` is reported, and its log-odds; ``steady``: it
         continues an established rhythm of strokes (:class:`Rhythm`, :meth:`ContactContext.steady`)."""
         weight, least = self.weight, self.least
-        if steady and self.rhythm is not None:
+        if steady and self.rhythm is not None and self.rhythm.admits(x):
             weight, least = self.rhythm.weight, self.rhythm.least
-        z = float(self.net.logit(x[None, :])[0]) - weight * self.outside(x)
+        z = float(self.net.logit(x[None, :])[0]) - weight * self.outside(x) - self._tail_loss(x)
         return z >= least, z
+
+    def _tail_loss(self, x: FloatArray) -> float:
+        """The log-odds the :class:`Tails` take off (0 without them)."""
+        if self.tails is None or not self.envelope:
+            return 0.0
+        return self.tails.loss(x[list(self.envelope)])
 
     def decide(self, x: FloatArray, spans: FloatArray) -> tuple[npt.NDArray[np.bool_], FloatArray]:
         """:meth:`keep` for a session's committed contacts in order at once (features ``x``, one row
@@ -470,15 +542,18 @@ class MovementVeto:
             return keep, z
         net = self.net.logit(x)
         out = np.array([self.outside(r) for r in x], dtype=np.float64)
+        tail = np.array([self._tail_loss(r) for r in x], dtype=np.float64)
         recent: deque[tuple[float, float, bool]] = deque(maxlen=15)
         for i in range(n):
             a, b = float(spans[i, 0]), float(spans[i, 1])
             weight, least = self.weight, self.least
-            if self.rhythm is not None and continues_rhythm(
-                [(p, q) for p, q, k in recent if k], a, b, self.rhythm
+            if (
+                self.rhythm is not None
+                and self.rhythm.admits(x[i])
+                and continues_rhythm([(p, q) for p, q, k in recent if k], a, b, self.rhythm)
             ):
                 weight, least = self.rhythm.weight, self.rhythm.least
-            z[i] = float(net[i]) - weight * float(out[i])
+            z[i] = float(net[i]) - weight * float(out[i]) - float(tail[i])
             keep[i] = z[i] >= least
             recent.append((a, b, bool(keep[i])))
         return keep, z
@@ -491,6 +566,7 @@ class MovementVeto:
         env = d.get("envelope") or {}
         idx = tuple(CONTEXT_FEATURES.index(f) for f in env.get("features", ()))
         rhythm = Rhythm.from_dict(d["rhythm"]) if d.get("rhythm") else None
+        tails = Tails.from_dict(env["tails"]) if env.get("tails") else None
         if not idx:
             return MovementVeto(Mlp.from_dict(d["net"]), float(d["least"]), rhythm=rhythm)
         return MovementVeto(
@@ -502,6 +578,7 @@ class MovementVeto:
             np.asarray(env["scale"], dtype=np.float64),
             float(env["weight"]),
             rhythm,
+            tails,
         )
 
 
