@@ -134,20 +134,25 @@ def test_the_shape_evidence_reads_nothing_the_detector_does_not_have_when_it_dec
 
 
 @pytest.mark.parametrize("sign", [1.0, -1.0])
-def test_a_treated_network_with_the_shape_inputs_follows_the_drag(sign: float) -> None:
+@pytest.mark.parametrize(
+    ("name", "shape_inputs"),
+    [
+        ("direction-shape-candidate-2026-12-07.json", len(TREATED_SHAPE_FEATURES) - 1),  # before the duration
+        ("direction-watch-candidate-2026-12-07.json", len(TREATED_SHAPE_FEATURES)),
+    ],
+)
+def test_a_treated_network_with_the_shape_inputs_follows_the_drag(
+    sign: float, name: str, shape_inputs: int
+) -> None:
     """A clean drag of 1.5 mm along the glide (distal: toward the fingers) under a pitch dip that tells
     nothing (symmetric): the shape network must call the way the limb was dragged."""
-    path = (
-        Path(__file__).resolve().parents[1]
-        / "benchmarks/data/models/direction-shape-candidate-2026-12-07.json"
-    )
+    path = Path(__file__).resolve().parents[1] / "benchmarks/data/models" / name
     params = read_direction(path)
     assert params is not None
     from coach.signal.strokes.direction import direction_model_from_dict
 
     net = direction_model_from_dict(params[0]["direction_treated"])
-    # trained before found_duration_s was appended
-    assert net.n_inputs == len(TREATED_DIRECTION_FEATURES) + len(TREATED_SHAPE_FEATURES) - 1
+    assert net.n_inputs == len(TREATED_DIRECTION_FEATURES) + shape_inputs
     t = np.arange(0.0, 8.0, 0.01)
     t_a, t_b = 3.0, 4.5
     u = np.clip((t - t_a) / 0.25, 0.0, 1.0) * np.clip((t_b - t) / 0.25, 0.0, 1.0)
