@@ -65,7 +65,11 @@ def _model_digest(model: dict[str, Any]) -> str:
 def session_rows(args: tuple[str, dict[str, Any]]) -> list[dict[str, Any]]:
     """:func:`contact_rows` of one session, cached; each row gets the session's families."""
     key, model = args
-    path = CACHE / f"dirrows2_{_cache_name(key)}_{_model_digest(model)}.json"
+    from coach.signal.strokes.direction import TREATED_SHAPE_FEATURES
+
+    # the count of shape numbers in the name: rows cached before the evidence grew are not reused
+    shape = len(TREATED_SHAPE_FEATURES)
+    path = CACHE / f"dirrows2_{_cache_name(key)}_{_model_digest(model)}_s{shape}.json"
     if path.exists():
         rows: list[dict[str, Any]] = json.loads(path.read_text())
         return rows
@@ -105,7 +109,8 @@ def accuracy(net: Any, rows: list[dict[str, Any]], stroker: bool) -> tuple[float
         return None, 0
     model = direction_model_from_dict(net)
     shape = not stroker and model.n_inputs > len(TREATED_DIRECTION_FEATURES)
-    p = np.array([model.p(x) for x in _x(rows, stroker, shape)])
+    # a network trained before the shape evidence grew reads its first part (treated_direction_input)
+    p = np.array([model.p(x[: model.n_inputs]) for x in _x(rows, stroker, shape)])
     y = np.array([bool(r["distal"]) for r in rows])
     ok = np.where(y, p >= MIN_DIRECTION_PROB, p <= 1.0 - MIN_DIRECTION_PROB)
     return float(ok.mean()), len(rows)

@@ -16,6 +16,7 @@ from coach.signal.strokes.direction import (
     TREATED_SHAPE_FEATURES,
     SampleRing,
     finite,
+    treated_direction_input,
     treated_evidence,
     treated_shape_evidence,
 )
@@ -133,26 +134,45 @@ def test_the_shape_evidence_reads_nothing_the_detector_does_not_have_when_it_dec
 
 
 @pytest.mark.parametrize("sign", [1.0, -1.0])
-def test_a_treated_network_with_the_shape_inputs_follows_the_drag(sign: float) -> None:
+@pytest.mark.parametrize(
+    ("name", "shape_inputs"),
+    [
+        ("direction-shape-candidate-2026-12-07.json", len(TREATED_SHAPE_FEATURES) - 1),  # before the duration
+        ("direction-watch-candidate-2026-12-07.json", len(TREATED_SHAPE_FEATURES)),
+    ],
+)
+def test_a_treated_network_with_the_shape_inputs_follows_the_drag(
+    sign: float, name: str, shape_inputs: int
+) -> None:
     """A clean drag of 1.5 mm along the glide (distal: toward the fingers) under a pitch dip that tells
     nothing (symmetric): the shape network must call the way the limb was dragged."""
-    path = (
-        Path(__file__).resolve().parents[1]
-        / "benchmarks/data/models/direction-shape-candidate-2026-12-07.json"
-    )
+    path = Path(__file__).resolve().parents[1] / "benchmarks/data/models" / name
     params = read_direction(path)
     assert params is not None
     from coach.signal.strokes.direction import direction_model_from_dict
 
     net = direction_model_from_dict(params[0]["direction_treated"])
-    assert net.n_inputs == len(TREATED_DIRECTION_FEATURES) + len(TREATED_SHAPE_FEATURES)
+    assert net.n_inputs == len(TREATED_DIRECTION_FEATURES) + shape_inputs
     t = np.arange(0.0, 8.0, 0.01)
     t_a, t_b = 3.0, 4.5
     u = np.clip((t - t_a) / 0.25, 0.0, 1.0) * np.clip((t_b - t) / 0.25, 0.0, 1.0)
     bump = u * u * (3.0 - 2.0 * u)  # smooth on, hold, smooth off
     ring = _ring(sign * 1.5 * bump, t, 25.0 - 0.8 * bump)
-    x = np.concatenate(
-        (finite(treated_evidence(ring, t_a, t_b)), finite(treated_shape_evidence(ring, t_a, t_b)))
+    x = treated_direction_input(
+        finite(treated_evidence(ring, t_a, t_b)), finite(treated_shape_evidence(ring, t_a, t_b)), net.n_inputs
     )
     p = net.p(x)
     assert (p >= 0.6) if sign > 0 else (p <= 0.4), p
+
+
+def test_a_treated_network_reads_the_shape_evidence_it_was_trained_with() -> None:
+    """The shape evidence only grows at its end: a network trained before ``found_duration_s`` reads the
+    first part, a six-input network the six numbers alone."""
+    x_t, x_shape = np.arange(6.0), 10.0 + np.arange(float(len(TREATED_SHAPE_FEATURES)))
+    assert TREATED_SHAPE_FEATURES[-1] == "found_duration_s"
+    assert np.array_equal(treated_direction_input(x_t, x_shape, 6), x_t)
+    assert np.array_equal(treated_direction_input(x_t, None, 62), x_t)
+    older = treated_direction_input(x_t, x_shape, 6 + len(TREATED_SHAPE_FEATURES) - 1)
+    assert np.array_equal(older, np.concatenate((x_t, x_shape[:-1])))
+    full = treated_direction_input(x_t, x_shape, 6 + len(TREATED_SHAPE_FEATURES))
+    assert np.array_equal(full, np.concatenate((x_t, x_shape)))

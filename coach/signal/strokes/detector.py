@@ -37,6 +37,7 @@ from coach.signal.strokes.direction import (
     finite,
     stroker_evidence,
     stroker_glide,
+    treated_direction_input,
     treated_evidence,
     treated_shape_evidence,
 )
@@ -401,7 +402,9 @@ class StrokeDetector:
             if reads_shape or self.records is not None
             else None
         )
-        x_dir = finite(x_t) if x_shape is None or not reads_shape else np.concatenate((finite(x_t), x_shape))
+        x_dir = treated_direction_input(
+            finite(x_t), x_shape if reads_shape else None, m.direction_treated.n_inputs
+        )
         p_distal = m.direction_treated.p(x_dir)
         sensor = "treated"
         x_s: FloatArray | None = None

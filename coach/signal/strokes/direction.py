@@ -76,6 +76,7 @@ TREATED_SHAPE_FEATURES: Final = (
     *(f"el_prof{k}" for k in range(SHAPE_BINS + 2)),
     *(f"disp_wide{k}" for k in range(SHAPE_WIDE_BINS)),
     *(f"el_wide{k}" for k in range(SHAPE_WIDE_BINS)),
+    "found_duration_s",
 )
 
 
@@ -355,7 +356,11 @@ def treated_shape_evidence(ring: SampleRing, t_a: float, t_b: float) -> FloatArr
     - the displacement and the elevation (pitch) profiles: the mean in each fifth of the contact and
       in the rest before and after, and in 12 equal bins over ``[t_a - 0.8, t_b + 0.3)``, each divided
       by its RMS (their shape, not their size: a see-saw support or a rocking strap changes the pitch's
-      sign and shape, not the drag's).
+      sign and shape, not the drag's);
+    - the found contact's duration (s). The drags and profiles above are means over windows whose length
+      follows the found contact, so their size for the same stroke depends on it: a network without it
+      called the long, slow strokes' contacts (found too short, the release beyond the window) proximal
+      too often while still ranking them right (docs/strokes.md, third session).
 
     Nothing reaches past ``t_b + 0.3`` s (the detector has those samples when it decides).
     """
@@ -396,7 +401,16 @@ def treated_shape_evidence(ring: SampleRing, t_a: float, t_b: float) -> FloatArr
         el = el - _linspace(_mean(el[:k]), _mean(el[-k:]), n)
         we = _bin_means(el, idx)
         we = we / (math.sqrt(_mean(we * we)) + 1e-9)
-    return np.concatenate((np.array(out), prof, elp, wp, we))
+    return np.concatenate((np.array(out), prof, elp, wp, we, [dur]))
+
+
+def treated_direction_input(x_t: FloatArray, x_shape: FloatArray | None, n_inputs: int) -> FloatArray:
+    """What a ``treated`` direction network with ``n_inputs`` inputs reads: the six numbers of
+    :func:`treated_evidence`, then as much of the shape evidence as it was trained with (the shape
+    evidence only ever grows at its end, so a network trained before an addition reads its first part)."""
+    if x_shape is None or n_inputs <= x_t.shape[0]:
+        return x_t
+    return np.concatenate((x_t, x_shape[: n_inputs - x_t.shape[0]]))
 
 
 def stroker_glide(
