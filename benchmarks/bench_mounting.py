@@ -11,7 +11,8 @@ Prints:
    the ``sensors`` family (MPU-6050-class gyros with 3–12 °/s offsets, temperature drift, a strap that
    turns for good in 70 % of sessions) and the ``movement`` family (tugs that spring back), with a hand
    sensor, beside today's physics (no tugs); the gyro offsets those sessions carried; the strap turns
-   the coach found against the labelled ones.
+   the coach found against the labelled ones, and how many of those left the wrist check uncertain
+   (both devices turned at once: wrist fields null until the next calibration, scored as wrong).
 2. **Mounting faults** on short sessions of today's physics (treated + hand): a device on backwards
    (each role), the other arm, swapped roles; the share of sessions in which the coach said it (the
    expected code in the summary's ``calibration.mounting_warnings``), and false alarms (any mounting
@@ -77,6 +78,7 @@ def _strap_one(spec: SessionSpec) -> dict[str, Any]:
         "offsets": offsets,
         "turns_true": len(labels.get("mount_changes", [])),
         "turns_found": len(cal.get("strap_turns", [])),
+        "turns_uncertain": sum(1 for s in cal.get("strap_turns", []) if "wrist" in s),
     }
 
 
@@ -189,6 +191,7 @@ def main(argv: list[str]) -> int:
                 print(
                     f"    {r['seed']}: wrist {_ratio(r['wrist']):.3f}, after strap events "
                     f"{_ratio(r['strap']):.3f} ({r['strap'][1]}), turns {r['turns_true']}/{r['turns_found']}"
+                    + (f", wrist uncertain after {r['turns_uncertain']}" if r["turns_uncertain"] else "")
                 )
         offs = [o for r in rs for o in r["offsets"]]
         print(
@@ -196,7 +199,8 @@ def main(argv: list[str]) -> int:
             f"within 2 min after strap turns/tugs {_ratio(_sum(rs, 'strap')):.3f} "
             f"({_sum(rs, 'strap')[1]} points), elevated agreement {_ratio(_sum(rs, 'elevated')):.3f}; "
             f"strap turns labelled {sum(r['turns_true'] for r in rs)}, "
-            f"found {sum(r['turns_found'] for r in rs)}"
+            f"found {sum(r['turns_found'] for r in rs)} "
+            f"(wrist uncertain after {sum(r['turns_uncertain'] for r in rs)})"
             + (f"; gyro offsets {min(offs):.1f}–{max(offs):.1f} °/s per axis" if offs else "")
         )
     if args.strap_only:

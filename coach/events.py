@@ -112,6 +112,8 @@ class StrapTurnSummary(TypedDict):
     t: float
     role: str
     angle_deg: float
+    #: Only when the turn left the wrist check uncertain until the next calibration, and why.
+    wrist: NotRequired[str]
 
 
 class CalibrationSummary(TypedDict):

@@ -97,9 +97,38 @@ def test_a_strap_turn_is_found_on_the_right_device_and_undone(role: str) -> None
             mf, mh = corrected_mounts(got, mf, mh)
     assert len(found) == 1
     assert found[0].role == role
+    assert not found[0].ambiguous
+    assert "wrist" not in found[0].summary()
     assert 10.0 <= found[0].t_s <= 13.0
     after = twist_rad(quat.multiply(q_f[150:], mf), quat.multiply(q_h[150:], mh))
     assert np.max(np.abs(np.degrees(after))) < 1.0
+
+
+def test_both_straps_turning_at_once_leave_the_wrist_uncertain() -> None:
+    """Both devices turn about their long axes within the same second (opposite ways, as on the tune
+    seed 15024): the twist sees only the difference, so the turn is marked ambiguous, and the summary
+    says why the wrist check is off from then on."""
+    q_f, q_h = _wrist_poses(200, np.random.default_rng(3))
+    ramp = np.clip((np.arange(200) - 95) / 5.0, 0.0, 1.0)
+    q_f = quat.multiply(q_f, quat.about_axis(E_X, ramp * math.radians(30.0)))
+    q_h = quat.multiply(q_h, quat.about_axis(E_X, ramp * math.radians(-45.0)))
+    tracker = StrapTurnTracker()
+    found = [
+        got
+        for b in range(20)
+        if (
+            got := tracker.block(
+                float(b + 1),
+                T_S[10 * b : 10 * b + 10],
+                q_f[10 * b : 10 * b + 10],
+                q_h[10 * b : 10 * b + 10],
+                np.zeros(10),
+            )
+        )
+        is not None
+    ]
+    assert len(found) == 1 and found[0].ambiguous
+    assert found[0].summary()["wrist"] == "uncertain_both_devices_turned"
 
 
 def test_turns_about_x_are_the_x_share_of_each_step_for_a_whole_array_at_once() -> None:

@@ -436,10 +436,7 @@ class SessionPipeline:
             cal.rotate,
             cal.checks_off,
             cal.warnings,
-            [
-                {"t": round(s.t_s, 3), "role": s.role, "angle_deg": round(math.degrees(s.twist_rad), 1)}
-                for s in turns
-            ],
+            [s.summary() for s in turns],
         )
         t_sum = max(round(end_t, 6), self._emitter.last_t)
         summary = self._summary.event(t_sum, end_t, self._wall(end_t), calibration)

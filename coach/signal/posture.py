@@ -122,6 +122,9 @@ class PostureEstimator:
         self.treated_mount_q: FloatArray = setup.treated_mount_q
         self.hand_mount_q: FloatArray | None = setup.hand_mount_q
         self.strap = StrapTurnTracker()
+        #: An ambiguous strap turn (both devices turned at once, :data:`coach.signal.strap.AMBIGUOUS_SHARE`)
+        #: was found: the wrist angles are null from the next block on, until the next calibration.
+        self.wrist_uncertain = False
         self._twist_block = -1
         self._twist: list[FloatArray] = []  # times, and δ below, of the block's wrist samples
         self._twist_d: list[FloatArray] = []
@@ -177,6 +180,7 @@ class PostureEstimator:
         q_h = np.full((n, 4), np.nan)  # NaN where a block's wrist path did not run: flex, dev stay NaN
         delta = np.full(n, np.nan)
         hand_ok = hd.valid & tr.valid
+        uncertain = np.zeros(n, bool)
         blocks = j // self.block_points
         bounds = np.flatnonzero(np.diff(blocks)) + 1
         # The segment quaternions and constraint terms row by row for the rest of the span with the
@@ -197,6 +201,7 @@ class PostureEstimator:
                     v_rest = constraint_terms(quat.rotate(qf_rest, E_Y), quat.rotate(qh_rest, E_Z))
             qf = qf_rest[a - at : b - at]
             q_f[a:b] = qf
+            uncertain[a:b] = self.wrist_uncertain
             ok = hand_ok[a:b]  # a view: updated in place
             # The tracker's blocks advance with time even when the wrist is not seen, so that any
             # split into spans updates it at the same block ends.
@@ -211,6 +216,7 @@ class PostureEstimator:
                 # Only with a still-pose wrist reference does the twist start at zero.
                 self._watch_strap(j[a:b], t_s[a:b], qf, qh, d, ok)
             self._fold_block()
+        hand_ok &= ~uncertain
         up = quat.rotate_inverse(q_f, E_Z)
         elev = elevation_deg(up)
         roll = arm_sign(s.arm) * wrap_deg(raw_roll_deg(up) - s.roll_reference_deg)
@@ -294,6 +300,7 @@ class PostureEstimator:
                     )
                     turn = self.strap.refine(turn, before.offset_at)
             self._tracker_history.clear()
+            self.wrist_uncertain |= turn.ambiguous
             self.treated_mount_q, self.hand_mount_q = corrected_mounts(
                 turn, self.treated_mount_q, self.hand_mount_q
             )
