@@ -65,6 +65,11 @@ REGION_MIN_SHARE: Final = 0.8
 #: "split strokes"): it is not reported again. Between two true strokes the hand lifts and returns
 #: (0.5 s or more on every family's tune seeds but the helper's pressed returns, which go the other way).
 MERGE_GAP_S: Final = 0.25
+#: With a ``stroker``, a candidate keeps the larger of the stroker model's log-odds and the ``treated``
+#: model's (``segment_logits(keep_treated=...)``): the stroker model, trained where the wrist follows the
+#: glide, missed strokes of the ``helper`` family the watch alone finds (docs/strokes.md, "direction with
+#: the helper's sensor, third session").
+STROKER_KEEPS_TREATED: Final = True
 #: Candidate end frames scored at once (60 s of frames).
 _ENDS_PER_BATCH: Final = 600
 #: A run of end frames where no candidate is possible (a gap) this long is skipped, not scored.
@@ -321,6 +326,7 @@ class StrokeDetector:
                     m.screen,
                     floor=0.0,  # the segmenter uses only positive log-odds
                     hand=m.hand,
+                    keep_treated=STROKER_KEEPS_TREATED,
                 )
                 # Only ends with a positive log-odds need a step of the programme; the runs between them
                 # are crossed with Segmenter.skip (exactly what stepping through them would do).
