@@ -56,3 +56,36 @@ def test_a_glide_up_the_raised_forearm_reads_distal_in_the_windows_that_hold_it(
     late = stroker_shape_evidence(stroker, treated, 4.3, 5.0, GlideAxis())
     wide = STROKER_SHAPE_WINDOWS.index((0.0, 1.0, 0.3, 0.3))
     assert late[4 * wide] > 0 and late[4 * wide + 3] > 0.05
+
+
+def test_keep_treated_gives_each_candidate_the_larger_of_the_two_models_log_odds() -> None:
+    from coach.signal.strokes.detector import DetectorModel
+    from coach.signal.strokes.frames import Frames
+    from coach.signal.strokes.scoring import segment_logits
+    from coach.signal.strokes.segments import FrameHistory, segment_features
+    from coach.signal.strokes.trained import read_model
+
+    rng = np.random.default_rng(7)
+    n = 500
+    h = FrameHistory(0.1, 100.0)
+    h.add_stroker(
+        Frames(
+            0,
+            10.0 + 0.1 * np.arange(n),
+            np.ones(n, dtype=bool),
+            {"acc": rng.normal(size=(n, 3)), "gm": rng.normal(size=n)},
+        )
+    )
+    cols = {k: rng.normal(size=n) for k in ("hf", "lf", "el", "gm", "lz", "lx", "ex", "ey", "wx", "wy", "wz")}
+    h.add_treated(Frames(0, 10.0 + 0.1 * np.arange(n), np.ones(n, dtype=bool), cols))
+    model = DetectorModel.from_dict(read_model()[0])
+    assert model.with_stroker is not None
+    batch = segment_features(h, np.arange(60, n - 3))
+    assert batch.x_stroker is not None and batch.stroker_ok.any()
+    args = (batch, model.treated, model.with_stroker, model.bias, model.bias_stroker)
+    stroker_only = segment_logits(*args)
+    treated_only = segment_logits(batch, model.treated, None, model.bias)
+    both = segment_logits(*args, keep_treated=True)
+    np.testing.assert_array_equal(both, np.maximum(stroker_only, treated_only))
+    floored = segment_logits(*args, floor=0.0, keep_treated=True)
+    np.testing.assert_array_equal(floored[both > 0.0], both[both > 0.0])
