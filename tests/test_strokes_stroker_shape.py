@@ -26,7 +26,8 @@ def _glide_acc(t: np.ndarray, t0: float, t1: float, vector_m: np.ndarray) -> np.
     tau = np.clip((t - t0) / dur, 0.0, 1.0)
     k = (60.0 * tau - 180.0 * tau**2 + 120.0 * tau**3) / (dur * dur)
     k[(t < t0) | (t >= t1)] = 0.0
-    return k[:, None] * vector_m[None, :]
+    out: np.ndarray = k[:, None] * vector_m[None, :]
+    return out
 
 
 def test_the_stroker_shape_evidence_reads_only_the_windows_around_the_contact() -> None:
@@ -71,13 +72,15 @@ def test_keep_treated_gives_each_candidate_the_larger_of_the_two_models_log_odds
     h.add_stroker(
         Frames(
             0,
-            10.0 + 0.1 * np.arange(n),
+            np.asarray(10.0 + 0.1 * np.arange(n), dtype=np.float64),
             np.ones(n, dtype=bool),
             {"acc": rng.normal(size=(n, 3)), "gm": rng.normal(size=n)},
         )
     )
     cols = {k: rng.normal(size=n) for k in ("hf", "lf", "el", "gm", "lz", "lx", "ex", "ey", "wx", "wy", "wz")}
-    h.add_treated(Frames(0, 10.0 + 0.1 * np.arange(n), np.ones(n, dtype=bool), cols))
+    h.add_treated(
+        Frames(0, np.asarray(10.0 + 0.1 * np.arange(n), dtype=np.float64), np.ones(n, dtype=bool), cols)
+    )
     model = DetectorModel.from_dict(read_model()[0])
     assert model.with_stroker is not None
     batch = segment_features(h, np.arange(60, n - 3))

@@ -65,11 +65,12 @@ REGION_MIN_SHARE: Final = 0.8
 #: "split strokes"): it is not reported again. Between two true strokes the hand lifts and returns
 #: (0.5 s or more on every family's tune seeds but the helper's pressed returns, which go the other way).
 MERGE_GAP_S: Final = 0.25
-#: With a ``stroker``, a candidate keeps the larger of the stroker model's log-odds and the ``treated``
+#: With a ``stroker``, a candidate may keep the larger of the stroker model's log-odds and the ``treated``
 #: model's (``segment_logits(keep_treated=...)``): the stroker model, trained where the wrist follows the
-#: glide, missed strokes of the ``helper`` family the watch alone finds (docs/strokes.md, "direction with
-#: the helper's sensor, third session").
-STROKER_KEEPS_TREATED: Final = True
+#: glide, misses ``helper``-family strokes the watch alone finds. Off: on the tune seeds it raised helper
+#: recall 0.82 -> 0.91 but doubled false strokes in ordinary movement with a stroker (docs/strokes.md,
+#: "direction with the helper's sensor, third session").
+STROKER_KEEPS_TREATED: Final = False
 #: Candidate end frames scored at once (60 s of frames).
 _ENDS_PER_BATCH: Final = 600
 #: A run of end frames where no candidate is possible (a gap) this long is skipped, not scored.
