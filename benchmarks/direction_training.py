@@ -72,7 +72,8 @@ def session_rows(args: tuple[str, dict[str, Any]]) -> list[dict[str, Any]]:
     path = CACHE / f"dirrows2_{_cache_name(key)}_{_model_digest(model)}_s{shape}.json"
     if path.exists():
         rows: list[dict[str, Any]] = json.loads(path.read_text())
-        return rows
+        if all("stroker_shape" in r for r in rows):  # rows cached before it was recorded are taken again
+            return rows
     rows = contact_rows((key, model))
     fams: list[str] = []
     if key.startswith("fam:"):
@@ -91,11 +92,11 @@ def session_rows(args: tuple[str, dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _x(rows: list[dict[str, Any]], stroker: bool, shape: bool = False) -> np.ndarray:
+    """Evidence rows: ``treated`` (+ ``stroker``); ``shape``: + the shape evidence (the ``treated``
+    network's; with ``stroker``, the stroker's glide over windows, ``STROKER_SHAPE_FEATURES``)."""
+    extra = "stroker_shape" if stroker else "treated_shape"
     return np.array(
-        [
-            r["treated"] + (r["stroker"] if stroker else []) + (r["treated_shape"] if shape else [])
-            for r in rows
-        ],
+        [r["treated"] + (r["stroker"] if stroker else []) + (r[extra] if shape else []) for r in rows],
         dtype=np.float64,
     )
 
@@ -107,8 +108,11 @@ def accuracy(net: Any, rows: list[dict[str, Any]], stroker: bool) -> tuple[float
 
     if not rows:
         return None, 0
+    from coach.signal.strokes.direction import STROKER_DIRECTION_FEATURES
+
     model = direction_model_from_dict(net)
-    shape = not stroker and model.n_inputs > len(TREATED_DIRECTION_FEATURES)
+    n_plain = len(TREATED_DIRECTION_FEATURES) + (len(STROKER_DIRECTION_FEATURES) if stroker else 0)
+    shape = model.n_inputs > n_plain
     # a network trained before the shape evidence grew reads its first part (treated_direction_input)
     p = np.array([model.p(x[: model.n_inputs]) for x in _x(rows, stroker, shape)])
     y = np.array([bool(r["distal"]) for r in rows])
@@ -158,6 +162,21 @@ def main(argv: list[str]) -> int:
     ap.add_argument(
         "--forearm-only", action="store_true", help="fit the treated network on forearm strokes only"
     )
+    ap.add_argument(
+        "--stroker-shape",
+        action="store_true",
+        help="refit the stroker network with the stroker's glide over windows (STROKER_SHAPE_FEATURES)",
+    )
+    ap.add_argument(
+        "--stroker-hidden", type=int, default=DIRECTION_HIDDEN, help="stroker network hidden units"
+    )
+    ap.add_argument("--stroker-epochs", type=int, default=60, help="epochs of the stroker network")
+    ap.add_argument(
+        "--keep-treated",
+        type=Path,
+        default=None,
+        help="keep the treated network of this direction file instead of refitting it",
+    )
     args = ap.parse_args(argv)
     t0 = time.time()
     model, _ = read_model()
@@ -170,14 +189,24 @@ def main(argv: list[str]) -> int:
     m, ms = _split(train)
     mt = [r for r in m if r.get("region") in (None, "forearm")] if args.forearm_only else m
     y = np.array([float(r["distal"]) for r in mt])
-    fitted = {
-        "direction_treated": train_mlp(
+    ys = np.array([float(r["distal"]) for r in ms])
+    if args.keep_stroker:
+        stroker_net = model["direction_stroker"]
+    elif args.stroker_shape or args.stroker_hidden != DIRECTION_HIDDEN or args.stroker_epochs != 60:
+        xs = _x(ms, True, args.stroker_shape)
+        stroker_net = train_mlp(
+            xs, ys, hidden=args.stroker_hidden, epochs=args.stroker_epochs, batch=256, seed=1
+        )
+    else:
+        stroker_net = _direction_net(_x(ms, True), ys)
+    if args.keep_treated is not None:
+        kept = json.loads(args.keep_treated.read_text())
+        treated_net = kept.get("parameters", kept)["direction_treated"]
+    else:
+        treated_net = train_mlp(
             _x(mt, False, args.shape), y, hidden=args.hidden, epochs=args.epochs, batch=256, seed=1
-        ),
-        "direction_stroker": model["direction_stroker"]
-        if args.keep_stroker
-        else _direction_net(_x(ms, True), np.array([float(r["distal"]) for r in ms])),
-    }
+        )
+    fitted = {"direction_treated": treated_net, "direction_stroker": stroker_net}
     tune = [r for rs in _pool_map(session_rows, [(k, model) for k in tune_keys], args.jobs) for r in rs]
     groups: dict[str, Any] = {"all": lambda r: True}
     for fam in ("regions", "contact", "helper", "movement", "sensors"):
@@ -210,6 +239,10 @@ def main(argv: list[str]) -> int:
         "treated_hidden": args.hidden,
         "treated_epochs": args.epochs,
         "stroker_network": "model.json (kept)" if args.keep_stroker else "refitted",
+        "stroker_inputs": "treated + stroker + stroker shape" if args.stroker_shape else "treated + stroker",
+        "stroker_hidden": args.stroker_hidden,
+        "stroker_epochs": args.stroker_epochs,
+        "treated_network": f"kept from {args.keep_treated}" if args.keep_treated else "refitted",
         "date": dt.date.today().isoformat(),
         "commit": source_commit(),
         "tune_figures": table,

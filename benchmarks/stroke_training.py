@@ -230,6 +230,9 @@ def contact_rows(args: tuple[str, dict[str, Any]]) -> list[dict[str, Any]]:
                 "treated_shape": None
                 if r.treated_shape is None
                 else [float(v) for v in np.nan_to_num(r.treated_shape)],
+                "stroker_shape": None
+                if r.stroker_shape is None
+                else [float(v) for v in np.nan_to_num(r.stroker_shape)],
             }
         )
     return rows

@@ -37,6 +37,7 @@ from coach.signal.strokes.direction import (
     finite,
     stroker_evidence,
     stroker_glide,
+    stroker_shape_evidence,
     treated_direction_input,
     treated_evidence,
     treated_shape_evidence,
@@ -65,6 +66,12 @@ REGION_MIN_SHARE: Final = 0.8
 #: "split strokes"): it is not reported again. Between two true strokes the hand lifts and returns
 #: (0.5 s or more on every family's tune seeds but the helper's pressed returns, which go the other way).
 MERGE_GAP_S: Final = 0.25
+#: With a ``stroker``, a candidate may keep the larger of the stroker model's log-odds and the ``treated``
+#: model's (``segment_logits(keep_treated=...)``): the stroker model, trained where the wrist follows the
+#: glide, misses ``helper``-family strokes the watch alone finds. Off: on the tune seeds it raised helper
+#: recall 0.82 -> 0.91 but doubled false strokes in ordinary movement with a stroker (docs/strokes.md,
+#: "direction with the helper's sensor, third session").
+STROKER_KEEPS_TREATED: Final = False
 #: Candidate end frames scored at once (60 s of frames).
 _ENDS_PER_BATCH: Final = 600
 #: A run of end frames where no candidate is possible (a gap) this long is skipped, not scored.
@@ -182,6 +189,9 @@ class ContactRecord:
     #: :data:`~coach.signal.strokes.direction.TREATED_SHAPE_FEATURES` (recorded, or read by a direction
     #: network that takes them).
     treated_shape: FloatArray | None = None
+    #: :data:`~coach.signal.strokes.direction.STROKER_SHAPE_FEATURES` (recorded, or read by a stroker
+    #: direction network that takes them).
+    stroker_shape: FloatArray | None = None
 
 
 class StrokeDetector:
@@ -318,6 +328,7 @@ class StrokeDetector:
                     m.screen,
                     floor=0.0,  # the segmenter uses only positive log-odds
                     hand=m.hand,
+                    keep_treated=STROKER_KEEPS_TREATED,
                 )
                 # Only ends with a positive log-odds need a step of the programme; the runs between them
                 # are crossed with Segmenter.skip (exactly what stepping through them would do).
@@ -408,12 +419,20 @@ class StrokeDetector:
         p_distal = m.direction_treated.p(x_dir)
         sensor = "treated"
         x_s: FloatArray | None = None
+        x_ss: FloatArray | None = None
         glide = None
         if m.direction_stroker is not None and self._ring_s is not None:
             glide = stroker_glide(self._ring_s, self._ring_t, t_start, t_end)
         if glide is not None and m.direction_stroker is not None:
             x_s = stroker_evidence(glide[0], glide[1], self.axis)
-            p_distal = m.direction_stroker.p(finite(np.concatenate((x_t, x_s))))
+            x_in = np.concatenate((x_t, x_s))
+            # A network that takes more inputs reads the glide over windows around the contact too.
+            if m.direction_stroker.n_inputs > x_in.shape[0] or self.records is not None:
+                assert self._ring_s is not None
+                x_ss = stroker_shape_evidence(self._ring_s, self._ring_t, t_start, t_end, self.axis)
+                if m.direction_stroker.n_inputs > x_in.shape[0]:
+                    x_in = np.concatenate((x_in, x_ss))
+            p_distal = m.direction_stroker.p(finite(x_in))
             sensor = "stroker"
             if keep:  # a vetoed contact teaches nothing (recording must not change what is reported)
                 self.axis.learn(glide[0], glide[1])
@@ -436,7 +455,19 @@ class StrokeDetector:
         if self.records is not None:
             self.records.append(
                 ContactRecord(
-                    t_start, t_end, seg.logit, x_t, x_s, p_distal, x_c, z_veto, keep, x_h, x_hc, x_shape
+                    t_start,
+                    t_end,
+                    seg.logit,
+                    x_t,
+                    x_s,
+                    p_distal,
+                    x_c,
+                    z_veto,
+                    keep,
+                    x_h,
+                    x_hc,
+                    x_shape,
+                    None if x_ss is None else finite(x_ss),
                 )
             )
         if not keep:

@@ -26,6 +26,7 @@ def segment_logits(
     screen: tuple[FloatArray, float, float] | None = None,
     floor: float | None = None,
     hand: HandModel | None = None,
+    keep_treated: bool = False,
 ) -> FloatArray:
     """Log-odds of every candidate (−inf where not ``ok``); the stroker model where its frames are valid.
     ``bias`` (and ``bias_stroker`` for the stroker model) shift the log-odds: the prior of a stroke.
@@ -44,6 +45,11 @@ def segment_logits(
     also goes through its networks (:func:`hand_logits`) and keeps the larger log-odds: a stroke the
     watch feels (the forearm) stays found as before, one only the hand feels (fingers, the hand) is
     found by the hand's evidence. Without a ``hand`` sensor nothing here changes.
+
+    ``keep_treated``: where the stroker's frames are valid, the candidate keeps the larger of the stroker
+    model's log-odds and the ``treated`` model's (as the hand's networks do): a helper whose wrist does
+    not follow the glide (thumb-driven glides, grips away from the contact, docs/strokes.md) makes the
+    stroker model miss strokes the watch alone finds.
     """
     shape = batch.ok.shape
     out = np.full(shape, -np.inf)
@@ -61,7 +67,8 @@ def segment_logits(
     s_sel: BoolArray | None = None
     if with_stroker is not None and batch.x_stroker is not None:
         s_sel = batch.stroker_ok & sel
-        t_sel = sel & ~s_sel  # the stroker model's log-odds replace the treated model's
+        # the stroker model's log-odds replace the treated model's (or, keep_treated, join them)
+        t_sel = sel if keep_treated else sel & ~s_sel
     else:
         t_sel = sel
     if t_sel.any():
@@ -69,7 +76,12 @@ def segment_logits(
     if s_sel is not None and s_sel.any():
         assert with_stroker is not None and batch.x_stroker is not None
         b_s = bias if bias_stroker is None else bias_stroker
-        _score(out, s_sel, (batch.x_treated, batch.x_stroker), with_stroker, b_s, floor)
+        if keep_treated:
+            both = np.full(shape, -np.inf)
+            _score(both, s_sel, (batch.x_treated, batch.x_stroker), with_stroker, b_s, floor)
+            np.maximum(out, both, out=out)
+        else:
+            _score(out, s_sel, (batch.x_treated, batch.x_stroker), with_stroker, b_s, floor)
     if own is not None:
         np.maximum(out, own, out=out)
     return out
