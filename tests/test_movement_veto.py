@@ -261,3 +261,31 @@ def test_a_veto_file_keeps_its_rhythm(tmp_path: Path) -> None:
     without = {k: v for k, v in parameters.items() if k != "rhythm"}
     assert MovementVeto.from_dict(without).rhythm is None
     assert MovementVeto.from_dict(parameters).rhythm is not None  # the shipped veto has one
+
+
+def test_prepared_contacts_give_the_same_features_bit_for_bit() -> None:
+    """:meth:`ContactContext.prepare` works out the window statistics of many contacts at once (numpy's
+    pairwise sums across the windows): every feature is the same as one contact at a time, with
+    NaN and ±inf in some windows, windows cut by the history's start, empty parts and long ones."""
+    rng = np.random.default_rng(11)
+    for seed in range(6):
+        h = _history(900, 30 + seed)
+        for name in ("gm", "el", "lx", "hfr", "frame_ok"):
+            if name in h.cols and seed % 2:
+                h.cols[name][rng.integers(0, 900, size=3)] = rng.choice([np.nan, np.inf, -np.inf], size=3)
+        h.cols["gm"][rng.integers(0, 900, size=20)] = 0.0
+        contacts: list[tuple[int, int, int]] = []
+        for _ in range(25):
+            a = int(rng.integers(0, 840))
+            b = a + int(rng.integers(1, 55))
+            contacts.append((a, b, min(899, b + int(rng.integers(0, 5)))))
+        contacts.sort()
+        one, many = ContactContext(), ContactContext()
+        with np.errstate(all="ignore"):  # inf in a window: the one-by-one way warns (its inf - inf)
+            many.prepare(h, contacts)
+            for k, (a, b, decided) in enumerate(contacts):
+                drag = rng.normal(size=6)
+                x1 = one.features(h, a, b, decided, float(k), drag)
+                x2 = many.features(h, a, b, decided, float(k), drag)
+                assert x1.tobytes() == x2.tobytes(), (seed, a, b, decided)
+        assert not many._prepared  # every prepared contact was used

@@ -296,7 +296,10 @@ class StrokeDetector:
             h.trim(last_end)
             return []
         m = self.model
-        out: list[Stroke] = []
+        # The contacts committed in this call, described after the segmenter has run (its choices do
+        # not depend on what is reported, and the history is not trimmed before the end of the call),
+        # so their per-contact evidence is worked out in batches.
+        committed: list[Segment] = []
         # A long span (a replay reads ~10 minutes at a time) is scored in slices of frames: the evidence
         # of one end does not depend on the others, and the memory stays bounded (~50 MB a slice).
         for lo in range(first, last_end + 1, _ENDS_PER_BATCH):
@@ -304,7 +307,7 @@ class StrokeDetector:
             for ends, score in _runs(batch_ends, candidates_possible(h, batch_ends)):
                 if not score:
                     # No candidate can be scored here (a gap in the data): nothing to compute.
-                    out += self._reported(self.segmenter.skip(int(ends[-1]) + 1))
+                    committed += self.segmenter.skip(int(ends[-1]) + 1)
                     continue
                 batch = segment_features(h, ends)
                 logits = segment_logits(
@@ -322,9 +325,10 @@ class StrokeDetector:
                 # are crossed with Segmenter.skip (exactly what stepping through them would do).
                 for i in np.flatnonzero((logits > 0.0).any(axis=1)).tolist():
                     e = int(ends[i])
-                    out += self._reported(self.segmenter.skip(e))
-                    out += self._reported(self.segmenter.step(e, logits[i]))
-                out += self._reported(self.segmenter.skip(int(ends[-1]) + 1))
+                    committed += self.segmenter.skip(e)
+                    committed += self.segmenter.step(e, logits[i])
+                committed += self.segmenter.skip(int(ends[-1]) + 1)
+        out = self._reported(committed)
         h.trim(self.segmenter.base)
         if h.hand_hist is not None and h.hand_hist.t_s.shape[0] and h.t_s.shape[0]:
             base = np.array([min(self.segmenter.base, h.end - 1)], dtype=np.int64)
@@ -363,7 +367,10 @@ class StrokeDetector:
     def _reported(self, segments: list[Segment]) -> list[Stroke]:
         """The strokes of committed segments, in order, without those the movement veto drops and those
         that continue the stroke before them (:data:`MERGE_GAP_S`)."""
-        out = []
+        out: list[Stroke] = []
+        m = self.model
+        if segments and m is not None and (m.veto is not None or self.records is not None):
+            self.contacts.prepare(self.history, [(g.a, g.b, decided_frame(g.committed_at)) for g in segments])
         for seg in segments:
             s = self._stroke(seg)
             if s is None:

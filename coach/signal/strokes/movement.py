@@ -40,9 +40,10 @@ import numpy as np
 import numpy.typing as npt
 
 from coach.samples import FloatArray
+from coach.signal.strokes import window_ops
 from coach.signal.strokes.direction import TREATED_DIRECTION_FEATURES, finite
 from coach.signal.strokes.mlp import Mlp
-from coach.signal.strokes.segments import LOOKAHEAD, FrameHistory
+from coach.signal.strokes.segments import LOOKAHEAD, FrameHistory, IntArray
 from coach.signal.strokes.trained import read_parameter_file
 
 VETO_FILE: Final = "movement_veto.json"
@@ -205,6 +206,134 @@ def _periodicity(x: FloatArray, clean: bool = False) -> float:
     return min(max(best, -1.0), 1.0)  # np.clip of a float (NaN stays NaN)
 
 
+#: The window statistics the veto reads: (name, column, part of the window, reduction, value when the
+#: part is empty or the column absent). Parts (frames of the window, clipped to it): ``before`` and
+#: ``near`` the :data:`BEFORE_FRAMES` and :data:`NEAR_FRAMES` before the contact, ``inside`` the
+#: contact, ``after`` from its end, ``long`` the whole window, ``from_a`` from the contact's start,
+#: ``near_b`` from ``near``'s start to the contact's end.
+_WINDOW_STATS: Final = (
+    ("gm_max_before", "gm", "before", "max", -7.0),
+    ("gm_max_near", "gm", "near", "max", -7.0),
+    ("gm_max_in", "gm", "inside", "max", -7.0),
+    ("gm_max_after", "gm", "after", "max", -7.0),
+    ("gm_mean_long", "gm", "long", "mean", -7.0),
+    ("gm_mean_in", "gm", "inside", "mean", -7.0),
+    ("lfr_max_near", "lfr", "near", "max", 0.0),
+    ("lfr_mean_long", "lfr", "long", "mean", 0.0),
+    ("lfr_max_after", "lfr", "after", "max", 0.0),
+    ("hfr_mean_in", "hfr", "inside", "mean", 0.0),
+    ("hfr_mean_near", "hfr", "near", "mean", 0.0),
+    ("hfr_mean_long", "hfr", "long", "mean", 0.0),
+    ("el_mean_in", "el", "inside", "mean", 0.0),
+    ("el_mean_long", "el", "long", "mean", 0.0),
+    ("el_std_long", "el", "long", "std", 0.0),
+    ("el_range_near_b", "el", "near_b", "range", 0.0),
+    ("ex_std_long", "ex", "long", "std", 0.0),
+    ("ey_std_long", "ey", "long", "std", 0.0),
+    ("lz_std_long", "lz", "long", "std", 0.0),
+    ("wx_std_long", "wx", "long", "std", 0.0),
+    ("wy_std_long", "wy", "long", "std", 0.0),
+    ("wz_std_long", "wz", "long", "std", 0.0),
+    ("ex_std_from_a", "ex", "from_a", "std", 0.0),
+    ("ey_std_from_a", "ey", "from_a", "std", 0.0),
+    ("lz_std_from_a", "lz", "from_a", "std", 0.0),
+    ("lx_std_from_a", "lx", "from_a", "std", 0.0),
+    ("frame_ok_mean_long", "frame_ok", "long", "mean", 0.0),
+    ("s_gm_max_in", "s_gm", "inside", "max", -7.0),
+    ("s_gm_mean_long", "s_gm", "long", "mean", -7.0),
+    ("s_gm_mean_in", "s_gm", "inside", "mean", -7.0),
+    ("s_gm_mean_near", "s_gm", "near", "mean", math.nan),  # empty: the mean inside (see window_features)
+)
+
+
+def _part(part: str, a: IntArray, b: IntArray, n: IntArray) -> tuple[IntArray, IntArray]:
+    """Frames ``[f0, f1)`` of a part of each window (clipped to it; ``f1 <= f0``: empty)."""
+    f0, f1 = {
+        "before": (a - BEFORE_FRAMES, a),
+        "near": (a - NEAR_FRAMES, a),
+        "inside": (a, b),
+        "after": (b, n),
+        "long": (np.zeros_like(n), n),
+        "from_a": (a, n),
+        "near_b": (a - NEAR_FRAMES, b),
+    }[part]
+    return np.maximum(f0, 0), np.minimum(f1, n)
+
+
+def _scalar_stats(c: dict[str, FloatArray], a: int, b: int, clean: set[str]) -> dict[str, float]:
+    """:data:`_WINDOW_STATS` of one window ``c`` (any values; ``clean``: its all-finite columns)."""
+    n = int(c["gm"].shape[0]) if "gm" in c else 0
+    parts = {
+        "before": (a - BEFORE_FRAMES, a),
+        "near": (a - NEAR_FRAMES, a),
+        "inside": (a, b),
+        "after": (b, n),
+        "long": (0, n),
+        "from_a": (a, n),
+        "near_b": (a - NEAR_FRAMES, b),
+    }
+    out: dict[str, float] = {}
+    for name, col, part, fn, empty in _WINDOW_STATS:
+        f0, f1 = parts[part]
+        f0, f1 = max(0, f0), min(n, f1)
+        x = c[col][f0:f1] if col in c and f1 > f0 else np.empty(0)
+        out[name] = _stat(x, fn, empty, col in clean)
+    return out
+
+
+def _clean_stats(
+    cols: dict[str, FloatArray], lo: IntArray, n: IntArray, a: IntArray, b: IntArray
+) -> list[dict[str, float]]:
+    """:data:`_WINDOW_STATS` of windows ``[lo, lo + n)`` of the columns ``cols`` (contacts at ``[a, b)``
+    of their windows), every value of which is finite: the same numbers as :func:`_scalar_stats`, all
+    windows and statistics in a few numpy calls. Means and deviations are numpy's pairwise sums
+    (:func:`~coach.signal.strokes.window_ops.row_sums`) over the count, a maximum or range is exact in
+    any order."""
+    m = lo.shape[0]
+    specs = [s for s in _WINDOW_STATS if s[1] in cols]  # never empty: the callers need ``gm``
+    names = sorted({s[1] for s in specs})
+    offset = dict(zip(names, np.cumsum([0] + [cols[k].shape[0] for k in names]).tolist(), strict=False))
+    src = np.concatenate([cols[k] for k in names]) if names else np.zeros(1)
+    parts = {p: _part(p, a, b, n) for p in {s[2] for s in specs}}
+    start = (
+        np.concatenate([lo + parts[s[2]][0] + offset[s[1]] for s in specs])
+        if specs
+        else np.zeros(0, np.int64)
+    )
+    length = (
+        np.concatenate([np.maximum(parts[s[2]][1] - parts[s[2]][0], 0) for s in specs]) if specs else start
+    )
+    width = int(length.max(initial=0)) + 8
+    pos = np.arange(width)
+    valid = pos < length[:, None]
+    raw = src[np.minimum(start[:, None] + pos, src.shape[0] - 1)]
+    fns = np.repeat(np.array([s[3] for s in specs]), m)
+    values = np.zeros(start.shape[0])
+    summed = np.flatnonzero((fns == "mean") | (fns == "std"))
+    if summed.size:
+        v = np.where(valid[summed], raw[summed], 0.0)
+        cnt = length[summed]
+        mean = window_ops.row_sums(v, cnt) / np.maximum(cnt, 1)
+        values[summed] = mean
+        dev = np.flatnonzero(fns[summed] == "std")
+        if dev.size:
+            d = np.where(valid[summed[dev]], v[dev] - mean[dev, None], 0.0)
+            np.multiply(d, d, out=d)
+            values[summed[dev]] = np.sqrt(window_ops.row_sums(d, cnt[dev]) / np.maximum(cnt[dev], 1))
+    top = np.flatnonzero((fns == "max") | (fns == "range"))
+    if top.size:
+        values[top] = np.maximum.reduce(np.where(valid[top], raw[top], -np.inf), axis=1)
+        rng = np.flatnonzero(fns[top] == "range")
+        if rng.size:
+            low = np.minimum.reduce(np.where(valid[top[rng]], raw[top[rng]], np.inf), axis=1)
+            values[top[rng]] = values[top[rng]] - low
+    empty = np.repeat(np.array([s[4] for s in specs], dtype=np.float64), m)
+    values = np.where(length > 0, values, empty).reshape(len(specs), m)
+    table = values.T.tolist()
+    absent = {s[0]: s[4] for s in _WINDOW_STATS if s[1] not in cols}
+    return [{**dict(zip((s[0] for s in specs), row, strict=True)), **absent} for row in table]
+
+
 @dataclass(slots=True)
 class _Contact:
     t_start_s: float
@@ -283,6 +412,38 @@ class ContactContext:
     def __init__(self) -> None:
         self._recent: deque[_Contact] = deque(maxlen=16)
         self.windows: list[ContactWindow] | None = None
+        #: Window statistics worked out ahead (:meth:`prepare`), by (a, b, decided).
+        self._prepared: dict[tuple[int, int, int], dict[str, float]] = {}
+
+    @staticmethod
+    def _window(h: FrameHistory, a: int, decided: int) -> tuple[int, int]:
+        """Frames ``[lo, hi)`` of the history the veto reads for a contact starting at ``a``."""
+        return max(h.start, a - BEFORE_FRAMES), min(h.end, decided + 1)
+
+    def prepare(self, h: FrameHistory, contacts: list[tuple[int, int, int]]) -> None:
+        """Work out the window statistics of the contacts ``(a, b, decided)`` about to be described by
+        :meth:`features` (in any order, before the history changes), all at once: the numbers are the
+        same as one contact at a time, with numpy's fixed cost paid once per batch instead of per
+        contact. Windows with a non-finite value are left to :meth:`features`."""
+        self._prepared = {}
+        if not contacts:
+            return
+        cols: dict[str, FloatArray] = {k: h.cols[k] for k in WINDOW_COLUMNS if k in h.cols}
+        if "gm" not in cols:
+            return
+        spans = np.array([(*self._window(h, a, d), a, b) for a, b, d in contacts], dtype=np.int64)
+        lo, hi = spans[:, 0] - h.start, spans[:, 1] - h.start
+        bad = np.zeros(lo.shape[0], dtype=np.int64)
+        for v in cols.values():
+            off = np.concatenate(([0], np.cumsum(~np.isfinite(v))))
+            bad += off[hi] - off[lo]
+        ok = np.flatnonzero((bad == 0) & (hi > lo))
+        if not ok.size:
+            return
+        lo_w = spans[ok, 0]
+        stats = _clean_stats(cols, lo[ok], (hi - lo)[ok], spans[ok, 2] - lo_w, spans[ok, 3] - lo_w)
+        for i, st in zip(ok.tolist(), stats, strict=True):
+            self._prepared[contacts[i]] = st
 
     def features(
         self, h: FrameHistory, a: int, b: int, decided: int, logit: float, drag: FloatArray
@@ -290,8 +451,7 @@ class ContactContext:
         """:data:`CONTEXT_FEATURES` of the contact of frames ``[a, b)`` committed with frames up to
         ``decided`` (inclusive) available (``drag``: its direction evidence); then it joins the bout
         of the contacts after it."""
-        lo = max(h.start, a - BEFORE_FRAMES)
-        hi = min(h.end, decided + 1)
+        lo, hi = self._window(h, a, decided)
         cols: dict[str, FloatArray] = {
             k: h.cols[k][lo - h.start : hi - h.start] for k in WINDOW_COLUMNS if k in h.cols
         }
@@ -300,10 +460,15 @@ class ContactContext:
         )
         if self.windows is not None:
             self.windows.append(replace(w, cols={k: v.copy() for k, v in cols.items()}, drag=drag.copy()))
-        return self.window_features(w)
+        return self._features(w, self._prepared.pop((a, b, decided), None))
 
     def window_features(self, w: ContactWindow) -> FloatArray:
         """:data:`CONTEXT_FEATURES` of one contact's window; the contact then joins the bout."""
+        return self._features(w, None)
+
+    def _features(self, w: ContactWindow, prepared: dict[str, float] | None) -> FloatArray:
+        """:meth:`window_features`, with the window's statistics when :meth:`prepare` worked them out
+        (its columns are then all finite)."""
         c = w.cols
         a, b = w.a, w.b
         n = int(c["gm"].shape[0]) if "gm" in c else 0
@@ -314,20 +479,18 @@ class ContactContext:
                 return np.empty(0)
             return c[name][f0:f1]
 
-        clean = {k for k, v in c.items() if bool(np.isfinite(v).all())}
+        if prepared is None:
+            clean = {k for k, v in c.items() if bool(np.isfinite(v).all())}
+            prepared = _scalar_stats(c, a, b, clean)
+        else:
+            clean = set(c)
+        s = prepared
 
-        def st(name: str, f0: int, f1: int, fn: str, empty: float) -> float:
-            return _stat(win(name, f0, f1), fn, empty, name in clean)
-
-        near = (a - NEAR_FRAMES, a)
-        before = (a - BEFORE_FRAMES, a)
-        inside = (a, b)
-        after = (b, n)
         long = (0, n)
-        lin_var = sum(st(k, *long, "std", 0.0) ** 2 for k in ("ex", "ey", "lz"))
-        rot_var = sum(st(k, *long, "std", 0.0) ** 2 for k in ("wx", "wy", "wz"))
-        inside_lin = sum(st(k, a, n, "std", 0.0) ** 2 for k in ("ex", "ey", "lz"))
-        along_var = st("lx", a, n, "std", 0.0) ** 2
+        lin_var = sum(s[f"{k}_std_long"] ** 2 for k in ("ex", "ey", "lz"))
+        rot_var = sum(s[f"{k}_std_long"] ** 2 for k in ("wx", "wy", "wz"))
+        inside_lin = sum(s[f"{k}_std_from_a"] ** 2 for k in ("ex", "ey", "lz"))
+        along_var = s["lx_std_from_a"] ** 2
         along = float(np.log((along_var + 1e-6) / (inside_lin + 1e-6)))
         has_s = w.has_stroker and "s_gm" in c
         t_a = w.t_a_s
@@ -338,14 +501,15 @@ class ContactContext:
         starts = [r.t_start_s for r in bout] + [t_a]
         gaps = np.diff(starts) if bout else np.empty(0)
         durations = [r.t_end_s - r.t_start_s for r in bout] + [duration]
-        el_in = st("el", *inside, "mean", 0.0)
-        hf_in = st("hfr", *inside, "mean", 0.0)
+        el_in = s["el_mean_in"]
+        hf_in = s["hfr_mean_in"]
         gm_long = win("gm", *long)
         g = gm_long if "gm" in clean else gm_long[np.isfinite(gm_long)]
         d_lo, d_hi = DESIGN_DURATION_S
         if has_s:
-            s_in, s_near = win("s_gm", *inside), win("s_gm", *near)
-            s_mean_in = _stat(s_in, "mean", -7.0, "s_gm" in clean)
+            s_mean_in = s["s_gm_mean_in"]
+            # the mean just before the contact (the mean inside when there are no frames before it)
+            s_mean_near = s["s_gm_mean_near"] if min(n, a) > max(0, a - NEAR_FRAMES) else s_mean_in
             s_acc = np.sqrt(sum(_finite(win(k, *long), k in clean) ** 2 for k in ("s_ax", "s_ay", "s_az")))
             hf_long = _finite(win("hfr", *long), "hfr" in clean)
             coupling = (
@@ -354,8 +518,8 @@ class ContactContext:
                 else 0.0
             )
             stroker = [
-                s_mean_in - _stat(s_near, "mean", s_mean_in, "s_gm" in clean),
-                s_mean_in - st("gm", *inside, "mean", -7.0),
+                s_mean_in - s_mean_near,
+                s_mean_in - s["gm_mean_in"],
                 coupling,
             ]
         else:
@@ -364,27 +528,27 @@ class ContactContext:
             [
                 w.logit,
                 duration,
-                st("gm", *before, "max", -7.0),
-                st("gm", *near, "max", -7.0),
-                st("gm", *inside, "max", -7.0),
-                st("gm", *after, "max", -7.0),
-                st("gm", *long, "mean", -7.0),
-                st("lfr", *near, "max", 0.0),
-                st("lfr", *long, "mean", 0.0),
-                st("lfr", *after, "max", 0.0),
+                s["gm_max_before"],
+                s["gm_max_near"],
+                s["gm_max_in"],
+                s["gm_max_after"],
+                s["gm_mean_long"],
+                s["lfr_max_near"],
+                s["lfr_mean_long"],
+                s["lfr_max_after"],
                 hf_in,
-                st("hfr", *near, "mean", 0.0),
-                st("hfr", *long, "mean", 0.0),
-                st("el", *long, "mean", 0.0),
-                st("el", *long, "std", 0.0),
-                st("el", near[0], b, "range", 0.0),
+                s["hfr_mean_near"],
+                s["hfr_mean_long"],
+                s["el_mean_long"],
+                s["el_std_long"],
+                s["el_range_near_b"],
                 0.5 * np.log(lin_var + 1e-6),
                 0.5 * np.log(rot_var + 1e-6),
                 along,
-                st("frame_ok", *long, "mean", 0.0),
+                s["frame_ok_mean_long"],
                 float(has_s),
-                st("s_gm", *inside, "max", -7.0) if has_s else 0.0,
-                st("s_gm", *long, "mean", -7.0) if has_s else 0.0,
+                s["s_gm_max_in"] if has_s else 0.0,
+                s["s_gm_mean_long"] if has_s else 0.0,
                 float(len(bout)),
                 min(max(since, 0.0), BOUT_S),
                 _lmean([r.logit for r in bout]) if bout else 0.0,
