@@ -66,3 +66,23 @@ def test_list_means_and_cv_bit_for_bit_against_numpy() -> None:
             m = float(np.mean(x))
             ref = float(np.std(x)) / m if len(x) >= 2 and m > 1e-9 else 0.0
             assert _bits(_cv(x)) == _bits(ref)
+
+
+def test_row_sums_are_numpys_sums_bit_for_bit() -> None:
+    """``window_ops.row_sums`` (numpy's pairwise summation order, across many rows at once) against
+    ``np.add.reduce`` of each row: lengths 0–300 (the recursive case above 128), magnitudes 1e-8–1e8,
+    zeros of both signs; and the check that guards it against another numpy's order holds."""
+    from coach.signal.strokes import window_ops
+
+    assert window_ops._pairwise_matches_numpy()
+    rng = np.random.default_rng(9)
+    for _ in range(200):
+        rows = int(rng.integers(1, 40))
+        n = rng.integers(0, 301, size=rows)
+        width = int(n.max()) + int(rng.integers(0, 9))
+        v = rng.standard_normal((rows, width)) * 10.0 ** rng.integers(-8, 9, (rows, width))
+        v[rng.random((rows, width)) < 0.05] = -0.0
+        v = np.where(np.arange(width) < n[:, None], v, 0.0)
+        ref = np.array([np.add.reduce(v[i, :k]) for i, k in enumerate(n.tolist())])
+        assert window_ops._row_sums(v, n).tobytes() == ref.tobytes()
+        assert window_ops.row_sums(v, n).tobytes() == ref.tobytes()

@@ -297,3 +297,31 @@ def test_the_joint_envelope_takes_off_only_for_many_tails_at_once(tmp_path: Path
     x = ctx.features(h, 500, 515, 518, 2.0, np.arange(6.0))
     assert veto.keep(x) == dataclasses.replace(veto, tails=None).keep(x)  # tails nothing reaches
     assert MovementVeto.from_dict(parameters).tails is not None  # the shipped veto has them
+
+
+def test_prepared_contacts_give_the_same_features_bit_for_bit() -> None:
+    """:meth:`ContactContext.prepare` works out the window statistics of many contacts at once (numpy's
+    pairwise sums across the windows): every feature is the same as one contact at a time, with
+    NaN and ±inf in some windows, windows cut by the history's start, empty parts and long ones."""
+    rng = np.random.default_rng(11)
+    for seed in range(6):
+        h = _history(900, 30 + seed)
+        for name in ("gm", "el", "lx", "hfr", "frame_ok"):
+            if name in h.cols and seed % 2:
+                h.cols[name][rng.integers(0, 900, size=3)] = rng.choice([np.nan, np.inf, -np.inf], size=3)
+        h.cols["gm"][rng.integers(0, 900, size=20)] = 0.0
+        contacts: list[tuple[int, int, int]] = []
+        for _ in range(25):
+            a = int(rng.integers(0, 840))
+            b = a + int(rng.integers(1, 55))
+            contacts.append((a, b, min(899, b + int(rng.integers(0, 5)))))
+        contacts.sort()
+        one, many = ContactContext(), ContactContext()
+        with np.errstate(all="ignore"):  # inf in a window: the one-by-one way warns (its inf - inf)
+            many.prepare(h, contacts)
+            for k, (a, b, decided) in enumerate(contacts):
+                drag = rng.normal(size=6)
+                x1 = one.features(h, a, b, decided, float(k), drag)
+                x2 = many.features(h, a, b, decided, float(k), drag)
+                assert x1.tobytes() == x2.tobytes(), (seed, a, b, decided)
+        assert not many._prepared  # every prepared contact was used

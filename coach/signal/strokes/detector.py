@@ -21,7 +21,7 @@ reads only the :class:`~coach.signal.strokes.api.StrokeStep` spans and the
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final
 
 import numpy as np
@@ -78,6 +78,10 @@ _ENDS_PER_BATCH: Final = 600
 _MIN_SKIP_FRAMES: Final = 20
 #: Frames the detector waits for late ``hand`` frames before scoring without them.
 _HAND_MAX_LAG: Final = 10
+
+
+#: A stroke's region networks (by region) and their input row.
+_RegionInput = tuple[dict[str, Mlp], FloatArray]
 
 
 @dataclass(frozen=True, slots=True)
@@ -307,7 +311,10 @@ class StrokeDetector:
             h.trim(last_end)
             return []
         m = self.model
-        out: list[Stroke] = []
+        # The contacts committed in this call, described after the segmenter has run (its choices do
+        # not depend on what is reported, and the history is not trimmed before the end of the call),
+        # so their per-contact evidence is worked out in batches.
+        committed: list[Segment] = []
         # A long span (a replay reads ~10 minutes at a time) is scored in slices of frames: the evidence
         # of one end does not depend on the others, and the memory stays bounded (~50 MB a slice).
         for lo in range(first, last_end + 1, _ENDS_PER_BATCH):
@@ -315,7 +322,7 @@ class StrokeDetector:
             for ends, score in _runs(batch_ends, candidates_possible(h, batch_ends)):
                 if not score:
                     # No candidate can be scored here (a gap in the data): nothing to compute.
-                    out += self._reported(self.segmenter.skip(int(ends[-1]) + 1))
+                    committed += self.segmenter.skip(int(ends[-1]) + 1)
                     continue
                 batch = segment_features(h, ends)
                 logits = segment_logits(
@@ -334,9 +341,10 @@ class StrokeDetector:
                 # are crossed with Segmenter.skip (exactly what stepping through them would do).
                 for i in np.flatnonzero((logits > 0.0).any(axis=1)).tolist():
                     e = int(ends[i])
-                    out += self._reported(self.segmenter.skip(e))
-                    out += self._reported(self.segmenter.step(e, logits[i]))
-                out += self._reported(self.segmenter.skip(int(ends[-1]) + 1))
+                    committed += self.segmenter.skip(e)
+                    committed += self.segmenter.step(e, logits[i])
+                committed += self.segmenter.skip(int(ends[-1]) + 1)
+        out = self._reported(committed)
         h.trim(self.segmenter.base)
         if h.hand_hist is not None and h.hand_hist.t_s.shape[0] and h.t_s.shape[0]:
             base = np.array([min(self.segmenter.base, h.end - 1)], dtype=np.int64)
@@ -375,9 +383,12 @@ class StrokeDetector:
     def _reported(self, segments: list[Segment]) -> list[Stroke]:
         """The strokes of committed segments, in order, without those the movement veto drops and those
         that continue the stroke before them (:data:`MERGE_GAP_S`)."""
-        out = []
-        for seg in segments:
-            s = self._stroke(seg)
+        out: list[Stroke] = []
+        m = self.model
+        if segments and m is not None and (m.veto is not None or self.records is not None):
+            self.contacts.prepare(self.history, [(g.a, g.b, decided_frame(g.committed_at)) for g in segments])
+        strokes = [self._stroke(seg) for seg in segments]
+        for s in self._with_regions(strokes):
             if s is None:
                 continue
             distal = s.p_distal is not None and s.p_distal >= 0.5
@@ -389,8 +400,32 @@ class StrokeDetector:
             out.append(s)
         return out
 
-    def _stroke(self, seg: Segment) -> Stroke | None:
-        """The stroke of a committed contact, or None when the movement veto drops it."""
+    def _with_regions(self, strokes: list[tuple[Stroke, _RegionInput | None] | None]) -> list[Stroke | None]:
+        """The strokes with their regions (:meth:`_region_input`), each region network run once over
+        the rows of all strokes that read it (a row's log-odds do not depend on the other rows)."""
+        rows: dict[int, list[int]] = {}
+        for i, got in enumerate(strokes):
+            if got is not None and got[1] is not None:
+                rows.setdefault(id(got[1][0]), []).append(i)
+        regions: dict[int, str | None] = {}
+        for idx in rows.values():
+            first = strokes[idx[0]]
+            assert first is not None and first[1] is not None
+            nets = first[1][0]
+            x = np.stack([got[1][1] for i in idx if (got := strokes[i]) is not None and got[1] is not None])
+            logits = {reg: net.logit(x).tolist() for reg, net in nets.items()}
+            for r, i in enumerate(idx):
+                p = {reg: sigmoid(z[r]) for reg, z in logits.items()}
+                best = max(p, key=lambda k: p[k])
+                regions[i] = best if p[best] / max(sum(p.values()), _EPS) >= REGION_MIN_SHARE else None
+        return [
+            None if got is None else (got[0] if i not in regions else replace(got[0], region=regions[i]))
+            for i, got in enumerate(strokes)
+        ]
+
+    def _stroke(self, seg: Segment) -> tuple[Stroke, _RegionInput | None] | None:
+        """The stroke of a committed contact (its region left to :meth:`_with_regions`) and what its
+        region is judged from, or None when the movement veto drops it."""
         assert self.model is not None
         m = self.model
         t_start, t_end = self._frame_t(seg.a), self._frame_t(seg.b)
@@ -472,28 +507,30 @@ class StrokeDetector:
             )
         if not keep:
             return None
-        region = self._region(x_t, x_s, t_end - t_start, x_h, x_hc)
-        return Stroke(
+        stroke = Stroke(
             t_start,
             t_end,
             direction,  # type: ignore[arg-type]
             p_stroke * p_dir,
             sensor,
             decided,
-            region,
+            None,
             p_distal,
         )
+        return stroke, self._region_input(x_t, x_s, t_end - t_start, x_h, x_hc)
 
-    def _region(
+    def _region_input(
         self,
         x_t: FloatArray,
         x_s: FloatArray | None,
         duration_s: float,
         x_h: FloatArray | None = None,
         x_hc: FloatArray | None = None,
-    ) -> str | None:
-        """The region whose share of the one-vs-rest probabilities reaches :data:`REGION_MIN_SHARE`
-        (with a ``hand`` sensor, the hand section's networks where the hand's evidence is complete)."""
+    ) -> _RegionInput | None:
+        """The region networks and their input row for a stroke (None: no region is judged). The
+        region is the one whose share of the one-vs-rest probabilities reaches
+        :data:`REGION_MIN_SHARE` (with a ``hand`` sensor, the hand section's networks where the hand's
+        evidence is complete)."""
         m = self.model
         nets_by = m.region if m is not None else None
         x = np.concatenate((finite(x_t), [duration_s]))
@@ -506,9 +543,7 @@ class StrokeDetector:
                 x, nets = np.concatenate((x, finite(x_s))), nets_by["stroker"]
         if not nets:
             return None
-        p = {reg: sigmoid(float(net.logit(x[None, :])[0])) for reg, net in nets.items()}
-        best = max(p, key=lambda k: p[k])
-        return best if p[best] / max(sum(p.values()), _EPS) >= REGION_MIN_SHARE else None
+        return nets, x
 
 
 def _runs(ends: IntArray, possible: BoolArray) -> list[tuple[IntArray, bool]]:

@@ -114,15 +114,22 @@ def hand_columns(role: AlignedRole, t_s: FloatArray, treated_frame_s: float) -> 
 
 
 def _wsum(w: FloatArray) -> FloatArray:
-    out: FloatArray = np.concatenate((np.zeros((w.shape[0], 1)), np.cumsum(w, axis=1)), axis=1)
+    """The running sums of each end's window ``w`` (end, position) with a leading 0, held position-major
+    (position 0 … width, end): a row gather of it reads contiguous memory, a column gather of the
+    end-major sums did not. The same additions in the same order (an accumulate is sequential)."""
+    out = np.empty((w.shape[1] + 1, w.shape[0]))
+    out[0] = 0.0
+    np.cumsum(w.T, axis=0, out=out[1:])
     return out
 
 
 def _wmean(c: FloatArray, lo: IntArray, hi: IntArray) -> FloatArray:
-    width = c.shape[1] - 1
+    """Per end and candidate, the mean over window positions ``[lo, hi)`` from a :func:`_wsum` (clipped
+    to the window; an empty range gives 0), as an (end, candidate) view."""
+    width = c.shape[0] - 1
     lo = iclip(lo, 0, width)
     hi = iclip(hi, 0, width)
-    out: FloatArray = (c[:, hi] - c[:, lo]) / np.maximum(hi - lo, 1)
+    out: FloatArray = ((c[hi] - c[lo]) / np.maximum(hi - lo, 1)[:, None]).T
     return out
 
 
@@ -166,7 +173,7 @@ def candidate_hand_features(
     # vibration valleys inside (two strokes merged over a return): 5-frame means along the window
     pos = np.arange(hf.shape[1])
     lo5, hi5 = iclip(pos - 2, 0, hf.shape[1]), iclip(pos + 3, 0, hf.shape[1])
-    hf5 = (ch[:, hi5] - ch[:, lo5]) / np.maximum(hi5 - lo5, 1)  # ch: the running sums of hf
+    hf5 = ((ch[hi5] - ch[lo5]) / np.maximum(hi5 - lo5, 1)[:, None]).T  # ch: the running sums of hf
     valley = _suffix(hf5, B - 2, False, A + 3, 0.0) - hf_in
     valley = np.where((d >= 8)[None, :], valley, 0.0)
     el_in = _wmean(ce, A + 1, bb)
@@ -191,7 +198,7 @@ def candidate_hand_features(
         fm[i] = f.T
     x = fm.transpose(2, 1, 0)
     inv = _wsum((~hv).astype(np.float64))
-    ok = (inv[:, B + lookahead + 1][:, None] - inv[:, np.clip(A - 5, 0, None)]) == 0
+    ok = ((inv[B + lookahead + 1][None, :] - inv[np.clip(A - 5, 0, None)]) == 0).T
     return x, ok
 
 

@@ -44,6 +44,10 @@ from coach.signal.strokes.direction import TREATED_DIRECTION_FEATURES, finite
 from coach.signal.strokes.mlp import Mlp
 from coach.signal.strokes.segments import LOOKAHEAD, FrameHistory
 from coach.signal.strokes.trained import read_parameter_file
+from coach.signal.strokes.window_stats import BEFORE_FRAMES as BEFORE_FRAMES  # the veto reads these frames
+from coach.signal.strokes.window_stats import NEAR_FRAMES as NEAR_FRAMES
+from coach.signal.strokes.window_stats import clean_stats, scalar_stats
+from coach.signal.strokes.window_stats import stat as _stat
 
 VETO_FILE: Final = "movement_veto.json"
 VETO_FORMAT: Final = "retro-coach-movement-veto"
@@ -51,10 +55,6 @@ VETO_FORMAT_VERSION: Final = 1
 #: Where the shipped veto lives in a source checkout (the trainer writes here).
 VETO_SOURCE_PATH: Final = Path(__file__).resolve().with_name(VETO_FILE)
 
-#: Frames before a contact's start that the veto reads (6 s; the history keeps 7.7 s).
-BEFORE_FRAMES: Final = 60
-#: Frames just before a contact (2 s): the approach.
-NEAR_FRAMES: Final = 20
 #: Contacts committed within this many seconds before a contact's start count as its bout.
 BOUT_S: Final = 15.0
 
@@ -133,26 +133,6 @@ STILL_LOG_RPS: Final = math.log(0.35)
 DESIGN_DURATION_S: Final = (0.8, 4.0)
 #: Lags (frames) over which a rhythm of strokes shows in the vibration and the turning (0.8–4 s).
 RHYTHM_LAGS: Final = (8, 40)
-
-
-def _stat(x: FloatArray, fn: str, empty: float, clean: bool = False) -> float:
-    """``fn`` ("max", "std", "range" or "mean") of the finite values of ``x`` (``empty`` when there are
-    none); ``clean``: ``x`` is known to be all finite. The same numbers as ``ndarray.max``/``std``/
-    ``mean`` (numpy's pairwise sums over the count), without their generality."""
-    v = x if clean else x[np.isfinite(x)]
-    n: int = v.shape[0]
-    if n == 0:
-        return empty
-    if fn == "max":
-        return float(np.maximum.reduce(v))
-    if fn == "range":
-        return float(np.maximum.reduce(v) - np.minimum.reduce(v))
-    m = float(np.add.reduce(v)) / n
-    if fn == "std":
-        d = v - m
-        np.multiply(d, d, out=d)
-        return math.sqrt(float(np.add.reduce(d)) / n)
-    return m
 
 
 def _finite(x: FloatArray, clean: bool) -> FloatArray:
@@ -299,6 +279,38 @@ class ContactContext:
     def __init__(self) -> None:
         self._recent: deque[_Contact] = deque(maxlen=16)
         self.windows: list[ContactWindow] | None = None
+        #: Window statistics worked out ahead (:meth:`prepare`), by (a, b, decided).
+        self._prepared: dict[tuple[int, int, int], dict[str, float]] = {}
+
+    @staticmethod
+    def _window(h: FrameHistory, a: int, decided: int) -> tuple[int, int]:
+        """Frames ``[lo, hi)`` of the history the veto reads for a contact starting at ``a``."""
+        return max(h.start, a - BEFORE_FRAMES), min(h.end, decided + 1)
+
+    def prepare(self, h: FrameHistory, contacts: list[tuple[int, int, int]]) -> None:
+        """Work out the window statistics of the contacts ``(a, b, decided)`` about to be described by
+        :meth:`features` (in any order, before the history changes), all at once: the numbers are the
+        same as one contact at a time, with numpy's fixed cost paid once per batch instead of per
+        contact. Windows with a non-finite value are left to :meth:`features`."""
+        self._prepared = {}
+        if not contacts:
+            return
+        cols: dict[str, FloatArray] = {k: h.cols[k] for k in WINDOW_COLUMNS if k in h.cols}
+        if "gm" not in cols:
+            return
+        spans = np.array([(*self._window(h, a, d), a, b) for a, b, d in contacts], dtype=np.int64)
+        lo, hi = spans[:, 0] - h.start, spans[:, 1] - h.start
+        bad = np.zeros(lo.shape[0], dtype=np.int64)
+        for v in cols.values():
+            off = np.concatenate(([0], np.cumsum(~np.isfinite(v))))
+            bad += off[hi] - off[lo]
+        ok = np.flatnonzero((bad == 0) & (hi > lo))
+        if not ok.size:
+            return
+        lo_w = spans[ok, 0]
+        stats = clean_stats(cols, lo[ok], (hi - lo)[ok], spans[ok, 2] - lo_w, spans[ok, 3] - lo_w)
+        for i, st in zip(ok.tolist(), stats, strict=True):
+            self._prepared[contacts[i]] = st
 
     def features(
         self, h: FrameHistory, a: int, b: int, decided: int, logit: float, drag: FloatArray
@@ -306,8 +318,7 @@ class ContactContext:
         """:data:`CONTEXT_FEATURES` of the contact of frames ``[a, b)`` committed with frames up to
         ``decided`` (inclusive) available (``drag``: its direction evidence); then it joins the bout
         of the contacts after it."""
-        lo = max(h.start, a - BEFORE_FRAMES)
-        hi = min(h.end, decided + 1)
+        lo, hi = self._window(h, a, decided)
         cols: dict[str, FloatArray] = {
             k: h.cols[k][lo - h.start : hi - h.start] for k in WINDOW_COLUMNS if k in h.cols
         }
@@ -316,10 +327,15 @@ class ContactContext:
         )
         if self.windows is not None:
             self.windows.append(replace(w, cols={k: v.copy() for k, v in cols.items()}, drag=drag.copy()))
-        return self.window_features(w)
+        return self._features(w, self._prepared.pop((a, b, decided), None))
 
     def window_features(self, w: ContactWindow) -> FloatArray:
         """:data:`CONTEXT_FEATURES` of one contact's window; the contact then joins the bout."""
+        return self._features(w, None)
+
+    def _features(self, w: ContactWindow, prepared: dict[str, float] | None) -> FloatArray:
+        """:meth:`window_features`, with the window's statistics when :meth:`prepare` worked them out
+        (its columns are then all finite)."""
         c = w.cols
         a, b = w.a, w.b
         n = int(c["gm"].shape[0]) if "gm" in c else 0
@@ -330,20 +346,18 @@ class ContactContext:
                 return np.empty(0)
             return c[name][f0:f1]
 
-        clean = {k for k, v in c.items() if bool(np.isfinite(v).all())}
+        if prepared is None:
+            clean = {k for k, v in c.items() if bool(np.isfinite(v).all())}
+            prepared = scalar_stats(c, a, b, clean)
+        else:
+            clean = set(c)
+        s = prepared
 
-        def st(name: str, f0: int, f1: int, fn: str, empty: float) -> float:
-            return _stat(win(name, f0, f1), fn, empty, name in clean)
-
-        near = (a - NEAR_FRAMES, a)
-        before = (a - BEFORE_FRAMES, a)
-        inside = (a, b)
-        after = (b, n)
         long = (0, n)
-        lin_var = sum(st(k, *long, "std", 0.0) ** 2 for k in ("ex", "ey", "lz"))
-        rot_var = sum(st(k, *long, "std", 0.0) ** 2 for k in ("wx", "wy", "wz"))
-        inside_lin = sum(st(k, a, n, "std", 0.0) ** 2 for k in ("ex", "ey", "lz"))
-        along_var = st("lx", a, n, "std", 0.0) ** 2
+        lin_var = sum(s[f"{k}_std_long"] ** 2 for k in ("ex", "ey", "lz"))
+        rot_var = sum(s[f"{k}_std_long"] ** 2 for k in ("wx", "wy", "wz"))
+        inside_lin = sum(s[f"{k}_std_from_a"] ** 2 for k in ("ex", "ey", "lz"))
+        along_var = s["lx_std_from_a"] ** 2
         along = float(np.log((along_var + 1e-6) / (inside_lin + 1e-6)))
         has_s = w.has_stroker and "s_gm" in c
         t_a = w.t_a_s
@@ -354,14 +368,15 @@ class ContactContext:
         starts = [r.t_start_s for r in bout] + [t_a]
         gaps = np.diff(starts) if bout else np.empty(0)
         durations = [r.t_end_s - r.t_start_s for r in bout] + [duration]
-        el_in = st("el", *inside, "mean", 0.0)
-        hf_in = st("hfr", *inside, "mean", 0.0)
+        el_in = s["el_mean_in"]
+        hf_in = s["hfr_mean_in"]
         gm_long = win("gm", *long)
         g = gm_long if "gm" in clean else gm_long[np.isfinite(gm_long)]
         d_lo, d_hi = DESIGN_DURATION_S
         if has_s:
-            s_in, s_near = win("s_gm", *inside), win("s_gm", *near)
-            s_mean_in = _stat(s_in, "mean", -7.0, "s_gm" in clean)
+            s_mean_in = s["s_gm_mean_in"]
+            # the mean just before the contact (the mean inside when there are no frames before it)
+            s_mean_near = s["s_gm_mean_near"] if min(n, a) > max(0, a - NEAR_FRAMES) else s_mean_in
             s_acc = np.sqrt(sum(_finite(win(k, *long), k in clean) ** 2 for k in ("s_ax", "s_ay", "s_az")))
             hf_long = _finite(win("hfr", *long), "hfr" in clean)
             coupling = (
@@ -370,8 +385,8 @@ class ContactContext:
                 else 0.0
             )
             stroker = [
-                s_mean_in - _stat(s_near, "mean", s_mean_in, "s_gm" in clean),
-                s_mean_in - st("gm", *inside, "mean", -7.0),
+                s_mean_in - s_mean_near,
+                s_mean_in - s["gm_mean_in"],
                 coupling,
             ]
         else:
@@ -380,27 +395,27 @@ class ContactContext:
             [
                 w.logit,
                 duration,
-                st("gm", *before, "max", -7.0),
-                st("gm", *near, "max", -7.0),
-                st("gm", *inside, "max", -7.0),
-                st("gm", *after, "max", -7.0),
-                st("gm", *long, "mean", -7.0),
-                st("lfr", *near, "max", 0.0),
-                st("lfr", *long, "mean", 0.0),
-                st("lfr", *after, "max", 0.0),
+                s["gm_max_before"],
+                s["gm_max_near"],
+                s["gm_max_in"],
+                s["gm_max_after"],
+                s["gm_mean_long"],
+                s["lfr_max_near"],
+                s["lfr_mean_long"],
+                s["lfr_max_after"],
                 hf_in,
-                st("hfr", *near, "mean", 0.0),
-                st("hfr", *long, "mean", 0.0),
-                st("el", *long, "mean", 0.0),
-                st("el", *long, "std", 0.0),
-                st("el", near[0], b, "range", 0.0),
+                s["hfr_mean_near"],
+                s["hfr_mean_long"],
+                s["el_mean_long"],
+                s["el_std_long"],
+                s["el_range_near_b"],
                 0.5 * np.log(lin_var + 1e-6),
                 0.5 * np.log(rot_var + 1e-6),
                 along,
-                st("frame_ok", *long, "mean", 0.0),
+                s["frame_ok_mean_long"],
                 float(has_s),
-                st("s_gm", *inside, "max", -7.0) if has_s else 0.0,
-                st("s_gm", *long, "mean", -7.0) if has_s else 0.0,
+                s["s_gm_max_in"] if has_s else 0.0,
+                s["s_gm_mean_long"] if has_s else 0.0,
                 float(len(bout)),
                 min(max(since, 0.0), BOUT_S),
                 _lmean([r.logit for r in bout]) if bout else 0.0,

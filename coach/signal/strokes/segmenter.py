@@ -5,12 +5,13 @@ See :mod:`coach.signal.strokes.segments` for the candidates and their log-odds.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from coach.samples import FloatArray
-from coach.signal.strokes.segments import D_MAX, DURATIONS, IntArray
+from coach.signal.strokes.segments import D_MAX, DURATIONS
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,11 +40,13 @@ class Segmenter:
         self.max_late = max_late
         self.base = 0
         self.next_end = 0  # the next frame index e to evaluate
-        self._best = np.zeros(256)  # index e - base
+        # Python floats and lists, not arrays: the programme reads a few numbers a frame, where numpy's
+        # cost per call and per scalar is most of the work (the same IEEE additions and comparisons).
+        self._best: list[float] = [0.0]  # index e - base
         self._n = 1  # entries of _best in use (best[base] = 0)
         self._last: list[tuple[int, int, float] | None] = [None]
-        #: end frame → its log-odds over DURATIONS and the indices of the positive ones
-        self._rows: dict[int, tuple[FloatArray, IntArray]] = {}
+        #: end frame → the durations (frames, increasing) of its positive candidates and their log-odds
+        self._rows: dict[int, tuple[list[int], list[float]]] = {}
 
     def start_at(self, frame: int) -> None:
         self.base = self.next_end = frame
@@ -59,13 +62,13 @@ class Segmenter:
             return []
         positive = np.flatnonzero(row > 0.0)
         if positive.shape[0]:
-            self._rows[e] = (row, positive)
+            self._rows[e] = (DURATIONS[positive].tolist(), row[positive].tolist())
         self._extend(e)
         out = self._commit(e)
         if self._best[e - self.base] == 0.0 and e - self.base > 2 * D_MAX:
             # The best path is empty, so every best value is 0: forget all but the last D_MAX frames.
             keep_from = e - D_MAX
-            self._best[: D_MAX + 1] = 0.0
+            self._best[: D_MAX + 1] = [0.0] * (D_MAX + 1)
             self._last = [None] * (D_MAX + 1)
             self._n = D_MAX + 1
             self.base = keep_from
@@ -89,9 +92,7 @@ class Segmenter:
         if first_reset <= last:
             base = first_reset + (last - first_reset) // (D_MAX + 1) * (D_MAX + 1) - D_MAX
         n = last - base + 1
-        if n > self._best.shape[0]:
-            self._best = np.zeros(max(n, 2 * self._best.shape[0]))
-        self._best[:n] = 0.0
+        self._best = [0.0] * n
         self._last = [None] * n
         self._n, self.base, self.next_end = n, base, stop
         self._rows = {k: v for k, v in self._rows.items() if k > base}
@@ -105,22 +106,27 @@ class Segmenter:
 
     def _extend(self, e: int) -> None:
         i = e - self.base
-        best, last = float(self._best[i - 1]), self._last[i - 1]
+        best_at = self._best
+        best, last = best_at[i - 1], self._last[i - 1]
         got = self._rows.get(e)
         if got is not None:
-            row, positive = got
-            # the positive candidates that start at or after the base (DURATIONS increase)
-            k_idx = positive[: int(np.searchsorted(DURATIONS[positive], i, side="right"))]
-            if k_idx.shape[0]:
-                starts = e - DURATIONS[k_idx]
-                cand = self._best[starts - self.base] + row[k_idx]
-                k = int(np.argmax(cand))
-                if cand[k] > best:
-                    best = float(cand[k])
-                    last = (int(starts[k]), e, float(row[k_idx[k]]))
-        if i >= self._best.shape[0]:
-            self._best = np.concatenate((self._best, np.zeros(self._best.shape[0])))
-        self._best[i] = best
+            # the positive candidates that start at or after the base (durations increase); the first
+            # largest total wins, as np.argmax would pick it
+            top, top_d, top_z = -math.inf, 0, 0.0
+            for d, z in zip(*got, strict=True):
+                if d > i:
+                    break
+                total = best_at[i - d] + z
+                if total > top:
+                    top, top_d, top_z = total, d, z
+            if top > best:
+                best = top
+                last = (e - top_d, e, top_z)
+        if i < len(best_at):
+            best_at[i] = best
+        else:
+            best_at.extend([0.0] * (i - len(best_at)))
+            best_at.append(best)
         if i < len(self._last):
             self._last[i] = last
         else:

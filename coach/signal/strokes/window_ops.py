@@ -93,3 +93,68 @@ def window_max(w: FloatArray, start: IntArray, width: int, use_max: bool, last: 
     for k in range(1, width):
         out = fn(out, w[iclip(start + k, 0, last)])
     return out
+
+
+#: numpy sums a float64 row of at most this many values with eight running sums (its pairwise sum
+#: recurses only above it); :func:`row_sums` reproduces that case.
+_PAIRWISE_BLOCK = 128
+
+
+def _row_sums(v: FloatArray, n: IntArray) -> FloatArray:
+    """:func:`row_sums` without the check (numpy's pairwise sum for rows of at most 128 values: eight
+    running sums over whole blocks of eight, combined as ((r0+r1)+(r2+r3))+((r4+r5)+(r6+r7)), then the
+    last ``n % 8`` values added one by one; fewer than eight values are added one by one from 0)."""
+    rows = v.shape[0]
+    out = np.zeros(rows)
+    if rows == 0:
+        return out
+    q = n - n % 8
+    q_max = int(q.max())
+    if q_max:
+        acc = np.where(np.arange(q_max) < q[:, None], v[:, :q_max], 0.0)
+        r = acc[:, :8].copy()
+        for c in range(8, q_max, 8):
+            r += acc[:, c : c + 8]
+        out = ((r[:, 0] + r[:, 1]) + (r[:, 2] + r[:, 3])) + ((r[:, 4] + r[:, 5]) + (r[:, 6] + r[:, 7]))
+    at = np.arange(rows)
+    for j in range(int((n % 8).max())):
+        # Adding an exact 0.0 (a row without a j-th remaining value) changes no sum but a zero's sign,
+        # which the final ``0.0 +`` (numpy starts from 0.0) makes the same.
+        out += np.where(j < n % 8, v[at, np.minimum(q + j, v.shape[1] - 1)], 0.0)
+    for i in np.flatnonzero(n > _PAIRWISE_BLOCK).tolist():
+        out[i] = np.add.reduce(v[i, : int(n[i])])
+    result: FloatArray = 0.0 + out
+    return result
+
+
+def _pairwise_matches_numpy() -> bool:
+    """Whether :func:`_row_sums` gives numpy's ``np.add.reduce`` bit for bit on this numpy: rows of the
+    lengths that take each of its ways (0–17, around the blocks of eight, up to 128) with values of
+    mixed signs over 16 orders of magnitude, zeros of both signs among them (the values from integer
+    arithmetic: a random generator's set-up would cost more than the check)."""
+    lengths = np.array([*range(18), 23, 24, 25, 31, 40, 63, 64, 65, 79, 100, 127, 128], dtype=np.int64)
+    width = 128
+    i = np.arange(lengths.shape[0] * width, dtype=np.int64)
+    frac = (i * 2654435761 % 1000003).astype(np.float64) / 1000003.0 - 0.5
+    v = (frac * 10.0 ** (i * 7 % 17 - 8)).reshape(lengths.shape[0], width)
+    v[:, ::13] = -0.0
+    v[:, 5::17] = 0.0
+    v = np.where(np.arange(width) < lengths[:, None], v, 0.0)
+    ref = np.array([np.add.reduce(v[k, :n]) for k, n in enumerate(lengths.tolist())])
+    return bool(_row_sums(v, lengths).tobytes() == ref.tobytes())
+
+
+_PAIRWISE_OK: bool | None = None
+
+
+def row_sums(v: FloatArray, n: IntArray) -> FloatArray:
+    """Per row ``i`` of ``v`` (rows, width), ``np.add.reduce(v[i, :n[i]])`` bit for bit, in a few
+    calls for all rows: numpy's own summation order (its pairwise sum) done across the rows at once.
+    The values of a row past ``n[i]`` must be 0.0. On a numpy whose sum is found to take another
+    order (checked once, on random rows of every length), each row is summed by ``np.add.reduce``."""
+    global _PAIRWISE_OK
+    if _PAIRWISE_OK is None:
+        _PAIRWISE_OK = _pairwise_matches_numpy()
+    if _PAIRWISE_OK:
+        return _row_sums(v, n)
+    return np.array([np.add.reduce(v[i, : int(k)]) for i, k in enumerate(n.tolist())], dtype=np.float64)
