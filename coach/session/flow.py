@@ -476,11 +476,8 @@ class LiveSession:
     # session events, status
 
     def _session_t(self) -> float:
-        """Where the session's own events (prompts, cues) go: how far the samples are in, not the clock.
-
-        On a busy machine the samples arrive late and the clock runs ahead of them; an event stamped on
-        the clock would land after pipeline events it came before, and push the session's end past the
-        point a replay of its trace ends at (the summary comes after every event)."""
+        """The session's own events go where the samples are, not the clock: on a busy machine the clock
+        runs ahead, and a late stamp would push the session's end past where its replay ends."""
         if self.phase in ("starting", "screening"):
             return 0.0
         return self.intake.sample_time_s(None, self.clock.now_s())

@@ -44,6 +44,7 @@ from coach.signal.strokes.direction import TREATED_DIRECTION_FEATURES, finite
 from coach.signal.strokes.mlp import Mlp
 from coach.signal.strokes.segments import LOOKAHEAD, FrameHistory
 from coach.signal.strokes.trained import read_parameter_file
+from coach.signal.strokes.veto_tails import Tails as Tails  # the envelope taken jointly
 from coach.signal.strokes.window_stats import BEFORE_FRAMES as BEFORE_FRAMES  # the veto reads these frames
 from coach.signal.strokes.window_stats import NEAR_FRAMES as NEAR_FRAMES
 from coach.signal.strokes.window_stats import clean_stats, scalar_stats
@@ -454,55 +455,6 @@ class ContactContext:
         """Whether the veto let the last contact through (it then counts for the rhythm of the next)."""
         if self._recent:
             self._recent[-1].reported = reported
-
-
-@dataclass(frozen=True, slots=True)
-class Tails:
-    """The massage envelope taken jointly (docs/strokes.md, "fourth round"): how improbable a contact
-    is as a true stroke on all the envelope's features at once. For each envelope feature, the values
-    below which (``lo``) and above which (``hi``) the given shares (``levels``, e.g. 1 % down to
-    0.05 %) of the training sessions' true strokes lie. A value in the outer ``levels[0]`` of a side
-    scores ``log(levels[0] / p)``, ``p`` its tail share (interpolated in log share between the
-    levels, at most the last level's): nats of improbability. The scores are summed over the
-    features (as if they were independent), and the sum beyond ``free`` (what the tune sessions' true
-    strokes reach, so chosen without looking at any movement) is taken off the log-odds, ``weight``
-    per nat. A contact that is a little unusual on one feature loses nothing; one that lies in the
-    outer tails of many at once (a still arm that is tapped, a walk) loses much, whatever movement
-    the network was shown. Numpy's ``interp`` is enough here: the table is a few numbers per feature."""
-
-    levels: FloatArray
-    lo: FloatArray
-    hi: FloatArray
-    free: float
-    weight: float
-
-    def nats(self, v: FloatArray) -> float:
-        """The summed tail scores of the envelope features' values ``v``."""
-        logp = np.log(self.levels)
-        top = float(logp[0])
-        total = 0.0
-        for j in range(v.shape[0]):
-            x = float(v[j])
-            lo, hi = self.lo[j], self.hi[j]
-            if x < lo[0]:  # lo falls with the level: interp needs rising values
-                total += top - float(np.interp(x, lo[::-1], logp[::-1]))
-            elif x > hi[0]:
-                total += top - float(np.interp(x, hi, logp))
-        return total
-
-    def loss(self, v: FloatArray) -> float:
-        """The log-odds taken off for the envelope features' values ``v``."""
-        return self.weight * max(0.0, self.nats(v) - self.free)
-
-    @staticmethod
-    def from_dict(d: dict[str, Any]) -> Tails:
-        return Tails(
-            np.asarray(d["levels"], dtype=np.float64),
-            np.asarray(d["lo"], dtype=np.float64),
-            np.asarray(d["hi"], dtype=np.float64),
-            float(d["free"]),
-            float(d["weight"]),
-        )
 
 
 @dataclass(frozen=True, slots=True)
