@@ -133,9 +133,9 @@ class Coaching:
         # Cadence holds from its event until the next, and lapses when stroking stops for a bout gap.
         fresh = t - last_start < BOUT_GAP_S
         lo, hi = self.targets.cadence_min_spm, self.targets.cadence_max_spm
-        with np.errstate(invalid="ignore"):
-            too_fast = value > (hi if hi is not None else np.inf)
-            too_slow = value < (lo if lo is not None else -np.inf)
+        # (comparisons with NaN, "no cadence", are False and raise no floating-point warning)
+        too_fast = value > (hi if hi is not None else np.inf)
+        too_slow = value < (lo if lo is not None else -np.inf)
         conds["slower"] = active & fresh & too_fast
         conds["faster"] = active & fresh & too_slow
         cues = self.cues.conditions(t, self.dt_s, conds)

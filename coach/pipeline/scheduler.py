@@ -76,6 +76,7 @@ class SessionPipeline:
             cfg.cue_repeat_s,
         )
         self._commands = CommandQueue()
+        self._needs: tuple[tuple[int, int, int], dict[str, float]] | None = None  # next_point_needs_s
 
     # ------------------------------------------------------------------------------------------
     # Public API
@@ -121,6 +122,11 @@ class SessionPipeline:
         events (only later, by up to a step)."""
         if self._j_next is None or self.finished:
             return None
+        # Asked at every notification; the answer changes only with the next point or the roles (a
+        # started stream stays started): worked out again only then.
+        key = (self._j_next, step_points, len(self._expected))
+        if self._needs is not None and self._needs[0] == key:
+            return self._needs[1]
         j = (self._j_next // step_points + 1) * step_points - 1 if step_points > 1 else self._j_next
         t_next = j * self._dt
         needs: dict[str, float] = {}
@@ -130,6 +136,7 @@ class SessionPipeline:
                 return None
             # _ready_limit: the point needs frontier >= t + dt and frontier - 1 / rate >= t.
             needs[role] = max(t_next + self._dt, t_next + 1.0 / stream.rate_hz) - 2e-6 / self.decision_hz
+        self._needs = (key, needs)
         return needs
 
     def advance(self, t_s: float) -> list[Event]:

@@ -94,7 +94,11 @@ def as_recorded(block: SampleBlock) -> SampleBlock:
     produces the same events (to the last digit), not merely close ones.
     """
     # One pass over t, acc and gyr together (this runs for every notification).
-    joined = np.column_stack((block.t_s, block.acc_mps2, block.gyr_rps))
+    # (np.column_stack's numbers, filled in place: column_stack costs more than the copy on a few rows)
+    joined = np.empty((len(block.t_s), 7))
+    joined[:, 0] = block.t_s
+    joined[:, 1:4] = block.acc_mps2
+    joined[:, 4:7] = block.gyr_rps
     q = _quantize_scaled(joined, _ROW_SCALE, _ROW_DIGITS)
     return SampleBlock(
         block.role,

@@ -60,11 +60,17 @@ class OrientationTracker:
         if n == 0:
             return np.empty((0, 4)), np.empty((0, 3))
         first_prev = self._last_k if self._last_k is not None else int(k[0]) - 1
-        if int(k[-1]) - first_prev <= self._reset_gap_k:
-            cut_list: list[int] = []  # increasing k: no step can exceed the gap (the usual live step)
-        else:
-            prev = np.concatenate(([first_prev], k[:-1]))
-            cut_list = np.flatnonzero(k - prev > self._reset_gap_k).tolist()
+        if int(k[-1]) - first_prev <= self._reset_gap_k and not self._pending_heading:
+            # Increasing k: no step can exceed the gap (the usual live step). One run, no reset: the
+            # loop below without its output copies (the same calls on the same numbers).
+            out = self._filter.updateBatch(np.ascontiguousarray(gyr_rps), np.ascontiguousarray(acc_mps2))
+            q_run = quat.multiply(self._heading_fix, out["quat6D"])
+            self._last_q = q_run[-1].copy()  # not a view of the rows handed out
+            self._last_k = int(k[-1])
+            bias_run: FloatArray = out["bias"]
+            return q_run, bias_run
+        prev = np.concatenate(([first_prev], k[:-1]))
+        cut_list: list[int] = np.flatnonzero(k - prev > self._reset_gap_k).tolist()
         cut_set = set(cut_list)
         bounds = [0, *cut_list, n]
         q_out = np.empty((n, 4))

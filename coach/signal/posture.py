@@ -10,6 +10,7 @@ second), so any split of the session into spans gives the same numbers.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -181,16 +182,12 @@ class PostureEstimator:
         delta = np.full(n, np.nan)
         hand_ok = hd.valid & tr.valid
         uncertain = np.zeros(n, bool)
-        blocks = j // self.block_points
-        bounds = np.flatnonzero(np.diff(blocks)) + 1
         # The segment quaternions and constraint terms row by row for the rest of the span with the
         # mountings in force, worked out again only after a strap turn changes them (at a block's end).
         mounts: tuple[FloatArray, FloatArray | None] | None = None
         at = 0
         qf_rest = qh_rest = v_rest = np.empty((0, 4))
-        for a, b in zip(
-            np.concatenate(([0], bounds)).tolist(), np.concatenate((bounds, [n])).tolist(), strict=True
-        ):
+        for a, b in _block_runs(j, self.block_points):
             if b <= a:
                 continue
             if mounts is None or mounts[0] is not self.treated_mount_q or mounts[1] is not self.hand_mount_q:
@@ -221,7 +218,7 @@ class PostureEstimator:
         elev = elevation_deg(up)
         roll = arm_sign(s.arm) * wrap_deg(raw_roll_deg(up) - s.roll_reference_deg)
         roll = np.where(np.abs(elev) <= MAX_ROLL_ELEVATION_DEG, roll, np.nan)
-        q_h_aligned = quat.multiply(quat.about_z(np.nan_to_num(delta)), q_h)
+        q_h_aligned = quat.multiply(quat.about_z(_nan_to_num(delta)), q_h)
         f, dv = wrist_angles_deg(q_f, q_h_aligned, s.arm)
         flex = np.where(hand_ok, f, np.nan)
         dev = np.where(hand_ok, dv, np.nan)
@@ -332,10 +329,7 @@ class PostureEstimator:
         tracker = self._tracker
         v = np.where(ok[:, None], terms, 0.0)
         blocks = j // self.block_points
-        bounds = np.flatnonzero(np.diff(blocks)) + 1
-        starts = np.concatenate(([0], bounds))
-        ends = np.concatenate((bounds, [n]))
-        for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
+        for a, b in _block_runs(j, self.block_points):
             if b <= start:
                 continue
             a = max(a, start)
@@ -367,6 +361,39 @@ class PostureEstimator:
         if self._fold is not None and self._tracker is not None:
             self._tracker.update(*self._fold)
         self._fold = None
+
+
+def _block_runs(j: npt.NDArray[np.int64], block_points: int) -> list[tuple[int, int]]:
+    """``(start, end)`` rows of each run of points ``j`` in one heading block (``j // block_points``), in
+    order; ``[(0, 0)]`` for no points. A live step's few points in Python ints (the same runs as the
+    array way, without its four numpy calls)."""
+    n = j.shape[0]
+    if n <= 8:
+        blocks = [x // block_points for x in j.tolist()]
+        runs: list[tuple[int, int]] = []
+        a = 0
+        for i in range(1, n):
+            if blocks[i] != blocks[i - 1]:
+                runs.append((a, i))
+                a = i
+        runs.append((a, n))
+        return runs
+    bounds = np.flatnonzero(np.diff(j // block_points)) + 1
+    starts = np.concatenate(([0], bounds)).tolist()
+    return list(zip(starts, np.concatenate((bounds, [n])).tolist(), strict=True))
+
+
+_FLOAT_MAX = float(np.finfo(np.float64).max)
+
+
+def _nan_to_num(x: FloatArray) -> FloatArray:
+    """``np.nan_to_num(x)`` of a 1-D float64 array; a live step's few points in Python floats (the same
+    numbers: NaN → 0, ±inf → ±the largest float) for a tenth of its cost."""
+    if x.shape[0] > 8:
+        return np.nan_to_num(x)
+    big = _FLOAT_MAX
+    rows = [0.0 if v != v else (v if -big <= v <= big else math.copysign(big, v)) for v in x.tolist()]
+    return np.array(rows, dtype=np.float64)
 
 
 def _no_moments() -> FloatArray:

@@ -171,14 +171,20 @@ class RoleStream:
             self._filter(pending)
 
     def _take(self, batch: GridBatch) -> None:
+        tracker = self.tracker
+        if tracker is not None:  # filtered at once (without placeholders for what the filter gives)
+            q, residual = tracker.update(batch.k, batch.gyr_rps - self.gyro_offset_rps, batch.acc_mps2)
+            self.out.append(
+                GridBuffer(
+                    batch.k, batch.t_s, batch.acc_mps2, batch.gyr_rps, q, residual + self.gyro_offset_rps
+                )
+            )
+            return
         n = len(batch)
         buf = GridBuffer(
             batch.k, batch.t_s, batch.acc_mps2, batch.gyr_rps, np.empty((n, 4)), np.empty((n, 3))
         )
-        if self.tracker is None:
-            self.pending.append(buf)
-        else:
-            self._filter(buf)
+        self.pending.append(buf)
 
     def _filter(self, buf: GridBuffer) -> None:
         assert self.tracker is not None
