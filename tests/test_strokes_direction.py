@@ -33,7 +33,7 @@ from coach.signal.strokes.trained import (
 def _detector(strokes: list[Stroke]) -> StrokeDetector:
     det = StrokeDetector(StrokeContext("left", ("treated",), {"treated": 100.0}, 0.0, "meta"))
     by_a = dict(enumerate(strokes))
-    det._stroke = lambda seg: by_a[seg.a]  # type: ignore[method-assign]
+    det._stroke = lambda seg: (by_a[seg.a], None)  # type: ignore[method-assign]  # no region input
     return det
 
 
