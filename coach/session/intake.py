@@ -235,9 +235,9 @@ class Intake:
         if stream is None:
             return block
         frontier = stream.resampler.frontier_s
-        if not frontier > stream.resampler.last_sample_s or not float(block.t_s[0]) <= frontier:
+        if not frontier > stream.resampler.last_sample_s or not float(block.t_s[0]) < frontier:
             return block
-        keep = np.flatnonzero(block.t_s > frontier)
+        keep = np.flatnonzero(block.t_s >= frontier)  # a sample at the frontier is not late
         self.late_samples += len(block) - len(keep)
         return block.slice(int(keep[0]), len(block)) if len(keep) else block.slice(0, 0)
 

@@ -42,9 +42,12 @@ FALLBACK_RATE_HZ = 100.0
 SMALL = 8
 
 
-def _increasing_after(t: list[float], floor_s: float) -> bool:
-    """Whether the times rise strictly, all after ``floor_s`` (a block with nothing late or repeated)."""
-    prev = floor_s
+def _increasing_after(t: list[float], last_s: float, frontier_s: float) -> bool:
+    """Whether the times rise strictly, all after ``last_s`` and none before ``frontier_s`` (a block
+    with nothing late or repeated)."""
+    if t and not t[0] >= frontier_s:
+        return False
+    prev = last_s
     for x in t:  # a plain loop: no generator to resume per sample
         if not x > prev:
             return False
@@ -126,12 +129,12 @@ class UniformResampler:
         return np.asarray(self.t0_s + np.asarray(k, dtype=np.float64) / self.rate_hz, dtype=np.float64)
 
     def push(self, t_s: FloatArray, acc_mps2: FloatArray, gyr_rps: FloatArray) -> None:
-        """Append raw samples (time order). Samples older than the last one or than the decided
+        """Append raw samples (time order). Samples not after the last one or before the decided
         frontier are late (dropped, counted in :attr:`late_samples`); a repeated time keeps the first
         sample (counted in :attr:`duplicate_samples`)."""
         if t_s.size == 0 or self.refused is not None:
             return
-        if t_s.size > SMALL or not _increasing_after(t_s.tolist(), max(self.last_sample_s, self._frontier_s)):
+        if t_s.size > SMALL or not _increasing_after(t_s.tolist(), self.last_sample_s, self._frontier_s):
             t_s, acc_mps2, gyr_rps = self._fresh(t_s, acc_mps2, gyr_rps)
             if t_s.size == 0:
                 return
@@ -145,8 +148,10 @@ class UniformResampler:
         self, t_s: FloatArray, acc_mps2: FloatArray, gyr_rps: FloatArray
     ) -> tuple[FloatArray, FloatArray, FloatArray]:
         """The samples of a block that are neither late nor repeated (see :meth:`push`)."""
-        # Within a block times are non-decreasing: drop the stale head and repeated times.
-        fresh = t_s > max(self.last_sample_s, self._frontier_s)
+        # Within a block times are non-decreasing: drop the stale head and repeated times. A sample
+        # exactly at the frontier is not late: a clock promises no sample *older* than itself, and
+        # the grid points it decided all lie before it.
+        fresh = (t_s > self.last_sample_s) & (t_s >= self._frontier_s)
         # (t_s[1:] - t_s[:-1] is np.diff(t_s), without its dispatch)
         repeat = np.concatenate(([False], t_s[1:] - t_s[:-1] <= 0)) | (t_s == self.last_sample_s)
         if not fresh.all() or repeat.any():
