@@ -324,12 +324,14 @@ async def test_targets_and_commands_are_signed_and_their_results_shown(
             got: dict[str, list[bytes]] = {}
             async with asyncio.timeout(10):
                 async for msg in coach.messages:
-                    got.setdefault(str(msg.topic), []).append(bytes(msg.payload))  # type: ignore[arg-type]
+                    got.setdefault(str(msg.topic), []).append(bytes(msg.payload))
                     if len(got.get("coach/v1/p-anna/cmd", [])) == 3 and "coach/v1/p-anna/targets" in got:
                         break
             targets = parse_targets(got["coach/v1/p-anna/targets"][0], secret)  # verifies the signature
             assert (
-                targets.target_duration_s == 660 and targets.cadence_spm == (12, 24) and targets.by == "alice"
+                targets.target_duration_s == 660
+                and targets.cadence_spm == (12.0, 24.0)
+                and targets.by == "alice"
             )
             commands = [parse_command(p, secret, session="s-any") for p in got["coach/v1/p-anna/cmd"]]
             assert {c.session for c in commands} == {"next"}  # settings: for whichever session runs next
