@@ -14,6 +14,7 @@ import aiohttp
 import aiomqtt
 import pytest
 
+from coach.events import JsonObject
 from coach.monitor.db import Database, open_database
 from coach.monitor.server import Monitor, MonitorConfig
 from coach.mqtt.commands import parse_command, parse_targets
@@ -383,18 +384,18 @@ async def test_live_overview_streams_a_new_session(running: Running, mosquitto: 
         async with http.get(f"{running.url}/api/stream/overview") as stream:
             assert stream.headers["Content-Type"].startswith("text/event-stream")
 
-            async def next_overview() -> dict[str, object]:
+            async def next_overview() -> JsonObject:
                 data = b""
                 async for line in stream.content:
                     if line.startswith(b"data: "):
                         data = line[6:]
                     elif line == b"\n" and data:
-                        parsed: dict[str, object] = json.loads(data)
+                        parsed: JsonObject = json.loads(data)
                         return parsed
                 raise AssertionError("stream ended")
 
             first = await asyncio.wait_for(next_overview(), 20)
-            ben = next(c for c in first["patients"] if c["patient_id"] == "p-ben")  # type: ignore[attr-defined]
+            ben = next(c for c in first["patients"] if c["patient_id"] == "p-ben")
             assert ben["session"] is None
             async with aiomqtt.Client("127.0.0.1", mosquitto.port) as coach:
                 feed = FeedPublisher(coach, "p-ben", "s-live", events)
@@ -403,7 +404,7 @@ async def test_live_overview_streams_a_new_session(running: Running, mosquitto: 
                     await feed.publish_event(event)
                 while True:
                     update = await asyncio.wait_for(next_overview(), 20)  # a hang, not a speed check
-                    ben = next(c for c in update["patients"] if c["patient_id"] == "p-ben")  # type: ignore[attr-defined]
+                    ben = next(c for c in update["patients"] if c["patient_id"] == "p-ben")
                     if ben["session"] and ben["session"]["t_s"] == events[39]["t"]:
                         break
     assert ben["session"]["session_id"] == "s-live"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -44,7 +45,7 @@ def test_pairing_codes_tokens_and_a_new_code_after_five_wrong_tries() -> None:
     assert len(local.code) >= 32
 
 
-def test_the_pages_certificate_is_made_once_kept_private_and_reused(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_the_pages_certificate_is_made_once_kept_private_and_reused(tmp_path: Path) -> None:
     cert, key = ensure_certificate(tmp_path / "tls", ["192.0.2.7", "coach-pc"])
     assert oct(cert.stat().st_mode & 0o777) == "0o600" and oct(key.stat().st_mode & 0o777) == "0o600"
     before = cert.read_bytes()
@@ -103,7 +104,7 @@ def test_the_pages_document_follows_the_session() -> None:
     assert doc["screen"] == "summary" and doc["summary"]["progress"]["code"] == "excellent"
 
 
-def test_progress_compares_with_the_last_sessions(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_progress_compares_with_the_last_sessions(tmp_path: Path) -> None:
     import json
 
     for day, (prox, dist, swell) in enumerate([(50, 50, 6), (60, 40, 5)], start=1):

@@ -57,7 +57,7 @@ def replay(
     chunk_sizes: list[int] | None = None,
     advance: bool = True,
     config: PipelineConfig | None = None,
-    commands: list[tuple[float, dict[str, Any]]] = (),  # type: ignore[assignment]
+    commands: Sequence[tuple[float, dict[str, Any]]] = (),
 ) -> list[JsonObject]:
     """Feed the rows in time order in chunks (cycling through ``chunk_sizes``; None: one pass)."""
     p = SessionPipeline(meta, config)
