@@ -152,8 +152,12 @@ async def test_notification_callback_never_blocks_and_counts_drops() -> None:
         uuid = "0000ffe4-0000-1000-8000-00805f9a34fb"
 
     link = DeviceLink(
-        DeviceSpec("treated", "X", "witmotion"), None, SessionClock(), lambda item: None, asyncio.Lock()
-    )  # type: ignore[arg-type]
+        DeviceSpec("treated", "X", "witmotion"),
+        None,  # type: ignore[arg-type]  # no backend: the link is never started, only notified
+        SessionClock(),
+        lambda item: None,
+        asyncio.Lock(),
+    )
     for _ in range(DeviceLink.QUEUE_SIZE + 25):
         link.on_notify(Char(), bytearray(b"\x55\x61" + bytes(18)))  # type: ignore[arg-type]
     assert link.queue.qsize() == DeviceLink.QUEUE_SIZE and link.dropped_notifications == 25

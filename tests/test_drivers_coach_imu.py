@@ -41,7 +41,7 @@ def test_v1_imu6_two_samples() -> None:
     assert (
         p.acc_mps2 is not None and p.gyr_rps is not None and p.device_time_s is not None and p.mag_ut is None
     )
-    np.testing.assert_allclose(p.acc_mps2 / G, [[0, 0, 1], [0.5, -0.5, 1]], atol=1e-12)
+    np.testing.assert_allclose(p.acc_mps2 / G, [[0.0, 0.0, 1.0], [0.5, -0.5, 1.0]], atol=1e-12)
     np.testing.assert_allclose(
         p.gyr_rps / D2R, [[10.009765625, 0, -10.009765625], [0, 32767 / 16.384, -2000]], atol=1e-9
     )

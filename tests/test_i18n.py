@@ -39,12 +39,12 @@ def test_every_message_exists_in_every_shipped_language_with_the_same_placeholde
         catalog = {m.id: m for m in read_catalog(po_path(lang, domain), lang) if m.id}
         for mid in ids:
             message = catalog[mid]
-            singulars = mid if isinstance(mid, tuple) else (mid,)
-            strings = message.string if isinstance(message.string, tuple) else (message.string,)
+            singulars = (mid,) if isinstance(mid, str) else tuple(mid)  # plural ids are tuples
+            strings = tuple(message.string) if isinstance(message.string, tuple | list) else (message.string,)
             want = set().union(*(placeholders(s) for s in singulars))
             for s in strings:
                 assert s and placeholders(s) == want, (lang, mid, s)
-            if not isinstance(mid, tuple):
+            if isinstance(mid, str):
                 assert tr.has(mid) and tr.template(mid) == strings[0]  # the compiled file has it
 
 

@@ -9,6 +9,7 @@ import stat
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import aiomqtt
@@ -127,8 +128,10 @@ async def test_report_export_files_are_private(tmp_path: Path, monkeypatch: pyte
     )
     fake.chmod(0o755)
     monkeypatch.setenv("COACH_CHROMIUM", str(fake))
-    data = {"patient_id": "p-1", "session_id": "s-1", "display_name": "x", "summary": None, "posture": [],
-            "cadence": [], "strokes": [], "states": [], "cues": []}  # fmt: skip
+    data: dict[str, Any] = {
+        "patient_id": "p-1", "session_id": "s-1", "display_name": "x", "summary": None, "posture": [],
+        "cadence": [], "strokes": [], "states": [], "cues": [],
+    }  # fmt: skip
     assert (await export_report(data, "pdf")).startswith(b"%PDF")
     assert json.loads(seen.read_text()) == {"page": 0o600, "folder": 0o700}
 
@@ -165,7 +168,7 @@ async def test_commands_are_bound_to_the_running_session(
                     assert (await r.json())["session"] == "s-now"
             async with asyncio.timeout(10):
                 message = await anext(aiter(coach.messages))
-        payload = bytes(message.payload)  # type: ignore[arg-type]
+        payload = bytes(message.payload)
     finally:
         await m.stop()
     command = parse_command(payload, clinic.secrets["p-anna"], session="s-now")

@@ -7,7 +7,7 @@ import json
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -152,7 +152,7 @@ async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Da
         await database.close()
 
 
-def _received(topic: str, obj: dict[str, object], at: float = 1000.0) -> Received:
+def _received(topic: str, obj: Mapping[str, object], at: float = 1000.0) -> Received:
     return Received(parse_message(topic, json.dumps(obj).encode()), at)
 
 
@@ -194,10 +194,10 @@ async def test_latest_status_wins_and_migrations_are_versioned(db: Database) -> 
 # --- MQTT end to end ----------------------------------------------------------------------------
 
 
-async def _wait_for(predicate_coro: object, timeout_s: float = 10.0) -> None:
+async def _wait_for(predicate_coro: Callable[[], Awaitable[bool]], timeout_s: float = 10.0) -> None:
     deadline = asyncio.get_running_loop().time() + timeout_s
     while True:
-        if await predicate_coro():  # type: ignore[operator]
+        if await predicate_coro():
             return
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("condition not met in time")

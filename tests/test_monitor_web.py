@@ -14,6 +14,7 @@ import aiohttp
 import aiomqtt
 import pytest
 
+from coach.events import JsonObject
 from coach.monitor.db import Database, open_database
 from coach.monitor.server import Monitor, MonitorConfig
 from coach.mqtt.commands import parse_command, parse_targets
@@ -324,12 +325,14 @@ async def test_targets_and_commands_are_signed_and_their_results_shown(
             got: dict[str, list[bytes]] = {}
             async with asyncio.timeout(10):
                 async for msg in coach.messages:
-                    got.setdefault(str(msg.topic), []).append(bytes(msg.payload))  # type: ignore[arg-type]
+                    got.setdefault(str(msg.topic), []).append(bytes(msg.payload))
                     if len(got.get("coach/v1/p-anna/cmd", [])) == 3 and "coach/v1/p-anna/targets" in got:
                         break
             targets = parse_targets(got["coach/v1/p-anna/targets"][0], secret)  # verifies the signature
             assert (
-                targets.target_duration_s == 660 and targets.cadence_spm == (12, 24) and targets.by == "alice"
+                targets.target_duration_s == 660
+                and targets.cadence_spm == (12.0, 24.0)
+                and targets.by == "alice"
             )
             commands = [parse_command(p, secret, session="s-any") for p in got["coach/v1/p-anna/cmd"]]
             assert {c.session for c in commands} == {"next"}  # settings: for whichever session runs next
@@ -381,18 +384,18 @@ async def test_live_overview_streams_a_new_session(running: Running, mosquitto: 
         async with http.get(f"{running.url}/api/stream/overview") as stream:
             assert stream.headers["Content-Type"].startswith("text/event-stream")
 
-            async def next_overview() -> dict[str, object]:
+            async def next_overview() -> JsonObject:
                 data = b""
                 async for line in stream.content:
                     if line.startswith(b"data: "):
                         data = line[6:]
                     elif line == b"\n" and data:
-                        parsed: dict[str, object] = json.loads(data)
+                        parsed: JsonObject = json.loads(data)
                         return parsed
                 raise AssertionError("stream ended")
 
             first = await asyncio.wait_for(next_overview(), 20)
-            ben = next(c for c in first["patients"] if c["patient_id"] == "p-ben")  # type: ignore[attr-defined]
+            ben = next(c for c in first["patients"] if c["patient_id"] == "p-ben")
             assert ben["session"] is None
             async with aiomqtt.Client("127.0.0.1", mosquitto.port) as coach:
                 feed = FeedPublisher(coach, "p-ben", "s-live", events)
@@ -401,7 +404,7 @@ async def test_live_overview_streams_a_new_session(running: Running, mosquitto: 
                     await feed.publish_event(event)
                 while True:
                     update = await asyncio.wait_for(next_overview(), 20)  # a hang, not a speed check
-                    ben = next(c for c in update["patients"] if c["patient_id"] == "p-ben")  # type: ignore[attr-defined]
+                    ben = next(c for c in update["patients"] if c["patient_id"] == "p-ben")
                     if ben["session"] and ben["session"]["t_s"] == events[39]["t"]:
                         break
     assert ben["session"]["session_id"] == "s-live"

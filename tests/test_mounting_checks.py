@@ -5,6 +5,7 @@ silently. Figures over many seeds: ``./run bench mounting``."""
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from calibration.phases import PhaseDetector
 from calibration.plausibility import RoleSwapCheck
 from coach.cue_texts import MOUNTING_CUES, PIPELINE_CUES
+from coach.events import Event
 from coach.pipeline import PipelineConfig, SessionPipeline
 from coach.signal import quaternion as quat
 from coach.signal.strap import (
@@ -31,7 +33,7 @@ T_S = np.arange(200) / 10.0
 
 def _replay(session: object) -> list[dict[str, object]]:
     pipeline = SessionPipeline(session.meta, PipelineConfig(posture_hz=10.0))  # type: ignore[attr-defined]
-    events: list[dict[str, object]] = []
+    events: list[Event] = []
     blocks = session.blocks  # type: ignore[attr-defined]
     end = max(float(b.t_s[-1]) for b in blocks.values())
     for t in np.arange(0.0, end + 5.0, 5.0):
@@ -52,10 +54,12 @@ def _warnings(events: list[dict[str, object]]) -> tuple[list[str], list[str]]:
     return list(cal.get("mounting_warnings", [])), cues
 
 
-def _session(seed: int, duration_s: float = 40.0, **faults: object) -> tuple[list[str], list[str]]:
+def _session(
+    seed: int, duration_s: float = 40.0, faults: Mapping[str, object] | None = None
+) -> tuple[list[str], list[str]]:
     """Mounting warnings of the summary, and the mounting cues said, of a simulated session."""
     sc = random_scenario(seed, roles=("treated", "hand"), duration_s=duration_s)
-    overrides = {f"mounting_faults.{k}": v for k, v in faults.items()}
+    overrides = {f"mounting_faults.{k}": v for k, v in (faults or {}).items()}
     return _warnings(_replay(simulate(sc.replace(**overrides) if overrides else sc, seed)))
 
 
@@ -243,13 +247,13 @@ def test_mounting_warnings_have_words_in_the_cue_texts() -> None:
     ],
 )
 def test_a_mounting_fault_is_said(fault: dict[str, object], code: str) -> None:
-    warnings, cues = _session(2003, **fault)
+    warnings, cues = _session(2003, faults=fault)
     assert warnings == [code]
     assert cues == [code]
 
 
 def test_swapped_roles_are_said() -> None:
-    warnings, cues = _session(2004, duration_s=150.0, swap_roles=True)
+    warnings, cues = _session(2004, duration_s=150.0, faults={"swap_roles": True})
     assert warnings == ["check_sensor_roles"]
     assert cues == ["check_sensor_roles"]
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from coach.signal.strokes.movement import _median, _periodicity, _stat
+from coach.signal.strokes.movement import _median, _periodicity
+from coach.signal.strokes.window_stats import stat as _stat
 
 
 def _ref_stat(x: np.ndarray, fn: str, empty: float) -> float:

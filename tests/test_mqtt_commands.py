@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from coach.clock import format_utc
+from coach.commands import COMMANDS
 from coach.mqtt.commands import (
-    COMMANDS,
     CommandError,
     canonical_json,
     command_envelope,
@@ -167,7 +167,7 @@ def test_targets_document_is_verified_and_validated() -> None:
         "by": "t-01",
     }
     targets = parse_targets(json.dumps(sign_command(doc, SECRET)), SECRET)
-    assert targets.target_duration_s == 900 and targets.cadence_spm == (12, 30)
+    assert targets.target_duration_s == 900 and targets.cadence_spm == (12.0, 30.0)
     assert targets.thresholds == {"wrist_deviation_deg": 12}
     with pytest.raises(CommandError, match="unauthorised"):
         parse_targets(json.dumps(sign_command(doc, "other")), SECRET)

@@ -99,7 +99,9 @@ async def test_events_arrive_in_order_and_complete_with_retained_status_and_summ
     summary = {"type": "summary", "t": 40.0, "id": "summary-1", "strokes_total": 0}
     publisher.enqueue(TOPICS.summary(SESSION), to_json(summary).encode(), retain=True)
     assert await publisher.wait_drained(20), f"spool still holds {publisher.pending}"
-    assert await sink.wait_for(lambda s: len(s.events(EVENTS)) == n and s.events(TOPICS.summary(SESSION)), 10)
+    assert await sink.wait_for(
+        lambda s: len(s.events(EVENTS)) == n and bool(s.events(TOPICS.summary(SESSION))), 10
+    )
     assert [e["id"] for e in sink.events(EVENTS)] == [f"posture-{k}" for k in range(1, n + 1)]
     assert [json.loads(a.payload)["id"] for a in sink.raw(EVENTS)] == [
         f"posture-{k}" for k in range(1, n + 1)
@@ -115,7 +117,7 @@ async def test_events_arrive_in_order_and_complete_with_retained_status_and_summ
         async with asyncio.timeout(5):
             async for m in late.messages:
                 assert m.retain
-                got[str(m.topic)] = m.payload  # type: ignore[assignment]
+                got[str(m.topic)] = m.payload
                 if len(got) == 2:
                     break
     assert json.loads(got[TOPICS.summary(SESSION)])["id"] == "summary-1"

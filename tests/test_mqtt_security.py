@@ -102,7 +102,7 @@ async def test_tls_password_auth_and_acl_on_mosquitto(
             await c.subscribe(topic_filter, qos=1)
             ready.set()
             async for m in c.messages:
-                received[user].append((str(m.topic), m.payload))  # type: ignore[arg-type]
+                received[user].append((str(m.topic), m.payload))
 
     ready = [asyncio.Event(), asyncio.Event()]
     listeners = [

@@ -122,7 +122,7 @@ async def test_live_session_over_a_broker(broker: Any, sink: Sink, tmp_path: Pat
         await late.subscribe(TOPICS.summary(session.session_id), qos=1)
         async with asyncio.timeout(5):
             message = await anext(aiter(late.messages))
-    assert json.loads(message.payload)["id"] == result.summary["id"]  # type: ignore[arg-type]
+    assert json.loads(message.payload)["id"] == result.summary["id"]
     assert message.retain
 
 

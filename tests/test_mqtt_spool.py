@@ -93,7 +93,8 @@ def test_session_events_get_delivery_numbers_and_stay_until_a_receipt(tmp_path: 
     assert [r.sseq for r in rows] == [1, 2, 3, 4, 5, 1, None]
     spool.ack([r.seq for r in rows])  # the broker has them: the cmd_result leaves, the events stay sent
     assert spool.unsent() == 0 and len(spool) == 6 and other not in [r.seq for r in spool.pending()]
-    assert not spool.monitor_seen
+    seen_before_a_receipt = spool.monitor_seen  # a local: mypy keeps a property narrowed past confirm()
+    assert not seen_before_a_receipt
     assert spool.confirm("p-1", "s-1", 2, [(4, 4)]) == 3  # 1, 2 and 4 are stored
     assert spool.monitor_seen and spool.unconfirmed() == 3
     waiting = {w.session: w.rows for w in spool.waiting()}

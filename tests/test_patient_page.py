@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from coach.cli.session_options import add_person_options, person_settings
-from coach.contraindications import QUESTIONS
+from coach.contraindications import QUESTIONS, Question
 from coach.cue_texts import PIPELINE_CUES as MESSAGES
 from coach.errors import ConfigError
 from coach.feedback.progress import assess, load_history
@@ -45,7 +45,7 @@ def test_pairing_codes_tokens_and_a_new_code_after_five_wrong_tries() -> None:
     assert len(local.code) >= 32
 
 
-def test_the_pages_certificate_is_made_once_kept_private_and_reused(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_the_pages_certificate_is_made_once_kept_private_and_reused(tmp_path: Path) -> None:
     cert, key = ensure_certificate(tmp_path / "tls", ["192.0.2.7", "coach-pc"])
     assert oct(cert.stat().st_mode & 0o777) == "0o600" and oct(key.stat().st_mode & 0o777) == "0o600"
     before = cert.read_bytes()
@@ -104,7 +104,7 @@ def test_the_pages_document_follows_the_session() -> None:
     assert doc["screen"] == "summary" and doc["summary"]["progress"]["code"] == "excellent"
 
 
-def test_progress_compares_with_the_last_sessions(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_progress_compares_with_the_last_sessions(tmp_path: Path) -> None:
     import json
 
     for day, (prox, dist, swell) in enumerate([(50, 50, 6), (60, 40, 5)], start=1):
@@ -139,36 +139,30 @@ def test_progress_compares_with_the_last_sessions(tmp_path) -> None:  # type: ig
     assert assess(today, [], texts("de")).streak == "Das war Ihre erste Sitzung mit dem Coach."
 
 
-@dataclass
-class _Q:
-    code: str
-    text: str
-
-
 async def test_answers_race_between_the_page_and_another_source() -> None:
     page = PatientPage(texts("en"), PageOptions(port=0), reveal_s=0.05)
     answers = page.answers([DelayedAnswers(ScriptedAnswers({"pain": True}), 0.2)])
     # The other source answers first: the page shows the answer as it happens.
-    assert await answers.ask(_Q("pain", QUESTIONS[-1].text)) is True
+    assert await answers.ask(Question("pain", QUESTIONS[-1].text)) is True
     assert page.view.question is not None and page.view.question["answer"] is True
     # The page answers first: the other source is cancelled.
-    task = asyncio.create_task(answers.ask(_Q("heart_condition", QUESTIONS[1].text)))
+    task = asyncio.create_task(answers.ask(Question("heart_condition", QUESTIONS[1].text)))
     await asyncio.sleep(0.05)
     assert page.inputs.answer("heart_condition", False) and not page.inputs.answer("heart_condition", True)
     assert await task is False
     # A source that cannot answer (no terminal) leaves the question to the page.
     closed = SharedAnswers(page.inputs, [ScriptedAnswers(default=None)])
-    task = asyncio.create_task(closed.ask(_Q("pain", QUESTIONS[-1].text)))
+    task = asyncio.create_task(closed.ask(Question("pain", QUESTIONS[-1].text)))
     await asyncio.sleep(0.05)
     assert not task.done() and page.inputs.answer("pain", False)
     assert await task is False
     report = SharedSelfReport(page.inputs, [ScriptedSelfReport(None, None)])
-    task = asyncio.create_task(report.report())
+    report_task = asyncio.create_task(report.report())
     await asyncio.sleep(0.05)
     assert page.view.snapshot()["report"]["step"] == "pain" and page.inputs.score("pain", 4)
     await asyncio.sleep(0.01)
     assert page.inputs.score("swelling", None)  # skipped
-    assert await task == (4, None)
+    assert await report_task == (4, None)
     assert page.inputs.stop() is False  # no session bound: nothing to stop
 
 
@@ -223,7 +217,7 @@ def test_no_request_breaks_the_page_or_answers_for_the_person(requests: list[tup
         page = PatientPage(texts("en"), PageOptions(port=0, host="127.0.0.1"))
         url = await page.start()
         base = url.split("/?")[0]
-        asking = asyncio.create_task(page.inputs.wait_answer(_Q("pain", QUESTIONS[-1].text)))
+        asking = asyncio.create_task(page.inputs.wait_answer(Question("pain", QUESTIONS[-1].text)))
         try:
             jar = aiohttp.CookieJar(unsafe=True)
             async with aiohttp.ClientSession(cookie_jar=jar) as http:

@@ -6,7 +6,7 @@ import dataclasses
 import itertools
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -16,12 +16,13 @@ from hypothesis import strategies as st
 
 from coach.errors import ValidationError
 from coach.event_schema.stream import check as check_events
-from coach.events import to_json
+from coach.events import Event, JsonObject, to_json
 from coach.pipeline import PipelineConfig, SessionPipeline
 from coach.samples import SampleBlock
 from coach.signal.strokes.api import Stroke, StrokeContext, StrokeStep
 from coach.trace import TraceMeta
 from simulators import random_scenario, simulate
+from tests.fixtures.events import as_json_objects, last_summary
 
 Blocks = dict[str, SampleBlock]
 
@@ -56,11 +57,11 @@ def replay(
     chunk_sizes: list[int] | None = None,
     advance: bool = True,
     config: PipelineConfig | None = None,
-    commands: list[tuple[float, dict[str, Any]]] = (),  # type: ignore[assignment]
-) -> list[dict[str, Any]]:
+    commands: Sequence[tuple[float, dict[str, Any]]] = (),
+) -> list[JsonObject]:
     """Feed the rows in time order in chunks (cycling through ``chunk_sizes``; None: one pass)."""
     p = SessionPipeline(meta, config)
-    events: list[dict[str, Any]] = []
+    events: list[Event] = []
     for t, cmd in commands:
         events += p.apply_command(cmd, t)
     order = list(rows_in_time_order(blocks))
@@ -78,10 +79,10 @@ def replay(
             last_role, last_i = chunk[-1]
             events += p.advance(float(blocks[last_role].t_s[last_i]) - 1.0)
     events += p.finish()
-    return events
+    return as_json_objects(events)
 
 
-def problems(events: list[dict[str, Any]], hand: bool = False) -> list[str]:
+def problems(events: Sequence[Mapping[str, Any]], hand: bool = False) -> list[str]:
     found, _counts = check_events([to_json(e) for e in events], hand=hand)
     return list(found)
 
@@ -140,7 +141,7 @@ def test_a_live_clock_ticking_gives_the_same_events_as_the_replay(session: Any) 
     stop = {"cmd": "stop", "args": {}}
     ref = replay(session.meta, session.blocks, commands=[(77.0, stop)])
     p = SessionPipeline(session.meta)
-    events: list[dict[str, Any]] = []
+    events: list[Event] = []
     sent = dict.fromkeys(session.blocks, 0)
     lag = {"treated": 0.05, "hand": 0.12, "stroker": 0.0}
     for now in np.arange(0.0, 77.3, 0.1):
@@ -313,7 +314,7 @@ def test_the_stroke_slot_gets_calibrated_spans_and_its_strokes_become_events(ses
         return ScriptedDetector(context, script, seen)
 
     p = SessionPipeline(session.meta, PipelineConfig(stroke_detector=factory))
-    events: list[dict[str, Any]] = []
+    events: list[Event] = []
     order = list(rows_in_time_order(session.blocks))
     for start in range(0, len(order), 700):
         chunk = order[start : start + 700]
@@ -346,7 +347,7 @@ def test_the_stroke_slot_gets_calibrated_spans_and_its_strokes_become_events(ses
     assert cadence[1]["strokes_per_min"] == pytest.approx(20.0, abs=0.01)  # starts 3 s apart
     distal_cues = [e for e in events if e["type"] == "cue" and e["code"] == "stroke_toward_elbow"]
     assert [round(e["t"], 3) for e in distal_cues] == [33.5]
-    summary = events[-1]
+    summary = last_summary(events)
     assert summary["strokes_total"] == 8 and summary["strokes_distal"] == 3
     assert summary["mean_cadence_spm"] is not None
 

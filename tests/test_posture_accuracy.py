@@ -14,18 +14,20 @@ from typing import Any
 import numpy as np
 import pytest
 
+from coach.events import Event, JsonObject
 from coach.pipeline import PipelineConfig, SessionPipeline
 from simulators import random_scenario, simulate
+from tests.fixtures.events import as_json_objects
 
 SEEDS = (301, 302, 303)
 
 
-def _replay(session: Any, config: PipelineConfig) -> list[dict[str, Any]]:
+def _replay(session: Any, config: PipelineConfig) -> list[JsonObject]:
     p = SessionPipeline(session.meta, config)
-    events: list[dict[str, Any]] = []
+    events: list[Event] = []
     for block in session.blocks.values():
         events += p.feed(block)
-    return events + p.finish()
+    return as_json_objects(events + p.finish())
 
 
 def _latest(events: list[dict[str, Any]], t: np.ndarray, key: str) -> list[Any]:
@@ -49,8 +51,8 @@ def _score(session: Any, events: list[dict[str, Any]]) -> dict[str, np.ndarray]:
             [e is not None and bool(e) == bool(tr) for e, tr in zip(est, truth, strict=True)]
         )[inside]
     for key in ("elevation_deg", "wrist_flexion_deg"):
-        est = np.array([np.nan if v is None else v for v in _latest(events, t, key)], dtype=float)
-        err = np.abs(est - np.asarray(post[key], dtype=float))[inside]
+        est_values = np.array([np.nan if v is None else v for v in _latest(events, t, key)], dtype=float)
+        err = np.abs(est_values - np.asarray(post[key], dtype=float))[inside]
         out[key] = err[np.isfinite(err)]
     return out
 

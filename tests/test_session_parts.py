@@ -8,12 +8,14 @@ import io
 import os
 import time
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import pytest
 
 from coach.clock import SessionClock
 from coach.errors import ConfigError
+from coach.events import Event
 from coach.feedback.terminal import TerminalView, format_summary
 from coach.samples import LinkStatus, SampleBlock
 from coach.session.config import example_config, load_config, parse_config
@@ -52,7 +54,7 @@ def test_recorded_samples_read_back_bit_identical(tmp_path: Path) -> None:
 
 def test_recorder_keeps_rows_in_time_order_and_a_lost_sensor_does_not_hold_the_others(tmp_path: Path) -> None:
     def block(role: str, t0: float, n: int) -> SampleBlock:
-        t = t0 + np.arange(n) * 0.01
+        t = t0 + np.arange(n, dtype=np.float64) * 0.01
         return SampleBlock(role, t, np.zeros((n, 3)) + 9.8, np.zeros((n, 3)))
 
     rec = SessionRecorder(tmp_path, "s-2")
@@ -71,13 +73,19 @@ def test_recorder_keeps_rows_in_time_order_and_a_lost_sensor_does_not_hold_the_o
     assert rec.trace_path.stat().st_mode & 0o077 == 0
 
 
+def _bare(event_type: str, t: float, event_id: str) -> Event:
+    """An event with only what the merger reads (``type``, ``t``, ``id``); the fields of its type do
+    not matter to the merger, so the test leaves them out."""
+    return cast(Event, {"type": event_type, "t": t, "id": event_id})
+
+
 def test_merger_keeps_t_non_decreasing() -> None:
     m = Merger()
-    assert m.session({"type": "cue", "t": 4.0, "id": "session-cue-1"}) == []  # waits for the pipeline
-    out = m.pipeline([{"type": "posture", "t": 3.0, "id": "p-1"}, {"type": "posture", "t": 5.0, "id": "p-2"}])
+    assert m.session(_bare("cue", 4.0, "session-cue-1")) == []  # waits for the pipeline
+    out = m.pipeline([_bare("posture", 3.0, "p-1"), _bare("posture", 5.0, "p-2")])
     assert [e["id"] for e in out] == ["p-1", "session-cue-1", "p-2"]
     m.pipeline_done = True
-    late = m.session({"type": "cue", "t": 1.0, "id": "session-cue-2"})
+    late = m.session(_bare("cue", 1.0, "session-cue-2"))
     assert late == [{"type": "cue", "t": 5.0, "id": "session-cue-2"}]
 
 
@@ -171,7 +179,7 @@ def test_latency_attribution_picks_the_notification_that_completed_a_decision() 
 
     # Delivered samples: true (world) times; the session started at world time 500 s and the drivers'
     # clock fit puts samples 4 ms later than their true time. Three samples before t = 0 are not recorded.
-    true_t = 500.0 + np.arange(-3, 20) * 0.01
+    true_t = 500.0 + np.arange(-3, 20, dtype=np.float64) * 0.01
     trace_t = np.round(np.arange(0, 20) * 0.01 + 0.004, 6)
     session_t = match_session_times(true_t, trace_t, 500.0, 100.0)
     assert np.isnan(session_t[:3]).all() and np.allclose(session_t[3:], trace_t)

@@ -196,7 +196,7 @@ def test_gaps_cost_no_grid_points_and_change_no_output(
 
 def test_an_impossible_rate_is_refused_and_the_stream_ignored() -> None:
     r = UniformResampler(None, max_gap_s=0.25)
-    t = 1.0 + np.arange(5000) * 1e-9
+    t = 1.0 + np.arange(5000, dtype=np.float64) * 1e-9
     r.push(t, *_linear(t))
     with pytest.raises(ValidationError, match="1e\\+09 Hz is outside the supported 10–10000 Hz"):
         r.pull(clock_s=5.0)

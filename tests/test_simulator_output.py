@@ -10,8 +10,8 @@ import pytest
 
 from coach.cli import main
 from coach.trace import read_trace
+from coach.units import GRAVITY_MPS2
 from simulators import Scenario, SensorSpec, labels_path_for, random_scenario, simulate, simulate_motion
-from simulators.frames import GRAVITY_MPS2
 
 DOCUMENTED_META = {"arm", "start_utc", "sensors", "calibration", "body", "software"}
 

@@ -15,6 +15,7 @@ from scipy import signal
 from scipy.spatial.transform import Rotation
 from scipy.stats import spearmanr
 
+from coach.units import GRAVITY_MPS2
 from simulators import (
     Episode,
     FidgetSpec,
@@ -29,7 +30,6 @@ from simulators import (
 from simulators.body import BodyModel
 from simulators.devices import DeviceNoise
 from simulators.frames import (
-    GRAVITY_MPS2,
     elevation_rad,
     forearm_quat,
     forearm_rotation,

@@ -14,13 +14,13 @@ from hypothesis import strategies as st
 from coach.signal.strokes import DetectorModel
 from coach.signal.strokes.api import RoleSignals
 from coach.signal.strokes.direction import GlideAxis, _linspace
+from coach.signal.strokes.feature_names import TREATED_FEATURES
 from coach.signal.strokes.frames import SETTLE_FRAMES, Frames, FrameStream
 from coach.signal.strokes.mlp import sigmoid
 from coach.signal.strokes.scoring import segment_logits
 from coach.signal.strokes.segmenter import Segmenter
 from coach.signal.strokes.segments import (
     DURATIONS,
-    TREATED_FEATURES,
     FrameHistory,
     glide_displacement,
     segment_features,

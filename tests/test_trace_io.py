@@ -61,6 +61,7 @@ def test_round_trip_keeps_values_meta_and_unknown_keys(tmp_path: Path) -> None:
         np.testing.assert_allclose(r.acc_mps2, b.acc_mps2, atol=1e-5)
         np.testing.assert_allclose(r.gyr_rps, b.gyr_rps, atol=1e-6)
         assert r.mag_ut is not None and r.pressure_pa is not None
+        assert b.mag_ut is not None and b.pressure_pa is not None  # written: the trace had them
         np.testing.assert_allclose(r.mag_ut, b.mag_ut, atol=1e-3)
         np.testing.assert_allclose(r.pressure_pa, b.pressure_pa, atol=1e-2)
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from coach.events import Event
+from coach.events import SummaryEvent
 
 
 class SelfReport(Protocol):
@@ -35,7 +35,7 @@ class SessionResult:
     summary_path: Path
     events_path: Path
     commands_path: Path
-    summary: Event
+    summary: SummaryEvent
     events_total: int
     spool_empty: bool
     #: Events still in the spool at the end (kept, sent on the next run).
