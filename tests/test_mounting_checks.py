@@ -286,3 +286,33 @@ def test_after_an_ambiguous_turn_neutral_is_said_only_where_every_split_of_the_t
         well_inside = np.hypot(flex, dev) <= 9.5
         assert np.all(said[well_inside])
         assert said.sum() < truly.sum()
+
+
+def test_after_an_ambiguous_turn_the_posture_frame_gives_only_neutral_or_null() -> None:
+    """The posture estimator after an ambiguous turn: angles null, "neutral" where the wrist is within
+    the smaller limit whatever the split, null (not "not neutral") elsewhere, every row marked one-sided
+    for the summary; before such a turn the same wrist gives both answers."""
+    from coach.signal.posture import PostureEstimator, PostureSetup, Thresholds
+    from coach.signal.roles import Interpolated
+    from coach.trace.meta import Body
+
+    n = 200
+    t = np.arange(n) / 50.0
+    j = np.arange(n, dtype=np.int64)
+    flex = np.where(np.arange(n) < 100, 5.0, 30.0)  # 5° then 30° palmar flexion, forearm raised 30°
+    q_f = quat.about_axis(E_Y, np.full(n, -math.radians(30.0)))
+    q_h = quat.multiply(q_f, quat.about_axis(E_Y, np.radians(flex)))
+    setup = PostureSetup("right", Body(), quat.IDENTITY.copy(), 0.0, quat.IDENTITY.copy(), 0.0, 0.0)
+    ones = np.ones(n, bool)
+    for uncertain in (False, True):
+        est = PostureEstimator(setup, block_points=50, decision_hz=50.0)
+        est.wrist_uncertain = uncertain
+        frame = est._compute_with_hand(j, t, Interpolated(ones, q_f), Interpolated(ones, q_h), Thresholds())
+        if not uncertain:
+            assert frame.wrist_one_sided is None
+            assert frame.hand_ok.all() and frame.neutral[:100].all() and not frame.neutral[100:].any()
+            continue
+        assert frame.wrist_one_sided is not None and frame.wrist_one_sided.all()
+        assert np.isnan(frame.flexion_deg).all() and np.isnan(frame.deviation_deg).all()
+        assert frame.hand_ok[:100].all() and frame.neutral[:100].all()
+        assert not frame.hand_ok[100:].any()
