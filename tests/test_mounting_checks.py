@@ -23,6 +23,7 @@ from coach.signal.strap import (
     turns_about_x_rad,
     twist_rad,
 )
+from coach.signal.wrist import is_neutral, neutral_whatever_the_turn, wrist_angles_deg
 from simulators import simulate
 from simulators.scenario import random_scenario
 
@@ -262,3 +263,60 @@ def test_swapped_roles_are_said() -> None:
 def test_no_mounting_warning_on_a_correctly_worn_session(seed: int) -> None:
     warnings, cues = _session(seed, duration_s=150.0)
     assert warnings == [] and cues == []
+
+
+@pytest.mark.parametrize("arm", ["right", "left"])
+def test_after_an_ambiguous_turn_neutral_is_said_only_where_every_split_of_the_turn_agrees(arm: str) -> None:
+    """Both segment frames turned by the same unknown α about the long axis (what an ambiguous strap
+    turn leaves): the check says "neutral" only where the wrist is neutral for every α, so never for a
+    wrist outside the limits, and always for one well inside the circle of the smaller limit."""
+    rng = np.random.default_rng(11)
+    flex = rng.uniform(-40.0, 40.0, 400)
+    dev = rng.uniform(-30.0, 30.0, 400)
+    # The true wrist: hand = forearm · R_y(β) R_z(±γ) (deviation's sign per arm, coach.signal.wrist).
+    q_f = quat.normalize(rng.normal(size=(400, 4)))
+    sign = 1.0 if arm == "right" else -1.0
+    rel = quat.multiply(
+        quat.about_axis(E_Y, np.radians(flex)),
+        quat.about_axis(np.array([0.0, 0.0, 1.0]), np.radians(sign * dev)),
+    )
+    q_h = quat.multiply(q_f, rel)
+    for alpha_deg in (-40.0, -15.0, 0.0, 25.0, 60.0):
+        turn = quat.about_axis(E_X, np.full(400, math.radians(alpha_deg)))
+        f_read, d_read = wrist_angles_deg(quat.multiply(q_f, turn), quat.multiply(q_h, turn), arm)
+        said = neutral_whatever_the_turn(f_read, d_read, 15.0, 10.0)
+        truly = is_neutral(flex, dev, 15.0, 10.0)
+        assert not np.any(said & ~truly)
+        well_inside = np.hypot(flex, dev) <= 9.5
+        assert np.all(said[well_inside])
+        assert said.sum() < truly.sum()
+
+
+def test_after_an_ambiguous_turn_the_posture_frame_gives_only_neutral_or_null() -> None:
+    """The posture estimator after an ambiguous turn: angles null, "neutral" where the wrist is within
+    the smaller limit whatever the split, null (not "not neutral") elsewhere, every row marked one-sided
+    for the summary; before such a turn the same wrist gives both answers."""
+    from coach.signal.posture import PostureEstimator, PostureSetup, Thresholds
+    from coach.signal.roles import Interpolated
+    from coach.trace.meta import Body
+
+    n = 200
+    t = np.arange(n) / 50.0
+    j = np.arange(n, dtype=np.int64)
+    flex = np.where(np.arange(n) < 100, 5.0, 30.0)  # 5° then 30° palmar flexion, forearm raised 30°
+    q_f = quat.about_axis(E_Y, np.full(n, -math.radians(30.0)))
+    q_h = quat.multiply(q_f, quat.about_axis(E_Y, np.radians(flex)))
+    setup = PostureSetup("right", Body(), quat.IDENTITY.copy(), 0.0, quat.IDENTITY.copy(), 0.0, 0.0)
+    ones = np.ones(n, bool)
+    for uncertain in (False, True):
+        est = PostureEstimator(setup, block_points=50, decision_hz=50.0)
+        est.wrist_uncertain = uncertain
+        frame = est._compute_with_hand(j, t, Interpolated(ones, q_f), Interpolated(ones, q_h), Thresholds())
+        if not uncertain:
+            assert frame.wrist_one_sided is None
+            assert frame.hand_ok.all() and frame.neutral[:100].all() and not frame.neutral[100:].any()
+            continue
+        assert frame.wrist_one_sided is not None and frame.wrist_one_sided.all()
+        assert np.isnan(frame.flexion_deg).all() and np.isnan(frame.deviation_deg).all()
+        assert frame.hand_ok[:100].all() and frame.neutral[:100].all()
+        assert not frame.hand_ok[100:].any()

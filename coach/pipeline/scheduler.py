@@ -377,7 +377,10 @@ class SessionPipeline:
         strokes = self._strokes.strokes(self.roles, t[0], t[-1] + self._dt)
         self._coaching.strokes(strokes, active, t, pending)
         self._coaching.span(t, frame, active, pending)
-        self._summary.add_span(active, frame.treated_ok, frame.elevated, frame.hand_ok, frame.neutral)
+        wrist_seen = (
+            frame.hand_ok if frame.wrist_one_sided is None else frame.hand_ok & ~frame.wrist_one_sided
+        )
+        self._summary.add_span(active, frame.treated_ok, frame.elevated, wrist_seen, frame.neutral)
         self._check_roles(t[-1] + self._dt, pending)
         return self._emitter.flush(pending)
 

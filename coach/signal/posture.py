@@ -29,6 +29,7 @@ from coach.signal.wrist import (
     constraint_terms,
     heading_offset_to_align,
     is_neutral,
+    neutral_whatever_the_turn,
     wrist_angles_deg,
 )
 from coach.trace.meta import Body
@@ -95,6 +96,9 @@ class PostureFrame:
     deviation_deg: FloatArray
     elevated: BoolArray
     neutral: BoolArray
+    #: Rows after an ambiguous strap turn, where the wrist check can only say "neutral" (or null): the
+    #: summary leaves them out of its wrist-neutral share, which they would otherwise raise. None: none.
+    wrist_one_sided: BoolArray | None = None
 
     def __len__(self) -> int:
         return int(self.t_s.shape[0])
@@ -124,7 +128,8 @@ class PostureEstimator:
         self.hand_mount_q: FloatArray | None = setup.hand_mount_q
         self.strap = StrapTurnTracker()
         #: An ambiguous strap turn (both devices turned at once, :data:`coach.signal.strap.AMBIGUOUS_SHARE`)
-        #: was found: the wrist angles are null from the next block on, until the next calibration.
+        #: was found: from the next block on, until the next calibration, the wrist angles are null and
+        #: the check says only "neutral" (where every split of the turn agrees) or null.
         self.wrist_uncertain = False
         self._twist_block = -1
         self._twist: list[FloatArray] = []  # times, and δ below, of the block's wrist samples
@@ -213,7 +218,6 @@ class PostureEstimator:
                 # Only with a still-pose wrist reference does the twist start at zero.
                 self._watch_strap(j[a:b], t_s[a:b], qf, qh, d, ok)
             self._fold_block()
-        hand_ok &= ~uncertain
         up = quat.rotate_inverse(q_f, E_Z)
         elev = elevation_deg(up)
         roll = arm_sign(s.arm) * wrap_deg(raw_roll_deg(up) - s.roll_reference_deg)
@@ -226,6 +230,18 @@ class PostureEstimator:
         neutral = hand_ok & is_neutral(
             flex, dev, thresholds.wrist_flexion_deg, thresholds.wrist_deviation_deg
         )
+        if uncertain.any():
+            # After an ambiguous strap turn only the angles' magnitude is known: the check says
+            # "neutral" where every split of the turn agrees, and is null elsewhere, as are the angles.
+            unc = uncertain & hand_ok
+            sure = neutral_whatever_the_turn(
+                flex, dev, thresholds.wrist_flexion_deg, thresholds.wrist_deviation_deg
+            )
+            neutral = np.where(unc, sure, neutral)
+            hand_ok = hand_ok & ~(unc & ~sure)
+            flex = np.where(unc, np.nan, flex)
+            dev = np.where(unc, np.nan, dev)
+            return PostureFrame(t_s, tr.valid, hand_ok, elev, roll, flex, dev, elevated, neutral, uncertain)
         return PostureFrame(t_s, tr.valid, hand_ok, elev, roll, flex, dev, elevated, neutral)
 
     def _compute_part(

@@ -95,12 +95,14 @@ class StrapTurn:
     twist_rad: float
     t_s: float
     #: Both devices turned about their long axes around the step (:data:`AMBIGUOUS_SHARE`): the twist
-    #: sees only their difference, so the wrist angles are uncertain until the next calibration.
+    #: sees only their difference, so the wrist angles are uncertain until the next calibration (null;
+    #: the check says "neutral" only where every split agrees:
+    #: :func:`coach.signal.wrist.neutral_whatever_the_turn`).
     ambiguous: bool = False
 
     def summary(self) -> StrapTurnSummary:
         """The summary's ``calibration.strap_turns`` entry; an ambiguous turn says why the wrist check
-        is off from then on (``wrist``: ``uncertain_both_devices_turned``)."""
+        is uncertain from then on (``wrist``: ``uncertain_both_devices_turned``)."""
         out: StrapTurnSummary = {
             "t": round(self.t_s, 3),
             "role": self.role,

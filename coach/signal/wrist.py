@@ -62,6 +62,27 @@ def is_neutral(
         )
 
 
+def neutral_whatever_the_turn(
+    flexion_deg: FloatArray,
+    deviation_deg: FloatArray,
+    flexion_limit_deg: float = DEFAULT_FLEXION_LIMIT_DEG,
+    deviation_limit_deg: float = DEFAULT_DEVIATION_LIMIT_DEG,
+) -> np.ndarray:
+    """Where the wrist is neutral even if both segment frames carry an unknown common turn α about the
+    forearm's long axis (both straps turned at once, :mod:`coach.signal.strap`).
+
+    ``R_x(−α) R_y(β) R_z(γ) R_x(α)`` turns the rotation vector ``(0, β, γ)`` by α about x, so the angles
+    read (flexion, deviation) are the true ones turned by α in their plane (to first order; the sign
+    of deviation per arm does not matter here): their magnitude ``r`` is known, their direction not.
+    The wrist is neutral for every α when ``r`` ≤ the smaller limit (the circle inside the limits' box).
+    The converse (``r`` beyond the box's corner: not neutral for any α) is not given: after such a turn
+    a large reading came as often from the frames' other errors as from the wrist (docs/signal.md,
+    issue 9, fourth session). False where NaN."""
+    r = np.hypot(flexion_deg, deviation_deg)
+    with np.errstate(invalid="ignore"):
+        return np.asarray(r <= min(flexion_limit_deg, deviation_limit_deg))
+
+
 def heading_offset_to_align(x_forearm_earth: FloatArray, x_hand_earth: FloatArray) -> float:
     """δ that turns the hand's long axis onto the forearm's heading (mean over the rows given)."""
     a = np.arctan2(x_forearm_earth[:, 1], x_forearm_earth[:, 0])
