@@ -60,14 +60,15 @@ DEFAULT_TUNE = "fam:mix:40000-40029,fam:massage_free:16000-16014,fam:movement:14
 
 
 def _detector_digest() -> str:
-    """The candidate detector's sources and what the veto's windows hold (not the veto's features:
-    the rows keep each contact's window and the features are computed from it when loaded)."""
+    """The candidate detector's sources and what the veto's windows hold (not the veto's own code and
+    file: the rows keep each contact's window and the features are computed from it when loaded)."""
     import coach.signal.strokes as pkg
     from coach.signal.strokes.movement import BEFORE_FRAMES, WINDOW_COLUMNS
 
+    own = ("movement_veto.json", "movement.py", "veto_tails.py")
     h = hashlib.sha256()
     for path in sorted(Path(pkg.__file__).parent.glob("*")):
-        if path.suffix in (".py", ".json") and path.name not in ("movement_veto.json", "movement.py"):
+        if path.suffix in (".py", ".json") and path.name not in own:
             h.update(path.read_bytes())
     h.update(repr((BEFORE_FRAMES, WINDOW_COLUMNS)).encode())
     return h.hexdigest()[:10]
