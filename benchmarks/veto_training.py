@@ -60,14 +60,15 @@ DEFAULT_TUNE = "fam:mix:40000-40029,fam:massage_free:16000-16014,fam:movement:14
 
 
 def _detector_digest() -> str:
-    """The candidate detector's sources and what the veto's windows hold (not the veto's features:
-    the rows keep each contact's window and the features are computed from it when loaded)."""
+    """The candidate detector's sources and what the veto's windows hold (not the veto's own code and
+    file: the rows keep each contact's window and the features are computed from it when loaded)."""
     import coach.signal.strokes as pkg
     from coach.signal.strokes.movement import BEFORE_FRAMES, WINDOW_COLUMNS
 
+    own = ("movement_veto.json", "movement.py", "veto_tails.py")
     h = hashlib.sha256()
     for path in sorted(Path(pkg.__file__).parent.glob("*")):
-        if path.suffix in (".py", ".json") and path.name not in ("movement_veto.json", "movement.py"):
+        if path.suffix in (".py", ".json") and path.name not in own:
             h.update(path.read_bytes())
     h.update(repr((BEFORE_FRAMES, WINDOW_COLUMNS)).encode())
     return h.hexdigest()[:10]
@@ -305,18 +306,20 @@ def massage_tails(
     levels: list[float],
     free_share: float,
     weight: float,
+    beyond: float | None = None,
 ) -> dict[str, Any]:
     """The envelope taken jointly (:class:`coach.signal.strokes.movement.Tails`): on each envelope
     feature, the values that the shares ``levels`` of the training sessions' true strokes lie beyond
     (each side), and ``free``: the summed tail score that only ``free_share`` of the tune sessions'
-    true strokes exceed. Chosen from true strokes alone, without looking at any movement."""
+    true strokes exceed (``beyond``: :attr:`Tails.beyond`). Chosen from true strokes alone, without
+    looking at any movement."""
     from coach.signal.strokes.movement import CONTEXT_FEATURES, Tails
 
     idx = [CONTEXT_FEATURES.index(f) for f in envelope["features"]]
     pct = np.array(levels) * 100.0
     lo = np.percentile(x_true[:, idx], pct, axis=0).T
     hi = np.percentile(x_true[:, idx], 100.0 - pct, axis=0).T
-    probe = Tails(np.array(levels), lo, hi, 0.0, 1.0)
+    probe = Tails(np.array(levels), lo, hi, 0.0, 1.0, beyond)
     xt = [s["x"][s["matched"]] for s in tune if len(s["x"])]
     tune_true = np.concatenate(xt) if xt else np.empty((0, len(CONTEXT_FEATURES)))
     nats = np.array([probe.nats(r[idx]) for r in tune_true])
@@ -328,6 +331,7 @@ def massage_tails(
         "free": free,
         "weight": weight,
         "free_share": free_share,
+        **({} if beyond is None else {"beyond": beyond}),
         "tune_true_nats_quantiles": {f"{q:g}": float(np.quantile(nats, q)) for q in (0.5, 0.9, 0.99, 0.999)}
         if len(nats)
         else {},
@@ -398,6 +402,13 @@ def main(argv: list[str]) -> int:
         help="tails: the summed score this share of the tune sessions' true strokes exceed is free",
     )
     ap.add_argument("--tail-weight", type=float, default=1.0, help="tails: log-odds lost per nat beyond free")
+    ap.add_argument(
+        "--tail-beyond",
+        type=float,
+        default=None,
+        help="tails: at most this many nats per feature, the tail extrapolated beyond the last level "
+        "(movement.Tails.beyond; default: the last level's score)",
+    )
     ap.add_argument("--out", type=Path, default=VETO_SOURCE_PATH)
     args = ap.parse_args(argv)
     t0 = time.time()
@@ -442,7 +453,7 @@ def main(argv: list[str]) -> int:
             raise SystemExit("--tail-levels needs the training sessions' rows (give --train)")
         levels = [float(v) for v in args.tail_levels.split(",")]
         envelope["tails"] = massage_tails(
-            x[y > 0.5], tune, envelope, levels, args.tail_free_share, args.tail_weight
+            x[y > 0.5], tune, envelope, levels, args.tail_free_share, args.tail_weight, args.tail_beyond
         )
         print(
             f"tails: free {envelope['tails']['free']:.2f} nats; tune true strokes "

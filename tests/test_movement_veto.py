@@ -299,6 +299,29 @@ def test_the_joint_envelope_takes_off_only_for_many_tails_at_once(tmp_path: Path
     assert MovementVeto.from_dict(parameters).tails is not None  # the shipped veto has them
 
 
+def test_the_tails_go_on_beyond_their_last_level_only_when_asked() -> None:
+    """:attr:`Tails.beyond` (fifth round): beyond the table's last level a value scores more, as many nats
+    per unit as the table's width takes, up to ``beyond`` per feature; inside the table, and without
+    ``beyond``, nothing changes; a table of zero width (a point mass) gives the cap at once."""
+    levels = np.array([0.01, 0.001])
+    lo = np.array([[0.0, -1.0], [0.0, 0.0]])
+    hi = np.array([[1.0, 2.0], [1.0, 1.0]])
+    last = np.log(10.0)
+    old = Tails(levels, lo, hi, free=0.0, weight=1.0)
+    new = dataclasses.replace(old, beyond=2.5 * last)
+    for v in ([0.5, 0.5], [-0.5, 0.5], [1.5, 0.5], [-1.0, 0.5]):
+        assert new.nats(np.array(v)) == pytest.approx(old.nats(np.array(v)))
+    assert old.nats(np.array([-2.0, 0.5])) == pytest.approx(last)  # capped at the last level
+    assert new.nats(np.array([-2.0, 0.5])) == pytest.approx(2.0 * last)  # one table width further
+    assert new.nats(np.array([3.0, 0.5])) == pytest.approx(2.0 * last)  # the high side alike
+    assert new.nats(np.array([-50.0, 0.5])) == pytest.approx(2.5 * last)  # at most ``beyond``
+    assert new.nats(np.array([0.5, 1.01])) == pytest.approx(2.5 * last)  # zero width: the cap
+    assert new.nats(np.array([0.5, -1e-9])) == pytest.approx(2.5 * last)
+    table = {"levels": [0.01, 0.001], "lo": lo.tolist(), "hi": hi.tolist(), "free": 0.0, "weight": 1.0}
+    assert Tails.from_dict(table).beyond is None
+    assert Tails.from_dict({**table, "beyond": 3.0}).beyond == 3.0
+
+
 def test_prepared_contacts_give_the_same_features_bit_for_bit() -> None:
     """:meth:`ContactContext.prepare` works out the window statistics of many contacts at once (numpy's
     pairwise sums across the windows): every feature is the same as one contact at a time, with

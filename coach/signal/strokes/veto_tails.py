@@ -31,6 +31,10 @@ class Tails:
     hi: FloatArray
     free: float
     weight: float
+    #: At most this many nats per feature (fifth round): beyond the last level the tail is taken to go on
+    #: falling as it does on average over the table (exponentially: as many nats per unit beyond it as
+    #: the table's nats over its width). None: the last level's score (the fourth round's table).
+    beyond: float | None = None
 
     def nats(self, v: FloatArray) -> float:
         """The summed tail scores of the envelope features' values ``v``."""
@@ -42,9 +46,18 @@ class Tails:
             lo, hi = self.lo[j], self.hi[j]
             if x < lo[0]:  # lo falls with the level: interp needs rising values
                 total += top - float(np.interp(x, lo[::-1], logp[::-1]))
+                if self.beyond is not None and x < lo[-1]:
+                    total += self._further(float(lo[0] - lo[-1]), float(lo[-1]) - x, top - float(logp[-1]))
             elif x > hi[0]:
                 total += top - float(np.interp(x, hi, logp))
+                if self.beyond is not None and x > hi[-1]:
+                    total += self._further(float(hi[-1] - hi[0]), x - float(hi[-1]), top - float(logp[-1]))
         return total
+
+    def _further(self, width: float, past: float, last: float) -> float:
+        """The nats beyond the last level's ``last``: ``past`` beyond it, the table ``width`` wide."""
+        cap = max(0.0, (self.beyond or 0.0) - last)
+        return cap if width <= 0.0 else min(cap, last * past / width)
 
     def loss(self, v: FloatArray) -> float:
         """The log-odds taken off for the envelope features' values ``v``."""
@@ -58,6 +71,7 @@ class Tails:
             np.asarray(d["hi"], dtype=np.float64),
             float(d["free"]),
             float(d["weight"]),
+            None if d.get("beyond") is None else float(d["beyond"]),
         )
 
 
