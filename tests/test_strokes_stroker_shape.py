@@ -92,3 +92,46 @@ def test_keep_treated_gives_each_candidate_the_larger_of_the_two_models_log_odds
     np.testing.assert_array_equal(both, np.maximum(stroker_only, treated_only))
     floored = segment_logits(*args, floor=0.0, keep_treated=True)
     np.testing.assert_array_equal(floored[both > 0.0], both[both > 0.0])
+
+
+def test_the_treated_margin_lowers_only_the_treated_log_odds_where_the_stroker_is_valid() -> None:
+    """With ``keep_treated``, ``treated_margin`` takes that much off the ``treated`` model's log-odds where
+    the stroker's frames are valid (elsewhere the ``treated`` model decides alone, as before)."""
+    from coach.signal.strokes.detector import DetectorModel
+    from coach.signal.strokes.frames import Frames
+    from coach.signal.strokes.scoring import segment_logits
+    from coach.signal.strokes.segments import FrameHistory, segment_features
+    from coach.signal.strokes.trained import read_model
+
+    rng = np.random.default_rng(11)
+    n = 500
+    h = FrameHistory(0.1, 100.0)
+    valid = np.ones(n, dtype=bool)
+    valid[300:] = False  # the stroker's frames invalid late: the treated model alone there
+    h.add_stroker(
+        Frames(
+            0,
+            np.asarray(10.0 + 0.1 * np.arange(n), dtype=np.float64),
+            valid,
+            {"acc": rng.normal(size=(n, 3)), "gm": rng.normal(size=n)},
+        )
+    )
+    cols = {k: rng.normal(size=n) for k in ("hf", "lf", "el", "gm", "lz", "lx", "ex", "ey", "wx", "wy", "wz")}
+    h.add_treated(
+        Frames(0, np.asarray(10.0 + 0.1 * np.arange(n), dtype=np.float64), np.ones(n, dtype=bool), cols)
+    )
+    model = DetectorModel.from_dict(read_model()[0])
+    assert model.with_stroker is not None
+    batch = segment_features(h, np.arange(60, n - 3))
+    assert batch.x_stroker is not None and batch.stroker_ok.any() and (batch.ok & ~batch.stroker_ok).any()
+    args = (batch, model.treated, model.with_stroker, model.bias, model.bias_stroker)
+    stroker_only = segment_logits(*args)
+    treated_only = segment_logits(batch, model.treated, None, model.bias)
+    margin = 1.5
+    got = segment_logits(*args, keep_treated=True, treated_margin=margin)
+    s_ok = batch.stroker_ok & np.isfinite(stroker_only)
+    want = np.where(s_ok, np.maximum(stroker_only, treated_only - margin), stroker_only)
+    np.testing.assert_array_equal(got, want)
+    assert (got[s_ok] < segment_logits(*args, keep_treated=True)[s_ok]).any()
+    floored = segment_logits(*args, floor=0.0, keep_treated=True, treated_margin=margin)
+    np.testing.assert_array_equal(floored[got > 0.0], got[got > 0.0])

@@ -72,6 +72,11 @@ MERGE_GAP_S: Final = 0.25
 #: recall 0.82 -> 0.91 but doubled false strokes in ordinary movement with a stroker (docs/strokes.md,
 #: "direction with the helper's sensor, third session").
 STROKER_KEEPS_TREATED: Final = False
+#: With :data:`STROKER_KEEPS_TREATED`, the ``treated`` model's log-odds count less this much there
+#: (``segment_logits(treated_margin=...)``). Tried on the tune seeds at 0, 1 and 2: the helper's recall
+#: gain shrinks with the margin faster than the cost in ``contact`` and ``regions`` (split strokes, the
+#: helper's-sensor direction), so neither is on (docs/strokes.md, "the helper's recall, fourth session").
+STROKER_TREATED_MARGIN: Final = 0.0
 #: Candidate end frames scored at once (60 s of frames).
 _ENDS_PER_BATCH: Final = 600
 #: A run of end frames where no candidate is possible (a gap) this long is skipped, not scored.
@@ -336,6 +341,7 @@ class StrokeDetector:
                     floor=0.0,  # the segmenter uses only positive log-odds
                     hand=m.hand,
                     keep_treated=STROKER_KEEPS_TREATED,
+                    treated_margin=STROKER_TREATED_MARGIN,
                 )
                 # Only ends with a positive log-odds need a step of the programme; the runs between them
                 # are crossed with Segmenter.skip (exactly what stepping through them would do).

@@ -27,6 +27,7 @@ def segment_logits(
     floor: float | None = None,
     hand: HandModel | None = None,
     keep_treated: bool = False,
+    treated_margin: float = 0.0,
 ) -> FloatArray:
     """Log-odds of every candidate (−inf where not ``ok``); the stroker model where its frames are valid.
     ``bias`` (and ``bias_stroker`` for the stroker model) shift the log-odds: the prior of a stroke.
@@ -49,7 +50,8 @@ def segment_logits(
     ``keep_treated``: where the stroker's frames are valid, the candidate keeps the larger of the stroker
     model's log-odds and the ``treated`` model's (as the hand's networks do): a helper whose wrist does
     not follow the glide (thumb-driven glides, grips away from the contact, docs/strokes.md) makes the
-    stroker model miss strokes the watch alone finds.
+    stroker model miss strokes the watch alone finds. ``treated_margin``: there, the ``treated`` model's
+    log-odds count less this much (a candidate the stroker model doubts needs the watch to be surer).
     """
     shape = batch.ok.shape
     out = np.full(shape, -np.inf)
@@ -68,11 +70,13 @@ def segment_logits(
     if with_stroker is not None and batch.x_stroker is not None:
         s_sel = batch.stroker_ok & sel
         # the stroker model's log-odds replace the treated model's (or, keep_treated, join them)
-        t_sel = sel if keep_treated else sel & ~s_sel
+        t_sel = sel & ~s_sel
     else:
         t_sel = sel
     if t_sel.any():
         _score(out, t_sel, (batch.x_treated,), treated, bias, floor)
+    if keep_treated and s_sel is not None and s_sel.any():
+        _score(out, s_sel, (batch.x_treated,), treated, bias - treated_margin, floor)
     if s_sel is not None and s_sel.any():
         assert with_stroker is not None and batch.x_stroker is not None
         b_s = bias if bias_stroker is None else bias_stroker
