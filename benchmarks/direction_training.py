@@ -18,7 +18,9 @@ printed for the sessions with ``F`` and without it.
 (:data:`coach.signal.strokes.direction.TREATED_SHAPE_FEATURES`: drags over windows around the found
 contact, displacement and pitch profiles); the detector feeds it whenever the network takes more inputs
 than the six numbers of :func:`~coach.signal.strokes.direction.treated_evidence`. ``--keep-stroker``
-keeps ``model.json``'s network with the ``stroker`` evidence instead of refitting it.
+keeps ``model.json``'s network with the ``stroker`` evidence instead of refitting it, ``--stroker-from
+FILE`` that of a direction file. ``--seeds 1,2,3,4,5`` fits the ``treated`` network once per seed and
+stores their mean log-odds as one network (:func:`benchmarks.stroke_fit.merge_networks`).
 
 The file holds only ``direction_treated`` and ``direction_stroker`` with their provenance (the command,
 sessions, date, commit and the tune figures); :func:`coach.signal.strokes.detector.default_model`
@@ -39,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.stroke_fit import train_mlp
+from benchmarks.stroke_fit import merge_networks, train_mlp
 from benchmarks.stroke_sessions import _cache_name, parse_keys
 from benchmarks.stroke_training import (
     CACHE,
@@ -158,7 +160,19 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--shape", action="store_true", help="the treated network reads the shape evidence")
     ap.add_argument("--hidden", type=int, default=DIRECTION_HIDDEN, help="treated network hidden units")
     ap.add_argument("--epochs", type=int, default=60, help="epochs of the treated network")
+    ap.add_argument(
+        "--seeds",
+        default="1",
+        help="seeds of the treated network, comma-separated: several fit an ensemble (mean log-odds, "
+        "stored as one network with their hidden units side by side)",
+    )
     ap.add_argument("--keep-stroker", action="store_true", help="keep model.json's stroker network")
+    ap.add_argument(
+        "--stroker-from",
+        type=Path,
+        default=None,
+        help="keep the stroker network of this direction file instead of refitting it",
+    )
     ap.add_argument(
         "--forearm-only", action="store_true", help="fit the treated network on forearm strokes only"
     )
@@ -190,7 +204,10 @@ def main(argv: list[str]) -> int:
     mt = [r for r in m if r.get("region") in (None, "forearm")] if args.forearm_only else m
     y = np.array([float(r["distal"]) for r in mt])
     ys = np.array([float(r["distal"]) for r in ms])
-    if args.keep_stroker:
+    if args.stroker_from is not None:
+        kept_s = json.loads(args.stroker_from.read_text())
+        stroker_net = kept_s.get("parameters", kept_s)["direction_stroker"]
+    elif args.keep_stroker:
         stroker_net = model["direction_stroker"]
     elif args.stroker_shape or args.stroker_hidden != DIRECTION_HIDDEN or args.stroker_epochs != 60:
         xs = _x(ms, True, args.stroker_shape)
@@ -203,8 +220,10 @@ def main(argv: list[str]) -> int:
         kept = json.loads(args.keep_treated.read_text())
         treated_net = kept.get("parameters", kept)["direction_treated"]
     else:
-        treated_net = train_mlp(
-            _x(mt, False, args.shape), y, hidden=args.hidden, epochs=args.epochs, batch=256, seed=1
+        xt = _x(mt, False, args.shape)
+        seeds = [int(s) for s in args.seeds.split(",")]
+        treated_net = merge_networks(
+            [train_mlp(xt, y, hidden=args.hidden, epochs=args.epochs, batch=256, seed=s) for s in seeds]
         )
     fitted = {"direction_treated": treated_net, "direction_stroker": stroker_net}
     tune = [r for rs in _pool_map(session_rows, [(k, model) for k in tune_keys], args.jobs) for r in rs]
@@ -238,7 +257,12 @@ def main(argv: list[str]) -> int:
         "treated_inputs": "treated + shape" if args.shape else "treated",
         "treated_hidden": args.hidden,
         "treated_epochs": args.epochs,
-        "stroker_network": "model.json (kept)" if args.keep_stroker else "refitted",
+        "treated_seeds": args.seeds,
+        "stroker_network": f"kept from {args.stroker_from}"
+        if args.stroker_from
+        else "model.json (kept)"
+        if args.keep_stroker
+        else "refitted",
         "stroker_inputs": "treated + stroker + stroker shape" if args.stroker_shape else "treated + stroker",
         "stroker_hidden": args.stroker_hidden,
         "stroker_epochs": args.stroker_epochs,

@@ -74,6 +74,26 @@ def train_mlp(
     }
 
 
+def merge_networks(nets: list[dict[str, Any]]) -> dict[str, Any]:
+    """The mean log-odds of networks fitted by :func:`train_mlp` to the same rows (different seeds), as
+    one network with their hidden units side by side and the output weights divided by their count: the
+    same numbers, so the detector reads an ensemble as it reads one network. The rows fix the input
+    standardisation and clip box, which must therefore be equal."""
+    first = nets[0]
+    for net in nets[1:]:
+        for key in ("mean", "scale", "clip_lo", "clip_hi"):
+            if net[key] != first[key]:
+                raise ValueError(f"networks fitted to different rows ({key} differs)")
+    k = len(nets)
+    return {
+        **{key: first[key] for key in ("clip_lo", "clip_hi", "mean", "scale")},
+        "w1": [[w for net in nets for w in net["w1"][i]] for i in range(len(first["w1"]))],
+        "b1": [b for net in nets for b in net["b1"]],
+        "w2": [w / k for net in nets for w in net["w2"]],
+        "b2": sum(float(net["b2"]) for net in nets) / k,
+    }
+
+
 def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1.0) -> tuple[np.ndarray, float]:
     """Logistic regression by Newton steps (L2 on the weights, not the intercept)."""
     x1 = np.column_stack((x, np.ones(len(x))))
