@@ -94,21 +94,21 @@ class GlideAxis:
     def cos_to(self, glide: FloatArray) -> float:
         """Cosine between a glide's horizontal part and the proximal axis (0 while unknown)."""
         h = glide[:2]
-        nh, nv = float(np.linalg.norm(h)), float(np.linalg.norm(self.vector))
+        nh, nv = _norm(h), _norm(self.vector)
         if self.count == 0 or nh < 1e-3 or nv < 1e-9:
             return 0.0
         return float(h @ self.vector) / (nh * nv)
 
     def learn(self, glide: FloatArray, sin_elev: float) -> None:
         """Teach the axis with a glide whose vertical part tells its direction clearly."""
-        length = float(np.linalg.norm(glide))
+        length = _norm(glide)
         if abs(sin_elev) < AXIS_MIN_SIN_ELEVATION or length < AXIS_MIN_GLIDE_M:
             return
         if abs(glide[2]) / length < AXIS_MIN_VERTICAL_SHARE:
             return
         proximal = glide[2] * sin_elev < 0.0
         h = glide[:2] * (1.0 if proximal else -1.0)
-        nh = float(np.linalg.norm(h))
+        nh = _norm(h)
         if nh < 1e-3:
             return
         h = h / nh
@@ -216,6 +216,12 @@ class SampleRing:
             pos.flags.writeable = False
             self._pos[(i, j)] = pos
         return t, c, pos
+
+
+def _norm(x: FloatArray) -> float:
+    """``np.linalg.norm(x)`` of a contiguous 1-D float64 array: the same number (numpy takes the square
+    root of ``x.dot(x)``; both square roots are correctly rounded), without its generality."""
+    return math.sqrt(float(x.dot(x)))
 
 
 def _linspace(start: float, stop: float, num: int) -> FloatArray:
@@ -441,19 +447,25 @@ def stroker_glide(
     middle of the contact, where the glide accelerates, over its uncertain ends.
     """
     t, c = ring.window(t_a, t_b)
-    if t.shape[0] < 5:
+    n = t.shape[0]
+    if n < 5:
         return None
-    acc = np.stack((c["ax"], c["ay"], c["az"]), axis=-1)
+    # ``np.stack((ax, ay, az), axis=-1)``: the same C-ordered (n, 3) array.
+    acc = np.empty((n, 3))
+    acc[:, 0], acc[:, 1], acc[:, 2] = c["ax"], c["ay"], c["az"]
     ok = np.isfinite(acc).all(axis=1)
-    if ok.mean() < 0.8:
+    n_ok = int(np.count_nonzero(ok))
+    if n_ok / n < 0.8:  # ``ok.mean() < 0.8``: the count is exact in float64, one rounded division
         return None
+    if n_ok < n:
+        t, acc = t[ok], acc[ok]
     dur = t_b - t_a
-    tau = (t[ok] - t_a) / dur
+    tau = (t - t_a) / dur
     k = 60.0 * tau - 180.0 * tau**2 + 120.0 * tau**3
     kk = float(k @ k)
     if kk <= 0.0:
         return None
-    glide = dur * dur * (k @ acc[ok]) / kk
+    glide = dur * dur * (k @ acc) / kk
     _, tc = treated.window(t_a, t_b)
     el = tc.get("el")
     if el is None or not np.isfinite(el).any():
@@ -464,7 +476,7 @@ def stroker_glide(
 
 def stroker_evidence(glide: FloatArray, sin_elev: float, axis: GlideAxis) -> FloatArray:
     """``STROKER_DIRECTION_FEATURES`` for one glide."""
-    length = max(float(np.linalg.norm(glide)), 0.02)
+    length = max(_norm(glide), 0.02)
     share = float(glide[2]) / length
     return np.array([share * sin_elev * 10.0, share, sin_elev, axis.cos_to(glide) * axis.weight])
 
@@ -494,11 +506,14 @@ def stroker_shape_evidence(
     length over each of :data:`STROKER_SHAPE_WINDOWS` (zeros where a window has too few valid samples).
     Nothing reaches past ``t_b + 0.3`` s (the detector has those samples when it decides)."""
     dur = t_b - t_a
-    out = np.zeros(len(STROKER_SHAPE_FEATURES))
+    out = [0.0] * len(STROKER_SHAPE_FEATURES)
     for k, (fa, fb, pre, post) in enumerate(STROKER_SHAPE_WINDOWS):
         g = stroker_glide(ring, treated, t_a + fa * dur - pre, t_a + fb * dur + post)
         if g is None:
             continue
-        out[4 * k : 4 * k + 3] = stroker_evidence(g[0], g[1], axis)[[0, 1, 3]]
-        out[4 * k + 3] = float(np.linalg.norm(g[0]))
-    return out
+        glide, sin_elev = g
+        # :func:`stroker_evidence`'s first, second and fourth numbers, the same operations.
+        norm = _norm(glide)
+        share = float(glide[2]) / max(norm, 0.02)
+        out[4 * k : 4 * k + 4] = (share * sin_elev * 10.0, share, axis.cos_to(glide) * axis.weight, norm)
+    return np.array(out)
