@@ -207,15 +207,22 @@ class SampleRing:
         """:meth:`window` and :func:`_double_integral` of its ``lx`` (read-only; None when the window
         has fewer than ``min_samples`` samples)."""
         i, j = self.t_s.searchsorted((t0, t1)).tolist()
-        t, c = self.t_s[i:j], {k: v[i:j] for k, v in self.cols.items()}
+        return self.t_s[i:j], {k: v[i:j] for k, v in self.cols.items()}, self._integral(i, j, min_samples)
+
+    def lx_displacement(self, t0: float, t1: float, min_samples: int) -> tuple[FloatArray, FloatArray | None]:
+        """:meth:`displacement` without the window's columns."""
+        i, j = self.t_s.searchsorted((t0, t1)).tolist()
+        return self.t_s[i:j], self._integral(i, j, min_samples)
+
+    def _integral(self, i: int, j: int, min_samples: int) -> FloatArray | None:
         if j - i < min_samples:
-            return t, c, None
+            return None
         pos = self._pos.get((i, j))
         if pos is None:
-            pos = _double_integral(t, c["lx"])
+            pos = _double_integral(self.t_s[i:j], self.cols["lx"][i:j])
             pos.flags.writeable = False
             self._pos[(i, j)] = pos
-        return t, c, pos
+        return pos
 
 
 def _norm(x: FloatArray) -> float:
@@ -224,21 +231,34 @@ def _norm(x: FloatArray) -> float:
     return math.sqrt(float(x.dot(x)))
 
 
+_ARANGES: dict[int, FloatArray] = {}
+
+
+def _arange(num: int) -> FloatArray:
+    """``np.arange(num, dtype=np.float64)``, read-only and kept for the window lengths a replay meets."""
+    y = _ARANGES.get(num)
+    if y is None:
+        y = np.arange(num, dtype=np.float64)
+        if num <= 4096:
+            y.flags.writeable = False
+            _ARANGES[num] = y
+    return y
+
+
 def _linspace(start: float, stop: float, num: int) -> FloatArray:
     """``np.linspace(start, stop, num)`` for two floats, the same numbers by the same steps (numpy's
     own algorithm, without its generality: it is called a few thousand times a replay)."""
-    y = np.arange(num, dtype=np.float64)
     delta = stop - start
     div = num - 1
     if div > 0:
         step = delta / div
         if step == 0:
-            y /= div
+            y = _arange(num) / div
             y *= delta
         else:
-            y *= step
+            y = _arange(num) * step
     else:
-        y *= delta
+        y = _arange(num) * delta
     y += start
     if num > 1:
         y[-1] = stop
@@ -285,9 +305,11 @@ def _double_integral(t: FloatArray, acc: FloatArray) -> FloatArray:
         x = acc - _mean(acc)
     else:
         x = np.where(finite, acc - (_mean(acc[finite]) if finite.any() else 0.0), 0.0)
-    vel = x.cumsum() * dt
+    vel = x.cumsum()
+    vel *= dt
     vel -= _linspace(0.0, float(vel[-1]), vel.shape[0])
-    pos: FloatArray = vel.cumsum() * dt
+    pos: FloatArray = vel.cumsum()
+    pos *= dt
     pos -= _linspace(float(pos[0]), float(pos[-1]), pos.shape[0])
     return pos
 
@@ -307,8 +329,8 @@ def treated_evidence(ring: SampleRing, t_a: float, t_b: float) -> FloatArray:
     # The time masks of a window are index ranges (``t`` is sorted): same elements, same sums.
     i_a, i_b = t.searchsorted((t_a, t_b)).tolist()
     drag_mm = 1000.0 * _mean(pos[i_a:i_b]) if i_b > i_a else 0.0
-    t_on, _, p_on = ring.displacement(t_a - 0.4, t_a + 0.5, 10)
-    t_off, _, p_off = ring.displacement(t_b - 0.5, t_b + 0.3, 10)
+    t_on, p_on = ring.lx_displacement(t_a - 0.4, t_a + 0.5, 10)
+    t_off, p_off = ring.lx_displacement(t_b - 0.5, t_b + 0.3, 10)
     drag_on = drag_off = 0.0
     if p_on is not None:
         k_on = int(t_on.searchsorted(t_a))
@@ -349,7 +371,7 @@ def treated_evidence(ring: SampleRing, t_a: float, t_b: float) -> FloatArray:
 def _window_drag(ring: SampleRing, a: float, b: float, pre: float, post: float) -> tuple[float, float]:
     """Mean displacement along the forearm inside ``[a, b)`` (mm; integrated over ``[a - pre, b + post)``
     with the limb at rest at both ends) and the same against the RMS displacement outside ``[a, b)``."""
-    t, _, pos = ring.displacement(a - pre, b + post, 10)
+    t, pos = ring.lx_displacement(a - pre, b + post, 10)
     if pos is None:
         return 0.0, 0.0
     i, j = t.searchsorted((a, b)).tolist()
