@@ -265,6 +265,11 @@ def _linspace(start: float, stop: float, num: int) -> FloatArray:
     return y
 
 
+#: ``_linspace(0.0, 1.0, SHAPE_BINS + 1)``: the contact's bin edges as fractions of its duration.
+_UNIT_BINS: Final = _linspace(0.0, 1.0, SHAPE_BINS + 1)
+_UNIT_BINS.flags.writeable = False
+
+
 def _mean(x: FloatArray) -> float:
     """``x.mean()`` of a 1-D float64 array: the same number (numpy's pairwise sum over the count),
     without the generality of ``ndarray.mean``; NaN when empty."""
@@ -429,7 +434,7 @@ def treated_shape_evidence(ring: SampleRing, t_a: float, t_b: float) -> FloatArr
     elp = np.zeros(SHAPE_BINS + 2)
     t, c, pos = ring.displacement(t_a - 0.5, t_b + 0.3, 10)
     if pos is not None:
-        edges = np.concatenate(([t_a - 0.5], t_a + dur * _linspace(0.0, 1.0, SHAPE_BINS + 1), [t_b + 0.3]))
+        edges = np.concatenate(([t_a - 0.5], t_a + dur * _UNIT_BINS, [t_b + 0.3]))
         idx = t.searchsorted(edges).tolist()
         prof = _bin_means(pos, idx) / (math.sqrt(_mean(pos * pos)) + 1e-9)
         el = _filled(c["el"])
@@ -468,13 +473,14 @@ def stroker_glide(
     of the stroker's linear acceleration: zero-mean, so a constant bias cancels, and it weighs the
     middle of the contact, where the glide accelerates, over its uncertain ends.
     """
-    t, c = ring.window(t_a, t_b)
+    i, j = ring.t_s.searchsorted((t_a, t_b)).tolist()  # ring.window without its other columns
+    t, c = ring.t_s[i:j], ring.cols
     n = t.shape[0]
     if n < 5:
         return None
     # ``np.stack((ax, ay, az), axis=-1)``: the same C-ordered (n, 3) array.
     acc = np.empty((n, 3))
-    acc[:, 0], acc[:, 1], acc[:, 2] = c["ax"], c["ay"], c["az"]
+    acc[:, 0], acc[:, 1], acc[:, 2] = c["ax"][i:j], c["ay"][i:j], c["az"][i:j]
     ok = np.isfinite(acc).all(axis=1)
     n_ok = int(np.count_nonzero(ok))
     if n_ok / n < 0.8:  # ``ok.mean() < 0.8``: the count is exact in float64, one rounded division
@@ -488,8 +494,10 @@ def stroker_glide(
     if kk <= 0.0:
         return None
     glide = dur * dur * (k @ acc) / kk
-    _, tc = treated.window(t_a, t_b)
-    el = tc.get("el")
+    el = treated.cols.get("el")
+    if el is not None:
+        i, j = treated.t_s.searchsorted((t_a, t_b)).tolist()
+        el = el[i:j]
     if el is None or not np.isfinite(el).any():
         return None
     sin_elev = _nanmean(np.sin(np.radians(el)))
