@@ -94,21 +94,21 @@ class GlideAxis:
     def cos_to(self, glide: FloatArray) -> float:
         """Cosine between a glide's horizontal part and the proximal axis (0 while unknown)."""
         h = glide[:2]
-        nh, nv = float(np.linalg.norm(h)), float(np.linalg.norm(self.vector))
+        nh, nv = _norm(h), _norm(self.vector)
         if self.count == 0 or nh < 1e-3 or nv < 1e-9:
             return 0.0
         return float(h @ self.vector) / (nh * nv)
 
     def learn(self, glide: FloatArray, sin_elev: float) -> None:
         """Teach the axis with a glide whose vertical part tells its direction clearly."""
-        length = float(np.linalg.norm(glide))
+        length = _norm(glide)
         if abs(sin_elev) < AXIS_MIN_SIN_ELEVATION or length < AXIS_MIN_GLIDE_M:
             return
         if abs(glide[2]) / length < AXIS_MIN_VERTICAL_SHARE:
             return
         proximal = glide[2] * sin_elev < 0.0
         h = glide[:2] * (1.0 if proximal else -1.0)
-        nh = float(np.linalg.norm(h))
+        nh = _norm(h)
         if nh < 1e-3:
             return
         h = h / nh
@@ -167,15 +167,22 @@ def direction_model_from_dict(d: dict[str, Any]) -> DirectionModel:
 
 class SampleRing:
     """Recent samples of one role: times and named columns (NaN where invalid). The owner trims it to
-    what undecided contacts may still need."""
+    what undecided contacts may still need.
+
+    :meth:`displacement` keeps the double integrals of ``lx`` it worked out, by sample range, until
+    the samples change: the treated direction evidence of one contact reads the same windows several
+    times (:func:`treated_evidence`'s window is also :data:`SHAPE_DRAG_WINDOWS`' first and third and
+    the shape profile's), and the same samples give the same numbers."""
 
     def __init__(self) -> None:
         self.t_s: FloatArray = np.empty(0)
         self.cols: dict[str, FloatArray] = {}
+        self._pos: dict[tuple[int, int], FloatArray] = {}
 
     def push(self, t_s: FloatArray, cols: dict[str, FloatArray]) -> None:
         if t_s.shape[0] == 0:
             return
+        self._pos.clear()
         if not self.cols:
             self.t_s, self.cols = t_s.copy(), {k: v.copy() for k, v in cols.items()}
         else:
@@ -184,35 +191,83 @@ class SampleRing:
 
     def trim_before(self, t_s: float) -> None:
         """Forget samples older than ``t_s`` (in batches, to keep copies rare)."""
-        cut = int(np.searchsorted(self.t_s, t_s))
+        cut = int(self.t_s.searchsorted(t_s))
         if cut > 2000:
+            self._pos.clear()
             self.t_s = self.t_s[cut:]
             self.cols = {k: v[cut:] for k, v in self.cols.items()}
 
     def window(self, t0: float, t1: float) -> tuple[FloatArray, dict[str, FloatArray]]:
-        i, j = np.searchsorted(self.t_s, (t0, t1)).tolist()
+        i, j = self.t_s.searchsorted((t0, t1)).tolist()
         return self.t_s[i:j], {k: v[i:j] for k, v in self.cols.items()}
+
+    def displacement(
+        self, t0: float, t1: float, min_samples: int
+    ) -> tuple[FloatArray, dict[str, FloatArray], FloatArray | None]:
+        """:meth:`window` and :func:`_double_integral` of its ``lx`` (read-only; None when the window
+        has fewer than ``min_samples`` samples)."""
+        i, j = self.t_s.searchsorted((t0, t1)).tolist()
+        return self.t_s[i:j], {k: v[i:j] for k, v in self.cols.items()}, self._integral(i, j, min_samples)
+
+    def lx_displacement(self, t0: float, t1: float, min_samples: int) -> tuple[FloatArray, FloatArray | None]:
+        """:meth:`displacement` without the window's columns."""
+        i, j = self.t_s.searchsorted((t0, t1)).tolist()
+        return self.t_s[i:j], self._integral(i, j, min_samples)
+
+    def _integral(self, i: int, j: int, min_samples: int) -> FloatArray | None:
+        if j - i < min_samples:
+            return None
+        pos = self._pos.get((i, j))
+        if pos is None:
+            pos = _double_integral(self.t_s[i:j], self.cols["lx"][i:j])
+            pos.flags.writeable = False
+            self._pos[(i, j)] = pos
+        return pos
+
+
+def _norm(x: FloatArray) -> float:
+    """``np.linalg.norm(x)`` of a contiguous 1-D float64 array: the same number (numpy takes the square
+    root of ``x.dot(x)``; both square roots are correctly rounded), without its generality."""
+    return math.sqrt(float(x.dot(x)))
+
+
+_ARANGES: dict[int, FloatArray] = {}
+
+
+def _arange(num: int) -> FloatArray:
+    """``np.arange(num, dtype=np.float64)``, read-only and kept for the window lengths a replay meets."""
+    y = _ARANGES.get(num)
+    if y is None:
+        y = np.arange(num, dtype=np.float64)
+        if num <= 4096:
+            y.flags.writeable = False
+            _ARANGES[num] = y
+    return y
 
 
 def _linspace(start: float, stop: float, num: int) -> FloatArray:
     """``np.linspace(start, stop, num)`` for two floats, the same numbers by the same steps (numpy's
     own algorithm, without its generality: it is called a few thousand times a replay)."""
-    y = np.arange(num, dtype=np.float64)
     delta = stop - start
     div = num - 1
     if div > 0:
         step = delta / div
         if step == 0:
-            y /= div
+            y = _arange(num) / div
             y *= delta
         else:
-            y *= step
+            y = _arange(num) * step
     else:
-        y *= delta
+        y = _arange(num) * delta
     y += start
     if num > 1:
         y[-1] = stop
     return y
+
+
+#: ``_linspace(0.0, 1.0, SHAPE_BINS + 1)``: the contact's bin edges as fractions of its duration.
+_UNIT_BINS: Final = _linspace(0.0, 1.0, SHAPE_BINS + 1)
+_UNIT_BINS.flags.writeable = False
 
 
 def _mean(x: FloatArray) -> float:
@@ -255,9 +310,11 @@ def _double_integral(t: FloatArray, acc: FloatArray) -> FloatArray:
         x = acc - _mean(acc)
     else:
         x = np.where(finite, acc - (_mean(acc[finite]) if finite.any() else 0.0), 0.0)
-    vel = np.cumsum(x) * dt
+    vel = x.cumsum()
+    vel *= dt
     vel -= _linspace(0.0, float(vel[-1]), vel.shape[0])
-    pos: FloatArray = np.cumsum(vel) * dt
+    pos: FloatArray = vel.cumsum()
+    pos *= dt
     pos -= _linspace(float(pos[0]), float(pos[-1]), pos.shape[0])
     return pos
 
@@ -271,23 +328,20 @@ def treated_evidence(ring: SampleRing, t_a: float, t_b: float) -> FloatArray:
     displacement regressed on the pitch dip (the press profile), so it needs no contact times; ``lever_deg``:
     the elevation trend over the middle of the contact; ``step_asym_deg``: release minus onset pitch step.
     """
-    t, c = ring.window(t_a - 0.5, t_b + 0.3)
-    if t.shape[0] < 10:
+    t, c, pos = ring.displacement(t_a - 0.5, t_b + 0.3, 10)
+    if pos is None:
         return np.zeros(len(TREATED_DIRECTION_FEATURES))
-    pos = _double_integral(t, c["lx"])
     # The time masks of a window are index ranges (``t`` is sorted): same elements, same sums.
-    i_a, i_b = np.searchsorted(t, (t_a, t_b)).tolist()
+    i_a, i_b = t.searchsorted((t_a, t_b)).tolist()
     drag_mm = 1000.0 * _mean(pos[i_a:i_b]) if i_b > i_a else 0.0
-    t_on, c_on = ring.window(t_a - 0.4, t_a + 0.5)
-    t_off, c_off = ring.window(t_b - 0.5, t_b + 0.3)
+    t_on, p_on = ring.lx_displacement(t_a - 0.4, t_a + 0.5, 10)
+    t_off, p_off = ring.lx_displacement(t_b - 0.5, t_b + 0.3, 10)
     drag_on = drag_off = 0.0
-    if t_on.shape[0] >= 10:
-        p_on = _double_integral(t_on, c_on["lx"])
-        k_on = int(np.searchsorted(t_on, t_a))
+    if p_on is not None:
+        k_on = int(t_on.searchsorted(t_a))
         drag_on = 1000.0 * (_mean(p_on[k_on:]) - _mean(p_on[:k_on]))
-    if t_off.shape[0] >= 10:
-        p_off = _double_integral(t_off, c_off["lx"])
-        k_off = int(np.searchsorted(t_off, t_b))
+    if p_off is not None:
+        k_off = int(t_off.searchsorted(t_b))
         drag_off = 1000.0 * (_mean(p_off[:k_off]) - _mean(p_off[k_off:]))
     el = c["el"]
     e = finite(el - _nanmean(el))
@@ -296,15 +350,15 @@ def treated_evidence(ring: SampleRing, t_a: float, t_b: float) -> FloatArray:
     drag_dip = -1000.0 * float(pos @ e) / max(float(e @ e), 1e-9)
     dur = t_b - t_a
     el_ok = np.isfinite(el)
-    m_lo, m_hi = np.searchsorted(t, (t_a + 0.2 * dur, t_b - 0.2 * dur)).tolist()
+    m_lo, m_hi = t.searchsorted((t_a + 0.2 * dur, t_b - 0.2 * dur)).tolist()
     mid = el_ok[m_lo:m_hi] if m_hi > m_lo else el_ok[:0]
     lever = 0.0
     if mid.sum() >= 3:
         t_mid, el_mid = t[m_lo:m_hi][mid], el[m_lo:m_hi][mid]
         tm = t_mid - _mean(t_mid)
         lever = float((tm @ (el_mid - _mean(el_mid))) / max(float(tm @ tm), 1e-12)) * 0.6 * dur
-    bounds = np.searchsorted(
-        t, (t_a + 0.05, t_a + 0.3, t_a - 0.25, t_a, t_b, t_b + 0.25, t_b - 0.3, t_b - 0.05)
+    bounds = t.searchsorted(
+        (t_a + 0.05, t_a + 0.3, t_a - 0.25, t_a, t_b, t_b + 0.25, t_b - 0.3, t_b - 0.05)
     ).tolist()
 
     def mean(q: int) -> float:
@@ -322,11 +376,10 @@ def treated_evidence(ring: SampleRing, t_a: float, t_b: float) -> FloatArray:
 def _window_drag(ring: SampleRing, a: float, b: float, pre: float, post: float) -> tuple[float, float]:
     """Mean displacement along the forearm inside ``[a, b)`` (mm; integrated over ``[a - pre, b + post)``
     with the limb at rest at both ends) and the same against the RMS displacement outside ``[a, b)``."""
-    t, c = ring.window(a - pre, b + post)
-    if t.shape[0] < 10:
+    t, pos = ring.lx_displacement(a - pre, b + post, 10)
+    if pos is None:
         return 0.0, 0.0
-    pos = _double_integral(t, c["lx"])
-    i, j = np.searchsorted(t, (a, b)).tolist()
+    i, j = t.searchsorted((a, b)).tolist()
     outside = np.concatenate((pos[:i], pos[j:]))
     noise = math.sqrt(_mean(outside * outside)) if outside.shape[0] else 0.0
     dm = _mean(pos[i:j]) if j > i else 0.0
@@ -379,21 +432,19 @@ def treated_shape_evidence(ring: SampleRing, t_a: float, t_b: float) -> FloatArr
     out += mm[1:] + snr
     prof = np.zeros(SHAPE_BINS + 2)
     elp = np.zeros(SHAPE_BINS + 2)
-    t, c = ring.window(t_a - 0.5, t_b + 0.3)
-    if t.shape[0] >= 10:
-        pos = _double_integral(t, c["lx"])
-        edges = np.concatenate(([t_a - 0.5], t_a + dur * _linspace(0.0, 1.0, SHAPE_BINS + 1), [t_b + 0.3]))
-        idx = np.searchsorted(t, edges).tolist()
+    t, c, pos = ring.displacement(t_a - 0.5, t_b + 0.3, 10)
+    if pos is not None:
+        edges = np.concatenate(([t_a - 0.5], t_a + dur * _UNIT_BINS, [t_b + 0.3]))
+        idx = t.searchsorted(edges).tolist()
         prof = _bin_means(pos, idx) / (math.sqrt(_mean(pos * pos)) + 1e-9)
         el = _filled(c["el"])
         el = el - (_mean(el[: idx[1]]) if idx[1] > 0 else 0.0)
         elp = _bin_means(el, idx) / (math.sqrt(_mean(el * el)) + 1e-9)
     wp = np.zeros(SHAPE_WIDE_BINS)
     we = np.zeros(SHAPE_WIDE_BINS)
-    t, c = ring.window(t_a - SHAPE_WIDE_PRE_S, t_b + 0.3)
+    t, c, pos = ring.displacement(t_a - SHAPE_WIDE_PRE_S, t_b + 0.3, SHAPE_WIDE_BINS)
     n = t.shape[0]
-    if n >= SHAPE_WIDE_BINS:
-        pos = _double_integral(t, c["lx"])
+    if pos is not None:
         idx = [(q * n) // SHAPE_WIDE_BINS for q in range(SHAPE_WIDE_BINS + 1)]
         wp = _bin_means(pos, idx) / (math.sqrt(_mean(pos * pos)) + 1e-9)
         el = _filled(c["el"])
@@ -422,22 +473,31 @@ def stroker_glide(
     of the stroker's linear acceleration: zero-mean, so a constant bias cancels, and it weighs the
     middle of the contact, where the glide accelerates, over its uncertain ends.
     """
-    t, c = ring.window(t_a, t_b)
-    if t.shape[0] < 5:
+    i, j = ring.t_s.searchsorted((t_a, t_b)).tolist()  # ring.window without its other columns
+    t, c = ring.t_s[i:j], ring.cols
+    n = t.shape[0]
+    if n < 5:
         return None
-    acc = np.stack((c["ax"], c["ay"], c["az"]), axis=-1)
+    # ``np.stack((ax, ay, az), axis=-1)``: the same C-ordered (n, 3) array.
+    acc = np.empty((n, 3))
+    acc[:, 0], acc[:, 1], acc[:, 2] = c["ax"][i:j], c["ay"][i:j], c["az"][i:j]
     ok = np.isfinite(acc).all(axis=1)
-    if ok.mean() < 0.8:
+    n_ok = int(np.count_nonzero(ok))
+    if n_ok / n < 0.8:  # ``ok.mean() < 0.8``: the count is exact in float64, one rounded division
         return None
+    if n_ok < n:
+        t, acc = t[ok], acc[ok]
     dur = t_b - t_a
-    tau = (t[ok] - t_a) / dur
+    tau = (t - t_a) / dur
     k = 60.0 * tau - 180.0 * tau**2 + 120.0 * tau**3
     kk = float(k @ k)
     if kk <= 0.0:
         return None
-    glide = dur * dur * (k @ acc[ok]) / kk
-    _, tc = treated.window(t_a, t_b)
-    el = tc.get("el")
+    glide = dur * dur * (k @ acc) / kk
+    el = treated.cols.get("el")
+    if el is not None:
+        i, j = treated.t_s.searchsorted((t_a, t_b)).tolist()
+        el = el[i:j]
     if el is None or not np.isfinite(el).any():
         return None
     sin_elev = _nanmean(np.sin(np.radians(el)))
@@ -446,7 +506,7 @@ def stroker_glide(
 
 def stroker_evidence(glide: FloatArray, sin_elev: float, axis: GlideAxis) -> FloatArray:
     """``STROKER_DIRECTION_FEATURES`` for one glide."""
-    length = max(float(np.linalg.norm(glide)), 0.02)
+    length = max(_norm(glide), 0.02)
     share = float(glide[2]) / length
     return np.array([share * sin_elev * 10.0, share, sin_elev, axis.cos_to(glide) * axis.weight])
 
@@ -476,11 +536,14 @@ def stroker_shape_evidence(
     length over each of :data:`STROKER_SHAPE_WINDOWS` (zeros where a window has too few valid samples).
     Nothing reaches past ``t_b + 0.3`` s (the detector has those samples when it decides)."""
     dur = t_b - t_a
-    out = np.zeros(len(STROKER_SHAPE_FEATURES))
+    out = [0.0] * len(STROKER_SHAPE_FEATURES)
     for k, (fa, fb, pre, post) in enumerate(STROKER_SHAPE_WINDOWS):
         g = stroker_glide(ring, treated, t_a + fa * dur - pre, t_a + fb * dur + post)
         if g is None:
             continue
-        out[4 * k : 4 * k + 3] = stroker_evidence(g[0], g[1], axis)[[0, 1, 3]]
-        out[4 * k + 3] = float(np.linalg.norm(g[0]))
-    return out
+        glide, sin_elev = g
+        # :func:`stroker_evidence`'s first, second and fourth numbers, the same operations.
+        norm = _norm(glide)
+        share = float(glide[2]) / max(norm, 0.02)
+        out[4 * k : 4 * k + 4] = (share * sin_elev * 10.0, share, axis.cos_to(glide) * axis.weight, norm)
+    return np.array(out)
