@@ -47,8 +47,8 @@ def test_a_kept_integral_is_forgotten_when_the_samples_change() -> None:
     samples, and the kept one must not be returned."""
     rng = np.random.default_rng(5)
     t = np.arange(6000) / 100.0
-    lx = rng.normal(0.0, 1.0, t.shape[0])
-    ring = _ring(t, lx=lx, el=rng.normal(0.0, 5.0, t.shape[0]))
+    lx = rng.normal(0.0, 1.0, t.size)
+    ring = _ring(t, lx=lx, el=rng.normal(0.0, 5.0, t.size))
     _, first = ring.lx_displacement(0.0, 0.5, 10)
     assert first is not None and _same(first, dr._double_integral(t[:50], lx[:50]))
     ring.trim_before(25.0)  # 2500 samples cut: sample range (0, 50) now holds t = 25.0 ... 25.49
@@ -70,8 +70,8 @@ def _contacts(rng: np.random.Generator, end_s: float) -> list[tuple[float, float
 def test_the_treated_evidence_with_kept_integrals_equals_a_fresh_ring_per_call() -> None:
     rng = np.random.default_rng(7)
     t = np.arange(3000) / 100.0
-    lx = rng.normal(0.0, 0.5, t.shape[0]).cumsum() * 0.01
-    el = 20.0 + rng.normal(0.0, 2.0, t.shape[0])
+    lx = rng.normal(0.0, 0.5, t.size).cumsum() * 0.01
+    el = 20.0 + rng.normal(0.0, 2.0, t.size)
     lx[rng.integers(0, t.shape[0], 60)] = np.nan
     el[rng.integers(0, t.shape[0], 60)] = np.nan
     shared = _ring(t, lx=lx, el=el)
@@ -108,12 +108,12 @@ def _glide_reference(
 def test_the_stroker_glide_and_its_shape_evidence_give_the_plain_numbers() -> None:
     rng = np.random.default_rng(11)
     t = np.arange(3000) / 100.0
-    axes = {k: rng.normal(0.0, 1.0, t.shape[0]) for k in ("ax", "ay", "az")}
+    axes = {k: rng.normal(0.0, 1.0, t.size) for k in ("ax", "ay", "az")}
     for k, v in axes.items():  # runs of gaps, some windows above and some below 80 % valid
-        for start in rng.integers(0, t.shape[0] - 40, 25 if k == "ax" else 10):
+        for start in rng.integers(0, t.size - 40, 25 if k == "ax" else 10):
             v[start : start + rng.integers(1, 40)] = np.nan
     stroker = _ring(t, **axes)
-    el = 20.0 + rng.normal(0.0, 3.0, t.shape[0])
+    el = 20.0 + rng.normal(0.0, 3.0, t.size)
     el[rng.integers(0, t.shape[0], 300)] = np.nan
     treated = _ring(t, lx=np.zeros(t.shape[0]), el=el)
     axis, axis_ref = dr.GlideAxis(), dr.GlideAxis()
@@ -128,14 +128,14 @@ def test_the_stroker_glide_and_its_shape_evidence_give_the_plain_numbers() -> No
         shape = dr.stroker_shape_evidence(stroker, treated, t_a, t_b, axis)
         want = np.zeros(len(dr.STROKER_SHAPE_FEATURES))
         dur = t_b - t_a
-        for k, (fa, fb, pre, post) in enumerate(dr.STROKER_SHAPE_WINDOWS):
+        for w, (fa, fb, pre, post) in enumerate(dr.STROKER_SHAPE_WINDOWS):
             g = _glide_reference(stroker, treated, t_a + fa * dur - pre, t_a + fb * dur + post)
             if g is not None:
                 length = max(float(np.linalg.norm(g[0])), 0.02)
                 share = float(g[0][2]) / length
                 ev = np.array([share * g[1] * 10.0, share, g[1], axis_ref.cos_to(g[0]) * axis_ref.weight])
-                want[4 * k : 4 * k + 3] = ev[[0, 1, 3]]
-                want[4 * k + 3] = float(np.linalg.norm(g[0]))
+                want[4 * w : 4 * w + 3] = ev[[0, 1, 3]]
+                want[4 * w + 3] = float(np.linalg.norm(g[0]))
         assert _same(shape, want)
         axis.learn(got[0], 0.6)
         axis_ref.learn(ref[0], 0.6)
