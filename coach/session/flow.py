@@ -132,6 +132,7 @@ class LiveSession:
             self._pipeline_events,
             feed_interval_s=config.feed_interval_s,
             step_points=config.step_points,
+            split_steps=config.split_steps,
             watch=StallWatch(source.sensors, config.tick_s, config.silence_s, config.loop_tolerance_s),
         )
         self.intake.near_end = self._near_end
