@@ -21,7 +21,6 @@ percentile of the last minute, per 1 s block), and the ``stroker`` frames aligne
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -30,6 +29,7 @@ import numpy.typing as npt
 from numpy.lib.stride_tricks import as_strided
 
 from coach.samples import FloatArray
+from coach.signal.strokes.derived import derived_rows
 from coach.signal.strokes.feature_names import STROKER_FEATURES, TREATED_FEATURES
 from coach.signal.strokes.frames import Frames
 from coach.signal.strokes.hand import AlignedRole, candidate_hand_features, hand_columns
@@ -81,6 +81,9 @@ class FrameHistory:
     #: The ``hand`` sensor's own frames as a history of their own (its evidence is taken with the same
     #: code as the ``treated`` evidence, per candidate at the same times).
     hand_hist: FrameHistory | None = None
+    #: Per frame, the signals derived from its neighbours (:mod:`~coach.signal.strokes.derived`),
+    #: worked out as frames arrive (a frame's last two again when the next come: they read two ahead).
+    der: dict[str, FloatArray] = field(default_factory=dict)
 
     def hand_index(self, b: IntArray) -> IntArray:
         """The latest ``hand_hist`` frame that ends by the end of ``treated`` frame ``b`` (absolute; the
@@ -130,12 +133,22 @@ class FrameHistory:
             cols["s_valid"] = sval.astype(np.float64)
         if self.hand is not None:
             cols.update(hand_columns(self.hand, fr.t_s, self.frame_s))
+        n_old = int(self.t_s.shape[0]) if self.cols else 0
         if not self.cols:
             self.start, self.t_s, self.valid, self.cols = fr.start, fr.t_s.copy(), valid, cols
         else:
             self.t_s = np.concatenate((self.t_s, fr.t_s))
             self.valid = np.concatenate((self.valid, valid))
             self.cols = {k: np.concatenate((self.cols[k], cols[k])) for k in self.cols}
+        self._derive_from(max(n_old - 2, 0))
+
+    def _derive_from(self, r0: int) -> None:
+        """:attr:`der` of rows ``r0`` on (every earlier row's neighbours are all in)."""
+        new = derived_rows(self.cols, self.valid, self.frame_s, r0)
+        if not self.der:
+            self.der = new
+        else:
+            self.der = {k: np.concatenate((v[:r0], new[k])) for k, v in self.der.items()}
 
     def trim(self, keep_from: int) -> None:
         """Forget treated frames before absolute index ``keep_from`` (less a safety margin)."""
@@ -145,6 +158,7 @@ class FrameHistory:
         if cut > 500:
             self.t_s, self.valid = self.t_s[cut:], self.valid[cut:]
             self.cols = {k: v[cut:] for k, v in self.cols.items()}
+            self.der = {k: v[cut:] for k, v in self.der.items()}
             self.start += cut
             self._floors = {j: f for j, f in self._floors.items() if (j + 1) * FLOOR_BLOCK > self.start}
         if self.hand is not None:
@@ -312,72 +326,6 @@ class _Windows:
         return out
 
 
-def _shifts(x: FloatArray, pad: int = 8) -> Callable[[int], FloatArray]:
-    """``k ↦ x[f + k]`` at each frame ``f`` (0.0 past the ends) for ``|k| <= pad``: views of one
-    zero-padded copy, not a fresh array per shift."""
-    n = x.shape[0]
-    xp = np.zeros(n + 2 * pad)
-    xp[pad : pad + n] = x
-
-    def at(k: int) -> FloatArray:
-        view: FloatArray = xp[pad + k : pad + k + n]
-        return view
-
-    return at
-
-
-def _derived(h: FrameHistory, lo: int, hi: int) -> dict[str, FloatArray]:
-    """Per-frame signals derived from a few neighbouring frames, over history rows ``[lo, hi)``.
-
-    Each value is an explicit sum of the same neighbours in the same order, so it does not depend on
-    which rows were asked for.
-    """
-    c = h.cols
-    pad = 8
-    a, b = max(lo - pad, 0), min(hi + pad, int(h.t_s.shape[0]))
-    ok = h.valid[a:b]
-
-    def col(name: str) -> FloatArray:
-        return np.where(ok, c[name][a:b], 0.0)
-
-    fs = h.frame_s
-    el, lz, hfr = col("el"), col("lz"), col("hfr")
-    se, sz, sh = _shifts(el), _shifts(lz), _shifts(hfr)
-    el_step = 0.5 * (se(1) + se(2)) - 0.5 * (se(-2) + se(-1))
-    dz = (2.0 * sz(-2) + sz(-1) - sz(1) - 2.0 * sz(2)) * (fs * fs)
-    hf5 = (sh(-2) + sh(-1) + hfr + sh(1) + sh(2)) / 5.0
-    # How far the limb moves and turns over the second ending two frames ahead of each frame: the
-    # displacement with the limb at rest at both ends of the window (a zero-mean ramp), and the angle.
-    disp2 = np.zeros(b - a)
-    for name in ("ex", "ey", "lz"):
-        sa = _shifts(col(name))
-        dk = np.zeros(b - a)
-        for i in range(10):  # frames f-7 ... f+2, weights 4.5 ... -4.5
-            dk += (4.5 - i) * sa(i - 7)
-        disp2 += (dk * fs * fs) ** 2
-    turn2 = np.zeros(b - a)
-    for name in ("wx", "wy", "wz"):
-        so = _shifts(col(name))
-        tk = np.zeros(b - a)
-        for i in range(10):
-            tk += so(i - 7)
-        turn2 += (tk * fs) ** 2
-    out = {
-        "el_step": el_step,
-        "dz": dz,
-        "hf5": hf5,
-        "excursion_mm": np.sqrt(disp2) * 1000.0,
-        "turn_deg": np.degrees(np.sqrt(turn2)),
-    }
-    # back to full-history indexing for the gathers (rows outside [a, b) are never used)
-    full = {}
-    for k, v in out.items():
-        arr = np.zeros(int(h.t_s.shape[0]))
-        arr[a:b] = v
-        full[k] = arr
-    return full
-
-
 def candidates_possible(h: FrameHistory, ends: IntArray) -> BoolArray:
     """Per end frame (absolute), whether any candidate ending there can be ``ok``: the frames even the
     shortest one uses (``[b − D_MIN − LOOKBACK, b + LOOKAHEAD]``) are all held and valid. Where not,
@@ -406,7 +354,7 @@ def segment_features(h: FrameHistory, ends: IntArray) -> SegmentBatch:
     n = int(h.t_s.shape[0])
     b_rel = ends - h.start
     fs = h.frame_s
-    der = _derived(h, int(b_rel.min()) - _W0, int(b_rel.max()) + LOOKAHEAD + 1)
+    der = h.der
     win = _Windows(b_rel, n)
     valid_w = win.rows(h.valid.astype(np.float64), 0.0) > 0.5
 
