@@ -284,6 +284,33 @@ _W0: Final = D_MAX + LOOKBACK + 6
 _WLEN: Final = _W0 + LOOKAHEAD + 1
 
 
+class _Range:
+    """Window positions ``[lo, hi)`` per candidate row (clipped to a window of :data:`_WLEN` frames) and
+    their count: :func:`~coach.signal.strokes.window_ops.cmean`'s index work done once, since every
+    window puts its candidates at the same positions."""
+
+    __slots__ = ("hi", "lo", "n")
+
+    def __init__(self, lo: IntArray, hi: IntArray) -> None:
+        self.lo = _iclip(lo, 0, _WLEN)
+        self.hi = _iclip(hi, 0, _WLEN)
+        self.n = np.maximum(self.hi - self.lo, 1)[:, None]
+
+    def mean(self, c: FloatArray) -> FloatArray:
+        """``cmean(c, lo, hi)`` of a :func:`~coach.signal.strokes.window_ops.csum` of a window."""
+        if c.shape[0] != _WLEN + 1:
+            return _cmean(c, self.lo, self.hi)
+        out: FloatArray = (c[self.hi] - c[self.lo]) / self.n
+        return out
+
+
+_A: Final = _W0 - DURATIONS  # candidate starts in a window (its end at _W0)
+_BB: Final = np.full_like(_A, _W0)
+_IN, _IN_S = _Range(_A + 1, _BB), _Range(_A, _BB)
+_MID = _Range(_A + DURATIONS // 4, _W0 - DURATIONS // 4)
+_PRE, _PRE_EL, _POST = _Range(_A - 5, _A - 1), _Range(_A - 4, _A - 1), _Range(_BB + 1, _BB + 3)
+
+
 class _Windows:
     """Per end ``b``, the frames ``[b − _W0, b + LOOKAHEAD]`` of a history of ``n`` frames, as
     (window position, end) arrays: position-major, so the running sums and extremes along a window
@@ -371,15 +398,14 @@ def segment_features(h: FrameHistory, ends: IntArray) -> SegmentBatch:
     el_step, dz, hf5 = w("el_step", 0.0, der), w("dz", 0.0, der), w("hf5", 0.0, der)
     exc, turn = w("excursion_mm", 0.0, der), w("turn_deg", 0.0, der)
     ch, ce = _csum(hfr), _csum(el)
-    bb = np.full_like(A, B)
-    hf_in = _cmean(ch, A + 1, bb)
-    hf_mid = _cmean(ch, A + D // 4, B - D // 4)
-    hf_pre = _cmean(ch, A - 5, A - 1)
-    hf_post = _cmean(ch, bb + 1, bb + 3)
+    hf_in = _IN.mean(ch)
+    hf_mid = _MID.mean(ch)
+    hf_pre = _PRE.mean(ch)
+    hf_post = _POST.mean(ch)
     out_hf = 0.5 * (hf_pre + hf_post)
-    el_in = _cmean(ce, A + 1, bb)
-    el_pre = _cmean(ce, A - 4, A - 1)
-    el_post = _cmean(ce, bb + 1, bb + 3)
+    el_in = _IN.mean(ce)
+    el_pre = _PRE_EL.mean(ce)
+    el_post = _POST.mean(ce)
     lf_on = _window_max(lfr, A - 1, 6, True, B + LOOKAHEAD)
     lf_off = lfr[B - 3 : B + 1].max(axis=0)[None, :]
     valley = _suffix(hf5, B - 2, False, A + 3, 0.0) - hf_in
@@ -428,13 +454,13 @@ def segment_features(h: FrameHistory, ends: IntArray) -> SegmentBatch:
         sgm = np.where(sv, win.rows(c["s_gm"], -7.0), -7.0)
         cp2 = _csum(sacc[0] ** 2 + sacc[1] ** 2 + sacc[2] ** 2)
         x_s = np.empty((len(STROKER_FEATURES), n_d, n_e))
-        np.log(_cmean(cp2, A, bb) + 1e-4, out=x_s[0])
-        np.log(0.5 * (_cmean(cp2, A - 5, A - 1) + _cmean(cp2, bb + 1, bb + 3)) + 1e-4, out=x_s[1])
+        np.log(_IN_S.mean(cp2) + 1e-4, out=x_s[0])
+        np.log(0.5 * (_PRE.mean(cp2) + _POST.mean(cp2)) + 1e-4, out=x_s[1])
         glide2 = sum(_glide_rows(sa, A, B, fs) ** 2 for sa in sacc)
         np.sqrt(glide2, out=x_s[2])
         x_s[3] = _suffix(sgm, B, True, A, -7.0)
         cg = _csum(sgm)
-        x_s[4] = 0.5 * (_cmean(cg, A - 5, A - 1) + _cmean(cg, bb + 1, bb + 3))
+        x_s[4] = 0.5 * (_PRE.mean(cg) + _POST.mean(cg))
         sinv = _csum((~sv).astype(np.float64))
         s_ok = ok & ((sinv[B + LOOKAHEAD + 1][None, :] - sinv[A - LOOKBACK]) == 0)
     x_tr = x_t.transpose(2, 1, 0)  # (end, duration, feature), as the batch holds it
