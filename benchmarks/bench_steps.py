@@ -17,8 +17,9 @@ be identical every way.
 
 ``--session-path`` adds a fourth way: the same notifications through the live session's own path
 around the pipeline (:class:`~coach.session.intake.Intake`: quantising as the trace will hold them,
-holding for the step; :class:`~coach.session.recorder.SessionRecorder` and its trace writer, flushed
-every 0.1 s of sample time as the session's clock tick does; :class:`~coach.session.event_sink.EventSink`
+holding for the step, each step split in two as a live session's: posture events, then the rest;
+:class:`~coach.session.recorder.SessionRecorder` and its trace writer, flushed every 0.1 s of sample
+time as the session's clock tick does; :class:`~coach.session.event_sink.EventSink`
 into a :class:`~coach.mqtt.publisher.Publisher`'s on-disk spool, not connected), with its function
 calls outside the pipeline (total less the "steps of 1 point" way's) and the written trace's SHA-256.
 
@@ -133,6 +134,7 @@ def _run_session_path(
         on_events,
         feed_interval_s=0.0,
         watch=StallWatch(roles, 0.1, 1e9, 0.05),
+        split_steps=True,  # as a live session: a step's posture events first, then its strokes
     )
     recorder.open_trace(meta)
     intake.start_pipeline(SessionPipeline(meta, PipelineConfig(posture_hz=10.0)), feed=False)
@@ -144,6 +146,7 @@ def _run_session_path(
     next_tick = 0.1
     for t_last, _, block in notes:
         intake.process([block])
+        intake.complete_step()  # what Intake.read does after its event-loop turns
         if t_last >= next_tick:  # the session's clock tick: the recorder writes what all reached
             recorder.flush()
             next_tick += 0.1

@@ -155,6 +155,11 @@ def live_figures(seconds: float, busy: bool, step_points: int = 1) -> dict[str, 
                     f"{live['p50_ms_sample_period']:.1f} ms, p99 {live['p99_ms_sample_period']:.1f} ms",
                     flush=True,
                 )
+                kinds = ", ".join(
+                    f"{kind} {n} p50 {p50:.1f} / p99 {p99:.1f} ms"
+                    for kind, (n, p50, p99) in live["by_kind"].items()
+                )
+                print(f"  by event type: {kinds}", flush=True)
                 out[key] = {
                     "coach_cpu_pct": live["cpu_active_pct"],
                     "devices_cpu_pct": devices,

@@ -1,9 +1,9 @@
 """From decisions to events: the order of events that share a time, their ids, posture events.
 
 Stages of the pipeline append events to a *pending* list as they decide them (``t`` the exact decision
-time, ``id`` still empty). :meth:`Emitter.flush` sorts them by time (state changes first, cues last
-among equal times), rounds ``t`` to the microsecond, never lets it go back, and gives ids in that
-order: so ids are the same on every replay of the same trace.
+time, ``id`` still empty). :meth:`Emitter.flush` sorts them by time to the microsecond (state changes
+first, cues last among equal times), rounds ``t`` to the microsecond, never lets it go back, and gives
+ids in that order: so ids are the same on every replay of the same trace.
 """
 
 from __future__ import annotations
@@ -33,7 +33,10 @@ class Emitter:
 
     def flush(self, pending: list[Event]) -> list[Event]:
         """The pending events in stream order, with their final ``t`` and ids."""
-        pending.sort(key=lambda e: (e["t"], PRIORITY[e["type"]]))
+        # By t to the microsecond (the t the events get), then type: a stroke decided a rounding error
+        # before a decision point still sorts after that point's posture event, so a live step's
+        # posture events can go out before its strokes are known (SessionPipeline.complete).
+        pending.sort(key=lambda e: (round(e["t"], 6), PRIORITY[e["type"]]))
         for event in pending:
             t_out = max(round(event["t"], 6), self.last_t)
             self.last_t = t_out

@@ -4,6 +4,7 @@ in order, as far as every expected role's samples are in (see :mod:`coach.pipeli
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any, Final
 
 import numpy as np
@@ -14,14 +15,14 @@ from coach.clock import wall_utc
 from coach.errors import ValidationError
 from coach.events import Event
 from coach.pipeline.calibrating import Calibrating, CalibrationOutcome, posture_setup
-from coach.pipeline.coaching import Coaching
+from coach.pipeline.coaching import BoolArray, Coaching
 from coach.pipeline.commands import SETTINGS_COMMANDS, CommandQueue, Targets
 from coach.pipeline.config import PipelineConfig
 from coach.pipeline.emit import Emitter, PostureEvents
 from coach.pipeline.states import SessionStates
 from coach.pipeline.stroke_input import StrokeInput
 from coach.samples import ROLES, FloatArray, SampleBlock
-from coach.signal.posture import PostureEstimator, Thresholds
+from coach.signal.posture import PostureEstimator, PostureFrame, Thresholds
 from coach.signal.roles import RoleStream
 from coach.signal.strokes.api import Stroke, StrokeContext
 from coach.summary import SummaryBuilder, calibration_summary
@@ -77,6 +78,10 @@ class SessionPipeline:
         )
         self._commands = CommandQueue()
         self._needs: tuple[tuple[int, int, int], dict[str, float]] | None = None  # next_point_needs_s
+        # A step's second half (strokes, cues), left for complete() by feed_many(split=True), and the
+        # ready limit of the call that left it (see complete()).
+        self._deferred: Callable[[], list[Event]] | None = None
+        self._deferred_pump: tuple[int, float | None] = (0, None)
 
     # ------------------------------------------------------------------------------------------
     # Public API
@@ -85,12 +90,17 @@ class SessionPipeline:
         """Add samples of one role; return the events they decided."""
         return self.feed_many([block])
 
-    def feed_many(self, blocks: list[SampleBlock]) -> list[Event]:
+    def feed_many(self, blocks: list[SampleBlock], *, split: bool = False) -> list[Event]:
         """Add samples of any roles (each role's blocks in time order) and decide once: one step for
         what arrived together, the same events as feeding the blocks one by one (the pipeline decides
-        on sample time only), for the fixed cost of one call."""
+        on sample time only), for the fixed cost of one call.
+
+        ``split``: when the call decides a single point, return only its ``state`` and ``posture``
+        events and leave the rest of the step (the stroke detector, cues) for :meth:`complete`; see
+        there."""
+        done = self.complete()
         if self.finished:
-            return []
+            return done
         fed: set[str] = set()
         for block in blocks:
             if len(block) == 0:
@@ -109,7 +119,30 @@ class SessionPipeline:
                 self._expected.add(block.role)
             stream.push(block)
             fed.add(block.role)
-        return self._pump(only=fed) if fed else []
+        return done + self._pump(only=fed, split=split) if fed else done
+
+    @property
+    def deferred(self) -> bool:
+        """Whether a step's second half waits for :meth:`complete`."""
+        return self._deferred is not None
+
+    def complete(self) -> list[Event]:
+        """The rest of a step that ``feed_many(split=True)`` left: the stroke detector's strokes, the
+        cadence and cues of that decision point, then whatever else was ready in that call.
+
+        A live caller sends the first half's events (posture, state) before the detector runs, yielding
+        to its event loop in between. The stream is the same as without the split: the first half's
+        events sort before anything the rest can add (strokes are decided at or after the point, at
+        most :data:`~coach.pipeline.stroke_input` ``_EPS`` before it, and the emitter orders by ``t`` to
+        the microsecond, then by type), and the first half is split off only when that holds. Every
+        other call (feed, advance, a command, the end) completes a waiting second half first."""
+        rest = self._deferred
+        if rest is None:
+            return []
+        self._deferred = None
+        out = rest()
+        ready, final_end_s = self._deferred_pump
+        return out + self._loop(ready, final_end_s, False)
 
     def next_point_needs_s(self, step_points: int = 1) -> dict[str, float] | None:
         """Per expected role, the sample time its samples must reach before the next decision point can
@@ -141,10 +174,11 @@ class SessionPipeline:
 
     def advance(self, t_s: float) -> list[Event]:
         """The live clock: no sample older than ``t_s`` will arrive (silent roles are gaps up to it)."""
+        done = self.complete()
         if self.finished:
-            return []
+            return done
         self._clock = max(self._clock, float(t_s))
-        return self._pump()
+        return done + self._pump()
 
     def apply_command(self, command: dict[str, Any], t_s: float) -> list[Event]:
         """Apply a therapist command at ``t_s`` (or at once, if the pipeline is already past it).
@@ -158,28 +192,30 @@ class SessionPipeline:
         took effect (on the decision grid) is recorded in :attr:`applied_commands`, for the session's
         ``commands.jsonl``.
         """
+        done = self.complete()
         if self.finished:
-            return []
+            return done
         j = math.ceil(float(t_s) * self.decision_hz - 1e-6)
         if self._j_next is not None:
             j = max(j, self._j_next)
         self._commands.add(command, j)
-        return self._pump()
+        return done + self._pump()
 
     def finish(self, reason: str = "end_of_input", *, aborted: bool = False) -> list[Event]:
         """End of input: decide everything left, drop a stroke in contact, then ``state`` and ``summary``.
 
         ``aborted`` ends in state ``aborted`` instead of ``finished`` (bad input, a session abort).
         """
+        done = self.complete()
         if self.finished:
-            return []
+            return done
         ends = [s.resampler.last_sample_s for s in self.roles.values() if s.resampler.t0_s is not None]
         end_s = max(ends) if ends else max(self._clock, 0.0)
         stop = self._commands.first_stop()
         if stop is not None:
             # A recorded stop ends the session where the live one ended, even after the last sample.
             end_s = max(end_s, stop * self._dt)
-        out = self._pump(final_end_s=end_s)
+        out = done + self._pump(final_end_s=end_s)
         if not self.finished:
             out += self._close(end_s, reason, aborted)
         return out
@@ -228,7 +264,9 @@ class SessionPipeline:
     # ------------------------------------------------------------------------------------------
     # The processing loop
 
-    def _pump(self, final_end_s: float | None = None, only: set[str] | None = None) -> list[Event]:
+    def _pump(
+        self, final_end_s: float | None = None, only: set[str] | None = None, split: bool = False
+    ) -> list[Event]:
         """Resample what arrived (only roles ``only`` after a feed: the clock did not move), then process
         every decision point that is ready."""
         out: list[Event] = []
@@ -241,11 +279,17 @@ class SessionPipeline:
             if not self._start(started):
                 return out
             out += self._emitter.flush(started)
-        assert self._j_next is not None
-        calibrating = self._calibrating
         # Nothing in the loop moves a role's frontier or the clock: how far the samples allow is
         # worked out once per call (it was, with the same answer, once per turn of the loop).
-        ready = self._ready_limit(clock, final_end_s)
+        return out + self._loop(self._ready_limit(clock, final_end_s), final_end_s, split)
+
+    def _loop(self, ready: int, final_end_s: float | None, split: bool) -> list[Event]:
+        """Process the decision points below ``ready``, calibration's end and commands in their places.
+        ``split``: a last span of one point leaves its second half for :meth:`complete` (the loop goes
+        on from there then)."""
+        out: list[Event] = []
+        assert self._j_next is not None
+        calibrating = self._calibrating
         while not self.finished:
             limit = min(ready, self._j_next + self._max_span)
             if calibrating.outcome is None:
@@ -254,8 +298,12 @@ class SessionPipeline:
             if next_command is not None:
                 limit = min(limit, max(next_command, self._j_next))
             if limit > self._j_next:
-                out += self._process(self._j_next, limit)
+                j0 = self._j_next
                 self._j_next = limit
+                out += self._process(j0, limit, split and limit == ready)
+                if self._deferred is not None:
+                    self._deferred_pump = (ready, final_end_s)
+                    return out
                 continue
             if calibrating.due(self._j_next, ready):
                 assert calibrating.j_end is not None
@@ -359,7 +407,7 @@ class SessionPipeline:
     # ------------------------------------------------------------------------------------------
     # One span of decision points
 
-    def _process(self, j0: int, j1: int) -> list[Event]:
+    def _process(self, j0: int, j1: int, split: bool = False) -> list[Event]:
         j = np.arange(j0, j1, dtype=np.int64)
         t: FloatArray = j.astype(np.float64) * self._dt
         pending: list[Event] = []
@@ -374,6 +422,19 @@ class SessionPipeline:
         )
         active = self._states.span(j, t, frame.treated_ok, pending)
         self._posture.span(j, frame, pending)
+        t0 = float(t[0])
+        if split and j1 - j0 == 1 and round(t0 - 2 * _EPS, 6) == round(t0, 6):
+            # The first half's events (state, posture at t0) go out now; whatever the rest adds is at
+            # t0 - _EPS or later and of a later type, so it sorts after them (see complete()).
+            first = self._emitter.flush(pending)
+            self._deferred = lambda: self._emitter.flush(self._second_half(t, frame, active, []))
+            return first
+        return self._emitter.flush(self._second_half(t, frame, active, pending))
+
+    def _second_half(
+        self, t: FloatArray, frame: PostureFrame, active: BoolArray, pending: list[Event]
+    ) -> list[Event]:
+        """A span's strokes, cadence and cues (after its posture and state events), and the summary."""
         strokes = self._strokes.strokes(self.roles, t[0], t[-1] + self._dt)
         self._coaching.strokes(strokes, active, t, pending)
         self._coaching.span(t, frame, active, pending)
@@ -382,7 +443,7 @@ class SessionPipeline:
         )
         self._summary.add_span(active, frame.treated_ok, frame.elevated, wrist_seen, frame.neutral)
         self._check_roles(t[-1] + self._dt, pending)
-        return self._emitter.flush(pending)
+        return pending
 
     def _check_roles(self, t_end_s: float, pending: list[Event]) -> None:
         """Feed the swapped-roles check the span's rotation of ``treated`` and ``hand``; say it once found."""

@@ -126,6 +126,10 @@ class LiveConfig:
     #: 1 decides every point as soon as every sensor's samples for it are in. Larger steps cost less
     #: CPU (the pipeline's cost is per step) and add up to a step of latency (benchmarks/stepsize.py).
     step_points: int = 1
+    #: Send a step's posture and state events before the stroke detector runs on it (the rest of the
+    #: step follows a few event-loop turns later; the same events in the same order either way:
+    #: SessionPipeline.complete). False: the whole step in one call.
+    split_steps: bool = True
     #: After a blocking screening answer, how long to wait for a therapist's clearance.
     screening_wait_s: float = 600.0
     #: Wait this long at the start for the broker and the retained targets (wall seconds).

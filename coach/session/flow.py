@@ -1,6 +1,7 @@
 """A live session: screening → calibrating → active ⇄ paused → finished | aborted.
 
-:class:`LiveSession` drives the whole flow for one person:
+:class:`LiveSession` drives the whole flow for one person (its events go out through
+:mod:`coach.session.event_sink`):
 
 1. **screening** (docs/design.md §1): the contraindication questions; any "yes" (or no answer) blocks and
    tells the person to consult a clinician, unless a therapist's signed ``clear_screening`` is valid
@@ -13,8 +14,6 @@
    :mod:`coach.session.links`; therapist commands arrive over MQTT (:mod:`coach.session.remote`);
 4. **finished** at the target duration (or one key, a therapist's ``stop``, the end of the input),
    or **aborted**; then the person logs pain and swelling (0–10), and the summary goes out.
-
-Where events go: :mod:`coach.session.event_sink`.
 """
 
 from __future__ import annotations
@@ -132,6 +131,7 @@ class LiveSession:
             self._pipeline_events,
             feed_interval_s=config.feed_interval_s,
             step_points=config.step_points,
+            split_steps=config.split_steps,
             watch=StallWatch(source.sensors, config.tick_s, config.silence_s, config.loop_tolerance_s),
         )
         self.intake.near_end = self._near_end

@@ -29,6 +29,7 @@ import contextlib
 import itertools
 import math
 from collections.abc import Callable
+from typing import Final
 
 import numpy as np
 
@@ -40,6 +41,10 @@ from coach.session.pacing import StallWatch
 from coach.session.recorder import SessionRecorder, as_recorded
 from coach.session.sources import SampleSource, SourceItem
 
+#: Event-loop turns between a split step's two halves: the event sink's spool wakes the publisher's
+#: sender, which starts a publish task, which hands the message to paho's socket (one turn each).
+SPLIT_YIELDS: Final = 4
+
 
 class Intake:
     """Reads the source and feeds the recorder, the guided calibration and the pipeline.
@@ -50,6 +55,9 @@ class Intake:
         feed_interval_s: feed the pipeline at most this often (wall seconds; 0: as items come).
         step_points: decide in steps of this many decision points (sample time; 1: every point as soon
             as every sensor's samples for it are in).
+        split_steps: a step that decides one point hands on its posture and state events first, and
+            the rest (the stroke detector) after :data:`SPLIT_YIELDS` turns of the event loop, in
+            which the publisher sends them (:meth:`~coach.pipeline.SessionPipeline.complete`).
         watch: tells a sensor's silence from this process's own stalls (:mod:`coach.session.pacing`).
     """
 
@@ -63,6 +71,7 @@ class Intake:
         feed_interval_s: float,
         watch: StallWatch,
         step_points: int = 1,
+        split_steps: bool = False,
     ) -> None:
         self.source = source
         self.recorder = recorder
@@ -72,6 +81,7 @@ class Intake:
         if step_points < 1:
             raise ValueError(f"step_points must be at least 1, not {step_points!r}")
         self.step_points = step_points
+        self.split_steps = split_steps
         self.watch = watch
         self.guided: GuidedCalibration | None = None
         self.pipeline: SessionPipeline | None = None
@@ -125,6 +135,12 @@ class Intake:
                     last_feed = loop.time()
                 items, inbox[:] = list(inbox), []
                 self.process(items)
+                if self.pipeline is not None and self.pipeline.deferred:
+                    # The step's posture events are with the event sink: let the publisher send them
+                    # before the stroke detector takes the loop.
+                    for _ in range(SPLIT_YIELDS):
+                        await asyncio.sleep(0)
+                    self.complete_step()
                 if ended and not inbox:
                     await asyncio.wait({receiver})
                     error = None if receiver.cancelled() else receiver.exception()
@@ -159,7 +175,7 @@ class Intake:
                     return
                 self._on_block(block)
             if not self.closed and self._step_complete():
-                self.feed_held()
+                self.feed_held(split=self.split_steps)
 
         for item in items:
             if self.closed:
@@ -204,19 +220,25 @@ class Intake:
                 return False
         return True
 
-    def feed_held(self) -> None:
+    def feed_held(self, split: bool = False) -> None:
         """Feed the pipeline every held (already recorded) block in one call. Also at the end, after
-        ``closed``: the trace holds them, so the pipeline must have them too."""
+        ``closed``: the trace holds them, so the pipeline must have them too. ``split``: leave the
+        rest of a one-point step for :meth:`complete_step` (see ``split_steps``)."""
         pipeline = self.pipeline
         if not self._held or pipeline is None:
             return
         held, self._held = self._held, []
         if not pipeline.finished:
             self.pipeline_calls += 1
-            self.on_events(pipeline.feed_many(held))
+            self.on_events(pipeline.feed_many(held, split=split))
         for block in held:
             role = block.role
             self._fed_until[role] = max(self._fed_until.get(role, -math.inf), float(block.t_s[-1]))
+
+    def complete_step(self) -> None:
+        """The rest of a split step, if one waits (every other pipeline call also completes it first)."""
+        if self.pipeline is not None and self.pipeline.deferred:
+            self.on_events(self.pipeline.complete())
 
     def start_pipeline(self, pipeline: SessionPipeline, feed: bool) -> None:
         """From now on samples go to ``pipeline``; those held so far first (unless not ``feed``)."""

@@ -140,14 +140,17 @@ class FrameStream:
         f_valid: BoolArray = np.asarray(ok[:cut].reshape(shape).all(axis=1), dtype=bool)
         f_valid = self._apply_settle(f_valid)
         cols: dict[str, FloatArray] = {}
+        # A frame's mean is np.mean's own arithmetic (its sum along the frame, then a division by the
+        # count) without np.mean's Python-level wrapper, ~10 µs a column on a live step's one frame.
+        k = self.k
         for name, v in per.items():
             block = v[:cut].reshape(shape + v.shape[1:])
             if name == "gm":
-                cols[name] = np.log(block.max(axis=1) + 1e-3)
+                cols[name] = np.log(np.maximum.reduce(block, axis=1) + 1e-3)
             elif name in ("hf", "lf"):
-                cols[name] = np.log(block.mean(axis=1) + _LOG_EPS)
+                cols[name] = np.log(np.add.reduce(block, axis=1) / k + _LOG_EPS)
             else:
-                cols[name] = block.mean(axis=1)
+                cols[name] = np.add.reduce(block, axis=1) / k
         for v in cols.values():  # invalid frames carry no numbers
             v[~f_valid] = np.nan
         return Frames(start, t[: cut : self.k].copy(), f_valid, cols)

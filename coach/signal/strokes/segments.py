@@ -21,7 +21,6 @@ percentile of the last minute, per 1 s block), and the ``stroker`` frames aligne
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -30,6 +29,7 @@ import numpy.typing as npt
 from numpy.lib.stride_tricks import as_strided
 
 from coach.samples import FloatArray
+from coach.signal.strokes.derived import derived_rows
 from coach.signal.strokes.feature_names import STROKER_FEATURES, TREATED_FEATURES
 from coach.signal.strokes.frames import Frames
 from coach.signal.strokes.hand import AlignedRole, candidate_hand_features, hand_columns
@@ -81,6 +81,9 @@ class FrameHistory:
     #: The ``hand`` sensor's own frames as a history of their own (its evidence is taken with the same
     #: code as the ``treated`` evidence, per candidate at the same times).
     hand_hist: FrameHistory | None = None
+    #: Per frame, the signals derived from its neighbours (:mod:`~coach.signal.strokes.derived`),
+    #: worked out as frames arrive (a frame's last two again when the next come: they read two ahead).
+    der: dict[str, FloatArray] = field(default_factory=dict)
 
     def hand_index(self, b: IntArray) -> IntArray:
         """The latest ``hand_hist`` frame that ends by the end of ``treated`` frame ``b`` (absolute; the
@@ -130,12 +133,22 @@ class FrameHistory:
             cols["s_valid"] = sval.astype(np.float64)
         if self.hand is not None:
             cols.update(hand_columns(self.hand, fr.t_s, self.frame_s))
+        n_old = int(self.t_s.shape[0]) if self.cols else 0
         if not self.cols:
             self.start, self.t_s, self.valid, self.cols = fr.start, fr.t_s.copy(), valid, cols
         else:
             self.t_s = np.concatenate((self.t_s, fr.t_s))
             self.valid = np.concatenate((self.valid, valid))
             self.cols = {k: np.concatenate((self.cols[k], cols[k])) for k in self.cols}
+        self._derive_from(max(n_old - 2, 0))
+
+    def _derive_from(self, r0: int) -> None:
+        """:attr:`der` of rows ``r0`` on (every earlier row's neighbours are all in)."""
+        new = derived_rows(self.cols, self.valid, self.frame_s, r0)
+        if not self.der:
+            self.der = new
+        else:
+            self.der = {k: np.concatenate((v[:r0], new[k])) for k, v in self.der.items()}
 
     def trim(self, keep_from: int) -> None:
         """Forget treated frames before absolute index ``keep_from`` (less a safety margin)."""
@@ -145,6 +158,7 @@ class FrameHistory:
         if cut > 500:
             self.t_s, self.valid = self.t_s[cut:], self.valid[cut:]
             self.cols = {k: v[cut:] for k, v in self.cols.items()}
+            self.der = {k: v[cut:] for k, v in self.der.items()}
             self.start += cut
             self._floors = {j: f for j, f in self._floors.items() if (j + 1) * FLOOR_BLOCK > self.start}
         if self.hand is not None:
@@ -270,6 +284,33 @@ _W0: Final = D_MAX + LOOKBACK + 6
 _WLEN: Final = _W0 + LOOKAHEAD + 1
 
 
+class _Range:
+    """Window positions ``[lo, hi)`` per candidate row (clipped to a window of :data:`_WLEN` frames) and
+    their count: :func:`~coach.signal.strokes.window_ops.cmean`'s index work done once, since every
+    window puts its candidates at the same positions."""
+
+    __slots__ = ("hi", "lo", "n")
+
+    def __init__(self, lo: IntArray, hi: IntArray) -> None:
+        self.lo = _iclip(lo, 0, _WLEN)
+        self.hi = _iclip(hi, 0, _WLEN)
+        self.n = np.maximum(self.hi - self.lo, 1)[:, None]
+
+    def mean(self, c: FloatArray) -> FloatArray:
+        """``cmean(c, lo, hi)`` of a :func:`~coach.signal.strokes.window_ops.csum` of a window."""
+        if c.shape[0] != _WLEN + 1:
+            return _cmean(c, self.lo, self.hi)
+        out: FloatArray = (c[self.hi] - c[self.lo]) / self.n
+        return out
+
+
+_A: Final = _W0 - DURATIONS  # candidate starts in a window (its end at _W0)
+_BB: Final = np.full_like(_A, _W0)
+_IN, _IN_S = _Range(_A + 1, _BB), _Range(_A, _BB)
+_MID = _Range(_A + DURATIONS // 4, _W0 - DURATIONS // 4)
+_PRE, _PRE_EL, _POST = _Range(_A - 5, _A - 1), _Range(_A - 4, _A - 1), _Range(_BB + 1, _BB + 3)
+
+
 class _Windows:
     """Per end ``b``, the frames ``[b − _W0, b + LOOKAHEAD]`` of a history of ``n`` frames, as
     (window position, end) arrays: position-major, so the running sums and extremes along a window
@@ -312,72 +353,6 @@ class _Windows:
         return out
 
 
-def _shifts(x: FloatArray, pad: int = 8) -> Callable[[int], FloatArray]:
-    """``k ↦ x[f + k]`` at each frame ``f`` (0.0 past the ends) for ``|k| <= pad``: views of one
-    zero-padded copy, not a fresh array per shift."""
-    n = x.shape[0]
-    xp = np.zeros(n + 2 * pad)
-    xp[pad : pad + n] = x
-
-    def at(k: int) -> FloatArray:
-        view: FloatArray = xp[pad + k : pad + k + n]
-        return view
-
-    return at
-
-
-def _derived(h: FrameHistory, lo: int, hi: int) -> dict[str, FloatArray]:
-    """Per-frame signals derived from a few neighbouring frames, over history rows ``[lo, hi)``.
-
-    Each value is an explicit sum of the same neighbours in the same order, so it does not depend on
-    which rows were asked for.
-    """
-    c = h.cols
-    pad = 8
-    a, b = max(lo - pad, 0), min(hi + pad, int(h.t_s.shape[0]))
-    ok = h.valid[a:b]
-
-    def col(name: str) -> FloatArray:
-        return np.where(ok, c[name][a:b], 0.0)
-
-    fs = h.frame_s
-    el, lz, hfr = col("el"), col("lz"), col("hfr")
-    se, sz, sh = _shifts(el), _shifts(lz), _shifts(hfr)
-    el_step = 0.5 * (se(1) + se(2)) - 0.5 * (se(-2) + se(-1))
-    dz = (2.0 * sz(-2) + sz(-1) - sz(1) - 2.0 * sz(2)) * (fs * fs)
-    hf5 = (sh(-2) + sh(-1) + hfr + sh(1) + sh(2)) / 5.0
-    # How far the limb moves and turns over the second ending two frames ahead of each frame: the
-    # displacement with the limb at rest at both ends of the window (a zero-mean ramp), and the angle.
-    disp2 = np.zeros(b - a)
-    for name in ("ex", "ey", "lz"):
-        sa = _shifts(col(name))
-        dk = np.zeros(b - a)
-        for i in range(10):  # frames f-7 ... f+2, weights 4.5 ... -4.5
-            dk += (4.5 - i) * sa(i - 7)
-        disp2 += (dk * fs * fs) ** 2
-    turn2 = np.zeros(b - a)
-    for name in ("wx", "wy", "wz"):
-        so = _shifts(col(name))
-        tk = np.zeros(b - a)
-        for i in range(10):
-            tk += so(i - 7)
-        turn2 += (tk * fs) ** 2
-    out = {
-        "el_step": el_step,
-        "dz": dz,
-        "hf5": hf5,
-        "excursion_mm": np.sqrt(disp2) * 1000.0,
-        "turn_deg": np.degrees(np.sqrt(turn2)),
-    }
-    # back to full-history indexing for the gathers (rows outside [a, b) are never used)
-    full = {}
-    for k, v in out.items():
-        arr = np.zeros(int(h.t_s.shape[0]))
-        arr[a:b] = v
-        full[k] = arr
-    return full
-
-
 def candidates_possible(h: FrameHistory, ends: IntArray) -> BoolArray:
     """Per end frame (absolute), whether any candidate ending there can be ``ok``: the frames even the
     shortest one uses (``[b − D_MIN − LOOKBACK, b + LOOKAHEAD]``) are all held and valid. Where not,
@@ -406,7 +381,7 @@ def segment_features(h: FrameHistory, ends: IntArray) -> SegmentBatch:
     n = int(h.t_s.shape[0])
     b_rel = ends - h.start
     fs = h.frame_s
-    der = _derived(h, int(b_rel.min()) - _W0, int(b_rel.max()) + LOOKAHEAD + 1)
+    der = h.der
     win = _Windows(b_rel, n)
     valid_w = win.rows(h.valid.astype(np.float64), 0.0) > 0.5
 
@@ -423,15 +398,14 @@ def segment_features(h: FrameHistory, ends: IntArray) -> SegmentBatch:
     el_step, dz, hf5 = w("el_step", 0.0, der), w("dz", 0.0, der), w("hf5", 0.0, der)
     exc, turn = w("excursion_mm", 0.0, der), w("turn_deg", 0.0, der)
     ch, ce = _csum(hfr), _csum(el)
-    bb = np.full_like(A, B)
-    hf_in = _cmean(ch, A + 1, bb)
-    hf_mid = _cmean(ch, A + D // 4, B - D // 4)
-    hf_pre = _cmean(ch, A - 5, A - 1)
-    hf_post = _cmean(ch, bb + 1, bb + 3)
+    hf_in = _IN.mean(ch)
+    hf_mid = _MID.mean(ch)
+    hf_pre = _PRE.mean(ch)
+    hf_post = _POST.mean(ch)
     out_hf = 0.5 * (hf_pre + hf_post)
-    el_in = _cmean(ce, A + 1, bb)
-    el_pre = _cmean(ce, A - 4, A - 1)
-    el_post = _cmean(ce, bb + 1, bb + 3)
+    el_in = _IN.mean(ce)
+    el_pre = _PRE_EL.mean(ce)
+    el_post = _POST.mean(ce)
     lf_on = _window_max(lfr, A - 1, 6, True, B + LOOKAHEAD)
     lf_off = lfr[B - 3 : B + 1].max(axis=0)[None, :]
     valley = _suffix(hf5, B - 2, False, A + 3, 0.0) - hf_in
@@ -480,13 +454,13 @@ def segment_features(h: FrameHistory, ends: IntArray) -> SegmentBatch:
         sgm = np.where(sv, win.rows(c["s_gm"], -7.0), -7.0)
         cp2 = _csum(sacc[0] ** 2 + sacc[1] ** 2 + sacc[2] ** 2)
         x_s = np.empty((len(STROKER_FEATURES), n_d, n_e))
-        np.log(_cmean(cp2, A, bb) + 1e-4, out=x_s[0])
-        np.log(0.5 * (_cmean(cp2, A - 5, A - 1) + _cmean(cp2, bb + 1, bb + 3)) + 1e-4, out=x_s[1])
+        np.log(_IN_S.mean(cp2) + 1e-4, out=x_s[0])
+        np.log(0.5 * (_PRE.mean(cp2) + _POST.mean(cp2)) + 1e-4, out=x_s[1])
         glide2 = sum(_glide_rows(sa, A, B, fs) ** 2 for sa in sacc)
         np.sqrt(glide2, out=x_s[2])
         x_s[3] = _suffix(sgm, B, True, A, -7.0)
         cg = _csum(sgm)
-        x_s[4] = 0.5 * (_cmean(cg, A - 5, A - 1) + _cmean(cg, bb + 1, bb + 3))
+        x_s[4] = 0.5 * (_PRE.mean(cg) + _POST.mean(cg))
         sinv = _csum((~sv).astype(np.float64))
         s_ok = ok & ((sinv[B + LOOKAHEAD + 1][None, :] - sinv[A - LOOKBACK]) == 0)
     x_tr = x_t.transpose(2, 1, 0)  # (end, duration, feature), as the batch holds it
