@@ -42,7 +42,7 @@ def test_a_history_fed_frame_by_frame_derives_what_it_derives_at_once() -> None:
     cols = {k: rng.normal(size=n) for k in NAMES}
     valid = np.ones(n, dtype=bool)
     valid[100:104] = False
-    t_s = 10.0 + 0.1 * np.arange(n)
+    t_s = 10.0 + 0.1 * np.arange(n, dtype=np.float64)
 
     def frames(a: int, b: int) -> Frames:
         return Frames(a, t_s[a:b].copy(), valid[a:b].copy(), {k: v[a:b].copy() for k, v in cols.items()})
