@@ -91,6 +91,7 @@ def _start_coach(
     profiles: str,
     devices_only: bool = False,
     step_points: int = 1,
+    split_steps: bool = True,
 ) -> subprocess.Popen[bytes]:
     log: IO[str] = open(work / "coach.log", "w", encoding="utf-8")
     cmd = [
@@ -99,6 +100,7 @@ def _start_coach(
         "--feed-interval-s", str(feed_interval_s), "--posture-hz", str(posture_hz), "--profiles", profiles,
         "--step-points", str(step_points),
     ] + (["--devices-only"] if devices_only else [])  # fmt: skip
+    cmd += [] if split_steps else ["--no-split-steps"]
     # The BLAS thread setting `coach run` makes for itself (coach.blas_threads), as the user gets it.
     env = dict(os.environ)
     use_one_blas_thread(env)
@@ -219,12 +221,22 @@ async def latency_and_cpu(
     posture_hz: float,
     profiles: str,
     step_points: int = 1,
+    split_steps: bool = True,
 ) -> dict[str, Any]:
     arrivals: dict[tuple[str, str], Arrival] = {}
     ready = asyncio.Event()
     sub = asyncio.create_task(_subscribe(host, port, "coach/v1/p-bench/+/events", arrivals, ready))
     await asyncio.wait_for(ready.wait(), 10)
-    proc = _start_coach(url, seconds, work, feed_interval_s, posture_hz, profiles, step_points=step_points)
+    proc = _start_coach(
+        url,
+        seconds,
+        work,
+        feed_interval_s,
+        posture_hz,
+        profiles,
+        step_points=step_points,
+        split_steps=split_steps,
+    )
     info, cpu = await _watch(proc, work, "coach process")
     await asyncio.sleep(0.5)
     sub.cancel()

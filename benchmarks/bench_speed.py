@@ -305,6 +305,11 @@ def main(argv: list[str]) -> int:
         default=1,
         help="also a quiet live session deciding in steps of this many decision points (default 1: none)",
     )
+    ap.add_argument(
+        "--live-unsplit",
+        action="store_true",
+        help="also a quiet live session with LiveConfig.split_steps off, beside the split one",
+    )
     ap.add_argument("--baseline", type=Path, default=BASELINE)
     ap.add_argument("--update-baseline", action="store_true", help="write these figures as the baseline")
     ap.add_argument("--json", type=Path, help="also write the figures here")
@@ -347,7 +352,12 @@ def main(argv: list[str]) -> int:
         from benchmarks.speed_live import live_figures
 
         figures.update(
-            live_figures(args.live_seconds, busy=not args.skip_busy, step_points=args.live_step_points)
+            live_figures(
+                args.live_seconds,
+                busy=not args.skip_busy,
+                step_points=args.live_step_points,
+                unsplit=args.live_unsplit,
+            )
         )
     figures["when"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     if args.json:

@@ -61,6 +61,11 @@ async def main(argv: list[str]) -> int:
     p.add_argument("--posture-hz", type=float, default=1.0)
     p.add_argument("--step-points", type=int, default=1, help="LiveConfig.step_points")
     p.add_argument(
+        "--no-split-steps",
+        action="store_true",
+        help="LiveConfig.split_steps off (one pipeline call per step)",
+    )
+    p.add_argument(
         "--profiles",
         default="coach-imu,coach-imu,coach-imu",
         help="simulated device profiles for treated, hand, stroker (single-stream profiles only)",
@@ -123,6 +128,7 @@ async def main(argv: list[str]) -> int:
             "feed_interval_s": args.feed_interval_s,
             # Only when asked: the same benchmark then also runs an older coach (before/after figures).
             **({"step_points": args.step_points} if args.step_points != 1 else {}),
+            **({"split_steps": False} if args.no_split_steps else {}),
         },
     )
     result = await run_session(cfg, run)

@@ -94,18 +94,19 @@ async def _mqtt_hop(host: str, port: int, seconds: float, rate_hz: float) -> dic
 
 
 def _session(
-    url: str, host: str, port: int, seconds: float, work: Path, step_points: int = 1
+    url: str, host: str, port: int, seconds: float, work: Path, step_points: int = 1, split: bool = True
 ) -> dict[str, Any]:
     from benchmarks.bench_live import latency_and_cpu
 
     work.mkdir()
-    job = latency_and_cpu(host, port, url, seconds, work, 0.0, POSTURE_HZ, PROFILES, step_points)
+    job = latency_and_cpu(host, port, url, seconds, work, 0.0, POSTURE_HZ, PROFILES, step_points, split)
     return asyncio.run(job)
 
 
-def live_figures(seconds: float, busy: bool, step_points: int = 1) -> dict[str, Any]:
+def live_figures(seconds: float, busy: bool, step_points: int = 1, unsplit: bool = False) -> dict[str, Any]:
     """The live figures; with ``step_points`` > 1 also a quiet session deciding in steps of that many
-    decision points (``LiveConfig.step_points``: less CPU, up to a step more latency)."""
+    decision points (``LiveConfig.step_points``: less CPU, up to a step more latency); with ``unsplit``
+    also a quiet session whose steps are not split (``LiveConfig.split_steps`` off), beside the split one."""
     from benchmarks.bench_live import devices_only_cpu
     from tests.fixtures.mosquitto import MosquittoBroker, MosquittoConfig
 
@@ -117,12 +118,16 @@ def live_figures(seconds: float, busy: bool, step_points: int = 1) -> dict[str, 
             base_dir = work / "devices-only"
             base_dir.mkdir()
             devices = asyncio.run(devices_only_cpu(seconds, base_dir, PROFILES))
-            runs = [("live_quiet", "as it is", 1)] + ([("live_busy", "both cores busy", 1)] if busy else [])
+            runs = [("live_quiet", "as it is", 1, True)]
+            if unsplit:
+                runs.append(("live_quiet_unsplit", "as it is, steps not split", 1, False))
+            if busy:
+                runs.append(("live_busy", "both cores busy", 1, True))
             if step_points > 1:
                 runs.append(
-                    (f"live_quiet_step{step_points}", f"as it is, steps of {step_points}", step_points)
+                    (f"live_quiet_step{step_points}", f"as it is, steps of {step_points}", step_points, True)
                 )
-            for key, label, step in runs:
+            for key, label, step, split in runs:
                 spinners = _spinners(seconds + 120.0) if key == "live_busy" else []
                 try:
                     hop = asyncio.run(_mqtt_hop(broker.host, broker.port, 20.0, HOP_RATE_HZ))
@@ -133,7 +138,7 @@ def live_figures(seconds: float, busy: bool, step_points: int = 1) -> dict[str, 
                         f"{hop['max_ms']:.1f} ms over {hop['n']} messages",
                         flush=True,
                     )
-                    live = _session(broker.url, broker.host, broker.port, seconds, work / key, step)
+                    live = _session(broker.url, broker.host, broker.port, seconds, work / key, step, split)
                 finally:
                     for p in spinners:
                         p.kill()
