@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from coach.signal.strokes.direction import (
@@ -11,6 +13,9 @@ from coach.signal.strokes.direction import (
     SampleRing,
     stroker_shape_evidence,
 )
+
+if TYPE_CHECKING:
+    from coach.signal.strokes.segments import FrameHistory
 
 
 def _rings(t: np.ndarray, acc: np.ndarray, elevation_deg: float) -> tuple[SampleRing, SampleRing]:
@@ -59,28 +64,28 @@ def test_a_glide_up_the_raised_forearm_reads_distal_in_the_windows_that_hold_it(
     assert late[4 * wide] > 0 and late[4 * wide + 3] > 0.05
 
 
+def _history_with_stroker(rng: np.random.Generator, n: int, stroker_valid: np.ndarray) -> FrameHistory:
+    """A frame history of ``n`` random treated and stroker frames (the stroker's valid where asked)."""
+    from coach.signal.strokes.frames import Frames
+    from coach.signal.strokes.segments import FrameHistory
+
+    h = FrameHistory(0.1, 100.0)
+    t_s = np.asarray(10.0 + 0.1 * np.arange(n), dtype=np.float64)
+    h.add_stroker(Frames(0, t_s, stroker_valid, {"acc": rng.normal(size=(n, 3)), "gm": rng.normal(size=n)}))
+    cols = {k: rng.normal(size=n) for k in ("hf", "lf", "el", "gm", "lz", "lx", "ex", "ey", "wx", "wy", "wz")}
+    h.add_treated(Frames(0, t_s.copy(), np.ones(n, dtype=bool), cols))
+    return h
+
+
 def test_keep_treated_gives_each_candidate_the_larger_of_the_two_models_log_odds() -> None:
     from coach.signal.strokes.detector import DetectorModel
-    from coach.signal.strokes.frames import Frames
     from coach.signal.strokes.scoring import segment_logits
-    from coach.signal.strokes.segments import FrameHistory, segment_features
+    from coach.signal.strokes.segments import segment_features
     from coach.signal.strokes.trained import read_model
 
     rng = np.random.default_rng(7)
     n = 500
-    h = FrameHistory(0.1, 100.0)
-    h.add_stroker(
-        Frames(
-            0,
-            np.asarray(10.0 + 0.1 * np.arange(n), dtype=np.float64),
-            np.ones(n, dtype=bool),
-            {"acc": rng.normal(size=(n, 3)), "gm": rng.normal(size=n)},
-        )
-    )
-    cols = {k: rng.normal(size=n) for k in ("hf", "lf", "el", "gm", "lz", "lx", "ex", "ey", "wx", "wy", "wz")}
-    h.add_treated(
-        Frames(0, np.asarray(10.0 + 0.1 * np.arange(n), dtype=np.float64), np.ones(n, dtype=bool), cols)
-    )
+    h = _history_with_stroker(rng, n, np.ones(n, dtype=bool))
     model = DetectorModel.from_dict(read_model()[0])
     assert model.with_stroker is not None
     batch = segment_features(h, np.arange(60, n - 3))
@@ -98,28 +103,15 @@ def test_the_treated_margin_lowers_only_the_treated_log_odds_where_the_stroker_i
     """With ``keep_treated``, ``treated_margin`` takes that much off the ``treated`` model's log-odds where
     the stroker's frames are valid (elsewhere the ``treated`` model decides alone, as before)."""
     from coach.signal.strokes.detector import DetectorModel
-    from coach.signal.strokes.frames import Frames
     from coach.signal.strokes.scoring import segment_logits
-    from coach.signal.strokes.segments import FrameHistory, segment_features
+    from coach.signal.strokes.segments import segment_features
     from coach.signal.strokes.trained import read_model
 
     rng = np.random.default_rng(11)
     n = 500
-    h = FrameHistory(0.1, 100.0)
     valid = np.ones(n, dtype=bool)
     valid[300:] = False  # the stroker's frames invalid late: the treated model alone there
-    h.add_stroker(
-        Frames(
-            0,
-            np.asarray(10.0 + 0.1 * np.arange(n), dtype=np.float64),
-            valid,
-            {"acc": rng.normal(size=(n, 3)), "gm": rng.normal(size=n)},
-        )
-    )
-    cols = {k: rng.normal(size=n) for k in ("hf", "lf", "el", "gm", "lz", "lx", "ex", "ey", "wx", "wy", "wz")}
-    h.add_treated(
-        Frames(0, np.asarray(10.0 + 0.1 * np.arange(n), dtype=np.float64), np.ones(n, dtype=bool), cols)
-    )
+    h = _history_with_stroker(rng, n, valid)
     model = DetectorModel.from_dict(read_model()[0])
     assert model.with_stroker is not None
     batch = segment_features(h, np.arange(60, n - 3))
