@@ -89,13 +89,13 @@ class SampleBlock:
         role = blocks[0].role
         if any(b.role != role for b in blocks):
             raise ValueError("concat joins blocks of one role only")
-        mags = [b.mag_ut for b in blocks]
-        pres = [b.pressure_pa for b in blocks]
+        mags = [b.mag_ut for b in blocks if b.mag_ut is not None]
+        pres = [b.pressure_pa for b in blocks if b.pressure_pa is not None]
         return SampleBlock(
             role,
             np.concatenate([b.t_s for b in blocks]),
             np.concatenate([b.acc_mps2 for b in blocks]),
             np.concatenate([b.gyr_rps for b in blocks]),
-            None if any(m is None for m in mags) else np.concatenate(mags),  # type: ignore[arg-type]
-            None if any(p is None for p in pres) else np.concatenate(pres),  # type: ignore[arg-type]
+            np.concatenate(mags) if len(mags) == len(blocks) else None,
+            np.concatenate(pres) if len(pres) == len(blocks) else None,
         )

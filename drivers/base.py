@@ -194,7 +194,9 @@ class DeviceProfile(ABC):
         uuids = {u.lower() for u in service_uuids}
         if cls.service_uuid in uuids:
             return True
-        return bool(name) and any(name.startswith(p) for p in cls.name_prefixes)  # type: ignore[union-attr]
+        if not name:
+            return False
+        return any(name.startswith(p) for p in cls.name_prefixes)
 
     @abstractmethod
     def decoder(self) -> StreamDecoder:

@@ -9,12 +9,15 @@ import difflib
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
 from coach.errors import ValidationError
 from coach.samples import ROLES
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 #: A fixed value or a uniform range ``(lo, hi)``.
 Span = float | tuple[float, float]
@@ -191,12 +194,12 @@ def _convert(value: Any, f: dataclasses.Field[Any], key: str) -> Any:
     raise AssertionError(f"unknown field kind {kind}")  # pragma: no cover
 
 
-T = TypeVar("T")
+T = TypeVar("T", bound="DataclassInstance")
 
 
 def _build(cls: type[T], data: Mapping[str, Any], prefix: str) -> T:
     """Construct a section from a mapping, naming the dotted key of the first bad or unknown entry."""
-    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    fields = {f.name: f for f in dataclasses.fields(cls)}
     for k in data:
         if k not in fields:
             where = f"{prefix}.{k}" if prefix else str(k)

@@ -59,20 +59,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _decoder(args: argparse.Namespace) -> tuple[Any, str]:
     """The stream decoder for the profile and the characteristic UUID the payloads are fed as."""
     from drivers import coach_imu, metamotion, movesense, polar_verity, thingy52, witmotion
-    from drivers.profiles import make_profile
 
     p = args.profile
     if p == "metamotion":
-        d = make_profile(p)
+        d = metamotion.MetamotionProfile()  # its default start-stream settings
         settings = metamotion.DecodeSettings(
             chip=args.chip or "bmi270",
-            acc_range_g=args.acc_range_g or d.acc_range_g,  # type: ignore[attr-defined]
-            gyr_range_dps=args.gyr_range_dps or d.gyr_range_dps,  # type: ignore[attr-defined]
+            acc_range_g=args.acc_range_g or d.acc_range_g,
+            gyr_range_dps=args.gyr_range_dps or d.gyr_range_dps,
             accounter=args.accounter,
         )
         return metamotion.MetamotionDecoder(settings), metamotion.NOTIFY_UUID
     if p == "polar-verity":
-        d = make_profile(p)
+        dp = polar_verity.PolarVerityProfile()
         factors = {
             t: f
             for t, f in (
@@ -83,19 +82,19 @@ def _decoder(args: argparse.Namespace) -> tuple[Any, str]:
             if f is not None
         }
         settings_p = polar_verity.DecodeSettings(
-            rate_hz=int(args.rate_hz or d.rate_hz),  # type: ignore[attr-defined]
-            acc_range_g=int(args.acc_range_g or d.acc_range_g),  # type: ignore[attr-defined]
+            rate_hz=int(args.rate_hz or dp.rate_hz),
+            acc_range_g=int(args.acc_range_g or dp.acc_range_g),
             factors=factors,
         )
         return polar_verity.PolarDecoder(settings_p), ""  # control vs data told apart by the first byte
     if p == "witmotion":
         return witmotion.WitmotionDecoder(), witmotion.NOTIFY_UUID
     if p == "movesense":
-        d = make_profile(p)
+        dm = movesense.MovesenseProfile()
         settings_m = movesense.DecodeSettings(
-            resource=args.resource or d.resource,  # type: ignore[attr-defined]
-            rate_hz=int(args.rate_hz or d.rate_hz),  # type: ignore[attr-defined]
-            mtu=args.mtu or d.mtu,  # type: ignore[attr-defined]
+            resource=args.resource or dm.resource,
+            rate_hz=int(args.rate_hz or dm.rate_hz),
+            mtu=args.mtu or dm.mtu,
         )
         return movesense.MovesenseDecoder(settings_m), movesense.DATA_UUID
     if p == "thingy52":

@@ -227,7 +227,7 @@ class Ingest:
             "max_inflight_messages": 200,
         }
         if self.shared_group:
-            props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+            props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]  # paho ships no annotations here
             props.SessionExpiryInterval = SESSION_EXPIRY_S
             props.ReceiveMaximum = min(self.inflight_window, 65535)
             client = aiomqtt.Client(

@@ -49,7 +49,7 @@ RUNTIME_FILE = "broker.json"
 log = logging.getLogger(__name__)
 
 
-class LoopbackAuthPlugin(BaseAuthPlugin):  # type: ignore[misc]
+class LoopbackAuthPlugin(BaseAuthPlugin):  # type: ignore[misc]  # amqtt's base class is untyped (Any)
     """Accept every client (the listener is loopback-only) as authenticated, not anonymous, so that
     amqtt keeps QoS 1 messages for persistent sessions that are offline."""
 
@@ -65,7 +65,7 @@ def _patched_broker_class() -> type[Any]:
     retained messages only for filters it subscribed to itself."""
     from amqtt.broker import Broker
 
-    class _Broker(Broker):  # type: ignore[misc]
+    class _Broker(Broker):  # type: ignore[misc]  # amqtt's Broker is untyped (Any)
         async def _publish_retained_messages_for_subscription(
             self, subscription: tuple[str, int], session: Session
         ) -> None:

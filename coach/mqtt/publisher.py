@@ -505,8 +505,9 @@ class Publisher:
         failure: list[BaseException] = []
 
         def done(task: asyncio.Task[None]) -> None:
-            if not task.cancelled() and task.exception() is not None and not failure:
-                failure.append(task.exception())  # type: ignore[arg-type]
+            error = None if task.cancelled() else task.exception()
+            if error is not None and not failure:
+                failure.append(error)
                 self._wake.set()
 
         last_seq = 0
