@@ -36,12 +36,14 @@ from contextlib import redirect_stdout
 from pathlib import Path
 from typing import Any
 
+from coach.summary import SESSION_SUMMARY_FIELDS
+
 
 def pipeline_only(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The events a replay of the recording reproduces: without the session's own additions (its
     prompts, the gaps and ratings on state and summary, the final state's time), which a replay does
     not know. Shared with tests/test_live_stalls.py."""
-    extras = {"session", "gaps", "pain_0_10", "swelling_0_10", "screening", "reason", "t"}
+    extras = SESSION_SUMMARY_FIELDS | {"reason", "t"}
     return [
         {k: v for k, v in e.items() if k not in extras or e["type"] not in ("state", "summary")}
         for e in events

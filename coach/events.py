@@ -142,7 +142,8 @@ class ScreeningSummary(TypedDict):
 
 class SummaryEvent(TypedDict):
     """The last event. The fields up to ``cues`` come from the pipeline (a replay gives the same); a
-    live session adds ``session``, ``gaps``, the self-report and the screening outcome."""
+    live session adds ``session``, ``gaps``, ``notifications_dropped`` (per role, sensor data this
+    computer was too busy to read; empty when none), the self-report and the screening outcome."""
 
     type: Literal["summary"]
     t: float
@@ -163,6 +164,7 @@ class SummaryEvent(TypedDict):
     cues: dict[str, int]
     session: NotRequired[str]
     gaps: NotRequired[list[Gap]]
+    notifications_dropped: NotRequired[dict[str, int]]
     pain_0_10: NotRequired[int | None]
     swelling_0_10: NotRequired[int | None]
     screening: NotRequired[ScreeningSummary | None]

@@ -118,20 +118,30 @@ def calibration_summary(
     return out
 
 
+#: The fields a live session adds to the pipeline's summary (:func:`session_summary`): a replay of its
+#: trace gives every other field of the summary.
+SESSION_SUMMARY_FIELDS: frozenset[str] = frozenset(
+    {"session", "gaps", "notifications_dropped", "pain_0_10", "swelling_0_10", "screening"}
+)
+
+
 def session_summary(
     summary: SummaryEvent,
     *,
     session: str,
     gaps: list[Gap],
+    dropped: Mapping[str, int] | None = None,
     pain_0_10: int | None,
     swelling_0_10: int | None,
     screening: ScreeningSummary | None,
 ) -> SummaryEvent:
     """A live session's summary: the pipeline's (what a replay of its trace gives), then the session id,
-    the sensor link gaps, the self-report and the screening outcome."""
+    the sensor link gaps, the notifications per role this computer dropped because it did not read
+    them in time, the self-report and the screening outcome."""
     out = SummaryEvent(**summary)
     out["session"] = session
     out["gaps"] = gaps
+    out["notifications_dropped"] = dict(sorted((dropped or {}).items()))
     out["pain_0_10"] = pain_0_10
     out["swelling_0_10"] = swelling_0_10
     out["screening"] = screening

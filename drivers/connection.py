@@ -165,7 +165,10 @@ class DeviceLink:
         found: a BLEDevice from the hub's first scan (saves a scan at start).
     """
 
-    QUEUE_SIZE = 2048
+    #: Notifications waiting for the consumer task. A full queue drops (the radio side never blocks),
+    #: so it is sized for a long stall of a busy computer: three notification streams of a 100 Hz
+    #: sensor fill it in about 27 s; a full queue holds about 2.5 MB (16,384 small tuples).
+    QUEUE_SIZE = 16384
 
     def __init__(
         self,
@@ -198,6 +201,7 @@ class DeviceLink:
         self.queue: asyncio.Queue[tuple[float, str, bytes]] = asyncio.Queue(self.QUEUE_SIZE)
         self.waiters: list[tuple[Callable[[Packet], bool], asyncio.Future[Packet]]] = []
         self.dropped_notifications = 0
+        self._dropped_reported = 0  # dropped notifications already said in the log
         self.connects = 0
         self.address: str = spec.device
         self.battery_pct: float | None = None
@@ -211,6 +215,14 @@ class DeviceLink:
         try:
             self.queue.put_nowait((time.monotonic(), char.uuid, bytes(data)))
         except asyncio.QueueFull:
+            if self.dropped_notifications == self._dropped_reported:  # a new overflow: say it once
+                log.warning(
+                    "%s (%s): this computer is not reading the sensor's data in time; notifications "
+                    "are being dropped (queue of %d full)",
+                    self.spec.role,
+                    self.address,
+                    self.QUEUE_SIZE,
+                )
             self.dropped_notifications += 1
 
     def _on_disconnect(self, client: BleakClient) -> None:
@@ -371,6 +383,15 @@ class DeviceLink:
         self._process(batch)
 
     def _process(self, batch: list[tuple[float, str, bytes]]) -> None:
+        if self.dropped_notifications != self._dropped_reported and self.queue.empty():
+            log.warning(
+                "%s (%s): %d notifications were dropped while this computer was busy (%d this session)",
+                self.spec.role,
+                self.address,
+                self.dropped_notifications - self._dropped_reported,
+                self.dropped_notifications,
+            )
+            self._dropped_reported = self.dropped_notifications
         stream = self.stream
         if stream is None:
             return

@@ -69,6 +69,8 @@ class SessionStream:
         self._tasks: list[asyncio.Task[None]] = []
         self._link_options = link_options or {}
         self.dropped_items = 0
+        #: Items dropped per role because the consumer did not read them in time.
+        self.dropped_by_role: dict[str, int] = {}
         #: Latest sample time per role (session seconds).
         self.latest_t_s: dict[str, float] = {}
 
@@ -80,6 +82,14 @@ class SessionStream:
     def links(self) -> list[DeviceLink]:
         return list(self._links)
 
+    def dropped(self) -> dict[str, int]:
+        """Per role, notifications and items dropped because this computer did not read them in
+        time (each device's notification queue, then the hub's own); roles with none are left out."""
+        out = dict(self.dropped_by_role)
+        for link in self._links:
+            out[link.spec.role] = out.get(link.spec.role, 0) + link.dropped_notifications
+        return {role: n for role, n in out.items() if n}
+
     def _emit(self, item: HubItem) -> None:
         if isinstance(item, SampleBlock) and len(item):
             self.latest_t_s[item.role] = float(item.t_s[-1])
@@ -87,6 +97,8 @@ class SessionStream:
             self._queue.put_nowait(item)
         except asyncio.QueueFull:  # the consumer stalls: drop rather than block the radio side
             self.dropped_items += 1
+            role = getattr(item, "role", "")
+            self.dropped_by_role[role] = self.dropped_by_role.get(role, 0) + 1
 
     async def start(self, scan_s: float = 3.0) -> None:
         """One scan for all devices (a device not seen is searched again by its own link), then a link

@@ -8,6 +8,7 @@ reached the client intact; the ideal signals at those times come from the world'
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import numpy as np
 import pytest
@@ -147,7 +148,7 @@ async def test_no_scanning_while_streaming() -> None:
     assert all(len(got.role(r)) > 500 for r in ("treated", "hand", "stroker"))
 
 
-async def test_notification_callback_never_blocks_and_counts_drops() -> None:
+async def test_notification_callback_never_blocks_and_counts_drops(caplog: pytest.LogCaptureFixture) -> None:
     class Char:
         uuid = "0000ffe4-0000-1000-8000-00805f9a34fb"
 
@@ -158,6 +159,15 @@ async def test_notification_callback_never_blocks_and_counts_drops() -> None:
         lambda item: None,
         asyncio.Lock(),
     )
+    caplog.set_level(logging.WARNING, logger="coach.drivers")
     for _ in range(DeviceLink.QUEUE_SIZE + 25):
         link.on_notify(Char(), bytearray(b"\x55\x61" + bytes(18)))  # type: ignore[arg-type]
     assert link.queue.qsize() == DeviceLink.QUEUE_SIZE and link.dropped_notifications == 25
+    # Said once when the overflow starts (not 25 times), naming the sensor, and counted when it ends.
+    said = [r.getMessage() for r in caplog.records]
+    assert len(said) == 1 and said[0].startswith("treated (X): this computer is not reading"), said
+    await link._drain_queue()
+    said = [r.getMessage() for r in caplog.records]
+    assert len(said) == 2 and "treated (X): 25 notifications were dropped" in said[1], said
+    await link._drain_queue()
+    assert len(caplog.records) == 2  # nothing new was dropped: nothing more to say

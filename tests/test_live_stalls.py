@@ -186,6 +186,7 @@ def _check(result: SessionResult) -> list[dict[str, Any]]:
     states = [(e["state"], e.get("reason")) for e in events if e["type"] == "state"]
     assert not any(s == "paused" for s, _ in states), states  # no sensor was ever silent
     assert result.summary["gaps"] == []
+    assert result.summary["notifications_dropped"] == {}  # every notification was read, however late
     gaps_file = result.trace_path.with_name(result.trace_path.name.replace(".csv", ".gaps.jsonl"))
     assert gaps_file.read_text(encoding="utf-8") == ""  # no silence decided, however long the stalls
     # The replay of the recording gives the live session's events exactly.

@@ -5,8 +5,11 @@ same events."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
+import logging
+import time
 from contextlib import redirect_stdout
 from pathlib import Path
 from typing import Any
@@ -20,7 +23,9 @@ from coach.session.flow import LiveSession, ScriptedSelfReport
 from coach.session.runner import world_source
 from coach.session.screening import ScriptedAnswers
 from coach.session.store import LocalStore
+from coach.summary import SESSION_SUMMARY_FIELDS
 from coach.trace import read_trace
+from drivers.connection import DeviceLink
 from simulators.ble.device import FaultPlan
 from simulators.ble.world import simulated_world
 from tests.fixtures.live import contract_problems, read_events
@@ -59,7 +64,7 @@ def _session(tmp_path: Path, faults: dict[str, FaultPlan], target_s: float) -> L
 
 
 def _pipeline_events(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    extras = {"session", "gaps", "pain_0_10", "swelling_0_10", "screening", "reason"}
+    extras = SESSION_SUMMARY_FIELDS | {"reason"}
     return [
         {k: v for k, v in e.items() if k not in extras or e["type"] not in ("state", "summary")}
         for e in events
@@ -84,8 +89,42 @@ async def test_ble_session_survives_a_lost_sensor_and_replays(tmp_path: Path) ->
     (gap,) = result.summary["gaps"]
     assert gap["role"] == "hand" and 3.0 <= gap["end_s"] - gap["start_s"] <= 20.0
     assert result.summary["paused_s"] >= 3.0
+    assert result.summary["notifications_dropped"] == {}  # a lost link is a gap, not dropped data
     trace = read_trace(result.trace_path)  # type: ignore[arg-type]
     assert trace.meta.sensor("hand").device == "movesense" and trace.meta.phase("rotate") is not None
+    out = io.StringIO()
+    with redirect_stdout(out):
+        assert coach_main(["replay", str(result.trace_path)]) == 0
+    replayed = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert _pipeline_events(replayed) == _pipeline_events(events)
+
+
+async def test_ble_session_counts_notifications_a_stalled_computer_dropped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A computer that stops reading for 1.5 s of wall time (9 s of this accelerated session): the
+    # radio side hands over the backlog at once and a small notification queue cannot hold it. The
+    # drop is said in the log and counted in the summary, and the session still replays exactly.
+    monkeypatch.setattr(DeviceLink, "QUEUE_SIZE", 64)
+    caplog.set_level(logging.WARNING, logger="coach.drivers")
+    session = _session(tmp_path, {}, target_s=60.0)
+    loop = asyncio.get_running_loop()
+    stall = loop.call_later(12.0 / SPEED, time.sleep, 1.5)  # once the session is streaming
+    try:
+        result = await session.run()
+    finally:
+        stall.cancel()
+    assert result.state == "finished", result.reason
+    dropped = result.summary["notifications_dropped"]
+    assert set(dropped) <= {"treated", "hand"} and sum(dropped.values()) > 0, dropped
+    said = [r.getMessage() for r in caplog.records if "notifications were dropped" in r.getMessage()]
+    counted: dict[str, int] = {}
+    for line in said:  # "<role> (<address>): N notifications were dropped ... (M this session)"
+        role = line.split(" ", 1)[0]
+        counted[role] = int(line.rsplit("(", 1)[1].split(" ", 1)[0])
+    assert counted == dropped, (said, dropped)
+    events = read_events(result.events_path)
+    assert contract_problems(result.events_path) == []
     out = io.StringIO()
     with redirect_stdout(out):
         assert coach_main(["replay", str(result.trace_path)]) == 0

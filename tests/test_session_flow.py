@@ -23,6 +23,7 @@ from coach.mqtt.commands import command_envelope, sign_command
 from coach.samples import SampleBlock
 from coach.session.console import Console
 from coach.session.screening import ScriptedAnswers, evaluate
+from coach.summary import SESSION_SUMMARY_FIELDS
 from coach.trace import read_trace
 from tests.fixtures.live import (
     SECRET,
@@ -62,7 +63,7 @@ def _stop_t(result: Any, by: str) -> float:
 def _pipeline_only(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The pipeline's events, without what the session adds (ids session-*, summary extras) and the
     end reason (a live session ends at its target, a replay at the end of the file)."""
-    extras = {"session", "gaps", "pain_0_10", "swelling_0_10", "screening"}
+    extras = SESSION_SUMMARY_FIELDS
     out = []
     for e in events:
         if e["id"].startswith("session-"):

@@ -318,6 +318,13 @@ def _summary(e: Mapping[str, Any], where: str) -> None:
                 raise _fail(f"{where} gaps", "each gap is an object")
             _num(gap, "start_s", 0.0, MAX_SESSION_S, null=False, where=f"{where} gap")
             _num(gap, "end_s", 0.0, MAX_SESSION_S, null=False, where=f"{where} gap")
+    dropped = e.get("notifications_dropped")
+    if dropped is not None and (
+        not isinstance(dropped, dict)
+        or len(dropped) > 16
+        or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in dropped.values())
+    ):
+        raise _fail(f"{where} notifications_dropped", "must map sensor roles to counts")
     cues = e.get("cues")
     if cues is not None and (
         not isinstance(cues, dict)

@@ -557,6 +557,7 @@ class LiveSession:
             pipeline_summary,
             session=self.session_id,
             gaps=self.links.all_gaps(float(pipeline_summary["t"]), include_open=True),
+            dropped=self.source.dropped(),
             pain_0_10=pain,
             swelling_0_10=swelling,
             screening=None

@@ -72,6 +72,7 @@ class HubSource:
         self._offset_s = 0.0
         self._pending: list[SourceItem] = []
         self.dropped_before_start = 0
+        self._dropped: dict[str, int] = {}  # what the hub had dropped when it was closed
 
     async def start(self, clock: SessionClock) -> None:
         """Open the hub, wait for every link, and put ``t = 0`` (of ``clock`` too) at that moment."""
@@ -136,8 +137,12 @@ class HubSource:
             if converted is not None:
                 yield converted
 
+    def dropped(self) -> dict[str, int]:
+        return self._dropped if self.stream is None else self.stream.dropped()
+
     async def close(self) -> None:
         if self.stream is not None:
             stream, self.stream = self.stream, None
             with contextlib.suppress(Exception):
                 await stream.aclose()
+            self._dropped = stream.dropped()

@@ -45,6 +45,11 @@ class SampleSource(Protocol):
 
     async def close(self) -> None: ...
 
+    def dropped(self) -> dict[str, int]:
+        """Per role, notifications (blocks) dropped because this computer did not read them in time;
+        roles with none are left out."""
+        ...
+
 
 @dataclass
 class _Cursor:
@@ -71,6 +76,7 @@ class PacedSamples:
     battery_pct: float | None = 87.0
     queue_size: int = 10_000
     dropped_blocks: int = 0
+    dropped_by_role: dict[str, int] = field(default_factory=dict)
     _queue: asyncio.Queue[SourceItem | None] = field(default_factory=lambda: asyncio.Queue(10_000))
     _task: asyncio.Task[None] | None = None
 
@@ -83,6 +89,11 @@ class PacedSamples:
             self._queue.put_nowait(item)
         except asyncio.QueueFull:
             self.dropped_blocks += 1  # bounded, like a notification queue: count, never block
+            if item is not None:
+                self.dropped_by_role[item.role] = self.dropped_by_role.get(item.role, 0) + 1
+
+    def dropped(self) -> dict[str, int]:
+        return dict(self.dropped_by_role)
 
     async def _run(self, clock: SessionClock) -> None:
         cursors = {role: _Cursor(block, battery_pct=self.battery_pct) for role, block in self.blocks.items()}
@@ -113,7 +124,10 @@ class PacedSamples:
                         t_down = float(c.block.t_s[c.next_index - 1]) + self.link_gap_s
                         self._put(LinkStatus(role, "down", t_down, c.battery_pct, "no samples"))
         finally:
-            self._put(None)
+            if self._queue.full():  # the end must get through, or items() never ends
+                await self._queue.put(None)
+            else:
+                self._put(None)
 
     def _deliver(self, role: str, c: _Cursor, stop: int) -> None:
         """Samples up to ``stop``. A pause longer than ``link_gap_s`` among them (they piled up: this
