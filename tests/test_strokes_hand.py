@@ -121,3 +121,19 @@ def test_checks_off_says_what_the_sensors_cannot_see() -> None:
     assert unseen_strokes(("treated", "stroker")) == ("finger_strokes",)
     assert unseen_strokes(("treated", "hand")) == ("finger_strokes", "hand_strokes")
     assert unseen_strokes(("treated", "hand", "stroker")) == ("finger_strokes",)
+
+
+def test_recording_changes_no_stroke_whichever_sensor_decides_the_direction(with_hand: Captured) -> None:
+    # The forearm's direction network runs only where neither the stroker's glide nor the hand decides
+    # (or for the records, which hold its shape evidence for every contact): the strokes are the same
+    # either way, whichever sensor decided each.
+    sensors: set[str] = set()
+    for cap in (with_hand, _capture(("treated", "hand", "stroker"))):
+        model = default_model()
+        plain = _detect(cap, model)
+        det = StrokeDetector(cap.context, model=model, record=True)
+        recorded = [s for step in cap.steps for s in det.process(step)]
+        assert recorded == plain
+        assert det.records and all(r.treated_shape is not None for r in det.records)
+        sensors |= {s.sensor for s in plain}
+    assert {"hand", "stroker"} <= sensors

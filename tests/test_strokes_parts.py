@@ -134,6 +134,19 @@ def test_candidate_evidence_does_not_depend_on_the_batch() -> None:
     assert whole.ok[~touches & (a - 5 >= 70)].all()  # floors exist from the second block on
 
 
+def test_candidate_evidence_written_in_place_is_the_same() -> None:
+    # The hand's pass writes its treated evidence into the hand networks' input and skips the context.
+    h = _history()
+    ends = np.arange(60, 398)
+    ref = segment_features(h, ends)
+    buf = np.full((len(TREATED_FEATURES), DURATIONS.shape[0], ends.shape[0]), -123.0)
+    got = segment_features(h, ends, buf, with_context=False)
+    assert np.shares_memory(got.x_treated, buf)
+    np.testing.assert_array_equal(buf.transpose(2, 1, 0), ref.x_treated)
+    np.testing.assert_array_equal(got.ok, ref.ok)
+    assert got.context.size == 0 and ref.context.shape == (*ref.ok.shape, 2)
+
+
 def _run_segmenter(rows: dict[int, np.ndarray], n: int, max_late: int = 2) -> list[tuple[int, int, int]]:
     seg = Segmenter(max_late)
     seg.start_at(0)

@@ -448,16 +448,13 @@ class StrokeDetector:
                 self.contacts.decided(keep)
         if not keep and self.records is None:
             return None
-        reads_shape = m.direction_treated.n_inputs > x_t.shape[0]  # a network with the shape evidence
+        # The direction: from the stroker's glide where there is one, else from the hand's evidence where
+        # there is, else from the forearm's alone; the forearm's network (and its shape evidence) runs
+        # only when it decides (or for the records), since it gives the same number wherever it runs.
         x_shape = (
-            finite(treated_shape_evidence(self._ring_t, t_start, t_end))
-            if reads_shape or self.records is not None
-            else None
+            finite(treated_shape_evidence(self._ring_t, t_start, t_end)) if self.records is not None else None
         )
-        x_dir = treated_direction_input(
-            finite(x_t), x_shape if reads_shape else None, m.direction_treated.n_inputs
-        )
-        p_distal = m.direction_treated.p(x_dir)
+        p_distal: float | None = None
         sensor = "treated"
         x_s: FloatArray | None = None
         x_ss: FloatArray | None = None
@@ -486,6 +483,14 @@ class StrokeDetector:
             if x_h is not None and x_s is None and m.hand is not None and m.hand.direction is not None:
                 p_distal = m.hand.direction.p(finite(np.concatenate((x_t, x_h))))
                 sensor = "hand"
+        if p_distal is None:
+            reads_shape = m.direction_treated.n_inputs > x_t.shape[0]  # a network with the shape evidence
+            if reads_shape and x_shape is None:
+                x_shape = finite(treated_shape_evidence(self._ring_t, t_start, t_end))
+            x_dir = treated_direction_input(
+                finite(x_t), x_shape if reads_shape else None, m.direction_treated.n_inputs
+            )
+            p_distal = m.direction_treated.p(x_dir)
         if p_distal >= MIN_DIRECTION_PROB:
             direction, p_dir = "distal", p_distal
         elif p_distal <= 1.0 - MIN_DIRECTION_PROB:

@@ -31,14 +31,15 @@ from coach.signal.strokes.direction import DirectionModel, direction_model_from_
 from coach.signal.strokes.feature_names import TREATED_FEATURES
 from coach.signal.strokes.frames import Frames
 from coach.signal.strokes.mlp import Mlp
-from coach.signal.strokes.window_ops import iclip
+from coach.signal.strokes.window_ops import iclip, running, suffix
 
 BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.int64]
 
 #: The hand's frame columns carried in the ``treated`` history (prefixed ``h_``).
 HAND_COLUMNS: Final = ("hf", "lf", "el", "gm")
-HAND_FEATURES: Final = (
+#: The hand's own evidence of a candidate (:func:`candidate_hand_features`).
+HAND_OWN_FEATURES: Final = (
     "h_hf_contrast",
     "h_hf_mid_contrast",
     "h_hf_rise",
@@ -49,6 +50,9 @@ HAND_FEATURES: Final = (
     "h_gyro_max",
     "h_hf_valley",
     "h_dip_deg",
+)
+HAND_FEATURES: Final = (
+    *HAND_OWN_FEATURES,
     # and the ``treated`` evidence (TREATED_FEATURES) taken on the hand's own frames
     *(f"hand_{name}" for name in TREATED_FEATURES),
 )
@@ -116,10 +120,12 @@ def hand_columns(role: AlignedRole, t_s: FloatArray, treated_frame_s: float) -> 
 def _wsum(w: FloatArray) -> FloatArray:
     """The running sums of each end's window ``w`` (end, position) with a leading 0, held position-major
     (position 0 … width, end): a row gather of it reads contiguous memory, a column gather of the
-    end-major sums did not. The same additions in the same order (an accumulate is sequential)."""
+    end-major sums did not. The same additions in the same order (an accumulate is sequential): one
+    whole row of ends at a time (:func:`~coach.signal.strokes.window_ops.running`), not numpy's
+    column-by-column walk of ``np.cumsum(axis=0)``."""
     out = np.empty((w.shape[1] + 1, w.shape[0]))
     out[0] = 0.0
-    np.cumsum(w.T, axis=0, out=out[1:])
+    running(np.add, w.T, out[1:])
     return out
 
 
@@ -134,30 +140,42 @@ def _wmean(c: FloatArray, lo: IntArray, hi: IntArray) -> FloatArray:
 
 
 def _suffix(w: FloatArray, stop: int, use_max: bool, start: IntArray, empty: float) -> FloatArray:
-    part = w[:, :stop][:, ::-1]
-    acc = (np.maximum if use_max else np.minimum).accumulate(part, axis=1)[:, ::-1]
-    out = acc[:, iclip(start, 0, stop - 1)]
-    out = np.where((start < stop)[None, :], out, empty)
+    """Per end and candidate, max (or min) of ``w[end, start:stop]`` (``empty`` where ``start >= stop``)
+    as an (end, candidate) view: :func:`~coach.signal.strokes.window_ops.suffix` of the position-major
+    windows (the same running extremes, taken from ``stop − 1`` down, one row of ends at a time)."""
+    out: FloatArray = suffix(w.T, stop, use_max, start, empty).T
     return out
 
 
 def candidate_hand_features(
-    rows: Any, valid_w: BoolArray, t_hf: FloatArray, end_pos: int, starts: IntArray, lookahead: int
-) -> tuple[FloatArray, BoolArray]:
+    rows: Any,
+    valid_w: BoolArray,
+    t_hf: FloatArray,
+    end_pos: int,
+    starts: IntArray,
+    lookahead: int,
+    out: FloatArray,
+) -> BoolArray:
     """Hand evidence of every candidate: ``rows(name, fill)`` gives the per-end window of a history
-    column; ``valid_w`` the windows' ``treated`` validity; ``t_hf`` the windows of ``treated`` raw
-    ``hf``; candidates run from window position ``starts`` (one per duration) to ``end_pos``.
+    column, ``valid_w`` the windows' ``treated`` validity and ``t_hf`` the windows of ``treated`` raw
+    ``hf``, all position-major (window position, end); candidates run from window position ``starts``
+    (one per duration) to ``end_pos``.
 
-    Returns (n_ends, n_durations, len(HAND_FEATURES)) and where every hand frame the candidate uses is
-    valid (from ``starts − 5`` to ``end_pos + lookahead``)."""
-    hv = (rows("h_valid", 0.0) > 0.5) & valid_w
-    hf = np.where(hv, rows("h_hf", 0.0), 0.0)
-    lf = np.where(hv, rows("h_lf", 0.0), 0.0)
-    el = np.where(hv, rows("h_el", 0.0), 0.0)
-    gm = np.where(hv, rows("h_gm", -7.0), -7.0)
+    Writes :data:`HAND_OWN_FEATURES` into ``out`` (feature, duration, end), as segments.py holds its
+    evidence; returns (n_ends, n_durations): where every hand frame the candidate uses is valid (from
+    ``starts − 5`` to ``end_pos + lookahead``).
+
+    The windows are masked position-major and worked on as their (end, position) views, so their
+    running sums and extremes run along whole contiguous rows of ends (the same numbers)."""
+    hv_p = (rows("h_valid", 0.0) > 0.5) & valid_w
+    hv = hv_p.T
+    hf = np.where(hv_p, rows("h_hf", 0.0), 0.0).T
+    lf = np.where(hv_p, rows("h_lf", 0.0), 0.0).T
+    el = np.where(hv_p, rows("h_el", 0.0), 0.0).T
+    gm = np.where(hv_p, rows("h_gm", -7.0), -7.0).T
     A, B = starts, end_pos
     bb = np.full_like(A, B)
-    ch, cl, ce, ct = _wsum(hf), _wsum(lf), _wsum(el), _wsum(np.where(valid_w, t_hf, 0.0))
+    ch, cl, ce, ct = _wsum(hf), _wsum(lf), _wsum(el), _wsum(np.where(valid_w, t_hf, 0.0).T)
     d = B - A
     hf_in = _wmean(ch, A + 1, bb)
     hf_mid = _wmean(ch, A + d // 4, B - d // 4)
@@ -191,15 +209,11 @@ def candidate_hand_features(
         valley,
         0.5 * (el_pre + el_post) - el_in,
     )
-    # held (feature, duration, end), as segments.py keeps its evidence; returned as its (end, duration,
-    # feature) view
-    fm = np.empty((len(feats), hf_in.shape[1], hf_in.shape[0]))
     for i, f in enumerate(feats):
-        fm[i] = f.T
-    x = fm.transpose(2, 1, 0)
+        out[i] = f.T
     inv = _wsum((~hv).astype(np.float64))
-    ok = ((inv[B + lookahead + 1][None, :] - inv[np.clip(A - 5, 0, None)]) == 0).T
-    return x, ok
+    ok: BoolArray = ((inv[B + lookahead + 1][None, :] - inv[np.clip(A - 5, 0, None)]) == 0).T
+    return ok
 
 
 def _onset_max(w: FloatArray, lo: IntArray, hi: IntArray) -> FloatArray:

@@ -32,7 +32,7 @@ from coach.samples import FloatArray
 from coach.signal.strokes.derived import derived_rows
 from coach.signal.strokes.feature_names import STROKER_FEATURES, TREATED_FEATURES
 from coach.signal.strokes.frames import Frames
-from coach.signal.strokes.hand import AlignedRole, candidate_hand_features, hand_columns
+from coach.signal.strokes.hand import HAND_OWN_FEATURES, AlignedRole, candidate_hand_features, hand_columns
 from coach.signal.strokes.window_ops import cmean as _cmean
 from coach.signal.strokes.window_ops import csum as _csum
 from coach.signal.strokes.window_ops import iclip as _iclip
@@ -366,7 +366,9 @@ def candidates_possible(h: FrameHistory, ends: IntArray) -> BoolArray:
     return out
 
 
-def segment_features(h: FrameHistory, ends: IntArray) -> SegmentBatch:
+def segment_features(
+    h: FrameHistory, ends: IntArray, x_out: FloatArray | None = None, with_context: bool = True
+) -> SegmentBatch:
     """Evidence for every candidate ``[b − d, b)`` with ``b`` in ``ends`` and ``d`` in DURATIONS.
 
     Uses frames from ``b − d − LOOKBACK`` to ``b + LOOKAHEAD``; candidates reaching outside the history
@@ -374,7 +376,9 @@ def segment_features(h: FrameHistory, ends: IntArray) -> SegmentBatch:
     the numbers do not depend on which other ends are in the batch (span invariance, bit for bit).
 
     Internally every array is (window position or duration, end): the batch's arrays are transposed
-    views of (feature, duration, end) arrays.
+    views of (feature, duration, end) arrays. ``x_out``: such an array to hold the treated evidence in
+    (the hand's pass writes into the hand networks' input); ``with_context=False``: the batch's
+    ``context`` is left empty (the hand's pass, which does not read it).
     """
     ends = np.asarray(ends, dtype=np.int64)
     c = h.cols
@@ -412,11 +416,14 @@ def segment_features(h: FrameHistory, ends: IntArray) -> SegmentBatch:
     valley = np.where((D >= 8)[:, None], valley, 0.0)
     el_rng = _suffix(el, B + 3, True, A - 3, 0.0) - _suffix(el, B + 3, False, A - 3, 0.0)
     floor = c["hf_floor"][_iclip(b_rel, 0, max(n - 1, 0))][None, :]
-    quiet_gm = _running(np.minimum, np.where(valid_w, gm, 9.0), np.empty(gm.shape))[A - 1]
-    quiet_lf = _running(np.minimum, np.where(valid_w, lfr, 99.0), np.empty(lfr.shape))[A - 1]
-    context = np.stack((quiet_gm, quiet_lf), axis=-1).transpose(1, 0, 2)
+    if with_context:
+        quiet_gm = _running(np.minimum, np.where(valid_w, gm, 9.0), np.empty(gm.shape))[A - 1]
+        quiet_lf = _running(np.minimum, np.where(valid_w, lfr, 99.0), np.empty(lfr.shape))[A - 1]
+        context = np.stack((quiet_gm, quiet_lf), axis=-1).transpose(1, 0, 2)
+    else:
+        context = np.empty((0, 0, 2))
     # (feature, duration, end): what the screen reads, a whole feature at a time
-    x_t = np.empty((len(TREATED_FEATURES), n_d, n_e))
+    x_t = np.empty((len(TREATED_FEATURES), n_d, n_e)) if x_out is None else x_out
     x_t[0] = hf_in - out_hf
     x_t[1] = hf_mid - out_hf
     x_t[2] = hf_in
@@ -468,20 +475,18 @@ def segment_features(h: FrameHistory, ends: IntArray) -> SegmentBatch:
     x_h: FloatArray | None = None
     h_ok: BoolArray | None = None
     if "h_valid" in c:
-        # hand.py works on (end, window position) windows: the transposed views of these
-        x_h, h_ok = candidate_hand_features(
-            lambda name, fill: win.rows(c[name], fill).T, valid_w.T, win.rows(c["hf"], 0.0).T, B, A, LOOKAHEAD
+        # (feature, duration, end) like x_t, so the screen reads it without a copy: the hand's own
+        # features, then the treated features of the hand's history, each written in place
+        k_h = len(HAND_OWN_FEATURES)
+        fm = np.empty((k_h + x_tr.shape[-1], n_d, n_e))
+        t_hf = win.rows(c["hf"], 0.0)
+        h_ok = candidate_hand_features(
+            lambda name, fill: win.rows(c[name], fill), valid_w, t_hf, B, A, LOOKAHEAD, fm[:k_h]
         )
         h_ok = h_ok & ok_e
         hh = h.hand_hist
-        # (feature, duration, end) like x_t, so the screen reads it without a copy: the hand's own
-        # features, then the treated features of the hand's history
-        k_h = x_h.shape[-1]
-        fm = np.empty((k_h + x_tr.shape[-1], n_d, n_e))
-        fm[:k_h] = x_h.transpose(2, 1, 0)
         if hh is not None and hh.t_s.shape[0]:
-            hb = segment_features(hh, h.hand_index(ends))
-            fm[k_h:] = hb.x_treated.transpose(2, 1, 0)
+            hb = segment_features(hh, h.hand_index(ends), fm[k_h:], with_context=False)
             h_ok = h_ok & hb.ok
         else:
             fm[k_h:] = 0.0
