@@ -12,7 +12,10 @@ Prints:
    turns for good in 70 % of sessions) and the ``movement`` family (tugs that spring back), with a hand
    sensor, beside today's physics (no tugs); the gyro offsets those sessions carried; the strap turns
    the coach found against the labelled ones, and how many of those left the wrist check uncertain
-   (both devices turned at once: wrist fields null until the next calibration, scored as wrong).
+   (both devices turned at once: wrist fields null, scored as wrong, until the still pose the coach
+   then asks for is held). The simulated person obeys those requests (cue ``recalibrate_wrist``): the
+   session is simulated again with the requests found (the same session before the first one) and
+   replayed, until no new request comes; ``--no-obey`` replays the session as drawn.
 2. **Mounting faults** on short sessions of today's physics (treated + hand): a device on backwards
    (each role), the other arm, swapped roles; the share of sessions in which the coach said it (the
    expected code in the summary's ``calibration.mounting_warnings``), and false alarms (any mounting
@@ -57,8 +60,8 @@ def _summary(events: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 
 
 #: Replays of one session at most while the simulated person answers the coach's requests of the still
-#: pose (each pass adds the requests the last one made).
-OBEY_PASSES = 4
+#: pose (each pass adds the next request the last one made).
+OBEY_PASSES = 8
 REQUEST_CODE = "recalibrate_wrist"
 
 
@@ -91,13 +94,14 @@ def _strap_one(spec: SessionSpec, obey: bool = True) -> dict[str, Any]:
     asked: list[float] = []
     # The coach asks for the still pose after an ambiguous strap turn; the simulated person obeys
     # (a session simulated again with the requests so far; the coach then runs on it from the start).
+    # One request more per pass: obeying one changes the session after it, so later ones may move.
     for _ in range(OBEY_PASSES if obey else 0):
         requests = _requests(events)
-        if requests == asked:
-            break
         if requests[: len(asked)] != asked:
             raise RuntimeError(f"{spec.name}: requests {asked} changed to {requests} when obeyed")
-        asked = requests
+        if len(requests) == len(asked):
+            break
+        asked = requests[: len(asked) + 1]
         trace = _obeying_trace(spec, asked)
         events = replay(trace, posture_hz=10.0)
     truth = load_truth(trace)
