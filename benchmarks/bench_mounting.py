@@ -12,7 +12,10 @@ Prints:
    turns for good in 70 % of sessions) and the ``movement`` family (tugs that spring back), with a hand
    sensor, beside today's physics (no tugs); the gyro offsets those sessions carried; the strap turns
    the coach found against the labelled ones, and how many of those left the wrist check uncertain
-   (both devices turned at once: wrist fields null until the next calibration, scored as wrong).
+   (both devices turned at once: wrist fields null, scored as wrong, until the still pose the coach
+   then asks for is held). The simulated person obeys those requests (cue ``recalibrate_wrist``): the
+   session is simulated again with the requests found (the same session before the first one) and
+   replayed, until no new request comes; ``--no-obey`` replays the session as drawn.
 2. **Mounting faults** on short sessions of today's physics (treated + hand): a device on backwards
    (each role), the other arm, swapped roles; the share of sessions in which the coach said it (the
    expected code in the summary's ``calibration.mounting_warnings``), and false alarms (any mounting
@@ -56,9 +59,51 @@ def _summary(events: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     return dict([e for e in events if e.get("type") == "summary"][-1])
 
 
-def _strap_one(spec: SessionSpec) -> dict[str, Any]:
+#: Replays of one session at most while the simulated person answers the coach's requests of the still
+#: pose (each pass adds the next request the last one made).
+OBEY_PASSES = 8
+REQUEST_CODE = "recalibrate_wrist"
+
+
+def _requests(events: Sequence[Mapping[str, Any]]) -> list[float]:
+    return [float(e["t"]) for e in events if e.get("type") == "cue" and e.get("code") == REQUEST_CODE]
+
+
+def _obeying_trace(spec: SessionSpec, requests: list[float]) -> Path:
+    """The session with its simulated person obeying the coach's requests of the still pose at these
+    times (the session before the first request is the same, sample for sample)."""
+    from benchmarks.corpus import labels_path
+    from simulators import simulate
+
+    directory = OUT / physics_digest()
+    directory.mkdir(parents=True, exist_ok=True)
+    tag = "-".join(f"{t:.3f}" for t in requests)
+    path = directory / f"obey-{spec.name}-{tag}.csv"
+    if path.exists() and labels_path(path).exists():
+        return path
+    sc = spec.scenario().replace(**{"calibration.recalibration_requests_s": list(requests)})
+    tmp = path.with_name(path.stem + ".tmp.csv")
+    simulate(sc, spec.seed).write(tmp, labels_path(path))
+    tmp.replace(path)
+    return path
+
+
+def _strap_one(spec: SessionSpec, obey: bool = True) -> dict[str, Any]:
     trace = ensure_trace(spec)
     events = replay(trace, posture_hz=10.0)
+    asked: list[float] = []
+    # The coach asks for the still pose after an ambiguous strap turn; the simulated person obeys
+    # (a session simulated again with the requests so far; the coach then runs on it from the start).
+    # One request more per pass: obeying one changes the session after it, so later ones may move.
+    for _ in range(OBEY_PASSES if obey else 0):
+        requests = _requests(events)
+        if requests[: len(asked)] != asked:
+            raise RuntimeError(f"{spec.name}: requests {asked} changed to {requests} when obeyed")
+        if len(requests) == len(asked):
+            break
+        asked = requests[: len(asked) + 1]
+        trace = _obeying_trace(spec, asked)
+        events = replay(trace, posture_hz=10.0)
     truth = load_truth(trace)
     score = score_session(events, truth)
     score_strap_wrist(events, truth, score)
@@ -79,7 +124,13 @@ def _strap_one(spec: SessionSpec) -> dict[str, Any]:
         "turns_true": len(labels.get("mount_changes", [])),
         "turns_found": len(cal.get("strap_turns", [])),
         "turns_uncertain": sum(1 for s in cal.get("strap_turns", []) if "wrist" in s),
+        "requests": len(_requests(events)),
+        "recalibrated": sum(1 for s in cal.get("strap_turns", []) if "recalibrated_t" in s),
     }
+
+
+def _strap_one_no_obey(spec: SessionSpec) -> dict[str, Any]:
+    return _strap_one(spec, obey=False)
 
 
 def _fault_trace(seed: int, fault: str) -> Path:
@@ -176,13 +227,18 @@ def main(argv: list[str]) -> int:
     )
     ap.add_argument("--strap-only", action="store_true", help="part 1 only")
     ap.add_argument("--per-session", action="store_true", help="part 1 per session")
+    ap.add_argument(
+        "--no-obey",
+        action="store_true",
+        help="part 1: the simulated person ignores the coach's requests of the still pose",
+    )
     args = ap.parse_args(argv)
     n = args.count if args.count is not None else (8 if args.quick else 20)
     t0 = time.time()
     roles = ("treated", "hand")
     fams = [f for f in args.families.split(",") if f]
     specs = [SessionSpec(seed, fam, roles) for fam in fams for seed in list(seed_range(fam, args.split))[:n]]
-    rows = _pool(_strap_one, specs, args.jobs)
+    rows = _pool(_strap_one_no_obey if args.no_obey else _strap_one, specs, args.jobs)
     print(f"\n1. Wrist through strap turns and tugs ({n} {args.split} seeds per corpus, treated + hand)")
     for fam in fams:
         rs = [r for r in rows if r["family"] == fam]
@@ -192,6 +248,11 @@ def main(argv: list[str]) -> int:
                     f"    {r['seed']}: wrist {_ratio(r['wrist']):.3f}, after strap events "
                     f"{_ratio(r['strap']):.3f} ({r['strap'][1]}), turns {r['turns_true']}/{r['turns_found']}"
                     + (f", wrist uncertain after {r['turns_uncertain']}" if r["turns_uncertain"] else "")
+                    + (
+                        f", still pose asked {r['requests']}, re-referenced {r['recalibrated']}"
+                        if r["requests"]
+                        else ""
+                    )
                 )
         offs = [o for r in rs for o in r["offsets"]]
         print(
@@ -200,7 +261,8 @@ def main(argv: list[str]) -> int:
             f"({_sum(rs, 'strap')[1]} points), elevated agreement {_ratio(_sum(rs, 'elevated')):.3f}; "
             f"strap turns labelled {sum(r['turns_true'] for r in rs)}, "
             f"found {sum(r['turns_found'] for r in rs)} "
-            f"(wrist uncertain after {sum(r['turns_uncertain'] for r in rs)})"
+            f"(wrist uncertain after {sum(r['turns_uncertain'] for r in rs)}; still pose asked "
+            f"{sum(r['requests'] for r in rs)}, wrist re-referenced {sum(r['recalibrated'] for r in rs)})"
             + (f"; gyro offsets {min(offs):.1f}–{max(offs):.1f} °/s per axis" if offs else "")
         )
     if args.strap_only:

@@ -40,6 +40,16 @@ MOUNTING_CUES: dict[str, str] = {
     ),
 }
 
+#: After both sensor straps turned at once (:mod:`coach.signal.recalibration`): the still pose asked
+#: for again, and thanks once it was held.
+RECALIBRATION_CUES: dict[str, str] = {
+    "recalibrate_wrist": N_(
+        "Your sensors have moved on their straps. Please rest your elbow, raise your hand above heart "
+        "level, palm down, wrist straight, and hold still for 5 seconds."
+    ),
+    "recalibration_done": N_("Thank you. You can carry on now."),
+}
+
 #: The pipeline's cues (:mod:`coach.feedback.cues`), in the ``message`` of their ``cue`` events.
 PIPELINE_CUES: dict[str, str] = {
     "raise_hand": N_("Raise your hand a little: keep it above the level of your heart."),
@@ -53,6 +63,7 @@ PIPELINE_CUES: dict[str, str] = {
     "one_minute_left": N_("1 minute left."),
     "session_complete": N_("Time is up: that is today's session. You can stop now."),
     **MOUNTING_CUES,
+    **RECALIBRATION_CUES,
 }
 
 #: The guided calibration's prompts (the same English as ``coach.session.guided_calibration.PROMPTS``; a test
@@ -109,6 +120,11 @@ HELPER_TEXTS: dict[str, str] = {
     "calibration_done": N_(
         "Calibration done. Helper, start the massage: stroke from the fingertips toward the elbow."
     ),
+    "recalibrate_wrist": N_(
+        "The sensors have moved on their straps. Helper, please pause the massage. Rest the elbow, "
+        "raise the hand above heart level, palm down, wrist straight, and hold still for 5 seconds."
+    ),
+    "recalibration_done": N_("Thank you. Helper, you can carry on with the massage now."),
 }
 
 #: Where each sensor sits, as a label (the page's sensor list).

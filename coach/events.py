@@ -114,6 +114,9 @@ class StrapTurnSummary(TypedDict):
     angle_deg: float
     #: Only when the turn left the wrist check uncertain until the next calibration, and why.
     wrist: NotRequired[str]
+    #: Only after such a turn: when the still pose the coach asked for was found and the wrist check
+    #: re-referenced from it (certain again from then on).
+    recalibrated_t: NotRequired[float]
 
 
 class CalibrationSummary(TypedDict):

@@ -198,6 +198,22 @@ class BodyModel:
             elevation, heading, roll, elbow, flexion, deviation = self.vb.forearm_pose(
                 t, elevation, heading, roll, elbow, flexion, deviation
             )
+        for rc in cal.recalibrations:
+            if rc.end_s < t[0] or rc.move_s > t[-1]:
+                continue
+            # The still pose asked for again: the usual height, palm down, the wrist as in the still pose.
+            w = rc.weight(t)
+            fatigue = b.fatigue_m * np.clip(
+                (t - self.plan.active[0]) / max(self.plan.active[1] - self.plan.active[0], 1e-9), 0.0, 1.0
+            )
+            h_still = b.height_m - fatigue + self._drift["height"](t)
+            el_still = np.arcsin(np.clip((h_still - b.elbow_to_heart_m) / self.L, -0.95, 0.95))
+            elevation = (1.0 - w) * elevation + w * (el_still + b.breathing_rad * breath)
+            roll = (1.0 - w) * roll + w * (
+                b.roll0_rad + self._drift["roll"](t) + 0.3 * b.breathing_rad * breath
+            )
+            flexion = (1.0 - w) * flexion + w * (b.flexion0_rad + self._drift["flexion"](t))
+            deviation = (1.0 - w) * deviation + w * (b.deviation0_rad + self._drift["deviation"](t))
         slide_acc, press, wrist_press, vib = self.response.evaluate(t, accelerations, role)
         small = press.copy()
         small[:, 1] += self._tremor_rad * self._tremor[0](t)

@@ -7,6 +7,7 @@ posture episodes. The body model (:mod:`simulators.body`) then turns the plan in
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -76,11 +77,34 @@ class CalibrationPlan:
     turns: int
     settle_elevation_rad: float
     settle_roll_rad: float
+    #: The still pose held again when the coach asked for it (:class:`RecalibrationPlan`).
+    recalibrations: tuple[RecalibrationPlan, ...] = ()
 
     @property
     def end_s(self) -> float:
         """End of calibration: start of the active session."""
         return self.rotate[1] if self.enabled else 0.0
+
+
+@dataclass(frozen=True)
+class RecalibrationPlan:
+    """The person obeying a request for the still pose (``calibration.recalibration_requests_s``): no
+    stroke starts after ``request_s`` until the hold is over; from ``move_s`` the arm goes over
+    ``ramp_s`` into the session's still pose (its usual height, palm down, wrist in its still pose),
+    holds it until ``end_s - ramp_s`` and goes back to the massage pose by ``end_s``."""
+
+    request_s: float
+    move_s: float
+    ramp_s: float
+    end_s: float
+
+    def weight(self, t_s: FloatArray) -> FloatArray:
+        """0 outside the hold, 1 while it is held, min-jerk ramps between."""
+        from simulators.frames import min_jerk
+
+        up = min_jerk((t_s - self.move_s) / self.ramp_s)
+        down = 1.0 - min_jerk((t_s - (self.end_s - self.ramp_s)) / self.ramp_s)
+        return np.asarray(up * down)
 
 
 @dataclass(frozen=True)
@@ -191,6 +215,8 @@ def plan_session(scenario: Scenario, seed: int) -> SessionPlan:
         from simulators.variants.apply import finish_variant
 
         episodes = finish_variant(variant, scenario, body, cal, strokes, fidgets, episodes, seed)
+    if scenario.calibration.recalibration_requests_s:
+        cal, strokes, fidgets = _obey_recalibrations(scenario, body, cal, strokes, fidgets, seed)
     rng = rng_for(seed, "drift-params")
     post = scenario.posture
     drift = {
@@ -277,6 +303,48 @@ def _draw_calibration(sc: Scenario, body: BodyParams, seed: int) -> CalibrationP
         settle_elevation_rad=float(np.deg2rad(rng.uniform(-20.0, -5.0))),
         settle_roll_rad=float(np.deg2rad(rng.uniform(-20.0, 20.0))),
     )
+
+
+def _obey_recalibrations(
+    sc: Scenario, body: BodyParams, cal: CalibrationPlan, strokes: StrokePlan, fidgets: FidgetPlan, seed: int
+) -> tuple[CalibrationPlan, StrokePlan, FidgetPlan]:
+    """The holds of the still pose the coach asked for, and the strokes and fidgets they stop. Drawn
+    from generators of their own, after everything else, so the session before a request is the one
+    without it (every other draw is unchanged)."""
+    c = sc.calibration
+    holds = []
+    for i, t_req in enumerate(c.recalibration_requests_s):
+        rng = rng_for(seed, "recalibration", str(i))
+        move = t_req + draw(c.recalibration_reaction_s, rng)
+        ramp = float(rng.uniform(1.0, 1.5))
+        end = min(move + 2.0 * ramp + draw(c.recalibration_hold_s, rng), body.duration_s)
+        holds.append(RecalibrationPlan(t_req, move, ramp, end))
+    stopped = np.zeros(len(strokes), dtype=bool)
+    quiet = np.zeros(len(fidgets), dtype=bool)
+    for h in holds:
+        # A stroke under way when the request comes is finished; none starts until the hold is over.
+        stopped |= (strokes.t_start_s >= h.request_s) & (strokes.t_start_s < h.end_s + 0.5)
+        quiet |= (fidgets.t_start_s >= h.request_s) & (fidgets.t_start_s < h.end_s + 0.5)
+    if stopped.any():
+        keep = np.flatnonzero(~stopped)
+        cols = {
+            f.name: getattr(strokes, f.name)[keep]
+            for f in dataclasses.fields(strokes)
+            if isinstance(getattr(strokes, f.name), np.ndarray)
+        }
+        extra = strokes.extra.take(keep.tolist()) if strokes.extra is not None else None
+        strokes = dataclasses.replace(strokes, **cols, extra=extra)
+    if quiet.any():
+        keep = np.flatnonzero(~quiet)
+        fidgets = FidgetPlan(
+            fidgets.t_start_s[keep],
+            fidgets.duration_s[keep],
+            fidgets.translation_m[keep],
+            fidgets.elevation_rad[keep],
+            fidgets.heading_rad[keep],
+            tuple(fidgets.kind[i] for i in keep),
+        )
+    return dataclasses.replace(cal, recalibrations=tuple(holds)), strokes, fidgets
 
 
 def _lognormal(rng: np.random.Generator, centre: float, cv: float) -> float:

@@ -178,6 +178,9 @@ class Scenario(_Section):
             del out["variants"]  # baseline: the labels of existing sessions stay byte-identical
         if not self.mounting_faults.any:
             del out["mounting_faults"]  # likewise
+        if not self.calibration.recalibration_requests_s:
+            for key in ("recalibration_requests_s", "recalibration_reaction_s", "recalibration_hold_s"):
+                del out["calibration"][key]  # likewise: nobody asked for the still pose again
         return out
 
     def replace(self, **overrides: Any) -> Scenario:

@@ -139,6 +139,15 @@ def _convert(value: Any, f: dataclasses.Field[Any], key: str) -> Any:
                 raise _FieldError(k, "start must be >= 0 and duration > 0")
             out.append((start, dur))
         return tuple(out)
+    if base == "times":
+        if not isinstance(value, list | tuple):
+            raise _FieldError(key, "must be a list of times in seconds")
+        times = []
+        for i, v in enumerate(value):
+            t = _num(v, f"{key}[{i}]")
+            _in_bounds(t, f"{key}[{i}]", lo, hi, unit)
+            times.append(t)
+        return tuple(sorted(times))
     if base == "section":
         cls = m["section"]
         if isinstance(value, cls):

@@ -216,3 +216,28 @@ class CalibrationSpec(_Section):
         hi=3.0,
         doc="session draw: delay of the performed rotation after its prompt",
     )
+    recalibration_requests_s: tuple[float, ...] = _spec(
+        (),
+        kind="times",
+        unit="s",
+        lo=0.0,
+        doc="times at which the coach asked for the still pose again (a cue the simulated person obeys: "
+        "the helper stops stroking, the person holds the still pose; the bench fills these in from the "
+        "coach's own cues)",
+    )
+    recalibration_reaction_s: Span = _spec(
+        (1.0, 3.0),
+        kind="span",
+        unit="s",
+        lo=0.0,
+        hi=10.0,
+        doc="per-request draw: from the request to moving into the still pose",
+    )
+    recalibration_hold_s: Span = _spec(
+        (5.0, 8.0),
+        kind="span",
+        unit="s",
+        lo=1.0,
+        hi=30.0,
+        doc="per-request draw: how long the still pose is held (the request asks for 5 seconds)",
+    )

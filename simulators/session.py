@@ -289,6 +289,21 @@ def build_labels(session: SimulatedSession) -> dict[str, Any]:
             "rotate_performed": [round(v, 4) for v in cal.rotate_performed] if cal.enabled else None,
             "rotate_deg": round(float(np.rad2deg(cal.rotate_rad)), 2),
             "turns": cal.turns,
+            **(
+                {
+                    "recalibrations": [
+                        {
+                            "request": round(r.request_s, 4),
+                            "move": round(r.move_s, 4),
+                            "hold": [round(r.move_s + r.ramp_s, 4), round(r.end_s - r.ramp_s, 4)],
+                            "end": round(r.end_s, 4),
+                        }
+                        for r in cal.recalibrations
+                    ]
+                }
+                if cal.recalibrations
+                else {}
+            ),
         },
         "active": [round(plan.active[0], 4), round(plan.active[1], 4)],
         "thresholds": {

@@ -149,6 +149,12 @@ class Coaching:
         """Say a mounting problem (:mod:`calibration.plausibility`) as a cue."""
         self._cue(t_s, code, pending)
 
+    def recalibration_cue(self, t_s: float, code: str, pending: list[Event]) -> None:
+        """Ask for the still pose again after an ambiguous strap turn, or thank for it
+        (:mod:`coach.signal.recalibration`): said with cues off too, as the mounting checks are (the
+        wrist check waits for it)."""
+        self._cue(t_s, code, pending)
+
     def _cue(self, t_s: float, code: str, pending: list[Event]) -> None:
         pending.append(CueEvent(type="cue", t=t_s, id="", code=code, message=PIPELINE_CUES[code]))
         self.summary.add_cue(code)

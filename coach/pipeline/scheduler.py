@@ -437,6 +437,12 @@ class SessionPipeline:
         """A span's strokes, cadence and cues (after its posture and state events), and the summary."""
         strokes = self._strokes.strokes(self.roles, t[0], t[-1] + self._dt)
         self._coaching.strokes(strokes, active, t, pending)
+        est = self._estimator
+        if est is not None and est.recalibration_cues:
+            # The still pose asked for after an ambiguous strap turn, and thanks once it was held.
+            for t_cue, code in est.recalibration_cues:
+                self._coaching.recalibration_cue(t_cue, code, pending)
+            est.recalibration_cues.clear()
         self._coaching.span(t, frame, active, pending)
         wrist_seen = (
             frame.hand_ok if frame.wrist_one_sided is None else frame.hand_ok & ~frame.wrist_one_sided

@@ -99,6 +99,9 @@ class StrapTurn:
     #: the check says "neutral" only where every split agrees:
     #: :func:`coach.signal.wrist.neutral_whatever_the_turn`).
     ambiguous: bool = False
+    #: When the still pose asked for after an ambiguous turn was found and the wrist re-referenced
+    #: (:mod:`coach.signal.recalibration`); None: not (yet).
+    recalibrated_t_s: float | None = None
 
     def summary(self) -> StrapTurnSummary:
         """The summary's ``calibration.strap_turns`` entry; an ambiguous turn says why the wrist check
@@ -110,6 +113,8 @@ class StrapTurn:
         }
         if self.ambiguous:
             out["wrist"] = "uncertain_both_devices_turned"
+        if self.recalibrated_t_s is not None:
+            out["recalibrated_t"] = round(self.recalibrated_t_s, 3)
         return out
 
 
@@ -130,6 +135,17 @@ class StrapTurnTracker:
         #: :data:`MAX_PENDING_BLOCKS` consecutive off blocks): the estimator keeps it out of δ.
         self.step_pending = False
         self._off_run = 0
+
+    def restart(self) -> None:
+        """Forget the blocks seen so far (the mountings were re-referenced: the twist starts at zero)."""
+        self._medians.clear()
+        self._blocks.clear()
+        self._before.clear()
+        self._raw.clear()
+        self._last = None
+        self._hold = None
+        self._off_run = 0
+        self.step_pending = False
 
     def block(
         self, t_end_s: float, t_s: FloatArray, q_f: FloatArray, q_h_raw: FloatArray, delta: FloatArray
