@@ -65,7 +65,7 @@ def _detector_digest() -> str:
     import coach.signal.strokes as pkg
     from coach.signal.strokes.movement import BEFORE_FRAMES, WINDOW_COLUMNS
 
-    own = ("movement_veto.json", "movement.py", "veto_tails.py")
+    own = ("movement_veto.json", "movement.py", "veto_tails.py", "veto_kinematics.py")
     h = hashlib.sha256()
     for path in sorted(Path(pkg.__file__).parent.glob("*")):
         if path.suffix in (".py", ".json") and path.name not in own:
@@ -460,7 +460,7 @@ def main(argv: list[str]) -> int:
             f"{envelope['tails']['tune_true_nats_quantiles']}"
         )
     parameters: dict[str, Any] = {
-        "features": list(CONTEXT_FEATURES),
+        "features": list(CONTEXT_FEATURES[: len(net["mean"])]),
         "net": net,
         "least": 0.0,
         "envelope": envelope,

@@ -18,6 +18,7 @@ from coach.signal.strokes.api import Stroke, StrokeContext, StrokeStep
 from coach.signal.strokes.frames import Frames
 from coach.signal.strokes.movement import (
     CONTEXT_FEATURES,
+    NETWORK_FEATURES,
     ContactContext,
     MovementVeto,
     Rhythm,
@@ -33,8 +34,8 @@ from simulators import random_scenario, simulate
 
 def test_the_shipped_veto_names_its_features_and_provenance() -> None:
     parameters, provenance = read_veto()
-    assert tuple(parameters["features"]) == CONTEXT_FEATURES
-    assert len(parameters["net"]["mean"]) == len(CONTEXT_FEATURES)
+    assert tuple(parameters["features"]) in (NETWORK_FEATURES, CONTEXT_FEATURES)
+    assert len(parameters["net"]["mean"]) == len(parameters["features"])
     for key in ("command", "train_sessions", "tune_sessions", "date", "commit", "figures"):
         assert provenance.get(key), key
     assert default_model().veto is not None

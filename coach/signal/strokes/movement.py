@@ -44,6 +44,7 @@ from coach.signal.strokes.direction import TREATED_DIRECTION_FEATURES, finite
 from coach.signal.strokes.mlp import Mlp
 from coach.signal.strokes.segments import LOOKAHEAD, FrameHistory
 from coach.signal.strokes.trained import read_parameter_file
+from coach.signal.strokes.veto_kinematics import KINEMATIC_FEATURES, kinematic_features
 from coach.signal.strokes.veto_tails import Tails as Tails  # the envelope taken jointly
 from coach.signal.strokes.window_stats import BEFORE_FRAMES as BEFORE_FRAMES  # the veto reads these frames
 from coach.signal.strokes.window_stats import NEAR_FRAMES as NEAR_FRAMES
@@ -59,7 +60,9 @@ VETO_SOURCE_PATH: Final = Path(__file__).resolve().with_name(VETO_FILE)
 #: Contacts committed within this many seconds before a contact's start count as its bout.
 BOUT_S: Final = 15.0
 
-CONTEXT_FEATURES: Final = (
+#: What the veto's network reads (the second round's 49 numbers; :data:`CONTEXT_FEATURES` adds the
+#: kinematic ones, read by the kinematic tails and by a network trained on them).
+NETWORK_FEATURES: Final = (
     "logit",
     "duration_s",
     "log_gyro_max_before",
@@ -108,6 +111,9 @@ CONTEXT_FEATURES: Final = (
     "stroker_over_treated_gyro_in",
     "stroker_vibration_coupling",
 )
+#: Every feature of a contact: :data:`NETWORK_FEATURES` and how the treated wrist itself moves
+#: (:mod:`~coach.signal.strokes.veto_kinematics`, sixth round).
+CONTEXT_FEATURES: Final = (*NETWORK_FEATURES, *KINEMATIC_FEATURES)
 
 #: Frame columns of ``treated`` (and the ``stroker`` columns aligned to it) that the veto reads.
 WINDOW_COLUMNS: Final = (
@@ -436,6 +442,7 @@ class ContactContext:
                 _periodicity(win("hfr", *long), "hfr" in clean),
                 _periodicity(gm_long, "gm" in clean),
                 *stroker,
+                *kinematic_features(c, a, b, w.frame_s),
             ]
         )
         self._recent.append(_Contact(t_a, t_b, w.logit, along, el_in, hf_in))
@@ -464,7 +471,10 @@ class MovementVeto:
     The *envelope* says what massage is in numbers: for each feature in ``envelope`` (indices into
     :data:`CONTEXT_FEATURES`), the range ``[lo, hi]`` that the true strokes of the training sessions
     span, and its spread ``scale``. A contact outside it on any of them loses ``weight`` log-odds per
-    ``scale`` beyond the range, whatever the network learned from the movements it was shown."""
+    ``scale`` beyond the range, whatever the network learned from the movements it was shown.
+    ``kinematics`` (sixth round): tails of their own on :data:`KINEMATIC_FEATURES` (indices
+    ``kinematic``), taken off every contact, in a rhythm too: a contact during which the wrist itself
+    moves as no true stroke's does is not a stroke, however steady the bout around it."""
 
     net: Mlp
     least: float
@@ -475,6 +485,10 @@ class MovementVeto:
     weight: float = 0.0
     rhythm: Rhythm | None = None
     tails: Tails | None = None
+    #: How many of :data:`CONTEXT_FEATURES` (from the first) the network reads.
+    n_net: int = len(NETWORK_FEATURES)
+    kinematics: Tails | None = None
+    kinematic: tuple[int, ...] = ()
 
     def outside(self, x: FloatArray) -> float:
         """How far (in ``scale`` units, summed) the contact lies outside the massage envelope."""
@@ -489,14 +503,15 @@ class MovementVeto:
         weight, least = self.weight, self.least
         if steady and self.rhythm is not None and self.rhythm.admits(x):
             weight, least = self.rhythm.weight, self.rhythm.least
-        z = float(self.net.logit(x[None, :])[0]) - weight * self.outside(x) - self._tail_loss(x)
+        z = float(self.net.logit(x[None, : self.n_net])[0]) - weight * self.outside(x) - self._tail_loss(x)
         return z >= least, z
 
     def _tail_loss(self, x: FloatArray) -> float:
-        """The log-odds the :class:`Tails` take off (0 without them)."""
-        if self.tails is None or not self.envelope:
-            return 0.0
-        return self.tails.loss(x[list(self.envelope)])
+        """The log-odds the envelope's :class:`Tails` and the kinematic tails take off (0 without them)."""
+        loss = 0.0 if self.tails is None or not self.envelope else self.tails.loss(x[list(self.envelope)])
+        if self.kinematics is not None:
+            loss += self.kinematics.loss(x[list(self.kinematic)])
+        return loss
 
     def decide(self, x: FloatArray, spans: FloatArray) -> tuple[npt.NDArray[np.bool_], FloatArray]:
         """:meth:`keep` for a session's committed contacts in order at once (features ``x``, one row
@@ -507,7 +522,7 @@ class MovementVeto:
         z = np.zeros(n, dtype=np.float64)
         if n == 0:
             return keep, z
-        net = self.net.logit(x)
+        net = self.net.logit(x[:, : self.n_net])
         out = np.array([self.outside(r) for r in x], dtype=np.float64)
         tail = np.array([self._tail_loss(r) for r in x], dtype=np.float64)
         recent: deque[tuple[float, float, bool]] = deque(maxlen=15)
@@ -528,14 +543,19 @@ class MovementVeto:
     @staticmethod
     def from_dict(d: dict[str, Any]) -> MovementVeto:
         names = tuple(d.get("features", ()))
-        if names != CONTEXT_FEATURES:
+        if names not in (NETWORK_FEATURES, CONTEXT_FEATURES):
             raise ValueError(f"movement veto features {names} differ from this code's {CONTEXT_FEATURES}")
         env = d.get("envelope") or {}
         idx = tuple(CONTEXT_FEATURES.index(f) for f in env.get("features", ()))
         rhythm = Rhythm.from_dict(d["rhythm"]) if d.get("rhythm") else None
         tails = Tails.from_dict(env["tails"]) if env.get("tails") else None
+        kin = d.get("kinematics") or {}
+        extra: dict[str, Any] = {"n_net": len(names)}
+        if kin:
+            extra["kinematics"] = Tails.from_dict(kin)
+            extra["kinematic"] = tuple(CONTEXT_FEATURES.index(f) for f in kin["features"])
         if not idx:
-            return MovementVeto(Mlp.from_dict(d["net"]), float(d["least"]), rhythm=rhythm)
+            return MovementVeto(Mlp.from_dict(d["net"]), float(d["least"]), rhythm=rhythm, **extra)
         return MovementVeto(
             Mlp.from_dict(d["net"]),
             float(d["least"]),
@@ -546,6 +566,7 @@ class MovementVeto:
             float(env["weight"]),
             rhythm,
             tails,
+            **extra,
         )
 
 
