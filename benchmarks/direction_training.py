@@ -19,7 +19,10 @@ printed for the sessions with ``F`` and without it.
 contact, displacement and pitch profiles); the detector feeds it whenever the network takes more inputs
 than the six numbers of :func:`~coach.signal.strokes.direction.treated_evidence`. ``--keep-stroker``
 keeps ``model.json``'s network with the ``stroker`` evidence instead of refitting it, ``--stroker-from
-FILE`` that of a direction file. ``--seeds 1,2,3,4,5`` fits the ``treated`` network once per seed and
+FILE`` that of a direction file. ``--elevation-noise SD`` adds Gaussian noise of SD standard deviations
+to the elevation (pitch) profiles of every training row (:func:`elevation_columns`), drawn afresh each
+batch, so the network leans less on pitch shapes a support or press it has not seen would change
+(docs/strokes.md, fifth session). ``--seeds 1,2,3,4,5`` fits the ``treated`` network once per seed and
 stores their mean log-odds as one network (:func:`benchmarks.stroke_fit.merge_networks`).
 
 The file holds only ``direction_treated`` and ``direction_stroker`` with their provenance (the command,
@@ -57,6 +60,16 @@ from coach.signal.strokes.trained import (
     read_model,
     write_direction,
 )
+
+
+def elevation_columns() -> list[int]:
+    """Columns of the elevation (pitch) profiles (``el_prof*``, ``el_wide*``) in the ``treated`` shape
+    rows: the pitch shapes that a see-saw support or a press that pitches the forearm by where along it
+    the hand presses changes."""
+    from coach.signal.strokes.direction import TREATED_DIRECTION_FEATURES, TREATED_SHAPE_FEATURES
+
+    names = (*TREATED_DIRECTION_FEATURES, *TREATED_SHAPE_FEATURES)
+    return [i for i, n in enumerate(names) if n.startswith("el_")]
 
 
 def _model_digest(model: dict[str, Any]) -> str:
@@ -166,6 +179,13 @@ def main(argv: list[str]) -> int:
         help="seeds of the treated network, comma-separated: several fit an ensemble (mean log-odds, "
         "stored as one network with their hidden units side by side)",
     )
+    ap.add_argument(
+        "--elevation-noise",
+        type=float,
+        default=0.0,
+        help="Gaussian noise (standard deviations) on the treated network's elevation profiles while it "
+        "is fitted",
+    )
     ap.add_argument("--keep-stroker", action="store_true", help="keep model.json's stroker network")
     ap.add_argument(
         "--stroker-from",
@@ -222,8 +242,13 @@ def main(argv: list[str]) -> int:
     else:
         xt = _x(mt, False, args.shape)
         seeds = [int(s) for s in args.seeds.split(",")]
+        cols = [c for c in elevation_columns() if c < xt.shape[1]]
+        noise = {"group": cols, "group_noise": args.elevation_noise} if args.elevation_noise > 0 else {}
         treated_net = merge_networks(
-            [train_mlp(xt, y, hidden=args.hidden, epochs=args.epochs, batch=256, seed=s) for s in seeds]
+            [
+                train_mlp(xt, y, hidden=args.hidden, epochs=args.epochs, batch=256, seed=s, **noise)
+                for s in seeds
+            ]
         )
     fitted = {"direction_treated": treated_net, "direction_stroker": stroker_net}
     tune = [r for rs in _pool_map(session_rows, [(k, model) for k in tune_keys], args.jobs) for r in rs]
@@ -258,6 +283,7 @@ def main(argv: list[str]) -> int:
         "treated_hidden": args.hidden,
         "treated_epochs": args.epochs,
         "treated_seeds": args.seeds,
+        "treated_elevation_noise_sd": args.elevation_noise,
         "stroker_network": f"kept from {args.stroker_from}"
         if args.stroker_from
         else "model.json (kept)"

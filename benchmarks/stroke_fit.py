@@ -6,6 +6,7 @@ a logistic regression, in numpy (the parameters they return are what ``model.jso
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -23,13 +24,29 @@ def train_mlp(
     epochs: int = 25,
     seed: int = 0,
     batch: int = 4096,
+    group: Sequence[int] = (),
+    group_zero: float = 0.0,
+    group_flip: float = 0.0,
+    group_scale: float = 0.0,
+    group_noise: float = 0.0,
 ) -> dict[str, Any]:
-    """A one-hidden-layer ReLU network with logistic loss (Adam, L2 1e-4)."""
+    """A one-hidden-layer ReLU network with logistic loss (Adam, L2 1e-4).
+
+    ``group``: input columns that are perturbed together during training (group dropout): in each batch
+    a share ``group_zero`` of the rows has them all at 0 and a share ``group_flip`` all sign-flipped
+    (in the inputs' own units; the standardisation and clip box are those of the unperturbed rows), so
+    the network learns not to stake the answer on that group alone. Without it the fit is unchanged.
+    """
     rng = np.random.default_rng(seed)
     x = x.astype(np.float64)
     sw = np.ones(len(y)) if weight is None else weight
     mean, scale = x.mean(0), x.std(0) + 1e-6
     z = (x - mean) / scale
+    cols = np.asarray(group, dtype=np.int64)
+    perturb = cols.shape[0] > 0 and (group_zero > 0.0 or group_flip > 0.0)
+    stretch = cols.shape[0] > 0 and (group_scale > 0.0 or group_noise > 0.0)
+    # in standardised units: x -> 0 is z -> -mean/scale; x -> -x is z -> -z - 2·mean/scale
+    z_zero = -mean[cols] / scale[cols]
     params = {
         "w1": rng.normal(0, 1 / math.sqrt(z.shape[1]), (z.shape[1], hidden)),
         "b1": np.zeros(hidden),
@@ -46,6 +63,20 @@ def train_mlp(
         for i in range(0, z.shape[0], bs):
             j = order[i : i + bs]
             xb, yb, wb = z[j], y[j], sw[j]
+            if perturb:
+                u = rng.random(len(j))
+                zero, flip = u < group_zero, (u >= group_zero) & (u < group_zero + group_flip)
+                xb = xb.copy()
+                xb[np.ix_(zero, cols)] = z_zero
+                xb[np.ix_(flip, cols)] = -xb[np.ix_(flip, cols)] + 2.0 * z_zero
+            if stretch:
+                xb = xb.copy()
+                g = xb[:, cols] - z_zero  # the group in its own units over its scale
+                if group_scale > 0.0:
+                    g = g * rng.uniform(0.0, group_scale, (len(j), 1))
+                if group_noise > 0.0:
+                    g = g + rng.normal(0.0, group_noise, g.shape)
+                xb[:, cols] = g + z_zero
             pre = xb @ params["w1"] + params["b1"]
             hid = np.maximum(pre, 0.0)
             logit = hid @ params["w2"] + params["b2"][0]
