@@ -52,6 +52,31 @@ from coach.signal.strokes.trained import read_model, write_model
 GRID = (-1.0, 0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 5.0)
 
 
+def check_train_keys(keys: list[str], left_out: str = "") -> None:
+    """Refuse training sessions on tune or report seeds, and (``left_out``) sessions of the left-out
+    family or mix sessions that contain it: a ``ValueError`` naming the first one."""
+    from benchmarks.stroke_sessions import _session
+    from simulators.families import family_of_seed, mix_families
+
+    for key in keys:
+        if key.startswith("real:"):
+            continue
+        seed, variant = _session(key)
+        corpus = variant.removeprefix("fam:").partition("@")[0]
+        family, _, excl = corpus.partition("-no-")
+        if family == "mix":
+            if not 41000 <= seed < 45000:
+                raise ValueError(f"{key}: not a training seed of the mix (41000-44999)")
+            if left_out and left_out in mix_families(seed, tuple(e for e in excl.split("-") if e)):
+                raise ValueError(f"{key}: this mix session contains the left-out family {left_out}")
+            continue
+        split = family_of_seed(seed)
+        if split is None or split[1] != "train":
+            raise ValueError(f"{key}: not a training seed ({split})")
+        if left_out and family == left_out:
+            raise ValueError(f"{key}: the left-out family {left_out}")
+
+
 def tune_logits(args: tuple[str, dict[str, Any], dict[str, Any]]) -> dict[str, Any]:
     """Per candidate of one tune session, for the new and the base parameters: the log-odds with the
     stroker's prior left at 0 (``treated`` candidates carry their own prior), where the stroker network
@@ -208,6 +233,9 @@ def main(argv: list[str]) -> int:
     )
     ap.add_argument("--fidget-weight", type=float, default=3.0)
     ap.add_argument(
+        "--left-out", default="", help="a family left out: refuse its sessions and mix sessions with it"
+    )
+    ap.add_argument(
         "--tune-only", action="store_true", help="read --out back and tune its stroker prior again (--tune)"
     )
     args = ap.parse_args(argv)
@@ -222,7 +250,9 @@ def main(argv: list[str]) -> int:
         write_model(args.out, params, prov)
         print(f"wrote {args.out}", flush=True)
         return 0
-    net = fit_stroker(parse_keys(args.train), args, figures)
+    keys = parse_keys(args.train)
+    check_train_keys(keys, args.left_out)
+    net = fit_stroker(keys, args, figures)
     params = {**base_params, "with_stroker": net, "bias_stroker": 0.0}
     params["bias_stroker"] = tune_prior(params, base_params, args.tune, args.jobs, figures)
     figures["cpu_s"] = round(_cpu_s(), 1)
@@ -233,6 +263,7 @@ def main(argv: list[str]) -> int:
             "command": command,
             "train_sessions": args.train,
             "tune_sessions": args.tune,
+            "left_out_family": args.left_out or None,
             "base_model": _repo_relative(args.base),
             "physics_digest": physics_digest(),
             "epochs": args.epochs,
