@@ -190,6 +190,8 @@ def fit_stroker(keys: list[str], args: argparse.Namespace, figures: dict[str, An
     xs = np.concatenate([d["x_stroker"] for d in data]).astype(np.float64)
     y_raw = np.concatenate([d["y"] for d in data]).astype(np.float64)
     y, use = labels_of(y_raw)
+    if args.neg_iou > 0:  # pieces of a stroke (partial overlap) taught as non-strokes, not left out
+        use |= (y_raw[:, 0] < args.neg_iou) & (y < 0.5)
     w = 1.0 + (args.fidget_weight - 1.0) * y_raw[:, 3]
     ok = np.isfinite(xs).all(1) & use & _thin(y, w, args.max_candidates)
     net = train_mlp(
@@ -233,6 +235,12 @@ def main(argv: list[str]) -> int:
     )
     ap.add_argument("--fidget-weight", type=float, default=3.0)
     ap.add_argument(
+        "--neg-iou",
+        type=float,
+        default=0.0,
+        help="train candidates overlapping a stroke less than this IoU as non-strokes (0: labels_of only)",
+    )
+    ap.add_argument(
         "--left-out", default="", help="a family left out: refuse its sessions and mix sessions with it"
     )
     ap.add_argument(
@@ -270,6 +278,7 @@ def main(argv: list[str]) -> int:
             "network_seed": args.net_seed,
             "max_candidates": args.max_candidates,
             "fidget_weight": args.fidget_weight,
+            "neg_iou": args.neg_iou,
             "date": dt.date.today().isoformat(),
             "commit": source_commit(),
             "figures": _plain(figures),
