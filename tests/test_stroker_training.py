@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from benchmarks.stroke_sessions import parse_keys
@@ -38,9 +40,14 @@ def test_left_out_family_refused() -> None:
     check_train_keys(parse_keys("fam:mix:41000,fam:regions:31000"), "helper")
 
 
-def test_shipped_stroker_network_trained_on_training_seeds() -> None:
-    """When the shipped model's stroker network was refitted by this trainer, its sessions pass."""
-    _, provenance = read_model()
+MODELS = Path(__file__).resolve().parents[1] / "benchmarks" / "data" / "models"
+
+
+@pytest.mark.parametrize("path", [None, *sorted(MODELS.glob("stroker-*.json"))], ids=str)
+def test_stroker_networks_trained_on_training_seeds(path: Path | None) -> None:
+    """The shipped model's and the candidates' refitted stroker networks name only training sessions
+    (and none of their left-out family)."""
+    _, provenance = read_model(path)
     refit = provenance.get("with_stroker")
     if refit is None:
         pytest.skip("the shipped stroker network was not refitted by benchmarks.stroker_training")
