@@ -339,11 +339,13 @@ def main(argv: list[str]) -> int:
     global _MODEL_FILE, _VETO, _DIRECTION
     _MODEL_FILE, _VETO, _DIRECTION = args.model, args.veto, args.direction
     corpora = [c for c in args.families.split(",") if c]
+    # With --model, what --veto/--direction do not name comes from that file, not from the shipped ones.
+    own = "default" if args.model is None else "the --model file's own (not the shipped one)"
     print(
         f"settings: split {args.split}, {count} sessions per corpus, corpora {', '.join(corpora)}, "
         f"sensor sets in turn, replay as `coach replay --posture-hz 10`, "
-        f"detector {'default' if args.model is None else args.model}, veto {args.veto or 'default'}, "
-        f"direction {args.direction or 'default'}; "
+        f"detector {'default' if args.model is None else args.model}, veto {args.veto or own}, "
+        f"direction {args.direction or own}; "
         f"{args.jobs} jobs"
     )
     t_wall = time.perf_counter()
