@@ -26,6 +26,7 @@ calls outside the pipeline (total less the "steps of 1 point" way's) and the wri
     ./run bench steps                              # 2 minutes of data, steps of 1, 2, 5 points
     ./run bench steps -- --minutes 1 --steps 1,5 --per-packet 4
     ./run bench steps -- --minutes 1 --steps 1 --session-path
+    ./run bench steps -- --minutes 1 --steps 1 --stages 3   # CPU per stage (benchmarks/steps_stages.py)
 """
 
 from __future__ import annotations
@@ -175,6 +176,13 @@ def main(argv: list[str]) -> int:
         action="store_true",
         help="also the live session's path around the pipeline (intake, recorder, event sink, spool)",
     )
+    ap.add_argument(
+        "--stages",
+        type=int,
+        default=0,
+        metavar="REPS",
+        help="also the session path's CPU per stage (detector, posture, ...), median of REPS runs",
+    )
     args = ap.parse_args(argv)
     from benchmarks.bench_speed import write_trace_file
 
@@ -231,6 +239,17 @@ def main(argv: list[str]) -> int:
             f"trace SHA-256 {digest[:16]}",
             flush=True,
         )
+    if args.stages:
+        from benchmarks.steps_stages import stage_cpu
+
+        rows = stage_cpu(meta, notes, args.stages)
+        print(f"session path by stage (CPU per minute of data, median of {args.stages} runs, no profiler):")
+        for stage, cpu, calls, total in rows:
+            print(
+                f"  {stage:<34} {cpu / args.minutes:6.3f} s {100 * cpu / total:5.1f} % "
+                f"{calls / args.minutes:7.0f} calls {1e6 * cpu / max(calls, 1):7.1f} us a call"
+            )
+        print(f"  {'(the whole session path)':<34} {rows[0][3] / args.minutes:6.3f} s", flush=True)
     return 0 if ok else 1
 
 

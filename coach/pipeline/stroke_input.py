@@ -36,6 +36,21 @@ _E_Z: Final = np.array([0.0, 0.0, 1.0])
 _GRAVITY_EARTH: Final = np.array([0.0, 0.0, GRAVITY_MPS2])
 
 
+_AXES: dict[int, tuple[FloatArray, FloatArray]] = {}
+
+
+def _three_vectors(acc: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """``e_x``, ``acc`` and ``e_z``, one row per row of ``acc`` (the axes' rows kept per row count: a
+    live session's frames all have the same)."""
+    n = acc.shape[0]
+    axes = _AXES.get(n)
+    if axes is None:
+        axes = _AXES[n] = (np.tile(_E_X, (n, 1)), np.tile(_E_Z, (n, 1)))
+        if len(_AXES) > 64:
+            _AXES.clear()
+    return axes[0], acc, axes[1]
+
+
 def load_default_detector() -> DetectorFactory | None:
     """The default stroke detector's factory, :func:`coach.signal.strokes.create_detector`."""
     return create_detector
@@ -172,9 +187,10 @@ class StrokeInput:
             acc[valid] = buf.acc_mps2[src] @ m
             gyr[valid] = (buf.gyr_rps[src] - buf.bias_rps[src]) @ m
             q[valid] = quat.multiply(buf.quat[src], mq)
-        up = quat.rotate_inverse(q, _E_Z)
-        x_earth = quat.rotate(q, _E_X)
-        lin = quat.rotate(q, acc) - _GRAVITY_EARTH
+        # The three rotations as one (rows of q, q and q*, vectors e_x, acc and e_z): each row's own
+        # arithmetic, as three calls would do it, for a third of the numpy calls.
+        rot = quat.rotate(np.concatenate((q, q, quat.conjugate(q))), np.concatenate(_three_vectors(acc)))
+        x_earth, lin, up = rot[:n], rot[n : 2 * n] - _GRAVITY_EARTH, rot[2 * n :]
         elev = np.degrees(np.arcsin(np.clip(up[:, 0], -1.0, 1.0)))
         return RoleSignals(stream.role, rate, t0 + k / rate, valid, acc, gyr, q, up, x_earth, lin, elev)
 

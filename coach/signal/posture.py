@@ -19,6 +19,7 @@ import numpy.typing as npt
 from coach.samples import FloatArray
 from coach.signal import quaternion as quat
 from coach.signal.elevation import elevation_deg, is_elevated
+from coach.signal.posture_point import compute_point
 from coach.signal.recalibration import RecalibrationWatch, rereferenced_treated_mount
 from coach.signal.roles import Interpolated, RoleStream
 from coach.signal.roll import MAX_ROLL_ELEVATION_DEG, arm_sign, raw_roll_deg, wrap_deg
@@ -174,6 +175,20 @@ class PostureEstimator:
             hd = hand.interpolate(t_s)
         else:
             return self._compute_part(j, t_s, tr, thresholds)
+        return self._with_hand(j, t_s, tr, hd, thresholds)
+
+    def _with_hand(
+        self,
+        j: npt.NDArray[np.int64],
+        t_s: FloatArray,
+        tr: Interpolated,
+        hd: Interpolated,
+        thresholds: Thresholds,
+    ) -> PostureFrame:
+        """A live step's one point in Python floats (:mod:`coach.signal.posture_point`, the same numbers),
+        else :meth:`_compute_with_hand`."""
+        if t_s.shape[0] == 1 and not self.wrist_uncertain and self.recalibration is None:
+            return compute_point(self, j, t_s, tr, hd, thresholds)
         return self._compute_with_hand(j, t_s, tr, hd, thresholds)
 
     def _compute_with_hand(

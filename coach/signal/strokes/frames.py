@@ -122,12 +122,17 @@ class FrameStream:
     def push(self, sig_: RoleSignals) -> Frames:
         """Consume one span of this role; return the frames it completed."""
         valid = np.asarray(sig_.valid, dtype=bool)
-        per = self._per_sample(sig_, valid)
-        t = np.concatenate((self._tail_t, sig_.t_s))
+        all_valid = bool(valid.all())
+        per = self._per_sample(sig_, valid, all_valid)
         if sig_.t_s.shape[0]:
             self._last_t = float(sig_.t_s[-1])
-        ok = np.concatenate((self._tail_valid, valid))
-        per = {k: np.concatenate((self._tail[k], v)) if k in self._tail else v for k, v in per.items()}
+        if self._tail_t.shape[0]:
+            t = np.concatenate((self._tail_t, sig_.t_s))
+            ok = np.concatenate((self._tail_valid, valid))
+            all_valid = all_valid and bool(self._tail_valid.all())
+            per = {k: np.concatenate((self._tail[k], v)) if k in self._tail else v for k, v in per.items()}
+        else:  # a frame's samples in one span (a live step's usual case): nothing to join
+            t, ok = sig_.t_s, valid
         n_full = t.shape[0] // self.k
         cut = n_full * self.k
         self._tail_t, self._tail_valid = t[cut:], ok[cut:]
@@ -151,8 +156,10 @@ class FrameStream:
                 cols[name] = np.log(np.add.reduce(block, axis=1) / k + _LOG_EPS)
             else:
                 cols[name] = np.add.reduce(block, axis=1) / k
-        for v in cols.values():  # invalid frames carry no numbers
-            v[~f_valid] = np.nan
+        if not (all_valid and f_valid.all()):
+            bad = ~f_valid
+            for v in cols.values():  # invalid frames carry no numbers
+                v[bad] = np.nan
         return Frames(start, t[: cut : self.k].copy(), f_valid, cols)
 
     def _apply_settle(self, f_valid: BoolArray) -> BoolArray:
@@ -166,12 +173,17 @@ class FrameStream:
         out: BoolArray = f_valid & (since > SETTLE_FRAMES)
         return out
 
-    def _per_sample(self, s: RoleSignals, valid: BoolArray) -> dict[str, FloatArray]:
-        acc = np.where(valid[:, None], s.acc_mps2, 0.0)
-        up = np.where(valid[:, None], s.up, 0.0)
-        gyr = np.where(valid[:, None], s.gyr_rps, 0.0)
+    def _per_sample(self, s: RoleSignals, valid: BoolArray, all_valid: bool) -> dict[str, FloatArray]:
+        if all_valid:  # np.where would copy every value as it is
+            acc, up, gyr, lin_earth = s.acc_mps2, s.up, s.gyr_rps, s.acc_lin_earth_mps2
+            el = s.elevation_deg
+        else:
+            acc = np.where(valid[:, None], s.acc_mps2, 0.0)
+            up = np.where(valid[:, None], s.up, 0.0)
+            gyr = np.where(valid[:, None], s.gyr_rps, 0.0)
+            lin_earth = np.where(valid[:, None], s.acc_lin_earth_mps2, 0.0)
+            el = np.where(valid, s.elevation_deg, 0.0)
         lin = acc - GRAVITY_MPS2 * up
-        lin_earth = np.where(valid[:, None], s.acc_lin_earth_mps2, 0.0)
         g_hp = self._ghp(gyr)
         out: dict[str, FloatArray] = {"gm": np.sqrt(np.einsum("ij,ij->i", g_hp, g_hp))}
         if self._treated:
@@ -182,7 +194,7 @@ class FrameStream:
             bp = self._bp(lin)
             out["hf"] = np.einsum("ij,ij->i", hp, hp)
             out["lf"] = np.einsum("ij,ij->i", bp, bp)
-            out["el"] = np.where(valid, s.elevation_deg, 0.0)
+            out["el"] = el
             out["lz"] = lin_earth[:, 2]
             out["lx"] = lin[:, 0]
         else:

@@ -21,6 +21,7 @@ percentile of the last minute, per 1 s block), and the ``stroker`` frames aligne
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -39,6 +40,7 @@ from coach.signal.strokes.window_ops import iclip as _iclip
 from coach.signal.strokes.window_ops import running as _running
 from coach.signal.strokes.window_ops import suffix as _suffix
 from coach.signal.strokes.window_ops import window_max as _window_max
+from coach.signal.strokes.window_pair import pair_getter, two_columns
 
 BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.int64]
@@ -385,74 +387,53 @@ def segment_features(
     n = int(h.t_s.shape[0])
     b_rel = ends - h.start
     fs = h.frame_s
-    der = h.der
     win = _Windows(b_rel, n)
-    valid_w = win.rows(h.valid.astype(np.float64), 0.0) > 0.5
-
-    def w(name: str, fill: float, src: dict[str, FloatArray] = c) -> FloatArray:
-        # valid_w is False outside the history, so one where does what win.rows' and this did
-        out: FloatArray = np.where(valid_w, win.take(src[name]), fill)
-        return out
-
+    hand_part: tuple[FloatArray, BoolArray] | None = None
+    pair = _hand_pair(h, ends, win) if "h_valid" in c else None
+    if pair is None:
+        valid_w = win.rows(h.valid.astype(np.float64), 0.0) > 0.5
+        x_t, ok, quiet_gm, quiet_lf = _treated_evidence(
+            _window_getter(win, valid_w, c, h.der),
+            valid_w,
+            b_rel,
+            n,
+            fs,
+            math.log2(h.rate_hz / 100.0),
+            c["hf_floor"][_iclip(b_rel, 0, max(n - 1, 0))][None, :],
+            x_out,
+            with_context,
+        )
+    else:
+        # The live detector's one end a frame, with the hand sensor's own history: its treated
+        # evidence as a second column of the same window arithmetic (every step is per column), not
+        # a second call.
+        hand, h_rel, h_win = pair
+        assert win.first is not None and h_win.first is not None
+        assert x_out is None and with_context  # the treated history's own call
+        at = (win.first, h_win.first, _WLEN)
+        valid_2 = two_columns(h.valid, hand.valid, *at) > 0.5
+        x_2, ok_2, gm_2, lf_2 = _treated_evidence(
+            pair_getter((h.cols, h.der), (hand.cols, hand.der), valid_2, *at),
+            valid_2,
+            np.concatenate((b_rel, h_rel)),
+            np.array([n, int(hand.t_s.shape[0])]),
+            np.array([[fs, hand.frame_s]]),
+            np.array([math.log2(h.rate_hz / 100.0), math.log2(hand.rate_hz / 100.0)]),
+            np.concatenate((c["hf_floor"][b_rel], hand.cols["hf_floor"][h_rel]))[None, :],
+        )
+        assert gm_2 is not None and lf_2 is not None
+        x_t, ok = np.ascontiguousarray(x_2[:, :, :1]), ok_2[:, :1]
+        valid_w, quiet_gm, quiet_lf = np.ascontiguousarray(valid_2[:, :1]), gm_2[:, :1], lf_2[:, :1]
+        hand_part = (x_2[:, :, 1:], ok_2[:, 1:])
+    context = (
+        np.stack((quiet_gm, quiet_lf), axis=-1).transpose(1, 0, 2)
+        if quiet_gm is not None and quiet_lf is not None
+        else np.empty((0, 0, 2))
+    )
     B = _W0  # the end frame's position in each window; candidate starts:
     A = _W0 - DURATIONS
     D = DURATIONS
     n_d, n_e = D.shape[0], ends.shape[0]
-    hfr, lfr, el, gm = w("hfr", 0.0), w("lfr", 0.0), w("el", 0.0), w("gm", -7.0)
-    el_step, dz, hf5 = w("el_step", 0.0, der), w("dz", 0.0, der), w("hf5", 0.0, der)
-    exc, turn = w("excursion_mm", 0.0, der), w("turn_deg", 0.0, der)
-    ch, ce = _csum(hfr), _csum(el)
-    hf_in = _IN.mean(ch)
-    hf_mid = _MID.mean(ch)
-    hf_pre = _PRE.mean(ch)
-    hf_post = _POST.mean(ch)
-    out_hf = 0.5 * (hf_pre + hf_post)
-    el_in = _IN.mean(ce)
-    el_pre = _PRE_EL.mean(ce)
-    el_post = _POST.mean(ce)
-    lf_on = _window_max(lfr, A - 1, 6, True, B + LOOKAHEAD)
-    lf_off = lfr[B - 3 : B + 1].max(axis=0)[None, :]
-    valley = _suffix(hf5, B - 2, False, A + 3, 0.0) - hf_in
-    valley = np.where((D >= 8)[:, None], valley, 0.0)
-    el_rng = _suffix(el, B + 3, True, A - 3, 0.0) - _suffix(el, B + 3, False, A - 3, 0.0)
-    floor = c["hf_floor"][_iclip(b_rel, 0, max(n - 1, 0))][None, :]
-    if with_context:
-        quiet_gm = _running(np.minimum, np.where(valid_w, gm, 9.0), np.empty(gm.shape))[A - 1]
-        quiet_lf = _running(np.minimum, np.where(valid_w, lfr, 99.0), np.empty(lfr.shape))[A - 1]
-        context = np.stack((quiet_gm, quiet_lf), axis=-1).transpose(1, 0, 2)
-    else:
-        context = np.empty((0, 0, 2))
-    # (feature, duration, end): what the screen reads, a whole feature at a time
-    x_t = np.empty((len(TREATED_FEATURES), n_d, n_e)) if x_out is None else x_out
-    x_t[0] = hf_in - out_hf
-    x_t[1] = hf_mid - out_hf
-    x_t[2] = hf_in
-    x_t[3] = hf_in - hf_pre
-    x_t[4] = hf_in - hf_post
-    x_t[5] = 0.5 * (el_pre + el_post) - el_in
-    x_t[6] = el_in - el_pre
-    x_t[7] = el_post - el_in
-    x_t[8] = lf_on
-    x_t[9] = lf_off
-    np.minimum(lf_on, lf_off, out=x_t[10])
-    x_t[11] = _suffix(lfr, B - 3, True, A + 5, -3.0)
-    x_t[12] = valley
-    x_t[13] = _suffix(gm, B + 2, True, A - 1, -7.0)
-    np.log(el_rng + 0.05, out=x_t[14])
-    x_t[15] = _window_max(el_step, A - 1, 6, False, B)
-    x_t[16] = el_step[B - 3 : B + 1].max(axis=0)[None, :]
-    x_t[17] = _window_max(dz, A - 1, 6, False, B) * 1000.0
-    x_t[18] = dz[B - 3 : B + 1].max(axis=0)[None, :] * 1000.0
-    np.log(_suffix(exc, B + 1, True, A - 3, 0.0) + 0.1, out=x_t[19])
-    np.log(_suffix(turn, B + 1, True, A - 3, 0.0) + 0.1, out=x_t[20])
-    dur = D * fs
-    x_t[21] = dur[:, None]
-    x_t[22] = np.log(dur)[:, None]
-    x_t[23] = np.where(np.isfinite(floor), floor, 0.0)
-    x_t[24] = math.log2(h.rate_hz / 100.0)
-    inv = _csum((~valid_w).astype(np.float64))
-    ok = (inv[B + LOOKAHEAD + 1][None, :] - inv[A - LOOKBACK]) == 0
-    ok = ok & (b_rel[None, :] - D[:, None] - LOOKBACK >= 0) & (b_rel[None, :] + LOOKAHEAD < n)
     x_s: FloatArray | None = None
     s_ok = np.zeros(ok.shape, dtype=bool)
     if "s_valid" in c:
@@ -485,7 +466,10 @@ def segment_features(
         )
         h_ok = h_ok & ok_e
         hh = h.hand_hist
-        if hh is not None and hh.t_s.shape[0]:
+        if hand_part is not None:  # the live detector's pair: the hand history's treated evidence is in
+            fm[k_h:] = hand_part[0]
+            h_ok = h_ok & hand_part[1].T
+        elif hh is not None and hh.t_s.shape[0]:
             hb = segment_features(hh, h.hand_index(ends), fm[k_h:], with_context=False)
             h_ok = h_ok & hb.ok
         else:
@@ -502,6 +486,106 @@ def segment_features(
         x_h,
         h_ok,
     )
+
+
+def _treated_evidence(
+    w: Callable[[str, float, bool], FloatArray],
+    valid_w: BoolArray,
+    b_rel: IntArray,
+    n: int | IntArray,
+    fs: float | FloatArray,
+    log2_rate: float | FloatArray,
+    floor: FloatArray,
+    x_out: FloatArray | None = None,
+    with_context: bool = True,
+) -> tuple[FloatArray, BoolArray, FloatArray | None, FloatArray | None]:
+    """:func:`segment_features`' treated evidence of windows (window position, end): the features
+    (feature, duration, end), ``ok`` (duration, end) and the quietest ``gm`` and ``lfr`` before each
+    candidate (duration, end). ``w(name, fill, derived)``: a column's windows, ``fill`` where not
+    valid; ``n``, ``fs``, ``log2_rate``: the history's (or per end, as arrays); ``floor``: (1, end);
+    ``x_out``: the array to write the features in; ``with_context=False``: no quietest values (None)."""
+    B = _W0  # the end frame's position in each window; candidate starts:
+    A = _W0 - DURATIONS
+    D = DURATIONS
+    n_d, n_e = D.shape[0], b_rel.shape[0]
+    hfr, lfr, el, gm = w("hfr", 0.0, False), w("lfr", 0.0, False), w("el", 0.0, False), w("gm", -7.0, False)
+    el_step, dz, hf5 = w("el_step", 0.0, True), w("dz", 0.0, True), w("hf5", 0.0, True)
+    exc, turn = w("excursion_mm", 0.0, True), w("turn_deg", 0.0, True)
+    ch, ce = _csum(hfr), _csum(el)
+    hf_in = _IN.mean(ch)
+    hf_mid = _MID.mean(ch)
+    hf_pre = _PRE.mean(ch)
+    hf_post = _POST.mean(ch)
+    out_hf = 0.5 * (hf_pre + hf_post)
+    el_in = _IN.mean(ce)
+    el_pre = _PRE_EL.mean(ce)
+    el_post = _POST.mean(ce)
+    lf_on = _window_max(lfr, A - 1, 6, True, B + LOOKAHEAD)
+    lf_off = lfr[B - 3 : B + 1].max(axis=0)[None, :]
+    valley = _suffix(hf5, B - 2, False, A + 3, 0.0) - hf_in
+    valley = np.where((D >= 8)[:, None], valley, 0.0)
+    el_rng = _suffix(el, B + 3, True, A - 3, 0.0) - _suffix(el, B + 3, False, A - 3, 0.0)
+    quiet_gm: FloatArray | None = None
+    quiet_lf: FloatArray | None = None
+    if with_context:
+        quiet_gm = _running(np.minimum, np.where(valid_w, gm, 9.0), np.empty(gm.shape))[A - 1]
+        quiet_lf = _running(np.minimum, np.where(valid_w, lfr, 99.0), np.empty(lfr.shape))[A - 1]
+    # (feature, duration, end): what the screen reads, a whole feature at a time
+    x_t = np.empty((len(TREATED_FEATURES), n_d, n_e)) if x_out is None else x_out
+    x_t[0] = hf_in - out_hf
+    x_t[1] = hf_mid - out_hf
+    x_t[2] = hf_in
+    x_t[3] = hf_in - hf_pre
+    x_t[4] = hf_in - hf_post
+    x_t[5] = 0.5 * (el_pre + el_post) - el_in
+    x_t[6] = el_in - el_pre
+    x_t[7] = el_post - el_in
+    x_t[8] = lf_on
+    x_t[9] = lf_off
+    np.minimum(lf_on, lf_off, out=x_t[10])
+    x_t[11] = _suffix(lfr, B - 3, True, A + 5, -3.0)
+    x_t[12] = valley
+    x_t[13] = _suffix(gm, B + 2, True, A - 1, -7.0)
+    np.log(el_rng + 0.05, out=x_t[14])
+    x_t[15] = _window_max(el_step, A - 1, 6, False, B)
+    x_t[16] = el_step[B - 3 : B + 1].max(axis=0)[None, :]
+    x_t[17] = _window_max(dz, A - 1, 6, False, B) * 1000.0
+    x_t[18] = dz[B - 3 : B + 1].max(axis=0)[None, :] * 1000.0
+    np.log(_suffix(exc, B + 1, True, A - 3, 0.0) + 0.1, out=x_t[19])
+    np.log(_suffix(turn, B + 1, True, A - 3, 0.0) + 0.1, out=x_t[20])
+    dur = D[:, None] * fs
+    x_t[21] = dur
+    x_t[22] = np.log(dur)
+    x_t[23] = np.where(np.isfinite(floor), floor, 0.0)
+    x_t[24] = log2_rate
+    inv = _csum((~valid_w).astype(np.float64))
+    ok = (inv[B + LOOKAHEAD + 1][None, :] - inv[A - LOOKBACK]) == 0
+    ok = ok & (b_rel[None, :] - D[:, None] - LOOKBACK >= 0) & (b_rel[None, :] + LOOKAHEAD < n)
+    return x_t, ok, quiet_gm, quiet_lf
+
+
+def _window_getter(
+    win: _Windows, valid_w: BoolArray, cols: dict[str, FloatArray], der: dict[str, FloatArray]
+) -> Callable[[str, float, bool], FloatArray]:
+    def w(name: str, fill: float, derived: bool) -> FloatArray:
+        # valid_w is False outside the history, so one where does what win.rows' and this did
+        out: FloatArray = np.where(valid_w, win.take((der if derived else cols)[name]), fill)
+        return out
+
+    return w
+
+
+def _hand_pair(
+    h: FrameHistory, ends: IntArray, win: _Windows
+) -> tuple[FrameHistory, IntArray, _Windows] | None:
+    """The hand sensor's history, its end frames and windows when both histories' windows are plain
+    slices (the live detector's one end a frame); else None."""
+    hh = h.hand_hist
+    if hh is None or not hh.t_s.shape[0] or win.m != 1 or win.first is None:
+        return None
+    h_rel = h.hand_index(ends) - hh.start
+    h_win = _Windows(h_rel, int(hh.t_s.shape[0]))
+    return None if h_win.first is None else (hh, h_rel, h_win)
 
 
 def _glide_rows(acc: FloatArray, a: IntArray, b: int, frame_s: float) -> FloatArray:
