@@ -173,7 +173,7 @@ def _correlation(x: FloatArray, y: FloatArray) -> float:
     """``np.corrcoef(x, y)[0, 1]`` of two 1-D float64 arrays of one length (at least two): the same
     number by numpy's own steps (rows less their means, one ``dot`` of the rows with their transpose,
     times 1 / (n - 1), over each row's deviation, clipped to ±1), without its generality."""
-    n = x.shape[0]
+    n: int = x.shape[0]
     rows = np.empty((2, n))
     rows[0], rows[1] = x, y
     rows -= (np.add.reduce(rows, axis=1) / n)[:, None]
