@@ -141,3 +141,38 @@ def test_the_stroker_glide_and_its_shape_evidence_give_the_plain_numbers() -> No
         axis_ref.learn(ref[0], 0.6)
     assert seen[True] > 0 and seen[False] > 0
     assert axis.count > 0 and _same(axis.vector, axis_ref.vector)
+
+
+def test_glides_over_many_windows_at_once_are_each_windows_glide() -> None:
+    """``stroker_glides`` gathers the samples of all its windows once: each window's glide and
+    sin(elevation) must be the single window's bit for bit (windows overlapping, apart, past the
+    ring's ends, with gaps; a forearm without an elevation column gives no glide)."""
+    rng = np.random.default_rng(13)
+    t = np.arange(2000) / 100.0
+    axes = {k: rng.normal(0.0, 1.0, t.size) for k in ("ax", "ay", "az")}
+    for v in axes.values():
+        for start in rng.integers(0, t.size - 40, 15):
+            v[start : start + rng.integers(1, 40)] = np.nan
+    stroker = _ring(t, **axes)
+    el = 20.0 + rng.normal(0.0, 3.0, t.size)
+    el[rng.integers(0, t.shape[0], 200)] = np.nan
+    el[700:800] = np.nan  # a second without any elevation
+    treated, bare = _ring(t, el=el), _ring(t, lx=np.zeros(t.shape[0]))
+    found = 0
+    for _ in range(300):
+        spans = [float(x) for x in np.sort(rng.uniform(-1.0, 21.0, 2 * int(rng.integers(1, 7))))]
+        for fore in (treated, bare):
+            got = dr.stroker_glides(stroker, fore, *spans)
+            assert len(got) == len(spans) // 2
+            for q, g in enumerate(got):
+                one = dr.stroker_glide(stroker, fore, spans[2 * q], spans[2 * q + 1])
+                ref = (
+                    _glide_reference(stroker, fore, spans[2 * q], spans[2 * q + 1])
+                    if fore is treated
+                    else None
+                )
+                assert (g is None) == (one is None) == (ref is None)
+                if g is not None and one is not None and ref is not None:
+                    assert _same(g[0], one[0]) and _same(g[0], ref[0]) and g[1] == one[1] == ref[1]
+                    found += 1
+    assert found > 150  # windows compared with a glide (the rest: too few valid samples)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from coach.signal.strokes.movement import _median, _periodicity
+from coach.signal.strokes.movement import _correlation, _median, _periodicity
 from coach.signal.strokes.window_stats import stat as _stat
 
 
@@ -50,6 +50,26 @@ def test_stats_bit_for_bit_against_numpy() -> None:
                 if i % 11 == 0:
                     part[-1] = float("nan")
                 assert _bits(_median(part)) == _bits(float(np.median(part)))
+
+
+def test_the_stroker_coupling_is_numpys_corrcoef_bit_for_bit() -> None:
+    """``_correlation`` against ``np.corrcoef(x, y)[0, 1]``: the stroker's acceleration against the
+    forearm's vibration, of every length, scale and degree of coupling the veto's windows have."""
+    rng = np.random.default_rng(9)
+    checked = 0
+    for i in range(3000):
+        n = int(rng.integers(4, 400))
+        x = np.abs(rng.normal(size=n)) * 10 ** rng.uniform(-3, 3)
+        y = rng.normal(size=n) * 10 ** rng.uniform(-3, 3) + x * rng.normal() * (i % 2)
+        if i % 7 == 0:
+            y = np.round(y)
+        if y.std() <= 1e-9:  # the veto's condition for a coupling at all
+            continue
+        assert _bits(_correlation(x, y)) == _bits(float(np.corrcoef(x, y)[0, 1]))
+        checked += 1
+    assert checked > 2500
+    line = np.arange(5.0)  # perfectly coupled: numpy's roundings leave it just below 1
+    assert _bits(_correlation(line, 2.0 * line)) == _bits(float(np.corrcoef(line, 2.0 * line)[0, 1]))
 
 
 def test_list_means_and_cv_bit_for_bit_against_numpy() -> None:

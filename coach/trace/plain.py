@@ -34,6 +34,7 @@ from coach.samples import ROLES, FloatArray
 MAX_FIELD_CHARS = 15
 _MAX_PLACE = 13
 _POW10 = 10.0 ** np.arange(MAX_FIELD_CHARS + 1)
+_POW10_INT = 10 ** np.arange(MAX_FIELD_CHARS + 1, dtype=np.int64)
 _PAD = MAX_FIELD_CHARS + 1
 _ROLE_BYTES = 8  # every role name fits in one 64-bit word
 _ROLE_KEYS = np.frombuffer(b"".join(r.encode("ascii").ljust(_ROLE_BYTES, b"\0") for r in ROLES), np.uint64)
@@ -155,7 +156,10 @@ def _column(
     # 10**digits from the bytes left of the field; mod 10**digits leaves the field's integer.
     mantissa = chars.astype(np.float64) @ weights
     mantissa -= 48.0 * float(weights.sum())
-    value = np.mod(mantissa, _POW10[digits])
+    # ``np.mod(mantissa, _POW10[digits])`` as int64: every number here is an integer below 2**53 in
+    # magnitude, and numpy's float modulo is exact (floor, +0.0 for zero) for a positive divisor, so
+    # the int64 floor modulo gives the same numbers, without the float modulo's cost (~9× slower).
+    value = np.mod(mantissa.astype(np.int64), _POW10_INT[digits]).astype(np.float64)
     if decimals:
         value /= _POW10[decimals]
     if n_minus:

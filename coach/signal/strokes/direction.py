@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 import numpy as np
+import numpy.typing as npt
 
 from coach.samples import FloatArray
 from coach.signal.strokes.mlp import Mlp, sigmoid
@@ -473,35 +474,62 @@ def stroker_glide(
     of the stroker's linear acceleration: zero-mean, so a constant bias cancels, and it weighs the
     middle of the contact, where the glide accelerates, over its uncertain ends.
     """
-    i, j = ring.t_s.searchsorted((t_a, t_b)).tolist()  # ring.window without its other columns
-    t, c = ring.t_s[i:j], ring.cols
-    n = t.shape[0]
-    if n < 5:
-        return None
+    return stroker_glides(ring, treated, t_a, t_b)[0]
+
+
+def stroker_glides(
+    ring: SampleRing, treated: SampleRing, *spans: float
+) -> list[tuple[FloatArray, float] | None]:
+    """:func:`stroker_glide` of each window ``[spans[2q], spans[2q + 1])``: the same numbers, with the
+    samples gathered, their finiteness and the forearm's sin(elevation) worked out once over all the
+    windows (elementwise, then sliced: the same elements, the same sums of the same slices)."""
+    edges: list[int] = ring.t_s.searchsorted(spans).tolist()  # ring.window without its other columns
+    lo, hi = min(edges), max(edges)
+    c = ring.cols
     # ``np.stack((ax, ay, az), axis=-1)``: the same C-ordered (n, 3) array.
-    acc = np.empty((n, 3))
-    acc[:, 0], acc[:, 1], acc[:, 2] = c["ax"][i:j], c["ay"][i:j], c["az"][i:j]
-    ok = np.isfinite(acc).all(axis=1)
-    n_ok = int(np.count_nonzero(ok))
-    if n_ok / n < 0.8:  # ``ok.mean() < 0.8``: the count is exact in float64, one rounded division
-        return None
-    if n_ok < n:
-        t, acc = t[ok], acc[ok]
-    dur = t_b - t_a
-    tau = (t - t_a) / dur
-    k = 60.0 * tau - 180.0 * tau**2 + 120.0 * tau**3
-    kk = float(k @ k)
-    if kk <= 0.0:
-        return None
-    glide = dur * dur * (k @ acc) / kk
+    acc_all = np.empty((hi - lo, 3))
+    acc_all[:, 0], acc_all[:, 1], acc_all[:, 2] = c["ax"][lo:hi], c["ay"][lo:hi], c["az"][lo:hi]
+    ok_all: npt.NDArray[np.bool_] = np.logical_and.reduce(np.isfinite(acc_all), axis=1)  # .all(axis=1)
     el = treated.cols.get("el")
+    el_edges: list[int] = [] if el is None else treated.t_s.searchsorted(spans).tolist()
     if el is not None:
-        i, j = treated.t_s.searchsorted((t_a, t_b)).tolist()
-        el = el[i:j]
-    if el is None or not np.isfinite(el).any():
-        return None
-    sin_elev = _nanmean(np.sin(np.radians(el)))
-    return glide, sin_elev
+        e_lo, e_hi = min(el_edges), max(el_edges)
+        el_ok_all = np.isfinite(el[e_lo:e_hi])
+        sin_all = np.sin(np.radians(el[e_lo:e_hi]))
+    out: list[tuple[FloatArray, float] | None] = []
+    for q in range(0, len(spans), 2):
+        t_a, t_b = spans[q], spans[q + 1]
+        i, j = edges[q], edges[q + 1]
+        t = ring.t_s[i:j]
+        n = t.shape[0]
+        if n < 5:
+            out.append(None)
+            continue
+        ok = ok_all[i - lo : j - lo]
+        n_ok = int(np.count_nonzero(ok))
+        if n_ok / n < 0.8:  # ``ok.mean() < 0.8``: the count is exact in float64, one rounded division
+            out.append(None)
+            continue
+        acc = acc_all[i - lo : j - lo].copy() if n_ok == n else acc_all[i - lo : j - lo][ok]
+        if n_ok < n:
+            t = t[ok]
+        dur = t_b - t_a
+        tau = (t - t_a) / dur
+        k = 60.0 * tau - 180.0 * tau**2 + 120.0 * tau**3
+        kk = float(k @ k)
+        if kk <= 0.0:
+            out.append(None)
+            continue
+        glide = dur * dur * (k @ acc) / kk
+        if el is None:
+            out.append(None)
+            continue
+        a, b = el_edges[q] - e_lo, el_edges[q + 1] - e_lo
+        if not el_ok_all[a:b].any():
+            out.append(None)
+            continue
+        out.append((glide, _nanmean(sin_all[a:b])))
+    return out
 
 
 def stroker_evidence(glide: FloatArray, sin_elev: float, axis: GlideAxis) -> FloatArray:
@@ -537,8 +565,12 @@ def stroker_shape_evidence(
     Nothing reaches past ``t_b + 0.3`` s (the detector has those samples when it decides)."""
     dur = t_b - t_a
     out = [0.0] * len(STROKER_SHAPE_FEATURES)
-    for k, (fa, fb, pre, post) in enumerate(STROKER_SHAPE_WINDOWS):
-        g = stroker_glide(ring, treated, t_a + fa * dur - pre, t_a + fb * dur + post)
+    spans = [
+        x
+        for fa, fb, pre, post in STROKER_SHAPE_WINDOWS
+        for x in (t_a + fa * dur - pre, t_a + fb * dur + post)
+    ]
+    for k, g in enumerate(stroker_glides(ring, treated, *spans)):
         if g is None:
             continue
         glide, sin_elev = g

@@ -175,6 +175,20 @@ def _cv(x: list[float]) -> float:
     return _stat(v, "std", 0.0, clean=True) / m if m > 1e-9 else 0.0
 
 
+def _correlation(x: FloatArray, y: FloatArray) -> float:
+    """``np.corrcoef(x, y)[0, 1]`` of two 1-D float64 arrays of one length (at least two): the same
+    number by numpy's own steps (rows less their means, one ``dot`` of the rows with their transpose,
+    times 1 / (n - 1), over each row's deviation, clipped to ±1), without its generality."""
+    n: int = x.shape[0]
+    rows = np.empty((2, n))
+    rows[0], rows[1] = x, y
+    rows -= (np.add.reduce(rows, axis=1) / n)[:, None]
+    c = np.dot(rows, rows.T)  # the same product as ``np.cov``'s (a matrix times its own transpose)
+    inv = 1.0 / (n - 1)
+    c01, c00, c11 = float(c[0, 1]) * inv, float(c[0, 0]) * inv, float(c[1, 1]) * inv
+    return min(max(c01 / math.sqrt(c00) / math.sqrt(c11), -1.0), 1.0)
+
+
 def _periodicity(x: FloatArray, clean: bool = False) -> float:
     """The largest autocorrelation of ``x`` (finite frames only) at :data:`RHYTHM_LAGS`: how much a
     rhythm of 0.8–4 s repeats in it (0 when the window is too short); ``clean``: all finite."""
@@ -387,8 +401,10 @@ class ContactContext:
             s_acc = np.sqrt(sum(_finite(win(k, *long), k in clean) ** 2 for k in ("s_ax", "s_ay", "s_az")))
             hf_long = _finite(win("hfr", *long), "hfr" in clean)
             coupling = (
-                float(np.corrcoef(s_acc, hf_long)[0, 1])
-                if s_acc.shape[0] > 3 and s_acc.std() > 1e-9 and hf_long.std() > 1e-9
+                _correlation(s_acc, hf_long)
+                if s_acc.shape[0] > 3
+                and _stat(s_acc, "std", 0.0, clean=True) > 1e-9
+                and _stat(hf_long, "std", 0.0, clean=True) > 1e-9
                 else 0.0
             )
             stroker = [
@@ -428,7 +444,7 @@ class ContactContext:
                 _lmean([r.logit for r in bout]) if bout else 0.0,
                 _stat(gaps, "mean", BOUT_S, clean=True),
                 *np.clip(finite(w.drag), -100.0, 100.0).tolist(),
-                float(np.mean(g < STILL_LOG_RPS)) if g.shape[0] else 0.0,
+                int(np.count_nonzero(g < STILL_LOG_RPS)) / g.shape[0] if g.shape[0] else 0.0,
                 max(0.0, math.log(d_lo / max(duration, 1e-3)), math.log(max(duration, 1e-3) / d_hi)),
                 _cv(durations),
                 _cv(gaps.tolist()),
