@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from coach.signal.strokes.movement import _correlation, _median, _periodicity
+from coach.signal.strokes.contact_stats import _correlation, _median, _periodicity
 from coach.signal.strokes.window_stats import stat as _stat
 
 
@@ -73,8 +73,8 @@ def test_the_stroker_coupling_is_numpys_corrcoef_bit_for_bit() -> None:
 
 
 def test_list_means_and_cv_bit_for_bit_against_numpy() -> None:
+    from coach.signal.strokes.contact_stats import _cv, _lmean
     from coach.signal.strokes.hand import _mean
-    from coach.signal.strokes.movement import _cv, _lmean
 
     rng = np.random.default_rng(8)
     with np.errstate(all="ignore"):

@@ -3,9 +3,8 @@
 :class:`LiveSession` drives the whole flow for one person (its events go out through
 :mod:`coach.session.event_sink`):
 
-1. **screening** (docs/design.md §1): the contraindication questions; any "yes" (or no answer) blocks and
-   tells the person to consult a clinician, unless a therapist's signed ``clear_screening`` is valid
-   (now, or arriving while the coach waits);
+1. **screening** (docs/design.md §1): any "yes" (or no answer) blocks and tells the person to consult a
+   clinician, unless a therapist's signed ``clear_screening`` is valid (now, or arriving meanwhile);
 2. **calibrating**: guided ``still`` and ``rotate`` prompts with checks and retries
    (:mod:`coach.session.guided_calibration`); samples from the sources are recorded from ``t = 0`` on;
 3. **active ⇄ paused**: the :class:`~coach.pipeline.SessionPipeline` (made once the calibration times
