@@ -198,3 +198,12 @@ def parse_seeds(text: str) -> list[int]:
         elif part:
             out.append(int(part))
     return out
+
+
+def repo_relative(path: Path) -> str:
+    """``path`` relative to the repository when inside it (provenance never names a machine's folders)."""
+    repo = Path(__file__).resolve().parent.parent
+    try:
+        return str(path.resolve().relative_to(repo))
+    except ValueError:
+        return path.name

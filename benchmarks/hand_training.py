@@ -28,9 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.corpus import read_labels, replay
+from benchmarks.corpus import read_labels, replay, repo_relative
 from benchmarks.family_corpus import physics_digest
-from benchmarks.scoring import match_strokes
 from benchmarks.stroke_fit import REGION_HIDDEN, REGIONS, train_mlp
 from benchmarks.stroke_sessions import parse_keys, session_trace
 from benchmarks.stroke_training import (
@@ -42,6 +41,7 @@ from benchmarks.stroke_training import (
     _thin,
     candidate_rows,
     labels_of,
+    logit_counts,
     matched_contacts,
     source_commit,
 )
@@ -103,21 +103,7 @@ def tune_logits(args: tuple[str, dict[str, Any]]) -> dict[str, Any]:
 
 def counts(d: dict[str, Any], bias_hand: float, bias_all: float) -> np.ndarray:
     """(true, detected, matched) of one tune session under the hand priors."""
-    from coach.signal.strokes.segmenter import Segmenter
-
-    logits = np.maximum(d["base"], d["own"] + np.where(d["with_s"], bias_all, bias_hand))
-    seg = Segmenter(d["max_late"])
-    seg.start_at(d["start"])
-    got = []
-    for i in range(logits.shape[0]):
-        got += seg.step(d["start"] + i, logits[i])
-    det = np.array(
-        [
-            [d["t0"] + (g.a - d["start"]) * d["frame_s"], d["t0"] + (g.b - d["start"]) * d["frame_s"]]
-            for g in got
-        ]
-    ).reshape(-1, 2)
-    return np.array([len(d["true"]), len(det), len(match_strokes(d["true"], det))])
+    return logit_counts(d, np.maximum(d["base"], d["own"] + np.where(d["with_s"], bias_all, bias_hand)))
 
 
 def contact_rows(args: tuple[str, dict[str, Any]]) -> list[dict[str, Any]]:
@@ -179,15 +165,6 @@ def _base_found(params: dict[str, Any], x_t: np.ndarray, x_s: np.ndarray) -> np.
         z[have] = zs + float(params.get("bias_stroker", 0.0))
     found: np.ndarray = z > 0.0
     return found
-
-
-def _repo_relative(path: Path) -> str:
-    """``path`` relative to the repository when inside it (provenance never names a machine's folders)."""
-    repo = Path(__file__).resolve().parent.parent
-    try:
-        return str(path.resolve().relative_to(repo))
-    except ValueError:
-        return path.name
 
 
 def main(argv: list[str]) -> int:
@@ -315,7 +292,7 @@ def main(argv: list[str]) -> int:
             "train_sessions": args.train,
             "tune_sessions": args.tune,
             "direction_sessions": args.direction_train or args.train,
-            "base_model": _repo_relative(args.base),
+            "base_model": repo_relative(args.base),
             "physics_digest": physics_digest(),
             "epochs": args.epochs,
             "max_candidates": args.max_candidates,

@@ -285,12 +285,11 @@ def tune_logits(args: tuple[str, dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def segment_counts(d: dict[str, Any], bias: float, bias_stroker: float) -> np.ndarray:
-    """(true, detected, matched) for one tune session under the given biases."""
+def logit_counts(d: dict[str, Any], logits: np.ndarray) -> np.ndarray:
+    """(true, detected, matched) of one tune session (``d`` from a tune pass) when the segmenter runs
+    on these per-frame candidate log-odds: the count every prior search compares."""
     from coach.signal.strokes.segmenter import Segmenter
 
-    logits = np.where(np.isfinite(d["ls"]), d["ls"] + bias_stroker, d["lt"] + bias)
-    logits = np.where(d["quiet"], logits, -np.inf)
     seg = Segmenter(d["max_late"])
     seg.start_at(d["start"])
     got = []
@@ -303,6 +302,12 @@ def segment_counts(d: dict[str, Any], bias: float, bias_stroker: float) -> np.nd
         ]
     ).reshape(-1, 2)
     return np.array([len(d["true"]), len(det), len(match_strokes(d["true"], det))])
+
+
+def segment_counts(d: dict[str, Any], bias: float, bias_stroker: float) -> np.ndarray:
+    """(true, detected, matched) for one tune session under the given biases."""
+    logits = np.where(np.isfinite(d["ls"]), d["ls"] + bias_stroker, d["lt"] + bias)
+    return logit_counts(d, np.where(d["quiet"], logits, -np.inf))
 
 
 def _f1(c: np.ndarray) -> float:

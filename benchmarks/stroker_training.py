@@ -29,9 +29,8 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.corpus import read_labels, replay
+from benchmarks.corpus import read_labels, replay, repo_relative
 from benchmarks.family_corpus import physics_digest
-from benchmarks.scoring import match_strokes
 from benchmarks.stroke_fit import train_mlp
 from benchmarks.stroke_sessions import parse_keys, session_trace
 from benchmarks.stroke_training import (
@@ -43,6 +42,7 @@ from benchmarks.stroke_training import (
     _thin,
     candidate_rows,
     labels_of,
+    logit_counts,
     source_commit,
 )
 from coach.signal.strokes.trained import SOURCE_PATH as MODEL_PATH
@@ -129,21 +129,7 @@ def tune_logits(args: tuple[str, dict[str, Any], dict[str, Any]]) -> dict[str, A
 
 def counts(d: dict[str, Any], which: str, bias_stroker: float) -> np.ndarray:
     """(true, detected, matched) of one tune session under ``which`` parameters and a stroker prior."""
-    from coach.signal.strokes.segmenter import Segmenter
-
-    logits = np.maximum(np.where(d["s_mask"], d[which] + bias_stroker, d[which]), d["own"])
-    seg = Segmenter(d["max_late"])
-    seg.start_at(d["start"])
-    got = []
-    for i in range(logits.shape[0]):
-        got += seg.step(d["start"] + i, logits[i])
-    det = np.array(
-        [
-            [d["t0"] + (g.a - d["start"]) * d["frame_s"], d["t0"] + (g.b - d["start"]) * d["frame_s"]]
-            for g in got
-        ]
-    ).reshape(-1, 2)
-    return np.array([len(d["true"]), len(det), len(match_strokes(d["true"], det))])
+    return logit_counts(d, np.maximum(np.where(d["s_mask"], d[which] + bias_stroker, d[which]), d["own"]))
 
 
 def tune_prior(
@@ -210,15 +196,6 @@ def fit_stroker(keys: list[str], args: argparse.Namespace, figures: dict[str, An
     return net
 
 
-def _repo_relative(path: Path) -> str:
-    """``path`` relative to the repository when inside it (provenance never names a machine's folders)."""
-    repo = Path(__file__).resolve().parent.parent
-    try:
-        return str(path.resolve().relative_to(repo))
-    except ValueError:
-        return path.name
-
-
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(
         prog="python -m benchmarks.stroker_training", description=__doc__.split("\n")[0]
@@ -272,7 +249,7 @@ def main(argv: list[str]) -> int:
             "train_sessions": args.train,
             "tune_sessions": args.tune,
             "left_out_family": args.left_out or None,
-            "base_model": _repo_relative(args.base),
+            "base_model": repo_relative(args.base),
             "physics_digest": physics_digest(),
             "epochs": args.epochs,
             "network_seed": args.net_seed,
