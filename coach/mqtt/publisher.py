@@ -45,6 +45,7 @@ from coach.errors import ValidationError
 from coach.events import encode
 from coach.mqtt.broker_config import BrokerSettings
 from coach.mqtt.confirmations import parse_stored
+from coach.mqtt.outage_log import OutageLog
 from coach.mqtt.spool import Spool, SpoolRow
 from coach.mqtt.topics import ParsedTopic, PatientTopics, parse_topic
 
@@ -146,6 +147,7 @@ class Publisher:
         self.receipt_wait_s = receipt_wait_s
         self.confirm_linger_s = confirm_linger_s
         self.stats = PublisherStats()
+        self._outage_log = OutageLog(log, self.settings.url)
         self.connected = asyncio.Event()
         self.subscribed = asyncio.Event()
         self._wake = asyncio.Event()
@@ -331,7 +333,7 @@ class Publisher:
                     self.stats.connected_since_monotonic = time.monotonic()
                     self.connected.set()
                     backoff_s = self.backoff_min_s
-                    log.info("connected to %s as %s", self.settings.url, self.client_id)
+                    self._outage_log.connected(self.client_id)
                     await self._session(client)
                 return  # drained after a stop request
             except* aiomqtt.MqttError as group:
@@ -365,8 +367,8 @@ class Publisher:
     def _note_failure(self, group: BaseExceptionGroup[Any]) -> None:
         exc = group.exceptions[0]
         self.stats.connection_failures += 1
-        self.stats.last_error = f"{type(exc).__name__}: {exc}"
-        log.warning("MQTT link to %s lost or refused: %s", self.settings.url, self.stats.last_error)
+        self.stats.last_error = error = f"{type(exc).__name__}: {exc}"
+        self._outage_log.failed(error)
 
     async def _session(self, client: aiomqtt.Client) -> None:
         filters = list(self.subscriptions)
