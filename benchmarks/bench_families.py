@@ -27,6 +27,8 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from benchmarks.corpus import labels_path, load_truth, replay
 from benchmarks.family_corpus import SessionSpec, draw_sessions, ensure_trace
 from benchmarks.scoring import Score, score_session
@@ -54,6 +56,7 @@ TARGETS: dict[str, tuple[float, bool]] = {  # value, higher is better (issue 9)
     "cue precision": (0.95, True),
     "wrong-direction cues / 10 min correct massage": (math.inf, False),
     "cadence |error| (spm)": (1.0, False),
+    "cadence |error|, regions the sensor set can see (spm)": (math.inf, False),
     "wrist-neutral agreement through strap tugs": (0.95, True),
     "stroke latency p95 (s)": (0.5, False),
 }
@@ -189,6 +192,7 @@ def _target_values(results: list[Result]) -> dict[str, float]:
         "cue precision": everything.cue_precision,
         "wrong-direction cues / 10 min correct massage": pooled.wrong_cues_per_10min,
         "cadence |error| (spm)": pooled.cadence_mae_spm,
+        "cadence |error|, regions the sensor set can see (spm)": pooled.cadence_seen_mae_spm,
         "wrist-neutral agreement through strap tugs": everything.strap_wrist_agreement,
         "stroke latency p95 (s)": pooled.stroke_latency_p95_s,
     }
@@ -240,10 +244,14 @@ def print_report(results: list[Result], title: str) -> None:
             ]
             row += [_f(region_sets[k].region_recall(reg)) for k in SENSOR_SETS]
             row += [_f(region_sets[k].region_direction_accuracy(reg)) for k in SENSOR_SETS]
+            row += [_f(total.region_latency_p95_s(reg), 2)]
+            row += [_f(region_sets[k].region_latency_p95_s(reg), 2) for k in SENSOR_SETS]
             rows.append(row)
         head = ["region", "strokes", "recall", "dir", "distal rec", "named", "named right"]
         head += [f"rec {k}" for k in SENSOR_SETS] + [f"dir {k}" for k in SENSOR_SETS]
+        head += ["lat p95"] + [f"lat {k}" for k in SENSOR_SETS]
         _table(f"{title}: per region (regions family), and by sensor set", head, rows)
+    print_latency_breakdown(results, title)
     kinds = sorted(total.movement_ms)
     if kinds:
         rows = [
@@ -268,6 +276,40 @@ def print_report(results: list[Result], title: str) -> None:
             ["kind", "minutes", "false strokes", "per min"],
             rows,
         )
+
+
+def print_latency_breakdown(results: list[Result], title: str) -> None:
+    """Stroke latency per true region and sensor set, split into its two parts: the decision delay
+    after the detected end (latency − end error) and how late the detected end is (end error)."""
+    groups: dict[tuple[str, str], list[tuple[float, float, float]]] = defaultdict(list)
+    for corpus, sset, score, _ in results:
+        if corpus != "massage_free":
+            for region, *timing in score.stroke_timing_s:
+                groups[(region or "unlabelled", sset)].append((timing[0], timing[1], timing[2]))
+    order = [*REGIONS, "unlabelled"]
+    rows = []
+    for reg in order:
+        for sset in SENSOR_SETS:
+            got = groups.get((reg, sset))
+            if not got:
+                continue
+            lat, end, start = (np.array(c, dtype=np.float64) for c in zip(*got, strict=True))
+            rows.append(
+                [
+                    reg,
+                    sset,
+                    str(lat.size),
+                    _f(float(np.percentile(lat, 95.0, method="inverted_cdf")), 2),
+                    _f(float(np.mean(lat > 0.5)), 3),
+                    _f(float(np.median(lat - end)), 2),
+                    _f(float(np.median(end)), 2),
+                    _f(float(np.percentile(end, 90.0)), 2),
+                    _f(float(np.median(start)), 2),
+                ]
+            )
+    head = ["region", "sensor set", "matched", "lat p95", "> 0.5 s", "delay p50", "end late p50"]
+    head += ["end late p90", "start late p50"]
+    _table(f"{title}: stroke latency = delay after the detected end + how late that end is (s)", head, rows)
 
 
 def real_recordings(extra: list[Path], jobs: int) -> list[Result]:

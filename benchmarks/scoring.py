@@ -26,8 +26,9 @@ Definitions (docs/design.md §9, and the decisions it leaves open, also in docs/
   new state (0 when it already did). A change the coach never reports before the truth changes again
   counts as missed (infinite latency).
 - **Cadence.** Summary ``mean_cadence_spm`` against the §5 cadence of the true stroke starts (absolute
-  error per session); live ``cadence`` events against the live cadence of the true strokes that had
-  ended by the event's ``t``.
+  error per session; beside it, against the §5 cadence of the true strokes in the regions the sensor
+  set can see, :func:`benchmarks.scoring_families.score_cadence_seen`); live ``cadence`` events
+  against the live cadence of the true strokes that had ended by the event's ``t``.
 """
 
 from __future__ import annotations
@@ -131,6 +132,8 @@ class Score:
     wrist_change_latencies_s: list[float] = field(default_factory=list)
     cadence_abs_err_spm: list[float] = field(default_factory=list)
     cadence_missing: int = 0  # sessions where exactly one of true and reported cadence is defined
+    # Beside it: against the cadence of the true strokes in the regions the sensor set can see.
+    cadence_seen_abs_err_spm: list[float] = field(default_factory=list)
     live_cadence_abs_err_spm: list[float] = field(default_factory=list)
     # Regions, ordinary movement, cues and strap events (benchmarks/scoring_families.py).
     region_true: Counter[str] = field(default_factory=Counter)
@@ -140,6 +143,8 @@ class Score:
     region_distal_called: Counter[str] = field(default_factory=Counter)
     region_named: Counter[str] = field(default_factory=Counter)  # matched strokes whose event names a region
     region_named_right: Counter[str] = field(default_factory=Counter)  # ... and names the true one
+    # Per matched stroke: (true region or "", latency, detected − true end, detected − true start), s.
+    stroke_timing_s: list[tuple[str, float, float, float]] = field(default_factory=list)
     # Strokes in the regions the sensor set can see (the summary's ``checks_off``; scoring_families.py).
     seen_true: int = 0
     seen_detected: int = 0
@@ -244,6 +249,11 @@ class Score:
         return float(np.max(self.cadence_abs_err_spm)) if self.cadence_abs_err_spm else math.nan
 
     @property
+    def cadence_seen_mae_spm(self) -> float:
+        errs = self.cadence_seen_abs_err_spm
+        return float(np.mean(errs)) if errs else math.nan
+
+    @property
     def live_cadence_mae_spm(self) -> float:
         errs = self.live_cadence_abs_err_spm
         return float(np.mean(errs)) if errs else math.nan
@@ -267,6 +277,9 @@ class Score:
 
     def region_distal_recall(self, region: str) -> float:
         return _ratio(self.region_distal_called[region], self.region_distal_matched[region])
+
+    def region_latency_p95_s(self, region: str) -> float:
+        return _percentile([lat for r, lat, _, _ in self.stroke_timing_s if r == region], 95.0)
 
     def region_named_share(self, region: str) -> float:
         """Of the matched strokes of ``region``, the share whose event names a region."""
@@ -390,6 +403,14 @@ def _score_strokes(events: Sequence[Mapping[str, Any]], truth: Truth, out: Score
             out.true_distal_matched += 1
             out.distal_called_distal += called == "distal"
         out.stroke_latencies_s.append(float(e["t"]) - s.t_end_s)
+        out.stroke_timing_s.append(
+            (
+                s.region or "",
+                float(e["t"]) - s.t_end_s,
+                float(e["t_end"]) - s.t_end_s,
+                float(e["t_start"]) - s.t_start_s,
+            )
+        )
     out.stroke_confidences = [float(e.get("confidence", math.nan)) for e in detected]
     out.stroke_confidence_ok = ok_by_det
     from benchmarks.scoring_families import score_false_strokes, score_regions, score_seen
@@ -517,8 +538,9 @@ def score_session(events: Sequence[Mapping[str, Any]], truth: Truth) -> Score:
     _score_strokes(events, truth, out)
     _score_posture(events, truth, out)
     _score_cadence(events, truth, out)
-    from benchmarks.scoring_families import score_cues, score_strap_wrist
+    from benchmarks.scoring_families import score_cadence_seen, score_cues, score_strap_wrist
 
+    score_cadence_seen(events, truth, out)
     score_cues(events, truth, out)
     score_strap_wrist(events, truth, out)
     return out

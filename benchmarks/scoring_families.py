@@ -1,13 +1,16 @@
 """Scoring for the variant-family benchmark (part of :mod:`benchmarks.scoring`, docs/design.md §9 extended).
 
-- **Per region**: recall, direction accuracy and distal recall over the true strokes of each region
-  (a detected stroke has no true region unless it matches one, so precision is only pooled); the
-  events' ``region`` field: the share of matched strokes that name one, and how often it is right.
+- **Per region**: recall, direction accuracy, distal recall and stroke latency p95 over the true strokes
+  of each region (a detected stroke has no true region unless it matches one, so precision is only
+  pooled); the events' ``region`` field: the share of matched strokes that name one, and how often it
+  is right.
 - **Regions the sensor set can see**: the session's summary names, in ``calibration.checks_off``, what
   the detector cannot judge with its sensors (``finger_strokes``, ``hand_strokes``); the true strokes
   of those regions (:data:`UNSEEN_REGIONS`) and the detections matched to them are left out of the
   "seen" F1 (issue 9 states its F1 target over the regions a sensor set can see). Detected
-  strokes that match nothing still count as false. The all-region figures stay beside them.
+  strokes that match nothing still count as false. The all-region figures stay beside them. The same
+  for cadence: beside the error against every true stroke, the error against the §5 cadence of the true
+  strokes in the regions the sensor set can see (shown, not the target's figure).
 - **False strokes**: in recordings without massage, every reported stroke per minute; during ordinary
   movement, reported strokes that match no true stroke and whose middle lies in a movement interval
   (widened by :data:`MOVEMENT_PAD_S`), per minute of that kind of movement.
@@ -69,6 +72,20 @@ def score_seen(
     out.seen_true = sum(1 for s in true if is_seen(s))
     out.seen_detected = n_detected - hidden_matched
     out.seen_matched = len(pairs) - hidden_matched
+
+
+def score_cadence_seen(events: Sequence[Mapping[str, Any]], truth: Truth, out: Score) -> None:
+    """Summary ``mean_cadence_spm`` against the §5 cadence of the true strokes in the regions the sensor
+    set can see (as :func:`score_seen`); sessions where either is undefined are left out."""
+    from coach.signal.cadence import mean_cadence_spm
+
+    unseen = unseen_regions(events)
+    starts = [s.t_start_s for s in truth.strokes if s.region is None or s.region not in unseen]
+    true_spm = mean_cadence_spm(starts)
+    summaries = [e for e in events if e.get("type") == "summary"]
+    reported = summaries[-1].get("mean_cadence_spm") if summaries else None
+    if true_spm is not None and reported is not None:
+        out.cadence_seen_abs_err_spm = [abs(float(reported) - true_spm)]
 
 
 def score_regions(

@@ -245,6 +245,19 @@ def test_region_figures_count_only_that_regions_strokes() -> None:
     assert math.isnan(s.region_recall("palm"))
 
 
+def test_region_latency_is_per_region_and_pools() -> None:
+    true = [TrueStroke(0.0, 1.0, "proximal", "finger"), TrueStroke(4.0, 6.0, "proximal", "forearm")]
+    events = [_stroke_event(0.0, 1.0, "proximal", t=1.9), _stroke_event(4.0, 6.0, "proximal", t=6.3)]
+    s = score_session(events, _truth(true))
+    assert s.region_latency_p95_s("finger") == pytest.approx(0.9)
+    assert s.region_latency_p95_s("forearm") == pytest.approx(0.3)
+    assert math.isnan(s.region_latency_p95_s("palm"))
+    both = s + score_session([_stroke_event(0.0, 1.0, "proximal", t=1.1)], _truth(true[:1]))
+    assert sorted(lat for r, lat, _, _ in both.stroke_timing_s if r == "finger") == pytest.approx([0.1, 0.9])
+    # The detected contact here is the true one: the latency is all decision delay after its end.
+    assert [end for _, _, end, _ in both.stroke_timing_s] == pytest.approx([0.0, 0.0, 0.0])
+
+
 def test_every_stroke_is_false_in_a_massage_free_recording() -> None:
     truth = Truth((), None, 0.0, 120.0, massage_free=True)
     events = [_stroke_event(10.0, 11.0, "distal"), _stroke_event(50.0, 51.0, "proximal")]
@@ -327,3 +340,17 @@ def test_seen_f1_leaves_out_only_the_regions_the_summary_says_are_unjudged() -> 
     # Without a summary nothing is left out.
     plain = score_session(strokes, truth)
     assert plain.f1_seen == pytest.approx(plain.f1)
+
+
+def test_seen_cadence_is_the_definition_over_the_regions_the_summary_does_not_leave_out() -> None:
+    fingers = [TrueStroke(t, t + 1.0, "proximal", "finger") for t in (0.0, 1.5, 3.0, 4.5, 6.0)]
+    forearm = [TrueStroke(t, t + 1.0, "proximal", "forearm") for t in (12.0, 15.0, 18.0)]
+    truth = Truth(strokes=(*fingers, *forearm), posture=None, active_from_s=0.0, active_to_s=30.0)
+    summary = {"type": "summary", "t": 30.0, "id": "summary", "mean_cadence_spm": 20.0}
+    # Every stroke: one bout of 8 strokes over 18 + 1.5 s; seen (no fingers): 3 strokes over 6 + 3 s.
+    off = score_session([{**summary, "calibration": {"checks_off": ["finger_strokes"]}}], truth)
+    assert off.cadence_abs_err_spm == pytest.approx([abs(20.0 - 60.0 * 8 / 19.5)])
+    assert off.cadence_seen_abs_err_spm == pytest.approx([0.0])
+    # Nothing left out: the two figures agree.
+    plain = score_session([{**summary, "calibration": {"checks_off": []}}], truth)
+    assert plain.cadence_seen_abs_err_spm == pytest.approx(plain.cadence_abs_err_spm)
