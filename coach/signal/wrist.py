@@ -207,6 +207,29 @@ class HeadingOffsetTracker:
         self.delta_rad = math.atan2(math.sin(d), math.cos(d))
         self.rate_rps = r
 
+    def observe_rate(self, rate_rps: float, sigma_rps: float, gate_sigmas: float) -> bool:
+        """Fold in an observation of the drift rate at the last update's time (standard deviation
+        ``sigma_rps``; :mod:`coach.signal.heading_rate`). Dropped, returning False, when it is further
+        than ``gate_sigmas`` standard deviations of the innovation from the tracker's own rate."""
+        s = self.p_rr + sigma_rps**2
+        y = rate_rps - self.rate_rps
+        if y * y > gate_sigmas**2 * s:
+            return False
+        # Kalman update with H = (0, 1, 0) on (δ, rate, b): K = P Hᵀ / s, P -= P Hᵀ H P / s.
+        g_d, g_r, g_b = self.p_dr, self.p_rr, self.p_rb
+        d = self.delta_rad + g_d / s * y
+        self.delta_rad = math.atan2(math.sin(d), math.cos(d))
+        self.rate_rps += g_r / s * y
+        self.p_dd -= g_d * g_d / s
+        self.p_dr -= g_d * g_r / s
+        self.p_rr -= g_r * g_r / s
+        if self.twist_sigma > 0.0 and self.p_bb >= 0.0:
+            self.twist_rad += g_b / s * y
+            self.p_db -= g_d * g_b / s
+            self.p_rb -= g_r * g_b / s
+            self.p_bb -= g_b * g_b / s
+        return True
+
     def _update_with_twist(self, t_s: float, moments: FloatArray, n_samples: int) -> None:
         """:meth:`update` with the twist offset ``b`` as a third state (δ, rate, b)."""
         if self.p_bb < 0.0:
