@@ -92,11 +92,13 @@ def heading_offset_to_align(x_forearm_earth: FloatArray, x_hand_earth: FloatArra
 
 
 #: :attr:`HeadingOffsetTracker.twist_sigma` and ``twist_tau_s`` of new trackers (0: no twist offset).
-#: Off: on the ``sensors`` family's tune seeds 15000–15039 (``./run bench mounting -- --split tune
-#: --count 40 --families sensors --strap-only``) 1.5° raised the wrist-neutral agreement within 2 min
-#: after strap turns 0.924 -> 0.938 (3°: 0.940), but on the report seeds 25000–25019 it fell 0.876 ->
-#: 0.850 (docs/signal.md, "Issue 9: wrist angles through strap turns", second session).
-TWIST_SIGMA_RAD = 0.0
+#: Alone (second session) 1.5° raised the wrist-neutral agreement within 2 min after strap turns on the
+#: ``sensors`` family's tune seeds 15000–15039 (``./run bench mounting -- --split tune --count 40
+#: --families sensors --strap-only``) but lost on the report seeds: with the offset taking the residual,
+#: δ coasted on a stale rate. With the drift rate observed while the wrist is still
+#: (:mod:`coach.signal.heading_rate`, sixth session) it is on: tune 0.964 -> 0.980 (3°: 0.980, whole
+#: sessions 0.993 against 0.990 with 3°; docs/signal.md, "Strap turns, sixth session").
+TWIST_SIGMA_RAD = math.radians(1.5)
 TWIST_TAU_S = 60.0
 #: Columns of :func:`constraint_terms` (and the side of the moment matrices the tracker takes).
 CONSTRAINT_TERMS = 4
