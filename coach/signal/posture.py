@@ -19,6 +19,7 @@ import numpy.typing as npt
 from coach.samples import FloatArray
 from coach.signal import quaternion as quat
 from coach.signal.elevation import elevation_deg, is_elevated
+from coach.signal.heading_rate import GATE_SIGMAS, RATE_SIGMA_RPS, StillWristRate
 from coach.signal.posture_point import compute_point
 from coach.signal.recalibration import RecalibrationWatch, rereferenced_treated_mount
 from coach.signal.roles import Interpolated, RoleStream
@@ -149,7 +150,9 @@ class PostureEstimator:
         self._tracker_history: list[HeadingOffsetTracker | None] = []
         # A completed block's constraint moments (end time, moments, count), folded into the tracker
         # once the strap watcher has seen the block: not while a twist step is pending.
-        self._fold: tuple[float, FloatArray, int] | None = None
+        self._fold: tuple[float, FloatArray, int, float | None] | None = None
+        # The drift rate of δ seen while the wrist is still (coach.signal.heading_rate), per block.
+        self._still_rate = StillWristRate()
 
     @property
     def heading_offset_rad(self) -> float | None:
@@ -438,6 +441,8 @@ class PostureEstimator:
                 self._block, self._moments, self._moment_n = block, _no_moments(), 0
             d = tracker.offset_at(t_s[a:b])
             delta[a:b] = d
+            seen = ok[a:b]
+            self._still_rate.add(block, t_s[a:b][seen], q_f[a:b][seen], q_h[a:b][seen], d[seen])
             va = v[a:b]
             # Only samples where the constraint sees δ well enough: a small, systematic residual
             # (sensor inclination errors, a not quite neutral still pose) divided by a small
@@ -452,14 +457,17 @@ class PostureEstimator:
                 # strap watcher has seen it.
                 end_t = (block + 1) * self.block_points / self.decision_hz
                 self._fold_block()
-                self._fold = (end_t, self._moments, self._moment_n)
+                self._fold = (end_t, self._moments, self._moment_n, self._still_rate.take(block))
                 self._block, self._moments, self._moment_n = block + 1, _no_moments(), 0
         return delta
 
     def _fold_block(self) -> None:
         """Fold the last completed block's constraint moments into the heading tracker."""
         if self._fold is not None and self._tracker is not None:
-            self._tracker.update(*self._fold)
+            end_t, moments, count, rate = self._fold
+            self._tracker.update(end_t, moments, count)
+            if rate is not None:
+                self._tracker.observe_rate(rate, RATE_SIGMA_RPS, GATE_SIGMAS)
         self._fold = None
 
 

@@ -92,11 +92,13 @@ def heading_offset_to_align(x_forearm_earth: FloatArray, x_hand_earth: FloatArra
 
 
 #: :attr:`HeadingOffsetTracker.twist_sigma` and ``twist_tau_s`` of new trackers (0: no twist offset).
-#: Off: on the ``sensors`` family's tune seeds 15000–15039 (``./run bench mounting -- --split tune
-#: --count 40 --families sensors --strap-only``) 1.5° raised the wrist-neutral agreement within 2 min
-#: after strap turns 0.924 -> 0.938 (3°: 0.940), but on the report seeds 25000–25019 it fell 0.876 ->
-#: 0.850 (docs/signal.md, "Issue 9: wrist angles through strap turns", second session).
-TWIST_SIGMA_RAD = 0.0
+#: Alone (second session) 1.5° raised the wrist-neutral agreement within 2 min after strap turns on the
+#: ``sensors`` family's tune seeds 15000–15039 (``./run bench mounting -- --split tune --count 40
+#: --families sensors --strap-only``) but lost on the report seeds: with the offset taking the residual,
+#: δ coasted on a stale rate. With the drift rate observed while the wrist is still
+#: (:mod:`coach.signal.heading_rate`, sixth session) it is on: tune 0.964 -> 0.980 (3°: 0.980, whole
+#: sessions 0.993 against 0.990 with 3°; docs/signal.md, "Strap turns, sixth session").
+TWIST_SIGMA_RAD = math.radians(1.5)
 TWIST_TAU_S = 60.0
 #: Columns of :func:`constraint_terms` (and the side of the moment matrices the tracker takes).
 CONSTRAINT_TERMS = 4
@@ -206,6 +208,29 @@ class HeadingOffsetTracker:
         self.p_dd, self.p_dr, self.p_rr = info_rr / h_det, -info_dr / h_det, h_dd / h_det
         self.delta_rad = math.atan2(math.sin(d), math.cos(d))
         self.rate_rps = r
+
+    def observe_rate(self, rate_rps: float, sigma_rps: float, gate_sigmas: float) -> bool:
+        """Fold in an observation of the drift rate at the last update's time (standard deviation
+        ``sigma_rps``; :mod:`coach.signal.heading_rate`). Dropped, returning False, when it is further
+        than ``gate_sigmas`` standard deviations of the innovation from the tracker's own rate."""
+        s = self.p_rr + sigma_rps**2
+        y = rate_rps - self.rate_rps
+        if y * y > gate_sigmas**2 * s:
+            return False
+        # Kalman update with H = (0, 1, 0) on (δ, rate, b): K = P Hᵀ / s, P -= P Hᵀ H P / s.
+        g_d, g_r, g_b = self.p_dr, self.p_rr, self.p_rb
+        d = self.delta_rad + g_d / s * y
+        self.delta_rad = math.atan2(math.sin(d), math.cos(d))
+        self.rate_rps += g_r / s * y
+        self.p_dd -= g_d * g_d / s
+        self.p_dr -= g_d * g_r / s
+        self.p_rr -= g_r * g_r / s
+        if self.twist_sigma > 0.0 and self.p_bb >= 0.0:
+            self.twist_rad += g_b / s * y
+            self.p_db -= g_d * g_b / s
+            self.p_rb -= g_r * g_b / s
+            self.p_bb -= g_b * g_b / s
+        return True
 
     def _update_with_twist(self, t_s: float, moments: FloatArray, n_samples: int) -> None:
         """:meth:`update` with the twist offset ``b`` as a third state (δ, rate, b)."""
