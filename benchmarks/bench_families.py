@@ -4,6 +4,8 @@
     ./run bench families -- --quick                    # 8 sessions per corpus (~5 min CPU)
     ./run bench families -- --exclude-family contact   # the left-out family beside the in-family figure
     ./run bench families -- --labelled DIR             # also score labelled recordings (trace + .labels.json)
+    ./run bench families -- --split tune --count 40 --families sensors,contact --no-real --list-false
+                                                       # every false stroke in ordinary movement, one by one
 
 Corpora (benchmarks/family_corpus.py, seeds in docs/simulator.md): today's physics (``baseline``), each
 family alone (``regions``, ``contact``, ``helper``, ``movement``, ``sensors``), the randomised ``mix`` of
@@ -312,6 +314,24 @@ def print_latency_breakdown(results: list[Result], title: str) -> None:
     _table(f"{title}: stroke latency = delay after the detected end + how late that end is (s)", head, rows)
 
 
+def print_false_in_movement(specs: list[SessionSpec], results: list[Result]) -> None:
+    """Every false stroke during ordinary movement, one by one (``--list-false``): its session, sensor
+    set, kind of movement, span and the direction it was called."""
+    rows = [
+        [spec.name, sset, kind, _f(a, 2), _f(b, 2), direction]
+        for spec, (_, sset, score, _) in zip(specs, results, strict=True)
+        for kind, a, b, direction in score.movement_false_at
+    ]
+    if rows:
+        _table(
+            "false strokes during ordinary movement, one by one",
+            ["session", "sensor set", "kind", "t_start", "t_end", "direction"],
+            rows,
+        )
+    else:
+        print("\nno false strokes during ordinary movement")
+
+
 def real_recordings(extra: list[Path], jobs: int) -> list[Result]:
     paths = sorted((DATA_DIR / "spsw_har").glob("*/*.csv.gz"))
     for d in extra:
@@ -376,6 +396,9 @@ def main(argv: list[str]) -> int:
         "--direction", type=Path, default=None, help="a direction-network file over the model's own"
     )
     ap.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
+    ap.add_argument(
+        "--list-false", action="store_true", help="list every false stroke during ordinary movement"
+    )
     args = ap.parse_args(argv)
     count = 8 if args.quick else args.count
     global _MODEL_FILE, _VETO, _DIRECTION
@@ -410,6 +433,8 @@ def main(argv: list[str]) -> int:
     else:
         print_report(results, args.split)
         print_targets({c: [r for r in results if r[0] == c] for c in corpora} | {"all": results})
+    if args.list_false:
+        print_false_in_movement(specs, results)
     if not args.no_real:
         real = real_recordings(args.labelled, args.jobs)
         print_real(real)

@@ -154,6 +154,8 @@ class Score:
     massage_free_distal: int = 0  # of those, called distal (each would cue the wrong way)
     movement_ms: Counter[str] = field(default_factory=Counter)  # milliseconds of movement per kind
     movement_false: Counter[str] = field(default_factory=Counter)
+    # each of those false strokes: kind of movement, the stroke's start and end (s), direction called
+    movement_false_at: list[tuple[str, float, float, str]] = field(default_factory=list)
     cues_direction: int = 0
     cues_direction_correct: int = 0
     cues_wrong_in_correct: int = 0

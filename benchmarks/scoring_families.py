@@ -131,6 +131,9 @@ def score_false_strokes(
         for kind, a, b in truth.movements:
             if a - MOVEMENT_PAD_S <= mid <= b + MOVEMENT_PAD_S:
                 out.movement_false[kind] += 1
+                out.movement_false_at.append(
+                    (kind, float(e["t_start"]), float(e["t_end"]), str(e.get("direction")))
+                )
                 break
 
 

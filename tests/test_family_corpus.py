@@ -73,3 +73,24 @@ def test_real_negatives_are_traces_with_labels_and_a_held_out_part() -> None:
     assert truth.massage_free and truth.strokes == ()
     assert {k for k, _, _ in truth.movements} >= {"walk", "stand_up", "sit_down"}
     assert "CC BY 4.0" in (REAL / "README.md").read_text()
+
+
+def test_sensor_ablation_changes_only_the_sensor_model() -> None:
+    """benchmarks.sensor_ablation compares sensor models on the same sessions: the strokes, fidgets and
+    body of a seed stay, only the device class and the ``sensors`` variant change."""
+    from benchmarks.sensor_ablation import MODELS, scenario
+
+    roles = ("treated", "hand")
+    sc = {m: scenario(m, 15003, roles) for m in MODELS}
+    for m in MODELS:
+        assert sc[m].strokes == sc["family"].strokes
+        assert sc[m].fidgets == sc["family"].fidgets
+        assert sc[m].duration_s == sc["family"].duration_s
+        assert tuple(sc[m].sensors) == roles
+    classes = {m: {s.device_class for s in sc[m].sensors.values()} for m in MODELS}
+    assert classes["family"] == classes["cheap"] == {"cheap"}
+    assert classes["variant"] == {"good"}
+    assert "sensors" in sc["family"].variants and "sensors" in sc["variant"].variants
+    assert "sensors" not in sc["cheap"].variants and "sensors" not in sc["drawn"].variants
+    with pytest.raises(ValueError, match="unknown sensor model"):
+        scenario("perfect", 15003, roles)

@@ -287,6 +287,9 @@ def test_false_strokes_during_movement_by_kind() -> None:
     assert s.movement_false == {"walk": 1, "phone": 1}
     assert s.movement_false_per_min("walk") == pytest.approx(2.0)
     assert s.movement_false_per_min() == pytest.approx(2.0)  # 2 false strokes in 1 min of movement
+    # each listed one by one (`./run bench families -- --list-false`), pooled scores keep them all
+    assert s.movement_false_at == [("walk", 12.0, 13.0, "distal"), ("phone", 129.8, 130.6, "proximal")]
+    assert len((s + s).movement_false_at) == 4
 
 
 def test_cue_precision_and_wrong_cues_in_correct_massage() -> None:
