@@ -1,9 +1,9 @@
 """Fit the watch-alone direction's pitch range gate (:mod:`coach.signal.strokes.pitch_gate`).
 
 :func:`fit_pitch_gate` is called by ``python -m benchmarks.direction_training --pitch-gate``: a second
-``treated`` network fitted the same way as the pitch network but with the pitch inputs at zero, the pitch
-network's clip box over those inputs, and the share of out-of-range contacts above which a session is
-judged without them: the largest share that any training session reached once it had
+``treated`` network fitted the same way as the pitch network but with the pitch inputs (and ``drag_dip``)
+at zero, the pitch network's clip box over the pitch inputs, and the share of out-of-range contacts above
+which a session is judged without them: the largest share that any training session reached once it had
 :data:`MIN_CONTACTS` contacts (counted as the detector counts, contact by contact), so no session of the
 physics the pitch network was trained on is gated.
 """
@@ -26,6 +26,14 @@ def pitch_columns() -> list[int]:
 
     names = (*TREATED_DIRECTION_FEATURES, *TREATED_SHAPE_FEATURES)
     return [i for i, n in enumerate(names) if n in ("lever_deg", "step_asym_deg") or n.startswith("el_")]
+
+
+def free_columns() -> list[int]:
+    """The inputs the pitch-free network reads as zero: :func:`pitch_columns` and ``drag_dip`` (the
+    displacement regressed on the pitch dip: pitch evidence too)."""
+    from coach.signal.strokes.direction import TREATED_DIRECTION_FEATURES
+
+    return sorted({*pitch_columns(), TREATED_DIRECTION_FEATURES.index("drag_dip")})
 
 
 def largest_share(sessions: Sequence[np.ndarray], min_contacts: int = MIN_CONTACTS) -> float:
@@ -53,8 +61,9 @@ def fit_pitch_gate(
     cols = pitch_columns()
     lo = np.asarray(pitch_net["clip_lo"], dtype=np.float64)[cols]
     hi = np.asarray(pitch_net["clip_hi"], dtype=np.float64)[cols]
+    zero = free_columns()
     x_free = np.array(x_fit, dtype=np.float64)
-    x_free[:, cols] = 0.0
+    x_free[:, zero] = 0.0
     free = fit(x_free, y_fit)
     outs = [np.asarray(((x[:, cols] < lo) | (x[:, cols] > hi)).any(axis=1)) for x in sessions if x.shape[0]]
     share = largest_share(outs)
@@ -65,6 +74,7 @@ def fit_pitch_gate(
         "max_share": share,
         "min_contacts": MIN_CONTACTS,
         "free": free,
+        "free_columns": zero,
     }
     note = {
         "pitch_gate_sessions": len(outs),

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmarks.pitch_gate_fit import fit_pitch_gate, largest_share, pitch_columns
+from benchmarks.pitch_gate_fit import fit_pitch_gate, free_columns, largest_share, pitch_columns
 from coach.signal.strokes.detector import DetectorModel
 from coach.signal.strokes.direction import (
     TREATED_DIRECTION_FEATURES,
@@ -32,8 +32,15 @@ def _gate(max_share: float = 0.5, min_contacts: int = 4) -> PitchGate:
     # the pitch-free network reads column 0 (drag_mm): distal when positive
     w = np.zeros(N_IN)
     w[0] = 10.0
+    free = np.array(free_columns(), dtype=np.int64)
     return PitchGate(
-        cols, np.full(cols.shape, -1.0), np.full(cols.shape, 1.0), max_share, min_contacts, Logistic(w, 0.0)
+        cols,
+        np.full(cols.shape, -1.0),
+        np.full(cols.shape, 1.0),
+        max_share,
+        min_contacts,
+        Logistic(w, 0.0),
+        free,
     )
 
 
@@ -56,6 +63,8 @@ def test_pitch_columns_are_the_lever_step_and_elevation_profiles() -> None:
     picked = [names[i] for i in pitch_columns()]
     assert "lever_deg" in picked and "step_asym_deg" in picked and "el_wide0" in picked
     assert not any(n.startswith(("drag", "disp")) for n in picked)
+    zeroed = [names[i] for i in free_columns()]
+    assert set(zeroed) == {*picked, "drag_dip"}  # the pitch-free network does not read the pitch dip either
 
 
 def test_a_session_inside_the_range_keeps_the_pitch_network() -> None:
@@ -117,7 +126,9 @@ def test_the_fitted_gate_never_fires_on_its_training_sessions() -> None:
 
     sessions = [x[i : i + 40] for i in range(0, 400, 40)]
     d, note = fit_pitch_gate(pitch, x, y, sessions, fit)
-    assert np.all(seen[0][:, cols] == 0.0) and np.all(seen[0][:, 0] == x[:, 0])  # pitch inputs at zero
+    # the pitch inputs and drag_dip at zero, the drag kept
+    assert np.all(seen[0][:, free_columns()] == 0.0) and np.all(seen[0][:, 0] == x[:, 0])
+    assert d["free_columns"] == free_columns() and d["columns"] == cols
     gate = PitchGate.from_dict(d)
     for s in sessions:
         state = PitchRange(gate)
@@ -150,6 +161,8 @@ def test_the_direction_file_takes_the_gate_as_its_one_optional_section(tmp_path:
     assert back is not None and back[0]["direction_pitch_gate"] == gate
     model = DetectorModel.from_dict({**params, **back[0]})
     assert model.pitch_gate is not None and model.pitch_gate.max_share == 0.5
+    # a gate without free_columns zeroes its pitch inputs only
+    assert np.array_equal(model.pitch_gate.free_columns, model.pitch_gate.columns)
     assert DetectorModel.from_dict(params).pitch_gate is None
     with pytest.raises(ValueError):
         write_direction(path, {**direction, "pitch_gate": gate}, {})

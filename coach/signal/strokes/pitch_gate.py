@@ -8,7 +8,8 @@ sixth sessions). :class:`PitchRange` counts, over a session's kept contacts, the
 leave the pitch network's clip box (the 0.1–99.9 % range of its training rows); once
 :attr:`PitchGate.min_contacts` are seen and that share exceeds :attr:`PitchGate.max_share` (fitted above
 the share any training session reached), the direction comes from :attr:`PitchGate.free`, a network
-fitted with the pitch inputs at zero: drag evidence only. A session inside the range is judged as
+fitted with the pitch inputs (and ``drag_dip``, which is built on the pitch dip) at zero: drag and
+displacement evidence only. A session inside the range is judged as
 without the gate.
 """
 
@@ -39,8 +40,11 @@ class PitchGate:
     max_share: float
     #: Contacts seen before the share is trusted.
     min_contacts: int
-    #: P(distal) from the same input with the pitch inputs at zero.
+    #: P(distal) from the same input with :attr:`free_columns` at zero.
     free: DirectionModel
+    #: The inputs the pitch-free network reads as zero: the pitch inputs and what is derived from the pitch
+    #: (``drag_dip``, the displacement regressed on the pitch dip).
+    free_columns: IntArray
 
     def out_of_range(self, x: FloatArray) -> bool:
         """Whether any pitch input of a direction input lies outside the training range."""
@@ -50,7 +54,7 @@ class PitchGate:
     def p_free(self, x: FloatArray) -> float:
         """P(distal) of the pitch-free network."""
         xf = np.array(x, dtype=np.float64)
-        xf[self.columns] = 0.0
+        xf[self.free_columns] = 0.0
         return self.free.p(xf)
 
     @staticmethod
@@ -62,6 +66,7 @@ class PitchGate:
             float(d["max_share"]),
             int(d["min_contacts"]),
             direction_model_from_dict(d["free"]),
+            np.asarray(d.get("free_columns", d["columns"]), dtype=np.int64),
         )
 
 
