@@ -161,6 +161,30 @@ def tune_table(
     return out
 
 
+def _pitch_gate(
+    args: argparse.Namespace,
+    pitch_net: dict[str, Any],
+    mt: list[dict[str, Any]],
+    y: np.ndarray,
+    train: list[dict[str, Any]],
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """:func:`benchmarks.pitch_gate_fit.fit_pitch_gate` with the ``treated`` network's recipe; every
+    training session's contacts (matched or not, in order) give the out-of-range shares."""
+    from benchmarks.pitch_gate_fit import fit_pitch_gate
+
+    seeds = [int(s) for s in args.seeds.split(",")]
+
+    def fit(x: np.ndarray, yy: np.ndarray) -> dict[str, Any]:
+        nets = [train_mlp(x, yy, hidden=args.hidden, epochs=args.epochs, batch=256, seed=s) for s in seeds]
+        return merge_networks(nets)
+
+    by_session: dict[str, list[dict[str, Any]]] = {}
+    for r in train:
+        by_session.setdefault(r["key"], []).append(r)
+    sessions = [_x(rows, False, True) for rows in by_session.values()]
+    return fit_pitch_gate(pitch_net, _x(mt, False, True), y, sessions, fit)
+
+
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(
         prog="python -m benchmarks.direction_training", description=__doc__.split("\n")[0]
@@ -206,12 +230,20 @@ def main(argv: list[str]) -> int:
     )
     ap.add_argument("--stroker-epochs", type=int, default=60, help="epochs of the stroker network")
     ap.add_argument(
+        "--pitch-gate",
+        action="store_true",
+        help="also fit the pitch range gate (benchmarks.pitch_gate_fit): a pitch-free treated network the "
+        "same way (seeds, epochs, hidden units; no noise) and the out-of-range share that switches to it",
+    )
+    ap.add_argument(
         "--keep-treated",
         type=Path,
         default=None,
         help="keep the treated network of this direction file instead of refitting it",
     )
     args = ap.parse_args(argv)
+    if args.pitch_gate and not args.shape:
+        ap.error("--pitch-gate needs --shape (the elevation profiles are shape evidence)")
     t0 = time.time()
     model, _ = read_model()
     train_keys, tune_keys = parse_keys(args.train), parse_keys(args.tune)
@@ -251,6 +283,9 @@ def main(argv: list[str]) -> int:
             ]
         )
     fitted = {"direction_treated": treated_net, "direction_stroker": stroker_net}
+    gate_note: dict[str, Any] = {}
+    if args.pitch_gate:
+        fitted["direction_pitch_gate"], gate_note = _pitch_gate(args, treated_net, mt, y, train)
     tune = [r for rs in _pool_map(session_rows, [(k, model) for k in tune_keys], args.jobs) for r in rs]
     groups: dict[str, Any] = {"all": lambda r: True}
     for fam in ("regions", "contact", "helper", "movement", "sensors"):
@@ -270,6 +305,15 @@ def main(argv: list[str]) -> int:
     table = tune_table({"model.json": model, "fitted": fitted}, tune, groups)
     for g, row in table.items():
         print(f"tune {g}: " + "; ".join(f"{k} {v}" for k, v in row.items()), flush=True)
+    if "direction_pitch_gate" in fitted:
+        from benchmarks.pitch_gate_fit import gated_accuracy
+
+        for g, keep in groups.items():
+            acc, share = gated_accuracy(fitted, [r for r in tune if keep(r)])
+            row = table[g]["fitted"]
+            row["alone_with_pitch_gate"] = None if acc is None else round(acc, 4)
+            row["pitch_gate_share"] = round(share, 4)
+            print(f"tune {g}: fitted with the pitch gate {row['alone_with_pitch_gate']} (gated {share:.2f})")
     provenance = {
         "command": shlex.join(["python", "-m", "benchmarks.direction_training", *argv]),
         "train_sessions": args.train,
@@ -293,6 +337,7 @@ def main(argv: list[str]) -> int:
         "stroker_hidden": args.stroker_hidden,
         "stroker_epochs": args.stroker_epochs,
         "treated_network": f"kept from {args.keep_treated}" if args.keep_treated else "refitted",
+        **gate_note,
         "date": dt.date.today().isoformat(),
         "commit": source_commit(),
         "tune_figures": table,

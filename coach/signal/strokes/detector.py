@@ -46,6 +46,7 @@ from coach.signal.strokes.frames import BoolArray, FrameStream
 from coach.signal.strokes.hand import AlignedRole, HandModel, contact_hand_evidence
 from coach.signal.strokes.mlp import Mlp, sigmoid
 from coach.signal.strokes.movement import ContactContext, MovementVeto, decided_frame, read_veto
+from coach.signal.strokes.pitch_gate import PitchGate, PitchRange
 from coach.signal.strokes.scoring import segment_logits
 from coach.signal.strokes.segmenter import Segment, Segmenter
 from coach.signal.strokes.segments import (
@@ -109,6 +110,8 @@ class DetectorModel:
     veto: MovementVeto | None = None
     #: Networks used only with a ``hand`` sensor (:mod:`~coach.signal.strokes.hand`); None: it is ignored.
     hand: HandModel | None = None
+    #: The watch-alone direction's pitch range gate (:mod:`~coach.signal.strokes.pitch_gate`); None: no gate.
+    pitch_gate: PitchGate | None = None
 
     @staticmethod
     def from_dict(d: dict[str, Any]) -> DetectorModel:
@@ -138,6 +141,7 @@ class DetectorModel:
             else None,
             MovementVeto.from_dict(d["movement_veto"]) if d.get("movement_veto") else None,
             HandModel.from_dict(d["hand"]) if d.get("hand") else None,
+            PitchGate.from_dict(d["direction_pitch_gate"]) if d.get("direction_pitch_gate") else None,
         )
 
 
@@ -247,6 +251,7 @@ class StrokeDetector:
         max_late = math.floor((MAX_STROKE_LATENCY_S + self._last_sample_s) / self._treated.frame_s + 1e-6)
         self.segmenter = Segmenter(max(0, max_late - LOOKAHEAD - 1))
         self.axis = GlideAxis()
+        self.pitch = PitchRange(None if model is None else model.pitch_gate)
         self.contacts = ContactContext()
         self._ring_t = SampleRing()
         self._ring_s = SampleRing() if self._stroker is not None else None
@@ -490,7 +495,7 @@ class StrokeDetector:
             x_dir = treated_direction_input(
                 finite(x_t), x_shape if reads_shape else None, m.direction_treated.n_inputs
             )
-            p_distal = m.direction_treated.p(x_dir)
+            p_distal = self.pitch.p_distal(m.direction_treated, x_dir, learn=keep)
         if p_distal >= MIN_DIRECTION_PROB:
             direction, p_dir = "distal", p_distal
         elif p_distal <= 1.0 - MIN_DIRECTION_PROB:

@@ -35,10 +35,12 @@ MODEL_READABLE_VERSIONS: Final = (1, 2)
 #: Where the shipped parameters live in a source checkout (the trainer writes here).
 SOURCE_PATH: Final = Path(__file__).resolve().with_name(MODEL_FILE)
 #: The direction networks, trained apart from the candidate networks (``benchmarks.direction_training``):
-#: when present, its ``direction_treated`` and ``direction_stroker`` replace those of ``model.json``.
+#: when present, its ``direction_treated`` and ``direction_stroker`` replace those of ``model.json``, and its
+#: optional ``direction_pitch_gate`` (:mod:`~coach.signal.strokes.pitch_gate`) is added.
 DIRECTION_FILE: Final = "direction.json"
 DIRECTION_FORMAT: Final = "retro-coach-direction-model"
 DIRECTION_KEYS: Final = ("direction_treated", "direction_stroker")
+DIRECTION_OPTIONAL_KEYS: Final = ("direction_pitch_gate",)
 DIRECTION_SOURCE_PATH: Final = Path(__file__).resolve().with_name(DIRECTION_FILE)
 
 
@@ -69,17 +71,25 @@ def read_direction(path: str | Path | None = None) -> tuple[dict[str, Any], dict
     params, provenance = read_parameter_file(
         path, DIRECTION_FILE, DIRECTION_FORMAT, MODEL_FORMAT_VERSION, ModelFileError
     )
-    if set(params) != set(DIRECTION_KEYS):
-        raise ModelFileError(
-            f"{path or DIRECTION_FILE}: parameters must be exactly {', '.join(DIRECTION_KEYS)}"
-        )
+    if not _direction_keys_ok(params):
+        raise ModelFileError(f"{path or DIRECTION_FILE}: {_DIRECTION_KEYS_RULE}")
     return params, provenance
+
+
+_DIRECTION_KEYS_RULE: Final = (
+    f"parameters must be exactly {', '.join(DIRECTION_KEYS)}"
+    f", and optionally {', '.join(DIRECTION_OPTIONAL_KEYS)}"
+)
+
+
+def _direction_keys_ok(params: dict[str, Any]) -> bool:
+    return set(DIRECTION_KEYS) <= set(params) <= {*DIRECTION_KEYS, *DIRECTION_OPTIONAL_KEYS}
 
 
 def write_direction(path: str | Path, parameters: dict[str, Any], provenance: dict[str, Any]) -> None:
     """Write a direction file (the layout of a model file, format ``retro-coach-direction-model``)."""
-    if set(parameters) != set(DIRECTION_KEYS):
-        raise ValueError(f"direction parameters must be exactly {', '.join(DIRECTION_KEYS)}")
+    if not _direction_keys_ok(parameters):
+        raise ValueError(f"direction {_DIRECTION_KEYS_RULE}")
     doc = {"format": DIRECTION_FORMAT, "version": MODEL_FORMAT_VERSION, "provenance": provenance}
     doc["parameters"] = parameters
     text = json.dumps(doc, indent=1, allow_nan=False, ensure_ascii=False) + "\n"
