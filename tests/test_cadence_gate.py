@@ -134,3 +134,16 @@ def test_the_benchmark_reports_abstentions_beside_the_error() -> None:
     assert cadence_coverage(pooled) == 0.5  # ... and the one that abstained is counted beside it
     assert live_trusted_share(pooled) == 0.5
     assert live_cadence_trusted_mae_spm(pooled) == 1.0  # 21 against the 20 spm of the strokes ended by 10.2
+
+
+def test_the_tuning_rule_keeps_baseline_covered_and_families_under_one_spm() -> None:
+    from benchmarks.cadence_gate import choose, grid
+
+    rows = [{"family": "baseline", "err": 0.1, "share": 0.95, "gaps": 40} for _ in range(9)]
+    rows.append({"family": "baseline", "err": 6.0, "share": 0.62, "gaps": 30})  # a bad baseline session
+    rows += [{"family": "regions", "err": 0.5, "share": 0.9, "gaps": 30}]
+    rows += [{"family": "regions", "err": 4.0, "share": 0.72, "gaps": 30} for _ in range(3)]
+    share, gaps = choose(grid(rows))
+    # Abstaining on the rhythmless sessions (share < 0.75) brings both families under 1 spm while
+    # baseline keeps 90 % coverage; a stricter gate would cover less.
+    assert (share, gaps) == (0.75, 4)

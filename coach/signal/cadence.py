@@ -50,7 +50,7 @@ RHYTHM_SPLIT_SHARE = 0.45
 TRUST_MIN_GAPS = 16
 #: ... and at least this share of them is one period of the bout's rhythm. Where strokes go missing or
 #: split, the gaps stop being one period and the estimate's corrections are guesses. Both chosen on the
-#: tune seeds (docs/strokes.md, "Issue 9: a cadence confidence gate").
+#: tune seeds (``python -m benchmarks.cadence_gate``; docs/strokes.md, "Issue 9: a cadence confidence gate").
 TRUST_MIN_SHARE = 0.75
 #: The live gate reads the gaps of the starts in the live window (:data:`LIVE_WINDOW_S`) with the same
 #: share, from this many gaps on (the first strokes of a bout are never trusted).
