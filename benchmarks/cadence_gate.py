@@ -37,10 +37,13 @@ Row = dict[str, Any]
 def _one(spec: SessionSpec) -> Row | None:
     trace = ensure_trace(spec)
     events = replay(trace, posture_hz=10.0, stroke_detector="default")
-    strokes = [e for e in events if e.get("type") == "stroke"]
-    est = estimate_mean_cadence(
-        [float(e["t_start"]) for e in strokes], [str(e["direction"]) for e in strokes]
-    )
+    starts: list[float] = []
+    directions: list[str] = []
+    for e in events:
+        if e["type"] == "stroke":
+            starts.append(e["t_start"])
+            directions.append(e["direction"])
+    est = estimate_mean_cadence(starts, directions)
     true = mean_cadence_spm([s.t_start_s for s in load_truth(trace).strokes])
     if est.spm is None or true is None:
         return None
