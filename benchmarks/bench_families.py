@@ -34,6 +34,7 @@ import numpy as np
 from benchmarks.corpus import labels_path, load_truth, replay
 from benchmarks.family_corpus import SessionSpec, draw_sessions, ensure_trace
 from benchmarks.scoring import Score, score_session
+from benchmarks.scoring_families import cadence_coverage, live_cadence_trusted_mae_spm, live_trusted_share
 from simulators.families import SENSOR_SETS
 from simulators.variants.strokes import REGIONS
 
@@ -57,8 +58,12 @@ TARGETS: dict[str, tuple[float, bool]] = {  # value, higher is better (issue 9)
     "false strokes / min, ordinary movement": (1.0, False),
     "cue precision": (0.95, True),
     "wrong-direction cues / 10 min correct massage": (math.inf, False),
-    "cadence |error| (spm)": (1.0, False),
+    "cadence |error| (spm), sessions given a cadence": (1.0, False),
+    "  cadence coverage: share of sessions given one (abstained: the rest)": (math.inf, True),
     "cadence |error|, regions the sensor set can see (spm)": (math.inf, False),
+    "live cadence: share of events trusted (slower/faster cues only on those)": (math.inf, True),
+    "live cadence |error|, trusted events (spm)": (math.inf, False),
+    "live cadence |error|, all events (spm)": (math.inf, False),
     "wrist-neutral agreement through strap tugs": (0.95, True),
     "stroke latency p95 (s)": (0.5, False),
 }
@@ -162,6 +167,7 @@ STROKE_COLS: list[tuple[str, Callable[[Score], str]]] = [
     ("dir", lambda s: _f(s.direction_accuracy)),
     ("distal rec", lambda s: _f(s.distal_recall)),
     ("cad err", lambda s: _f(s.cadence_mae_spm, 2)),
+    ("cad cov", lambda s: _f(cadence_coverage(s), 2)),
     ("lat p95", lambda s: _f(s.stroke_latency_p95_s, 2)),
     ("free /min", lambda s: _f(s.massage_free_false_per_min, 2)),
     ("move /min", lambda s: _f(s.movement_false_per_min(), 2)),
@@ -193,8 +199,14 @@ def _target_values(results: list[Result]) -> dict[str, float]:
         "false strokes / min, ordinary movement": everything.movement_false_per_min(),
         "cue precision": everything.cue_precision,
         "wrong-direction cues / 10 min correct massage": pooled.wrong_cues_per_10min,
-        "cadence |error| (spm)": pooled.cadence_mae_spm,
+        "cadence |error| (spm), sessions given a cadence": pooled.cadence_mae_spm,
+        "  cadence coverage: share of sessions given one (abstained: the rest)": cadence_coverage(pooled),
         "cadence |error|, regions the sensor set can see (spm)": pooled.cadence_seen_mae_spm,
+        "live cadence: share of events trusted (slower/faster cues only on those)": live_trusted_share(
+            pooled
+        ),
+        "live cadence |error|, trusted events (spm)": live_cadence_trusted_mae_spm(pooled),
+        "live cadence |error|, all events (spm)": pooled.live_cadence_mae_spm,
         "wrist-neutral agreement through strap tugs": everything.strap_wrist_agreement,
         "stroke latency p95 (s)": pooled.stroke_latency_p95_s,
     }

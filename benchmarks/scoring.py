@@ -26,7 +26,8 @@ Definitions (docs/design.md §9, and the decisions it leaves open, also in docs/
   new state (0 when it already did). A change the coach never reports before the truth changes again
   counts as missed (infinite latency).
 - **Cadence.** Summary ``mean_cadence_spm`` against the §5 cadence of the true stroke starts (absolute
-  error per session; beside it, against the §5 cadence of the true strokes in the regions the sensor
+  error per session where the summary gave one, with the coverage: the share of sessions it did not
+  abstain in; beside it, against the §5 cadence of the true strokes in the regions the sensor
   set can see, :func:`benchmarks.scoring_families.score_cadence_seen`); live ``cadence`` events
   against the live cadence of the true strokes that had ended by the event's ``t``.
 """
@@ -132,9 +133,15 @@ class Score:
     wrist_change_latencies_s: list[float] = field(default_factory=list)
     cadence_abs_err_spm: list[float] = field(default_factory=list)
     cadence_missing: int = 0  # sessions where exactly one of true and reported cadence is defined
+    cadence_sessions: int = 0  # sessions with a true cadence; of them, the summary gave a cadence in:
+    cadence_given: int = 0  # (the rest it abstained: the cadence confidence gate, or too few strokes)
     # Beside it: against the cadence of the true strokes in the regions the sensor set can see.
     cadence_seen_abs_err_spm: list[float] = field(default_factory=list)
     live_cadence_abs_err_spm: list[float] = field(default_factory=list)
+    # Live cadence events, those marked trusted, and the trusted ones' errors (scoring_families.py).
+    live_cadence_events: int = 0
+    live_cadence_trusted: int = 0
+    live_cadence_trusted_abs_err_spm: list[float] = field(default_factory=list)
     # Regions, ordinary movement, cues and strap events (benchmarks/scoring_families.py).
     region_true: Counter[str] = field(default_factory=Counter)
     region_matched: Counter[str] = field(default_factory=Counter)
@@ -523,6 +530,8 @@ def _score_cadence(events: Sequence[Mapping[str, Any]], truth: Truth, out: Score
         out.cadence_abs_err_spm = [abs(float(reported) - true_spm)]
     elif (true_spm is None) != (reported is None):
         out.cadence_missing = 1
+    out.cadence_sessions = int(true_spm is not None)
+    out.cadence_given = int(true_spm is not None and reported is not None)
     ends = np.array([s.t_end_s for s in truth.strokes], dtype=np.float64)
     true_starts = np.array([s.t_start_s for s in truth.strokes], dtype=np.float64)
     for e in events:
@@ -540,9 +549,15 @@ def score_session(events: Sequence[Mapping[str, Any]], truth: Truth) -> Score:
     _score_strokes(events, truth, out)
     _score_posture(events, truth, out)
     _score_cadence(events, truth, out)
-    from benchmarks.scoring_families import score_cadence_seen, score_cues, score_strap_wrist
+    from benchmarks.scoring_families import (
+        score_cadence_seen,
+        score_cues,
+        score_live_trust,
+        score_strap_wrist,
+    )
 
     score_cadence_seen(events, truth, out)
+    score_live_trust(events, truth, out)
     score_cues(events, truth, out)
     score_strap_wrist(events, truth, out)
     return out

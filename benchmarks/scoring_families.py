@@ -11,6 +11,9 @@
   strokes that match nothing still count as false. The all-region figures stay beside them. The same
   for cadence: beside the error against every true stroke, the error against the §5 cadence of the true
   strokes in the regions the sensor set can see (shown, not the target's figure).
+- **Cadence coverage** (the cadence confidence gate): the share of sessions with a true cadence in which
+  the summary gave one (the error is over those); of the live ``cadence`` events, the share marked
+  ``trusted`` and their error.
 - **False strokes**: in recordings without massage, every reported stroke per minute; during ordinary
   movement, reported strokes that match no true stroke and whose middle lies in a movement interval
   (widened by :data:`MOVEMENT_PAD_S`), per minute of that kind of movement.
@@ -25,6 +28,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
@@ -86,6 +90,41 @@ def score_cadence_seen(events: Sequence[Mapping[str, Any]], truth: Truth, out: S
     reported = summaries[-1].get("mean_cadence_spm") if summaries else None
     if true_spm is not None and reported is not None:
         out.cadence_seen_abs_err_spm = [abs(float(reported) - true_spm)]
+
+
+def score_live_trust(events: Sequence[Mapping[str, Any]], truth: Truth, out: Score) -> None:
+    """Live ``cadence`` events: how many, how many marked ``trusted`` (the cadence confidence gate; an
+    event without the field counts as trusted), and the trusted ones' error against the live cadence of
+    the true strokes that had ended by the event's ``t``."""
+    from coach.signal.cadence import live_cadence_spm
+
+    ends = np.array([s.t_end_s for s in truth.strokes], dtype=np.float64)
+    starts = np.array([s.t_start_s for s in truth.strokes], dtype=np.float64)
+    for e in events:
+        if e.get("type") != "cadence" or e.get("strokes_per_min") is None:
+            continue
+        out.live_cadence_events += 1
+        if e.get("trusted", True) is not True:
+            continue
+        out.live_cadence_trusted += 1
+        expect = live_cadence_spm(starts[ends <= float(e["t"])], float(e["t"]))
+        if expect is not None:
+            out.live_cadence_trusted_abs_err_spm.append(abs(float(e["strokes_per_min"]) - expect))
+
+
+def cadence_coverage(s: Score) -> float:
+    """Of the sessions with a true cadence, the share in which the summary gave one (did not abstain)."""
+    return s.cadence_given / s.cadence_sessions if s.cadence_sessions else math.nan
+
+
+def live_trusted_share(s: Score) -> float:
+    """Of the live ``cadence`` events, the share marked ``trusted``."""
+    return s.live_cadence_trusted / s.live_cadence_events if s.live_cadence_events else math.nan
+
+
+def live_cadence_trusted_mae_spm(s: Score) -> float:
+    errs = s.live_cadence_trusted_abs_err_spm
+    return float(np.mean(errs)) if errs else math.nan
 
 
 def score_regions(

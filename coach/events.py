@@ -78,12 +78,14 @@ class PostureEvent(TypedDict):
 
 
 class CadenceEvent(TypedDict):
-    """Live cadence (docs/design.md §5) after a stroke."""
+    """Live cadence (docs/design.md §5) after a stroke; ``trusted``: whether the found strokes in its
+    window keep a rhythm (the cadence confidence gate, :func:`coach.signal.cadence.live_cadence_trusted`)."""
 
     type: Literal["cadence"]
     t: float
     id: str
     strokes_per_min: float
+    trusted: NotRequired[bool]
 
 
 class CueEvent(TypedDict):

@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from coach.events import CalibrationSummary, Gap, ScreeningSummary, StrapTurnSummary, SummaryEvent
-from coach.signal.cadence import estimate_mean_cadence
+from coach.signal.cadence import cadence_trusted, estimate_mean_cadence
 
 BoolArray = npt.NDArray[np.bool_]
 
@@ -74,6 +74,12 @@ class SummaryBuilder:
         # cadence estimate"): strokes the sensors missed in a steady rhythm counted in, splits out.
         estimate = estimate_mean_cadence(self.stroke_starts_s, self.stroke_directions)
         cadence = estimate.spm
+        if cadence is not None and not cadence_trusted(estimate):
+            # The cadence confidence gate (docs/strokes.md): the found strokes keep no rhythm to count
+            # the missed and split ones by, so the summary abstains and says so.
+            cadence = None
+            calibration = CalibrationSummary(**calibration)
+            calibration["checks_off"] = sorted({*calibration["checks_off"], "cadence"})
         return SummaryEvent(
             type="summary",
             t=t_s,

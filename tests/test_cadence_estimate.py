@@ -90,12 +90,12 @@ def test_irregular_true_rhythm_stays_near_the_definition() -> None:
 def test_the_summary_reports_the_estimate_and_what_it_counts() -> None:
     from coach.summary import SummaryBuilder, calibration_summary
 
-    made = _steady(10.0, 3.0, 12)
+    made = _steady(10.0, 3.0, 24)  # enough gaps for the cadence confidence gate (tests/test_cadence_gate.py)
     b = SummaryBuilder(dt_s=0.1)
     for i, t in enumerate(made):
         if i != 5:  # one stroke the sensors missed
             b.add_stroke(t, "proximal")
-    event = b.event(60.0, 60.0, None, calibration_summary("meta", None, None, []))
-    assert event["strokes_total"] == 11
-    assert event["strokes_in_bouts_counted"] == 12
+    event = b.event(90.0, 90.0, None, calibration_summary("meta", None, None, []))
+    assert event["strokes_total"] == 23
+    assert event["strokes_in_bouts_counted"] == 24
     assert event["mean_cadence_spm"] == pytest.approx(20.0)

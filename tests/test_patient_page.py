@@ -91,6 +91,9 @@ def test_the_pages_document_follows_the_session() -> None:
     assert doc["screen"] == "paused" and doc["pause_reason"] == "sensor"
     assert doc["posture"]["height_m"] == pytest.approx(0.15) and doc["posture"]["wrist"] == "bent"
     assert doc["strokes"]["distal"] == 1 and doc["rhythm"] == {"spm": 45, "verdict": "fast"}
+    # A live cadence the coach does not trust is shown without a verdict (no cue stands on it either).
+    view.on_event({"type": "cadence", "t": 14.6, "id": "c2", "strokes_per_min": 50.0, "trusted": False})
+    assert view.snapshot()["rhythm"] == {"spm": 50, "verdict": None}
     assert doc["cue"]["urgent"] and doc["cue"]["text"].startswith("El sensor de la mano ha perdido")
     said = list(client.says)
     assert [s["code"] for s in said] == ["question_pain", "calibration_still", "calibration_rotate_retry",

@@ -36,6 +36,8 @@ class ViewModel:
     posture: dict[str, Any] = field(default_factory=dict)
     strokes: Counter[str] = field(default_factory=Counter)
     cadence_spm: float | None = None
+    #: Whether the live cadence is trusted (the event's ``trusted``; the cadence confidence gate).
+    cadence_trusted: bool = True
     time_left_s: float | None = None
     target_duration_s: float | None = None
     last_cue: str | None = None
@@ -75,6 +77,7 @@ def update_model(m: ViewModel, event: Mapping[str, Any]) -> None:
         m.strokes[str(event.get("direction"))] += 1
     elif kind == "cadence":
         m.cadence_spm = event.get("strokes_per_min")
+        m.cadence_trusted = event.get("trusted", True) is not False
     elif kind == "state":
         m.state, m.state_reason = str(event.get("state")), str(event.get("reason") or "")
 

@@ -288,7 +288,8 @@ class PageView:
         ]  # fmt: skip
         spm = m.cadence_spm
         verdict = None
-        if spm is not None and self.cadence_spm is not None:
+        if spm is not None and self.cadence_spm is not None and m.cadence_trusted:
+            # No fast/slow verdict on a live cadence the coach does not trust (it gives no cue either).
             lo, hi = self.cadence_spm
             verdict = "fast" if spm > hi else ("slow" if spm < lo else "good")
         doc: dict[str, Any] = {

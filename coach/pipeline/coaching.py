@@ -22,7 +22,7 @@ from coach.events import CadenceEvent, CueEvent, Event, StrokeEvent
 from coach.feedback.cues import CueEngine
 from coach.pipeline.commands import Targets
 from coach.samples import FloatArray
-from coach.signal.cadence import BOUT_GAP_S, live_cadence_spm
+from coach.signal.cadence import BOUT_GAP_S, live_cadence_spm, live_cadence_trusted
 from coach.signal.posture import PostureFrame
 from coach.signal.strokes.api import Stroke
 from coach.summary import SummaryBuilder
@@ -83,6 +83,7 @@ class Coaching:
         self._recent_starts: list[float] = []
         self._last_stroke_start = -math.inf
         self._cadence_value = math.nan
+        # (decided, start, live cadence: None when none, NaN when not trusted)
         self._span_strokes: list[tuple[float, float, float | None]] = []
         self._elapsed_active_s = 0.0
         self._distal_run = DistalRun()
@@ -117,7 +118,16 @@ class Coaching:
         self._recent_starts = [x for x in self._recent_starts if x > s.decided_s - 60.0] + [s.t_start_s]
         spm = live_cadence_spm(self._recent_starts, s.decided_s)
         if spm is not None:
-            pending.append(CadenceEvent(type="cadence", t=s.decided_s, id="", strokes_per_min=round(spm, 2)))
+            # The cadence confidence gate: without a rhythm in the window the value is said but not
+            # trusted, and no ``slower``/``faster`` cue stands on it.
+            trusted = live_cadence_trusted(self._recent_starts, s.decided_s)
+            pending.append(
+                CadenceEvent(
+                    type="cadence", t=s.decided_s, id="", strokes_per_min=round(spm, 2), trusted=trusted
+                )
+            )
+            if not trusted:
+                spm = math.nan
         self._span_strokes.append((s.decided_s, s.t_start_s, spm))
 
     def span(self, t: FloatArray, frame: PostureFrame, active: BoolArray, pending: list[Event]) -> None:

@@ -44,6 +44,19 @@ RHYTHM_MAX_PERIODS_MISSING = 4
 RHYTHM_SPLIT_SHARE = 0.45
 
 
+#: The cadence confidence gate (:func:`cadence_trusted`, :func:`live_cadence_trusted`): the summary's
+#: cadence is trusted only when at least this many gaps between found starts lie in bouts of ≥
+#: :data:`RHYTHM_MIN_STROKES` ...
+TRUST_MIN_GAPS = 16
+#: ... and at least this share of them is one period of the bout's rhythm. Where strokes go missing or
+#: split, the gaps stop being one period and the estimate's corrections are guesses. Both chosen on the
+#: tune seeds (``python -m benchmarks.cadence_gate``; docs/strokes.md, "Issue 9: a cadence confidence gate").
+TRUST_MIN_SHARE = 0.75
+#: The live gate reads the gaps of the starts in the live window (:data:`LIVE_WINDOW_S`) with the same
+#: share, from this many gaps on (the first strokes of a bout are never trusted).
+LIVE_TRUST_MIN_GAPS = 3
+
+
 def bouts(starts_s: Sequence[float] | FloatArray) -> list[FloatArray]:
     """Split sorted stroke start times into bouts (gaps < :data:`BOUT_GAP_S`)."""
     starts = np.sort(np.asarray(starts_s, dtype=np.float64))
@@ -84,6 +97,29 @@ def mean_cadence_spm(starts_s: Sequence[float] | FloatArray) -> float | None:
     return 60.0 * in_bouts / active
 
 
+def _rhythm(gaps: FloatArray) -> tuple[float, FloatArray] | None:
+    """The rhythm's period (the median of the gaps within :data:`RHYTHM_TOL` of the median gap) and the
+    gaps in periods, or ``None`` when the median gap is not positive."""
+    period = _median(gaps)
+    if not period > 0.0:
+        return None
+    near = gaps[np.abs(gaps / period - 1.0) <= RHYTHM_TOL]
+    if near.size:
+        period = _median(near)
+    return period, gaps / period
+
+
+def live_cadence_trusted(starts_s: Sequence[float] | FloatArray, now_s: float) -> bool:
+    """Whether the live cadence at ``now_s`` has a rhythm to stand on: the starts in its window have at
+    least :data:`LIVE_TRUST_MIN_GAPS` gaps and :data:`TRUST_MIN_SHARE` of them are one period."""
+    starts = np.sort(np.asarray(starts_s, dtype=np.float64))
+    recent = starts[(starts > now_s - LIVE_WINDOW_S) & (starts <= now_s)]
+    if recent.size < LIVE_TRUST_MIN_GAPS + 1:
+        return False
+    rhythm = _rhythm(np.diff(recent))
+    return rhythm is not None and float(np.mean(np.abs(rhythm[1] - 1.0) <= RHYTHM_TOL)) >= TRUST_MIN_SHARE
+
+
 def live_cadence_spm(starts_s: Sequence[float] | FloatArray, now_s: float) -> float | None:
     """Live cadence at ``now_s`` over the starts in ``(now_s − 30 s, now_s]``; ``None`` if fewer than 2."""
     starts = np.sort(np.asarray(starts_s, dtype=np.float64))
@@ -102,6 +138,10 @@ class CadenceEstimate:
     strokes_counted: int
     strokes_inferred: int
     starts_merged: int
+    #: Gaps between found starts inside bouts of at least :data:`RHYTHM_MIN_STROKES`, and how many of
+    #: them are one period (within :data:`RHYTHM_TOL`): the evidence :func:`cadence_trusted` weighs.
+    rhythm_gaps: int = 0
+    one_period_gaps: int = 0
 
 
 def estimate_mean_cadence(
@@ -127,6 +167,8 @@ def estimate_mean_cadence(
     counted = 0
     inferred = 0
     merged = 0
+    rhythm_gaps = 0
+    one_period = 0
     active = 0.0
     first = 0
     for bout in bouts(t):
@@ -136,13 +178,14 @@ def estimate_mean_cadence(
         gaps = np.diff(bout)
         period = _median(gaps)
         n = int(bout.size)
-        if bout.size >= RHYTHM_MIN_STROKES and period > 0.0:
-            near = gaps[np.abs(gaps / period - 1.0) <= RHYTHM_TOL]
-            if near.size:
-                period = _median(near)
-            r = gaps / period
+        rhythm = _rhythm(gaps) if bout.size >= RHYTHM_MIN_STROKES else None
+        if rhythm is not None:
+            period, r = rhythm
             k = np.rint(r)
-            steady = float(np.mean(np.abs(r - 1.0) <= RHYTHM_TOL))
+            ones = int(np.count_nonzero(np.abs(r - 1.0) <= RHYTHM_TOL))
+            rhythm_gaps += int(r.size)
+            one_period += ones
+            steady = ones / r.size
             k_max = RHYTHM_MAX_PERIODS if steady >= RHYTHM_STEADY_SHARE else RHYTHM_MAX_PERIODS_MISSING
             fill = (k >= 2) & (k <= k_max) & (np.abs(r - k) <= RHYTHM_TOL)
             add = int(np.sum(k[fill] - 1.0))
@@ -158,4 +201,15 @@ def estimate_mean_cadence(
         counted += n
         active += float(bout[-1] - bout[0] + period)
     spm = 60.0 * counted / active if active > 0 else None
-    return CadenceEstimate(spm, counted if spm is not None else 0, inferred, merged)
+    return CadenceEstimate(spm, counted if spm is not None else 0, inferred, merged, rhythm_gaps, one_period)
+
+
+def cadence_trusted(estimate: CadenceEstimate) -> bool:
+    """Whether the summary's cadence estimate has a rhythm to stand on (the cadence confidence gate): at
+    least :data:`TRUST_MIN_GAPS` gaps in bouts of ≥ :data:`RHYTHM_MIN_STROKES` found starts, of which
+    :data:`TRUST_MIN_SHARE` are one period. Otherwise the summary abstains (docs/events.md)."""
+    return (
+        estimate.spm is not None
+        and estimate.rhythm_gaps >= TRUST_MIN_GAPS
+        and estimate.one_period_gaps >= TRUST_MIN_SHARE * estimate.rhythm_gaps
+    )
