@@ -34,12 +34,10 @@ Definitions (docs/design.md §9, and the decisions it leaves open, also in docs/
 
 from __future__ import annotations
 
-import json
 import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
@@ -564,24 +562,7 @@ def score_session(events: Sequence[Mapping[str, Any]], truth: Truth) -> Score:
 
 
 # --------------------------------------------------------------------------------------------------
-# Files
-
-
-def read_events(path: str | Path) -> list[dict[str, Any]]:
-    """Events from a JSON-Lines file (``coach replay`` output)."""
-    out: list[dict[str, Any]] = []
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                value = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{path}:{n}: not JSON: {exc.msg}") from None
-            if not isinstance(value, dict):
-                raise ValueError(f"{path}:{n}: an event must be a JSON object")
-            out.append(value)
-    return out
+# Sample gaps
 
 
 def sample_gaps(t_s: FloatArray, max_step_s: float) -> list[tuple[float, float]]:
