@@ -439,7 +439,7 @@ class SessionPipeline:
         active = self._states.span(j, t, frame.treated_ok, pending)
         self._posture.span(j, frame, pending)
         t0 = float(t[0])
-        if split and j1 - j0 == 1 and round(t0 - 2 * _EPS, 6) == round(t0, 6):
+        if split and pending and j1 - j0 == 1 and round(t0 - 2 * _EPS, 6) == round(t0, 6):
             # The first half's events (state, posture at t0) go out now; whatever the rest adds is at
             # t0 - _EPS or later and of a later type, so it sorts after them (see complete()).
             first = self._emitter.flush(pending)
