@@ -100,10 +100,11 @@ def _run(
 
 
 def _run_session_path(
-    meta: Any, notes: list[tuple[float, str, Any]], work: Path, profile: bool
+    meta: Any, notes: list[tuple[float, str, Any]], work: Path, profile: bool, step_points: int | None = None
 ) -> tuple[float, int, list[str], str]:
     """The notifications through the live session's path around the pipeline (see the module doc):
-    CPU s, function calls, the events (JSON, as the sink got them) and the trace's SHA-256."""
+    CPU s, function calls, the events (JSON, as the sink got them) and the trace's SHA-256. Steps of
+    ``step_points`` (default: a live session's, ``LiveConfig.step_points``)."""
     from coach.events import Event, to_json
     from coach.mqtt.broker_config import BrokerSettings
     from coach.mqtt.publisher import Publisher
@@ -111,6 +112,7 @@ def _run_session_path(
     from coach.mqtt.topics import PatientTopics
     from coach.pipeline import PipelineConfig, SessionPipeline
     from coach.samples import LinkStatus
+    from coach.session.config import LiveConfig
     from coach.session.event_sink import EventSink
     from coach.session.intake import Intake
     from coach.session.pacing import StallWatch
@@ -136,6 +138,7 @@ def _run_session_path(
         feed_interval_s=0.0,
         watch=StallWatch(roles, 0.1, 1e9, 0.05),
         split_steps=True,  # as a live session: a step's posture events first, then its strokes
+        step_points=LiveConfig(patient="p-bench").step_points if step_points is None else step_points,
     )
     recorder.open_trace(meta)
     intake.start_pipeline(SessionPipeline(meta, PipelineConfig(posture_hz=10.0)), feed=False)
@@ -183,6 +186,12 @@ def main(argv: list[str]) -> int:
         metavar="REPS",
         help="also the session path's CPU per stage (detector, posture, ...), median of REPS runs",
     )
+    ap.add_argument(
+        "--session-steps",
+        type=int,
+        metavar="N",
+        help="the session path (and --stages) in steps of N points (default: LiveConfig.step_points)",
+    )
     args = ap.parse_args(argv)
     from benchmarks.bench_speed import write_trace_file
 
@@ -200,7 +209,7 @@ def main(argv: list[str]) -> int:
     ways += [(f"steps of {n} point{'s' * (n > 1)}", n) for n in (int(x) for x in args.steps.split(","))]
     base: dict[str, float] | None = None
     base_events: list[str] | None = None
-    step1_calls: int | None = None
+    step_calls: dict[int, int] = {}
     ok = True
     for label, step in ways:
         _, calls, n_calls, decided, events = _run(meta, notes, step, profile=True)
@@ -219,21 +228,27 @@ def main(argv: list[str]) -> int:
             f"{hashlib.sha256(''.join(events).encode()).hexdigest()[:16]})",
             flush=True,
         )
-        if step == 1:
-            step1_calls = n_calls
+        if step is not None:
+            step_calls[step] = n_calls
+    from coach.session.config import LiveConfig
+
+    session_steps = args.session_steps or LiveConfig(patient="p-bench").step_points
     if args.session_path:
         with tempfile.TemporaryDirectory(prefix="bench-steps-session-") as tmp:
-            _, n_calls, events, digest = _run_session_path(meta, notes, Path(tmp) / "a", profile=True)
-            cpu = _run_session_path(meta, notes, Path(tmp) / "b", profile=False)[0]
+            _, n_calls, events, digest = _run_session_path(
+                meta, notes, Path(tmp) / "a", profile=True, step_points=session_steps
+            )
+            cpu = _run_session_path(meta, notes, Path(tmp) / "b", profile=False, step_points=session_steps)[0]
         same = events == base_events
         ok = ok and same
         outside = (
-            f"{(n_calls - step1_calls) / args.minutes / 1e6:5.2f} M outside the pipeline"
-            if step1_calls is not None
-            else "(add 1 to --steps for the calls outside the pipeline)"
+            f"{(n_calls - step_calls[session_steps]) / args.minutes / 1e6:5.2f} M outside the pipeline"
+            if session_steps in step_calls
+            else f"(add {session_steps} to --steps for the calls outside the pipeline)"
         )
+        label = f"session path, steps of {session_steps}"
         print(
-            f"{'session path, steps of 1':<22} {n_calls / args.minutes / 1e6:5.2f} M function calls per "
+            f"{label:<22} {n_calls / args.minutes / 1e6:5.2f} M function calls per "
             f"minute of data, {outside}; CPU {cpu / args.minutes:5.2f} s per minute of data "
             f"({100 * cpu / seconds:4.1f} % of a core); events {'identical' if same else 'DIFFERENT'}; "
             f"trace SHA-256 {digest[:16]}",
@@ -242,8 +257,11 @@ def main(argv: list[str]) -> int:
     if args.stages:
         from benchmarks.steps_stages import stage_cpu
 
-        rows = stage_cpu(meta, notes, args.stages)
-        print(f"session path by stage (CPU per minute of data, median of {args.stages} runs, no profiler):")
+        rows = stage_cpu(meta, notes, args.stages, session_steps)
+        print(
+            f"session path in steps of {session_steps} points by stage (CPU per minute of data, median of "
+            f"{args.stages} runs, no profiler):"
+        )
         for stage, cpu, calls, total in rows:
             print(
                 f"  {stage:<34} {cpu / args.minutes:6.3f} s {100 * cpu / total:5.1f} % "

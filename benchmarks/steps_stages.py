@@ -67,7 +67,7 @@ class _Timers:
 
 
 def stage_cpu(
-    meta: Any, notes: list[tuple[float, str, Any]], reps: int
+    meta: Any, notes: list[tuple[float, str, Any]], reps: int, step_points: int | None = None
 ) -> list[tuple[str, float, int, float]]:
     """Per stage (most CPU first): CPU s per run (median), calls per run, and the total's median."""
     import importlib
@@ -95,7 +95,7 @@ def stage_cpu(
         with tempfile.TemporaryDirectory(prefix="bench-steps-stages-") as tmp:
             for i in range(reps):
                 timers.cpu, timers.calls = defaultdict(float), Counter()
-                cpu = _run_session_path(meta, notes, Path(tmp) / f"r{i}", profile=False)[0]
+                cpu = _run_session_path(meta, notes, Path(tmp) / f"r{i}", False, step_points)[0]
                 runs.append((cpu, timers.cpu, timers.calls))
     finally:
         for owner, name, fn in saved:

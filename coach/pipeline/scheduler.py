@@ -147,8 +147,9 @@ class SessionPipeline:
     def next_point_needs_s(self, step_points: int = 1) -> dict[str, float] | None:
         """Per expected role, the sample time its samples must reach before the next decision point can
         be decided (``None``: the pipeline has not started, or a role has no samples yet; feed at once).
-        With ``step_points`` > 1: before the last point of the step of that many points (on the decision
-        grid, ``j // step_points``) that holds the next point.
+        With ``step_points`` > 1: before the last point of the step that holds the next point, the first
+        point from there on that is a multiple of ``step_points``, carries a regular ``posture`` event
+        or completes a stroke-detector frame (:meth:`_step_last`): those events are not held back.
 
         Feeding samples that do not reach these times decides nothing (the ready limit cannot move), so
         a live caller may hold them and feed them together once they do: fewer, larger steps, the same
@@ -160,7 +161,7 @@ class SessionPipeline:
         key = (self._j_next, step_points, len(self._expected))
         if self._needs is not None and self._needs[0] == key:
             return self._needs[1]
-        j = (self._j_next // step_points + 1) * step_points - 1 if step_points > 1 else self._j_next
+        j = self._step_last(self._j_next, step_points)
         t_next = j * self._dt
         needs: dict[str, float] = {}
         for role in self._expected:
@@ -171,6 +172,16 @@ class SessionPipeline:
             needs[role] = max(t_next + self._dt, t_next + 1.0 / stream.rate_hz) - 2e-6 / self.decision_hz
         self._needs = (key, needs)
         return needs
+
+    def _step_last(self, j: int, step_points: int) -> int:
+        """The last point of a live step starting at ``j``: the first point from ``j`` on that is a
+        multiple of ``step_points``, is on the posture grid, or completes a stroke-detector frame."""
+        if step_points <= 1:
+            return j
+        every = self._posture.posture_every
+        last = min(-(-j // step_points) * step_points, -(-j // every) * every)
+        frame = self._strokes.run_point(self.decision_hz)
+        return min(last, frame) if frame is not None and frame >= j else last
 
     def advance(self, t_s: float) -> list[Event]:
         """The live clock: no sample older than ``t_s`` will arrive (silent roles are gaps up to it)."""
@@ -285,8 +296,9 @@ class SessionPipeline:
 
     def _loop(self, ready: int, final_end_s: float | None, split: bool) -> list[Event]:
         """Process the decision points below ``ready``, calibration's end and commands in their places.
-        ``split``: a last span of one point leaves its second half for :meth:`complete` (the loop goes
-        on from there then)."""
+        ``split``: where the stroke detector runs at the last point of the ready span (only there), that
+        point is a span of its own whose second half is left for :meth:`complete` (the loop goes on from
+        there then); the points before it are one span."""
         out: list[Event] = []
         assert self._j_next is not None
         calibrating = self._calibrating
@@ -299,8 +311,12 @@ class SessionPipeline:
                 limit = min(limit, max(next_command, self._j_next))
             if limit > self._j_next:
                 j0 = self._j_next
+                halves = split and limit == ready and self._strokes.runs_only_at_last(j0, limit, self._dt)
+                if halves and limit - j0 > 1:
+                    limit -= 1  # the points before the last in one span, the last split on the next turn
+                    halves = False
                 self._j_next = limit
-                out += self._process(j0, limit, split and limit == ready)
+                out += self._process(j0, limit, halves)
                 if self._deferred is not None:
                     self._deferred_pump = (ready, final_end_s)
                     return out
@@ -423,7 +439,7 @@ class SessionPipeline:
         active = self._states.span(j, t, frame.treated_ok, pending)
         self._posture.span(j, frame, pending)
         t0 = float(t[0])
-        if split and j1 - j0 == 1 and round(t0 - 2 * _EPS, 6) == round(t0, 6):
+        if split and pending and j1 - j0 == 1 and round(t0 - 2 * _EPS, 6) == round(t0, 6):
             # The first half's events (state, posture at t0) go out now; whatever the rest adds is at
             # t0 - _EPS or later and of a later type, so it sorts after them (see complete()).
             first = self._emitter.flush(pending)

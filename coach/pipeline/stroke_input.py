@@ -125,6 +125,27 @@ class StrokeInput:
         self._held = None
         return out + self._run(roles, start, t_to, names, t_from)
 
+    def _quiet_until_s(self) -> float | None:
+        """The detector's ``quiet_until_s`` (``None``: no detector, or one that does not say)."""
+        quiet = getattr(self.detector, "quiet_until_s", None)
+        return None if quiet is None else float(quiet())
+
+    def run_point(self, decision_hz: float) -> int | None:
+        """The first decision point ``j`` whose span (ending at ``(j + 1) / decision_hz``) makes the
+        detector run (``None``: not known). Only a live step's length depends on it, never an event."""
+        quiet = self._quiet_until_s() if self.detector is not None else None
+        return None if quiet is None or not math.isfinite(quiet) else math.floor(quiet * decision_hz)
+
+    def runs_only_at_last(self, j0: int, j1: int, dt_s: float) -> bool:
+        """Whether the detector runs for the span of points ``[j0, j1)`` but not for the span without its
+        last point (so a split at the last point leaves the detector for the second half)."""
+        if self.detector is None:
+            return False
+        quiet = self._quiet_until_s()
+        if quiet is None:
+            return True
+        return j1 * dt_s > quiet and (j1 - j0 == 1 or (j1 - 1) * dt_s <= quiet)
+
     def finish(self, roles: Mapping[str, RoleStream], end_t: float) -> list[Stroke]:
         """Strokes the detector still holds at the end of the input (held spans handed over first)."""
         if self.detector is None:

@@ -122,10 +122,13 @@ class LiveConfig:
     #: Feed the pipeline at most this often (wall seconds; 0: as soon as a notification is in). Larger
     #: values cost less CPU and add up to that much latency (benchmarks/bench_live.py measures both).
     feed_interval_s: float = 0.0
-    #: Decide in steps of this many points of the decision grid (sample time, 50 Hz: 0.02 s a point):
-    #: 1 decides every point as soon as every sensor's samples for it are in. Larger steps cost less
-    #: CPU (the pipeline's cost is per step) and add up to a step of latency (benchmarks/stepsize.py).
-    step_points: int = 1
+    #: Decide in steps of at most this many points of the decision grid (sample time, 50 Hz: 0.02 s a
+    #: point): a step ends at a multiple of it, at a regular posture event's point and where the
+    #: stroke detector completes a frame, so those events are not held back; a cue, a state change or
+    #: a posture change between them waits up to ``step_points - 1`` points. 1 decides every point as
+    #: soon as every sensor's samples for it are in. The pipeline's cost is mostly per step
+    #: (docs/performance.md, "Live steps on the posture grid"; ``./run bench steps``).
+    step_points: int = 5
     #: Send a step's posture and state events before the stroke detector runs on it (the rest of the
     #: step follows a few event-loop turns later; the same events in the same order either way:
     #: SessionPipeline.complete). False: the whole step in one call.

@@ -53,11 +53,13 @@ class Intake:
         on_link: called with every link change, in its place among the samples.
         on_events: called with the events each pipeline call returned.
         feed_interval_s: feed the pipeline at most this often (wall seconds; 0: as items come).
-        step_points: decide in steps of this many decision points (sample time; 1: every point as soon
-            as every sensor's samples for it are in).
-        split_steps: a step that decides one point hands on its posture and state events first, and
-            the rest (the stroke detector) after :data:`SPLIT_YIELDS` turns of the event loop, in
-            which the publisher sends them (:meth:`~coach.pipeline.SessionPipeline.complete`).
+        step_points: decide in steps of at most this many decision points, ending where events are
+            due (sample time; 1: every point as soon as every sensor's samples for it are in;
+            :meth:`~coach.pipeline.SessionPipeline.next_point_needs_s`).
+        split_steps: where the stroke detector runs at a step's last point, hand on that point's
+            posture and state events first, and the rest (the detector) after :data:`SPLIT_YIELDS`
+            turns of the event loop, in which the publisher sends them
+            (:meth:`~coach.pipeline.SessionPipeline.complete`).
         watch: tells a sensor's silence from this process's own stalls (:mod:`coach.session.pacing`).
     """
 

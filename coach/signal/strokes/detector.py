@@ -276,8 +276,19 @@ class StrokeDetector:
         completes no ``treated`` frame, nor a ``hand`` frame scoring may wait for (:meth:`_hand_wait`),
         so :meth:`_advance` has nothing new to score (``-inf`` before the first span; half a sample
         early, so a span boundary's rounding cannot matter). The pipeline may hold such spans and hand
-        them over joined with the next."""
+        them over joined with the next.
+
+        With nothing pending in the segmenter (:attr:`Segmenter.idle`) and no end left unscored, one
+        frame later: the next ``treated`` frame lets exactly one end be scored (a ``hand`` frame before
+        it none), and that end's step cannot commit a contact, so a live detector runs about every
+        other frame between contacts."""
         quiet = self._treated.next_frame_at_s - 0.5 / self._treated.rate_hz
+        if (
+            self.model is not None
+            and self.segmenter.idle
+            and self.segmenter.next_end == self.history.end - LOOKAHEAD
+        ):
+            return quiet + self._treated.frame_s
         if self._hand is not None:
             quiet = min(quiet, self._hand.next_frame_at_s - 0.5 / self._hand.rate_hz)
         return quiet

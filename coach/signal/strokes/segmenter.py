@@ -98,6 +98,13 @@ class Segmenter:
         self._rows = {k: v for k, v in self._rows.items() if k > base}
         return out
 
+    @property
+    def idle(self) -> bool:
+        """Nothing pending after the last evaluated frame ``e``: the next step (``e + 1``) cannot commit
+        anything, whatever its row (a candidate ending there is committed one frame later at the
+        earliest, and the best path before it is empty)."""
+        return self._quiet()
+
     def _quiet(self) -> bool:
         """Nothing pending: the best path to the last evaluated frame is empty."""
         return (
