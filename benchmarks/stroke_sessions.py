@@ -8,8 +8,9 @@ benchmarks/data).
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from benchmarks.corpus import ensure_session, parse_seeds
 
@@ -86,4 +87,21 @@ def _negative_intervals(labels: dict[str, Any]) -> list[tuple[float, float]]:
     """Fidgets and ordinary movement (families, real recordings): contacts there must not count."""
     out = [(float(f["t_start"]), float(f["t_end"])) for f in labels.get("fidgets", [])]
     out += [(float(m["t_start"]), float(m["t_end"])) for m in labels.get("movements", [])]
+    return out
+
+
+#: Between two true strokes at most this far apart the helper's hand is on its way back (the return).
+RETURN_MAX_GAP_S: Final = 3.0
+
+
+def return_intervals(
+    labels: dict[str, Any], max_gap_s: float = RETURN_MAX_GAP_S
+) -> list[tuple[float, float]]:
+    """The returns between strokes, which must not count either (docs/strokes.md, sixth session): the
+    labelled returns in light contact (``returns``, the ``helper`` family) and every gap shorter than
+    ``max_gap_s`` between the end of one true stroke and the start of the next (the hand travelling back
+    in the air, where the helper's wrist moves as in a glide)."""
+    out = [(float(r["t_start"]), float(r["t_end"])) for r in labels.get("returns", [])]
+    ends = sorted((float(s["t_start"]), float(s["t_end"])) for s in labels.get("strokes", []))
+    out += [(e0, s1) for (_, e0), (s1, _) in pairwise(ends) if 0.0 < s1 - e0 < max_gap_s]
     return out

@@ -45,6 +45,7 @@ from benchmarks.stroke_sessions import (
     _negative_intervals,
     _session,
     parse_keys,
+    return_intervals,
     session_trace,
 )
 from coach.signal.strokes.trained import SOURCE_PATH as MODEL_PATH
@@ -75,11 +76,14 @@ def _recording_factory(holder: list[Any], model: Any, **kw: Any) -> Any:
     return factory
 
 
-def candidate_rows(key: str) -> Path:
-    """Sampled candidate evidence of one training session → ``out/training/cand_<key>.npz``."""
+def candidate_rows(key: str, returns: bool = False) -> Path:
+    """Sampled candidate evidence of one training session → ``out/training/cand_<key>.npz``; ``returns``:
+    candidates lying mostly (half their length) inside a return between strokes
+    (:func:`~benchmarks.stroke_sessions.return_intervals`) are flagged and sampled as fidgets are
+    (``out/training/candret_<key>.npz``)."""
     from coach.signal.strokes.segments import DURATIONS, segment_features
 
-    out = CACHE / f"cand_{_cache_name(key)}.npz"
+    out = CACHE / f"{'candret' if returns else 'cand'}_{_cache_name(key)}.npz"
     if out.exists():
         return out
     seed, variant = _session(key)
@@ -124,6 +128,8 @@ def candidate_rows(key: str) -> Path:
         in_fidget = np.zeros(ta.shape, dtype=bool)
         for f0, f1 in _negative_intervals(labels):
             in_fidget |= (ta < f1) & (tb > f0)
+        for r0, r1 in return_intervals(labels) if returns else []:  # mostly inside a return
+            in_fidget |= np.clip(np.minimum(tb, r1) - np.maximum(ta, r0), 0.0, None) >= 0.5 * (tb - ta)
         fidget = np.flatnonzero((ok & (iou < 0.05) & in_fidget).ravel())
         busy = np.flatnonzero((ok & (iou < 0.05) & moving & ~in_fidget).ravel())
         easy = np.flatnonzero((ok & (iou < 0.05) & ~moving).ravel())

@@ -24,6 +24,7 @@ import datetime as dt
 import shlex
 import sys
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -169,7 +170,7 @@ def fit_stroker(keys: list[str], args: argparse.Namespace, figures: dict[str, An
     """The ``with_stroker`` network from the candidate evidence of the sessions ``keys`` that have a
     stroker (``stroke_training``'s recipe)."""
     t0 = time.time()
-    paths = _pool_map(candidate_rows, keys, args.jobs)
+    paths = _pool_map(partial(candidate_rows, returns=args.returns_negative), keys, args.jobs)
     data = [d for d in (np.load(p) for p in paths) if d["x_stroker"].size]
     print(f"candidate evidence of {len(data)} sessions with a stroker ({time.time() - t0:.0f} s)", flush=True)
     xt = np.concatenate([d["x_treated"] for d in data]).astype(np.float64)
@@ -218,6 +219,11 @@ def main(argv: list[str]) -> int:
         help="train candidates overlapping a stroke less than this IoU as non-strokes (0: labels_of only)",
     )
     ap.add_argument(
+        "--returns-negative",
+        action="store_true",
+        help="candidates inside the returns between strokes weighted as fidgets (return_intervals)",
+    )
+    ap.add_argument(
         "--left-out", default="", help="a family left out: refuse its sessions and mix sessions with it"
     )
     ap.add_argument(
@@ -256,6 +262,7 @@ def main(argv: list[str]) -> int:
             "max_candidates": args.max_candidates,
             "fidget_weight": args.fidget_weight,
             "neg_iou": args.neg_iou,
+            "returns_negative": args.returns_negative,
             "date": dt.date.today().isoformat(),
             "commit": source_commit(),
             "figures": _plain(figures),

@@ -52,3 +52,19 @@ def test_stroker_networks_trained_on_training_seeds(path: Path | None) -> None:
     refit = provenance.get("with_stroker") or provenance
     check_train_keys(parse_keys(refit["train_sessions"]), refit.get("left_out_family") or "")
     assert refit["train_sessions"] in refit["command"]
+
+
+def test_return_intervals_are_the_labelled_returns_and_short_gaps_between_strokes() -> None:
+    from benchmarks.stroke_sessions import return_intervals
+
+    labels = {
+        "strokes": [
+            {"t_start": 10.0, "t_end": 11.5},
+            {"t_start": 12.3, "t_end": 13.8},  # 0.8 s after the first: a return between them
+            {"t_start": 30.0, "t_end": 31.0},  # 16 s later: a pause, not a return
+        ],
+        "returns": [{"t_start": 13.9, "t_end": 14.6}],
+    }
+    assert return_intervals(labels) == [(13.9, 14.6), (11.5, 12.3)]
+    assert return_intervals(labels, max_gap_s=0.5) == [(13.9, 14.6)]
+    assert return_intervals({"strokes": []}) == []
