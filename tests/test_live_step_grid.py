@@ -15,7 +15,7 @@ from coach.events import Event, to_json
 from coach.pipeline import PipelineConfig, SessionPipeline
 from coach.samples import SampleBlock
 from coach.signal.strokes import detector as detector_module
-from simulators import random_scenario, simulate
+from tests.fixtures.sessions import three_sensor_session
 
 POSTURE_HZ = 10.0
 
@@ -23,16 +23,7 @@ POSTURE_HZ = 10.0
 @pytest.fixture(scope="module")
 def session() -> Any:
     """60 s, three sensors at 100 Hz, a 2 s treated disconnection at t = 35 s, hand packet drops."""
-    sc = random_scenario(11).replace(
-        **{
-            "duration_s": 60.0,
-            "roles": "treated,hand,stroker",
-            "rate_hz": 100.0,
-            "sensors.treated.gaps": [[35.0, 2.0]],
-            "sensors.hand.drop_rate": 0.02,
-        }
-    )
-    return simulate(sc, 11)
+    return three_sensor_session(11, 60.0, gap_at_s=35.0, gap_s=2.0)
 
 
 @pytest.fixture(scope="module")

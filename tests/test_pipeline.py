@@ -21,8 +21,8 @@ from coach.pipeline import PipelineConfig, SessionPipeline
 from coach.samples import SampleBlock
 from coach.signal.strokes.api import Stroke, StrokeContext, StrokeStep
 from coach.trace import TraceMeta
-from simulators import random_scenario, simulate
 from tests.fixtures.events import as_json_objects, last_summary
+from tests.fixtures.sessions import three_sensor_session
 
 Blocks = dict[str, SampleBlock]
 
@@ -30,16 +30,7 @@ Blocks = dict[str, SampleBlock]
 @pytest.fixture(scope="module")
 def session() -> Any:
     """75 s, three sensors at 100 Hz, a 3 s treated disconnection at t = 40 s, hand packet drops."""
-    sc = random_scenario(7).replace(
-        **{
-            "duration_s": 75.0,
-            "roles": "treated,hand,stroker",
-            "rate_hz": 100.0,
-            "sensors.treated.gaps": [[40.0, 3.0]],
-            "sensors.hand.drop_rate": 0.02,
-        }
-    )
-    return simulate(sc, 7)
+    return three_sensor_session(7, 75.0, gap_at_s=40.0, gap_s=3.0)
 
 
 def rows_in_time_order(blocks: Blocks) -> Iterator[tuple[str, int]]:
