@@ -23,9 +23,10 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, TypeVar
 
 import numpy as np
+import numpy.typing as npt
 from numpy.lib.stride_tricks import as_strided
 
 from coach.samples import FloatArray
@@ -117,6 +118,9 @@ _MID = _Range(_A + DURATIONS // 4, _W0 - DURATIONS // 4)
 _PRE, _PRE_EL, _POST = _Range(_A - 5, _A - 1), _Range(_A - 4, _A - 1), _Range(_BB + 1, _BB + 3)
 
 
+_T = TypeVar("_T", bound=np.generic)
+
+
 class _Windows:
     """Per end ``b``, the frames ``[b − _W0, b + LOOKAHEAD]`` of a history of ``n`` frames, as
     (window position, end) arrays: position-major, so the running sums and extremes along a window
@@ -137,19 +141,35 @@ class _Windows:
         self.inside = (idx >= 0) & (idx < n)
         self.idx = np.clip(idx, 0, max(n - 1, 0))
 
-    def take(self, x: FloatArray) -> FloatArray:
+    def take(self, x: npt.NDArray[_T]) -> npt.NDArray[_T]:
         """The windows of column ``x`` (the edge frame where a window reaches outside the history)."""
         if self.first is not None:
             if self.m == 1:  # the live detector's one end a frame: a plain slice, the same values
-                col: FloatArray = x[self.first : self.first + _WLEN, None]
+                col: npt.NDArray[_T] = x[self.first : self.first + _WLEN, None]
                 return col
             step = x.strides[0]
-            view: FloatArray = as_strided(
+            view: npt.NDArray[_T] = as_strided(
                 x[self.first :], shape=(_WLEN, self.m), strides=(step, step), writeable=False
             )
             return view
-        out: FloatArray = x[self.idx]
+        out: npt.NDArray[_T] = x[self.idx]
         return out
+
+    def masked(self, x: FloatArray, valid: BoolArray, fill: float) -> FloatArray:
+        """For consecutive ends inside the history (``first`` set): the windows of ``x`` with ``fill``
+        where ``valid`` (the history's own per-frame validity) is False, masked once per frame the
+        windows span and then viewed as windows: the same values as masking the windows themselves
+        (``np.where(take(valid), take(x), fill)``), each frame's where done once instead of once per
+        window it is in (~70 times)."""
+        assert self.first is not None
+        lo, hi = self.first, self.first + _WLEN + self.m - 1
+        col: FloatArray = np.where(valid[lo:hi], x[lo:hi], fill)
+        if self.m == 1:
+            return col[:, None]
+        view: FloatArray = as_strided(
+            col, shape=(_WLEN, self.m), strides=(col.strides[0],) * 2, writeable=False
+        )
+        return view
 
     def rows(self, x: FloatArray, fill: float) -> FloatArray:
         """The windows of column ``x``, ``fill`` outside the history."""
@@ -197,7 +217,7 @@ def segment_features(
     if pair is None:
         valid_w = win.rows(h.valid.astype(np.float64), 0.0) > 0.5
         x_t, ok, quiet_gm, quiet_lf = _treated_evidence(
-            _window_getter(win, valid_w, c, h.der),
+            _window_getter(win, valid_w, c, h.der, h.valid),
             valid_w,
             b_rel,
             n,
@@ -241,9 +261,15 @@ def segment_features(
     x_s: FloatArray | None = None
     s_ok = np.zeros(ok.shape, dtype=bool)
     if "s_valid" in c:
-        sv = (win.rows(c["s_valid"], 0.0) > 0.5) & valid_w
-        sacc = [np.where(sv, win.rows(c[k], 0.0), 0.0) for k in ("s_ax", "s_ay", "s_az")]
-        sgm = np.where(sv, win.rows(c["s_gm"], -7.0), -7.0)
+        if win.first is not None:  # masked frame by frame (_Windows.masked), the same values
+            sv_col = (c["s_valid"] > 0.5) & h.valid
+            sv = win.take(sv_col)
+            sacc = [win.masked(c[k], sv_col, 0.0) for k in ("s_ax", "s_ay", "s_az")]
+            sgm = win.masked(c["s_gm"], sv_col, -7.0)
+        else:
+            sv = (win.rows(c["s_valid"], 0.0) > 0.5) & valid_w
+            sacc = [np.where(sv, win.rows(c[k], 0.0), 0.0) for k in ("s_ax", "s_ay", "s_az")]
+            sgm = np.where(sv, win.rows(c["s_gm"], -7.0), -7.0)
         cp2 = _csum(sacc[0] ** 2 + sacc[1] ** 2 + sacc[2] ** 2)
         x_s = np.empty((len(STROKER_FEATURES), n_d, n_e))
         np.log(_IN_S.mean(cp2) + 1e-4, out=x_s[0])
@@ -332,8 +358,9 @@ def _treated_evidence(
     quiet_gm: FloatArray | None = None
     quiet_lf: FloatArray | None = None
     if with_context:
-        quiet_gm = _running(np.minimum, np.where(valid_w, gm, 9.0), np.empty(gm.shape))[A - 1]
-        quiet_lf = _running(np.minimum, np.where(valid_w, lfr, 99.0), np.empty(lfr.shape))[A - 1]
+        # ``np.where(valid_w, gm, 9.0)``: the getter's windows with another fill, the same values
+        quiet_gm = _running(np.minimum, w("gm", 9.0, False), np.empty(gm.shape))[A - 1]
+        quiet_lf = _running(np.minimum, w("lfr", 99.0, False), np.empty(lfr.shape))[A - 1]
     # (feature, duration, end): what the screen reads, a whole feature at a time
     x_t = np.empty((len(TREATED_FEATURES), n_d, n_e)) if x_out is None else x_out
     x_t[0] = hf_in - out_hf
@@ -369,11 +396,21 @@ def _treated_evidence(
 
 
 def _window_getter(
-    win: _Windows, valid_w: BoolArray, cols: dict[str, FloatArray], der: dict[str, FloatArray]
+    win: _Windows,
+    valid_w: BoolArray,
+    cols: dict[str, FloatArray],
+    der: dict[str, FloatArray],
+    valid: BoolArray,
 ) -> Callable[[str, float, bool], FloatArray]:
+    """``w(name, fill, derived)``: the windows of a column, ``fill`` where ``valid_w`` (the windows of
+    the history's ``valid``) is False."""
+
     def w(name: str, fill: float, derived: bool) -> FloatArray:
+        x = (der if derived else cols)[name]
+        if win.first is not None:  # consecutive ends inside the history: masked frame by frame
+            return win.masked(x, valid, fill)
         # valid_w is False outside the history, so one where does what win.rows' and this did
-        out: FloatArray = np.where(valid_w, win.take((der if derived else cols)[name]), fill)
+        out: FloatArray = np.where(valid_w, win.take(x), fill)
         return out
 
     return w
