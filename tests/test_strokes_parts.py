@@ -157,6 +157,29 @@ def test_windows_masked_frame_by_frame_are_the_windows_masked() -> None:
                 assert np.ascontiguousarray(getattr(got, name)[0]).tobytes() == ref.tobytes(), (e, name)
 
 
+def test_window_means_read_through_slices_are_the_gathered_means() -> None:
+    """_Range reads one repeated row, or consecutive rows either way, through a slice instead of a
+    gather: the same means as window_ops.cmean, bit for bit, for every pattern of positions."""
+    from coach.signal.strokes.segments import _WLEN, _Range
+    from coach.signal.strokes.window_ops import cmean
+
+    rng = np.random.default_rng(9)
+    c = np.cumsum(rng.normal(size=(_WLEN + 1, 37)), axis=0)
+    k = 48
+    patterns = {
+        "one row": (np.full(k, 20), np.full(k, 23)),
+        "down": (np.arange(60, 60 - k, -1), np.full(k, 61)),
+        "up": (np.arange(3, 3 + k), np.arange(5, 5 + k)),
+        "clipped": (np.arange(10, 10 - k, -1), np.arange(_WLEN + 5 - k, _WLEN + 5)),
+        "to row 0": (np.arange(k - 1, -1, -1), np.full(k, k)),
+        "irregular": (rng.integers(0, _WLEN, k), rng.integers(0, _WLEN, k)),
+    }
+    for name, (lo, hi) in patterns.items():
+        got = _Range(lo, hi).mean(c)
+        assert got.shape == (k, 37), name
+        assert got.tobytes() == cmean(c, lo, hi).tobytes(), name
+
+
 def test_candidate_evidence_written_in_place_is_the_same() -> None:
     # The hand's pass writes its treated evidence into the hand networks' input and skips the context.
     h = _history()

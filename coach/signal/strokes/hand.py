@@ -218,14 +218,18 @@ def candidate_hand_features(
 
 def _onset_max(w: FloatArray, lo: IntArray, hi: IntArray) -> FloatArray:
     """Per row, the max of ``w[row, lo:hi]`` per candidate column (6 positions at most)."""
-    out = np.full((w.shape[0], lo.shape[0]), -20.0)
-    use = np.empty((w.shape[0], lo.shape[0]), dtype=bool)
+    # Position-major (candidate, row), as the windows are laid out (``w.T`` is contiguous there): whole
+    # rows gathered, and the result an (row, candidate) view whose transpose the caller copies as is.
+    wt = w.T
+    out = np.full((lo.shape[0], w.shape[0]), -20.0)
+    use = np.empty((lo.shape[0], w.shape[0]), dtype=bool)
     for k in range(6):
         p = lo + k
         # ``np.where(use, np.maximum(out, x), out)`` in place: the same maxima where used, the rest kept
-        use[:] = (p < hi)[None, :]
-        np.maximum(out, w[:, iclip(p, 0, w.shape[1] - 1)], out=out, where=use)
-    return out
+        use[:] = (p < hi)[:, None]
+        np.maximum(out, wt[iclip(p, 0, w.shape[1] - 1)], out=out, where=use)
+    view: FloatArray = out.T
+    return view
 
 
 def _mean(x: FloatArray) -> float:

@@ -96,19 +96,32 @@ class _Range:
     their count: :func:`~coach.signal.strokes.window_ops.cmean`'s index work done once, since every
     window puts its candidates at the same positions."""
 
-    __slots__ = ("hi", "lo", "n")
+    __slots__ = ("hi", "hi_rows", "lo", "lo_rows", "n")
 
     def __init__(self, lo: IntArray, hi: IntArray) -> None:
         self.lo = _iclip(lo, 0, _WLEN)
         self.hi = _iclip(hi, 0, _WLEN)
         self.n = np.maximum(self.hi - self.lo, 1)[:, None]
+        self.lo_rows, self.hi_rows = _rows_of(self.lo), _rows_of(self.hi)
 
     def mean(self, c: FloatArray) -> FloatArray:
         """``cmean(c, lo, hi)`` of a :func:`~coach.signal.strokes.window_ops.csum` of a window."""
         if c.shape[0] != _WLEN + 1:
             return _cmean(c, self.lo, self.hi)
-        out: FloatArray = (c[self.hi] - c[self.lo]) / self.n
+        out: FloatArray = (c[self.hi_rows] - c[self.lo_rows]) / self.n
         return out
+
+
+def _rows_of(idx: IntArray) -> IntArray | slice:
+    """Rows ``idx`` of an array as a slice where they are one row (read once, broadcast over the
+    candidates) or consecutive rows either way (a view): the same values as gathering them."""
+    first, last, k = int(idx[0]), int(idx[-1]), int(idx.shape[0])
+    if bool((idx == first).all()):
+        return slice(first, first + 1)
+    step = 1 if last > first else -1
+    if bool((idx == first + step * np.arange(k)).all()):
+        return slice(first, None if last + step < 0 else last + step, step)
+    return idx
 
 
 _A: Final = _W0 - DURATIONS  # candidate starts in a window (its end at _W0)
