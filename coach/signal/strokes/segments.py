@@ -304,8 +304,16 @@ def segment_features(
         k_h = len(HAND_OWN_FEATURES)
         fm = np.empty((k_h + x_tr.shape[-1], n_d, n_e))
         t_hf = win.rows(c["hf"], 0.0)
+        pre: tuple[BoolArray, Callable[[str, float], FloatArray], FloatArray] | None = None
+        if win.first is not None:  # masked frame by frame (_Windows.masked), the same values
+            hv_col = (c["h_valid"] > 0.5) & h.valid
+            pre = (
+                win.take(hv_col),
+                lambda name, fill: win.masked(c[name], hv_col, fill),
+                win.masked(c["hf"], h.valid, 0.0),
+            )
         h_ok = candidate_hand_features(
-            lambda name, fill: win.rows(c[name], fill), valid_w, t_hf, B, A, LOOKAHEAD, fm[:k_h]
+            lambda name, fill: win.rows(c[name], fill), valid_w, t_hf, B, A, LOOKAHEAD, fm[:k_h], pre
         )
         h_ok = h_ok & ok_e
         hh = h.hand_hist
