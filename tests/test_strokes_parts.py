@@ -137,7 +137,8 @@ def test_candidate_evidence_does_not_depend_on_the_batch() -> None:
 def test_windows_masked_frame_by_frame_are_the_windows_masked() -> None:
     """Consecutive ends inside the history mask each column once per frame and view the result as
     windows (_Windows.masked); ends that are not consecutive gather their windows and mask those: the
-    same evidence, ``ok`` and context bit for bit, the stroker's included (its own invalid frames)."""
+    same evidence, ``ok`` and context bit for bit, the stroker's and the hand's included (their own
+    invalid frames)."""
     h = _history()
     rng = np.random.default_rng(6)
     n = int(h.t_s.shape[0])
@@ -145,6 +146,11 @@ def test_windows_masked_frame_by_frame_are_the_windows_masked() -> None:
     s_valid[[30, 200, 201, 260]] = 0.0
     h.cols.update({k: rng.normal(size=n) for k in ("s_ax", "s_ay", "s_az", "s_gm")})
     h.cols["s_valid"] = s_valid
+    # the hand's columns (without its own history: its treated part is left at zero)
+    h.cols.update({k: rng.normal(size=n) for k in ("h_hf", "h_lf", "h_el", "h_gm")})
+    h_valid = np.ones(n)
+    h_valid[[90, 91, 300]] = 0.0
+    h.cols["h_valid"] = h_valid
     ends = np.arange(61, 380)
     strided = segment_features(h, ends)
     for i in range(0, ends.shape[0], 7):
@@ -152,7 +158,7 @@ def test_windows_masked_frame_by_frame_are_the_windows_masked() -> None:
         gathered = segment_features(h, np.array([e, e + 2]))  # not consecutive: gathered windows
         one = segment_features(h, np.array([e]))  # one end: a plain slice
         for got in (gathered, one):
-            for name in ("x_treated", "x_stroker", "ok", "stroker_ok", "context"):
+            for name in ("x_treated", "x_stroker", "ok", "stroker_ok", "context", "x_hand"):
                 ref = np.ascontiguousarray(getattr(strided, name)[i])
                 assert np.ascontiguousarray(getattr(got, name)[0]).tobytes() == ref.tobytes(), (e, name)
 
