@@ -184,6 +184,19 @@ class _Windows:
         )
         return view
 
+    def all_valid(self, valid: BoolArray, lo_pos: IntArray) -> BoolArray:
+        """For consecutive ends inside the history (``first`` set): per position ``lo_pos`` (rows) and end,
+        whether the frames at window positions ``[lo_pos, _WLEN)`` are all ``valid``, from one count of
+        the invalid frames the windows span (exact integers: the same answer as the windows' own
+        running count of invalid frames)."""
+        assert self.first is not None
+        lo, hi = self.first, self.first + _WLEN + self.m - 1
+        count = np.zeros(hi - lo + 1, dtype=np.int64)
+        np.cumsum(~valid[lo:hi], out=count[1:])
+        e = np.arange(self.m)
+        out: BoolArray = count[_WLEN + e][None, :] == count[lo_pos[:, None] + e[None, :]]
+        return out
+
     def rows(self, x: FloatArray, fill: float) -> FloatArray:
         """The windows of column ``x``, ``fill`` outside the history."""
         if self.first is not None:
@@ -239,6 +252,7 @@ def segment_features(
             c["hf_floor"][_iclip(b_rel, 0, max(n - 1, 0))][None, :],
             x_out,
             with_context,
+            None if win.first is None else win.all_valid(h.valid, _A - LOOKBACK),
         )
     else:
         # The live detector's one end a frame, with the hand sensor's own history: its treated
@@ -292,8 +306,11 @@ def segment_features(
         x_s[3] = _suffix(sgm, B, True, A, -7.0)
         cg = _csum(sgm)
         x_s[4] = 0.5 * (_PRE.mean(cg) + _POST.mean(cg))
-        sinv = _csum((~sv).astype(np.float64))
-        s_ok = ok & ((sinv[B + LOOKAHEAD + 1][None, :] - sinv[A - LOOKBACK]) == 0)
+        if win.first is not None:
+            s_ok = ok & win.all_valid(sv_col, A - LOOKBACK)
+        else:
+            sinv = _csum((~sv).astype(np.float64))
+            s_ok = ok & ((sinv[B + LOOKAHEAD + 1][None, :] - sinv[A - LOOKBACK]) == 0)
     x_tr = x_t.transpose(2, 1, 0)  # (end, duration, feature), as the batch holds it
     ok_e = np.ascontiguousarray(ok.T)
     x_h: FloatArray | None = None
@@ -349,12 +366,15 @@ def _treated_evidence(
     floor: FloatArray,
     x_out: FloatArray | None = None,
     with_context: bool = True,
+    all_valid: BoolArray | None = None,
 ) -> tuple[FloatArray, BoolArray, FloatArray | None, FloatArray | None]:
     """:func:`segment_features`' treated evidence of windows (window position, end): the features
     (feature, duration, end), ``ok`` (duration, end) and the quietest ``gm`` and ``lfr`` before each
     candidate (duration, end). ``w(name, fill, derived)``: a column's windows, ``fill`` where not
     valid; ``n``, ``fs``, ``log2_rate``: the history's (or per end, as arrays); ``floor``: (1, end);
-    ``x_out``: the array to write the features in; ``with_context=False``: no quietest values (None)."""
+    ``x_out``: the array to write the features in; ``with_context=False``: no quietest values (None);
+    ``all_valid``: (duration, end) whether each candidate's frames are all valid, when the caller
+    counted that on the column (:meth:`_Windows.all_valid`)."""
     B = _W0  # the end frame's position in each window; candidate starts:
     A = _W0 - DURATIONS
     D = DURATIONS
@@ -410,8 +430,10 @@ def _treated_evidence(
     x_t[22] = np.log(dur)
     x_t[23] = np.where(np.isfinite(floor), floor, 0.0)
     x_t[24] = log2_rate
-    inv = _csum((~valid_w).astype(np.float64))
-    ok = (inv[B + LOOKAHEAD + 1][None, :] - inv[A - LOOKBACK]) == 0
+    if all_valid is None:
+        inv = _csum((~valid_w).astype(np.float64))
+        all_valid = (inv[B + LOOKAHEAD + 1][None, :] - inv[A - LOOKBACK]) == 0
+    ok = all_valid
     ok = ok & (b_rel[None, :] - D[:, None] - LOOKBACK >= 0) & (b_rel[None, :] + LOOKAHEAD < n)
     return x_t, ok, quiet_gm, quiet_lf
 
