@@ -15,6 +15,7 @@ from calibration.plausibility import RoleSwapCheck
 from coach.cue_texts import MOUNTING_CUES, PIPELINE_CUES
 from coach.events import Event
 from coach.pipeline import PipelineConfig, SessionPipeline
+from coach.samples import FloatArray
 from coach.signal import quaternion as quat
 from coach.signal.strap import (
     StrapTurnTracker,
@@ -150,6 +151,32 @@ def test_turns_about_x_are_the_x_share_of_each_step_for_a_whole_array_at_once() 
     q2 = quat.normalize(q0 + 0.05 * rng.normal(size=(50, 4)))
     whole = turns_about_x_rad(q0, q2)
     assert [turn_about_x_rad(a, b) for a, b in zip(q0, q2, strict=True)] == whole.tolist()
+
+
+def test_the_twist_of_whole_blocks_is_the_quaternion_formula_bit_for_bit() -> None:
+    """twist_rad's (n, 4) path (the Hamilton product as signed, reordered terms) gives the numbers of
+    the quaternion module's conjugate, product, normalisation and arctan2, for any row count, nearly
+    unnormalised rows, zeros of either sign and a NaN."""
+
+    def reference(qf: FloatArray, qh: FloatArray) -> FloatArray:
+        w, x, y, z = np.moveaxis(quat.normalize(quat.multiply(quat.conjugate(qf), qh)), -1, 0)
+        return np.asarray(np.arctan2(-(2 * (y * z - w * x)), 1 - 2 * (x * x + z * z)))
+
+    rng = np.random.default_rng(11)
+    for n in [0, 1, 2, 3, 4, 5, 7, 8, 9, 31, 40, 50, 200]:
+        for trial in range(40):
+            qf = quat.normalize(rng.normal(size=(n, 4))) * rng.uniform(0.99, 1.01, (n, 1))
+            qh = quat.normalize(rng.normal(size=(n, 4)))
+            if n and trial % 4 == 0:
+                qf[rng.integers(0, n), rng.integers(0, 4)] = rng.choice([0.0, -0.0])
+                qh[rng.integers(0, n)] = [1.0, 0.0, -0.0, 0.0]
+            if n and trial % 9 == 0:
+                qh[rng.integers(0, n), 2] = np.nan
+            assert twist_rad(qf, qh).tobytes() == reference(qf, qh).tobytes(), (n, trial)
+    # One pair, and a single row against a block, take the general path.
+    qf, qh = quat.normalize(rng.normal(size=(2, 4)))
+    assert twist_rad(qf, qh).tobytes() == reference(qf, qh).tobytes()
+    assert twist_rad(qf[None, :], qh[None, :]).tobytes() == reference(qf[None, :], qh[None, :]).tobytes()
 
 
 def test_a_twist_step_is_pending_while_judged_and_not_for_ever() -> None:

@@ -137,3 +137,29 @@ def test_recording_changes_no_stroke_whichever_sensor_decides_the_direction(with
         assert det.records and all(r.treated_shape is not None for r in det.records)
         sensors |= {s.sensor for s in plain}
     assert {"hand", "stroker"} <= sensors
+
+
+def test_the_onset_maximum_in_place_is_the_masked_maximum_bit_for_bit() -> None:
+    """hand._onset_max keeps its running maximum in place (``np.maximum(..., where=)``): the numbers of
+    the ``np.where(use, np.maximum(out, x), out)`` it replaced, with NaNs, signed zeros and ranges that
+    reach past either end of the window or are empty."""
+    from coach.signal.strokes.hand import _onset_max
+    from coach.signal.strokes.window_ops import iclip
+
+    def reference(w: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        out = np.full((w.shape[0], lo.shape[0]), -20.0)
+        for k in range(6):
+            p = lo + k
+            use = (p < hi)[None, :]
+            out = np.where(use, np.maximum(out, w[:, iclip(p, 0, w.shape[1] - 1)]), out)
+        return out
+
+    rng = np.random.default_rng(8)
+    for _ in range(300):
+        ends, width, n_d = int(rng.integers(1, 40)), int(rng.integers(8, 90)), int(rng.integers(1, 48))
+        w = rng.normal(size=(ends, width))
+        w[rng.random(w.shape) < 0.05] = np.nan
+        w[rng.random(w.shape) < 0.05] = -0.0
+        lo = rng.integers(-3, width + 3, n_d)
+        hi = lo + rng.integers(-2, 8, n_d)
+        assert _onset_max(w, lo, hi).tobytes() == reference(w, lo, hi).tobytes()

@@ -134,6 +134,58 @@ def test_candidate_evidence_does_not_depend_on_the_batch() -> None:
     assert whole.ok[~touches & (a - 5 >= 70)].all()  # floors exist from the second block on
 
 
+def test_windows_masked_frame_by_frame_are_the_windows_masked() -> None:
+    """Consecutive ends inside the history mask each column once per frame and view the result as
+    windows (_Windows.masked); ends that are not consecutive gather their windows and mask those: the
+    same evidence, ``ok`` and context bit for bit, the stroker's and the hand's included (their own
+    invalid frames)."""
+    h = _history()
+    rng = np.random.default_rng(6)
+    n = int(h.t_s.shape[0])
+    s_valid = np.ones(n)
+    s_valid[[30, 200, 201, 260]] = 0.0
+    h.cols.update({k: rng.normal(size=n) for k in ("s_ax", "s_ay", "s_az", "s_gm")})
+    h.cols["s_valid"] = s_valid
+    # the hand's columns (without its own history: its treated part is left at zero)
+    h.cols.update({k: rng.normal(size=n) for k in ("h_hf", "h_lf", "h_el", "h_gm")})
+    h_valid = np.ones(n)
+    h_valid[[90, 91, 300]] = 0.0
+    h.cols["h_valid"] = h_valid
+    ends = np.arange(61, 380)
+    strided = segment_features(h, ends)
+    for i in range(0, ends.shape[0], 7):
+        e = int(ends[i])
+        gathered = segment_features(h, np.array([e, e + 2]))  # not consecutive: gathered windows
+        one = segment_features(h, np.array([e]))  # one end: a plain slice
+        for got in (gathered, one):
+            for name in ("x_treated", "x_stroker", "ok", "stroker_ok", "context", "x_hand"):
+                ref = np.ascontiguousarray(getattr(strided, name)[i])
+                assert np.ascontiguousarray(getattr(got, name)[0]).tobytes() == ref.tobytes(), (e, name)
+
+
+def test_window_means_read_through_slices_are_the_gathered_means() -> None:
+    """_Range reads one repeated row, or consecutive rows either way, through a slice instead of a
+    gather: the same means as window_ops.cmean, bit for bit, for every pattern of positions."""
+    from coach.signal.strokes.segments import _WLEN, _Range
+    from coach.signal.strokes.window_ops import cmean
+
+    rng = np.random.default_rng(9)
+    c = np.cumsum(rng.normal(size=(_WLEN + 1, 37)), axis=0)
+    k = 48
+    patterns = {
+        "one row": (np.full(k, 20), np.full(k, 23)),
+        "down": (np.arange(60, 60 - k, -1), np.full(k, 61)),
+        "up": (np.arange(3, 3 + k), np.arange(5, 5 + k)),
+        "clipped": (np.arange(10, 10 - k, -1), np.arange(_WLEN + 5 - k, _WLEN + 5)),
+        "to row 0": (np.arange(k - 1, -1, -1), np.full(k, k)),
+        "irregular": (rng.integers(0, _WLEN, k), rng.integers(0, _WLEN, k)),
+    }
+    for name, (lo, hi) in patterns.items():
+        got = _Range(lo, hi).mean(c)
+        assert got.shape == (k, 37), name
+        assert got.tobytes() == cmean(c, lo, hi).tobytes(), name
+
+
 def test_candidate_evidence_written_in_place_is_the_same() -> None:
     # The hand's pass writes its treated evidence into the hand networks' input and skips the context.
     h = _history()

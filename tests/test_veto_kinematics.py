@@ -79,3 +79,41 @@ def test_the_refit_takes_the_benchmarks_sessions_with_their_sensor_sets() -> Non
     ]
     named = [_corpus(k) for k in (keys[0], "1003", "real:spsw_har/train/s01")]
     assert named == ["sensors", "today", "real"]
+
+
+def _reference_kinematic_features(cols: dict[str, FloatArray], a: int, b: int, frame_s: float) -> list[float]:
+    """The features as first written (``np.stack``, ``ndarray.mean``/``max``, ``np.median``): the
+    quicker module must give these numbers bit for bit."""
+    acc = np.nan_to_num(np.stack([cols["ex"], cols["ey"], cols["lz"]], axis=1))
+    mag = np.sqrt(np.einsum("ij,ij->i", acc, acc))
+    inside = mag[a:b]
+    near = mag[max(0, a - 20) : a]
+    med = float(np.median(near)) if near.shape[0] else 0.0
+    ratio = math.log((float(inside.mean()) + 1e-3) / (med + 1e-3)) if near.shape[0] else 0.0
+    seg = acc[max(0, a - 5) :]
+    travel = 0.0
+    if seg.shape[0] >= 4:
+
+        def detrended(x: FloatArray) -> FloatArray:
+            y = np.cumsum(x, axis=0) * frame_s
+            t = np.arange(y.shape[0], dtype=np.float64) - (y.shape[0] - 1) / 2.0
+            out: FloatArray = y - y.mean(axis=0) - t[:, None] * ((t @ y) / float(t @ t))[None, :]
+            return out
+
+        pos = detrended(detrended(seg - seg.mean(axis=0)))
+        travel = 1000.0 * float(np.sqrt(np.einsum("ij,ij->i", pos, pos)).max())
+    return [ratio, math.log(travel + 0.1), math.log(float(inside.max()) + 1e-3)]
+
+
+def test_the_features_are_the_first_formulas_bit_for_bit() -> None:
+    rng = np.random.default_rng(7)
+    for trial in range(400):
+        n = int(rng.integers(2, 160))
+        a = int(rng.integers(0, n - 1))
+        b = int(rng.integers(a + 1, n + 1))
+        cols = {k: rng.normal(0.0, 0.5, n) * rng.choice([0.0, 1.0, 30.0]) for k in ("ex", "ey", "lz")}
+        if trial % 5 == 0:
+            cols["ex"][rng.integers(0, n, 3)] = np.nan
+        want = _reference_kinematic_features(cols, a, b, FRAME_S)
+        got = kinematic_features(cols, a, b, FRAME_S)
+        assert [x.hex() for x in got] == [x.hex() for x in want], (trial, got, want)

@@ -66,6 +66,14 @@ def _multiply_rows(p: FloatArray, q: FloatArray) -> FloatArray | None:
     return np.array(out, dtype=np.float64).reshape(_broadcast(p.shape, q.shape))
 
 
+#: The Hamilton product's terms, in :func:`multiply`'s order: term ``i`` of component ``c`` is
+#: ``p_i · q_order[i, c] · sign[i, c]``.
+_TERM_ORDER = np.array([[0, 1, 2, 3], [1, 0, 3, 2], [2, 3, 0, 1], [3, 2, 1, 0]])
+_TERM_SIGN = np.array(
+    [[1.0, 1.0, 1.0, 1.0], [-1.0, 1.0, -1.0, 1.0], [-1.0, 1.0, 1.0, -1.0], [-1.0, -1.0, 1.0, 1.0]]
+)[:, :, None]
+
+
 def multiply(p: FloatArray, q: FloatArray) -> FloatArray:
     """Hamilton product ``p ⊗ q`` (apply ``q`` first, then ``p``)."""
     p = np.asarray(p, dtype=np.float64)
@@ -73,6 +81,16 @@ def multiply(p: FloatArray, q: FloatArray) -> FloatArray:
     small = _multiply_rows(p, q)
     if small is not None:
         return small
+    if p.ndim == 2 and p.shape == q.shape and p.shape[1] == 4:
+        # Two (n, 4) arrays (a posture block's rows): the four products of each component as one
+        # (4, 4, n) product with the signs applied, summed in the order below (a − b is a + (−b) and
+        # (−a)·b is −(a·b) exactly), in a third of the numpy calls; the same bits.
+        terms = p.T[:, None, :] * q.T[_TERM_ORDER]
+        terms *= _TERM_SIGN
+        m = terms[0] + terms[1]
+        m += terms[2]
+        m += terms[3]
+        return np.ascontiguousarray(m.T)
     pw, px, py, pz = p[..., 0], p[..., 1], p[..., 2], p[..., 3]
     qw, qx, qy, qz = q[..., 0], q[..., 1], q[..., 2], q[..., 3]
     out = np.empty(_broadcast(p.shape, q.shape))

@@ -155,6 +155,7 @@ def candidate_hand_features(
     starts: IntArray,
     lookahead: int,
     out: FloatArray,
+    masked: tuple[BoolArray, Any, FloatArray] | None = None,
 ) -> BoolArray:
     """Hand evidence of every candidate: ``rows(name, fill)`` gives the per-end window of a history
     column, ``valid_w`` the windows' ``treated`` validity and ``t_hf`` the windows of ``treated`` raw
@@ -166,16 +167,28 @@ def candidate_hand_features(
     ``starts − 5`` to ``end_pos + lookahead``).
 
     The windows are masked position-major and worked on as their (end, position) views, so their
-    running sums and extremes run along whole contiguous rows of ends (the same numbers)."""
-    hv_p = (rows("h_valid", 0.0) > 0.5) & valid_w
+    running sums and extremes run along whole contiguous rows of ends (the same numbers).
+
+    ``masked``: the same windows masked already (segments.py masks consecutive ends' windows frame by
+    frame): the hand's validity windows, ``masked_rows(name, fill)`` (a column's windows, ``fill`` where
+    the hand's frames are not valid) and ``t_hf``'s windows with 0 where ``valid_w`` is False."""
+    if masked is None:
+        hv_p = (rows("h_valid", 0.0) > 0.5) & valid_w
+
+        def masked_rows(name: str, fill: float) -> FloatArray:
+            return np.asarray(np.where(hv_p, rows(name, fill), fill))
+
+        t_masked = np.where(valid_w, t_hf, 0.0)
+    else:
+        hv_p, masked_rows, t_masked = masked
     hv = hv_p.T
-    hf = np.where(hv_p, rows("h_hf", 0.0), 0.0).T
-    lf = np.where(hv_p, rows("h_lf", 0.0), 0.0).T
-    el = np.where(hv_p, rows("h_el", 0.0), 0.0).T
-    gm = np.where(hv_p, rows("h_gm", -7.0), -7.0).T
+    hf = masked_rows("h_hf", 0.0).T
+    lf = masked_rows("h_lf", 0.0).T
+    el = masked_rows("h_el", 0.0).T
+    gm = masked_rows("h_gm", -7.0).T
     A, B = starts, end_pos
     bb = np.full_like(A, B)
-    ch, cl, ce, ct = _wsum(hf), _wsum(lf), _wsum(el), _wsum(np.where(valid_w, t_hf, 0.0).T)
+    ch, cl, ce, ct = _wsum(hf), _wsum(lf), _wsum(el), _wsum(t_masked.T)
     d = B - A
     hf_in = _wmean(ch, A + 1, bb)
     hf_mid = _wmean(ch, A + d // 4, B - d // 4)
@@ -218,12 +231,18 @@ def candidate_hand_features(
 
 def _onset_max(w: FloatArray, lo: IntArray, hi: IntArray) -> FloatArray:
     """Per row, the max of ``w[row, lo:hi]`` per candidate column (6 positions at most)."""
-    out = np.full((w.shape[0], lo.shape[0]), -20.0)
+    # Position-major (candidate, row), as the windows are laid out (``w.T`` is contiguous there): whole
+    # rows gathered, and the result an (row, candidate) view whose transpose the caller copies as is.
+    wt = w.T
+    out = np.full((lo.shape[0], w.shape[0]), -20.0)
+    use = np.empty((lo.shape[0], w.shape[0]), dtype=bool)
     for k in range(6):
         p = lo + k
-        use = (p < hi)[None, :]
-        out = np.where(use, np.maximum(out, w[:, iclip(p, 0, w.shape[1] - 1)]), out)
-    return out
+        # ``np.where(use, np.maximum(out, x), out)`` in place: the same maxima where used, the rest kept
+        use[:] = (p < hi)[:, None]
+        np.maximum(out, wt[iclip(p, 0, w.shape[1] - 1)], out=out, where=use)
+    view: FloatArray = out.T
+    return view
 
 
 def _mean(x: FloatArray) -> float:

@@ -379,7 +379,7 @@ class ContactContext:
                 min(max(since, 0.0), BOUT_S),
                 _lmean([r.logit for r in bout]) if bout else 0.0,
                 _stat(gaps, "mean", BOUT_S, clean=True),
-                *np.clip(finite(w.drag), -100.0, 100.0).tolist(),
+                *[min(max(v, -100.0), 100.0) for v in finite(w.drag).tolist()],  # np.clip, finite values
                 int(np.count_nonzero(g < STILL_LOG_RPS)) / g.shape[0] if g.shape[0] else 0.0,
                 max(0.0, math.log(d_lo / max(duration, 1e-3)), math.log(max(duration, 1e-3) / d_hi)),
                 _cv(durations),

@@ -23,9 +23,10 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, TypeVar
 
 import numpy as np
+import numpy.typing as npt
 from numpy.lib.stride_tricks import as_strided
 
 from coach.samples import FloatArray
@@ -95,19 +96,32 @@ class _Range:
     their count: :func:`~coach.signal.strokes.window_ops.cmean`'s index work done once, since every
     window puts its candidates at the same positions."""
 
-    __slots__ = ("hi", "lo", "n")
+    __slots__ = ("hi", "hi_rows", "lo", "lo_rows", "n")
 
     def __init__(self, lo: IntArray, hi: IntArray) -> None:
         self.lo = _iclip(lo, 0, _WLEN)
         self.hi = _iclip(hi, 0, _WLEN)
         self.n = np.maximum(self.hi - self.lo, 1)[:, None]
+        self.lo_rows, self.hi_rows = _rows_of(self.lo), _rows_of(self.hi)
 
     def mean(self, c: FloatArray) -> FloatArray:
         """``cmean(c, lo, hi)`` of a :func:`~coach.signal.strokes.window_ops.csum` of a window."""
         if c.shape[0] != _WLEN + 1:
             return _cmean(c, self.lo, self.hi)
-        out: FloatArray = (c[self.hi] - c[self.lo]) / self.n
+        out: FloatArray = (c[self.hi_rows] - c[self.lo_rows]) / self.n
         return out
+
+
+def _rows_of(idx: IntArray) -> IntArray | slice:
+    """Rows ``idx`` of an array as a slice where they are one row (read once, broadcast over the
+    candidates) or consecutive rows either way (a view): the same values as gathering them."""
+    first, last, k = int(idx[0]), int(idx[-1]), int(idx.shape[0])
+    if bool((idx == first).all()):
+        return slice(first, first + 1)
+    step = 1 if last > first else -1
+    if bool((idx == first + step * np.arange(k)).all()):
+        return slice(first, None if last + step < 0 else last + step, step)
+    return idx
 
 
 _A: Final = _W0 - DURATIONS  # candidate starts in a window (its end at _W0)
@@ -115,6 +129,9 @@ _BB: Final = np.full_like(_A, _W0)
 _IN, _IN_S = _Range(_A + 1, _BB), _Range(_A, _BB)
 _MID = _Range(_A + DURATIONS // 4, _W0 - DURATIONS // 4)
 _PRE, _PRE_EL, _POST = _Range(_A - 5, _A - 1), _Range(_A - 4, _A - 1), _Range(_BB + 1, _BB + 3)
+
+
+_T = TypeVar("_T", bound=np.generic)
 
 
 class _Windows:
@@ -137,18 +154,47 @@ class _Windows:
         self.inside = (idx >= 0) & (idx < n)
         self.idx = np.clip(idx, 0, max(n - 1, 0))
 
-    def take(self, x: FloatArray) -> FloatArray:
+    def take(self, x: npt.NDArray[_T]) -> npt.NDArray[_T]:
         """The windows of column ``x`` (the edge frame where a window reaches outside the history)."""
         if self.first is not None:
             if self.m == 1:  # the live detector's one end a frame: a plain slice, the same values
-                col: FloatArray = x[self.first : self.first + _WLEN, None]
+                col: npt.NDArray[_T] = x[self.first : self.first + _WLEN, None]
                 return col
             step = x.strides[0]
-            view: FloatArray = as_strided(
+            view: npt.NDArray[_T] = as_strided(
                 x[self.first :], shape=(_WLEN, self.m), strides=(step, step), writeable=False
             )
             return view
-        out: FloatArray = x[self.idx]
+        out: npt.NDArray[_T] = x[self.idx]
+        return out
+
+    def masked(self, x: FloatArray, valid: BoolArray, fill: float) -> FloatArray:
+        """For consecutive ends inside the history (``first`` set): the windows of ``x`` with ``fill``
+        where ``valid`` (the history's own per-frame validity) is False, masked once per frame the
+        windows span and then viewed as windows: the same values as masking the windows themselves
+        (``np.where(take(valid), take(x), fill)``), each frame's where done once instead of once per
+        window it is in (~70 times)."""
+        assert self.first is not None
+        lo, hi = self.first, self.first + _WLEN + self.m - 1
+        col: FloatArray = np.where(valid[lo:hi], x[lo:hi], fill)
+        if self.m == 1:
+            return col[:, None]
+        view: FloatArray = as_strided(
+            col, shape=(_WLEN, self.m), strides=(col.strides[0],) * 2, writeable=False
+        )
+        return view
+
+    def all_valid(self, valid: BoolArray, lo_pos: IntArray) -> BoolArray:
+        """For consecutive ends inside the history (``first`` set): per position ``lo_pos`` (rows) and end,
+        whether the frames at window positions ``[lo_pos, _WLEN)`` are all ``valid``, from one count of
+        the invalid frames the windows span (exact integers: the same answer as the windows' own
+        running count of invalid frames)."""
+        assert self.first is not None
+        lo, hi = self.first, self.first + _WLEN + self.m - 1
+        count = np.zeros(hi - lo + 1, dtype=np.int64)
+        np.cumsum(~valid[lo:hi], out=count[1:])
+        e = np.arange(self.m)
+        out: BoolArray = count[_WLEN + e][None, :] == count[lo_pos[:, None] + e[None, :]]
         return out
 
     def rows(self, x: FloatArray, fill: float) -> FloatArray:
@@ -197,7 +243,7 @@ def segment_features(
     if pair is None:
         valid_w = win.rows(h.valid.astype(np.float64), 0.0) > 0.5
         x_t, ok, quiet_gm, quiet_lf = _treated_evidence(
-            _window_getter(win, valid_w, c, h.der),
+            _window_getter(win, valid_w, c, h.der, h.valid),
             valid_w,
             b_rel,
             n,
@@ -206,6 +252,7 @@ def segment_features(
             c["hf_floor"][_iclip(b_rel, 0, max(n - 1, 0))][None, :],
             x_out,
             with_context,
+            None if win.first is None else win.all_valid(h.valid, _A - LOOKBACK),
         )
     else:
         # The live detector's one end a frame, with the hand sensor's own history: its treated
@@ -241,9 +288,15 @@ def segment_features(
     x_s: FloatArray | None = None
     s_ok = np.zeros(ok.shape, dtype=bool)
     if "s_valid" in c:
-        sv = (win.rows(c["s_valid"], 0.0) > 0.5) & valid_w
-        sacc = [np.where(sv, win.rows(c[k], 0.0), 0.0) for k in ("s_ax", "s_ay", "s_az")]
-        sgm = np.where(sv, win.rows(c["s_gm"], -7.0), -7.0)
+        if win.first is not None:  # masked frame by frame (_Windows.masked), the same values
+            sv_col = (c["s_valid"] > 0.5) & h.valid
+            sv = win.take(sv_col)
+            sacc = [win.masked(c[k], sv_col, 0.0) for k in ("s_ax", "s_ay", "s_az")]
+            sgm = win.masked(c["s_gm"], sv_col, -7.0)
+        else:
+            sv = (win.rows(c["s_valid"], 0.0) > 0.5) & valid_w
+            sacc = [np.where(sv, win.rows(c[k], 0.0), 0.0) for k in ("s_ax", "s_ay", "s_az")]
+            sgm = np.where(sv, win.rows(c["s_gm"], -7.0), -7.0)
         cp2 = _csum(sacc[0] ** 2 + sacc[1] ** 2 + sacc[2] ** 2)
         x_s = np.empty((len(STROKER_FEATURES), n_d, n_e))
         np.log(_IN_S.mean(cp2) + 1e-4, out=x_s[0])
@@ -253,8 +306,11 @@ def segment_features(
         x_s[3] = _suffix(sgm, B, True, A, -7.0)
         cg = _csum(sgm)
         x_s[4] = 0.5 * (_PRE.mean(cg) + _POST.mean(cg))
-        sinv = _csum((~sv).astype(np.float64))
-        s_ok = ok & ((sinv[B + LOOKAHEAD + 1][None, :] - sinv[A - LOOKBACK]) == 0)
+        if win.first is not None:
+            s_ok = ok & win.all_valid(sv_col, A - LOOKBACK)
+        else:
+            sinv = _csum((~sv).astype(np.float64))
+            s_ok = ok & ((sinv[B + LOOKAHEAD + 1][None, :] - sinv[A - LOOKBACK]) == 0)
     x_tr = x_t.transpose(2, 1, 0)  # (end, duration, feature), as the batch holds it
     ok_e = np.ascontiguousarray(ok.T)
     x_h: FloatArray | None = None
@@ -265,8 +321,16 @@ def segment_features(
         k_h = len(HAND_OWN_FEATURES)
         fm = np.empty((k_h + x_tr.shape[-1], n_d, n_e))
         t_hf = win.rows(c["hf"], 0.0)
+        pre: tuple[BoolArray, Callable[[str, float], FloatArray], FloatArray] | None = None
+        if win.first is not None:  # masked frame by frame (_Windows.masked), the same values
+            hv_col = (c["h_valid"] > 0.5) & h.valid
+            pre = (
+                win.take(hv_col),
+                lambda name, fill: win.masked(c[name], hv_col, fill),
+                win.masked(c["hf"], h.valid, 0.0),
+            )
         h_ok = candidate_hand_features(
-            lambda name, fill: win.rows(c[name], fill), valid_w, t_hf, B, A, LOOKAHEAD, fm[:k_h]
+            lambda name, fill: win.rows(c[name], fill), valid_w, t_hf, B, A, LOOKAHEAD, fm[:k_h], pre
         )
         h_ok = h_ok & ok_e
         hh = h.hand_hist
@@ -302,12 +366,15 @@ def _treated_evidence(
     floor: FloatArray,
     x_out: FloatArray | None = None,
     with_context: bool = True,
+    all_valid: BoolArray | None = None,
 ) -> tuple[FloatArray, BoolArray, FloatArray | None, FloatArray | None]:
     """:func:`segment_features`' treated evidence of windows (window position, end): the features
     (feature, duration, end), ``ok`` (duration, end) and the quietest ``gm`` and ``lfr`` before each
     candidate (duration, end). ``w(name, fill, derived)``: a column's windows, ``fill`` where not
     valid; ``n``, ``fs``, ``log2_rate``: the history's (or per end, as arrays); ``floor``: (1, end);
-    ``x_out``: the array to write the features in; ``with_context=False``: no quietest values (None)."""
+    ``x_out``: the array to write the features in; ``with_context=False``: no quietest values (None);
+    ``all_valid``: (duration, end) whether each candidate's frames are all valid, when the caller
+    counted that on the column (:meth:`_Windows.all_valid`)."""
     B = _W0  # the end frame's position in each window; candidate starts:
     A = _W0 - DURATIONS
     D = DURATIONS
@@ -332,8 +399,9 @@ def _treated_evidence(
     quiet_gm: FloatArray | None = None
     quiet_lf: FloatArray | None = None
     if with_context:
-        quiet_gm = _running(np.minimum, np.where(valid_w, gm, 9.0), np.empty(gm.shape))[A - 1]
-        quiet_lf = _running(np.minimum, np.where(valid_w, lfr, 99.0), np.empty(lfr.shape))[A - 1]
+        # ``np.where(valid_w, gm, 9.0)``: the getter's windows with another fill, the same values
+        quiet_gm = _running(np.minimum, w("gm", 9.0, False), np.empty(gm.shape))[A - 1]
+        quiet_lf = _running(np.minimum, w("lfr", 99.0, False), np.empty(lfr.shape))[A - 1]
     # (feature, duration, end): what the screen reads, a whole feature at a time
     x_t = np.empty((len(TREATED_FEATURES), n_d, n_e)) if x_out is None else x_out
     x_t[0] = hf_in - out_hf
@@ -362,18 +430,30 @@ def _treated_evidence(
     x_t[22] = np.log(dur)
     x_t[23] = np.where(np.isfinite(floor), floor, 0.0)
     x_t[24] = log2_rate
-    inv = _csum((~valid_w).astype(np.float64))
-    ok = (inv[B + LOOKAHEAD + 1][None, :] - inv[A - LOOKBACK]) == 0
+    if all_valid is None:
+        inv = _csum((~valid_w).astype(np.float64))
+        all_valid = (inv[B + LOOKAHEAD + 1][None, :] - inv[A - LOOKBACK]) == 0
+    ok = all_valid
     ok = ok & (b_rel[None, :] - D[:, None] - LOOKBACK >= 0) & (b_rel[None, :] + LOOKAHEAD < n)
     return x_t, ok, quiet_gm, quiet_lf
 
 
 def _window_getter(
-    win: _Windows, valid_w: BoolArray, cols: dict[str, FloatArray], der: dict[str, FloatArray]
+    win: _Windows,
+    valid_w: BoolArray,
+    cols: dict[str, FloatArray],
+    der: dict[str, FloatArray],
+    valid: BoolArray,
 ) -> Callable[[str, float, bool], FloatArray]:
+    """``w(name, fill, derived)``: the windows of a column, ``fill`` where ``valid_w`` (the windows of
+    the history's ``valid``) is False."""
+
     def w(name: str, fill: float, derived: bool) -> FloatArray:
+        x = (der if derived else cols)[name]
+        if win.first is not None:  # consecutive ends inside the history: masked frame by frame
+            return win.masked(x, valid, fill)
         # valid_w is False outside the history, so one where does what win.rows' and this did
-        out: FloatArray = np.where(valid_w, win.take((der if derived else cols)[name]), fill)
+        out: FloatArray = np.where(valid_w, win.take(x), fill)
         return out
 
     return w
