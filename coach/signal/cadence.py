@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from coach.samples import FloatArray
+from coach.signal.median import median_1d
 
 BOUT_GAP_S = 10.0
 LIVE_WINDOW_S = 30.0
@@ -71,21 +72,8 @@ def active_stroking_s(starts_s: Sequence[float] | FloatArray) -> float:
     total = 0.0
     for bout in bouts(starts_s):
         if bout.size >= 2:
-            total += float(bout[-1] - bout[0] + _median(np.diff(bout)))
+            total += float(bout[-1] - bout[0] + median_1d(np.diff(bout)))
     return total
-
-
-def _median(x: FloatArray) -> float:
-    """``np.median`` of a non-empty 1-D float array: the middle value of the sorted values, or the two
-    middle values' sum halved (the same IEEE operations). ``np.median`` imports ``numpy.ma`` for its
-    NaN check (~7 ms, a 1% of a one-sensor replay); a NaN, or a zero (whose sign could depend on the
-    order), still goes to ``np.median``."""
-    v = np.sort(x)
-    k = v.shape[0] // 2
-    m = float(v[k]) if v.shape[0] % 2 else (float(v[k - 1]) + float(v[k])) / 2.0
-    if m != m or m == 0.0 or v[-1] != v[-1]:
-        return float(np.median(x))
-    return m
 
 
 def mean_cadence_spm(starts_s: Sequence[float] | FloatArray) -> float | None:
@@ -100,12 +88,12 @@ def mean_cadence_spm(starts_s: Sequence[float] | FloatArray) -> float | None:
 def _rhythm(gaps: FloatArray) -> tuple[float, FloatArray] | None:
     """The rhythm's period (the median of the gaps within :data:`RHYTHM_TOL` of the median gap) and the
     gaps in periods, or ``None`` when the median gap is not positive."""
-    period = _median(gaps)
+    period = median_1d(gaps)
     if not period > 0.0:
         return None
     near = gaps[np.abs(gaps / period - 1.0) <= RHYTHM_TOL]
     if near.size:
-        period = _median(near)
+        period = median_1d(near)
     return period, gaps / period
 
 
@@ -176,7 +164,7 @@ def estimate_mean_cadence(
         if bout.size < 2:
             continue
         gaps = np.diff(bout)
-        period = _median(gaps)
+        period = median_1d(gaps)
         n = int(bout.size)
         rhythm = _rhythm(gaps) if bout.size >= RHYTHM_MIN_STROKES else None
         if rhythm is not None:

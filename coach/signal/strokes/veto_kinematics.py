@@ -12,6 +12,7 @@ from typing import Final
 import numpy as np
 
 from coach.samples import FloatArray
+from coach.signal.median import median_1d
 
 #: The kinematic features (appended to the veto's context features; units in the names).
 KINEMATIC_FEATURES: Final = (
@@ -58,26 +59,13 @@ def kinematic_features(cols: dict[str, FloatArray], a: int, b: int, frame_s: flo
     near = mag[max(0, a - NEAR_FRAMES) : a]
     # ``ndarray.mean`` is numpy's pairwise sum over the count: the same number.
     mean_in = float(np.add.reduce(inside)) / inside.shape[0]
-    ratio = math.log((mean_in + _EPS) / (_median(near) + _EPS)) if near.shape[0] else 0.0
+    ratio = math.log((mean_in + _EPS) / (median_1d(near) + _EPS)) if near.shape[0] else 0.0
     seg = acc[max(0, a - EXCURSION_LEAD_FRAMES) : n]
     travel = 0.0
     if seg.shape[0] >= 4:
         pos = _detrended_integral(_detrended_integral(seg - seg.mean(axis=0), frame_s), frame_s)
         travel = 1000.0 * float(np.sqrt(np.einsum("ij,ij->i", pos, pos)).max())
     return [ratio, math.log(travel + 0.1), math.log(float(np.maximum.reduce(inside)) + _EPS)]
-
-
-def _median(x: FloatArray) -> float:
-    """``np.median`` of a non-empty 1-D float array: the middle value of the sorted values, or the two
-    middle values' sum halved (the same IEEE operations; ``np.median`` imports ``numpy.ma`` for its NaN
-    check, ~7 ms of a replay, and costs ~20 µs a call). A NaN, or a zero (whose sign could depend on the
-    order), goes to ``np.median`` itself."""
-    v = np.sort(x)
-    k = v.shape[0] // 2
-    m = float(v[k]) if v.shape[0] % 2 else (float(v[k - 1]) + float(v[k])) / 2.0
-    if m != m or m == 0.0 or v[-1] != v[-1]:
-        return float(np.median(x))
-    return m
 
 
 __all__ = ["KINEMATIC_FEATURES", "kinematic_features"]
