@@ -133,7 +133,7 @@ class StrokeInput:
     def run_point(self, decision_hz: float) -> int | None:
         """The first decision point ``j`` whose span (ending at ``(j + 1) / decision_hz``) makes the
         detector run (``None``: not known). Only a live step's length depends on it, never an event."""
-        quiet = self._quiet_until_s() if self.detector is not None else None
+        quiet = self._quiet_until_s()
         return None if quiet is None or not math.isfinite(quiet) else math.floor(quiet * decision_hz)
 
     def runs_only_at_last(self, j0: int, j1: int, dt_s: float) -> bool:

@@ -74,6 +74,28 @@ _TERM_SIGN = np.array(
 )[:, :, None]
 
 
+#: The same for ``conj(p) ⊗ q``: the conjugate's negated x, y, z folded into the signs.
+_CONJ_TERM_SIGN = _TERM_SIGN * np.array([1.0, -1.0, -1.0, -1.0])[:, None, None]
+
+
+def _rows_product(p: FloatArray, q: FloatArray, sign: FloatArray) -> FloatArray:
+    """The Hamilton product of two (n, 4) float64 arrays as its (4, n) components: the four products of
+    each component as one (4, 4, n) product with the signs applied, summed in :func:`multiply`'s order
+    (a − b is a + (−b) and (−a)·b is −(a·b) exactly), in a third of the numpy calls; the same bits."""
+    terms: FloatArray = p.T[:, None, :] * q.T[_TERM_ORDER]
+    terms *= sign
+    m: FloatArray = terms[0] + terms[1]
+    m += terms[2]
+    m += terms[3]
+    return m
+
+
+def conjugate_times_rows(p: FloatArray, q: FloatArray) -> FloatArray:
+    """``conj(p) ⊗ q`` of two (n, 4) float64 arrays as its (4, n) components, bit for bit
+    ``multiply(conjugate(p), q).T``."""
+    return _rows_product(p, q, _CONJ_TERM_SIGN)
+
+
 def multiply(p: FloatArray, q: FloatArray) -> FloatArray:
     """Hamilton product ``p ⊗ q`` (apply ``q`` first, then ``p``)."""
     p = np.asarray(p, dtype=np.float64)
@@ -82,15 +104,7 @@ def multiply(p: FloatArray, q: FloatArray) -> FloatArray:
     if small is not None:
         return small
     if p.ndim == 2 and p.shape == q.shape and p.shape[1] == 4:
-        # Two (n, 4) arrays (a posture block's rows): the four products of each component as one
-        # (4, 4, n) product with the signs applied, summed in the order below (a − b is a + (−b) and
-        # (−a)·b is −(a·b) exactly), in a third of the numpy calls; the same bits.
-        terms = p.T[:, None, :] * q.T[_TERM_ORDER]
-        terms *= _TERM_SIGN
-        m = terms[0] + terms[1]
-        m += terms[2]
-        m += terms[3]
-        return np.ascontiguousarray(m.T)
+        return np.ascontiguousarray(_rows_product(p, q, _TERM_SIGN).T)
     pw, px, py, pz = p[..., 0], p[..., 1], p[..., 2], p[..., 3]
     qw, qx, qy, qz = q[..., 0], q[..., 1], q[..., 2], q[..., 3]
     out = np.empty(_broadcast(p.shape, q.shape))

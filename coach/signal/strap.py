@@ -32,7 +32,6 @@ import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final
 
 import numpy as np
 
@@ -70,14 +69,9 @@ def twist_rad(q_forearm: FloatArray, q_hand: FloatArray) -> FloatArray:
         w, x, y, z = np.moveaxis(quat.normalize(quat.multiply(quat.conjugate(q_forearm), q_hand)), -1, 0)
         return np.asarray(np.arctan2(-(2 * (y * z - w * x)), 1 - 2 * (x * x + z * z)))
     # The same numbers for (n, 4) arrays (a posture block's ~40 rows) in a third of the numpy calls:
-    # the Hamilton product conj(F) ⊗ H as four (4, n) products summed in the same order, the
-    # conjugate's negations as signs (a − (−b) is a + b exactly), the norm's sum of squares in the
-    # order numpy's reduction adds four numbers.
-    terms = q_forearm.T[:, None, :] * q_hand.T[_TWIST_ORDER]
-    terms *= _TWIST_SIGN
-    m = terms[0] + terms[1]
-    m += terms[2]
-    m += terms[3]
+    # conj(F) ⊗ H as (4, n) components (the same bits as quat.multiply), the norm's sum of squares in
+    # the order numpy's reduction adds four numbers.
+    m = quat.conjugate_times_rows(q_forearm, q_hand)
     sq = m * m
     norm = sq[0] + sq[1]
     norm += sq[2]
@@ -86,14 +80,6 @@ def twist_rad(q_forearm: FloatArray, q_hand: FloatArray) -> FloatArray:
     m /= norm
     w, x, y, z = m
     return np.asarray(np.arctan2(-(2 * (y * z - w * x)), 1 - 2 * (x * x + z * z)))
-
-
-#: The terms of the Hamilton product ``conj(F) ⊗ H`` (:func:`quat.multiply`'s, in its order): term ``i``
-#: of component ``c`` is ``F_i · H_order[i, c] · sign[i, c]``.
-_TWIST_ORDER: Final = np.array([[0, 1, 2, 3], [1, 0, 3, 2], [2, 3, 0, 1], [3, 2, 1, 0]])
-_TWIST_SIGN: Final = np.array(
-    [[1.0, 1.0, 1.0, 1.0], [1.0, -1.0, 1.0, -1.0], [1.0, -1.0, -1.0, 1.0], [1.0, 1.0, -1.0, -1.0]]
-)[:, :, None]
 
 
 def turns_about_x_rad(q_from: FloatArray, q_to: FloatArray) -> FloatArray:
