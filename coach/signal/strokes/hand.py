@@ -20,6 +20,7 @@ has a ``hand`` sensor; sessions without one are scored exactly as before.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -147,15 +148,20 @@ def _suffix(w: FloatArray, stop: int, use_max: bool, start: IntArray, empty: flo
     return out
 
 
+#: A history column's per-end windows, ``fill`` where a window reaches outside the history (or, masked,
+#: where the hand's frames are not valid): ``rows(name, fill)``.
+WindowRows = Callable[[str, float], FloatArray]
+
+
 def candidate_hand_features(
-    rows: Any,
+    rows: WindowRows,
     valid_w: BoolArray,
     t_hf: FloatArray,
     end_pos: int,
     starts: IntArray,
     lookahead: int,
     out: FloatArray,
-    masked: tuple[BoolArray, Any, FloatArray] | None = None,
+    masked: tuple[BoolArray, WindowRows, FloatArray] | None = None,
 ) -> BoolArray:
     """Hand evidence of every candidate: ``rows(name, fill)`` gives the per-end window of a history
     column, ``valid_w`` the windows' ``treated`` validity and ``t_hf`` the windows of ``treated`` raw
@@ -172,13 +178,14 @@ def candidate_hand_features(
     ``masked``: the same windows masked already (segments.py masks consecutive ends' windows frame by
     frame): the hand's validity windows, ``masked_rows(name, fill)`` (a column's windows, ``fill`` where
     the hand's frames are not valid) and ``t_hf``'s windows with 0 where ``valid_w`` is False."""
+    masked_rows: WindowRows
     if masked is None:
         hv_p = (rows("h_valid", 0.0) > 0.5) & valid_w
 
-        def masked_rows(name: str, fill: float) -> FloatArray:
+        def mask_rows(name: str, fill: float) -> FloatArray:
             return np.asarray(np.where(hv_p, rows(name, fill), fill))
 
-        t_masked = np.where(valid_w, t_hf, 0.0)
+        masked_rows, t_masked = mask_rows, np.where(valid_w, t_hf, 0.0)
     else:
         hv_p, masked_rows, t_masked = masked
     hv = hv_p.T
